@@ -1,0 +1,368 @@
+// Package apply carries out a plan: for each host, in parallel (bounded),
+// it walks the host's changes in dependency order, journals each change
+// and its pre-state before and after applying it, runs notified refresh
+// actions once, re-reads every changed resource in one round trip to
+// verify it, and on failure reverts that host's applied changes in
+// reverse order (or stops, or continues, as asked).
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tendhq/tend/journal"
+	"github.com/tendhq/tend/plan"
+	"github.com/tendhq/tend/probe"
+	"github.com/tendhq/tend/resources"
+)
+
+// Failure policy: what a host does when one of its changes fails.
+const (
+	Rollback = "rollback"
+	Stop     = "stop"
+	Continue = "continue"
+)
+
+// EventKind says what happened.
+type EventKind string
+
+// Event kinds.
+const (
+	EvStart        EventKind = "start"
+	EvDone         EventKind = "done"
+	EvFailed       EventKind = "failed"
+	EvSkipped      EventKind = "skipped"
+	EvRefreshed    EventKind = "refreshed"
+	EvReverted     EventKind = "reverted"
+	EvRevertFailed EventKind = "revert_failed"
+	EvNotReverted  EventKind = "not_reverted"
+	EvHostDone     EventKind = "host_done"
+)
+
+// Event is one step of an apply, for live output and JSON lines.
+type Event struct {
+	Time     time.Time     `json:"time"`
+	Host     string        `json:"host"`
+	Kind     EventKind     `json:"event"`
+	Address  string        `json:"address,omitempty"`
+	Action   plan.Action   `json:"action,omitempty"`
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration_ns,omitempty"`
+	// Outcome is set on host_done: success, failed, rolled_back, partial.
+	Outcome string `json:"outcome,omitempty"`
+}
+
+// Options control an apply.
+type Options struct {
+	RunID     string
+	OnFailure string
+	Parallel  int
+	Journal   *journal.Journal
+	// Events receives every event; calls are serialized.
+	Events func(Event)
+	// Env gives types the configuration directory's files.
+	Env resources.Env
+}
+
+// HostResult is how one host's apply ended.
+type HostResult struct {
+	Name                                   string
+	Outcome                                string // success, failed, rolled_back, partial, unreachable
+	Err                                    error
+	Applied, Failed, Reverted, NotReverted int
+}
+
+// Result is how an apply ended.
+type Result struct {
+	Hosts []*HostResult
+}
+
+// OK reports whether every host succeeded.
+func (r *Result) OK() bool {
+	for _, h := range r.Hosts {
+		if h.Outcome != "success" {
+			return false
+		}
+	}
+	return true
+}
+
+// Apply carries out p. Hosts that failed to plan are reported and skipped.
+func Apply(ctx context.Context, p *plan.Plan, opts Options) *Result {
+	if opts.OnFailure == "" {
+		opts.OnFailure = Rollback
+	}
+	n := opts.Parallel
+	if n <= 0 {
+		n = 32
+	}
+	var emu sync.Mutex
+	emit := func(e Event) {
+		if opts.Events == nil {
+			return
+		}
+		e.Time = time.Now()
+		emu.Lock()
+		defer emu.Unlock()
+		opts.Events(e)
+	}
+	res := &Result{Hosts: make([]*HostResult, len(p.Hosts))}
+	if opts.Journal != nil {
+		_ = opts.Journal.Update(func(r *journal.Run) {
+			for _, hp := range p.Hosts {
+				jh := &journal.Host{Name: hp.Name, Outcome: "pending", Changes: []*journal.Entry{}}
+				if hp.Err != nil {
+					jh.Outcome, jh.Error = "unreachable", hp.Err.Error()
+				} else {
+					jh.BackupDir = hostBackupDir(hp, opts.RunID)
+				}
+				for _, ch := range hp.Pending() {
+					jh.Changes = append(jh.Changes, &journal.Entry{Address: ch.Address, Type: ch.Type, Action: ch.Action,
+						Before: ch.Before, After: ch.After, Status: journal.Pending})
+				}
+				r.Hosts = append(r.Hosts, jh)
+			}
+		})
+	}
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, hp := range p.Hosts {
+		if hp.Err != nil {
+			res.Hosts[i] = &HostResult{Name: hp.Name, Outcome: "unreachable", Err: hp.Err}
+			emit(Event{Host: hp.Name, Kind: EvHostDone, Outcome: "unreachable", Error: hp.Err.Error()})
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ha := &hostApply{hp: hp, opts: opts, emit: emit, j: opts.Journal, idx: i}
+			res.Hosts[i] = ha.run(ctx)
+			emit(Event{Host: hp.Name, Kind: EvHostDone, Outcome: res.Hosts[i].Outcome, Error: errString(res.Hosts[i].Err)})
+		}()
+	}
+	wg.Wait()
+	return res
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func hostBackupDir(hp *plan.HostPlan, runID string) string {
+	return hp.Facts.BackupDir + "/" + runID
+}
+
+type hostApply struct {
+	hp   *plan.HostPlan
+	opts Options
+	emit func(Event)
+	j    *journal.Journal
+	idx  int
+	h    *resources.Host
+}
+
+type done struct {
+	ch   *plan.Change
+	undo resources.Undo
+	n    int // index in the journal's entries
+}
+
+// entry updates this host's journal entry n.
+func (a *hostApply) entry(n int, f func(e *journal.Entry)) {
+	if a.j == nil {
+		return
+	}
+	_ = a.j.Update(func(r *journal.Run) {
+		e := r.Hosts[a.idx].Changes[n]
+		f(e)
+		e.Time = time.Now().UTC()
+	})
+}
+
+func (a *hostApply) hostOutcome(outcome string, err error) {
+	if a.j == nil {
+		return
+	}
+	_ = a.j.Update(func(r *journal.Run) {
+		r.Hosts[a.idx].Outcome = outcome
+		r.Hosts[a.idx].Error = errString(err)
+	})
+}
+
+func (a *hostApply) run(ctx context.Context) *HostResult {
+	hp := a.hp
+	a.h = &resources.Host{Name: hp.Name, T: hp.T, RunID: a.opts.RunID, BackupDir: hostBackupDir(hp, a.opts.RunID)}
+	res := &HostResult{Name: hp.Name}
+	var applied []done
+	failed := map[string]bool{}
+	notified := map[string]bool{}
+	var firstErr error
+	stopped := false
+	n := -1
+	for _, ch := range hp.Changes {
+		if ch.HasChange() {
+			n++
+		}
+		if stopped {
+			if ch.HasChange() {
+				a.entry(n, func(e *journal.Entry) { e.Status = journal.Skipped })
+			}
+			continue
+		}
+		blocked := ""
+		for _, d := range ch.Deps {
+			if failed[d] {
+				blocked = d
+			}
+		}
+		if blocked != "" {
+			failed[ch.Address] = true
+			if ch.HasChange() {
+				a.entry(n, func(e *journal.Entry) { e.Status, e.Error = journal.Skipped, "depends on failed "+blocked })
+				a.emit(Event{Host: hp.Name, Kind: EvSkipped, Address: ch.Address, Action: ch.Action, Error: "depends on failed " + blocked})
+			}
+			continue
+		}
+		var err error
+		changed := false
+		if ch.Action != plan.NoOp && ch.Action != plan.Refresh {
+			k := n
+			a.entry(k, func(e *journal.Entry) { e.Status = journal.Applying })
+			a.emit(Event{Host: hp.Name, Kind: EvStart, Address: ch.Address, Action: ch.Action})
+			start := time.Now()
+			var undo resources.Undo
+			undo, err = ch.Resource.Apply(ctx, a.h, ch.Before, ch.After)
+			if err == nil {
+				changed = true
+				applied = append(applied, done{ch, undo, k})
+				res.Applied++
+				a.entry(k, func(e *journal.Entry) { e.Status, e.Undo = journal.Applied, undo })
+				a.emit(Event{Host: hp.Name, Kind: EvDone, Address: ch.Address, Action: ch.Action, Duration: time.Since(start)})
+			} else {
+				a.entry(k, func(e *journal.Entry) { e.Status, e.Error, e.Undo = journal.Failed, err.Error(), undo })
+			}
+		}
+		if err == nil && notified[ch.Address] && ch.Action != plan.Create {
+			if rf, ok := ch.Resource.(resources.Refresher); ok {
+				err = rf.Refresh(ctx, a.h, ch.Config)
+				if err == nil {
+					if ch.HasChange() {
+						a.entry(n, func(e *journal.Entry) { e.Refreshed = true })
+					}
+					a.emit(Event{Host: hp.Name, Kind: EvRefreshed, Address: ch.Address})
+				} else if ch.HasChange() && ch.Action == plan.Refresh {
+					a.entry(n, func(e *journal.Entry) { e.Status, e.Error = journal.Failed, err.Error() })
+				}
+			}
+		}
+		if err != nil {
+			err = fmt.Errorf("%s: %w", ch.Address, err)
+			a.emit(Event{Host: hp.Name, Kind: EvFailed, Address: ch.Address, Action: ch.Action, Error: err.Error()})
+			res.Failed++
+			failed[ch.Address] = true
+			if firstErr == nil {
+				firstErr = err
+			}
+			if a.opts.OnFailure != Continue {
+				stopped = true
+			}
+			continue
+		}
+		if changed {
+			for _, t := range ch.Notify {
+				notified[t] = true
+			}
+		}
+	}
+	if firstErr == nil && len(applied) > 0 {
+		if err := a.verify(ctx, applied); err != nil {
+			firstErr = err
+			res.Failed++
+			a.emit(Event{Host: hp.Name, Kind: EvFailed, Error: err.Error()})
+		}
+	}
+	switch {
+	case firstErr == nil:
+		res.Outcome = "success"
+	case a.opts.OnFailure == Rollback:
+		res.Reverted, res.NotReverted = a.revert(ctx, applied)
+		if res.NotReverted == 0 {
+			res.Outcome = "rolled_back"
+		} else {
+			res.Outcome = "failed"
+		}
+	case res.Applied > 0:
+		res.Outcome = "partial"
+	default:
+		res.Outcome = "failed"
+	}
+	res.Err = firstErr
+	a.hostOutcome(res.Outcome, firstErr)
+	return res
+}
+
+// verify re-reads every applied change in one probe and checks it now
+// matches its desired state.
+func (a *hostApply) verify(ctx context.Context, applied []done) error {
+	var frags []probe.Fragment
+	for _, d := range applied {
+		frags = append(frags, probe.Fragment{ID: d.ch.Address, Script: d.ch.Resource.Probe(d.ch.Config, d.ch.After)})
+	}
+	res, err := probe.Run(ctx, a.hp.T, false, frags)
+	if err != nil {
+		return fmt.Errorf("verifying: %w", err)
+	}
+	var errs []error
+	for _, d := range applied {
+		if msg, ok := res.Failed[d.ch.Address]; ok {
+			errs = append(errs, fmt.Errorf("verifying %s: %s", d.ch.Address, msg))
+			continue
+		}
+		cur, err := d.ch.Resource.Read(d.ch.Config, res.Outputs[d.ch.Address])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("verifying %s: %w", d.ch.Address, err))
+			continue
+		}
+		if act, changed := plan.Diff(cur, d.ch.After); act != plan.NoOp {
+			if d.ch.Type == "exec" {
+				continue // a command's guard may legitimately stay unmet
+			}
+			errs = append(errs, fmt.Errorf("verifying %s: still differs after apply (%s %v)", d.ch.Address, act, changed))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// revert undoes applied changes in reverse order. It returns how many
+// were reverted and how many could not be.
+func (a *hostApply) revert(ctx context.Context, applied []done) (int, int) {
+	ok, bad := 0, 0
+	for i := len(applied) - 1; i >= 0; i-- {
+		d := applied[i]
+		if d.ch.Irreversible != "" {
+			bad++
+			a.entry(d.n, func(e *journal.Entry) { e.Status, e.Error = journal.NotReverted, d.ch.Irreversible })
+			a.emit(Event{Host: a.hp.Name, Kind: EvNotReverted, Address: d.ch.Address, Error: d.ch.Irreversible})
+			continue
+		}
+		a.entry(d.n, func(e *journal.Entry) { e.Status = journal.Reverting })
+		if err := d.ch.Resource.Revert(ctx, a.h, d.ch.Before, d.ch.After, d.undo); err != nil {
+			bad++
+			a.entry(d.n, func(e *journal.Entry) { e.Status, e.Error = journal.RevertFailed, err.Error() })
+			a.emit(Event{Host: a.hp.Name, Kind: EvRevertFailed, Address: d.ch.Address, Error: err.Error()})
+			continue
+		}
+		ok++
+		a.entry(d.n, func(e *journal.Entry) { e.Status = journal.Reverted })
+		a.emit(Event{Host: a.hp.Name, Kind: EvReverted, Address: d.ch.Address})
+	}
+	return ok, bad
+}

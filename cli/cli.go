@@ -1,0 +1,270 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/term"
+
+	"github.com/tendhq/tend/inventory"
+	"github.com/tendhq/tend/lang"
+	"github.com/tendhq/tend/plan"
+	"github.com/tendhq/tend/resources"
+)
+
+// Version is set at build time with -ldflags "-X github.com/tendhq/tend/cli.Version=...".
+var Version = "0.1.0-dev"
+
+// Exit codes, as Terraform's plan -detailed-exitcode uses them.
+const (
+	ExitOK      = 0
+	ExitError   = 1
+	ExitChanges = 2
+)
+
+// exitError carries an exit code through cobra.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// IO is where a command reads and writes; tests replace it.
+type IO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// IsTerminal reports whether Stdin and Stdout are a terminal (prompts,
+	// color, progress).
+	IsTerminal bool
+}
+
+// Main runs the tend command line and returns the exit code.
+func Main(args []string) int {
+	stdinTTY := term.IsTerminal(int(os.Stdin.Fd()))
+	stdoutTTY := term.IsTerminal(int(os.Stdout.Fd()))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, args, IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, IsTerminal: stdinTTY && stdoutTTY})
+}
+
+// Run runs the command line with the given IO.
+func Run(ctx context.Context, args []string, io IO) int {
+	root := newRoot(io)
+	root.SetArgs(longFlags(args))
+	root.SetIn(io.Stdin)
+	root.SetOut(io.Stdout)
+	root.SetErr(io.Stderr)
+	err := root.ExecuteContext(ctx)
+	var ee *exitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintf(io.Stderr, "Error: %s\n", err)
+		return ExitError
+	}
+}
+
+// longFlags accepts Terraform-style single-dash long flags (-var, -out,
+// -check, -detailed-exitcode, ...) by rewriting them to the double-dash
+// form; single-letter flags keep one dash.
+func longFlags(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
+			name, _, _ := strings.Cut(a[1:], "=")
+			if len(name) > 1 {
+				a = "-" + a
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// common holds the flags shared by commands that load configuration.
+type common struct {
+	io          IO
+	dir         string
+	inventories []string
+	target      string
+	vars        []string
+	varFiles    []string
+	noColor     bool
+	parallel    int
+	acceptNew   bool
+}
+
+func (c *common) color() bool {
+	if c.noColor || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	return c.io.IsTerminal
+}
+
+func (c *common) addConfigFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVarP(&c.dir, "chdir", "C", ".", "configuration directory")
+	f.StringArrayVarP(&c.inventories, "inventory", "i", nil, "inventory file (repeatable; default: inventory.hcl in the configuration directory, else localhost)")
+	f.StringVarP(&c.target, "target", "t", "all", "host pattern selecting the hosts to act on")
+	f.StringArrayVar(&c.vars, "var", nil, "set a variable: -var name=value (repeatable)")
+	f.StringArrayVar(&c.varFiles, "var-file", nil, "read variables from an HCL file (repeatable)")
+	f.BoolVar(&c.noColor, "no-color", false, "disable color (also NO_COLOR)")
+	f.IntVar(&c.parallel, "parallel", 32, "hosts handled at once")
+	f.BoolVar(&c.acceptNew, "accept-new-host-keys", false, "record unknown SSH host keys instead of refusing them (a changed key is still refused)")
+}
+
+func newRoot(io IO) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "tend",
+		Short:         "Agentless configuration management: plan and apply desired state over SSH and WinRM",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	root.AddCommand(
+		validateCmd(io), fmtCmd(io), inventoryCmd(io), factsCmd(io), planCmd(io),
+		applyCmd(io), runsCmd(io), rollbackCmd(io), versionCmd(io),
+	)
+	return root
+}
+
+func versionCmd(io IO) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print tend's version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Fprintf(io.Stdout, "tend %s\n", Version)
+		},
+	}
+}
+
+// loaded is configuration, variables and inventory, ready to plan.
+type loaded struct {
+	cfg   *lang.Config
+	vars  map[string]cty.Value
+	inv   *inventory.Inventory
+	files map[string]*hcl.File
+	hosts []*inventory.Host
+}
+
+// diagsPrinter prints diagnostics the way HCL does, with source snippets.
+func (c *common) printDiags(files map[string]*hcl.File, diags hcl.Diagnostics) {
+	if len(diags) == 0 {
+		return
+	}
+	width := 0
+	if c.io.IsTerminal {
+		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
+			width = w
+		}
+	}
+	wr := hcl.NewDiagnosticTextWriter(c.io.Stderr, files, uint(width), c.color())
+	_ = wr.WriteDiagnostics(diags)
+}
+
+// inventoryPaths returns the inventory files to read.
+func (c *common) inventoryPaths() []string {
+	if len(c.inventories) > 0 {
+		return c.inventories
+	}
+	p := filepath.Join(c.dir, "inventory.hcl")
+	if _, err := os.Stat(p); err == nil {
+		return []string{p}
+	}
+	return nil
+}
+
+// load reads configuration, variables and inventory, and selects the
+// target hosts. Diagnostics are printed; a non-nil error means exit 1.
+func (c *common) load(needConfig bool) (*loaded, error) {
+	l := &loaded{files: map[string]*hcl.File{}}
+	var diags hcl.Diagnostics
+	if needConfig {
+		cfg, ds := lang.Load(c.dir, resources.Builtins())
+		diags = append(diags, ds...)
+		if cfg != nil {
+			for k, v := range cfg.Parser.Files() {
+				l.files[k] = v
+			}
+		}
+		if ds.HasErrors() {
+			c.printDiags(l.files, diags)
+			return nil, &exitError{ExitError}
+		}
+		l.cfg = cfg
+		vars, ds := cfg.Values(lang.VarInputs{Flags: c.vars, Files: c.varFiles})
+		diags = append(diags, ds...)
+		for k, v := range cfg.Parser.Files() {
+			l.files[k] = v
+		}
+		if ds.HasErrors() {
+			c.printDiags(l.files, diags)
+			return nil, &exitError{ExitError}
+		}
+		l.vars = vars
+	}
+	invPaths := c.inventoryPaths()
+	if len(invPaths) == 0 {
+		l.inv = inventory.Localhost()
+	} else {
+		ectx := &hcl.EvalContext{Functions: lang.Functions(c.dir)}
+		inv, ds := inventory.Load(invPaths, ectx)
+		diags = append(diags, ds...)
+		for k, v := range inv.Files() {
+			l.files[k] = v
+		}
+		if ds.HasErrors() {
+			c.printDiags(l.files, diags)
+			return nil, &exitError{ExitError}
+		}
+		l.inv = inv
+	}
+	hosts, err := l.inv.SelectString(c.target)
+	if err != nil {
+		c.printDiags(l.files, diags)
+		return nil, fmt.Errorf("--target %q: %w", c.target, err)
+	}
+	l.hosts = hosts
+	c.printDiags(l.files, diags)
+	return l, nil
+}
+
+// planner returns a planner for the loaded configuration.
+func (c *common) planner(l *loaded) *plan.Planner {
+	return &plan.Planner{Config: l.cfg, Vars: l.vars, Inventory: l.inv, Connect: c.connector(), Parallel: c.parallel}
+}
+
+// closeAll closes every host connection of a plan.
+func closeAll(p *plan.Plan) {
+	if p == nil {
+		return
+	}
+	for _, h := range p.Hosts {
+		if h.T != nil {
+			h.T.Close()
+		}
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tendhq/tend/plan"
+)
+
+func planCmd(io IO) *cobra.Command {
+	c := &common{io: io}
+	var out string
+	var asJSON, detailed bool
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Gather facts and state from the hosts and show what apply would change",
+		Long: `Gather facts and the current state of every resource from the targeted hosts
+(one connection and one round trip per host) and print what apply would change.
+
+Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := c.load(true)
+			if err != nil {
+				return err
+			}
+			pl, err := c.makePlan(cmd, l)
+			defer closeAll(pl)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(io.Stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(pl.JSON()); err != nil {
+					return err
+				}
+			} else {
+				r := &plan.Renderer{W: io.Stdout, Color: c.color()}
+				r.Plan(pl)
+			}
+			if out != "" {
+				if err := plan.Save(out, c.inputs(), pl); err != nil {
+					return fmt.Errorf("saving plan: %w", err)
+				}
+				if !asJSON {
+					fmt.Fprintf(io.Stdout, "Saved the plan to %s; apply exactly it with: tend apply %s\n", out, out)
+				}
+			}
+			switch {
+			case pl.HasErrors():
+				return &exitError{ExitError}
+			case detailed && pl.HasChanges():
+				return &exitError{ExitChanges}
+			}
+			return nil
+		},
+	}
+	c.addConfigFlags(cmd)
+	cmd.Flags().StringVar(&out, "out", "", "save the plan to FILE for `tend apply FILE`")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON (docs/json.md)")
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes (0 none, 1 error)")
+	return cmd
+}
+
+// makePlan checks the configuration and plans every targeted host.
+func (c *common) makePlan(cmd *cobra.Command, l *loaded) (*plan.Plan, error) {
+	p := c.planner(l)
+	pl, diags := p.Plan(cmd.Context(), l.hosts)
+	if diags.HasErrors() {
+		c.printDiags(l.files, diags)
+		return nil, &exitError{ExitError}
+	}
+	c.printDiags(l.files, diags)
+	pl.Target = c.target
+	for _, h := range pl.Hosts {
+		if de, ok := h.Err.(*plan.DiagError); ok {
+			c.printDiags(l.files, de.Diags)
+		}
+	}
+	return pl, nil
+}
+
+// inputs records what a saved plan was made from.
+func (c *common) inputs() plan.Inputs {
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return p
+		}
+		return a
+	}
+	in := plan.Inputs{ConfigDir: abs(c.dir), Target: c.target, Vars: c.vars}
+	for _, p := range c.inventories {
+		in.Inventories = append(in.Inventories, abs(p))
+	}
+	for _, p := range c.varFiles {
+		in.VarFiles = append(in.VarFiles, abs(p))
+	}
+	return in
+}

@@ -1,0 +1,690 @@
+package inventory
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/gocty"
+)
+
+// The file shape. Defaults, groups and hosts share one set of settings
+// (layerAttrs and the ssh/winrm blocks) so precedence is one merge of
+// like with like; only hosts have an address and groups, only groups
+// have children.
+var (
+	fileSchema = &hcl.BodySchema{
+		Blocks: []hcl.BlockHeaderSchema{
+			{Type: "defaults"},
+			{Type: "host", LabelNames: []string{"name"}},
+			{Type: "group", LabelNames: []string{"name"}},
+		},
+	}
+	layerAttrs = []string{
+		"user", "port", "transport", "become", "become_user", "become_password",
+		"identity_file", "password", "vars",
+	}
+	defaultsSchema = layerSchema()
+	hostSchema     = layerSchema("address", "groups")
+	groupSchema    = layerSchema("children")
+	sshSchema      = attrSchema("proxy_jump", "known_hosts_file", "strict_host_key_checking", "config_file")
+	winrmSchema    = attrSchema("https", "auth", "user", "password", "insecure", "insecure_http", "ca_file", "server_name")
+)
+
+func attrSchema(names ...string) *hcl.BodySchema {
+	s := &hcl.BodySchema{}
+	for _, n := range names {
+		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: n})
+	}
+	return s
+}
+
+func layerSchema(extra ...string) *hcl.BodySchema {
+	s := attrSchema(append(slices.Clone(layerAttrs), extra...)...)
+	s.Blocks = []hcl.BlockHeaderSchema{{Type: "ssh"}, {Type: "winrm"}}
+	return s
+}
+
+var (
+	validTransports = []string{"ssh", "winrm", "local"}
+	validStrictHost = []string{"yes", "accept-new", "no"}
+)
+
+// layer is what one defaults, group or host block sets. A nil pointer
+// means "not set here", so a lower layer's value shows through.
+type layer struct {
+	port   *int
+	become *bool
+	vars   map[string]cty.Value
+
+	user, transport, becomeUser, becomePassword, identityFile, password *string
+
+	proxyJump, knownHostsFile, strictHostKeyChecking, sshConfigFile *string
+
+	winrmHTTPS, winrmInsecure, winrmInsecureHTTP *bool
+
+	winrmAuth, winrmUser, winrmPassword, winrmCAFile, winrmServerName *string
+}
+
+func setIf[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+func (l *layer) applyTo(h *Host) {
+	setIf(&h.User, l.user)
+	setIf(&h.Transport, l.transport)
+	setIf(&h.Port, l.port)
+	setIf(&h.Become, l.become)
+	setIf(&h.BecomeUser, l.becomeUser)
+	setIf(&h.BecomePassword, l.becomePassword)
+	setIf(&h.IdentityFile, l.identityFile)
+	setIf(&h.Password, l.password)
+	setIf(&h.SSH.ProxyJump, l.proxyJump)
+	setIf(&h.SSH.KnownHostsFile, l.knownHostsFile)
+	setIf(&h.SSH.StrictHostKeyChecking, l.strictHostKeyChecking)
+	setIf(&h.SSH.ConfigFile, l.sshConfigFile)
+	setIf(&h.WinRM.HTTPS, l.winrmHTTPS)
+	setIf(&h.WinRM.Insecure, l.winrmInsecure)
+	setIf(&h.WinRM.InsecureHTTP, l.winrmInsecureHTTP)
+	setIf(&h.WinRM.Auth, l.winrmAuth)
+	setIf(&h.WinRM.User, l.winrmUser)
+	setIf(&h.WinRM.Password, l.winrmPassword)
+	setIf(&h.WinRM.CAFile, l.winrmCAFile)
+	setIf(&h.WinRM.ServerName, l.winrmServerName)
+	// Vars merge one key at a time and replace whole values (Ansible's
+	// default hash_behaviour=replace): a nested object is not deep-merged.
+	for k, v := range l.vars {
+		h.Vars[k] = v
+	}
+}
+
+type defaultsDecl struct {
+	layer     layer
+	declRange hcl.Range
+}
+
+type hostDecl struct {
+	name      string
+	address   *string
+	groups    []string
+	layer     layer
+	declRange hcl.Range
+}
+
+type groupDecl struct {
+	name          string
+	children      []string
+	childrenRange hcl.Range
+	layer         layer
+	declRange     hcl.Range
+}
+
+// decls collects the blocks of every file before anything is resolved,
+// so that a group declared in one file applies to hosts in another.
+type decls struct {
+	defaults *defaultsDecl
+	hosts    map[string]*hostDecl
+	groups   map[string]*groupDecl
+}
+
+// Load reads native HCL inventory files and merges them into one
+// Inventory. ectx supplies functions such as secret(...) and may be nil.
+//
+// Files merge: a group declared in one file applies to hosts in another.
+// An inventory has at most one defaults block, and each host or group is
+// declared once across all files; a second declaration is an error that
+// names the first. Vars and connection settings
+// are merged, lowest first: defaults, then the host's groups ordered by
+// depth (a group's depth is one more than its deepest parent, "all" is 0)
+// and then by name, then the host. So a child group overrides its parents,
+// and of two unrelated groups at the same depth the later name wins; this
+// is Ansible's order, which keeps Ansible inventories meaning the same.
+//
+// With no paths, Load returns Localhost(). The Inventory is never nil; when
+// the diagnostics hold errors it is incomplete and only fit for reporting.
+func Load(paths []string, ectx *hcl.EvalContext) (*Inventory, hcl.Diagnostics) {
+	if len(paths) == 0 {
+		return Localhost(), nil
+	}
+	p := hclparse.NewParser()
+	d := &decls{hosts: map[string]*hostDecl{}, groups: map[string]*groupDecl{}}
+	var diags hcl.Diagnostics
+	for _, path := range paths {
+		diags = append(diags, d.addFile(p, path, ectx)...)
+	}
+	inv, moreDiags := d.resolve()
+	inv.files = p.Files()
+	return inv, append(diags, moreDiags...)
+}
+
+// LoadFile is Load for a single file.
+func LoadFile(path string, ectx *hcl.EvalContext) (*Inventory, hcl.Diagnostics) {
+	return Load([]string{path}, ectx)
+}
+
+func (d *decls) addFile(p *hclparse.Parser, path string, ectx *hcl.EvalContext) hcl.Diagnostics {
+	// Read the file ourselves: hclparse's read error has no Subject, and
+	// every diagnostic here names a file.
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Failed to read inventory",
+			Detail:   err.Error(),
+			Subject:  &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos},
+		}}
+	}
+	f, diags := p.ParseHCL(src, path)
+	if diags.HasErrors() {
+		// A partial body would only add confusing follow-on errors.
+		return diags
+	}
+	content, moreDiags := f.Body.Content(fileSchema)
+	diags = append(diags, moreDiags...)
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "defaults":
+			diags = append(diags, d.addDefaults(b, ectx)...)
+		case "host":
+			diags = append(diags, d.addHost(b, ectx)...)
+		case "group":
+			diags = append(diags, d.addGroup(b, ectx)...)
+		}
+	}
+	return diags
+}
+
+func (d *decls) addDefaults(b *hcl.Block, ectx *hcl.EvalContext) hcl.Diagnostics {
+	if d.defaults != nil {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate defaults block",
+			Detail:   fmt.Sprintf("Defaults were already declared at %s; an inventory has one defaults block.", pos(d.defaults.declRange)),
+			Subject:  b.DefRange.Ptr(),
+		}}
+	}
+	content, diags := b.Body.Content(defaultsSchema)
+	l, moreDiags := decodeLayer(content, ectx)
+	d.defaults = &defaultsDecl{layer: l, declRange: b.DefRange}
+	return append(diags, moreDiags...)
+}
+
+func (d *decls) addHost(b *hcl.Block, ectx *hcl.EvalContext) hcl.Diagnostics {
+	name := b.Labels[0]
+	if diags := checkName("host", name, b.LabelRanges[0]); diags.HasErrors() {
+		return diags
+	}
+	if prev, ok := d.hosts[name]; ok {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate host",
+			Detail:   fmt.Sprintf("Host %q was already declared at %s.", name, pos(prev.declRange)),
+			Subject:  b.DefRange.Ptr(),
+		}}
+	}
+	content, diags := b.Body.Content(hostSchema)
+	l, moreDiags := decodeLayer(content, ectx)
+	diags = append(diags, moreDiags...)
+	h := &hostDecl{name: name, layer: l, declRange: b.DefRange}
+	diags = append(diags, decodeAttr(content.Attributes, "address", ectx, &h.address)...)
+	if attr, ok := content.Attributes["groups"]; ok {
+		var groups *[]string
+		diags = append(diags, decodeAttr(content.Attributes, "groups", ectx, &groups)...)
+		if groups != nil {
+			for i, g := range *groups {
+				r := elemRange(attr.Expr, i)
+				if g == GroupUngrouped {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Invalid group membership",
+						Detail:   `"ungrouped" is computed: it holds the hosts that name no other group.`,
+						Subject:  r.Ptr(),
+					})
+					continue
+				}
+				if ds := checkName("group", g, r); ds.HasErrors() {
+					diags = append(diags, ds...)
+					continue
+				}
+				if g != GroupAll && !slices.Contains(h.groups, g) {
+					h.groups = append(h.groups, g)
+				}
+			}
+		}
+	}
+	d.hosts[name] = h
+	return diags
+}
+
+func (d *decls) addGroup(b *hcl.Block, ectx *hcl.EvalContext) hcl.Diagnostics {
+	name := b.Labels[0]
+	if diags := checkName("group", name, b.LabelRanges[0]); diags.HasErrors() {
+		return diags
+	}
+	if prev, ok := d.groups[name]; ok {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate group",
+			Detail:   fmt.Sprintf("Group %q was already declared at %s.", name, pos(prev.declRange)),
+			Subject:  b.DefRange.Ptr(),
+		}}
+	}
+	content, diags := b.Body.Content(groupSchema)
+	l, moreDiags := decodeLayer(content, ectx)
+	diags = append(diags, moreDiags...)
+	g := &groupDecl{name: name, layer: l, declRange: b.DefRange}
+	if attr, ok := content.Attributes["children"]; ok {
+		g.childrenRange = attr.Expr.Range()
+		var children *[]string
+		diags = append(diags, decodeAttr(content.Attributes, "children", ectx, &children)...)
+		if children != nil {
+			for i, c := range *children {
+				r := elemRange(attr.Expr, i)
+				if c == GroupAll || c == GroupUngrouped {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Invalid child group",
+						Detail:   fmt.Sprintf("%q is a built-in group and cannot be the child of another group.", c),
+						Subject:  r.Ptr(),
+					})
+					continue
+				}
+				if ds := checkName("group", c, r); ds.HasErrors() {
+					diags = append(diags, ds...)
+					continue
+				}
+				if !slices.Contains(g.children, c) {
+					g.children = append(g.children, c)
+				}
+			}
+		}
+	}
+	d.groups[name] = g
+	return diags
+}
+
+// decodeLayer reads the settings common to defaults, groups and hosts.
+func decodeLayer(content *hcl.BodyContent, ectx *hcl.EvalContext) (layer, hcl.Diagnostics) {
+	var l layer
+	var diags hcl.Diagnostics
+	attrs := content.Attributes
+	diags = append(diags, decodeAttr(attrs, "user", ectx, &l.user)...)
+	diags = append(diags, decodeAttr(attrs, "transport", ectx, &l.transport)...)
+	diags = append(diags, decodeAttr(attrs, "port", ectx, &l.port)...)
+	diags = append(diags, decodeAttr(attrs, "become", ectx, &l.become)...)
+	diags = append(diags, decodeAttr(attrs, "become_user", ectx, &l.becomeUser)...)
+	diags = append(diags, decodeAttr(attrs, "become_password", ectx, &l.becomePassword)...)
+	diags = append(diags, decodeAttr(attrs, "identity_file", ectx, &l.identityFile)...)
+	diags = append(diags, decodeAttr(attrs, "password", ectx, &l.password)...)
+	diags = append(diags, checkOneOf(attrs, "transport", l.transport, validTransports)...)
+	if l.port != nil && (*l.port < 1 || *l.port > 65535) {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid port",
+			Detail:   fmt.Sprintf("Port %d is out of range; it must be between 1 and 65535.", *l.port),
+			Subject:  attrs["port"].Expr.Range().Ptr(),
+		})
+	}
+	if attr, ok := attrs["vars"]; ok {
+		vars, moreDiags := decodeVars(attr, ectx)
+		diags = append(diags, moreDiags...)
+		l.vars = vars
+	}
+
+	blocks := map[string]*hcl.Block{}
+	for _, b := range content.Blocks {
+		if prev, ok := blocks[b.Type]; ok {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Duplicate %s block", b.Type),
+				Detail:   fmt.Sprintf("A %s block was already declared here at %s.", b.Type, pos(prev.DefRange)),
+				Subject:  b.DefRange.Ptr(),
+			})
+			continue
+		}
+		blocks[b.Type] = b
+		switch b.Type {
+		case "ssh":
+			c, moreDiags := b.Body.Content(sshSchema)
+			diags = append(diags, moreDiags...)
+			diags = append(diags, decodeAttr(c.Attributes, "proxy_jump", ectx, &l.proxyJump)...)
+			diags = append(diags, decodeAttr(c.Attributes, "known_hosts_file", ectx, &l.knownHostsFile)...)
+			diags = append(diags, decodeAttr(c.Attributes, "strict_host_key_checking", ectx, &l.strictHostKeyChecking)...)
+			diags = append(diags, decodeAttr(c.Attributes, "config_file", ectx, &l.sshConfigFile)...)
+			diags = append(diags, checkOneOf(c.Attributes, "strict_host_key_checking", l.strictHostKeyChecking, validStrictHost)...)
+		case "winrm":
+			c, moreDiags := b.Body.Content(winrmSchema)
+			diags = append(diags, moreDiags...)
+			diags = append(diags, decodeAttr(c.Attributes, "https", ectx, &l.winrmHTTPS)...)
+			diags = append(diags, decodeAttr(c.Attributes, "auth", ectx, &l.winrmAuth)...)
+			diags = append(diags, decodeAttr(c.Attributes, "user", ectx, &l.winrmUser)...)
+			diags = append(diags, decodeAttr(c.Attributes, "password", ectx, &l.winrmPassword)...)
+			diags = append(diags, decodeAttr(c.Attributes, "insecure", ectx, &l.winrmInsecure)...)
+			diags = append(diags, decodeAttr(c.Attributes, "insecure_http", ectx, &l.winrmInsecureHTTP)...)
+			diags = append(diags, decodeAttr(c.Attributes, "ca_file", ectx, &l.winrmCAFile)...)
+			diags = append(diags, decodeAttr(c.Attributes, "server_name", ectx, &l.winrmServerName)...)
+		}
+	}
+	return l, diags
+}
+
+// decodeAttr evaluates an optional attribute into *dst; an absent or null
+// attribute leaves *dst nil. Marks (such as a secret's) are dropped: the
+// settings are plain Go values, and the transport is what keeps them out
+// of output.
+func decodeAttr[T any](attrs hcl.Attributes, name string, ectx *hcl.EvalContext, dst **T) hcl.Diagnostics {
+	attr, ok := attrs[name]
+	if !ok {
+		return nil
+	}
+	val, diags := attr.Expr.Value(ectx)
+	if diags.HasErrors() {
+		return diags
+	}
+	val, _ = val.UnmarkDeep()
+	if val.IsNull() {
+		return diags
+	}
+	bad := func(detail string) hcl.Diagnostics {
+		return append(diags, &hcl.Diagnostic{
+			Severity:    hcl.DiagError,
+			Summary:     "Incorrect attribute value type",
+			Detail:      fmt.Sprintf("Inappropriate value for attribute %q: %s.", name, detail),
+			Subject:     attr.Expr.Range().Ptr(),
+			Expression:  attr.Expr,
+			EvalContext: ectx,
+		})
+	}
+	if !val.IsWhollyKnown() {
+		return bad("the value must be known when the inventory is loaded")
+	}
+	var out T
+	ty, err := gocty.ImpliedType(out)
+	if err != nil {
+		panic(fmt.Sprintf("inventory: no cty type for %T: %s", out, err))
+	}
+	if val, err = convert.Convert(val, ty); err != nil {
+		return bad(err.Error())
+	}
+	if err := gocty.FromCtyValue(val, &out); err != nil {
+		return bad(err.Error())
+	}
+	*dst = &out
+	return diags
+}
+
+// decodeVars keeps each var as a cty.Value, marks included, so objects,
+// lists and secrets reach templates unchanged.
+func decodeVars(attr *hcl.Attribute, ectx *hcl.EvalContext) (map[string]cty.Value, hcl.Diagnostics) {
+	val, diags := attr.Expr.Value(ectx)
+	if diags.HasErrors() || val.IsNull() {
+		return nil, diags
+	}
+	val, marks := val.Unmark()
+	ty := val.Type()
+	if !val.IsKnown() || !(ty.IsObjectType() || ty.IsMapType()) {
+		return nil, append(diags, &hcl.Diagnostic{
+			Severity:    hcl.DiagError,
+			Summary:     "Invalid vars",
+			Detail:      `vars must be an object, such as { ntp = "pool.ntp.org" }.`,
+			Subject:     attr.Expr.Range().Ptr(),
+			Expression:  attr.Expr,
+			EvalContext: ectx,
+		})
+	}
+	vars := map[string]cty.Value{}
+	for it := val.ElementIterator(); it.Next(); {
+		k, v := it.Element()
+		vars[k.AsString()] = v.WithMarks(marks)
+	}
+	return vars, diags
+}
+
+func checkOneOf(attrs hcl.Attributes, name string, v *string, valid []string) hcl.Diagnostics {
+	if v == nil || slices.Contains(valid, *v) {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Invalid %s", name),
+		Detail:   fmt.Sprintf("%q is not a valid %s; use one of %s.", *v, name, strings.Join(quoteAll(valid), ", ")),
+		Subject:  attrs[name].Expr.Range().Ptr(),
+	}}
+}
+
+// nameSpecials are the characters the pattern language gives a meaning to
+// (separators, operators, globs, regex, file and subscript syntax); a host
+// or group name containing one could not be targeted on its own.
+const nameSpecials = ",:!&~@*?[]"
+
+func checkName(kind, name string, r hcl.Range) hcl.Diagnostics {
+	var problem string
+	switch {
+	case name == "":
+		problem = "it is empty"
+	case strings.ContainsAny(name, nameSpecials):
+		problem = fmt.Sprintf("it contains one of %q, which host patterns use", nameSpecials)
+	case strings.IndexFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		problem = "it contains a space or control character"
+	default:
+		return nil
+	}
+	detail := fmt.Sprintf("%q cannot be a %s name: %s.", name, kind, problem)
+	if kind == "host" {
+		detail += " Name the host and put the IP address or host name in address."
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Invalid %s name", kind),
+		Detail:   detail,
+		Subject:  r.Ptr(),
+	}}
+}
+
+// elemRange is the range of the i-th element of a literal list, so a bad
+// entry is pointed at exactly; otherwise the whole expression.
+func elemRange(expr hcl.Expression, i int) hcl.Range {
+	if t, ok := expr.(*hclsyntax.TupleConsExpr); ok && i < len(t.Exprs) {
+		return t.Exprs[i].Range()
+	}
+	return expr.Range()
+}
+
+// pos formats where a range starts, as "file:line,col", for details that
+// point at a second place.
+func pos(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d,%d", r.Filename, r.Start.Line, r.Start.Column)
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
+}
+
+// resolve turns the declarations into hosts with their final groups,
+// vars and settings.
+func (d *decls) resolve() (*Inventory, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+
+	// parents[g] are the groups that list g in children. Every group is
+	// known, declared or only mentioned.
+	parents := map[string][]string{}
+	known := map[string]bool{GroupAll: true, GroupUngrouped: true}
+	for _, name := range sortedKeys(d.groups) {
+		known[name] = true
+		for _, c := range d.groups[name].children {
+			known[c] = true
+			parents[c] = append(parents[c], name)
+		}
+	}
+	for _, h := range d.hosts {
+		for _, g := range h.groups {
+			known[g] = true
+		}
+	}
+	diags = append(diags, d.checkCycles()...)
+
+	depth := groupDepths(known, parents)
+	order := func(groups []string) {
+		sort.Slice(groups, func(i, j int) bool {
+			if depth[groups[i]] != depth[groups[j]] {
+				return depth[groups[i]] < depth[groups[j]]
+			}
+			return groups[i] < groups[j]
+		})
+	}
+
+	var hosts []*Host
+	for _, name := range sortedKeys(d.hosts) {
+		hd := d.hosts[name]
+		member := map[string]bool{GroupAll: true}
+		if len(hd.groups) == 0 {
+			member[GroupUngrouped] = true
+		}
+		var visit func(g string)
+		visit = func(g string) {
+			if member[g] {
+				return // seen, or a cycle already reported
+			}
+			member[g] = true
+			for _, p := range parents[g] {
+				visit(p)
+			}
+		}
+		for _, g := range hd.groups {
+			visit(g)
+		}
+		groups := sortedKeys(member)
+
+		h := &Host{
+			Name:      name,
+			Transport: "ssh",
+			Groups:    slices.Clone(groups),
+			Vars:      map[string]cty.Value{},
+			DeclRange: hd.declRange,
+		}
+		if d.defaults != nil {
+			d.defaults.layer.applyTo(h)
+		}
+		order(groups)
+		for _, g := range groups {
+			if gd := d.groups[g]; gd != nil {
+				gd.layer.applyTo(h)
+			}
+		}
+		hd.layer.applyTo(h)
+		h.Address = name
+		setIf(&h.Address, hd.address)
+		hosts = append(hosts, h)
+	}
+
+	for _, name := range sortedKeys(d.hosts) {
+		if !known[name] {
+			continue
+		}
+		r := d.hosts[name].declRange
+		if g := d.groups[name]; g != nil {
+			r = g.declRange
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "Host and group share a name",
+			Detail:   fmt.Sprintf("%q is both a host and a group; in host patterns the name means the group, as in Ansible.", name),
+			Subject:  r.Ptr(),
+		})
+	}
+	return newInventory(hosts, sortedKeys(known)), diags
+}
+
+// checkCycles reports each children cycle once, at the children attribute
+// that closes it.
+func (d *decls) checkCycles() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	const (
+		unvisited = iota
+		active
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var walk func(name string)
+	walk = func(name string) {
+		state[name] = active
+		path = append(path, name)
+		if gd := d.groups[name]; gd != nil {
+			for _, c := range gd.children {
+				switch state[c] {
+				case active:
+					i := slices.Index(path, c)
+					cycle := append(slices.Clone(path[i:]), c)
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Group cycle",
+						Detail:   fmt.Sprintf("Groups contain each other through children: %s.", strings.Join(cycle, " -> ")),
+						Subject:  gd.childrenRange.Ptr(),
+					})
+				case unvisited:
+					walk(c)
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		state[name] = done
+	}
+	for _, name := range sortedKeys(d.groups) {
+		if state[name] == unvisited {
+			walk(name)
+		}
+	}
+	return diags
+}
+
+// groupDepths gives "all" depth 0 and every other group one more than its
+// deepest parent (top-level groups are 1), as Ansible does. Cycles are
+// reported elsewhere; here an edge back into the walk is ignored.
+func groupDepths(known map[string]bool, parents map[string][]string) map[string]int {
+	depth := map[string]int{GroupAll: 0}
+	inProgress := map[string]bool{}
+	var get func(g string) int
+	get = func(g string) int {
+		if d, ok := depth[g]; ok {
+			return d
+		}
+		if inProgress[g] {
+			return 0
+		}
+		inProgress[g] = true
+		d := 1
+		for _, p := range parents[g] {
+			d = max(d, get(p)+1)
+		}
+		inProgress[g] = false
+		depth[g] = d
+		return d
+	}
+	for _, g := range sortedKeys(known) {
+		get(g)
+	}
+	return depth
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,193 @@
+// Package journal records runs: every change and its pre-state, written
+// before and after the change is applied, so a failed or finished run can
+// be reverted (`tend rollback RUN-ID`) and audited (`tend runs`). Journals
+// live in .tend/runs/RUN-ID.json under the configuration directory, mode
+// 0600, and never hold a secret: sensitive values are left out.
+package journal
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tendhq/tend/plan"
+	"github.com/tendhq/tend/resources"
+)
+
+// Status of one change in a run.
+type Status string
+
+// Statuses, in the order a change goes through them.
+const (
+	Pending      Status = "pending"
+	Applying     Status = "applying"
+	Applied      Status = "applied"
+	Failed       Status = "failed"
+	Skipped      Status = "skipped"
+	Reverting    Status = "reverting"
+	Reverted     Status = "reverted"
+	RevertFailed Status = "revert_failed"
+	NotReverted  Status = "not_reverted"
+)
+
+// Run is one apply or rollback.
+type Run struct {
+	ID        string    `json:"id"`
+	Command   string    `json:"command"`
+	Started   time.Time `json:"started"`
+	Finished  time.Time `json:"finished,omitzero"`
+	User      string    `json:"user"`
+	ConfigDir string    `json:"config_dir"`
+	Target    string    `json:"target,omitempty"`
+	// Outcome is running, success, failed, rolled_back or partial.
+	Outcome string  `json:"outcome"`
+	Hosts   []*Host `json:"hosts"`
+	// RevertsRun names the run a rollback reverted.
+	RevertsRun string `json:"reverts_run,omitempty"`
+}
+
+// Host is one host of a run.
+type Host struct {
+	Name      string   `json:"name"`
+	BackupDir string   `json:"backup_dir,omitempty"`
+	Outcome   string   `json:"outcome"`
+	Error     string   `json:"error,omitempty"`
+	Changes   []*Entry `json:"changes"`
+}
+
+// Entry is one change of a run.
+type Entry struct {
+	Address string           `json:"address"`
+	Type    string           `json:"type"`
+	Action  plan.Action      `json:"action"`
+	Before  *resources.State `json:"before"`
+	After   *resources.State `json:"after"`
+	Undo    resources.Undo   `json:"undo,omitempty"`
+	Status  Status           `json:"status"`
+	Error   string           `json:"error,omitempty"`
+	// Refreshed is set when the resource's refresh action ran.
+	Refreshed bool      `json:"refreshed,omitempty"`
+	Time      time.Time `json:"time,omitzero"`
+}
+
+// Journal is a run being written. Its methods are safe for concurrent
+// use by the goroutines applying different hosts.
+type Journal struct {
+	path string
+	mu   sync.Mutex
+	run  *Run
+}
+
+// Dir is where a configuration directory's journals live.
+func Dir(configDir string) string { return filepath.Join(configDir, ".tend", "runs") }
+
+// NewID returns a run id that sorts by time.
+func NewID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// Create starts a journal for run and writes it.
+func Create(configDir string, run *Run) (*Journal, error) {
+	dir := Dir(configDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	j := &Journal{path: filepath.Join(dir, run.ID+".json"), run: run}
+	return j, j.Update(func(*Run) {})
+}
+
+// Path is the journal's file.
+func (j *Journal) Path() string { return j.path }
+
+// Update changes the run and writes the journal atomically.
+func (j *Journal) Update(f func(r *Run)) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	f(j.run)
+	b, err := json.MarshalIndent(j.run, "", "  ")
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := plan.WriteFileAtomic(j.path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
+// Read loads a run by id (or unique id prefix).
+func Read(configDir, id string) (*Run, error) {
+	dir := Dir(configDir)
+	path := filepath.Join(dir, id+".json")
+	if _, err := os.Stat(path); err != nil {
+		runs, _ := List(configDir)
+		var match []string
+		for _, r := range runs {
+			if strings.HasPrefix(r.ID, id) {
+				match = append(match, r.ID)
+			}
+		}
+		switch len(match) {
+		case 0:
+			return nil, fmt.Errorf("no run %q in %s", id, dir)
+		case 1:
+			path = filepath.Join(dir, match[0]+".json")
+		default:
+			return nil, fmt.Errorf("run id %q is ambiguous: %s", id, strings.Join(match, ", "))
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Run
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}
+
+// List returns every journaled run, oldest first.
+func List(configDir string) ([]*Run, error) {
+	entries, err := os.ReadDir(Dir(configDir))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var runs []*Run
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(Dir(configDir), e.Name()))
+		if err != nil {
+			continue
+		}
+		var r Run
+		if json.Unmarshal(b, &r) == nil {
+			runs = append(runs, &r)
+		}
+	}
+	sort.Slice(runs, func(i, k int) bool { return runs[i].ID < runs[k].ID })
+	return runs, nil
+}
+
+// Open returns a journal for rewriting an existing run (a rollback marks
+// what it reverted).
+func Open(configDir string, run *Run) (*Journal, error) {
+	path := filepath.Join(Dir(configDir), run.ID+".json")
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	return &Journal{path: path, run: run}, nil
+}

@@ -1,0 +1,303 @@
+package lang
+
+import (
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+)
+
+// HostScope is what configuration sees of the host being evaluated.
+type HostScope struct {
+	Name string
+	Vars map[string]cty.Value
+	// Facts is host.facts; an unknown value before facts are gathered.
+	Facts cty.Value
+}
+
+// Instance is one resource evaluated for one host (one per for_each key).
+type Instance struct {
+	Resource *Resource
+	// Addr is TYPE.NAME, or TYPE.NAME["key"] under for_each.
+	Addr string
+	// Config is the decoded body: an object with every schema attribute.
+	Config cty.Value
+	// Maybe is set when `when` is not known yet (it depends on facts not
+	// gathered).
+	Maybe bool
+	// skip is set when `when` is false: the instance lends its value to
+	// references but is not applied.
+	skip bool
+}
+
+// Order returns the resources in dependency order (each after everything
+// it depends on), declaration order among equals.
+func (c *Config) Order() []*Resource {
+	edges := c.Edges()
+	done := map[string]bool{}
+	var out []*Resource
+	var visit func(r *Resource)
+	visit = func(r *Resource) {
+		if done[r.Addr()] {
+			return
+		}
+		done[r.Addr()] = true
+		for _, d := range edges[r.Addr()] {
+			visit(c.byAddr[d])
+		}
+		out = append(out, r)
+	}
+	for _, r := range c.Resources {
+		visit(r)
+	}
+	return out
+}
+
+func (c *Config) functions() map[string]function.Function { return Functions(c.Dir) }
+
+// RoleHosts evaluates each role's hosts pattern (which may use var.*).
+func (c *Config) RoleHosts(vars map[string]cty.Value) (map[*Role]string, hcl.Diagnostics) {
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)}, Functions: c.functions()}
+	out := map[*Role]string{}
+	var diags hcl.Diagnostics
+	for _, r := range c.Roles {
+		v, ds := r.HostsExpr.Value(ctx)
+		diags = append(diags, ds...)
+		if ds.HasErrors() {
+			continue
+		}
+		v, err := convert.Convert(v, cty.String)
+		if err != nil || v.IsNull() || !v.IsKnown() {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid hosts pattern",
+				Detail: "hosts must be a string such as \"web:&prod\".", Subject: r.HostsExpr.Range().Ptr()})
+			continue
+		}
+		v, _ = v.Unmark()
+		out[r] = v.AsString()
+	}
+	return out, diags
+}
+
+// Expand evaluates every resource that applies to the host (top-level
+// resources, and those of the roles for which selected reports true), in
+// dependency order.
+func (c *Config) Expand(vars map[string]cty.Value, h HostScope, selected func(*Role) bool) ([]*Instance, hcl.Diagnostics) {
+	hostVars := cty.EmptyObjectVal
+	if len(h.Vars) > 0 {
+		hostVars = cty.ObjectVal(h.Vars)
+	}
+	facts := h.Facts
+	if facts == cty.NilVal {
+		facts = cty.DynamicVal
+	}
+	hostVal := cty.ObjectVal(map[string]cty.Value{
+		"name":  cty.StringVal(h.Name),
+		"vars":  hostVars,
+		"facts": facts,
+	})
+	varVal := cty.EmptyObjectVal
+	if len(vars) > 0 {
+		varVal = cty.ObjectVal(vars)
+	}
+	fns := c.functions()
+	values := map[string]map[string]cty.Value{} // type → name → value
+	var out []*Instance
+	var diags hcl.Diagnostics
+	applies := map[string]bool{}
+	for _, r := range c.Order() {
+		if r.Role != nil && !selected(r.Role) {
+			continue
+		}
+		applies[r.Addr()] = true
+		missing := false
+		for _, d := range r.Deps {
+			if !applies[d] {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to a resource not on this host",
+					Detail:  fmt.Sprintf("%s depends on %s, whose role does not apply to host %s.", r.Addr(), d, h.Name),
+					Subject: r.DeclRange.Ptr()})
+				missing = true
+			}
+		}
+		if missing {
+			continue
+		}
+		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": varVal, "host": hostVal}, Functions: fns}
+		for t, m := range values {
+			ctx.Variables[t] = cty.ObjectVal(m)
+		}
+		insts, val, ds := c.expandResource(r, ctx)
+		diags = append(diags, ds...)
+		if ds.HasErrors() {
+			continue
+		}
+		if values[r.Type.Name()] == nil {
+			values[r.Type.Name()] = map[string]cty.Value{}
+		}
+		values[r.Type.Name()][r.Name] = val
+		out = append(out, insts...)
+	}
+	return out, diags
+}
+
+// expandResource evaluates one resource's instances and the value other
+// resources see when they refer to it.
+func (c *Config) expandResource(r *Resource, ctx *hcl.EvalContext) ([]*Instance, cty.Value, hcl.Diagnostics) {
+	if r.ForEach == nil {
+		inst, ds := c.instance(r, ctx, r.Addr())
+		if inst == nil {
+			return nil, cty.NilVal, ds
+		}
+		return keep(inst), inst.Config, ds
+	}
+	fe, diags := r.ForEach.Value(ctx)
+	if diags.HasErrors() {
+		return nil, cty.NilVal, diags
+	}
+	if !fe.IsWhollyKnown() {
+		return nil, cty.NilVal, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "for_each depends on facts",
+			Detail: "The keys of for_each must be known before facts are gathered: it may use variables and inventory vars, not host.facts.", Subject: r.ForEach.Range().Ptr()})
+	}
+	fe, _ = fe.Unmark()
+	if fe.IsNull() {
+		return nil, cty.NilVal, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each",
+			Detail: "for_each must be a map, an object or a set of strings, not null.", Subject: r.ForEach.Range().Ptr()})
+	}
+	ty := fe.Type()
+	elems := map[string]cty.Value{}
+	switch {
+	case ty.IsMapType() || ty.IsObjectType():
+		for k, v := range fe.AsValueMap() {
+			elems[k] = v
+		}
+	case ty.IsSetType() && ty.ElementType() == cty.String:
+		for _, v := range fe.AsValueSlice() {
+			elems[v.AsString()] = v
+		}
+	default:
+		return nil, cty.NilVal, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each",
+			Detail: fmt.Sprintf("for_each must be a map, an object or a set of strings (use toset() for a list), not %s.", ty.FriendlyName()), Subject: r.ForEach.Range().Ptr()})
+	}
+	keys := make([]string, 0, len(elems))
+	for k := range elems {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var insts []*Instance
+	vals := map[string]cty.Value{}
+	for _, k := range keys {
+		ectx := ctx.NewChild()
+		ectx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": elems[k]})}
+		inst, ds := c.instance(r, ectx, fmt.Sprintf("%s[%q]", r.Addr(), k))
+		diags = append(diags, ds...)
+		if inst == nil {
+			continue
+		}
+		vals[k] = inst.Config
+		insts = append(insts, keep(inst)...)
+	}
+	val := cty.EmptyObjectVal
+	if len(vals) > 0 {
+		val = cty.ObjectVal(vals)
+	}
+	return insts, val, diags
+}
+
+// keep drops an instance whose `when` is false (it is still evaluated so
+// that references to it work).
+func keep(inst *Instance) []*Instance {
+	if inst.skip {
+		return nil
+	}
+	return []*Instance{inst}
+}
+
+// instance decodes the body and evaluates `when`.
+func (c *Config) instance(r *Resource, ctx *hcl.EvalContext, addr string) (*Instance, hcl.Diagnostics) {
+	cfg, diags := hcldec.Decode(r.Body, r.Spec, ctx)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	cfg = markSensitive(r, cfg)
+	inst := &Instance{Resource: r, Addr: addr, Config: cfg}
+	if r.When != nil {
+		w, ds := r.When.Value(ctx)
+		diags = append(diags, ds...)
+		if ds.HasErrors() {
+			return nil, diags
+		}
+		w, err := convert.Convert(w, cty.Bool)
+		if err != nil || w.IsNull() {
+			return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid when",
+				Detail: "when must be a boolean.", Subject: r.When.Range().Ptr()})
+		}
+		w, _ = w.Unmark()
+		switch {
+		case !w.IsKnown():
+			inst.Maybe = true
+		case w.False():
+			inst.skip = true
+		}
+	}
+	return inst, diags
+}
+
+// markSensitive marks the attributes the schema declares sensitive.
+func markSensitive(r *Resource, cfg cty.Value) cty.Value {
+	if cfg.IsNull() || !cfg.IsKnown() {
+		return cfg
+	}
+	m := cfg.AsValueMap()
+	changed := false
+	for _, a := range r.Type.Schema().Attributes {
+		if a.Sensitive {
+			if v, ok := m[a.Name]; ok && !v.IsNull() {
+				m[a.Name] = v.Mark(Sensitive)
+				changed = true
+			}
+		}
+	}
+	if !changed {
+		return cfg
+	}
+	return cty.ObjectVal(m)
+}
+
+// AttrRange returns where an attribute of a resource is set, or the
+// resource's declaration when it is not.
+func (r *Resource) AttrRange(name string) hcl.Range {
+	if spec, ok := r.Spec[name]; ok {
+		rng := hcldec.SourceRange(r.Body, spec)
+		if rng.Filename != "" {
+			return rng
+		}
+	}
+	return r.DeclRange
+}
+
+// Env returns the resources.Env of this configuration: files and
+// templates relative to its directory.
+func (c *Config) Env() Env { return Env{dir: c.Dir} }
+
+// Env implements resources.Env for a configuration directory.
+type Env struct{ dir string }
+
+// ReadFile implements resources.Env.
+func (e Env) ReadFile(path string) ([]byte, error) { return os.ReadFile(resolve(e.dir, path)) }
+
+// RenderTemplate implements resources.Env.
+func (e Env) RenderTemplate(path string, vars cty.Value) (string, error) {
+	v, err := renderTemplate(e.dir, path, vars, Functions(e.dir))
+	if err != nil {
+		return "", err
+	}
+	v, _ = v.Unmark()
+	if !v.IsKnown() {
+		return "", fmt.Errorf("template %s depends on values not known yet", path)
+	}
+	return v.AsString(), nil
+}

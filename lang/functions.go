@@ -1,0 +1,179 @@
+package lang
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// Sensitive marks values that must never be displayed: results of
+// secret(...) and variables declared sensitive. HCL carries the mark
+// through expressions and templates, so anything derived from a secret is
+// sensitive too.
+const Sensitive = marker("sensitive")
+
+type marker string
+
+// Functions returns the functions configuration may call: HCL's standard
+// library plus file, templatefile and secret. Paths are relative to dir.
+func Functions(dir string) map[string]function.Function {
+	fns := map[string]function.Function{
+		"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "chomp": stdlib.ChompFunc,
+		"coalesce": stdlib.CoalesceFunc, "coalescelist": stdlib.CoalesceListFunc,
+		"compact": stdlib.CompactFunc, "concat": stdlib.ConcatFunc, "contains": stdlib.ContainsFunc,
+		"csvdecode": stdlib.CSVDecodeFunc, "distinct": stdlib.DistinctFunc, "element": stdlib.ElementFunc,
+		"chunklist": stdlib.ChunklistFunc, "flatten": stdlib.FlattenFunc, "floor": stdlib.FloorFunc,
+		"format": stdlib.FormatFunc, "formatdate": stdlib.FormatDateFunc, "formatlist": stdlib.FormatListFunc,
+		"indent": stdlib.IndentFunc, "join": stdlib.JoinFunc, "jsondecode": stdlib.JSONDecodeFunc,
+		"jsonencode": stdlib.JSONEncodeFunc, "keys": stdlib.KeysFunc, "length": stdlib.LengthFunc,
+		"log": stdlib.LogFunc, "lookup": stdlib.LookupFunc, "lower": stdlib.LowerFunc, "max": stdlib.MaxFunc,
+		"merge": stdlib.MergeFunc, "min": stdlib.MinFunc, "parseint": stdlib.ParseIntFunc, "pow": stdlib.PowFunc,
+		"range": stdlib.RangeFunc, "regex": stdlib.RegexFunc, "regexall": stdlib.RegexAllFunc,
+		"replace": stdlib.ReplaceFunc, "reverse": stdlib.ReverseListFunc, "setintersection": stdlib.SetIntersectionFunc,
+		"setproduct": stdlib.SetProductFunc, "setsubtract": stdlib.SetSubtractFunc, "setunion": stdlib.SetUnionFunc,
+		"signum": stdlib.SignumFunc, "slice": stdlib.SliceFunc, "sort": stdlib.SortFunc, "split": stdlib.SplitFunc,
+		"strrev": stdlib.ReverseFunc, "substr": stdlib.SubstrFunc, "timeadd": stdlib.TimeAddFunc,
+		"title": stdlib.TitleFunc, "trim": stdlib.TrimFunc, "trimprefix": stdlib.TrimPrefixFunc,
+		"trimspace": stdlib.TrimSpaceFunc, "trimsuffix": stdlib.TrimSuffixFunc, "upper": stdlib.UpperFunc,
+		"values": stdlib.ValuesFunc, "zipmap": stdlib.ZipmapFunc,
+		"tostring": stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number),
+		"tobool": stdlib.MakeToFunc(cty.Bool), "tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+		"toset": stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)), "tomap": stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+		"base64encode": stringFunc(func(s string) (string, error) { return base64.StdEncoding.EncodeToString([]byte(s)), nil }),
+		"base64decode": stringFunc(func(s string) (string, error) {
+			b, err := base64.StdEncoding.DecodeString(s)
+			return string(b), err
+		}),
+		"sha256": stringFunc(func(s string) (string, error) {
+			sum := sha256.Sum256([]byte(s))
+			return hex.EncodeToString(sum[:]), nil
+		}),
+		"secret": secretFunc,
+	}
+	fns["file"] = function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:   function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			b, err := os.ReadFile(resolve(dir, args[0].AsString()))
+			if err != nil {
+				return cty.NilVal, err
+			}
+			return cty.StringVal(string(b)), nil
+		},
+	})
+	fns["templatefile"] = function.New(&function.Spec{
+		Params: []function.Parameter{
+			{Name: "path", Type: cty.String},
+			{Name: "vars", Type: cty.DynamicPseudoType, AllowMarked: true},
+		},
+		Type: function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return renderTemplate(dir, args[0].AsString(), args[1], fns)
+		},
+	})
+	return fns
+}
+
+func stringFunc(f func(string) (string, error)) function.Function {
+	return function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "str", Type: cty.String}},
+		Type:   function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			s, err := f(args[0].AsString())
+			if err != nil {
+				return cty.NilVal, err
+			}
+			return cty.StringVal(s), nil
+		},
+	})
+}
+
+// secretFunc resolves a secret reference. Only "env:NAME" exists so far;
+// the reference, not the value, is what a saved plan keeps.
+var secretFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "ref", Type: cty.String}},
+	Type:   function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		ref := args[0].AsString()
+		src, name, ok := strings.Cut(ref, ":")
+		if !ok {
+			return cty.NilVal, fmt.Errorf("secret reference %q has no source; use \"env:NAME\"", ref)
+		}
+		switch src {
+		case "env":
+			v, ok := os.LookupEnv(name)
+			if !ok {
+				return cty.NilVal, fmt.Errorf("environment variable %s is not set", name)
+			}
+			return cty.StringVal(v).Mark(Sensitive), nil
+		default:
+			return cty.NilVal, fmt.Errorf("unknown secret source %q in %q; supported: env", src, ref)
+		}
+	},
+})
+
+func resolve(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// renderTemplate renders a template file with vars as its only variables,
+// as Terraform's templatefile does.
+func renderTemplate(dir, path string, vars cty.Value, fns map[string]function.Function) (cty.Value, error) {
+	full := resolve(dir, path)
+	src, err := os.ReadFile(full)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	expr, diags := hclsyntax.ParseTemplate(src, full, hcl.Pos{Line: 1, Column: 1, Byte: 0})
+	if diags.HasErrors() {
+		return cty.NilVal, diagsError(diags)
+	}
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: fns}
+	if !vars.IsNull() {
+		uv, marks := vars.Unmark()
+		if !uv.Type().IsObjectType() && !uv.Type().IsMapType() {
+			return cty.NilVal, fmt.Errorf("template vars must be an object, got %s", uv.Type().FriendlyName())
+		}
+		for k, v := range uv.AsValueMap() {
+			ctx.Variables[k] = v.WithMarks(marks)
+		}
+	}
+	v, diags := expr.Value(ctx)
+	if diags.HasErrors() {
+		return cty.NilVal, diagsError(diags)
+	}
+	return v, nil
+}
+
+// diagsError flattens diagnostics for errors inside a function call, where
+// HCL reports them at the call site.
+func diagsError(diags hcl.Diagnostics) error {
+	var msgs []string
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		m := d.Summary
+		if d.Detail != "" {
+			m += ": " + d.Detail
+		}
+		if d.Subject != nil {
+			m = d.Subject.String() + ": " + m
+		}
+		msgs = append(msgs, m)
+	}
+	return fmt.Errorf("%s", strings.Join(msgs, "; "))
+}

@@ -1,0 +1,252 @@
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/tendhq/tend/probe"
+	"github.com/tendhq/tend/resources"
+)
+
+// FormatVersion is the version of the JSON plan schema (docs/json.md).
+// It changes in its major part when a field is removed or changes meaning.
+const FormatVersion = "1.0"
+
+// JSONPlan is the machine-readable plan (`tend plan --json`).
+type JSONPlan struct {
+	FormatVersion string      `json:"format_version"`
+	Created       time.Time   `json:"created"`
+	Target        string      `json:"target,omitempty"`
+	Hosts         []JSONHost  `json:"hosts"`
+	Summary       JSONSummary `json:"summary"`
+}
+
+// JSONHost is one host of a JSON plan.
+type JSONHost struct {
+	Name    string       `json:"name"`
+	Address string       `json:"address,omitempty"`
+	Error   string       `json:"error,omitempty"`
+	Facts   *probe.Facts `json:"facts,omitempty"`
+	Changes []JSONChange `json:"changes"`
+}
+
+// JSONChange is one resource instance of a JSON plan.
+type JSONChange struct {
+	Address      string           `json:"address"`
+	Type         string           `json:"type"`
+	Action       Action           `json:"action"`
+	Changed      []string         `json:"changed,omitempty"`
+	Before       *resources.State `json:"before"`
+	After        *resources.State `json:"after"`
+	ContentDiff  string           `json:"content_diff,omitempty"`
+	Irreversible string           `json:"irreversible,omitempty"`
+	DependsOn    []string         `json:"depends_on,omitempty"`
+	NotifiedBy   []string         `json:"notified_by,omitempty"`
+	// Fingerprints identify the before and after states (sensitive
+	// values included, as digests), so a saved plan can be checked for
+	// staleness without holding the values.
+	BeforeFingerprint string `json:"before_fingerprint"`
+	AfterFingerprint  string `json:"after_fingerprint"`
+}
+
+// JSONSummary counts a plan's actions.
+type JSONSummary struct {
+	Add            int `json:"add"`
+	Change         int `json:"change"`
+	Remove         int `json:"remove"`
+	HostsChanged   int `json:"hosts_changed"`
+	HostsUnchanged int `json:"hosts_unchanged"`
+	HostsFailed    int `json:"hosts_failed"`
+}
+
+// JSON converts a plan to its JSON form.
+func (p *Plan) JSON() *JSONPlan {
+	c := p.Count()
+	out := &JSONPlan{FormatVersion: FormatVersion, Created: p.Created, Target: p.Target,
+		Summary: JSONSummary{Add: c.Add, Change: c.Change, Remove: c.Remove, HostsChanged: c.HostsChanged, HostsUnchanged: c.HostsUnchanged, HostsFailed: c.Failed}}
+	for _, h := range p.Hosts {
+		jh := JSONHost{Name: h.Name, Address: h.Address, Changes: []JSONChange{}}
+		if h.Err != nil {
+			jh.Error = h.Err.Error()
+		} else {
+			f := h.Facts
+			jh.Facts = &f
+		}
+		for _, ch := range h.Changes {
+			jh.Changes = append(jh.Changes, JSONChange{
+				Address: ch.Address, Type: ch.Type, Action: ch.Action, Changed: ch.Changed,
+				Before: ch.Before, After: ch.After, ContentDiff: ContentDiff(ch),
+				Irreversible: ch.Irreversible, DependsOn: ch.Deps, NotifiedBy: ch.NotifiedBy,
+				BeforeFingerprint: Fingerprint(ch.Before), AfterFingerprint: Fingerprint(ch.After),
+			})
+		}
+		out.Hosts = append(out.Hosts, jh)
+	}
+	return out
+}
+
+// Fingerprint digests a state, sensitive values included, so two states
+// can be compared without storing them.
+func Fingerprint(s *resources.State) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "present=%v\n", s.Present)
+	for _, k := range s.AttrNames() {
+		v := s.Attrs[k]
+		if v == cty.NilVal {
+			continue
+		}
+		v, _ = v.UnmarkDeep()
+		b, err := ctyjson.Marshal(v, cty.DynamicPseudoType)
+		if err != nil {
+			b = []byte(v.GoString())
+		}
+		fmt.Fprintf(h, "%s=%s\n", k, b)
+	}
+	if s.Content != nil {
+		fmt.Fprintf(h, "content=%s\n", s.Content.SHA256)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Saved is a plan file (`tend plan --out FILE`): the plan, and the inputs
+// that produced it. Apply re-plans from the same inputs and refuses the
+// plan as stale unless the result is the same; secrets are resolved again
+// from their references then, never stored.
+type Saved struct {
+	Kind   string    `json:"kind"`
+	Inputs Inputs    `json:"inputs"`
+	Plan   *JSONPlan `json:"plan"`
+}
+
+// Inputs are what a saved plan was made from.
+type Inputs struct {
+	ConfigDir   string   `json:"config_dir"`
+	Inventories []string `json:"inventories,omitempty"`
+	Target      string   `json:"target,omitempty"`
+	// Vars are -var flags; values of sensitive variables are not stored
+	// and must be given again at apply.
+	Vars     []string `json:"vars,omitempty"`
+	VarFiles []string `json:"var_files,omitempty"`
+}
+
+const savedKind = "tend-plan"
+
+// Save writes a plan file atomically with mode 0600.
+func Save(path string, in Inputs, p *Plan) error {
+	b, err := json.MarshalIndent(&Saved{Kind: savedKind, Inputs: in, Plan: p.JSON()}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, append(b, '\n'), 0o600)
+}
+
+// Load reads a plan file.
+func Load(path string) (*Saved, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Saved
+	if err := json.Unmarshal(b, &s); err != nil || s.Kind != savedKind || s.Plan == nil {
+		return nil, fmt.Errorf("%s is not a tend plan file", path)
+	}
+	if s.Plan.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("%s has plan format %s; this tend reads %s", path, s.Plan.FormatVersion, FormatVersion)
+	}
+	return &s, nil
+}
+
+// Stale compares a fresh plan with a saved one and describes every
+// difference: a host or resource whose state or configuration changed
+// since the plan was made.
+func Stale(saved *JSONPlan, fresh *Plan) []string {
+	type key struct{ host, addr string }
+	old := map[key]JSONChange{}
+	hosts := map[string]bool{}
+	for _, h := range saved.Hosts {
+		hosts[h.Name] = true
+		for _, c := range h.Changes {
+			old[key{h.Name, c.Address}] = c
+		}
+	}
+	var diffs []string
+	seen := map[key]bool{}
+	for _, h := range fresh.Hosts {
+		if !hosts[h.Name] {
+			diffs = append(diffs, fmt.Sprintf("%s: host was not in the plan", h.Name))
+			continue
+		}
+		if h.Err != nil {
+			diffs = append(diffs, fmt.Sprintf("%s: %s", h.Name, h.Err))
+			continue
+		}
+		for _, ch := range h.Changes {
+			k := key{h.Name, ch.Address}
+			seen[k] = true
+			o, ok := old[k]
+			switch {
+			case !ok:
+				diffs = append(diffs, fmt.Sprintf("%s: %s was not in the plan", h.Name, ch.Address))
+			case o.BeforeFingerprint != Fingerprint(ch.Before):
+				diffs = append(diffs, fmt.Sprintf("%s: %s changed on the host since the plan was made", h.Name, ch.Address))
+			case o.AfterFingerprint != Fingerprint(ch.After):
+				diffs = append(diffs, fmt.Sprintf("%s: %s is configured differently than when the plan was made", h.Name, ch.Address))
+			case o.Action != ch.Action:
+				diffs = append(diffs, fmt.Sprintf("%s: %s would now %s instead of %s", h.Name, ch.Address, ch.Action, o.Action))
+			}
+		}
+	}
+	for k := range old {
+		if !seen[k] && hosts[k.host] {
+			found := false
+			for _, h := range fresh.Hosts {
+				if h.Name == k.host && h.Err == nil {
+					found = true
+				}
+			}
+			if found {
+				diffs = append(diffs, fmt.Sprintf("%s: %s is no longer in the configuration", k.host, k.addr))
+			}
+		}
+	}
+	sort.Strings(diffs)
+	return diffs
+}
+
+// WriteFileAtomic writes a file through a temporary file in the same
+// directory and a rename, so a reader never sees it half-written.
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}

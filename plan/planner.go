@@ -1,0 +1,424 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/inventory"
+	"github.com/tendhq/tend/lang"
+	"github.com/tendhq/tend/probe"
+	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/transport"
+)
+
+// Connector opens a host's transport.
+type Connector func(ctx context.Context, h *inventory.Host) (transport.Transport, error)
+
+// Planner makes plans.
+type Planner struct {
+	Config    *lang.Config
+	Vars      map[string]cty.Value
+	Inventory *inventory.Inventory
+	Connect   Connector
+	// Parallel bounds how many hosts are planned at once.
+	Parallel int
+	// Progress, when set, is told when each host is done.
+	Progress func(h *HostPlan)
+
+	roles map[*lang.Role]map[string]bool
+}
+
+// Check validates configuration against the targeted hosts without
+// connecting to any: role patterns, evaluation with facts unknown,
+// attribute values, and two resources managing the same thing on a host.
+func (p *Planner) Check(hosts []*inventory.Host) hcl.Diagnostics {
+	diags := p.selectRoles()
+	if diags.HasErrors() {
+		return diags
+	}
+	for _, h := range hosts {
+		_, ds := p.expand(h, probe.UnknownValue(), true)
+		diags = append(diags, ds...)
+		if ds.HasErrors() {
+			break // the same mistake would repeat for every host
+		}
+	}
+	return dedupe(diags)
+}
+
+func dedupe(diags hcl.Diagnostics) hcl.Diagnostics {
+	seen := map[string]bool{}
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		k := d.Summary + "|" + d.Detail
+		if d.Subject != nil {
+			k += "|" + d.Subject.String()
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// selectRoles evaluates every role's hosts pattern against the inventory.
+func (p *Planner) selectRoles() hcl.Diagnostics {
+	if p.roles != nil {
+		return nil
+	}
+	pats, diags := p.Config.RoleHosts(p.Vars)
+	if diags.HasErrors() {
+		return diags
+	}
+	p.roles = map[*lang.Role]map[string]bool{}
+	for _, r := range p.Config.Roles {
+		pat, ok := pats[r]
+		if !ok {
+			continue
+		}
+		hosts, err := p.Inventory.SelectString(pat)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid hosts pattern",
+				Detail: fmt.Sprintf("Role %q: %s.", r.Name, err), Subject: r.HostsExpr.Range().Ptr()})
+			continue
+		}
+		set := map[string]bool{}
+		for _, h := range hosts {
+			set[h.Name] = true
+		}
+		p.roles[r] = set
+	}
+	return diags
+}
+
+// expand evaluates the configuration for one host and checks it. With
+// facts unknown, checks needing values not known yet are left for later.
+func (p *Planner) expand(h *inventory.Host, facts cty.Value, static bool) ([]*lang.Instance, hcl.Diagnostics) {
+	insts, diags := p.Config.Expand(p.Vars, lang.HostScope{Name: h.Name, Vars: h.Vars, Facts: facts},
+		func(r *lang.Role) bool { return p.roles[r][h.Name] })
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	keys := map[string]*lang.Instance{}
+	for _, in := range insts {
+		cfg := in.Config
+		if static && !cfg.IsWhollyKnown() {
+			cfg = nullUnknowns(cfg)
+		}
+		key, err := in.Resource.Type.Key(cfg)
+		if err != nil {
+			if !static || in.Config.IsWhollyKnown() {
+				diags = append(diags, attrDiag(in, err))
+			}
+			continue
+		}
+		if key != "" {
+			if o, ok := keys[key]; ok {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Two resources manage the same thing",
+					Detail: fmt.Sprintf("On host %s, %s and %s (declared at %s) both manage %s. Remove one of them.",
+						h.Name, in.Addr, o.Addr, o.Resource.DeclRange, key),
+					Subject: in.Resource.DeclRange.Ptr()})
+				continue
+			}
+			keys[key] = in
+		}
+		if in.Config.IsWhollyKnown() {
+			if _, err := in.Resource.Type.Desired(in.Config, p.Config.Env()); err != nil {
+				diags = append(diags, attrDiag(in, err))
+			}
+		}
+	}
+	return insts, diags
+}
+
+// attrDiag turns a type's error into a diagnostic at the attribute.
+func attrDiag(in *lang.Instance, err error) *hcl.Diagnostic {
+	var ae *resources.AttrError
+	if errors.As(err, &ae) {
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for " + ae.Attr,
+			Detail: fmt.Sprintf("%s: %s", in.Addr, ae.Msg), Subject: in.Resource.AttrRange(ae.Attr).Ptr()}
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid resource",
+		Detail: fmt.Sprintf("%s: %s", in.Addr, err), Subject: in.Resource.DeclRange.Ptr()}
+}
+
+// nullUnknowns replaces unknown values with nulls, so a type can build a
+// probe from what is known.
+func nullUnknowns(v cty.Value) cty.Value {
+	out, _ := cty.Transform(v, func(_ cty.Path, v cty.Value) (cty.Value, error) {
+		if !v.IsKnown() {
+			return cty.NullVal(v.Type()), nil
+		}
+		return v, nil
+	})
+	return out
+}
+
+// DiagError is a host's configuration error found only once its facts
+// were known; it keeps the diagnostics' positions.
+type DiagError struct{ Diags hcl.Diagnostics }
+
+func (e *DiagError) Error() string { return e.Diags.Error() }
+
+// Plan connects to each host, probes it in one round trip and computes
+// its changes. Host failures are recorded in the host's plan, not
+// returned: the other hosts proceed.
+func (p *Planner) Plan(ctx context.Context, hosts []*inventory.Host) (*Plan, hcl.Diagnostics) {
+	if diags := p.Check(hosts); diags.HasErrors() {
+		return nil, diags
+	}
+	pl := &Plan{Created: time.Now().UTC(), Hosts: make([]*HostPlan, len(hosts))}
+	n := p.Parallel
+	if n <= 0 {
+		n = 32
+	}
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			hp := p.planHost(ctx, h)
+			pl.Hosts[i] = hp
+			if p.Progress != nil {
+				p.Progress(hp)
+			}
+		}()
+	}
+	wg.Wait()
+	return pl, nil
+}
+
+func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
+	hp := &HostPlan{Name: h.Name, Address: h.Address}
+	// Pass 1: facts unknown; probe everything whose identity is known.
+	insts1, diags := p.expand(h, probe.UnknownValue(), true)
+	if diags.HasErrors() {
+		hp.Err = &DiagError{diags}
+		return hp
+	}
+	var frags []probe.Fragment
+	base := map[string]string{}
+	for _, in := range insts1 {
+		cfg := nullUnknowns(in.Config)
+		if _, err := in.Resource.Type.Key(cfg); err != nil {
+			continue
+		}
+		var want *resources.State
+		if in.Config.IsWhollyKnown() {
+			want, _ = in.Resource.Type.Desired(in.Config, p.Config.Env())
+		}
+		base[in.Addr] = in.Resource.Type.Probe(cfg, nil)
+		frags = append(frags, probe.Fragment{ID: in.Addr, Script: in.Resource.Type.Probe(cfg, want)})
+	}
+	t, err := p.Connect(ctx, h)
+	if err != nil {
+		hp.Err = err
+		return hp
+	}
+	hp.T = t
+	res, err := probe.Run(ctx, t, true, frags)
+	if err != nil {
+		hp.Err = fmt.Errorf("probe: %w", err)
+		return hp
+	}
+	hp.Facts = res.Facts
+	// Pass 2: with facts.
+	insts, diags := p.expand(h, res.Facts.Value(), false)
+	if diags.HasErrors() {
+		hp.Err = &DiagError{diags}
+		return hp
+	}
+	type planned struct {
+		in     *lang.Instance
+		desire *resources.State
+	}
+	var items []planned
+	var again []probe.Fragment
+	for _, in := range insts {
+		d, err := in.Resource.Type.Desired(in.Config, p.Config.Env())
+		if err != nil {
+			hp.Err = &DiagError{hcl.Diagnostics{attrDiag(in, err)}}
+			return hp
+		}
+		items = append(items, planned{in, d})
+		if base[in.Addr] != in.Resource.Type.Probe(in.Config, nil) {
+			again = append(again, probe.Fragment{ID: in.Addr, Script: in.Resource.Type.Probe(in.Config, d)})
+		}
+	}
+	if len(again) > 0 {
+		// Only resources whose identity depends on facts need this second
+		// round trip.
+		res2, err := probe.Run(ctx, t, false, again)
+		if err != nil {
+			hp.Err = fmt.Errorf("probe: %w", err)
+			return hp
+		}
+		for k, v := range res2.Outputs {
+			res.Outputs[k] = v
+		}
+		for k, v := range res2.Failed {
+			res.Failed[k] = v
+		}
+	}
+	byAddr := map[string]*Change{}
+	for _, it := range items {
+		in := it.in
+		if msg, ok := res.Failed[in.Addr]; ok {
+			hp.Err = fmt.Errorf("probe of %s failed: %s", in.Addr, msg)
+			return hp
+		}
+		cur, err := in.Resource.Type.Read(in.Config, res.Outputs[in.Addr])
+		if err != nil {
+			hp.Err = fmt.Errorf("%s: %w", in.Addr, err)
+			return hp
+		}
+		if it.desire.Content != nil && cur.Content != nil && it.desire.Content.Sensitive {
+			cur.Content.Sensitive = true
+		}
+		act, changed := Diff(cur, it.desire)
+		ch := &Change{Address: in.Addr, Type: in.Resource.Type.Name(), Action: act, Before: cur, After: it.desire,
+			Changed: changed, Resource: in.Resource.Type, Config: in.Config, Instance: in}
+		if ir, ok := in.Resource.Type.(resources.Irreversibler); ok && act != NoOp {
+			ch.Irreversible = ir.Irreversible(cur, it.desire)
+		}
+		hp.Changes = append(hp.Changes, ch)
+		byAddr[in.Addr] = ch
+	}
+	order(hp, byAddr)
+	return hp
+}
+
+// order links each change to the changes it follows (declared and
+// implied dependencies, notifications, paths inside managed directories)
+// and sorts the host's changes into an order that respects them.
+func order(hp *HostPlan, byAddr map[string]*Change) {
+	instancesOf := map[string][]*Change{}
+	for _, ch := range hp.Changes {
+		instancesOf[ch.Instance.Resource.Addr()] = append(instancesOf[ch.Instance.Resource.Addr()], ch)
+	}
+	deps := map[*Change]map[*Change]bool{}
+	add := func(after, before *Change) {
+		if after == before {
+			return
+		}
+		if deps[after] == nil {
+			deps[after] = map[*Change]bool{}
+		}
+		deps[after][before] = true
+	}
+	for _, ch := range hp.Changes {
+		for _, d := range ch.Instance.Resource.Deps {
+			for _, o := range instancesOf[d] {
+				add(ch, o)
+			}
+		}
+		for _, n := range ch.Instance.Resource.NotifyAddrs {
+			for _, o := range instancesOf[n] {
+				add(o, ch)
+				ch.Notify = append(ch.Notify, o.Address)
+				if ch.HasChange() {
+					o.NotifiedBy = append(o.NotifiedBy, ch.Address)
+				}
+			}
+		}
+	}
+	implied := map[*Change]map[*Change]bool{}
+	for _, a := range hp.Changes {
+		pa := a.After.Str("path")
+		if pa == "" {
+			continue
+		}
+		for _, b := range hp.Changes {
+			pb := b.After.Str("path")
+			if a == b || pb == "" || !strings.HasPrefix(pb, strings.TrimSuffix(path.Clean(pa), "/")+"/") {
+				continue
+			}
+			// b lies inside a: create a before b, remove b before a.
+			if implied[b] == nil {
+				implied[b] = map[*Change]bool{}
+			}
+			if implied[a] == nil {
+				implied[a] = map[*Change]bool{}
+			}
+			if b.After.Present {
+				implied[b][a] = true
+			} else {
+				implied[a][b] = true
+			}
+		}
+	}
+	sorted, ok := topo(hp.Changes, deps, implied)
+	if !ok {
+		sorted, _ = topo(hp.Changes, deps, nil)
+	}
+	hp.Changes = sorted
+	for _, ch := range hp.Changes {
+		for d := range deps[ch] {
+			ch.Deps = append(ch.Deps, d.Address)
+		}
+		for d := range implied[ch] {
+			ch.Deps = append(ch.Deps, d.Address)
+		}
+		sort.Strings(ch.Deps)
+		if ch.Action == NoOp && len(ch.NotifiedBy) > 0 {
+			ch.Action = Refresh
+		}
+	}
+}
+
+// topo sorts changes so each follows its dependencies, keeping the
+// original order among independent changes. It reports false on a cycle.
+func topo(chs []*Change, a, b map[*Change]map[*Change]bool) ([]*Change, bool) {
+	done := map[*Change]int{}
+	var out []*Change
+	ok := true
+	var visit func(c *Change)
+	visit = func(c *Change) {
+		switch done[c] {
+		case 1:
+			ok = false
+			return
+		case 2:
+			return
+		}
+		done[c] = 1
+		for _, m := range []map[*Change]map[*Change]bool{a, b} {
+			var ds []*Change
+			for d := range m[c] {
+				ds = append(ds, d)
+			}
+			sort.Slice(ds, func(i, j int) bool { return index(chs, ds[i]) < index(chs, ds[j]) })
+			for _, d := range ds {
+				visit(d)
+			}
+		}
+		done[c] = 2
+		out = append(out, c)
+	}
+	for _, c := range chs {
+		visit(c)
+	}
+	return out, ok
+}
+
+func index(chs []*Change, c *Change) int {
+	for i, x := range chs {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}

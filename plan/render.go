@@ -1,0 +1,286 @@
+package plan
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/pmezard/go-difflib/difflib"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Renderer prints plans for people.
+type Renderer struct {
+	W     io.Writer
+	Color bool
+}
+
+const (
+	green  = "\x1b[32m"
+	yellow = "\x1b[33m"
+	red    = "\x1b[31m"
+	bold   = "\x1b[1m"
+	dim    = "\x1b[2m"
+	reset  = "\x1b[0m"
+)
+
+func (r *Renderer) c(code, s string) string {
+	if !r.Color {
+		return s
+	}
+	return code + s + reset
+}
+
+func (r *Renderer) actionColor(a Action) string {
+	switch a {
+	case Create:
+		return green
+	case Update, Refresh:
+		return yellow
+	case Delete, Replace:
+		return red
+	}
+	return ""
+}
+
+// Plan prints every host with changes or errors, then the summary line.
+func (r *Renderer) Plan(p *Plan) {
+	for _, h := range p.Hosts {
+		r.Host(h)
+	}
+	fmt.Fprintln(r.W, r.Summary(p))
+}
+
+// Host prints one host's changes (nothing when it has none).
+func (r *Renderer) Host(h *HostPlan) {
+	if h.Err != nil {
+		fmt.Fprintf(r.W, "%s %s\n  %s\n\n", r.c(bold, h.Name), r.c(red, "failed"), r.c(red, indentRest(h.Err.Error(), "  ")))
+		return
+	}
+	pending := h.Pending()
+	if len(pending) == 0 {
+		return
+	}
+	fmt.Fprintf(r.W, "%s\n", r.c(bold, h.Name))
+	for _, ch := range pending {
+		r.Change(ch)
+	}
+	fmt.Fprintln(r.W)
+}
+
+func indentRest(s, ind string) string {
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+ind)
+}
+
+// Change prints one change: symbol, address, what happens, and the
+// attributes before → after.
+func (r *Renderer) Change(ch *Change) {
+	col := r.actionColor(ch.Action)
+	fmt.Fprintf(r.W, "%s %s %s\n", r.c(col, fmt.Sprintf("%5s", ch.Action.Symbol())), r.c(bold, ch.Address), r.c(dim, verb(ch)))
+	switch ch.Action {
+	case Create:
+		for _, k := range ch.After.AttrNames() {
+			fmt.Fprintf(r.W, "        %s = %s\n", k, formatValue(ch.After.Attrs[k]))
+		}
+		if ch.After.Content != nil {
+			r.content(ch)
+		}
+	case Delete:
+		if p := ch.Before.Attr("path"); p != cty.NilVal {
+			fmt.Fprintf(r.W, "        path = %s\n", formatValue(p))
+		}
+	case Update:
+		for _, k := range ch.Changed {
+			if k == "content" {
+				r.content(ch)
+				continue
+			}
+			fmt.Fprintf(r.W, "        %s: %s → %s\n", k, formatValue(ch.Before.Attr(k)), formatValue(ch.After.Attr(k)))
+		}
+	}
+	if len(ch.NotifiedBy) > 0 {
+		fmt.Fprintf(r.W, "        notified by %s\n", strings.Join(ch.NotifiedBy, ", "))
+	}
+	if ch.Irreversible != "" {
+		fmt.Fprintf(r.W, "        %s\n", r.c(yellow, "cannot be rolled back: "+ch.Irreversible))
+	}
+}
+
+func verb(ch *Change) string {
+	switch ch.Action {
+	case Create:
+		if ch.Type == "exec" {
+			return "will run"
+		}
+		return "will be created"
+	case Update:
+		return "will be updated"
+	case Delete:
+		return "will be removed"
+	case Replace:
+		return "will be replaced"
+	case Refresh:
+		if ch.Type == "exec" {
+			return "will run"
+		}
+		return "will be refreshed"
+	}
+	return ""
+}
+
+// content prints a content change as a unified diff when both sides are
+// known, displayable text and not sensitive.
+func (r *Renderer) content(ch *Change) {
+	before, after := ch.Before.Content, ch.After.Content
+	if after.Sensitive || (before != nil && before.Sensitive) {
+		fmt.Fprintf(r.W, "        content: (sensitive, %d bytes)\n", after.Size)
+		return
+	}
+	var old []byte
+	if before != nil {
+		if !before.Known {
+			fmt.Fprintf(r.W, "        content: %s (%d bytes) → %s (%d bytes); too large to show\n",
+				short(before.SHA256), before.Size, short(after.SHA256), after.Size)
+			return
+		}
+		old = before.Data
+	}
+	if !isText(old) || !isText(after.Data) {
+		fmt.Fprintf(r.W, "        content: binary, %d → %d bytes (sha256 %s)\n", len(old), after.Size, short(after.SHA256))
+		return
+	}
+	diff := unified(old, after.Data)
+	fmt.Fprintln(r.W, "        content:")
+	for _, l := range strings.Split(strings.TrimRight(diff, "\n"), "\n") {
+		col := ""
+		switch {
+		case strings.HasPrefix(l, "+++") || strings.HasPrefix(l, "---"):
+			col = bold
+		case strings.HasPrefix(l, "+"):
+			col = green
+		case strings.HasPrefix(l, "-"):
+			col = red
+		case strings.HasPrefix(l, "@@"):
+			col = dim
+		}
+		fmt.Fprintf(r.W, "          %s\n", r.c(col, l))
+	}
+}
+
+// unified returns a unified diff of two texts.
+func unified(a, b []byte) string {
+	d := difflib.UnifiedDiff{
+		A: splitLines(a), B: splitLines(b),
+		FromFile: "before", ToFile: "after", Context: 3,
+	}
+	s, _ := difflib.GetUnifiedDiffString(d)
+	// difflib leaves a last line without its newline unmarked.
+	if len(b) > 0 && b[len(b)-1] != '\n' || len(a) > 0 && a[len(a)-1] != '\n' {
+		s = strings.TrimRight(s, "\n") + "\n\\ (no newline at end of file)\n"
+	}
+	return s
+}
+
+// splitLines splits text after each newline, keeping them.
+func splitLines(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
+}
+
+func isText(b []byte) bool { return utf8.Valid(b) && !bytes.ContainsRune(b, 0) }
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
+}
+
+// formatValue prints an attribute value as HCL would write it, or
+// (sensitive).
+func formatValue(v cty.Value) string {
+	if v == cty.NilVal {
+		return "(unset)"
+	}
+	if v.ContainsMarked() {
+		return "(sensitive)"
+	}
+	if v.IsNull() {
+		return "null"
+	}
+	if !v.IsKnown() {
+		return "(known after apply)"
+	}
+	switch {
+	case v.Type() == cty.String:
+		return fmt.Sprintf("%q", v.AsString())
+	case v.Type() == cty.Number:
+		return v.AsBigFloat().Text('f', -1)
+	case v.Type() == cty.Bool:
+		if v.True() {
+			return "true"
+		}
+		return "false"
+	case v.CanIterateElements():
+		var parts []string
+		if v.Type().IsMapType() || v.Type().IsObjectType() {
+			for k, e := range v.AsValueMap() {
+				parts = append(parts, fmt.Sprintf("%s = %s", k, formatValue(e)))
+			}
+			return "{ " + strings.Join(parts, ", ") + " }"
+		}
+		for _, e := range v.AsValueSlice() {
+			parts = append(parts, formatValue(e))
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return v.GoString()
+}
+
+// Summary is the plan's last line.
+func (r *Renderer) Summary(p *Plan) string {
+	c := p.Count()
+	total := len(p.Hosts)
+	var s string
+	if c.HostsChanged == 0 {
+		s = fmt.Sprintf("No changes. %d of %d hosts match the configuration.", c.HostsUnchanged, total)
+	} else {
+		s = fmt.Sprintf("Plan: %d to add, %d to change, %d to remove on %d of %d hosts; %d hosts unchanged.",
+			c.Add, c.Change, c.Remove, c.HostsChanged, total, c.HostsUnchanged)
+	}
+	if c.Failed > 0 {
+		var names []string
+		for _, h := range p.Hosts {
+			if h.Err != nil {
+				names = append(names, h.Name)
+			}
+		}
+		s += fmt.Sprintf(" %d hosts failed: %s.", c.Failed, strings.Join(names, ", "))
+	}
+	return s
+}
+
+// ContentDiff returns the unified diff of a change's content, or "" when
+// it is not displayable.
+func ContentDiff(ch *Change) string {
+	b, a := ch.Before.Content, ch.After.Content
+	if a == nil || a.Sensitive || (b != nil && (b.Sensitive || !b.Known)) {
+		return ""
+	}
+	var old []byte
+	if b != nil {
+		old = b.Data
+	}
+	if !isText(old) || !isText(a.Data) {
+		return ""
+	}
+	return unified(old, a.Data)
+}

@@ -1,0 +1,124 @@
+package resources
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/shell"
+)
+
+// Directory manages a directory's existence, mode and ownership.
+type Directory struct{}
+
+// Name implements Type.
+func (Directory) Name() string { return "directory" }
+
+// Schema implements Type.
+func (Directory) Schema() *Schema {
+	return &Schema{
+		Doc: "A directory. Its parent must exist (declare it too; tend orders a path after the directory that contains it). Removing a directory moves it, with everything in it, into the run's backup directory, so a rollback can put it back.",
+		Attributes: []Attribute{
+			{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the directory."},
+			{Name: "mode", Type: cty.String, Doc: "Octal permission bits, e.g. \"0755\". New directories default to \"0755\"."},
+			{Name: "owner", Type: cty.String, Doc: "Owning user, by name or numeric id."},
+			{Name: "group", Type: cty.String, Doc: "Owning group, by name or numeric id."},
+			{Name: "state", Type: cty.String, Doc: "\"present\" (default) or \"absent\" (removes the directory and its contents)."},
+		},
+	}
+}
+
+// Key implements Type.
+func (Directory) Key(cfg cty.Value) (string, error) { return pathKey(cfg) }
+
+// Desired implements Type.
+func (Directory) Desired(cfg cty.Value, env Env) (*State, error) {
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
+	switch s := str(cfg, "state", "present"); s {
+	case "present":
+		st.Present = true
+	case "absent":
+		return st, nil
+	default:
+		return nil, &AttrError{Attr: "state", Msg: fmt.Sprintf("must be \"present\" or \"absent\", got %q", s)}
+	}
+	return st, modeOwnerAttrs(st, cfg)
+}
+
+// Probe implements Type.
+func (Directory) Probe(cfg cty.Value, want *State) string {
+	return pathProbe(str(cfg, "path", ""))
+}
+
+// Read implements Type.
+func (Directory) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
+	pi, err := readPathInfo(out)
+	if err != nil {
+		return nil, err
+	}
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
+	switch pi.Type {
+	case "absent":
+		return st, nil
+	case "directory":
+	default:
+		return nil, fmt.Errorf("%s is a %s, not a directory", str(cfg, "path", ""), pi.Type)
+	}
+	st.Present = true
+	st.Attrs["mode"] = cty.StringVal(pi.Mode)
+	ownerAttrs(st.Attrs, cfg, pi)
+	st.Attrs["uid"] = cty.StringVal(pi.UID)
+	st.Attrs["gid"] = cty.StringVal(pi.GID)
+	return st, nil
+}
+
+// Apply implements Type.
+func (Directory) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
+	p := after.Str("path")
+	qp := shell.Quote(p)
+	var sb strings.Builder
+	sb.WriteString("set -e\n")
+	undo := Undo{}
+	switch {
+	case !after.Present:
+		b := backupPath(h, p)
+		fmt.Fprintf(&sb, "mkdir -p -m 0700 %s\nmv -- %s %s\n", shell.Quote(h.BackupDir), qp, shell.Quote(b))
+		undo["backup"] = b
+	case !before.Present:
+		mode := after.Str("mode")
+		if mode == "" {
+			mode = "0755"
+		}
+		fmt.Fprintf(&sb, "mkdir -m %s -- %s\n", mode, qp)
+		if o := after.Str("owner"); o != "" {
+			fmt.Fprintf(&sb, "chown %s %s\n", shell.Quote(o), qp)
+		}
+		if g := after.Str("group"); g != "" {
+			fmt.Fprintf(&sb, "chgrp %s %s\n", shell.Quote(g), qp)
+		}
+	default:
+		chmodChown(&sb, p, before, after)
+	}
+	return undo, run(ctx, h, sb.String(), nil)
+}
+
+// Revert implements Type.
+func (Directory) Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
+	p := before.Str("path")
+	qp := shell.Quote(p)
+	var sb strings.Builder
+	sb.WriteString("set -e\n")
+	switch {
+	case !before.Present:
+		// Only what this run created is removed, and only when empty:
+		// anything else in it was put there by someone else.
+		fmt.Fprintf(&sb, "if [ -d %s ]; then rmdir -- %s; fi\n", qp, qp)
+	case undo["backup"] != "":
+		fmt.Fprintf(&sb, "mv -- %s %s\n", shell.Quote(undo["backup"]), qp)
+	default:
+		restoreModeOwner(&sb, p, before)
+	}
+	return run(ctx, h, sb.String(), nil)
+}

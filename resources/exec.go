@@ -1,0 +1,95 @@
+package resources
+
+import (
+	"context"
+	"errors"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/shell"
+)
+
+// Exec runs a command: once, when `creates` is missing or `unless`
+// fails, or, with refresh_only, only when a resource that notifies it
+// changes (a reload after a configuration file changed).
+type Exec struct{}
+
+// Name implements Type.
+func (Exec) Name() string { return "exec" }
+
+// Schema implements Type.
+func (Exec) Schema() *Schema {
+	return &Schema{
+		Doc: "A command run on the host with sh -c. Without a guard it would run on every apply, so it must have `creates`, `unless` or `refresh_only`. A command cannot be undone: a rollback reports it as not reverted.",
+		Attributes: []Attribute{
+			{Name: "command", Type: cty.String, Required: true, Doc: "The command, run with sh -c."},
+			{Name: "creates", Type: cty.String, Doc: "A path the command creates: the command runs only while it does not exist."},
+			{Name: "unless", Type: cty.String, Doc: "A command run during the probe: the command runs only when this one exits non-zero."},
+			{Name: "refresh_only", Type: cty.Bool, Doc: "Run only when notified by a changed resource (notify = [exec.NAME])."},
+		},
+	}
+}
+
+// Key implements Type: commands manage nothing exclusively.
+func (Exec) Key(cfg cty.Value) (string, error) { return "", nil }
+
+// Desired implements Type.
+func (Exec) Desired(cfg cty.Value, env Env) (*State, error) {
+	ro := cfg.GetAttr("refresh_only")
+	if !isSet(cfg, "creates") && !isSet(cfg, "unless") && (ro.IsNull() || ro.False()) {
+		return nil, &AttrError{Attr: "command", Msg: "an exec needs creates, unless or refresh_only = true, or it would run on every apply"}
+	}
+	return &State{Present: true, Attrs: map[string]cty.Value{"command": cfg.GetAttr("command")}}, nil
+}
+
+// Probe implements Type.
+func (Exec) Probe(cfg cty.Value, want *State) string {
+	s := "out done 0\n"
+	if c := str(cfg, "creates", ""); c != "" {
+		s += "if [ -e " + shell.Quote(c) + " ]; then out done 1; fi\n"
+	}
+	if u := str(cfg, "unless", ""); u != "" {
+		s += "if sh -c " + shell.Quote(u) + " >/dev/null 2>&1 </dev/null; then out done 1; fi\n"
+	}
+	return s
+}
+
+// Read implements Type.
+func (Exec) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
+	done, ok := out.Get("done")
+	if !ok {
+		return nil, probeError(out)
+	}
+	ro := cfg.GetAttr("refresh_only")
+	if done == "1" || (!ro.IsNull() && ro.True()) {
+		return &State{Present: true, Attrs: map[string]cty.Value{"command": cfg.GetAttr("command")}}, nil
+	}
+	return &State{Attrs: map[string]cty.Value{}}, nil
+}
+
+// Apply implements Type.
+func (Exec) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
+	return nil, run(ctx, h, after.Str("command"), nil)
+}
+
+// Revert implements Type.
+func (Exec) Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
+	return errors.New("a command cannot be undone")
+}
+
+// Irreversible implements Irreversibler.
+func (Exec) Irreversible(before, after *State) string {
+	return "a command cannot be undone"
+}
+
+// Refresh implements Refresher.
+func (Exec) Refresh(ctx context.Context, h *Host, cfg cty.Value) error {
+	return run(ctx, h, str(cfg, "command", ""), nil)
+}
+
+// Irreversibler is implemented by types some of whose changes cannot be
+// reverted; the plan says so before anything is applied.
+type Irreversibler interface {
+	// Irreversible returns why the change cannot be reverted, or "".
+	Irreversible(before, after *State) string
+}

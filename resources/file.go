@@ -1,0 +1,329 @@
+package resources
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/shell"
+	"github.com/tendhq/tend/transport"
+)
+
+// File manages a regular file's content, mode and ownership.
+type File struct{}
+
+// Name implements Type.
+func (File) Name() string { return "file" }
+
+// Schema implements Type.
+func (File) Schema() *Schema {
+	return &Schema{
+		Doc: "A regular file: its content, mode and ownership. Content is written to a temporary file in the same directory and renamed into place, so readers never see a partial file; replaced content is kept on the host under the run's backup directory for rollback.",
+		Attributes: []Attribute{
+			{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the file."},
+			{Name: "content", Type: cty.String, Doc: "The file's content. Exactly one of content, source and template may be set; with none, only mode and ownership are managed."},
+			{Name: "source", Type: cty.String, Doc: "A file on the controller, relative to the configuration directory, copied verbatim."},
+			{Name: "template", Type: cty.String, Doc: "A template file on the controller, relative to the configuration directory, rendered with `vars` (the syntax of templatefile)."},
+			{Name: "vars", Type: cty.DynamicPseudoType, Doc: "An object of variables for `template`."},
+			{Name: "mode", Type: cty.String, Doc: "Octal permission bits, e.g. \"0644\". New files default to \"0644\"; existing files keep theirs when unset."},
+			{Name: "owner", Type: cty.String, Doc: "Owning user, by name or numeric id. Unset: new files belong to the connecting user, existing files keep theirs."},
+			{Name: "group", Type: cty.String, Doc: "Owning group, by name or numeric id."},
+			{Name: "state", Type: cty.String, Doc: "\"present\" (default) or \"absent\"."},
+		},
+	}
+}
+
+// Key implements Type.
+func (File) Key(cfg cty.Value) (string, error) { return pathKey(cfg) }
+
+func pathKey(cfg cty.Value) (string, error) {
+	p := str(cfg, "path", "")
+	if !path.IsAbs(p) {
+		return "", &AttrError{Attr: "path", Msg: fmt.Sprintf("must be an absolute path, got %q", p)}
+	}
+	return "path " + path.Clean(p), nil
+}
+
+// Desired implements Type.
+func (File) Desired(cfg cty.Value, env Env) (*State, error) {
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
+	switch s := str(cfg, "state", "present"); s {
+	case "present":
+		st.Present = true
+	case "absent":
+		return st, nil
+	default:
+		return nil, &AttrError{Attr: "state", Msg: fmt.Sprintf("must be \"present\" or \"absent\", got %q", s)}
+	}
+	if err := modeOwnerAttrs(st, cfg); err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, a := range []string{"content", "source", "template"} {
+		if isSet(cfg, a) {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, &AttrError{Attr: "content", Msg: "only one of content, source and template may be set"}
+	}
+	if isSet(cfg, "vars") && !isSet(cfg, "template") {
+		return nil, &AttrError{Attr: "vars", Msg: "vars is only used with template"}
+	}
+	var data []byte
+	sensitive := false
+	switch {
+	case isSet(cfg, "content"):
+		v := cfg.GetAttr("content")
+		sensitive = v.IsMarked()
+		data = []byte(str(cfg, "content", ""))
+	case isSet(cfg, "source"):
+		b, err := env.ReadFile(str(cfg, "source", ""))
+		if err != nil {
+			return nil, &AttrError{Attr: "source", Msg: err.Error()}
+		}
+		data = b
+	case isSet(cfg, "template"):
+		vars := cfg.GetAttr("vars")
+		if vars.IsNull() {
+			vars = cty.EmptyObjectVal
+		}
+		sensitive = vars.ContainsMarked()
+		s, err := env.RenderTemplate(str(cfg, "template", ""), vars)
+		if err != nil {
+			return nil, &AttrError{Attr: "template", Msg: err.Error()}
+		}
+		data = []byte(s)
+	default:
+		return st, nil
+	}
+	st.Content = newContent(data, sensitive)
+	return st, nil
+}
+
+func newContent(data []byte, sensitive bool) *Content {
+	sum := sha256.Sum256(data)
+	return &Content{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)), Data: data, Known: true, Sensitive: sensitive}
+}
+
+// modeOwnerAttrs copies mode, owner and group from cfg into a desired state.
+func modeOwnerAttrs(st *State, cfg cty.Value) error {
+	if isSet(cfg, "mode") {
+		m := str(cfg, "mode", "")
+		if err := checkMode(m); err != nil {
+			return err
+		}
+		st.Attrs["mode"] = cty.StringVal(normMode(m))
+	}
+	for _, a := range []string{"owner", "group"} {
+		if isSet(cfg, a) {
+			v := str(cfg, a, "")
+			if v == "" || strings.ContainsAny(v, ": \t\n") {
+				return &AttrError{Attr: a, Msg: fmt.Sprintf("%q is not a valid %s name", v, a)}
+			}
+			st.Attrs[a] = cty.StringVal(v)
+		}
+	}
+	return nil
+}
+
+// Probe implements Type.
+func (File) Probe(cfg cty.Value, want *State) string {
+	wantSum := "-"
+	if want != nil && want.Content != nil {
+		wantSum = want.Content.SHA256
+	}
+	return pathProbe(str(cfg, "path", "")) + `if [ $t = file ]; then
+  h=$(sha256sum < "$p") || exit 1
+  h=${h%% *}; out sha256 $h
+  if [ "$h" != ` + wantSum + ` ] && [ $6 -le ` + strconv.Itoa(contentLimit) + ` ]; then out content "$(b64 < "$p")"; fi
+fi
+`
+}
+
+// Read implements Type.
+func (File) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
+	pi, err := readPathInfo(out)
+	if err != nil {
+		return nil, err
+	}
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
+	switch pi.Type {
+	case "absent":
+		return st, nil
+	case "file":
+	case "link":
+		return nil, fmt.Errorf("%s is a symbolic link, not a regular file; manage it with a symlink resource or remove it first", str(cfg, "path", ""))
+	default:
+		return nil, fmt.Errorf("%s is a %s, not a regular file", str(cfg, "path", ""), pi.Type)
+	}
+	st.Present = true
+	st.Attrs["mode"] = cty.StringVal(pi.Mode)
+	ownerAttrs(st.Attrs, cfg, pi)
+	st.Attrs["uid"] = cty.StringVal(pi.UID)
+	st.Attrs["gid"] = cty.StringVal(pi.GID)
+	c := &Content{SHA256: out.Values["sha256"], Size: pi.Size}
+	if enc, ok := out.Get("content"); ok {
+		data, err := decodeB64(enc)
+		if err != nil {
+			return nil, fmt.Errorf("reading content: %w", err)
+		}
+		c.Data, c.Known = data, true
+	}
+	st.Content = c
+	return st, nil
+}
+
+// backupPath is where a run keeps the pre-change copy of p on the host.
+func backupPath(h *Host, p string) string {
+	sum := sha256.Sum256([]byte(p))
+	return h.BackupDir + "/" + hex.EncodeToString(sum[:6]) + "-" + path.Base(p)
+}
+
+// backupScript copies p into the run's backup directory, preserving mode,
+// ownership and times.
+func backupScript(h *Host, p string) string {
+	b := backupPath(h, p)
+	return "mkdir -p -m 0700 " + shell.Quote(path.Dir(b)) + " && cp -p -- " + shell.Quote(p) + " " + shell.Quote(b) + "\n"
+}
+
+// Apply implements Type.
+func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
+	p := before.Str("path")
+	if p == "" {
+		p = after.Str("path")
+	}
+	undo := Undo{}
+	var sb strings.Builder
+	sb.WriteString("set -e\n")
+	var stdin []byte
+	switch {
+	case !after.Present:
+		sb.WriteString(backupScript(h, p))
+		sb.WriteString("rm -f -- " + shell.Quote(p) + "\n")
+		undo["backup"] = backupPath(h, p)
+	case after.Content != nil && (!before.Present || before.Content == nil || before.Content.SHA256 != after.Content.SHA256):
+		if before.Present {
+			sb.WriteString(backupScript(h, p))
+			undo["backup"] = backupPath(h, p)
+		}
+		mode := after.Str("mode")
+		if mode == "" {
+			mode = before.Str("mode")
+		}
+		if mode == "" {
+			mode = "0644"
+		}
+		owner, group := after.Str("owner"), after.Str("group")
+		if before.Present {
+			// A rewritten file keeps its ownership unless told otherwise.
+			if owner == "" {
+				owner = before.Str("uid")
+			}
+			if group == "" {
+				group = before.Str("gid")
+			}
+		}
+		writeAtomic(&sb, p, mode, owner, group)
+		stdin = after.Content.Data
+	default:
+		if !before.Present {
+			// No content declared and no file: create it empty.
+			mode := after.Str("mode")
+			if mode == "" {
+				mode = "0644"
+			}
+			writeAtomic(&sb, p, mode, after.Str("owner"), after.Str("group"))
+			stdin = nil
+		} else {
+			chmodChown(&sb, p, before, after)
+		}
+	}
+	if err := run(ctx, h, sb.String(), stdin); err != nil {
+		return undo, err
+	}
+	return undo, nil
+}
+
+// writeAtomic appends a script that writes stdin to p through a temporary
+// file in p's directory, sets mode and ownership on it, and renames it
+// into place.
+func writeAtomic(sb *strings.Builder, p, mode, owner, group string) {
+	qp := shell.Quote(p)
+	fmt.Fprintf(sb, "t=$(mktemp %s)\n", shell.Quote(path.Dir(p)+"/.tend.XXXXXX"))
+	sb.WriteString("trap 'rm -f \"$t\"' EXIT\n")
+	sb.WriteString("cat > \"$t\"\n")
+	fmt.Fprintf(sb, "chmod %s \"$t\"\n", mode)
+	if owner != "" {
+		fmt.Fprintf(sb, "chown %s \"$t\"\n", shell.Quote(owner))
+	}
+	if group != "" {
+		fmt.Fprintf(sb, "chgrp %s \"$t\"\n", shell.Quote(group))
+	}
+	fmt.Fprintf(sb, "mv -f \"$t\" %s\ntrap - EXIT\n", qp)
+}
+
+// chmodChown appends commands changing only the attributes that differ.
+func chmodChown(sb *strings.Builder, p string, before, after *State) {
+	qp := shell.Quote(p)
+	if m := after.Str("mode"); m != "" && m != before.Str("mode") {
+		fmt.Fprintf(sb, "chmod %s %s\n", m, qp)
+	}
+	if o := after.Str("owner"); o != "" && o != before.Str("owner") {
+		fmt.Fprintf(sb, "chown -h %s %s\n", shell.Quote(o), qp)
+	}
+	if g := after.Str("group"); g != "" && g != before.Str("group") {
+		fmt.Fprintf(sb, "chgrp -h %s %s\n", shell.Quote(g), qp)
+	}
+}
+
+// Revert implements Type.
+func (File) Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
+	p := before.Str("path")
+	qp := shell.Quote(p)
+	var sb strings.Builder
+	sb.WriteString("set -e\n")
+	switch {
+	case !before.Present:
+		sb.WriteString("rm -f -- " + qp + "\n")
+	case undo["backup"] != "":
+		// Copy the backup next to p and rename it, so the restore is atomic
+		// too; cp -p restores mode, ownership and times.
+		fmt.Fprintf(&sb, "t=%s\ncp -p -- %s \"$t\"\nmv -f \"$t\" %s\n", shell.Quote(path.Dir(p)+"/.tend.restore"), shell.Quote(undo["backup"]), qp)
+	default:
+		restoreModeOwner(&sb, p, before)
+	}
+	return run(ctx, h, sb.String(), nil)
+}
+
+// restoreModeOwner appends commands that put back a path's mode and
+// numeric ownership.
+func restoreModeOwner(sb *strings.Builder, p string, before *State) {
+	qp := shell.Quote(p)
+	if m := before.Str("mode"); m != "" {
+		fmt.Fprintf(sb, "chmod %s %s\n", m, qp)
+	}
+	if u, g := before.Str("uid"), before.Str("gid"); u != "" && g != "" {
+		fmt.Fprintf(sb, "[ \"$(stat -c %%u:%%g -- %s)\" = %s ] || chown -h %s %s\n", qp, u+":"+g, u+":"+g, qp)
+	}
+}
+
+// run runs a change script and turns a failure into an error carrying the
+// host's words.
+func run(ctx context.Context, h *Host, script string, stdin []byte) error {
+	cmd := transport.Command{Script: script}
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	} else {
+		cmd.Stdin = bytes.NewReader(nil)
+	}
+	_, err := transport.Output(ctx, h.T, cmd)
+	return err
+}

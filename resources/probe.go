@@ -1,0 +1,125 @@
+package resources
+
+import (
+	"encoding/base64"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/shell"
+)
+
+// ProbeHelpers is the POSIX sh prelude every probe fragment may use:
+// `out KEY VALUE` prints one value (VALUE must be one line; encode
+// arbitrary bytes with b64), `b64` base64-encodes stdin on one line.
+const ProbeHelpers = `out() { printf '\037%s=%s\n' "$1" "$2"; }
+b64() { base64 -w0 2>/dev/null || base64 | tr -d '\n'; }
+`
+
+// contentLimit is the largest current file content a probe returns for
+// diffs; larger files are compared by digest only.
+const contentLimit = 256 << 10
+
+// pathProbe prints type (absent, file, directory, link, other) and, when
+// the path exists, its mode, uid, gid, owner, group and size, without
+// following a final symlink.
+func pathProbe(path string) string {
+	return "p=" + shell.Quote(path) + `
+if [ -L "$p" ]; then t=link; elif [ -d "$p" ]; then t=directory; elif [ -f "$p" ]; then t=file; elif [ -e "$p" ]; then t=other; else out type absent; exit 0; fi
+out type $t
+s=$(stat -c '%a %u %g %U %G %s' -- "$p") || exit 1
+set -- $s
+out mode $1; out uid $2; out gid $3; out owner $4; out group $5; out size $6
+`
+}
+
+// pathInfo is a parsed pathProbe.
+type pathInfo struct {
+	Type                         string
+	Mode, UID, GID, Owner, Group string
+	Size                         int64
+}
+
+func readPathInfo(out ProbeOutput) (pathInfo, error) {
+	var pi pathInfo
+	t, ok := out.Get("type")
+	if !ok {
+		return pi, probeError(out)
+	}
+	pi.Type = t
+	if t == "absent" {
+		return pi, nil
+	}
+	pi.Mode = normMode(out.Values["mode"])
+	pi.UID = out.Values["uid"]
+	pi.GID = out.Values["gid"]
+	pi.Owner = out.Values["owner"]
+	pi.Group = out.Values["group"]
+	pi.Size, _ = strconv.ParseInt(out.Values["size"], 10, 64)
+	if pi.Mode == "" || pi.UID == "" {
+		return pi, probeError(out)
+	}
+	return pi, nil
+}
+
+// probeError reports a probe that printed no usable state.
+func probeError(out ProbeOutput) error {
+	msg := strings.TrimSpace(out.Other)
+	if msg == "" {
+		msg = "probe printed no state"
+	}
+	return &ProbeError{Msg: msg}
+}
+
+// ProbeError is a probe that failed on the host; Msg is the host's words.
+type ProbeError struct{ Msg string }
+
+func (e *ProbeError) Error() string { return e.Msg }
+
+var modeRE = regexp.MustCompile(`^[0-7]{3,4}$`)
+
+// normMode turns "644", "0644" into "0644".
+func normMode(m string) string {
+	if len(m) == 3 {
+		return "0" + m
+	}
+	return m
+}
+
+// checkMode validates a configured mode.
+func checkMode(m string) error {
+	if !modeRE.MatchString(m) {
+		return &AttrError{Attr: "mode", Msg: "must be an octal mode such as \"0644\""}
+	}
+	return nil
+}
+
+// ownerAttrs fills owner and group in a current state in the form the
+// configuration uses: numeric when it asked by id, names otherwise.
+func ownerAttrs(attrs map[string]cty.Value, cfg cty.Value, pi pathInfo) {
+	if isSet(cfg, "owner") {
+		if isNumeric(str(cfg, "owner", "")) {
+			attrs["owner"] = cty.StringVal(pi.UID)
+		} else {
+			attrs["owner"] = cty.StringVal(pi.Owner)
+		}
+	}
+	if isSet(cfg, "group") {
+		if isNumeric(str(cfg, "group", "")) {
+			attrs["group"] = cty.StringVal(pi.GID)
+		} else {
+			attrs["group"] = cty.StringVal(pi.Group)
+		}
+	}
+}
+
+func isNumeric(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 32)
+	return err == nil
+}
+
+func decodeB64(s string) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(s)
+}

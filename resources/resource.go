@@ -1,0 +1,211 @@
+package resources
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/transport"
+)
+
+// Attribute is one argument of a resource type's configuration.
+type Attribute struct {
+	Name      string
+	Type      cty.Type
+	Required  bool
+	Sensitive bool
+	// Doc is one or two sentences for docs/resources.md.
+	Doc string
+}
+
+// Schema is a resource type's configuration shape.
+type Schema struct {
+	Doc        string
+	Attributes []Attribute
+}
+
+// Spec turns the schema into an hcldec spec decoding a resource body into
+// an object with every attribute (null when unset).
+func (s *Schema) Spec() hcldec.Spec {
+	spec := hcldec.ObjectSpec{}
+	for _, a := range s.Attributes {
+		spec[a.Name] = &hcldec.AttrSpec{Name: a.Name, Type: a.Type, Required: a.Required}
+	}
+	return spec
+}
+
+// Attribute returns the named attribute, or nil.
+func (s *Schema) Attribute(name string) *Attribute {
+	for i := range s.Attributes {
+		if s.Attributes[i].Name == name {
+			return &s.Attributes[i]
+		}
+	}
+	return nil
+}
+
+// Env is what a type may need from the controller while computing desired
+// state: files relative to the configuration directory.
+type Env interface {
+	// ReadFile reads a file relative to the configuration directory.
+	ReadFile(path string) ([]byte, error)
+	// RenderTemplate renders a template file with the given variables.
+	RenderTemplate(path string, vars cty.Value) (string, error)
+}
+
+// Host is what a type sees of the host it is applied to.
+type Host struct {
+	Name string
+	// T runs scripts on the host.
+	T transport.Transport
+	// RunID names the run, for backups.
+	RunID string
+	// BackupDir is the host's directory for pre-change copies of this run.
+	BackupDir string
+}
+
+// Type is one kind of resource (file, directory, package, ...).
+type Type interface {
+	// Name is the block type used in configuration ("file").
+	Name() string
+	// Schema describes the configuration.
+	Schema() *Schema
+	// Key names what the resource manages on a host ("path /etc/motd"), so
+	// two declarations managing the same thing can be refused. An error
+	// means the configuration is unusable (reported at its declaration).
+	Key(cfg cty.Value) (string, error)
+	// Desired computes the state the configuration asks for. It reports
+	// invalid attribute values as *AttrError.
+	Desired(cfg cty.Value, env Env) (*State, error)
+	// Probe returns a POSIX sh fragment that prints the current state with
+	// `out KEY VALUE` lines (see ProbeHelpers). It runs in a subshell.
+	Probe(cfg cty.Value, want *State) string
+	// Read turns the probe's output into the current state.
+	Read(cfg cty.Value, out ProbeOutput) (*State, error)
+	// Apply changes the host from before to after. It returns data needed
+	// to revert the change later (stored in the run journal; never secret).
+	Apply(ctx context.Context, h *Host, before, after *State) (Undo, error)
+	// Revert restores before, undoing a change Apply made (from the
+	// journal: after carries no secret values).
+	Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error
+}
+
+// Refresher is implemented by types that have an action to run when a
+// resource notifying them changes (a service restart, a command).
+type Refresher interface {
+	Refresh(ctx context.Context, h *Host, cfg cty.Value) error
+}
+
+// Undo is a type's own record of how to revert one applied change.
+type Undo map[string]string
+
+// AttrError is an invalid attribute value, reported at the attribute.
+type AttrError struct {
+	Attr string
+	Msg  string
+}
+
+func (e *AttrError) Error() string { return fmt.Sprintf("%s: %s", e.Attr, e.Msg) }
+
+// State is a resource's state on a host: desired (from configuration) or
+// current (from a probe). Attrs holds the comparable attributes; in a
+// desired state only the attributes the configuration sets.
+type State struct {
+	Present bool
+	Attrs   map[string]cty.Value
+	// Content is file-like content, compared by digest.
+	Content *Content `json:",omitempty"`
+}
+
+// Content is file content. Data is the bytes when known to the
+// controller; it is never serialized (a saved plan or journal holds the
+// digest only).
+type Content struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	Data   []byte `json:"-"`
+	// Known reports whether Data holds the content (current content is
+	// fetched only when it differs and is small).
+	Known bool `json:"-"`
+	// Sensitive content is never displayed.
+	Sensitive bool `json:"sensitive,omitempty"`
+}
+
+// Attr returns the named attribute, or cty.NilVal.
+func (s *State) Attr(name string) cty.Value {
+	if s == nil || s.Attrs == nil {
+		return cty.NilVal
+	}
+	return s.Attrs[name]
+}
+
+// Str returns a string attribute, or "".
+func (s *State) Str(name string) string {
+	v := s.Attr(name)
+	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
+		return ""
+	}
+	v, _ = v.Unmark()
+	return v.AsString()
+}
+
+// AttrNames returns the attribute names, sorted.
+func (s *State) AttrNames() []string {
+	names := make([]string, 0, len(s.Attrs))
+	for k := range s.Attrs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ProbeOutput is the parsed output of one probe fragment: the values of
+// its `out` lines, in order, plus anything it wrote that was not an `out`
+// line (error text).
+type ProbeOutput struct {
+	Values map[string]string
+	Other  string
+}
+
+// Get returns a value and whether it was printed.
+func (o ProbeOutput) Get(key string) (string, bool) {
+	v, ok := o.Values[key]
+	return v, ok
+}
+
+// Builtins returns every built-in resource type, in documentation order.
+func Builtins() []Type {
+	return []Type{File{}, Directory{}, Symlink{}, Exec{}}
+}
+
+// ByName indexes types by name.
+func ByName(types []Type) map[string]Type {
+	m := make(map[string]Type, len(types))
+	for _, t := range types {
+		m[t.Name()] = t
+	}
+	return m
+}
+
+// str returns a config string attribute, or def when null.
+func str(cfg cty.Value, name, def string) string {
+	v := cfg.GetAttr(name)
+	if v.IsNull() || !v.IsKnown() {
+		return def
+	}
+	v, _ = v.Unmark()
+	return v.AsString()
+}
+
+// isSet reports whether a config attribute is set.
+func isSet(cfg cty.Value, name string) bool {
+	return !cfg.GetAttr(name).IsNull()
+}
+
+func lines(s string) []string {
+	return strings.Split(strings.TrimRight(s, "\n"), "\n")
+}

@@ -1,0 +1,72 @@
+package resources
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// stateJSON is a State as saved plans and run journals store it. Marked
+// (sensitive) attribute values are left out: the journal and the saved
+// plan must never hold a secret. Sensitive lists their names.
+type stateJSON struct {
+	Present   bool                       `json:"present"`
+	Attrs     map[string]json.RawMessage `json:"attrs,omitempty"`
+	Sensitive []string                   `json:"sensitive,omitempty"`
+	Content   *Content                   `json:"content,omitempty"`
+}
+
+// MarshalJSON implements json.Marshaler, redacting sensitive values.
+func (s *State) MarshalJSON() ([]byte, error) {
+	out := stateJSON{Present: s.Present, Content: s.Content, Attrs: map[string]json.RawMessage{}}
+	for _, k := range s.AttrNames() {
+		v := s.Attrs[k]
+		if v == cty.NilVal {
+			continue
+		}
+		if v.ContainsMarked() {
+			out.Sensitive = append(out.Sensitive, k)
+			continue
+		}
+		b, err := ctyjson.Marshal(v, cty.DynamicPseudoType)
+		if err != nil {
+			return nil, fmt.Errorf("attribute %s: %w", k, err)
+		}
+		out.Attrs[k] = b
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *State) UnmarshalJSON(b []byte) error {
+	var in stateJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	s.Present = in.Present
+	s.Content = in.Content
+	s.Attrs = map[string]cty.Value{}
+	for k, raw := range in.Attrs {
+		v, err := ctyjson.Unmarshal(raw, cty.DynamicPseudoType)
+		if err != nil {
+			return fmt.Errorf("attribute %s: %w", k, err)
+		}
+		s.Attrs[k] = v
+	}
+	return nil
+}
+
+// Sensitive returns the names of attributes holding sensitive values.
+func (s *State) Sensitive() []string {
+	var out []string
+	for k, v := range s.Attrs {
+		if v != cty.NilVal && v.ContainsMarked() {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

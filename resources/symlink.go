@@ -1,0 +1,106 @@
+package resources
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/shell"
+)
+
+// Symlink manages a symbolic link.
+type Symlink struct{}
+
+// Name implements Type.
+func (Symlink) Name() string { return "symlink" }
+
+// Schema implements Type.
+func (Symlink) Schema() *Schema {
+	return &Schema{
+		Doc: "A symbolic link. A new or changed link is created under a temporary name and renamed over the old one, so the path never goes missing. A path that exists as anything other than a symbolic link is never replaced: tend reports it.",
+		Attributes: []Attribute{
+			{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the link."},
+			{Name: "target", Type: cty.String, Doc: "What the link points to (stored verbatim; may be relative). Required unless state is \"absent\"."},
+			{Name: "state", Type: cty.String, Doc: "\"present\" (default) or \"absent\"."},
+		},
+	}
+}
+
+// Key implements Type.
+func (Symlink) Key(cfg cty.Value) (string, error) { return pathKey(cfg) }
+
+// Desired implements Type.
+func (Symlink) Desired(cfg cty.Value, env Env) (*State, error) {
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
+	switch s := str(cfg, "state", "present"); s {
+	case "present":
+		st.Present = true
+	case "absent":
+		return st, nil
+	default:
+		return nil, &AttrError{Attr: "state", Msg: fmt.Sprintf("must be \"present\" or \"absent\", got %q", s)}
+	}
+	t := str(cfg, "target", "")
+	if t == "" {
+		return nil, &AttrError{Attr: "target", Msg: "a present symlink needs a target"}
+	}
+	st.Attrs["target"] = cty.StringVal(t)
+	return st, nil
+}
+
+// Probe implements Type.
+func (Symlink) Probe(cfg cty.Value, want *State) string {
+	return pathProbe(str(cfg, "path", "")) + `if [ $t = link ]; then out target "$(readlink -- "$p" | b64)"; fi
+`
+}
+
+// Read implements Type.
+func (Symlink) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
+	pi, err := readPathInfo(out)
+	if err != nil {
+		return nil, err
+	}
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
+	switch pi.Type {
+	case "absent":
+		return st, nil
+	case "link":
+	default:
+		return nil, fmt.Errorf("%s is a %s, not a symbolic link; tend does not replace it", str(cfg, "path", ""), pi.Type)
+	}
+	t, err := decodeB64(out.Values["target"])
+	if err != nil {
+		return nil, fmt.Errorf("reading link target: %w", err)
+	}
+	st.Present = true
+	st.Attrs["target"] = cty.StringVal(strings.TrimSuffix(string(t), "\n"))
+	return st, nil
+}
+
+// Apply implements Type.
+func (Symlink) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
+	if !after.Present {
+		return nil, run(ctx, h, "rm -f -- "+shell.Quote(before.Str("path"))+"\n", nil)
+	}
+	return nil, run(ctx, h, linkScript(after.Str("path"), after.Str("target")), nil)
+}
+
+// linkScript points p at target atomically: a link under a temporary name,
+// renamed over p.
+func linkScript(p, target string) string {
+	tmp := path.Dir(p) + "/.tend.link." + path.Base(p)
+	return fmt.Sprintf("set -e\nrm -f -- %[1]s\nln -s -- %[2]s %[1]s\nmv -fT -- %[1]s %[3]s\n",
+		shell.Quote(tmp), shell.Quote(target), shell.Quote(p))
+}
+
+// Revert implements Type.
+func (Symlink) Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
+	p := before.Str("path")
+	if !before.Present {
+		return run(ctx, h, "rm -f -- "+shell.Quote(p)+"\n", nil)
+	}
+	return run(ctx, h, linkScript(p, before.Str("target")), nil)
+}

@@ -1,0 +1,129 @@
+// Package local is the transport for the machine tend runs on: scripts run
+// under /bin/sh as the invoking user, files are read and written directly.
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/tendhq/tend/transport"
+)
+
+// argMax is the largest script passed in argv; Linux refuses a single
+// argument over 128 KiB, so larger scripts go through a temporary file.
+const argMax = 64 << 10
+
+// Transport runs on the local machine.
+type Transport struct{}
+
+var _ transport.Transport = (*Transport)(nil)
+
+// New returns the local transport.
+func New() *Transport { return &Transport{} }
+
+// Run implements transport.Transport.
+func (t *Transport) Run(ctx context.Context, c transport.Command) (*transport.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	args := []string{"-c", c.Script}
+	if len(c.Script) > argMax {
+		f, err := os.CreateTemp("", "tend-script-*.sh")
+		if err != nil {
+			return nil, fmt.Errorf("local: writing script: %w", err)
+		}
+		defer os.Remove(f.Name())
+		if _, err := f.WriteString(c.Script); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("local: writing script: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("local: writing script: %w", err)
+		}
+		args = []string{f.Name()}
+	}
+	cmd := exec.CommandContext(ctx, "/bin/sh", args...)
+	// The script's children share its process group, so cancelling ends
+	// all of them, not just the shell.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	if c.Stdin != nil {
+		cmd.Stdin = c.Stdin
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("local: %w", ctx.Err())
+	}
+	res := &transport.Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		res.ExitStatus = ee.ExitCode()
+		if res.ExitStatus < 0 {
+			return nil, fmt.Errorf("local: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	return res, nil
+}
+
+// Upload implements transport.Transport: a temporary file in the same
+// directory, renamed into place.
+func (t *Transport) Upload(ctx context.Context, path string, r io.Reader, mode fs.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tend.*")
+	if err != nil {
+		return fmt.Errorf("local: upload %s: %w", path, err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := io.Copy(f, r); err != nil {
+		return fmt.Errorf("local: upload %s: %w", path, err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		return fmt.Errorf("local: upload %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("local: upload %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("local: upload %s: %w", path, err)
+	}
+	ok = true
+	return nil
+}
+
+// Download implements transport.Transport.
+func (t *Transport) Download(ctx context.Context, path string, w io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("local: download: %w", err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(w, f); err != nil {
+		return fmt.Errorf("local: download %s: %w", path, err)
+	}
+	return nil
+}
+
+// Close implements transport.Transport.
+func (t *Transport) Close() error { return nil }

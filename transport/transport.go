@@ -1,0 +1,83 @@
+// Package transport defines how tend reaches a host: run a script with stdin,
+// upload and download files, close. Implementations live in subpackages
+// (local, ssh) and all pass the shared conformance suite in transporttest.
+package transport
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+)
+
+// Command is one script run on a host. On POSIX hosts Script is POSIX sh,
+// run as `sh -c Script` (or fed to `sh -s`, at the transport's choice; the
+// script must not care). Stdin, when set, is streamed to the script's
+// standard input and closed at EOF.
+type Command struct {
+	Script string
+	Stdin  io.Reader
+}
+
+// Result is what a finished script left behind. A non-zero ExitStatus is not
+// an error of the transport: Run returns it here with a nil error.
+type Result struct {
+	Stdout     []byte
+	Stderr     []byte
+	ExitStatus int
+}
+
+// Transport is one open connection to a host, shared by every probe and
+// change of a run. Implementations are safe for concurrent use.
+type Transport interface {
+	// Run runs cmd to completion. It returns an error only when the script
+	// could not be run or its result could not be collected (connection lost,
+	// context cancelled); the script's own failure is Result.ExitStatus.
+	Run(ctx context.Context, cmd Command) (*Result, error)
+	// Upload writes r to path on the host with the given mode, atomically
+	// where the transport can (temporary file and rename).
+	Upload(ctx context.Context, path string, r io.Reader, mode fs.FileMode) error
+	// Download copies the file at path on the host to w. A missing file is
+	// reported as an error wrapping fs.ErrNotExist.
+	Download(ctx context.Context, path string, w io.Writer) error
+	// Close ends the connection. It is safe to call more than once.
+	Close() error
+}
+
+// ExitError describes a script that ran but failed; helpers such as Output
+// return it so callers can show the host's own words.
+type ExitError struct {
+	Status int
+	Stderr []byte
+}
+
+func (e *ExitError) Error() string {
+	msg := string(e.Stderr)
+	if len(msg) > 2000 {
+		msg = msg[:2000] + "..."
+	}
+	if msg == "" {
+		return fmt.Sprintf("exit status %d", e.Status)
+	}
+	return fmt.Sprintf("exit status %d: %s", e.Status, trimNewline(msg))
+}
+
+func trimNewline(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// Output runs cmd and returns its standard output, or an *ExitError when
+// the script exited non-zero.
+func Output(ctx context.Context, t Transport, cmd Command) ([]byte, error) {
+	res, err := t.Run(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if res.ExitStatus != 0 {
+		return res.Stdout, &ExitError{Status: res.ExitStatus, Stderr: res.Stderr}
+	}
+	return res.Stdout, nil
+}
