@@ -168,14 +168,7 @@ func (c *common) printDiags(files map[string]*hcl.File, diags hcl.Diagnostics) {
 	if len(diags) == 0 {
 		return
 	}
-	width := 0
-	if c.io.IsTerminal {
-		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
-			width = w
-		}
-	}
-	wr := hcl.NewDiagnosticTextWriter(c.io.Stderr, files, uint(width), c.color())
-	_ = wr.WriteDiagnostics(diags)
+	writeDiags(c.io.Stderr, files, diags, c.color())
 }
 
 // inventoryPaths returns the inventory files to read.

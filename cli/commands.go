@@ -63,8 +63,7 @@ func fmtCmd(io IO) *cobra.Command {
 					return err
 				}
 				if _, diags := hclwrite.ParseConfig(src, f, hcl.Pos{Line: 1, Column: 1}); diags.HasErrors() {
-					wr := hcl.NewDiagnosticTextWriter(io.Stderr, map[string]*hcl.File{f: {Bytes: src}}, 0, false)
-					_ = wr.WriteDiagnostics(diags)
+					writeDiags(io.Stderr, map[string]*hcl.File{f: {Bytes: src}}, diags, false)
 					return &exitError{ExitError}
 				}
 				out := hclwrite.Format(src)

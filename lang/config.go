@@ -84,6 +84,7 @@ func isConfigFile(name string) bool {
 // Load reads every configuration file in dir (*.hcl except inventory.hcl
 // and *.vars.hcl) with the given resource types.
 func Load(dir string, types []resources.Type) (*Config, hcl.Diagnostics) {
+	given := dir
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
@@ -111,7 +112,9 @@ func Load(dir string, types []resources.Type) (*Config, hcl.Diagnostics) {
 			Detail: fmt.Sprintf("The directory %s holds no *.hcl configuration files.", dir)}}
 	}
 	for _, n := range names {
-		f, ds := c.Parser.ParseHCLFile(filepath.Join(dir, n))
+		// Files keep the path as given, so diagnostics read as the user
+		// wrote it.
+		f, ds := c.Parser.ParseHCLFile(filepath.Join(given, n))
 		diags = append(diags, ds...)
 		if f == nil {
 			continue

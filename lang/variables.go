@@ -113,10 +113,11 @@ func (c *Config) Values(in VarInputs) (map[string]cty.Value, hcl.Diagnostics) {
 	return out, diags
 }
 
-// parseRaw reads a value given as text: a primitive type takes the text
-// as it is, other types parse it as an HCL expression (as Terraform does).
+// parseRaw reads a value given as text: a primitive or unconstrained type
+// takes the text as it is, other types parse it as an HCL expression (as
+// Terraform does).
 func parseRaw(decl *Variable, s, what string) (cty.Value, hcl.Diagnostics) {
-	if decl.Type.IsPrimitiveType() {
+	if decl.Type.IsPrimitiveType() || decl.Type == cty.DynamicPseudoType {
 		return cty.StringVal(s), nil
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(s), what, hcl.Pos{Line: 1, Column: 1})

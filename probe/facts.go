@@ -109,6 +109,7 @@ func (f Facts) Value() cty.Value {
 		"package_manager": cty.StringVal(f.PackageManager),
 		"user":            cty.StringVal(f.User),
 		"uid":             cty.NumberIntVal(int64(f.UID)),
+		"home":            cty.StringVal(f.Home),
 	})
 }
 
