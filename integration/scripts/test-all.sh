@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test tend has, the way CI does: installs what the tests need
+# (debootstrap, OpenSSH, ...), then vet, formatting, unit tests,
+# end-to-end tests against lab hosts (TEND_LAB=1, needs root), and a
+# bounded fuzz run of the shell quoting function.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "test-all.sh: the end-to-end tests boot lab hosts and need root; run it with sudo" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+bash integration/scripts/lab-deps.sh
+bash integration/scripts/ssh-deps.sh
+
+echo "== go vet"
+go vet ./...
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "not gofmt'ed:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+
+echo "== tests (unit and end-to-end on lab hosts)"
+TEND_LAB=1 go test -count=1 -timeout 30m ./...
+
+echo "== fuzz shell quoting (30s)"
+go test -run '^$' -fuzz '^FuzzQuote$' -fuzztime 30s ./shell/
+
+echo "== all tests passed"
