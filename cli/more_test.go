@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestNotify: a notified exec runs once, after its notifiers, and only
+// when one of them changed.
+func TestNotify(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	log := filepath.Join(root, "log")
+	writeFiles(t, dir, map[string]string{"main.hcl": fmt.Sprintf(`
+variable "v" { default = "1" }
+exec "reload" {
+  command      = "ls %[1]s/a %[1]s/b >> %[2]s"
+  refresh_only = true
+}
+file "a" {
+  path    = "%[1]s/a"
+  content = var.v
+  notify  = [exec.reload]
+}
+file "b" {
+  path    = "%[1]s/b"
+  content = var.v
+  notify  = [exec.reload]
+}
+`, root, log)})
+	out, errOut, code := tend(t, "apply", "-C", dir, "-y")
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	b, _ := os.ReadFile(log)
+	if got := strings.Count(string(b), root+"/a"); got != 1 {
+		t.Fatalf("reload ran %d times (log %q), want once, after both files", got, b)
+	}
+	if !strings.Contains(out, "~ exec.reload refreshed") {
+		t.Errorf("output does not show the refresh:\n%s", out)
+	}
+	// Nothing changed: nothing runs.
+	if out, _, code = tend(t, "apply", "-C", dir, "-y"); code != 0 || strings.Contains(out, "refreshed") {
+		t.Fatalf("no-op apply ran the refresh (exit %d):\n%s", code, out)
+	}
+	// One notifier changes: the plan says so, and it runs once more.
+	out, _, code = tend(t, "plan", "-C", dir, "-var", "v=2", "-detailed-exitcode")
+	if code != 2 || !strings.Contains(out, "notified by file.a, file.b") {
+		t.Errorf("plan does not show the notification (exit %d):\n%s", code, out)
+	}
+	if _, _, code = tend(t, "apply", "-C", dir, "-y", "-var", "v=2"); code != 0 {
+		t.Fatal("second apply failed")
+	}
+	b, _ = os.ReadFile(log)
+	if got := strings.Count(string(b), root+"/a"); got != 2 {
+		t.Errorf("reload ran %d times in all, want 2", got)
+	}
+}
+
+func TestFmt(t *testing.T) {
+	dir := t.TempDir()
+	ugly := "file \"a\" {\npath=\"/a\"\n    content =    \"x\"\n}\n"
+	writeFiles(t, dir, map[string]string{"main.hcl": ugly})
+	out, _, code := tend(t, "fmt", "-check", "-C", dir)
+	if code != 1 || !strings.Contains(out, "main.hcl") {
+		t.Fatalf("fmt -check: exit %d, out %q; want 1 naming main.hcl", code, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "main.hcl")); string(b) != ugly {
+		t.Fatal("fmt -check changed the file")
+	}
+	if _, _, code = tend(t, "fmt", "-C", dir); code != 0 {
+		t.Fatalf("fmt: exit %d", code)
+	}
+	want := "file \"a\" {\n  path    = \"/a\"\n  content = \"x\"\n}\n"
+	if b, _ := os.ReadFile(filepath.Join(dir, "main.hcl")); string(b) != want {
+		t.Errorf("formatted:\n%s\nwant:\n%s", b, want)
+	}
+	if _, _, code = tend(t, "fmt", "-check", "-C", dir); code != 0 {
+		t.Errorf("fmt -check after fmt: exit %d", code)
+	}
+}
+
+func TestInventoryCommand(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"inventory.hcl": `
+defaults {
+  vars = { tier = "base" }
+}
+host "web1" {
+  groups = ["web", "prod"]
+  vars   = { tier = "front" }
+}
+host "web2" { groups = ["web"] }
+host "db1"  { groups = ["db", "prod"] }
+`})
+	out, errOut, code := tend(t, "inventory", "-C", dir, "--target", "web:&prod")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.HasPrefix(out, "web1\tssh\tweb1\tgroups=all,prod,web tier=\"front\"\n") || strings.Count(out, "\n") != 1 {
+		t.Errorf("inventory output:\n%s", out)
+	}
+	_, errOut, code = tend(t, "inventory", "-C", dir, "--target", "wbe")
+	if code != 1 || !strings.Contains(errOut, "wbe") {
+		t.Errorf("unknown name: exit %d, stderr %q", code, errOut)
+	}
+}

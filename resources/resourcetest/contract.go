@@ -1,0 +1,118 @@
+// Package resourcetest holds the idempotence contract every resource type
+// must keep, runnable against any transport (local in unit tests, SSH on
+// lab hosts): probe, apply, re-probe equals desired, a second plan is a
+// no-op, and a revert restores the probed pre-state exactly.
+package resourcetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/plan"
+	"github.com/tendhq/tend/probe"
+	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/transport"
+)
+
+// Step is one configuration applied in a contract timeline.
+type Step struct {
+	Name string
+	Type resources.Type
+	// Config maps attribute names to values; unset attributes are null.
+	Config map[string]cty.Value
+	// Want is the action the first plan must show.
+	Want plan.Action
+	// Setup runs on the host before the step (e.g. a hand change).
+	Setup string
+}
+
+// Object builds a full configuration object for a type from the set
+// attributes.
+func Object(t resources.Type, attrs map[string]cty.Value) cty.Value {
+	m := map[string]cty.Value{}
+	for _, a := range t.Schema().Attributes {
+		if v, ok := attrs[a.Name]; ok {
+			m[a.Name] = v
+		} else {
+			m[a.Name] = cty.NullVal(a.Type)
+		}
+	}
+	return cty.ObjectVal(m)
+}
+
+// Read probes one resource on the host and returns its current state.
+func Read(t testing.TB, tr transport.Transport, typ resources.Type, cfg cty.Value, want *resources.State) *resources.State {
+	t.Helper()
+	res, err := probe.Run(context.Background(), tr, false, []probe.Fragment{{ID: "r", Script: typ.Probe(cfg, want)}})
+	if err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	if msg, ok := res.Failed["r"]; ok {
+		t.Fatalf("probe failed: %s", msg)
+	}
+	st, err := typ.Read(cfg, res.Outputs["r"])
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return st
+}
+
+// Run plays the steps in order on the host, each as a subtest:
+// plan shows Want; apply; re-read equals desired; a second plan is a
+// no-op; revert restores the pre-state; apply again to go on.
+func Run(t *testing.T, tr transport.Transport, host *resources.Host, env resources.Env, steps []Step) {
+	ctx := context.Background()
+	for _, s := range steps {
+		ok := t.Run(s.Name, func(t *testing.T) {
+			if s.Setup != "" {
+				if _, err := transport.Output(ctx, tr, transport.Command{Script: s.Setup}); err != nil {
+					t.Fatalf("setup: %v", err)
+				}
+			}
+			cfg := Object(s.Type, s.Config)
+			want, err := s.Type.Desired(cfg, env)
+			if err != nil {
+				t.Fatalf("desired: %v", err)
+			}
+			before := Read(t, tr, s.Type, cfg, want)
+			act, changed := plan.Diff(before, want)
+			if act != s.Want {
+				t.Fatalf("first plan: %s %v, want %s", act, changed, s.Want)
+			}
+			if act == plan.NoOp {
+				return
+			}
+			undo, err := s.Type.Apply(ctx, host, before, want)
+			if err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			after := Read(t, tr, s.Type, cfg, want)
+			if act, changed := plan.Diff(after, want); act != plan.NoOp {
+				t.Fatalf("after apply the state still differs: %s %v", act, changed)
+			}
+			if err := s.Type.Revert(ctx, host, before, want, undo); err != nil {
+				t.Fatalf("revert: %v", err)
+			}
+			reverted := Read(t, tr, s.Type, cfg, want)
+			if plan.Fingerprint(reverted) != plan.Fingerprint(before) {
+				t.Fatalf("revert did not restore the pre-state:\nbefore %s\nafter  %s", show(before), show(reverted))
+			}
+			if _, err := s.Type.Apply(ctx, host, reverted, want); err != nil {
+				t.Fatalf("apply after revert: %v", err)
+			}
+			if act, _ := plan.Diff(Read(t, tr, s.Type, cfg, want), want); act != plan.NoOp {
+				t.Fatalf("second plan is not a no-op: %s", act)
+			}
+		})
+		if !ok {
+			return // later steps build on this one
+		}
+	}
+}
+
+func show(s *resources.State) string {
+	b, _ := s.MarshalJSON()
+	return string(b)
+}
