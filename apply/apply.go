@@ -121,7 +121,7 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) *Result {
 				}
 				for _, ch := range hp.Pending() {
 					jh.Changes = append(jh.Changes, &journal.Entry{Address: ch.Address, Type: ch.Type, Action: ch.Action,
-						Before: ch.Before, After: ch.After, Status: journal.Pending})
+						Before: ch.Before, After: ch.After, Status: journal.Pending, Irreversible: ch.Irreversible})
 				}
 				r.Hosts = append(r.Hosts, jh)
 			}
@@ -264,8 +264,8 @@ func (a *hostApply) run(ctx context.Context) *HostResult {
 			}
 		}
 		if err != nil {
-			err = fmt.Errorf("%s: %w", ch.Address, err)
 			a.emit(Event{Host: hp.Name, Kind: EvFailed, Address: ch.Address, Action: ch.Action, Error: err.Error()})
+			err = fmt.Errorf("%s: %w", ch.Address, err)
 			res.Failed++
 			failed[ch.Address] = true
 			if firstErr == nil {

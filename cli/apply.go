@@ -211,7 +211,8 @@ func printApplySummary(c *common, res *apply.Result, onFailure, runID, journalPa
 		default:
 			extra := ""
 			if h.NotReverted > 0 {
-				extra = fmt.Sprintf(", %s could not be reverted", plural(h.NotReverted, "change", "changes"))
+				extra = fmt.Sprintf(", %s could not be reverted; once the host is reachable: tend rollback %s --target %s",
+					plural(h.NotReverted, "change", "changes"), runID, h.Name)
 			}
 			bad = append(bad, fmt.Sprintf("%s (failed%s: %s)", h.Name, extra, h.Err))
 		}

@@ -52,11 +52,16 @@ func runsCmd(io IO) *cobra.Command {
 }
 
 // revertible lists a run's changes on one host that rollback would revert,
-// last applied first: applied ones, and one interrupted while applying.
+// last applied first: applied ones, one interrupted while applying, and
+// ones an earlier revert could not undo. Changes that can never be
+// reverted (commands) are left out.
 func revertible(h *journal.Host) []*journal.Entry {
 	var out []*journal.Entry
 	for i := len(h.Changes) - 1; i >= 0; i-- {
 		e := h.Changes[i]
+		if e.Irreversible != "" {
+			continue
+		}
 		if e.Status == journal.Applied || e.Status == journal.Applying || e.Status == journal.RevertFailed {
 			out = append(out, e)
 		}
@@ -98,6 +103,11 @@ func rollbackCmd(io IO) *cobra.Command {
 				for _, e := range es {
 					total++
 					fmt.Fprintf(w, "  ↶ %s %s\n", e.Address, describeRevert(e))
+				}
+				for _, e := range h.Changes {
+					if e.Irreversible != "" && (e.Status == journal.Applied || e.Status == journal.NotReverted) {
+						fmt.Fprintf(w, "  ! %s cannot be reverted: %s\n", e.Address, e.Irreversible)
+					}
 				}
 				fmt.Fprintln(w)
 			}

@@ -72,6 +72,8 @@ type Entry struct {
 	Undo    resources.Undo   `json:"undo,omitempty"`
 	Status  Status           `json:"status"`
 	Error   string           `json:"error,omitempty"`
+	// Irreversible says why the change cannot be reverted.
+	Irreversible string `json:"irreversible,omitempty"`
 	// Refreshed is set when the resource's refresh action ran.
 	Refreshed bool      `json:"refreshed,omitempty"`
 	Time      time.Time `json:"time,omitzero"`

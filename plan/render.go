@@ -253,8 +253,8 @@ func (r *Renderer) Summary(p *Plan) string {
 	if c.HostsChanged == 0 {
 		s = fmt.Sprintf("No changes. %d of %d hosts match the configuration.", c.HostsUnchanged, total)
 	} else {
-		s = fmt.Sprintf("Plan: %d to add, %d to change, %d to remove on %d of %d hosts; %d hosts unchanged.",
-			c.Add, c.Change, c.Remove, c.HostsChanged, total, c.HostsUnchanged)
+		s = fmt.Sprintf("Plan: %d to add, %d to change, %d to remove on %d of %d hosts; %d %s unchanged.",
+			c.Add, c.Change, c.Remove, c.HostsChanged, total, c.HostsUnchanged, hostsWord(c.HostsUnchanged))
 	}
 	if c.Failed > 0 {
 		var names []string
@@ -263,9 +263,20 @@ func (r *Renderer) Summary(p *Plan) string {
 				names = append(names, h.Name)
 			}
 		}
-		s += fmt.Sprintf(" %d hosts failed: %s.", c.Failed, strings.Join(names, ", "))
+		verb := "hosts failed"
+		if c.Failed == 1 {
+			verb = "host failed"
+		}
+		s += fmt.Sprintf(" %d %s: %s.", c.Failed, verb, strings.Join(names, ", "))
 	}
 	return s
+}
+
+func hostsWord(n int) string {
+	if n == 1 {
+		return "host"
+	}
+	return "hosts"
 }
 
 // ContentDiff returns the unified diff of a change's content, or "" when
