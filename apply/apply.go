@@ -206,13 +206,18 @@ func (a *hostApply) run(ctx context.Context) *HostResult {
 	notified := map[string]bool{}
 	var firstErr error
 	stopped := false
+	batched := map[*plan.Change]resources.BatchResult{}
+	entryIndex := map[*plan.Change]int{}
+	for _, ch := range hp.Pending() {
+		entryIndex[ch] = len(entryIndex)
+	}
 	n := -1
 	for _, ch := range hp.Changes {
 		if ch.HasChange() {
 			n++
 		}
 		if stopped {
-			if ch.HasChange() {
+			if _, done := batched[ch]; ch.HasChange() && !done {
 				a.entry(n, func(e *journal.Entry) { e.Status = journal.Skipped })
 			}
 			continue
@@ -233,7 +238,25 @@ func (a *hostApply) run(ctx context.Context) *HostResult {
 		}
 		var err error
 		changed := false
-		if ch.Action != plan.NoOp && ch.Action != plan.Refresh {
+		if r, ok := batched[ch]; ok {
+			// Applied with an earlier change of its batch.
+			err, changed = r.Err, r.Err == nil
+		} else if ch.Action != plan.NoOp && ch.Action != plan.Refresh {
+			if _, ok := ch.Resource.(resources.Batcher); ok {
+				batch := a.batch(ch, entryIndex, applied, failed)
+				if len(batch) > 1 {
+					results := a.applyBatch(ctx, batch, entryIndex)
+					for i, b := range batch {
+						batched[b] = results[i]
+						if results[i].Err == nil {
+							applied = append(applied, done{b, results[i].Undo, entryIndex[b]})
+							res.Applied++
+						}
+					}
+					err, changed = results[0].Err, results[0].Err == nil
+					goto after
+				}
+			}
 			k := n
 			a.entry(k, func(e *journal.Entry) { e.Status = journal.Applying })
 			a.emit(Event{Host: hp.Name, Kind: EvStart, Address: ch.Address, Action: ch.Action})
@@ -250,6 +273,7 @@ func (a *hostApply) run(ctx context.Context) *HostResult {
 				a.entry(k, func(e *journal.Entry) { e.Status, e.Error, e.Undo = journal.Failed, err.Error(), undo })
 			}
 		}
+	after:
 		if err == nil && notified[ch.Address] && ch.Action != plan.Create {
 			if rf, ok := ch.Resource.(resources.Refresher); ok {
 				err = rf.Refresh(ctx, a.h, ch.Config)
@@ -309,6 +333,69 @@ func (a *hostApply) run(ctx context.Context) *HostResult {
 	return res
 }
 
+// batch collects the pending changes of first's type that can be made
+// together with it now: those whose dependencies are all applied or in
+// the batch.
+func (a *hostApply) batch(first *plan.Change, idx map[*plan.Change]int, applied []done, failed map[string]bool) []*plan.Change {
+	ok := map[string]bool{}
+	for _, d := range applied {
+		ok[d.ch.Address] = true
+	}
+	for _, c := range a.hp.Changes {
+		if !c.HasChange() && !failed[c.Address] {
+			ok[c.Address] = true
+		}
+	}
+	batch := []*plan.Change{first}
+	ok[first.Address] = true
+	for _, c := range a.hp.Changes {
+		if c == first || c.Type != first.Type || !c.HasChange() || c.Action == plan.Refresh || idx[c] < idx[first] {
+			continue
+		}
+		ready := true
+		for _, d := range c.Deps {
+			if !ok[d] {
+				ready = false
+				break
+			}
+		}
+		if ready {
+			batch = append(batch, c)
+			ok[c.Address] = true
+		}
+	}
+	return batch
+}
+
+// applyBatch applies a batch in one call of its type, journaling each item.
+func (a *hostApply) applyBatch(ctx context.Context, batch []*plan.Change, idx map[*plan.Change]int) []resources.BatchResult {
+	items := make([]resources.BatchItem, len(batch))
+	for i, c := range batch {
+		items[i] = resources.BatchItem{Config: c.Config, Before: c.Before, After: c.After}
+		a.entry(idx[c], func(e *journal.Entry) { e.Status = journal.Applying })
+		a.emit(Event{Host: a.hp.Name, Kind: EvStart, Address: c.Address, Action: c.Action})
+	}
+	start := time.Now()
+	results := batch[0].Resource.(resources.Batcher).ApplyBatch(ctx, a.h, items)
+	if len(results) != len(batch) {
+		err := fmt.Errorf("internal error: %s batch returned %d results for %d changes", batch[0].Type, len(results), len(batch))
+		results = make([]resources.BatchResult, len(batch))
+		for i := range results {
+			results[i].Err = err
+		}
+	}
+	for i, c := range batch {
+		r := results[i]
+		if r.Err == nil {
+			a.entry(idx[c], func(e *journal.Entry) { e.Status, e.Undo = journal.Applied, r.Undo })
+			a.emit(Event{Host: a.hp.Name, Kind: EvDone, Address: c.Address, Action: c.Action, Duration: time.Since(start)})
+		} else {
+			a.entry(idx[c], func(e *journal.Entry) { e.Status, e.Error, e.Undo = journal.Failed, r.Err.Error(), r.Undo })
+		}
+	}
+	return results
+}
+
 // verify re-reads every applied change in one probe and checks it now
 // matches its desired state.
 func (a *hostApply) verify(ctx context.Context, applied []done) error {
@@ -331,7 +418,16 @@ func (a *hostApply) verify(ctx context.Context, applied []done) error {
 			errs = append(errs, fmt.Errorf("verifying %s: %w", d.ch.Address, err))
 			continue
 		}
-		if act, changed := plan.Diff(cur, d.ch.After); act != plan.NoOp {
+		want := d.ch.After
+		if rs, ok := d.ch.Resource.(resources.Resolver); ok {
+			// Several changes may edit one file: what this one wants is
+			// judged against the state they left together.
+			if want, err = rs.Resolve(d.ch.Config, cur, d.ch.After); err != nil {
+				errs = append(errs, fmt.Errorf("verifying %s: %w", d.ch.Address, err))
+				continue
+			}
+		}
+		if act, changed := plan.Diff(cur, want); act != plan.NoOp {
 			if d.ch.Type == "exec" {
 				continue // a command's guard may legitimately stay unmet
 			}

@@ -285,14 +285,21 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 			hp.Err = fmt.Errorf("%s: %w", in.Addr, err)
 			return hp
 		}
-		if it.desire.Content != nil && cur.Content != nil && it.desire.Content.Sensitive {
+		desire := it.desire
+		if rs, ok := in.Resource.Type.(resources.Resolver); ok {
+			if desire, err = rs.Resolve(in.Config, cur, desire); err != nil {
+				hp.Err = fmt.Errorf("%s: %w", in.Addr, err)
+				return hp
+			}
+		}
+		if desire.Content != nil && cur.Content != nil && desire.Content.Sensitive {
 			cur.Content.Sensitive = true
 		}
-		act, changed := Diff(cur, it.desire)
-		ch := &Change{Address: in.Addr, Type: in.Resource.Type.Name(), Action: act, Before: cur, After: it.desire,
+		act, changed := Diff(cur, desire)
+		ch := &Change{Address: in.Addr, Type: in.Resource.Type.Name(), Action: act, Before: cur, After: desire,
 			Changed: changed, Resource: in.Resource.Type, Config: in.Config, Instance: in}
 		if ir, ok := in.Resource.Type.(resources.Irreversibler); ok && act != NoOp {
-			ch.Irreversible = ir.Irreversible(cur, it.desire)
+			ch.Irreversible = ir.Irreversible(cur, desire)
 		}
 		hp.Changes = append(hp.Changes, ch)
 		byAddr[in.Addr] = ch

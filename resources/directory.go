@@ -83,7 +83,7 @@ func (Directory) Apply(ctx context.Context, h *Host, before, after *State) (Undo
 	undo := Undo{}
 	switch {
 	case !after.Present:
-		b := backupPath(h, p)
+		b := h.NextBackup(p)
 		fmt.Fprintf(&sb, "mkdir -p -m 0700 %s\nmv -- %s %s\n", shell.Quote(h.BackupDir), qp, shell.Quote(b))
 		undo["backup"] = b
 	case !before.Present:

@@ -181,16 +181,9 @@ func (File) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 	return st, nil
 }
 
-// backupPath is where a run keeps the pre-change copy of p on the host.
-func backupPath(h *Host, p string) string {
-	sum := sha256.Sum256([]byte(p))
-	return h.BackupDir + "/" + hex.EncodeToString(sum[:6]) + "-" + path.Base(p)
-}
-
-// backupScript copies p into the run's backup directory, preserving mode,
-// ownership and times.
-func backupScript(h *Host, p string) string {
-	b := backupPath(h, p)
+// backupScript copies p to b in the run's backup directory, preserving
+// mode, ownership and times.
+func backupScript(p, b string) string {
 	return "mkdir -p -m 0700 " + shell.Quote(path.Dir(b)) + " && cp -p -- " + shell.Quote(p) + " " + shell.Quote(b) + "\n"
 }
 
@@ -206,13 +199,13 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 	var stdin []byte
 	switch {
 	case !after.Present:
-		sb.WriteString(backupScript(h, p))
+		undo["backup"] = h.NextBackup(p)
+		sb.WriteString(backupScript(p, undo["backup"]))
 		sb.WriteString("rm -f -- " + shell.Quote(p) + "\n")
-		undo["backup"] = backupPath(h, p)
 	case after.Content != nil && (!before.Present || before.Content == nil || before.Content.SHA256 != after.Content.SHA256):
 		if before.Present {
-			sb.WriteString(backupScript(h, p))
-			undo["backup"] = backupPath(h, p)
+			undo["backup"] = h.NextBackup(p)
+			sb.WriteString(backupScript(p, undo["backup"]))
 		}
 		mode := after.Str("mode")
 		if mode == "" {

@@ -2,9 +2,13 @@ package resources
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
@@ -66,6 +70,16 @@ type Host struct {
 	RunID string
 	// BackupDir is the host's directory for pre-change copies of this run.
 	BackupDir string
+
+	backups atomic.Int64
+}
+
+// NextBackup returns a name, unique within the run on this host, for a
+// pre-change copy of p (several changes may touch one file).
+func (h *Host) NextBackup(p string) string {
+	n := h.backups.Add(1)
+	sum := sha256.Sum256([]byte(p))
+	return fmt.Sprintf("%s/%03d-%s-%s", h.BackupDir, n, hex.EncodeToString(sum[:4]), path.Base(p))
 }
 
 // Type is one kind of resource (file, directory, package, ...).
@@ -92,6 +106,35 @@ type Type interface {
 	// Revert restores before, undoing a change Apply made (from the
 	// journal: after carries no secret values).
 	Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error
+}
+
+// Resolver is implemented by types whose desired state depends on the
+// current one: a package's "latest" version is the candidate the host
+// offers, a line edited into a file is the file's current content with the
+// edit. The planner calls Resolve after reading the current state, and
+// apply calls it again on the re-read state when verifying.
+type Resolver interface {
+	Resolve(cfg cty.Value, current, desired *State) (*State, error)
+}
+
+// Batcher is implemented by types whose changes on one host are best made
+// together, such as package installs in one package manager transaction.
+// Apply hands it every pending change of the type whose dependencies are
+// met at that point; it returns one result per item, in order.
+type Batcher interface {
+	ApplyBatch(ctx context.Context, h *Host, items []BatchItem) []BatchResult
+}
+
+// BatchItem is one change in a batch.
+type BatchItem struct {
+	Config        cty.Value
+	Before, After *State
+}
+
+// BatchResult is what happened to one item of a batch.
+type BatchResult struct {
+	Undo Undo
+	Err  error
 }
 
 // Refresher is implemented by types that have an action to run when a
