@@ -19,7 +19,7 @@ import (
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/lang"
 	"github.com/tendhq/tend/plan"
-	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/resources/builtin"
 )
 
 // Version is set at build time with -ldflags "-X github.com/tendhq/tend/cli.Version=...".
@@ -189,7 +189,7 @@ func (c *common) load(needConfig bool) (*loaded, error) {
 	l := &loaded{files: map[string]*hcl.File{}}
 	var diags hcl.Diagnostics
 	if needConfig {
-		cfg, ds := lang.Load(c.dir, resources.Builtins())
+		cfg, ds := lang.Load(c.dir, builtin.Types())
 		diags = append(diags, ds...)
 		if cfg != nil {
 			for k, v := range cfg.Parser.Files() {

@@ -13,6 +13,7 @@ import (
 	"github.com/tendhq/tend/journal"
 	"github.com/tendhq/tend/plan"
 	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/resources/builtin"
 )
 
 func runsCmd(io IO) *cobra.Command {
@@ -89,7 +90,7 @@ func rollbackCmd(io IO) *cobra.Command {
 			for _, h := range l.hosts {
 				selected[h.Name] = true
 			}
-			types := resources.ByName(resources.Builtins())
+			types := resources.ByName(builtin.Types())
 			w := io.Stdout
 			total := 0
 			var hosts []*journal.Host

@@ -2,12 +2,12 @@ package cli
 
 import (
 	"context"
-	"errors"
 
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/transport"
+	"github.com/tendhq/tend/transport/ssh"
 )
 
 func dialSSH(ctx context.Context, h *inventory.Host, c *common) (transport.Transport, error) {
-	return nil, errors.New("the ssh transport is not available yet")
+	return ssh.Dial(ctx, h, ssh.Options{AcceptNewHostKeys: c.acceptNew, Stderr: c.io.Stderr})
 }

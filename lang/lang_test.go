@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/resources/builtin"
 )
 
 func load(t *testing.T, files map[string]string) *Config {
@@ -21,7 +21,7 @@ func load(t *testing.T, files map[string]string) *Config {
 			t.Fatal(err)
 		}
 	}
-	c, diags := Load(dir, resources.Builtins())
+	c, diags := Load(dir, builtin.Types())
 	if diags.HasErrors() {
 		t.Fatalf("load: %s", diags.Error())
 	}
@@ -214,7 +214,7 @@ file "a" { path = "/b" }`, "Duplicate resource"},
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(tc.src), 0o644)
-			_, diags := Load(dir, resources.Builtins())
+			_, diags := Load(dir, builtin.Types())
 			if !hasSummary(diags, tc.want) {
 				t.Errorf("want %q, got %s", tc.want, diags.Error())
 			}

@@ -220,8 +220,9 @@ func (o ProbeOutput) Get(key string) (string, bool) {
 	return v, ok
 }
 
-// Builtins returns every built-in resource type, in documentation order.
-func Builtins() []Type {
+// Core returns the resource types of this package: paths and commands.
+// The full list of built-in types is builtin.Types.
+func Core() []Type {
 	return []Type{File{}, Directory{}, Symlink{}, Exec{}}
 }
 

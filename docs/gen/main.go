@@ -7,8 +7,9 @@ import (
 	"os"
 
 	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/resources/builtin"
 )
 
 func main() {
-	os.Stdout.WriteString(resources.Markdown(resources.Builtins()))
+	os.Stdout.WriteString(resources.Markdown(builtin.Types()))
 }

@@ -1,0 +1,5 @@
+package builtin
+
+import "github.com/tendhq/tend/resources"
+
+func services() []resources.Type { return nil }
