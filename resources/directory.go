@@ -101,7 +101,7 @@ func (Directory) Apply(ctx context.Context, h *Host, before, after *State) (Undo
 	default:
 		chmodChown(&sb, p, before, after)
 	}
-	return undo, run(ctx, h, sb.String(), nil)
+	return undo, RunScript(ctx, h, sb.String(), nil)
 }
 
 // Revert implements Type.
@@ -120,5 +120,5 @@ func (Directory) Revert(ctx context.Context, h *Host, before, after *State, undo
 	default:
 		restoreModeOwner(&sb, p, before)
 	}
-	return run(ctx, h, sb.String(), nil)
+	return RunScript(ctx, h, sb.String(), nil)
 }

@@ -69,7 +69,7 @@ func (Exec) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 
 // Apply implements Type.
 func (Exec) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
-	return nil, run(ctx, h, after.Str("command"), nil)
+	return nil, RunScript(ctx, h, after.Str("command"), nil)
 }
 
 // Revert implements Type.
@@ -84,7 +84,7 @@ func (Exec) Irreversible(before, after *State) string {
 
 // Refresh implements Refresher.
 func (Exec) Refresh(ctx context.Context, h *Host, cfg cty.Value) error {
-	return run(ctx, h, str(cfg, "command", ""), nil)
+	return RunScript(ctx, h, str(cfg, "command", ""), nil)
 }
 
 // Irreversibler is implemented by types some of whose changes cannot be

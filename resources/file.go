@@ -239,7 +239,7 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 			chmodChown(&sb, p, before, after)
 		}
 	}
-	if err := run(ctx, h, sb.String(), stdin); err != nil {
+	if err := RunScript(ctx, h, sb.String(), stdin); err != nil {
 		return undo, err
 	}
 	return undo, nil
@@ -293,7 +293,7 @@ func (File) Revert(ctx context.Context, h *Host, before, after *State, undo Undo
 	default:
 		restoreModeOwner(&sb, p, before)
 	}
-	return run(ctx, h, sb.String(), nil)
+	return RunScript(ctx, h, sb.String(), nil)
 }
 
 // restoreModeOwner appends commands that put back a path's mode and
@@ -308,9 +308,9 @@ func restoreModeOwner(sb *strings.Builder, p string, before *State) {
 	}
 }
 
-// run runs a change script and turns a failure into an error carrying the
-// host's words.
-func run(ctx context.Context, h *Host, script string, stdin []byte) error {
+// RunScript runs a change script on the host (stdin may be nil) and turns
+// a failure into an error carrying the host's own words.
+func RunScript(ctx context.Context, h *Host, script string, stdin []byte) error {
 	cmd := transport.Command{Script: script}
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)

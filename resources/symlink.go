@@ -83,9 +83,9 @@ func (Symlink) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 // Apply implements Type.
 func (Symlink) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
 	if !after.Present {
-		return nil, run(ctx, h, "rm -f -- "+shell.Quote(before.Str("path"))+"\n", nil)
+		return nil, RunScript(ctx, h, "rm -f -- "+shell.Quote(before.Str("path"))+"\n", nil)
 	}
-	return nil, run(ctx, h, linkScript(after.Str("path"), after.Str("target")), nil)
+	return nil, RunScript(ctx, h, linkScript(after.Str("path"), after.Str("target")), nil)
 }
 
 // linkScript points p at target atomically: a link under a temporary name,
@@ -100,7 +100,7 @@ func linkScript(p, target string) string {
 func (Symlink) Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
 	p := before.Str("path")
 	if !before.Present {
-		return run(ctx, h, "rm -f -- "+shell.Quote(p)+"\n", nil)
+		return RunScript(ctx, h, "rm -f -- "+shell.Quote(p)+"\n", nil)
 	}
-	return run(ctx, h, linkScript(p, before.Str("target")), nil)
+	return RunScript(ctx, h, linkScript(p, before.Str("target")), nil)
 }
