@@ -14,15 +14,15 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/tendhq/tend/resources"
 )
 
 // Sensitive marks values that must never be displayed: results of
 // secret(...) and variables declared sensitive. HCL carries the mark
 // through expressions and templates, so anything derived from a secret is
 // sensitive too.
-const Sensitive = marker("sensitive")
-
-type marker string
+const Sensitive = resources.Sensitive
 
 // Functions returns the functions configuration may call: HCL's standard
 // library plus file, templatefile and secret. Paths are relative to dir.

@@ -16,6 +16,13 @@ import (
 	"github.com/tendhq/tend/transport"
 )
 
+// Sensitive is the cty mark of values never to be displayed or saved:
+// secrets from configuration (lang.Sensitive is this mark) and secret
+// current state a type reads (a password hash).
+const Sensitive = marker("sensitive")
+
+type marker string
+
 // Attribute is one argument of a resource type's configuration.
 type Attribute struct {
 	Name      string
