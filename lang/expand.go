@@ -222,7 +222,7 @@ func (c *Config) instance(r *Resource, ctx *hcl.EvalContext, addr string) (*Inst
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	cfg = markSensitive(r, cfg)
+	cfg = markSensitive(r, defaultName(r, cfg))
 	inst := &Instance{Resource: r, Addr: addr, Config: cfg}
 	if r.When != nil {
 		w, ds := r.When.Value(ctx)
@@ -244,6 +244,21 @@ func (c *Config) instance(r *Resource, ctx *hcl.EvalContext, addr string) (*Inst
 		}
 	}
 	return inst, diags
+}
+
+// defaultName fills a type's `name` attribute, when it has one and the
+// configuration leaves it unset, with the block's label: package "nginx" {}
+// manages the package nginx.
+func defaultName(r *Resource, cfg cty.Value) cty.Value {
+	if _, ok := r.Spec["name"]; !ok || cfg.IsNull() || !cfg.IsKnown() {
+		return cfg
+	}
+	if !cfg.GetAttr("name").IsNull() {
+		return cfg
+	}
+	m := cfg.AsValueMap()
+	m["name"] = cty.StringVal(r.Name)
+	return cty.ObjectVal(m)
 }
 
 // markSensitive marks the attributes the schema declares sensitive.
