@@ -1,0 +1,194 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/journal"
+	"github.com/tendhq/tend/plan"
+	"github.com/tendhq/tend/probe"
+	"github.com/tendhq/tend/resources"
+)
+
+// fakeHost is an in-memory host: a map of key → value the fake types
+// read and write, and a log of calls.
+type fakeHost struct {
+	mu    sync.Mutex
+	state map[string]string
+	log   []string
+}
+
+// kv is a fake type managing one key of a fakeHost. Keys listed in fail
+// fail to apply.
+type kv struct {
+	host  *fakeHost
+	fail  map[string]bool
+	batch bool
+}
+
+func (k kv) Name() string { return "kv" }
+func (k kv) Schema() *resources.Schema {
+	return &resources.Schema{Attributes: []resources.Attribute{{Name: "key", Type: cty.String}, {Name: "value", Type: cty.String}}}
+}
+func (k kv) Key(cfg cty.Value) (string, error) { return cfg.GetAttr("key").AsString(), nil }
+func (k kv) Desired(cfg cty.Value, _ resources.Env) (*resources.State, error) {
+	return state(cfg.GetAttr("key").AsString(), cfg.GetAttr("value").AsString()), nil
+}
+func (k kv) Probe(cfg cty.Value, _ *resources.State) string {
+	k.host.mu.Lock()
+	defer k.host.mu.Unlock()
+	key := cfg.GetAttr("key").AsString()
+	return "out value '" + k.host.state[key] + "'\n"
+}
+func (k kv) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, error) {
+	v := out.Values["value"]
+	if v == "" {
+		return &resources.State{Attrs: map[string]cty.Value{"key": cfg.GetAttr("key")}}, nil
+	}
+	return state(cfg.GetAttr("key").AsString(), v), nil
+}
+func state(key, value string) *resources.State {
+	return &resources.State{Present: true, Attrs: map[string]cty.Value{"key": cty.StringVal(key), "value": cty.StringVal(value)}}
+}
+func (k kv) set(key, value string) error {
+	k.host.mu.Lock()
+	defer k.host.mu.Unlock()
+	if k.fail[key] {
+		k.host.log = append(k.host.log, "fail "+key)
+		return errors.New("injected failure")
+	}
+	k.host.log = append(k.host.log, "set "+key+"="+value)
+	if value == "" {
+		delete(k.host.state, key)
+	} else {
+		k.host.state[key] = value
+	}
+	return nil
+}
+func (k kv) Apply(_ context.Context, _ *resources.Host, before, after *resources.State) (resources.Undo, error) {
+	return nil, k.set(after.Str("key"), after.Str("value"))
+}
+func (k kv) Revert(_ context.Context, _ *resources.Host, before, after *resources.State, _ resources.Undo) error {
+	return k.set(before.Str("key"), before.Str("value"))
+}
+
+// batchKV applies all its changes in one call.
+type batchKV struct{ kv }
+
+func (b batchKV) ApplyBatch(ctx context.Context, h *resources.Host, items []resources.BatchItem) []resources.BatchResult {
+	b.host.mu.Lock()
+	var keys []string
+	for _, it := range items {
+		keys = append(keys, it.After.Str("key"))
+	}
+	b.host.log = append(b.host.log, "batch "+strings.Join(keys, ","))
+	b.host.mu.Unlock()
+	out := make([]resources.BatchResult, len(items))
+	for i, it := range items {
+		out[i].Err = b.set(it.After.Str("key"), it.After.Str("value"))
+	}
+	return out
+}
+
+// hostPlan builds a host plan of kv changes in the given order; deps maps
+// an address to the addresses it follows.
+func hostPlan(t *testing.T, typ resources.Type, fh *fakeHost, keys []string, deps map[string][]string) *plan.HostPlan {
+	hp := &plan.HostPlan{Name: "h1", T: localSh{}}
+	for _, k := range keys {
+		cfg := cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": cty.StringVal("new-" + k)})
+		before := &resources.State{Attrs: map[string]cty.Value{"key": cty.StringVal(k)}}
+		if v, ok := fh.state[k]; ok {
+			before = state(k, v)
+		}
+		after, _ := typ.Desired(cfg, nil)
+		act, changed := plan.Diff(before, after)
+		hp.Changes = append(hp.Changes, &plan.Change{Address: "kv." + k, Type: "kv", Action: act, Changed: changed,
+			Before: before, After: after, Resource: typ, Config: cfg, Deps: deps["kv."+k]})
+	}
+	return hp
+}
+
+func statuses(j *journal.Journal, dir string) map[string]journal.Status {
+	r, _ := journal.Read(dir, strings.TrimSuffix(j.Path()[strings.LastIndex(j.Path(), "/")+1:], ".json"))
+	out := map[string]journal.Status{}
+	for _, e := range r.Hosts[0].Changes {
+		out[e.Address] = e.Status
+	}
+	return out
+}
+
+func run(t *testing.T, hp *plan.HostPlan, onFailure string) (*Result, map[string]journal.Status) {
+	dir := t.TempDir()
+	j, err := journal.Create(dir, &journal.Run{ID: "r1", Outcome: "running"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp.Facts = probe.Facts{BackupDir: t.TempDir()}
+	res := Apply(context.Background(), &plan.Plan{Hosts: []*plan.HostPlan{hp}}, Options{RunID: "r1", OnFailure: onFailure, Journal: j})
+	return res, statuses(j, dir)
+}
+
+func TestRollbackRestoresInReverse(t *testing.T) {
+	fh := &fakeHost{state: map[string]string{"b": "old-b"}}
+	typ := kv{host: fh, fail: map[string]bool{"c": true}}
+	hp := hostPlan(t, typ, fh, []string{"a", "b", "c", "d"}, map[string][]string{"kv.d": {"kv.c"}})
+	res, st := run(t, hp, Rollback)
+	if res.OK() || res.Hosts[0].Outcome != "rolled_back" {
+		t.Fatalf("outcome %+v", res.Hosts[0])
+	}
+	wantLog := []string{"set a=new-a", "set b=new-b", "fail c", "set b=old-b", "set a="}
+	if diff := cmp.Diff(wantLog, fh.log); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"b": "old-b"}, fh.state); diff != "" {
+		t.Errorf("state after rollback (-want +got):\n%s", diff)
+	}
+	want := map[string]journal.Status{"kv.a": journal.Reverted, "kv.b": journal.Reverted, "kv.c": journal.Failed, "kv.d": journal.Skipped}
+	if diff := cmp.Diff(want, st); diff != "" {
+		t.Errorf("journal (-want +got):\n%s", diff)
+	}
+}
+
+func TestContinueSkipsDependents(t *testing.T) {
+	fh := &fakeHost{state: map[string]string{}}
+	typ := kv{host: fh, fail: map[string]bool{"a": true}}
+	hp := hostPlan(t, typ, fh, []string{"a", "b", "c"}, map[string][]string{"kv.b": {"kv.a"}})
+	res, st := run(t, hp, Continue)
+	if res.Hosts[0].Outcome != "partial" {
+		t.Fatalf("outcome %q", res.Hosts[0].Outcome)
+	}
+	want := map[string]journal.Status{"kv.a": journal.Failed, "kv.b": journal.Skipped, "kv.c": journal.Applied}
+	if diff := cmp.Diff(want, st); diff != "" {
+		t.Errorf("journal (-want +got):\n%s", diff)
+	}
+}
+
+// TestBatch: changes of a Batcher type whose dependencies are met go in
+// one call; one that depends on a change of another kind waits for it.
+func TestBatch(t *testing.T) {
+	fh := &fakeHost{state: map[string]string{}}
+	typ := batchKV{kv{host: fh}}
+	hp := hostPlan(t, typ, fh, []string{"a", "b", "c", "d"}, map[string][]string{"kv.d": {"kv.c"}})
+	// c is not batchable: a plain kv change between them.
+	hp.Changes[2].Resource = kv{host: fh}
+	hp.Changes[2].Type = "other"
+	res, st := run(t, hp, Rollback)
+	if !res.OK() {
+		t.Fatalf("outcome %+v", res.Hosts[0])
+	}
+	wantLog := []string{"batch a,b", "set a=new-a", "set b=new-b", "set c=new-c", "set d=new-d"}
+	if diff := cmp.Diff(wantLog, fh.log); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	for a, s := range st {
+		if s != journal.Applied {
+			t.Errorf("%s: %s", a, s)
+		}
+	}
+}
