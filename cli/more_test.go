@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -105,5 +106,55 @@ host "db1"  { groups = ["db", "prod"] }
 	_, errOut, code = tend(t, "inventory", "-C", dir, "--target", "wbe")
 	if code != 1 || !strings.Contains(errOut, "wbe") {
 		t.Errorf("unknown name: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestDrift: exit codes 0/2/1 consistent with plan -detailed-exitcode, and
+// JUnit with one case per host × resource and a failure per drift.
+func TestDrift(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, dir, map[string]string{"main.hcl": fmt.Sprintf(`
+file "a" {
+  path    = "%[1]s/a"
+  content = "a\n"
+}
+file "b" {
+  path    = "%[1]s/b"
+  content = "b\n"
+}
+`, root)})
+	if _, _, code := tend(t, "apply", "-C", dir, "-y"); code != 0 {
+		t.Fatal("apply failed")
+	}
+	for _, f := range []string{"text", "json", "junit"} {
+		if out, _, code := tend(t, "drift", "-C", dir, "--format", f); code != 0 {
+			t.Errorf("%s: no drift: exit %d\n%s", f, code, out)
+		}
+	}
+	os.WriteFile(filepath.Join(root, "b"), []byte("changed\n"), 0o644)
+	out, _, code := tend(t, "drift", "-C", dir, "--format", "junit")
+	if code != 2 {
+		t.Errorf("junit with drift: exit %d, want 2", code)
+	}
+	for _, want := range []string{`<testsuites name="tend drift" tests="2" failures="1" errors="0">`,
+		`<testcase name="file.a" classname="localhost"></testcase>`,
+		`<failure message="drift: file.b (differs: content)" type="update">`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("junit lacks %s:\n%s", want, out)
+		}
+	}
+	out, _, code = tend(t, "drift", "-C", dir, "--format", "json")
+	var rep DriftReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 2 || rep.Drifted != 1 || rep.Hosts[0].Drifted[0].Address != "file.b" {
+		t.Errorf("json: exit %d, %+v, %v", code, rep, err)
+	}
+	if _, _, pc := tend(t, "plan", "-C", dir, "-detailed-exitcode"); pc != code {
+		t.Errorf("plan -detailed-exitcode = %d, drift = %d", pc, code)
+	}
+	// An unreachable host is an error, and an error wins over drift.
+	writeFiles(t, dir, map[string]string{"inventory.hcl": "host \"localhost\" {\n  transport = \"local\"\n}\nhost \"gone\" {\n  address = \"127.0.0.1\"\n  port = 1\n}\n"})
+	out, _, code = tend(t, "drift", "-C", dir, "--format", "junit")
+	if code != 1 || !strings.Contains(out, `<error message=`) {
+		t.Errorf("unreachable: exit %d\n%s", code, out)
 	}
 }
