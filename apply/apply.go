@@ -40,6 +40,8 @@ const (
 	EvRevertFailed EventKind = "revert_failed"
 	EvNotReverted  EventKind = "not_reverted"
 	EvHostDone     EventKind = "host_done"
+	EvHealthy      EventKind = "healthy"
+	EvUnhealthy    EventKind = "unhealthy"
 )
 
 // Event is one step of an apply, for live output and JSON lines.
@@ -65,6 +67,10 @@ type Options struct {
 	Events func(Event)
 	// Env gives types the configuration directory's files.
 	Env resources.Env
+	// HealthCheck, when set, runs on each host once its changes are
+	// applied and verified (also on a host without changes); an error fails
+	// the host, which then follows OnFailure.
+	HealthCheck func(ctx context.Context, h *plan.HostPlan) error
 }
 
 // HostResult is how one host's apply ended.
@@ -73,6 +79,28 @@ type HostResult struct {
 	Outcome                                string // success, failed, rolled_back, partial, unreachable
 	Err                                    error
 	Applied, Failed, Reverted, NotReverted int
+	// Unhealthy is set when the host's changes applied but its health
+	// check failed.
+	Unhealthy bool
+
+	ha      *hostApply
+	applied []done
+}
+
+// RevertHost reverts every change a successful or unhealthy host applied
+// (a rollout rolling back failed hosts or a whole batch), in reverse order.
+func RevertHost(ctx context.Context, hr *HostResult) {
+	if hr.ha == nil || (hr.Outcome != "success" && hr.Outcome != "unhealthy") {
+		return
+	}
+	hr.Reverted, hr.NotReverted = hr.ha.revert(ctx, hr.applied)
+	hr.applied = nil
+	if hr.NotReverted == 0 {
+		hr.Outcome = "rolled_back"
+	} else {
+		hr.Outcome = "failed"
+	}
+	hr.ha.hostOutcome(hr.Outcome, hr.Err)
 }
 
 // Result is how an apply ended.
@@ -110,8 +138,12 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) *Result {
 		opts.Events(e)
 	}
 	res := &Result{Hosts: make([]*HostResult, len(p.Hosts))}
+	// A run may apply several plans (the batches of a rollout): this
+	// plan's hosts follow those already journaled.
+	base := 0
 	if opts.Journal != nil {
 		_ = opts.Journal.Update(func(r *journal.Run) {
+			base = len(r.Hosts)
 			for _, hp := range p.Hosts {
 				jh := &journal.Host{Name: hp.Name, Outcome: "pending", Changes: []*journal.Entry{}}
 				if hp.Err != nil {
@@ -140,7 +172,7 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) *Result {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ha := &hostApply{hp: hp, opts: opts, emit: emit, j: opts.Journal, idx: i}
+			ha := &hostApply{hp: hp, opts: opts, emit: emit, j: opts.Journal, idx: base + i}
 			res.Hosts[i] = ha.run(ctx)
 			emit(Event{Host: hp.Name, Kind: EvHostDone, Outcome: res.Hosts[i].Outcome, Error: errString(res.Hosts[i].Err)})
 		}()
@@ -313,6 +345,19 @@ func (a *hostApply) run(ctx context.Context) *HostResult {
 			a.emit(Event{Host: hp.Name, Kind: EvFailed, Error: err.Error()})
 		}
 	}
+	if firstErr == nil && a.opts.HealthCheck != nil {
+		// An unhealthy host keeps its changes: what to do about it is the
+		// rollout's decision (RevertHost), made per batch.
+		if err := a.opts.HealthCheck(ctx, hp); err != nil {
+			res.Unhealthy = true
+			res.Outcome, res.Err = "unhealthy", fmt.Errorf("health check: %w", err)
+			res.ha, res.applied = a, applied
+			a.emit(Event{Host: hp.Name, Kind: EvUnhealthy, Error: res.Err.Error()})
+			a.hostOutcome(res.Outcome, res.Err)
+			return res
+		}
+		a.emit(Event{Host: hp.Name, Kind: EvHealthy})
+	}
 	switch {
 	case firstErr == nil:
 		res.Outcome = "success"
@@ -329,6 +374,7 @@ func (a *hostApply) run(ctx context.Context) *HostResult {
 		res.Outcome = "failed"
 	}
 	res.Err = firstErr
+	res.ha, res.applied = a, applied
 	a.hostOutcome(res.Outcome, firstErr)
 	return res
 }

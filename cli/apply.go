@@ -13,6 +13,7 @@ import (
 
 	"github.com/tendhq/tend/apply"
 	"github.com/tendhq/tend/journal"
+	"github.com/tendhq/tend/lang"
 	"github.com/tendhq/tend/plan"
 )
 
@@ -20,6 +21,7 @@ func applyCmd(io IO) *cobra.Command {
 	c := &common{io: io}
 	var yes, asJSON bool
 	var onFailure string
+	var rf rolloutFlags
 	cmd := &cobra.Command{
 		Use:   "apply [PLANFILE]",
 		Short: "Make the changes a plan shows, on every targeted host in parallel",
@@ -49,6 +51,10 @@ Without a terminal, apply refuses to run unless -y is given.`,
 				c.vars = append(append([]string{}, s.Inputs.Vars...), c.vars...)
 			}
 			l, err := c.load(true)
+			if err != nil {
+				return err
+			}
+			ro, err := rf.rollout(cmd, l.cfg)
 			if err != nil {
 				return err
 			}
@@ -93,12 +99,13 @@ Without a terminal, apply refuses to run unless -y is given.`,
 					return &exitError{ExitError}
 				}
 			}
-			return c.runApply(cmd, l, pl, onFailure, asJSON)
+			return c.runApply(cmd, l, pl, onFailure, asJSON, ro)
 		},
 	}
 	c.addConfigFlags(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
+	rf.add(cmd)
 	cmd.Flags().StringVar(&onFailure, "on-failure", apply.Rollback, "when a change fails on a host: rollback (revert the host's applied changes), stop (keep them), continue (go on with changes not depending on it)")
 	return cmd
 }
@@ -110,7 +117,7 @@ func currentUser() string {
 	return os.Getenv("USER")
 }
 
-func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailure string, asJSON bool) error {
+func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailure string, asJSON bool, ro *lang.Rollout) error {
 	io := c.io
 	now := time.Now()
 	runID := journal.NewID(now)
@@ -126,7 +133,7 @@ func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailur
 	} else {
 		fmt.Fprintf(io.Stdout, "\nApplying (run %s)\n", runID)
 	}
-	res := apply.Apply(cmd.Context(), pl, apply.Options{
+	opts := apply.Options{
 		RunID: runID, OnFailure: onFailure, Parallel: c.parallel, Journal: j, Env: l.cfg.Env(),
 		Events: func(e apply.Event) {
 			if enc != nil {
@@ -135,7 +142,16 @@ func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailur
 			}
 			printEvent(c, e)
 		},
-	})
+	}
+	var res *apply.Result
+	if ro != nil {
+		if ro.HealthCheck != nil {
+			opts.HealthCheck = healthCheck(ro.HealthCheck)
+		}
+		res = c.runRollout(cmd.Context(), l, pl, ro, opts, j)
+	} else {
+		res = apply.Apply(cmd.Context(), pl, opts)
+	}
 	outcome := "success"
 	if !res.OK() {
 		outcome = "failed"
@@ -169,6 +185,10 @@ func printEvent(c *common, e apply.Event) {
 		}
 	case apply.EvSkipped:
 		fmt.Fprintf(w, "  %s: - %s skipped: %s\n", e.Host, e.Address, e.Error)
+	case apply.EvHealthy:
+		fmt.Fprintf(w, "  %s: health check passed\n", e.Host)
+	case apply.EvUnhealthy:
+		fmt.Fprintf(w, "  %s: ! %s\n", e.Host, e.Error)
 	case apply.EvReverted:
 		fmt.Fprintf(w, "  %s: ↶ %s reverted\n", e.Host, e.Address)
 	case apply.EvRevertFailed:
@@ -195,7 +215,7 @@ func past(a plan.Action) string {
 func printApplySummary(c *common, res *apply.Result, onFailure, runID, journalPath string) {
 	w := c.io.Stdout
 	applied, ok := 0, 0
-	var bad []string
+	var bad, notStarted []string
 	for _, h := range res.Hosts {
 		applied += h.Applied
 		switch h.Outcome {
@@ -205,6 +225,11 @@ func printApplySummary(c *common, res *apply.Result, onFailure, runID, journalPa
 			bad = append(bad, fmt.Sprintf("%s (unreachable: %s)", h.Name, h.Err))
 		case "rolled_back":
 			bad = append(bad, fmt.Sprintf("%s (failed, rolled back %s: %s)", h.Name, plural(h.Reverted, "change", "changes"), h.Err))
+		case "unhealthy":
+			bad = append(bad, fmt.Sprintf("%s (unhealthy, %s stay applied: %s)", h.Name, plural(h.Applied, "change", "changes"), h.Err))
+		case "not_started":
+			notStarted = append(notStarted, h.Name)
+			continue
 		case "partial":
 			bad = append(bad, fmt.Sprintf("%s (failed; %s applied before the failure stay applied (--on-failure %s): %s)",
 				h.Name, plural(h.Applied, "change", "changes"), onFailure, h.Err))
@@ -225,6 +250,9 @@ func printApplySummary(c *common, res *apply.Result, onFailure, runID, journalPa
 		for _, b := range bad {
 			fmt.Fprintf(w, "  %s\n", b)
 		}
+	}
+	if len(notStarted) > 0 {
+		fmt.Fprintf(w, "Not started: %s.\n", strings.Join(notStarted, ", "))
 	}
 	fmt.Fprintf(w, "Run %s journaled in %s\n", runID, journalPath)
 }

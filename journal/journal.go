@@ -51,6 +51,16 @@ type Run struct {
 	Hosts   []*Host `json:"hosts"`
 	// RevertsRun names the run a rollback reverted.
 	RevertsRun string `json:"reverts_run,omitempty"`
+	// Batches records a rollout's batches, in order.
+	Batches []*Batch `json:"batches,omitempty"`
+}
+
+// Batch is one batch of a rollout.
+type Batch struct {
+	Number  int      `json:"number"`
+	Hosts   []string `json:"hosts"`
+	Outcome string   `json:"outcome"` // applied, failed, rolled_back, stale, not_started
+	Detail  string   `json:"detail,omitempty"`
 }
 
 // Host is one host of a run.

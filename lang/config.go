@@ -23,6 +23,8 @@ type Config struct {
 	Parser    *hclparse.Parser
 	Variables map[string]*Variable
 	Roles     []*Role
+	// Rollout is the rollout block, nil when there is none.
+	Rollout *Rollout
 	// Resources in declaration order.
 	Resources []*Resource
 	byAddr    map[string]*Resource
@@ -137,7 +139,8 @@ func (c *Config) bodySchema(top bool) *hcl.BodySchema {
 	if top {
 		s.Blocks = append(s.Blocks,
 			hcl.BlockHeaderSchema{Type: "variable", LabelNames: []string{"name"}},
-			hcl.BlockHeaderSchema{Type: "role", LabelNames: []string{"name"}})
+			hcl.BlockHeaderSchema{Type: "role", LabelNames: []string{"name"}},
+			hcl.BlockHeaderSchema{Type: "rollout"})
 	} else {
 		s.Attributes = []hcl.AttributeSchema{{Name: "hosts", Required: true}}
 	}
@@ -161,6 +164,8 @@ func (c *Config) loadBody(body hcl.Body, role *Role) hcl.Diagnostics {
 		switch b.Type {
 		case "variable":
 			diags = append(diags, c.loadVariable(b)...)
+		case "rollout":
+			diags = append(diags, c.loadRollout(b)...)
 		case "role":
 			r := &Role{Name: b.Labels[0], DeclRange: b.DefRange}
 			for _, o := range c.Roles {

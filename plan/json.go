@@ -189,6 +189,11 @@ func Stale(saved *JSONPlan, fresh *Plan) []string {
 			diffs = append(diffs, fmt.Sprintf("%s: %s", h.Name, h.Err))
 			continue
 		}
+		for _, sh := range saved.Hosts {
+			if sh.Name == h.Name && sh.Error != "" {
+				diffs = append(diffs, fmt.Sprintf("%s: could not be planned when the plan was made (%s)", h.Name, sh.Error))
+			}
+		}
 		for _, ch := range h.Changes {
 			k := key{h.Name, ch.Address}
 			seen[k] = true

@@ -1,0 +1,247 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/tendhq/tend/integration/lab"
+	"github.com/tendhq/tend/inventory"
+	"github.com/tendhq/tend/lang"
+	"github.com/tendhq/tend/plan"
+	"github.com/tendhq/tend/resources/builtin"
+	"github.com/tendhq/tend/transport"
+	"github.com/tendhq/tend/transport/ssh"
+)
+
+// TestOneRoundTrip counts SSH connections and exec sessions per host
+// during a plan: exactly one connection and one exec carry the facts and
+// every probe.
+func TestOneRoundTrip(t *testing.T) {
+	lab.Required(t)
+	l := lab.StartT(t, lab.Options{Hosts: 3, Name: "count"})
+	dir := t.TempDir()
+	invPath := filepath.Join(dir, "inventory.hcl")
+	if err := l.WriteInventory(invPath); err != nil {
+		t.Fatal(err)
+	}
+	// Every resource's identity is known before the facts are (contents
+	// may use facts): one exec. A path built from a fact would need a
+	// second, for that resource alone (see docs/design.md).
+	var cfg strings.Builder
+	cfg.WriteString(strings.Replace(fleetConfig, "/srv/${host.facts.hostname}-data", "/srv/${host.name}-data", 1))
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&cfg, "file \"f%d\" {\n  path = \"/etc/tend-count-%d\"\n  content = \"%d on ${host.facts.os.family}\"\n}\n", i, i, i)
+	}
+	write(t, filepath.Join(dir, "main.hcl"), cfg.String())
+	c, diags := lang.Load(dir, builtin.Types())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	vars, _ := c.Values(lang.VarInputs{Env: []string{}})
+	inv, diags := inventory.Load([]string{invPath}, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	var mu sync.Mutex
+	conns := map[string]*ssh.Transport{}
+	p := &plan.Planner{Config: c, Vars: vars, Inventory: inv, Connect: func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {
+		tr, err := ssh.Dial(ctx, h, ssh.Options{})
+		if err == nil {
+			mu.Lock()
+			conns[h.Name] = tr
+			mu.Unlock()
+		}
+		return tr, err
+	}}
+	pl, diags := p.Plan(context.Background(), inv.Hosts())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	for _, h := range pl.Hosts {
+		if h.Err != nil {
+			t.Fatalf("%s: %v", h.Name, h.Err)
+		}
+		if n := len(h.Pending()); n != 45 {
+			t.Errorf("%s: %d changes planned, want 45", h.Name, n)
+		}
+		st := conns[h.Name].Stats()
+		if st.Connections != 1 || st.Sessions != 1 || st.SFTPSessions != 0 {
+			t.Errorf("%s: %+v, want 1 connection and 1 exec session for facts and all probes", h.Name, st)
+		}
+		conns[h.Name].Close()
+	}
+}
+
+// TestHostKeys: an unknown key is refused with the fix in the message, a
+// changed key is refused loudly, --accept-new-host-keys records an
+// unknown key; a host reached through ProxyJump via another lab host works.
+func TestHostKeys(t *testing.T) {
+	lab.Required(t)
+	l := lab.StartT(t, lab.Options{Hosts: 2, Name: "keys"})
+	dir := t.TempDir()
+	h1, h2 := l.Host(1), l.Host(2)
+	known := filepath.Join(dir, "known_hosts")
+	inv := func(extra string) {
+		write(t, filepath.Join(dir, "inventory.hcl"), fmt.Sprintf(`
+host "target" {
+  address       = %q
+  user          = "root"
+  identity_file = %q
+  ssh {
+    known_hosts_file = %q
+%s
+  }
+}
+`, h2.Address, l.ClientKeyFile(), known, extra))
+	}
+	write(t, filepath.Join(dir, "main.hcl"), "file \"f\" {\n  path = \"/etc/keys-test\"\n  content = \"x\"\n}\n")
+	inv("")
+
+	// Unknown: known_hosts has no entry for the host.
+	write(t, known, "")
+	_, errOut, code := tend(t, "plan", "-C", dir)
+	out, _, _ := tend(t, "plan", "-C", dir, "-json")
+	if code != 1 || !strings.Contains(out, "is unknown") || !strings.Contains(out, "ssh-keyscan") || !strings.Contains(out, "--accept-new-host-keys") {
+		t.Errorf("unknown host key: exit %d, want 1 and the fix in the message\n%s%s", code, out, errOut)
+	}
+
+	// Accept-new: recorded, then accepted under strict checking.
+	if _, _, code := tend(t, "plan", "-C", dir, "--accept-new-host-keys"); code != 0 {
+		t.Errorf("--accept-new-host-keys: exit %d, want 0", code)
+	}
+	// Debian's ssh_config sets HashKnownHosts, which tend honours, so the
+	// host name may be hashed.
+	rec := read(t, known)
+	if strings.Count(rec, "\n") != 1 || !strings.Contains(rec, "ssh-ed25519") {
+		t.Errorf("the key was not recorded: %q", rec)
+	}
+	if _, _, code := tend(t, "plan", "-C", dir); code != 0 {
+		t.Errorf("plan with the recorded key: exit %d, want 0", code)
+	}
+
+	// Changed: the address is recorded with another host's key.
+	labKnown := read(t, l.KnownHostsFile())
+	var h1Key string
+	for _, line := range strings.Split(labKnown, "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == h1.Address {
+			h1Key = f[1] + " " + f[2]
+		}
+	}
+	if h1Key == "" {
+		t.Fatalf("no key for %s in the lab's known_hosts:\n%s", h1.Address, labKnown)
+	}
+	write(t, known, h2.Address+" "+h1Key+"\n")
+	out, _, code = tend(t, "plan", "-C", dir, "-json", "--accept-new-host-keys")
+	if code != 1 || !strings.Contains(out, "REMOTE HOST IDENTIFICATION HAS CHANGED") {
+		t.Errorf("changed host key: exit %d, want 1 and a loud refusal\n%s", code, out)
+	}
+
+	// ProxyJump through lab host 1.
+	write(t, known, labKnown)
+	inv(fmt.Sprintf("    proxy_jump = \"root@%s\"", h1.Address))
+	t.Setenv("HOME", dir) // the jump host's identity comes from the default ~/.ssh/id_ed25519
+	os.MkdirAll(filepath.Join(dir, ".ssh"), 0o700)
+	key := read(t, l.ClientKeyFile())
+	os.WriteFile(filepath.Join(dir, ".ssh/id_ed25519"), []byte(key), 0o600)
+	os.WriteFile(filepath.Join(dir, ".ssh/known_hosts"), []byte(labKnown), 0o600)
+	if _, _, code := tend(t, "apply", "-C", dir, "-y"); code != 0 {
+		t.Fatalf("apply through ProxyJump: exit %d", code)
+	}
+	if got := read(t, filepath.Join(h2.Root, "etc/keys-test")); got != "x" {
+		t.Errorf("the jumped-to host was not changed: %q", got)
+	}
+	invFile, diags := inventory.Load([]string{filepath.Join(dir, "inventory.hcl")}, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	tr, err := ssh.Dial(context.Background(), invFile.Host("target"), ssh.Options{})
+	if err != nil {
+		t.Fatalf("dial through the jump host: %v", err)
+	}
+	defer tr.Close()
+	if st := tr.Stats(); st.Connections != 2 {
+		t.Errorf("ProxyJump: %d connections, want 2 (jump host and target)", st.Connections)
+	}
+}
+
+// TestBecome: tend logs in as an unprivileged user whose sudo needs a
+// password and manages a root-owned file; the password appears in no
+// output or journal.
+func TestBecome(t *testing.T) {
+	lab.Required(t)
+	l := lab.StartT(t, lab.Options{Hosts: 1, Name: "become"})
+	h := l.Host(1)
+	dir := t.TempDir()
+	t.Setenv("TEND_TEST_SUDO", lab.OpsSudoPassword)
+	write(t, filepath.Join(dir, "inventory.hcl"), fmt.Sprintf(`
+host %q {
+  address         = %q
+  user            = %q
+  identity_file   = %q
+  become          = true
+  become_password = secret("env:TEND_TEST_SUDO")
+  ssh {
+    known_hosts_file = %q
+  }
+}
+`, h.Name, h.Address, lab.OpsUser, l.ClientKeyFile(), l.KnownHostsFile()))
+	write(t, filepath.Join(dir, "main.hcl"), `
+file "root_only" {
+  path    = "/root/managed-by-tend"
+  content = "secret sauce\n"
+  owner   = "root"
+  group   = "root"
+  mode    = "0600"
+}
+file "sudoers_note" {
+  path    = "/etc/sudoers.d/README-tend"
+  content = "# managed\n"
+  mode    = "0440"
+}
+`)
+	var all strings.Builder
+	for _, args := range [][]string{{"plan", "-C", dir}, {"apply", "-C", dir, "-y"}, {"plan", "-C", dir, "-detailed-exitcode"}} {
+		out, errOut, code := tend(t, args...)
+		all.WriteString(out + errOut)
+		if code != 0 {
+			t.Fatalf("%v: exit %d", args, code)
+		}
+	}
+	p := filepath.Join(h.Root, "root/managed-by-tend")
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if st.Uid != 0 || st.Gid != 0 || fi.Mode().Perm() != 0o600 || read(t, p) != "secret sauce\n" {
+		t.Errorf("root-owned file: uid %d gid %d mode %o content %q", st.Uid, st.Gid, fi.Mode().Perm(), read(t, p))
+	}
+	_ = filepath.WalkDir(filepath.Join(dir, ".tend"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			all.WriteString(read(t, p))
+		}
+		return nil
+	})
+	if strings.Contains(all.String(), lab.OpsSudoPassword) {
+		t.Error("the sudo password appears in output or the journal")
+	}
+
+	// A wrong password is a clear error, not a hang.
+	t.Setenv("TEND_TEST_SUDO", "wrong-password")
+	out, _, code := tend(t, "plan", "-C", dir, "-json")
+	if code != 1 || !strings.Contains(out, "sudo") {
+		t.Errorf("wrong sudo password: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, "wrong-password") {
+		t.Error("the wrong password appears in the output")
+	}
+	_ = hcl.Pos{}
+}
