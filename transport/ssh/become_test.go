@@ -1,0 +1,222 @@
+package ssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/tendhq/tend/inventory"
+	"github.com/tendhq/tend/transport"
+	"github.com/tendhq/tend/transport/transporttest"
+)
+
+// The become tests need real sudo with a password. The accounts and the
+// sudoers file exist only inside the test sshd's private mount namespace
+// (bind mounts over /etc/passwd, /etc/shadow, /etc/group, /etc/sudoers),
+// so the machine's own files are never modified and nothing is left to
+// clean up but the sshd process; sudo's timestamps and lecture records go
+// to the test's temporary directory.
+
+const (
+	sudoUser     = "tendsudo"   // sudo with a password
+	nopasswdUser = "tendnopass" // sudo NOPASSWD
+	sudoPassword = "correct horse 'battery' $(staple)"
+)
+
+func startBecomeServer(t *testing.T) (*client, *sshd) {
+	t.Helper()
+	requireSSHD(t)
+	if _, err := exec.LookPath("sudo"); err != nil {
+		t.Skip("sudo not installed (integration/scripts/ssh-deps.sh installs it)")
+	}
+	if err := canIsolate(); err != nil {
+		t.Skipf("become tests need root and mount namespaces: %v", err)
+	}
+	c := newClient(t)
+	// The test users must reach the key files and their homes: open the
+	// temporary directories up (they are 0700 by default).
+	base := t.TempDir()
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	users := []testUser{
+		{name: sudoUser, uid: 64101, password: sudoPassword, home: filepath.Join(base, sudoUser)},
+		{name: nopasswdUser, uid: 64102, password: "unused", home: filepath.Join(base, nopasswdUser)},
+	}
+	for _, u := range users {
+		if err := os.Mkdir(u.home, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(u.home, u.uid, u.uid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := filepath.Join(base, "sudo-state")
+	sudoers := fmt.Sprintf(`Defaults env_reset
+Defaults use_pty
+Defaults secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+Defaults timestampdir=%s/ts
+Defaults lecture_status_dir=%s/lectured
+Defaults !syslog
+root ALL=(ALL:ALL) ALL
+%s ALL=(ALL:ALL) ALL
+%s ALL=(ALL:ALL) NOPASSWD: ALL
+`, state, state, sudoUser, nopasswdUser)
+	s := startSSHD(t, sshdConfig{
+		authorized: []gossh.PublicKey{c.key.pub},
+		users:      users,
+		sudoers:    sudoers,
+	})
+	c.trust(t, s)
+	// sshd reads authorized_keys as the logging-in user.
+	for _, d := range []string{filepath.Dir(s.dir), s.dir} {
+		os.Chmod(d, 0o755)
+	}
+	os.Chmod(filepath.Join(s.dir, "authorized_keys"), 0o644)
+	return c, s
+}
+
+func becomeHost(c *client, s *sshd, login, password string) *inventory.Host {
+	h := c.host(s)
+	h.User = login
+	h.Become = true
+	h.BecomePassword = password
+	return h
+}
+
+func TestBecomeSudoPassword(t *testing.T) {
+	c, s := startBecomeServer(t)
+	h := becomeHost(c, s, sudoUser, sudoPassword)
+	tr := c.dial(t, h, c.options())
+	if got := runOK(t, tr, "id -un; id -u"); got != "root\n0\n" {
+		t.Fatalf("become root: %q", got)
+	}
+	// The script's stdin is the caller's, not the password.
+	res, err := tr.Run(context.Background(), transport.Command{Script: "cat", Stdin: strings.NewReader("data")})
+	if err != nil || string(res.Stdout) != "data" || len(res.Stderr) != 0 {
+		t.Fatalf("cat under sudo: %+v %v", res, err)
+	}
+	// Everything else holds under sudo too; files go through the shell.
+	transporttest.Run(t, func(t *testing.T) transport.Transport { return c.dial(t, h, c.options()) })
+	if st := tr.Stats(); st.SFTPSessions != 0 {
+		t.Errorf("sftp used under become: %+v", st)
+	}
+
+	// Uploaded files belong to the become user.
+	ctx := context.Background()
+	dir := strings.TrimSpace(runOK(t, tr, "mktemp -d"))
+	defer runOK(t, tr, "rm -rf "+dir)
+	if err := tr.Upload(ctx, dir+"/owned", strings.NewReader("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := runOK(t, tr, "stat -c %U:%a "+dir+"/owned"); got != "root:600\n" {
+		t.Errorf("uploaded file: %q", got)
+	}
+}
+
+func TestBecomeOtherUser(t *testing.T) {
+	c, s := startBecomeServer(t)
+	h := becomeHost(c, s, sudoUser, sudoPassword)
+	h.BecomeUser = nopasswdUser
+	tr := c.dial(t, h, c.options())
+	if got := runOK(t, tr, "id -un"); got != nopasswdUser+"\n" {
+		t.Fatalf("become %s: %q", nopasswdUser, got)
+	}
+}
+
+func TestBecomeWrongPassword(t *testing.T) {
+	c, s := startBecomeServer(t)
+	for name, pw := range map[string]string{
+		"wrong password": "not the password",
+		"no password":    "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			tr := c.dial(t, becomeHost(c, s, sudoUser, pw), c.options())
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			start := time.Now()
+			_, err := tr.Run(ctx, transport.Command{Script: "echo should-not-run", Stdin: strings.NewReader("secret stdin\n")})
+			var be *BecomeError
+			if !errors.As(err, &be) {
+				t.Fatalf("Run: %v, want *BecomeError", err)
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("sudo hung until the test's deadline: %v", err)
+			}
+			msg := err.Error()
+			if pw != "" && strings.Contains(msg, pw) {
+				t.Errorf("the error shows the password: %q", msg)
+			}
+			want := "incorrect password"
+			if pw == "" {
+				want = "a password is required"
+			}
+			if !strings.Contains(msg, "become root with sudo failed") || !strings.Contains(msg, want) {
+				t.Errorf("error %q lacks %q", msg, want)
+			}
+			t.Logf("%s after %s: %v", name, time.Since(start).Round(time.Millisecond), err)
+		})
+	}
+}
+
+func TestBecomeNoPasswordNeeded(t *testing.T) {
+	// sudo that does not ask: a password given anyway must not reach the
+	// script (the bootstrap skips it), and none given works with -n.
+	c, s := startBecomeServer(t)
+	for _, pw := range []string{"unused-password", ""} {
+		tr := c.dial(t, becomeHost(c, s, nopasswdUser, pw), c.options())
+		res, err := tr.Run(context.Background(), transport.Command{Script: "id -u; cat", Stdin: strings.NewReader("only this")})
+		if err != nil {
+			t.Fatalf("password %q: %v", pw, err)
+		}
+		if string(res.Stdout) != "0\nonly this" || len(res.Stderr) != 0 {
+			t.Errorf("password %q: stdout %q stderr %q", pw, res.Stdout, res.Stderr)
+		}
+	}
+}
+
+func TestPasswordAuthentication(t *testing.T) {
+	c, s := startBecomeServer(t)
+	h := c.host(s)
+	h.User = sudoUser
+	h.IdentityFile = ""
+	os.Remove(c.key.path)
+	h.Password = sudoPassword
+	tr := c.dial(t, h, c.options())
+	if got := runOK(t, tr, "id -un"); got != sudoUser+"\n" {
+		t.Fatalf("password login: %q", got)
+	}
+	h.Password = "wrong"
+	_, err := Dial(context.Background(), h, c.options())
+	if err == nil || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("wrong password: %v", err)
+	}
+}
+
+func TestBashLoginShell(t *testing.T) {
+	// The bootstrap passes through the login shell's parser: bash here,
+	// /bin/sh (dash) in the other tests.
+	if _, err := os.Stat("/bin/bash"); err != nil {
+		t.Skip("no bash")
+	}
+	if err := canIsolate(); err != nil {
+		t.Skipf("needs a private mount namespace to set the login shell: %v", err)
+	}
+	c := newClient(t)
+	s := serverFor(t, c, sshdConfig{shell: "/bin/bash"})
+	tr := c.dial(t, c.host(s), c.options())
+	if got := runOK(t, tr, `echo "$BASH_VERSION" | cut -c1; ps -o comm= -p $$`); !strings.HasSuffix(got, "sh\n") {
+		t.Fatalf("got %q", got)
+	}
+	transporttest.Run(t, func(t *testing.T) transport.Transport { return c.dial(t, c.host(s), c.options()) })
+}

@@ -1,0 +1,76 @@
+// Package ssh is tend's SSH transport: one connection per host for a whole
+// run, on golang.org/x/crypto/ssh, configured like OpenSSH.
+//
+// # Connecting
+//
+// Dial merges the inventory host, Options and ~/.ssh/config (Host,
+// HostName, User, Port, IdentityFile, ProxyJump, StrictHostKeyChecking,
+// UserKnownHostsFile, HostKeyAlias, IdentitiesOnly, IdentityAgent,
+// ConnectTimeout, ServerAliveInterval/CountMax, HashKnownHosts), in that
+// order of precedence. The ssh config is matched against the host's address
+// (its name when it has none), as `ssh ADDRESS` would. ProxyJump chains are
+// dialled hop by hop through direct-tcpip channels; every hop's key is
+// checked against known_hosts and every hop counts in Stats.Connections.
+//
+// Host keys are verified against known_hosts by default. An unknown key is
+// an *UnknownHostKeyError whose message gives the ssh-keyscan command that
+// records it; accept-new (Options.AcceptNewHostKeys or the ssh config)
+// records unknown keys instead, under a lock. A changed key is always a
+// *HostKeyChangedError, whatever the mode, StrictHostKeyChecking=no
+// included. The client asks for the host key algorithms of the recorded
+// keys, so a server with several keys shows the one we know.
+//
+// Authentication tries identity files named by the inventory or ssh
+// config, then ssh-agent keys, then ~/.ssh/id_ed25519, id_ecdsa and id_rsa,
+// then the inventory password (password and keyboard-interactive). tend
+// never prompts: an encrypted key is skipped (or used through the agent
+// when its public key is there) and, if authentication fails, the error
+// says which files were skipped and why.
+//
+// # Running scripts
+//
+// Each Run is one exec session, at most Options.MaxSessions at a time. The
+// exec request carries only a fixed one-line bootstrap (`/bin/sh -c '...'`,
+// behind `sudo` with become); the script itself travels on stdin, framed
+// by a random header line and its length, ahead of the caller's stdin:
+//
+//   - argv cannot carry large scripts (Linux limits one argument to
+//     128 KiB, and sshd hands the whole command to the login shell as one);
+//   - a temporary file would cost a second round trip and leave files behind
+//     when the connection drops;
+//   - plain `sh -s` cannot tell the script from the script's own stdin.
+//
+// The bootstrap reads the header, then exactly LENGTH bytes with
+// single-read `dd` calls (each read(2) returns at most what is asked, so
+// nothing after the script is consumed), and evals them; the script then
+// reads the caller's bytes, binary or not, to EOF. Scripts may not contain
+// NUL bytes. The bootstrap first prints a per-run marker on stdout, which
+// Run strips: when it is missing, the shell never started (sudo refused,
+// nologin account) and Run returns an error rather than an exit status.
+//
+// With become, scripts run as
+//
+//	sudo -S -p '' -u USER -- /bin/sh -c 'BOOTSTRAP'
+//
+// with the password as the first line of stdin (never in argv or the
+// environment; `sudo -n` without a password). Two empty lines follow it so
+// that a wrong password ends with sudo's "incorrect password attempts"
+// instead of sudo reading the script; the bootstrap skips whatever sudo did
+// not read. A refusal is a *BecomeError whose message
+// never contains the password.
+//
+// Cancelling a Run's context returns the context's error at once; in the
+// background the transport sends TERM through the channel (sshd honours
+// it for non-root logins only), closes the channel and, from a second
+// session, kills the script's process group (TERM, then KILL after two
+// seconds), which the bootstrap reported next to its marker. Children of
+// the script die with it, under sudo too.
+//
+// # Files
+//
+// Upload and Download use one sftp session per transport, opened on first
+// use: uploads go to a temporary file in the target directory, are chmod-ed
+// and renamed over the target with posix-rename, so readers never see a
+// partial file. With become (sftp runs as the login user), or when the
+// server has no sftp, both stream through Run instead (`cat > tmp && mv`).
+package ssh
