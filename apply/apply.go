@@ -306,7 +306,7 @@ func (a *hostApply) run(ctx context.Context) *HostResult {
 			}
 		}
 	after:
-		if err == nil && notified[ch.Address] && ch.Action != plan.Create {
+		if err == nil && notified[ch.Address] && ch.Action != plan.Create && !refreshSatisfied(ch, changed) {
 			if rf, ok := ch.Resource.(resources.Refresher); ok {
 				err = rf.Refresh(ctx, a.h, ch.Config)
 				if err == nil {
@@ -377,6 +377,23 @@ func (a *hostApply) run(ctx context.Context) *HostResult {
 	res.ha, res.applied = a, applied
 	a.hostOutcome(res.Outcome, firstErr)
 	return res
+}
+
+// RefreshSatisfier is implemented by notify targets whose own change can
+// already do what their refresh would: a service this apply has just
+// started runs the new configuration, and restarting it again would only
+// bounce it. (A created resource is never refreshed either.)
+type RefreshSatisfier interface {
+	// RefreshSatisfied reports whether applying before → after made the
+	// refresh unnecessary.
+	RefreshSatisfied(before, after *resources.State) bool
+}
+
+// refreshSatisfied reports whether ch, applied in this run (changed), has
+// made its refresh unnecessary.
+func refreshSatisfied(ch *plan.Change, changed bool) bool {
+	rs, ok := ch.Resource.(RefreshSatisfier)
+	return ok && changed && rs.RefreshSatisfied(ch.Before, ch.After)
 }
 
 // batch collects the pending changes of first's type that can be made

@@ -27,9 +27,8 @@ type fakeHost struct {
 // kv is a fake type managing one key of a fakeHost. Keys listed in fail
 // fail to apply.
 type kv struct {
-	host  *fakeHost
-	fail  map[string]bool
-	batch bool
+	host *fakeHost
+	fail map[string]bool
 }
 
 func (k kv) Name() string { return "kv" }

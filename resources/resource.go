@@ -256,7 +256,3 @@ func str(cfg cty.Value, name, def string) string {
 func isSet(cfg cty.Value, name string) bool {
 	return !cfg.GetAttr(name).IsNull()
 }
-
-func lines(s string) []string {
-	return strings.Split(strings.TrimRight(s, "\n"), "\n")
-}

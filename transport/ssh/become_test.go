@@ -95,6 +95,7 @@ func becomeHost(c *client, s *sshd, login, password string) *inventory.Host {
 }
 
 func TestBecomeSudoPassword(t *testing.T) {
+	t.Parallel()
 	c, s := startBecomeServer(t)
 	h := becomeHost(c, s, sudoUser, sudoPassword)
 	tr := c.dial(t, h, c.options())
@@ -125,6 +126,7 @@ func TestBecomeSudoPassword(t *testing.T) {
 }
 
 func TestBecomeOtherUser(t *testing.T) {
+	t.Parallel()
 	c, s := startBecomeServer(t)
 	h := becomeHost(c, s, sudoUser, sudoPassword)
 	h.BecomeUser = nopasswdUser
@@ -135,6 +137,7 @@ func TestBecomeOtherUser(t *testing.T) {
 }
 
 func TestBecomeWrongPassword(t *testing.T) {
+	t.Parallel()
 	c, s := startBecomeServer(t)
 	for name, pw := range map[string]string{
 		"wrong password": "not the password",
@@ -170,6 +173,7 @@ func TestBecomeWrongPassword(t *testing.T) {
 }
 
 func TestBecomeNoPasswordNeeded(t *testing.T) {
+	t.Parallel()
 	// sudo that does not ask: a password given anyway must not reach the
 	// script (the bootstrap skips it), and none given works with -n.
 	c, s := startBecomeServer(t)
@@ -186,6 +190,7 @@ func TestBecomeNoPasswordNeeded(t *testing.T) {
 }
 
 func TestPasswordAuthentication(t *testing.T) {
+	t.Parallel()
 	c, s := startBecomeServer(t)
 	h := c.host(s)
 	h.User = sudoUser
@@ -204,6 +209,7 @@ func TestPasswordAuthentication(t *testing.T) {
 }
 
 func TestBashLoginShell(t *testing.T) {
+	t.Parallel()
 	// The bootstrap passes through the login shell's parser: bash here,
 	// /bin/sh (dash) in the other tests.
 	if _, err := os.Stat("/bin/bash"); err != nil {

@@ -23,6 +23,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	c := newClient(t)
 	s := serverFor(t, c, sshdConfig{})
 	transporttest.Run(t, func(t *testing.T) transport.Transport {
@@ -42,6 +43,7 @@ func runOK(t *testing.T, tr transport.Transport, script string) string {
 }
 
 func TestStatsOneConnection(t *testing.T) {
+	t.Parallel()
 	c := newClient(t)
 	s := serverFor(t, c, sshdConfig{})
 	tr := c.dial(t, c.host(s), c.options())
@@ -77,6 +79,7 @@ func TestStatsOneConnection(t *testing.T) {
 }
 
 func TestUnknownHostKeyRefused(t *testing.T) {
+	t.Parallel()
 	c := newClient(t)
 	s := startSSHD(t, sshdConfig{authorized: []gossh.PublicKey{c.key.pub}})
 	start := time.Now()
@@ -105,6 +108,7 @@ func TestUnknownHostKeyRefused(t *testing.T) {
 }
 
 func TestUnknownHostKeyMessagePort22(t *testing.T) {
+	t.Parallel()
 	pub := newTestKey(t, t.TempDir(), "k", "").pub
 	err := &UnknownHostKeyError{Host: "127.0.10.3:22", Key: pub, KnownHostsFile: "/nonexistent/known_hosts"}
 	want := "host key for 127.0.10.3 is unknown (ED25519 key fingerprint " + gossh.FingerprintSHA256(pub) +
@@ -115,6 +119,7 @@ func TestUnknownHostKeyMessagePort22(t *testing.T) {
 }
 
 func TestChangedHostKeyRefused(t *testing.T) {
+	t.Parallel()
 	c := newClient(t)
 	s := startSSHD(t, sshdConfig{authorized: []gossh.PublicKey{c.key.pub}})
 	impostor := newTestKey(t, t.TempDir(), "old", "")
@@ -160,6 +165,7 @@ func TestChangedHostKeyRefused(t *testing.T) {
 }
 
 func TestAcceptNewRecordsKey(t *testing.T) {
+	t.Parallel()
 	c := newClient(t)
 	s := startSSHD(t, sshdConfig{authorized: []gossh.PublicKey{c.key.pub}})
 	os.Remove(c.knownHosts) // also checks that the file gets created
@@ -210,6 +216,7 @@ func TestAcceptNewRecordsKey(t *testing.T) {
 }
 
 func TestAcceptNewFromSSHConfigHashed(t *testing.T) {
+	t.Parallel()
 	c := newClient(t)
 	s := startSSHD(t, sshdConfig{authorized: []gossh.PublicKey{c.key.pub}})
 	writeFile(t, c.config, "Host *\n  StrictHostKeyChecking accept-new\n  HashKnownHosts yes\n")
@@ -225,6 +232,7 @@ func TestAcceptNewFromSSHConfigHashed(t *testing.T) {
 }
 
 func TestEncryptedKeyWithoutPassphrase(t *testing.T) {
+	t.Parallel()
 	c := newClient(t)
 	enc := newTestKey(t, c.home, "encrypted_ed25519", "secret passphrase")
 	s := serverFor(t, c, sshdConfig{authorized: []gossh.PublicKey{enc.pub}})
@@ -325,6 +333,7 @@ func TestAgentAuth(t *testing.T) {
 }
 
 func TestNoCredentials(t *testing.T) {
+	t.Parallel()
 	c := newClient(t)
 	s := serverFor(t, c, sshdConfig{})
 	h := c.host(s)
@@ -343,6 +352,7 @@ func TestNoCredentials(t *testing.T) {
 }
 
 func TestSSHConfig(t *testing.T) {
+	t.Parallel()
 	c := newClient(t)
 	s := serverFor(t, c, sshdConfig{})
 	// The inventory names an alias; ssh config says where and how.
@@ -369,6 +379,7 @@ Host web1
 }
 
 func TestProxyJump(t *testing.T) {
+	t.Parallel()
 	c := newClient(t)
 	bastion := serverFor(t, c, sshdConfig{host: "127.0.0.1"})
 	target := serverFor(t, c, sshdConfig{host: "127.0.0.2"})
@@ -409,6 +420,7 @@ func TestProxyJump(t *testing.T) {
 }
 
 func TestDialErrors(t *testing.T) {
+	t.Parallel()
 	c := newClient(t)
 	// Connection refused: a port nothing listens on.
 	port := freePort(t, "127.0.0.1")
@@ -509,6 +521,7 @@ func (f *freezer) pipe(dst, src net.Conn) {
 }
 
 func TestKeepAliveDetectsDeadHost(t *testing.T) {
+	t.Parallel()
 	c := newClient(t)
 	s := serverFor(t, c, sshdConfig{})
 	f := newFreezer(t, s.addr())
@@ -536,6 +549,7 @@ func TestKeepAliveDetectsDeadHost(t *testing.T) {
 }
 
 func TestRunErrorsNameHost(t *testing.T) {
+	t.Parallel()
 	c := newClient(t)
 	s := serverFor(t, c, sshdConfig{})
 	tr := c.dial(t, c.host(s), c.options())
@@ -554,6 +568,7 @@ func TestRunErrorsNameHost(t *testing.T) {
 }
 
 func TestShellFallbackWithoutSFTP(t *testing.T) {
+	t.Parallel()
 	// A server without the sftp subsystem: files go through the shell,
 	// with the same guarantees (the conformance suite passes).
 	c := newClient(t)
