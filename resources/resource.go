@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path"
 	"sort"
-	"strings"
 	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
