@@ -26,6 +26,9 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 
+echo "== staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
 echo "== tests (unit and end-to-end on lab hosts)"
 TEND_LAB=1 go test -count=1 -timeout 30m ./...
 
