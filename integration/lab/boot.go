@@ -118,6 +118,9 @@ func (l *Lab) boot(ctx context.Context, h *Host) error {
 	defer cancel()
 	defer context.AfterFunc(l.life, cancel)()
 	err := l.bootSteps(ctx, h)
+	if err == nil {
+		go l.watchReboot(h, h.cmd, h.exited)
+	}
 	if err != nil {
 		if ctx.Err() == nil { // a real failure, not a cancellation: explain it
 			err = fmt.Errorf("%w\n%s", err, h.diagnostics())
