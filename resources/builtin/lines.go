@@ -1,8 +1,5 @@
 package builtin
 
-import (
-	"github.com/tendhq/tend/resources"
-	"github.com/tendhq/tend/resources/line"
-)
+import "github.com/tendhq/tend/resources"
 
-func lines() []resources.Type { return []resources.Type{line.Line{}} }
+func lines() []resources.Type { return nil }
