@@ -66,12 +66,11 @@ type settings struct {
 	agentSocket    string // "" = no agent
 	identitiesOnly bool
 
-	connectTimeout  time.Duration
-	keepAlive       time.Duration // <= 0 disables
-	keepAliveCount  int
-	home            string
-	localUser       string
-	configFileInUse string
+	connectTimeout time.Duration
+	keepAlive      time.Duration // <= 0 disables
+	keepAliveCount int
+	home           string
+	localUser      string
 }
 
 // sshConfig looks keys up in the ssh config files that apply, first match

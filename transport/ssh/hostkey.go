@@ -74,9 +74,12 @@ func (e *HostKeyChangedError) Error() string {
 
 // RevokedHostKeyError is returned for a host key marked @revoked.
 type RevokedHostKeyError struct {
+	// Host is the address the key was looked up under (host:port).
 	Host string
-	Key  gossh.PublicKey
-	At   knownhosts.KnownKey
+	// Key is the key the server presented.
+	Key gossh.PublicKey
+	// At is the @revoked line.
+	At knownhosts.KnownKey
 }
 
 func (e *RevokedHostKeyError) Error() string {

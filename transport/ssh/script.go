@@ -27,9 +27,12 @@ import (
 //	SCRIPT                      exactly LENGTH bytes
 //	...                         the caller's Command.Stdin, then EOF
 //
-// The bootstrap first prints MARKER ("tend:NONCE:run") on stdout, which
+// The bootstrap first prints MARKER ("tend:NONCE:run"), its PID and its
+// process group ("1234.1230:") on stdout and on stderr: on stdout it
 // proves the shell started (sudo accepted us, the account has a shell);
-// then discards lines up to HEADER (the password, if sudo did not need it,
+// on both it separates the script's output from what came before (a
+// login script's chatter, sudo's lecture); the IDs let a cancelled Run
+// kill the script's process group. It then discards lines up to HEADER (the password, if sudo did not need it,
 // and the padding lines), reads exactly LENGTH bytes with single-read `dd`
 // calls that never read past the script, and evals it. The rest of stdin is
 // untouched, so the script sees exactly the caller's bytes.

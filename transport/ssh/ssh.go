@@ -347,8 +347,11 @@ func (t *Transport) Run(ctx context.Context, cmd transport.Command) (*transport.
 // wrong or missing password, user not in sudoers, requiretty, ... Message
 // is sudo's own words; it never contains the password.
 type BecomeError struct {
-	User    string
-	Status  int
+	// User is the user sudo was asked to run the script as.
+	User string
+	// Status is sudo's exit status.
+	Status int
+	// Message is what sudo (or the login shell) printed, on one line.
 	Message string
 }
 
@@ -431,14 +434,21 @@ func (t *Transport) exec(ctx context.Context, op, script string, stdin io.Reader
 	var werr error
 	select {
 	case werr = <-waitc:
-		sess.Close()
-		release()
 	case <-runCtx.Done():
-		out.stop()
-		errw.stop()
-		go t.abandon(sess, waitc, release, l.nonce, int(mw.pid.Load()), int(mw.pgid.Load()))
-		return 0, nil, fail(context.Cause(runCtx))
+		select {
+		case werr = <-waitc: // it finished anyway
+		default:
+			out.stop()
+			errw.stop()
+			go t.abandon(sess, waitc, release, l.nonce, int(mw.pid.Load()), int(mw.pgid.Load()))
+			if err := out.failed(); err != nil {
+				return 0, nil, fail(err) // the caller's writer failed
+			}
+			return 0, nil, fail(ctx.Err())
+		}
 	}
+	sess.Close()
+	release()
 
 	status := 0
 	var exitErr *gossh.ExitError

@@ -17,6 +17,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/tendhq/tend/transport"
 	"github.com/tendhq/tend/transport/transporttest"
@@ -162,6 +163,25 @@ func TestChangedHostKeyRefused(t *testing.T) {
 	if after, _ := os.ReadFile(c.knownHosts); !bytes.Equal(before, after) {
 		t.Errorf("known_hosts changed:\n%s", after)
 	}
+}
+
+func TestHostKeyAlgorithmsFromKnownHosts(t *testing.T) {
+	t.Parallel()
+	// The server has Ed25519 and ECDSA keys; known_hosts records only the
+	// Ed25519 one. x/crypto prefers ECDSA by default: without asking for
+	// the algorithm we know, the server's ECDSA key would look changed.
+	c := newClient(t)
+	s := startSSHD(t, sshdConfig{authorized: []gossh.PublicKey{c.key.pub}, ecdsaKey: true})
+	c.trust(t, s)
+	tr := c.dial(t, c.host(s), c.options())
+	runOK(t, tr, "true")
+	if !strings.Contains(s.log.String(), "host key algorithm: ssh-ed25519") {
+		t.Errorf("the server did not use its Ed25519 key")
+	}
+	// And the other way round.
+	writeFile(t, c.knownHosts, knownhosts.Line([]string{knownhosts.Normalize(s.addr())}, s.ecdsaPub)+"\n")
+	tr = c.dial(t, c.host(s), c.options())
+	runOK(t, tr, "true")
 }
 
 func TestAcceptNewRecordsKey(t *testing.T) {
@@ -473,6 +493,7 @@ type freezer struct {
 	l      net.Listener
 	mu     sync.Mutex
 	frozen bool
+	conns  []net.Conn
 }
 
 func newFreezer(t *testing.T, to string) *freezer {
@@ -481,7 +502,14 @@ func newFreezer(t *testing.T, to string) *freezer {
 		t.Fatal(err)
 	}
 	f := &freezer{l: l}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() {
+		l.Close()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, c := range f.conns {
+			c.Close()
+		}
+	})
 	go func() {
 		for {
 			in, err := l.Accept()
@@ -493,7 +521,9 @@ func newFreezer(t *testing.T, to string) *freezer {
 				in.Close()
 				continue
 			}
-			t.Cleanup(func() { in.Close(); out.Close() })
+			f.mu.Lock()
+			f.conns = append(f.conns, in, out)
+			f.mu.Unlock()
 			go f.pipe(in, out)
 			go f.pipe(out, in)
 		}

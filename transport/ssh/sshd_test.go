@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
@@ -35,6 +37,9 @@ const sshdPath = "/usr/sbin/sshd"
 
 func requireSSHD(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping tests against a real sshd")
+	}
 	if _, err := os.Stat(sshdPath); err != nil {
 		t.Skipf("%s not found (run integration/scripts/ssh-deps.sh to install openssh-server): %v", sshdPath, err)
 	}
@@ -85,14 +90,38 @@ func newTestKey(t *testing.T, dir, name string, passphrase string) *testKey {
 	return &testKey{path: p, signer: signer, pub: sshPub, priv: priv}
 }
 
+// newECDSAKey writes an ECDSA P-256 private key for sshd.
+func newECDSAKey(t *testing.T, dir string) (string, gossh.PublicKey) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := gossh.MarshalPrivateKey(priv, "host ecdsa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "host_ecdsa")
+	if err := os.WriteFile(p, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := gossh.NewPublicKey(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, pub
+}
+
 // sshd is a running test server.
 type sshd struct {
 	host    string
 	port    int
 	hostKey *testKey
-	dir     string
-	log     *sshdLog
-	cmd     *exec.Cmd
+	// ecdsaPub is the second host key, when the server has one.
+	ecdsaPub gossh.PublicKey
+	dir      string
+	log      *sshdLog
+	cmd      *exec.Cmd
 }
 
 func (s *sshd) addr() string { return net.JoinHostPort(s.host, strconv.Itoa(s.port)) }
@@ -110,6 +139,8 @@ type sshdConfig struct {
 	extra string
 	// noSFTP leaves the sftp subsystem out.
 	noSFTP bool
+	// ecdsaKey gives the server an ECDSA host key besides its Ed25519 one.
+	ecdsaKey bool
 	// users are extra accounts, visible only to this sshd (see
 	// isolation).
 	users []testUser
@@ -172,13 +203,19 @@ func startSSHD(t *testing.T, c sshdConfig) *sshd {
 		t.Fatal(err)
 	}
 
+	hostKeys := "HostKey " + s.hostKey.path + "\n"
+	if c.ecdsaKey {
+		p, pub := newECDSAKey(t, dir)
+		s.ecdsaPub = pub
+		hostKeys += "HostKey " + p + "\n"
+	}
+
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port := freePort(t, c.host)
 		cfg := fmt.Sprintf(`Port %d
 ListenAddress %s
-HostKey %s
-PidFile none
+%sPidFile none
 AuthorizedKeysFile %s
 StrictModes no
 UsePAM no
@@ -193,7 +230,7 @@ PrintMotd no
 PrintLastLog no
 LogLevel DEBUG1
 %s
-`, port, c.host, s.hostKey.path, filepath.Join(dir, "authorized_keys"), c.extra)
+`, port, c.host, hostKeys, filepath.Join(dir, "authorized_keys"), c.extra)
 		if !c.noSFTP {
 			cfg += "Subsystem sftp internal-sftp\n"
 		}

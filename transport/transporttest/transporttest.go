@@ -358,11 +358,20 @@ func testHostileArguments(t *testing.T, tr transport.Transport) {
 			t.Errorf("value %d: got %q, want %q", i, got[i], want)
 		}
 	}
-	// And each one as a whole command word, the way resources use Quote.
+	// And each one as a word of its own command line, the way resources
+	// use Quote: printf %s WORD, one command per value.
+	var b strings.Builder
 	for _, v := range Hostile {
-		out := mustOK(t, tr, "printf %s "+shell.Quote(v), nil)
-		if string(out) != v {
-			t.Errorf("printf %%s %s: got %q, want %q", shell.Quote(v), out, v)
+		b.WriteString("printf %s " + shell.Quote(v) + "\nprintf '\\000'\n")
+	}
+	out = mustOK(t, tr, b.String(), nil)
+	got = strings.Split(string(out), "\x00")
+	if len(got) != len(Hostile)+1 {
+		t.Fatalf("got %d values, want %d: %q", len(got)-1, len(Hostile), out)
+	}
+	for i, want := range Hostile {
+		if got[i] != want {
+			t.Errorf("printf %%s %s: got %q, want %q", shell.Quote(want), got[i], want)
 		}
 	}
 }
