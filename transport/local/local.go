@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -23,7 +24,7 @@ import (
 const argMax = 64 << 10
 
 // Transport runs on the local machine.
-type Transport struct{}
+type Transport struct{ closed atomic.Bool }
 
 var _ transport.Transport = (*Transport)(nil)
 
@@ -34,6 +35,9 @@ func New() *Transport { return &Transport{} }
 func (t *Transport) Run(ctx context.Context, c transport.Command) (*transport.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if t.closed.Load() {
+		return nil, errors.New("local: transport closed")
 	}
 	args := []string{"-c", c.Script}
 	if len(c.Script) > argMax {
@@ -125,5 +129,8 @@ func (t *Transport) Download(ctx context.Context, path string, w io.Writer) erro
 	return nil
 }
 
-// Close implements transport.Transport.
-func (t *Transport) Close() error { return nil }
+// Close implements transport.Transport: later calls fail.
+func (t *Transport) Close() error {
+	t.closed.Store(true)
+	return nil
+}
