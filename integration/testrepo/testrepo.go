@@ -95,7 +95,7 @@ func BuildApt(dir string, pkgs ...Pkg) error {
 		const desc = "Description: tend test package\n tiny package for the package resource's tests\n"
 		control := fields + desc
 		files := map[string]string{
-			"DEBIAN/control": control,
+			"DEBIAN/control":                   control,
 			"usr/share/" + p.Name + "/version": p.Version + "\n",
 		}
 		for name, content := range files {
