@@ -29,8 +29,28 @@ fi
 echo "== staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-echo "== tests (unit and end-to-end on lab hosts)"
-TEND_LAB=1 go test -count=1 -timeout 30m ./...
+echo "== unit tests"
+TEND_LAB=1 go test -count=1 -timeout 20m $(go list ./... | grep -v /integration/)
+
+# End-to-end tests against lab hosts, verbose enough that the log shows
+# each test running and passing. With TEND_LAB=1 a missing prerequisite
+# fails a test instead of skipping it, and any skip here fails the run.
+echo "== end-to-end tests on lab hosts"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+TEND_LAB=1 go test -count=1 -timeout 30m -v $(go list ./... | grep /integration/) >"$log" 2>&1 || status=$?
+grep -E '^(=== RUN|[[:space:]]*--- (PASS|FAIL|SKIP)|PASS|FAIL|ok )' "$log" || true
+if [ "$status" -ne 0 ]; then
+  echo "end-to-end tests failed; the full log follows" >&2
+  cat "$log" >&2
+  exit "$status"
+fi
+if grep -qE '^[[:space:]]*--- SKIP' "$log"; then
+  echo "end-to-end tests were skipped; the full log follows" >&2
+  cat "$log" >&2
+  exit 1
+fi
 
 echo "== fuzz shell quoting (30s)"
 go test -run '^$' -fuzz '^FuzzQuote$' -fuzztime 30s ./shell/
