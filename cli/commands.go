@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -175,25 +176,34 @@ func factsCmd(io IO) *cobra.Command {
 				Error string       `json:"error,omitempty"`
 			}
 			out := map[string]result{}
+			var mu sync.Mutex
+			var wg sync.WaitGroup
 			failed := 0
 			connect := c.connector()
 			for _, h := range l.hosts {
-				t, err := connect(cmd.Context(), h)
-				if err != nil {
-					out[h.Name] = result{Error: err.Error()}
-					failed++
-					continue
-				}
-				res, err := probe.Run(cmd.Context(), t, true, nil)
-				t.Close()
-				if err != nil {
-					out[h.Name] = result{Error: err.Error()}
-					failed++
-					continue
-				}
-				f := res.Facts
-				out[h.Name] = result{Facts: &f}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := result{}
+					if t, err := connect(cmd.Context(), h); err != nil {
+						r.Error = err.Error()
+					} else if res, err := probe.Run(cmd.Context(), t, true, nil); err != nil {
+						t.Close()
+						r.Error = err.Error()
+					} else {
+						t.Close()
+						f := res.Facts
+						r.Facts = &f
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					out[h.Name] = r
+					if r.Error != "" {
+						failed++
+					}
+				}()
 			}
+			wg.Wait()
 			enc := json.NewEncoder(io.Stdout)
 			enc.SetIndent("", "  ")
 			if err := enc.Encode(out); err != nil {
