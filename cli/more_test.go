@@ -158,3 +158,23 @@ file "b" {
 		t.Errorf("unreachable: exit %d\n%s", code, out)
 	}
 }
+
+func TestFactsCommand(t *testing.T) {
+	out, errOut, code := tend(t, "facts", "-C", t.TempDir())
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got map[string]struct {
+		Facts struct {
+			Kernel string `json:"kernel"`
+			CPUs   int    `json:"cpus"`
+			OS     struct{ Family string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if f := got["localhost"].Facts; f.Kernel != "linux" || f.CPUs < 1 || f.OS.Family == "" {
+		t.Errorf("facts: %+v", f)
+	}
+}
