@@ -14,6 +14,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 bash integration/scripts/lab-deps.sh
 bash integration/scripts/ssh-deps.sh
+bash integration/scripts/e2e-deps.sh
 
 echo "== go vet"
 go vet ./...
