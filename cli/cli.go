@@ -233,8 +233,11 @@ func (c *common) load(needConfig bool) (*loaded, error) {
 		c.printDiags(l.files, diags)
 		return nil, fmt.Errorf("--target %q: %w", c.target, err)
 	}
-	l.hosts = hosts
 	c.printDiags(l.files, diags)
+	if len(hosts) == 0 {
+		return nil, fmt.Errorf("--target %q selects no hosts", c.target)
+	}
+	l.hosts = hosts
 	return l, nil
 }
 

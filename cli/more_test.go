@@ -178,3 +178,27 @@ func TestFactsCommand(t *testing.T) {
 		t.Errorf("facts: %+v", f)
 	}
 }
+
+// TestBadRolloutInput: an empty pattern result and a serial of 0 are
+// clear errors, and nothing is applied.
+func TestBadRolloutInput(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, dir, map[string]string{"main.hcl": fmt.Sprintf("file \"a\" {\n  path = %q\n  content = \"a\"\n}\n", root+"/a")})
+	for name, args := range map[string][]string{
+		"empty pattern": {"apply", "-C", dir, "-y", "--target", "nomatch*"},
+		"serial 0":      {"apply", "-C", dir, "-y", "--serial", "0"},
+		"serial 0%":     {"apply", "-C", dir, "-y", "--serial", "1,0%"},
+	} {
+		_, errOut, code := tend(t, args...)
+		if code != 1 || errOut == "" {
+			t.Errorf("%s: exit %d, stderr %q", name, code, errOut)
+		}
+	}
+	writeFiles(t, dir, map[string]string{"rollout.hcl": "rollout {\n  serial = 0\n}\n"})
+	if _, errOut, code := tend(t, "apply", "-C", dir, "-y"); code != 1 || !strings.Contains(errOut, "rollout.hcl:2:12") {
+		t.Errorf("serial = 0 in the rollout block: exit %d\n%s", code, errOut)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("something was applied")
+	}
+}
