@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/journal"
@@ -212,11 +213,11 @@ func describeRevert(e *journal.Entry) string {
 		what = append(what, fmt.Sprintf("content (sha256 %.12s)", e.Before.Content.SHA256))
 	}
 	for _, k := range e.Before.AttrNames() {
-		if k == "uid" || k == "gid" || k == "path" {
+		if k == "uid" || k == "gid" || k == "path" || e.After == nil {
 			continue
 		}
-		if e.After != nil && e.After.Attr(k) != e.Before.Attr(k) {
-			what = append(what, fmt.Sprintf("%s %s", k, e.Before.Str(k)))
+		if a := e.After.Attr(k); a != cty.NilVal && !a.RawEquals(e.Before.Attr(k)) {
+			what = append(what, fmt.Sprintf("%s %s", k, plan.FormatValue(e.Before.Attr(k))))
 		}
 	}
 	if len(what) == 0 {

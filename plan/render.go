@@ -204,8 +204,10 @@ func short(sum string) string {
 	return sum
 }
 
-// formatValue prints an attribute value as HCL would write it, or
+// FormatValue prints an attribute value as HCL would write it, or
 // (sensitive).
+func FormatValue(v cty.Value) string { return formatValue(v) }
+
 func formatValue(v cty.Value) string {
 	if v == cty.NilVal {
 		return "(unset)"

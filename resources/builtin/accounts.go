@@ -1,5 +1,8 @@
 package builtin
 
-import "github.com/tendhq/tend/resources"
+import (
+	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/resources/account"
+)
 
-func accounts() []resources.Type { return nil }
+func accounts() []resources.Type { return []resources.Type{account.User{}, account.Group{}} }

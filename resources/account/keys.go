@@ -1,0 +1,201 @@
+package account
+
+import (
+	"encoding/base64"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/shell"
+)
+
+// keysLimit is the largest authorized_keys file whose content the probe
+// returns for the plan's diff; larger ones are compared by digest.
+const keysLimit = 64 << 10
+
+// The user's ~/.ssh is the user's to change: root writing there could be
+// tricked by a symlink planted between a check and a write into clobbering
+// or chowning files elsewhere. So tend reads and writes the user's files
+// as the user (setpriv to the user's uid and gid, no supplementary
+// groups), and acts as root only where the user could not: creating a
+// missing home, and chown -h, which never follows a link.
+
+// asUser is a command running an inline sh program (constant text; data
+// only through its arguments) as the user whose uid and gid are in $uid
+// and $ugid. It has no newline, so a caller may add a redirection.
+func asUser(program string, args ...string) string {
+	return `setpriv --reuid="$uid" --regid="$ugid" --clear-groups -- /bin/sh -c ` + shell.Quote(program) + " tend " + strings.Join(args, " ")
+}
+
+// keysProbe reads ~/.ssh and authorized_keys without following links:
+// their mode and ownership, and the content (read as the user, so a link
+// to a file the user cannot read shows nothing), or its digest when large.
+var keysProbe = `d=$home/.ssh; f=$d/authorized_keys
+if [ -L "$d" ]; then out ssh_dir link
+elif [ -d "$d" ]; then
+  if [ -L "$f" ]; then out ssh_dir "$(stat -c '%a %u %g' -- "$d")"; out keys_stat link
+  elif [ -f "$f" ]; then
+    set -- $(stat -c '%a %u %g %s' -- "$d" "$f")
+    out ssh_dir "$1 $2 $3"; out keys_stat "$5 $6 $7 $8"
+    if [ "$8" -le ` + strconv.Itoa(keysLimit) + ` ]; then
+      if k=$(setpriv --reuid="$uid" --regid="$ugid" --clear-groups -- base64 -w0 -- "$f" 2>/dev/null); then out keys "$k"; fi
+    else h=$(sha256sum < "$f"); out keys_sha "${h%% *}"; fi
+  else out ssh_dir "$(stat -c '%a %u %g' -- "$d")"
+  fi
+fi
+`
+
+// keysWant is the authorized_keys file a list of keys makes.
+func keysWant(keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	return strings.Join(keys, "\n") + "\n"
+}
+
+// accessWant is the authorized_keys_access value tend ensures.
+func accessWant(name string) string {
+	return "~/.ssh 0700, authorized_keys 0600, owned by " + name
+}
+
+// readKeys fills authorized_keys and authorized_keys_access in a current
+// state from the probe's output.
+func readKeys(attrs map[string]cty.Value, out resources.ProbeOutput, name string, pw passwdEntry) error {
+	dir, hasDir := out.Get("ssh_dir")
+	st, hasFile := out.Get("keys_stat")
+	uid := fmt.Sprint(pw.UID)
+	switch {
+	case dir == "link":
+		attrs["authorized_keys"] = cty.StringVal("(~/.ssh is a symbolic link)")
+		attrs["authorized_keys_access"] = cty.StringVal("~/.ssh is a symbolic link")
+		return nil
+	case !hasDir:
+		attrs["authorized_keys"] = cty.NullVal(cty.String)
+		attrs["authorized_keys_access"] = cty.StringVal("~/.ssh missing")
+		return nil
+	}
+	df := strings.Fields(dir)
+	if len(df) != 3 {
+		return fmt.Errorf("unexpected ~/.ssh status %q", dir)
+	}
+	switch {
+	case !hasFile:
+		attrs["authorized_keys"] = cty.NullVal(cty.String)
+		attrs["authorized_keys_access"] = cty.StringVal(fmt.Sprintf("~/.ssh %s, authorized_keys missing", mode4(df[0])))
+		return nil
+	case st == "link":
+		attrs["authorized_keys"] = cty.StringVal("(authorized_keys is a symbolic link)")
+		attrs["authorized_keys_access"] = cty.StringVal(fmt.Sprintf("~/.ssh %s, authorized_keys is a symbolic link", mode4(df[0])))
+		return nil
+	}
+	ff := strings.Fields(st)
+	if len(ff) != 4 {
+		return fmt.Errorf("unexpected authorized_keys status %q", st)
+	}
+	owner := name
+	if df[1] != uid || df[2] != pw.GID || ff[1] != uid || ff[2] != pw.GID {
+		owner = fmt.Sprintf("%s:%s and %s:%s", df[1], df[2], ff[1], ff[2])
+	}
+	attrs["authorized_keys_access"] = cty.StringVal(fmt.Sprintf("~/.ssh %s, authorized_keys %s, owned by %s", mode4(df[0]), mode4(ff[0]), owner))
+	if enc, ok := out.Get("keys"); ok {
+		b, err := base64.StdEncoding.DecodeString(enc)
+		if err != nil {
+			return fmt.Errorf("reading authorized_keys: %w", err)
+		}
+		attrs["authorized_keys"] = cty.StringVal(string(b))
+		return nil
+	}
+	if sum, ok := out.Get("keys_sha"); ok {
+		attrs["authorized_keys"] = cty.StringVal(fmt.Sprintf("(%s bytes, sha256 %s)", ff[3], sum))
+		return nil
+	}
+	// Not readable by the user (a file owned by someone else, mode 0600).
+	attrs["authorized_keys"] = cty.StringVal("(not readable by the user)")
+	return nil
+}
+
+func mode4(m string) string {
+	for len(m) < 4 {
+		m = "0" + m
+	}
+	return m
+}
+
+// writeKeys appends the commands that make ~/.ssh/authorized_keys hold
+// content (sent on stdin) with mode 0600 in a 0700 ~/.ssh, owned by the
+// user, keeping the previous file at backup. It records in undo lines
+// what it changed.
+func writeKeys(s *script, content, backup string) {
+	s.raw(findLine("u", "/etc/passwd"))
+	s.raw(`[ -n "$u" ] || { echo "user $n does not exist" >&2; exit 1; }
+` + splitPasswd + `case $home in /?*) ;; *) echo "authorized_keys needs a home directory; the home of $n is \"$home\"" >&2; exit 1;; esac
+if [ ! -d "$home" ]; then mkdir -p -m 0700 -- "$home"; chown -h "$uid:$ugid" "$home"; printf 'undo keys_home_created %s\n' "$home"; fi
+d=$home/.ssh; f=$d/authorized_keys
+if [ -L "$d" ]; then echo "$d is a symbolic link; tend does not write through it" >&2; exit 1; fi
+if [ -e "$d" ]; then
+  printf 'undo ssh_dir %s\n' "$(stat -c '%a %u:%g' -- "$d")"
+  [ "$(stat -c '%u:%g' -- "$d")" = "$uid:$ugid" ] || chown -h "$uid:$ugid" "$d"
+else
+  mkdir -m 0700 -- "$d"; chown -h "$uid:$ugid" "$d"; printf 'undo ssh_dir_created 1\n'
+fi
+if [ -L "$f" ] || [ -f "$f" ]; then
+  mkdir -p -m 0700 ` + shell.Quote(path.Dir(backup)) + `
+  cp -pP -- "$f" ` + shell.Quote(backup) + `
+  printf 'undo keys_backup %s\n' ` + shell.Quote(backup) + `
+elif [ -e "$f" ]; then
+  echo "$f is not a regular file; tend does not replace it" >&2; exit 1
+fi
+printf 'undo keys_home %s\n' "$home"
+`)
+	s.raw(asUser(`set -e; umask 077
+d=$1/.ssh; chmod 0700 "$d"
+t=$(mktemp "$d/.tend.XXXXXX"); trap 'rm -f "$t"' EXIT
+cat > "$t"; chmod 0600 "$t"; mv -f "$t" "$d/authorized_keys"; trap - EXIT`, `"$home"`) + "\n")
+	s.stdin.WriteString(content)
+}
+
+// restoreKeys appends the commands that put ~/.ssh/authorized_keys back
+// as writeKeys found it, from its undo values.
+func restoreKeys(s *script, undo resources.Undo) {
+	home := undo["keys_home"]
+	if home == "" {
+		return
+	}
+	s.raw(findLine("u", "/etc/passwd"))
+	s.raw(`if [ -n "$u" ]; then
+` + splitPasswd + `h=` + shell.Quote(home) + `; d=$h/.ssh; f=$d/authorized_keys
+`)
+	if b := undo["keys_backup"]; b != "" {
+		s.raw(`b=` + shell.Quote(b) + `
+if [ -L "$b" ]; then
+  ` + asUser(`ln -sfn -- "$1" "$2"`, `"$(readlink -- "$b")"`, `"$f"`) + `
+else
+  m=$(stat -c '%a' -- "$b"); o=$(stat -c '%u:%g' -- "$b")
+  ` + asUser(`set -e; t=$(mktemp "$(dirname -- "$1")/.tend.XXXXXX"); trap 'rm -f "$t"' EXIT; cat > "$t"; chmod "$2" "$t"; mv -f "$t" "$1"; trap - EXIT`, `"$f"`, `"$m"`) + ` < "$b"
+  [ "$o" = "$uid:$ugid" ] || chown -h "$o" "$f"
+fi
+`)
+	} else {
+		s.raw(asUser(`rm -f -- "$1"`, `"$f"`) + "\n")
+	}
+	if undo["ssh_dir_created"] == "1" {
+		s.raw(asUser(`rmdir -- "$1" 2>/dev/null || true`, `"$d"`) + "\n")
+	} else if m, o, ok := strings.Cut(undo["ssh_dir"], " "); ok {
+		s.raw(asUser(`chmod "$2" "$1"`, `"$d"`, shell.Quote(m)) + "\n")
+		s.raw(`[ ` + shell.Quote(o) + ` = "$uid:$ugid" ] || chown -h ` + shell.Quote(o) + ` "$d"` + "\n")
+	}
+	s.raw("fi\n")
+	if h := undo["keys_home_created"]; isRemovableHome(h) {
+		s.raw("rm -rf -- " + shell.Quote(h) + "\n")
+	}
+}
+
+// isRemovableHome reports whether p may be removed as a home directory
+// tend created: an absolute path other than /.
+func isRemovableHome(p string) bool {
+	return len(p) > 1 && p[0] == '/' && path.Clean(p) != "/"
+}
