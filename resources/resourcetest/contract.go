@@ -77,6 +77,7 @@ func Run(t *testing.T, tr transport.Transport, host *resources.Host, env resourc
 				t.Fatalf("desired: %v", err)
 			}
 			before := Read(t, tr, s.Type, cfg, want)
+			want = resolve(t, s.Type, cfg, before, want)
 			act, changed := plan.Diff(before, want)
 			if act != s.Want {
 				t.Fatalf("first plan: %s %v, want %s", act, changed, s.Want)
@@ -89,7 +90,7 @@ func Run(t *testing.T, tr transport.Transport, host *resources.Host, env resourc
 				t.Fatalf("apply: %v", err)
 			}
 			after := Read(t, tr, s.Type, cfg, want)
-			if act, changed := plan.Diff(after, want); act != plan.NoOp {
+			if act, changed := plan.Diff(after, resolve(t, s.Type, cfg, after, want)); act != plan.NoOp {
 				t.Fatalf("after apply the state still differs: %s %v", act, changed)
 			}
 			if err := s.Type.Revert(ctx, host, before, want, undo); err != nil {
@@ -102,7 +103,8 @@ func Run(t *testing.T, tr transport.Transport, host *resources.Host, env resourc
 			if _, err := s.Type.Apply(ctx, host, reverted, want); err != nil {
 				t.Fatalf("apply after revert: %v", err)
 			}
-			if act, _ := plan.Diff(Read(t, tr, s.Type, cfg, want), want); act != plan.NoOp {
+			final := Read(t, tr, s.Type, cfg, want)
+			if act, _ := plan.Diff(final, resolve(t, s.Type, cfg, final, want)); act != plan.NoOp {
 				t.Fatalf("second plan is not a no-op: %s", act)
 			}
 		})
@@ -110,6 +112,21 @@ func Run(t *testing.T, tr transport.Transport, host *resources.Host, env resourc
 			return // later steps build on this one
 		}
 	}
+}
+
+// resolve lets a type whose desired state depends on the current one
+// (resources.Resolver) compute it, as the planner does.
+func resolve(t testing.TB, typ resources.Type, cfg cty.Value, current, want *resources.State) *resources.State {
+	t.Helper()
+	rs, ok := typ.(resources.Resolver)
+	if !ok {
+		return want
+	}
+	got, err := rs.Resolve(cfg, current, want)
+	if err != nil {
+		t.Fatalf("resolve: %v", err)
+	}
+	return got
 }
 
 func show(s *resources.State) string {
