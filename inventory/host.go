@@ -9,30 +9,45 @@ import (
 type Host struct {
 	// Name is the inventory name, used in patterns and output.
 	Name string
-	// Address is what the transport dials (host name or IP); defaults to Name.
+	// Address is what the transport dials (host name or IP); defaults to
+	// Name. Ansible: ansible_host.
 	Address string
-	// Port is the transport port; 0 means the transport's default (22 for ssh).
+	// Port is the transport port; 0 means the transport's default (22 for
+	// ssh). Ansible: ansible_port, or host:port.
 	Port int
-	// User logs in; empty means the transport's default (ssh config, current user).
+	// User logs in; empty means the transport's default (ssh config,
+	// current user). Ansible: ansible_user.
 	User string
-	// Transport is "local", "ssh" or "winrm".
+	// Transport is "local", "ssh" or "winrm". From an Ansible inventory
+	// whose ansible_connection names a plugin tend has no transport for
+	// (docker, network_cli...), it is that name, so connecting fails
+	// with it rather than going over ssh (Load warns).
 	Transport string
 	// Groups the host belongs to, directly or through child groups, sorted.
 	// Every host is also in "all".
 	Groups []string
-	// Vars are the merged variables: defaults < group (parents before children) < host.
+	// Vars are the merged variables: defaults < group (parents before
+	// children) < host; see LoadContext. Ansible's connection variables
+	// (ansible_host, ansible_port, ansible_user, ansible_password,
+	// ansible_connection, ansible_become*, ...) are not in Vars: they set
+	// the fields of Host instead.
 	Vars map[string]cty.Value
 	// Become runs every script through sudo (BecomeUser, default root).
+	// Ansible: ansible_become, ansible_become_user.
 	Become     bool
 	BecomeUser string
 	// BecomePassword is the sudo password, usually from secret(...); empty
-	// means sudo must not ask.
+	// means sudo must not ask. Ansible: ansible_become_password.
 	BecomePassword string
-	// IdentityFile is an SSH private key path; empty means agent/ssh config.
+	// IdentityFile is an SSH private key path; empty means agent/ssh
+	// config. Ansible: ansible_ssh_private_key_file.
 	IdentityFile string
 	// Password for SSH password authentication, usually from secret(...).
+	// Ansible: ansible_password.
 	Password string
-	// SSH holds ssh-specific settings (ProxyJump, ...).
+	// SSH holds ssh-specific settings (ProxyJump, ...). Ansible: a jump
+	// host in ansible_ssh_common_args (best effort), and
+	// ansible_host_key_checking.
 	SSH SSHSettings
 	// WinRM holds winrm-specific settings.
 	WinRM WinRMSettings

@@ -24,6 +24,17 @@ type Inventory struct {
 	byName map[string]*Host
 	groups map[string][]*Host // group name -> members, sorted by name
 	files  map[string]*hcl.File
+
+	// Ansible's order, which subscripts (web[0]) and globs count in:
+	// groups and hosts in the order sources created them, and each
+	// group's members as Ansible's Group.get_hosts() lists them. For an
+	// inventory of native HCL files only, these are nil and name order
+	// is used instead.
+	groupOrder []string
+	hostOrder  []*Host
+	ordered    map[string][]*Host
+
+	facts FactsCache // nil: fact selectors use only what the inventory says
 }
 
 // newInventory indexes hosts whose Groups are already resolved. Groups in

@@ -60,9 +60,12 @@ var (
 // layer is what one defaults, group or host block sets. A nil pointer
 // means "not set here", so a lower layer's value shows through.
 type layer struct {
-	port   *int
-	become *bool
-	vars   map[string]cty.Value
+	port      *int
+	become    *bool
+	vars      map[string]cty.Value
+	varsRange hcl.Range // the vars attribute, for diagnostics
+
+	address *string // hosts only
 
 	user, transport, becomeUser, becomePassword, identityFile, password *string
 
@@ -79,7 +82,10 @@ func setIf[T any](dst *T, src *T) {
 	}
 }
 
+// applyTo sets on h what l sets. Vars are not applied here: they merge
+// with every source's vars in model.resolveHost.
 func (l *layer) applyTo(h *Host) {
+	setIf(&h.Address, l.address)
 	setIf(&h.User, l.user)
 	setIf(&h.Transport, l.transport)
 	setIf(&h.Port, l.port)
@@ -100,11 +106,17 @@ func (l *layer) applyTo(h *Host) {
 	setIf(&h.WinRM.Password, l.winrmPassword)
 	setIf(&h.WinRM.CAFile, l.winrmCAFile)
 	setIf(&h.WinRM.ServerName, l.winrmServerName)
-	// Vars merge one key at a time and replace whole values (Ansible's
-	// default hash_behaviour=replace): a nested object is not deep-merged.
+}
+
+// varValues returns the layer's vars with where they were set. Vars
+// merge one key at a time and replace whole values (Ansible's default
+// hash_behaviour=replace): a nested object is not deep-merged.
+func (l *layer) varValues() map[string]value {
+	out := make(map[string]value, len(l.vars))
 	for k, v := range l.vars {
-		h.Vars[k] = v
+		out[k] = value{v: v, rng: l.varsRange}
 	}
+	return out
 }
 
 type defaultsDecl struct {
@@ -128,47 +140,15 @@ type groupDecl struct {
 	declRange     hcl.Range
 }
 
-// decls collects the blocks of every file before anything is resolved,
-// so that a group declared in one file applies to hosts in another.
+// decls collects the native blocks of every HCL file, to refuse a
+// second block for the same host, group or defaults, and adds each block
+// to the model as it is read, so that a group declared in one file
+// applies to hosts in another (of any format).
 type decls struct {
+	m        *model
 	defaults *defaultsDecl
 	hosts    map[string]*hostDecl
 	groups   map[string]*groupDecl
-}
-
-// Load reads native HCL inventory files and merges them into one
-// Inventory. ectx supplies functions such as secret(...) and may be nil.
-//
-// Files merge: a group declared in one file applies to hosts in another.
-// An inventory has at most one defaults block, and each host or group is
-// declared once across all files; a second declaration is an error that
-// names the first. Vars and connection settings
-// are merged, lowest first: defaults, then the host's groups ordered by
-// depth (a group's depth is one more than its deepest parent, "all" is 0)
-// and then by name, then the host. So a child group overrides its parents,
-// and of two unrelated groups at the same depth the later name wins; this
-// is Ansible's order, which keeps Ansible inventories meaning the same.
-//
-// With no paths, Load returns Localhost(). The Inventory is never nil; when
-// the diagnostics hold errors it is incomplete and only fit for reporting.
-func Load(paths []string, ectx *hcl.EvalContext) (*Inventory, hcl.Diagnostics) {
-	if len(paths) == 0 {
-		return Localhost(), nil
-	}
-	p := hclparse.NewParser()
-	d := &decls{hosts: map[string]*hostDecl{}, groups: map[string]*groupDecl{}}
-	var diags hcl.Diagnostics
-	for _, path := range paths {
-		diags = append(diags, d.addFile(p, path, ectx)...)
-	}
-	inv, moreDiags := d.resolve()
-	inv.files = p.Files()
-	return inv, append(diags, moreDiags...)
-}
-
-// LoadFile is Load for a single file.
-func LoadFile(path string, ectx *hcl.EvalContext) (*Inventory, hcl.Diagnostics) {
-	return Load([]string{path}, ectx)
 }
 
 func (d *decls) addFile(p *hclparse.Parser, path string, ectx *hcl.EvalContext) hcl.Diagnostics {
@@ -215,6 +195,7 @@ func (d *decls) addDefaults(b *hcl.Block, ectx *hcl.EvalContext) hcl.Diagnostics
 	content, diags := b.Body.Content(defaultsSchema)
 	l, moreDiags := decodeLayer(content, ectx)
 	d.defaults = &defaultsDecl{layer: l, declRange: b.DefRange}
+	d.m.defaults = &level{vars: l.varValues(), layer: &d.defaults.layer}
 	return append(diags, moreDiags...)
 }
 
@@ -262,6 +243,16 @@ func (d *decls) addHost(b *hcl.Block, ectx *hcl.EvalContext) hcl.Diagnostics {
 		}
 	}
 	d.hosts[name] = h
+	mh := d.m.addHost(name, nil, 0, b.DefRange)
+	mh.declRange = b.DefRange
+	h.layer.address = h.address
+	mh.layer = &h.layer
+	for k, v := range h.layer.varValues() {
+		mh.vars[k] = v
+	}
+	for _, g := range h.groups {
+		d.m.addGroup(g, hcl.Range{}).addHost(mh) // named, not declared: no range
+	}
 	return diags
 }
 
@@ -309,6 +300,22 @@ func (d *decls) addGroup(b *hcl.Block, ectx *hcl.EvalContext) hcl.Diagnostics {
 		}
 	}
 	d.groups[name] = g
+	mg := d.m.addGroup(name, b.DefRange)
+	mg.declRange = b.DefRange
+	mg.layer = &g.layer
+	for _, k := range sortedKeys(g.layer.vars) {
+		d.m.setGroupVar(mg, k, value{v: g.layer.vars[k], rng: g.layer.varsRange})
+	}
+	for _, c := range g.children {
+		if cycle := d.m.addChild(mg, d.m.addGroup(c, hcl.Range{})); cycle != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Group cycle",
+				Detail:   fmt.Sprintf("Groups contain each other through children: %s.", strings.Join(cycle, " -> ")),
+				Subject:  g.childrenRange.Ptr(),
+			})
+		}
+	}
 	return diags
 }
 
@@ -338,6 +345,7 @@ func decodeLayer(content *hcl.BodyContent, ectx *hcl.EvalContext) (layer, hcl.Di
 		vars, moreDiags := decodeVars(attr, ectx)
 		diags = append(diags, moreDiags...)
 		l.vars = vars
+		l.varsRange = attr.Expr.Range()
 	}
 
 	blocks := map[string]*hcl.Block{}
@@ -511,173 +519,6 @@ func quoteAll(ss []string) []string {
 		out[i] = fmt.Sprintf("%q", s)
 	}
 	return out
-}
-
-// resolve turns the declarations into hosts with their final groups,
-// vars and settings.
-func (d *decls) resolve() (*Inventory, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
-
-	// parents[g] are the groups that list g in children. Every group is
-	// known, declared or only mentioned.
-	parents := map[string][]string{}
-	known := map[string]bool{GroupAll: true, GroupUngrouped: true}
-	for _, name := range sortedKeys(d.groups) {
-		known[name] = true
-		for _, c := range d.groups[name].children {
-			known[c] = true
-			parents[c] = append(parents[c], name)
-		}
-	}
-	for _, h := range d.hosts {
-		for _, g := range h.groups {
-			known[g] = true
-		}
-	}
-	diags = append(diags, d.checkCycles()...)
-
-	depth := groupDepths(known, parents)
-	order := func(groups []string) {
-		sort.Slice(groups, func(i, j int) bool {
-			if depth[groups[i]] != depth[groups[j]] {
-				return depth[groups[i]] < depth[groups[j]]
-			}
-			return groups[i] < groups[j]
-		})
-	}
-
-	var hosts []*Host
-	for _, name := range sortedKeys(d.hosts) {
-		hd := d.hosts[name]
-		member := map[string]bool{GroupAll: true}
-		if len(hd.groups) == 0 {
-			member[GroupUngrouped] = true
-		}
-		var visit func(g string)
-		visit = func(g string) {
-			if member[g] {
-				return // seen, or a cycle already reported
-			}
-			member[g] = true
-			for _, p := range parents[g] {
-				visit(p)
-			}
-		}
-		for _, g := range hd.groups {
-			visit(g)
-		}
-		groups := sortedKeys(member)
-
-		h := &Host{
-			Name:      name,
-			Transport: "ssh",
-			Groups:    slices.Clone(groups),
-			Vars:      map[string]cty.Value{},
-			DeclRange: hd.declRange,
-		}
-		if d.defaults != nil {
-			d.defaults.layer.applyTo(h)
-		}
-		order(groups)
-		for _, g := range groups {
-			if gd := d.groups[g]; gd != nil {
-				gd.layer.applyTo(h)
-			}
-		}
-		hd.layer.applyTo(h)
-		h.Address = name
-		setIf(&h.Address, hd.address)
-		hosts = append(hosts, h)
-	}
-
-	for _, name := range sortedKeys(d.hosts) {
-		if !known[name] {
-			continue
-		}
-		r := d.hosts[name].declRange
-		if g := d.groups[name]; g != nil {
-			r = g.declRange
-		}
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagWarning,
-			Summary:  "Host and group share a name",
-			Detail:   fmt.Sprintf("%q is both a host and a group; in host patterns the name means the group, as in Ansible.", name),
-			Subject:  r.Ptr(),
-		})
-	}
-	return newInventory(hosts, sortedKeys(known)), diags
-}
-
-// checkCycles reports each children cycle once, at the children attribute
-// that closes it.
-func (d *decls) checkCycles() hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	const (
-		unvisited = iota
-		active
-		done
-	)
-	state := map[string]int{}
-	var path []string
-	var walk func(name string)
-	walk = func(name string) {
-		state[name] = active
-		path = append(path, name)
-		if gd := d.groups[name]; gd != nil {
-			for _, c := range gd.children {
-				switch state[c] {
-				case active:
-					i := slices.Index(path, c)
-					cycle := append(slices.Clone(path[i:]), c)
-					diags = append(diags, &hcl.Diagnostic{
-						Severity: hcl.DiagError,
-						Summary:  "Group cycle",
-						Detail:   fmt.Sprintf("Groups contain each other through children: %s.", strings.Join(cycle, " -> ")),
-						Subject:  gd.childrenRange.Ptr(),
-					})
-				case unvisited:
-					walk(c)
-				}
-			}
-		}
-		path = path[:len(path)-1]
-		state[name] = done
-	}
-	for _, name := range sortedKeys(d.groups) {
-		if state[name] == unvisited {
-			walk(name)
-		}
-	}
-	return diags
-}
-
-// groupDepths gives "all" depth 0 and every other group one more than its
-// deepest parent (top-level groups are 1), as Ansible does. Cycles are
-// reported elsewhere; here an edge back into the walk is ignored.
-func groupDepths(known map[string]bool, parents map[string][]string) map[string]int {
-	depth := map[string]int{GroupAll: 0}
-	inProgress := map[string]bool{}
-	var get func(g string) int
-	get = func(g string) int {
-		if d, ok := depth[g]; ok {
-			return d
-		}
-		if inProgress[g] {
-			return 0
-		}
-		inProgress[g] = true
-		d := 1
-		for _, p := range parents[g] {
-			d = max(d, get(p)+1)
-		}
-		inProgress[g] = false
-		depth[g] = d
-		return d
-	}
-	for _, g := range sortedKeys(known) {
-		get(g)
-	}
-	return depth
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -38,46 +38,50 @@ func TestSelect(t *testing.T) {
 		pattern string
 		want    []string
 	}{
-		"group":                      {"web", []string{"edge1", "web1", "web2", "web3"}},
-		"child group":                {"edge", []string{"edge1"}},
-		"host":                       {"web2", []string{"web2"}},
-		"all":                        {"all", all},
-		"star":                       {"*", all},
-		"ungrouped":                  {"ungrouped", []string{"lone"}},
-		"declared empty group":       {"empty", []string{}},
-		"union colon":                {"web:db", []string{"db1", "db2", "edge1", "web1", "web2", "web3"}},
-		"union comma":                {"web1,db2", []string{"db2", "web1"}},
-		"union of host and group":    {"lone:db", []string{"db1", "db2", "lone"}},
-		"union keeps no duplicates":  {"web1:web:web1", []string{"edge1", "web1", "web2", "web3"}},
-		"spaces around terms":        {" web1 , db1 ", []string{"db1", "web1"}},
-		"intersection":               {"web:&prod", []string{"web1", "web2"}},
-		"two intersections":          {"all:&prod:&web", []string{"web1", "web2"}},
-		"exclusion":                  {"web:!web3", []string{"edge1", "web1", "web2"}},
-		"exclude a group":            {"all:!web", []string{"db1", "db2", "lone"}},
-		"intersect then exclude":     {"web:&prod:!web3", []string{"web1", "web2"}},
-		"exclude the intersected":    {"web:&prod:!web1", []string{"web2"}},
-		"ansible docs combination":   {"web:db:&prod:!web2", []string{"db1", "web1"}},
-		"order does not matter":      {"!web2:&prod:web:db", []string{"db1", "web1"}},
-		"comma operators":            {"web,db,&staging,!db2", []string{"web3"}},
-		"only exclusion starts all":  {"!web", []string{"db1", "db2", "lone"}},
-		"only intersection":          {"&staging", []string{"db2", "web3"}},
-		"glob hosts and groups":      {"web*", []string{"edge1", "web1", "web2", "web3"}},
-		"glob hosts only":            {"w?b1", []string{"web1"}},
-		"glob char class":            {"db[!1]", []string{"db2"}},
-		"glob matching nothing":      {"nothing*", []string{}},
-		"glob in exclusion":          {"all:!*1", []string{"db2", "lone", "web2", "web3"}},
-		"regex":                      {"~web[0-9]", []string{"web1", "web2", "web3"}},
-		"regex matches group":        {"~(db|edge)$", []string{"db1", "db2", "edge1"}},
-		"regex anchored at start":    {"~eb", []string{}},
-		"subscript first":            {"db[0]", []string{"db1"}},
-		"subscript last":             {"web[-1]", []string{"web3"}},
-		"subscript range inclusive":  {"web[1:2]", []string{"web1", "web2"}},
-		"subscript range with dash":  {"web[1-2]", []string{"web1", "web2"}},
-		"subscript open end":         {"web[2:]", []string{"web2", "web3"}},
-		"subscript open start":       {"web[:1]", []string{"edge1", "web1"}},
-		"subscript out of range":     {"db[5]", []string{}},
-		"subscript with other terms": {"web[0]:db[-1]", []string{"db2", "edge1"}},
-		"subscript on a glob":        {"*[0]", []string{"db1"}},
+		"group":                       {"web", []string{"edge1", "web1", "web2", "web3"}},
+		"child group":                 {"edge", []string{"edge1"}},
+		"host":                        {"web2", []string{"web2"}},
+		"all":                         {"all", all},
+		"star":                        {"*", all},
+		"ungrouped":                   {"ungrouped", []string{"lone"}},
+		"declared empty group":        {"empty", []string{}},
+		"union colon":                 {"web:db", []string{"db1", "db2", "edge1", "web1", "web2", "web3"}},
+		"union comma":                 {"web1,db2", []string{"db2", "web1"}},
+		"union of host and group":     {"lone:db", []string{"db1", "db2", "lone"}},
+		"union keeps no duplicates":   {"web1:web:web1", []string{"edge1", "web1", "web2", "web3"}},
+		"spaces around terms":         {" web1 , db1 ", []string{"db1", "web1"}},
+		"intersection":                {"web:&prod", []string{"web1", "web2"}},
+		"two intersections":           {"all:&prod:&web", []string{"web1", "web2"}},
+		"exclusion":                   {"web:!web3", []string{"edge1", "web1", "web2"}},
+		"exclude a group":             {"all:!web", []string{"db1", "db2", "lone"}},
+		"intersect then exclude":      {"web:&prod:!web3", []string{"web1", "web2"}},
+		"exclude the intersected":     {"web:&prod:!web1", []string{"web2"}},
+		"ansible docs combination":    {"web:db:&prod:!web2", []string{"db1", "web1"}},
+		"order does not matter":       {"!web2:&prod:web:db", []string{"db1", "web1"}},
+		"comma operators":             {"web,db,&staging,!db2", []string{"web3"}},
+		"only exclusion starts all":   {"!web", []string{"db1", "db2", "lone"}},
+		"only intersection":           {"&staging", []string{"db2", "web3"}},
+		"glob hosts and groups":       {"web*", []string{"edge1", "web1", "web2", "web3"}},
+		"glob hosts only":             {"w?b1", []string{"web1"}},
+		"glob char class":             {"db[!1]", []string{"db2"}},
+		"glob matching nothing":       {"nothing*", []string{}},
+		"glob in exclusion":           {"all:!*1", []string{"db2", "lone", "web2", "web3"}},
+		"regex":                       {"~web[0-9]", []string{"web1", "web2", "web3"}},
+		"regex matches group":         {"~(db|edge)$", []string{"db1", "db2", "edge1"}},
+		"regex anchored at start":     {"~eb", []string{}},
+		"subscript first":             {"db[0]", []string{"db1"}},
+		"subscript last":              {"web[-1]", []string{"web3"}},
+		"subscript range inclusive":   {"web[1:2]", []string{"web1", "web2"}},
+		"subscript range with dash":   {"web[1-2]", []string{"web1", "web2"}},
+		"subscript open end":          {"web[2:]", []string{"web2", "web3"}},
+		"open start is a glob":        {"web[:1]", []string{"web1"}}, // as in Ansible: [:1] is a class
+		"subscript range past end":    {"db[1:5]", []string{"db2"}},
+		"subscript range after end":   {"db[3:5]", []string{}},
+		"subscript end zero is start": {"web[2:0]", []string{"web2"}}, // Python reads the 0 as "no end"
+		"reversed glob range":         {"web[z-a]*", []string{}},      // dropped, as Python's fnmatch does
+		"glob class of a colon":       {"web[:]", []string{}},
+		"subscript with other terms":  {"web[0]:db[-1]", []string{"db2", "edge1"}},
+		"subscript on a glob":         {"*[0]", []string{"db1"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -96,26 +100,30 @@ func TestSelectErrors(t *testing.T) {
 	inv := mustLoad(t, map[string]string{"inventory.hcl": patternInventory}, nil)
 
 	tests := map[string]struct {
-		pattern string
-		unknown *UnknownNameError // want an *UnknownNameError like this
-		empty   bool              // want ErrEmptyPattern
-		parse   bool              // want a ParsePattern error
+		pattern   string
+		unknown   *UnknownNameError // want an *UnknownNameError like this
+		empty     bool              // want ErrEmptyPattern
+		parse     bool              // want a ParsePattern error
+		subscript bool              // want a *SubscriptError
 	}{
-		"typo of a group":        {pattern: "wbe", unknown: &UnknownNameError{Name: "wbe", Suggestion: "web"}},
-		"typo in an exclusion":   {pattern: "web:!wbe3", unknown: &UnknownNameError{Name: "wbe3", Suggestion: "web3"}},
-		"typo in intersection":   {pattern: "web:&prdo", unknown: &UnknownNameError{Name: "prdo", Suggestion: "prod"}},
-		"first unknown reported": {pattern: "web:!qqqq:zzzz", unknown: &UnknownNameError{Name: "qqqq"}},
-		"no suggestion":          {pattern: "kubernetes", unknown: &UnknownNameError{Name: "kubernetes"}},
-		"empty":                  {pattern: "", empty: true},
-		"blank":                  {pattern: "  ", empty: true},
-		"only commas":            {pattern: ", ,", empty: true},
-		"only colons":            {pattern: "::", empty: true},
-		"operator alone":         {pattern: "web:!", parse: true},
-		"bad regex":              {pattern: "~web(", parse: true},
-		"empty regex":            {pattern: "~", parse: true},
-		"file not supported yet": {pattern: "@hosts.txt", parse: true},
-		"subscript without ends": {pattern: "web[:]", parse: true},
-		"bad glob range":         {pattern: "web[z-a]*", parse: true},
+		"typo of a group":             {pattern: "wbe", unknown: &UnknownNameError{Name: "wbe", Suggestion: "web"}},
+		"typo in an exclusion":        {pattern: "web:!wbe3", unknown: &UnknownNameError{Name: "wbe3", Suggestion: "web3"}},
+		"typo in intersection":        {pattern: "web:&prdo", unknown: &UnknownNameError{Name: "prdo", Suggestion: "prod"}},
+		"first unknown reported":      {pattern: "web:!qqqq:zzzz", unknown: &UnknownNameError{Name: "qqqq"}},
+		"no suggestion":               {pattern: "kubernetes", unknown: &UnknownNameError{Name: "kubernetes"}},
+		"empty":                       {pattern: "", empty: true},
+		"blank":                       {pattern: "  ", empty: true},
+		"only commas":                 {pattern: ", ,", empty: true},
+		"only a colon":                {pattern: ":", empty: true},
+		"an IPv6 address is one term": {pattern: "::", unknown: &UnknownNameError{Name: "::"}},
+		"subscript past the end":      {pattern: "db[5]", subscript: true},
+		"negative subscript too far":  {pattern: "db[-3]", subscript: true},
+		"operator alone":              {pattern: "web:!", parse: true},
+		"bad regex":                   {pattern: "~web(", parse: true},
+		"empty regex":                 {pattern: "~", parse: true},
+		"missing @file":               {pattern: "@no-such-file.txt", parse: true},
+		"@file with an operator":      {pattern: "web:!@x.txt", parse: true},
+		"bad fact selector":           {pattern: "web,os:", parse: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -140,6 +148,10 @@ func TestSelectErrors(t *testing.T) {
 			if diff := cmp.Diff(tc.unknown, unknown); diff != "" {
 				t.Errorf("UnknownNameError (-want +got):\n%s", diff)
 			}
+			var sub *SubscriptError
+			if errors.As(err, &sub) != tc.subscript {
+				t.Errorf("error %v (%T): SubscriptError = %v, want %v", err, err, sub != nil, tc.subscript)
+			}
 		})
 	}
 }
@@ -160,8 +172,11 @@ host "db1" { groups = ["db"] }
 		t.Errorf("want one warning about the shared name, got %d diagnostics", diags)
 	}
 	tests := map[string][]string{
-		"db":  {"db1"},       // the group, as in Ansible
-		"db*": {"db", "db1"}, // globs match group and host names
+		"db":      {"db"},        // alone, the host, as in Ansible
+		"all:&db": {"db1"},       // with & or !, the group
+		"!db":     {"db"},        // (Ansible's _evaluate_patterns checks hosts first only for unions)
+		"db[0]":   {"db1"},       // with a subscript, the group
+		"db*":     {"db", "db1"}, // globs match group and host names
 	}
 	for pattern, want := range tests {
 		got, err := inv.SelectString(pattern)
@@ -236,5 +251,43 @@ func TestGlobRegexp(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGlobRegexpPython checks globs against what Python 3.11's
+// fnmatch.fnmatchcase matches among a fixed set of names.
+func TestGlobRegexpPython(t *testing.T) {
+	names := []string{"web1", "db1", "db2", "x", "!", "ax", "b", "e", "-", `\`, "^", "&", "]", "a[b", "ab", "aXb", "a", "d"}
+	tests := map[string][]string{
+		"web*":    {"web1"},
+		"db[!1]":  {"db2"},
+		"[z-a]x":  nil,
+		"[!]":     nil,
+		"[]]":     {"]"},
+		"a[b":     {"a[b"},
+		"[a-c-e]": {"b", "e", "-", "a"},
+		"[---]":   {"-"},
+		"[!a-]":   {"x", "!", "b", "e", `\`, "^", "&", "]", "d"},
+		`[\]`:     {`\`},
+		"a**b":    {"a[b", "ab", "aXb"},
+		"[^x]":    {"x", "^"},
+		"[&&]":    {"&"},
+		"[a-a]":   {"a"},
+	}
+	for glob, want := range tests {
+		re, err := globRegexp(glob)
+		if err != nil {
+			t.Errorf("globRegexp(%q): %v", glob, err)
+			continue
+		}
+		var got []string
+		for _, n := range names {
+			if re.MatchString(n) {
+				got = append(got, n)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("glob %q (%s) matches (-python +tend):\n%s", glob, re, diff)
+		}
 	}
 }

@@ -15,6 +15,8 @@ export DEBIAN_FRONTEND=noninteractive
 bash integration/scripts/lab-deps.sh
 bash integration/scripts/ssh-deps.sh
 bash integration/scripts/e2e-deps.sh
+bash integration/scripts/ansible-deps.sh
+bash integration/scripts/winrm-deps.sh
 
 echo "== go vet"
 go vet ./...

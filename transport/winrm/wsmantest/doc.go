@@ -1,0 +1,43 @@
+// Package wsmantest is a WS-Management server for tests: the subset of the
+// protocol that WinRM's Windows Remote Shell speaks (MS-WSMV), on net/http,
+// so that tend's WinRM transport and independent clients such as pywinrm
+// can be tested on a machine without Windows.
+//
+// # What is real
+//
+// The wire protocol is: SOAP 1.2 envelopes with WS-Addressing headers (the
+// request's MessageID echoed in RelatesTo, Windows' Action URIs), HTTP
+// POSTs to /wsman with the content type application/soap+xml;charset=UTF-8,
+// WS-Transfer Create and Delete of a
+// http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd shell, and the
+// shell's Command, Send (stdin, with End), Receive and Signal (terminate,
+// ctrl_c, ctrl_break) operations. Receive is a long poll, as on Windows: it
+// answers as soon as the command has output or has finished, and with the
+// w:TimedOut fault (HTTP 500, WSManFault code 2150858793) when the
+// request's OperationTimeout passes with nothing to say. Faults carry the
+// subcodes and WSManFault codes Windows uses for the same conditions where
+// recorded traffic shows them (TimedOut, InvalidSelectors for an unknown
+// shell or command); see faults.go for the others, which are this server's
+// choice. The testdata directory holds traffic recorded from real Windows
+// hosts; the package tests replay its requests against this server and
+// compare the structure of the answers.
+//
+// Authentication is real too: Basic, NTLMv2 inside the Negotiate (or NTLM)
+// HTTP scheme, verified against the known passwords with the NTLMv2
+// response (HMAC-MD5 over the server challenge and the client's blob) and
+// bound to the TCP connection as HTTP.sys does, and client certificates
+// (the WS-Management https/mutual security profile) over TLS.
+//
+// # What is simulated
+//
+// Commands do not run on Windows. Behind the protocol an Executor, a Go
+// function the test supplies, plays the process: it sees the command line,
+// reads stdin and writes stdout and stderr, returns the exit code, and
+// its context is cancelled by Signal or Delete. ProcessExecutor runs a real
+// local process instead (for example pwsh, when installed, in place of
+// powershell.exe). NTLM message signing and sealing (the encrypted
+// multipart/encrypted bodies Windows uses on plain HTTP when
+// AllowUnencrypted is false), Kerberos, CredSSP, PSRP (the
+// Microsoft.PowerShell resource) and WS-Enumeration are not implemented:
+// the server behaves like Windows with AllowUnencrypted = true.
+package wsmantest
