@@ -202,3 +202,29 @@ func TestBadRolloutInput(t *testing.T) {
 		t.Errorf("something was applied")
 	}
 }
+
+// TestBadInventoryInput: a malformed INI or YAML inventory and a dynamic
+// inventory that fails or prints invalid JSON are clear errors, and
+// nothing is applied.
+func TestBadInventoryInput(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, dir, map[string]string{"main.hcl": fmt.Sprintf("file \"a\" {\n  path = %q\n  content = \"a\"\n}\n", root+"/a")})
+	inv := t.TempDir()
+	writeFiles(t, inv, map[string]string{
+		"bad.ini":  "[web\nweb1\n",
+		"bad.yml":  "all:\n  hosts:\n    web1: {ansible_host: [unclosed\n",
+		"fails.sh": "#!/bin/sh\necho 'inventory backend down' >&2\nexit 3\n",
+		"json.sh":  "#!/bin/sh\necho '{not json'\n",
+	})
+	os.Chmod(filepath.Join(inv, "fails.sh"), 0o755)
+	os.Chmod(filepath.Join(inv, "json.sh"), 0o755)
+	for _, f := range []string{"bad.ini", "bad.yml", "fails.sh", "json.sh"} {
+		_, errOut, code := tend(t, "apply", "-C", dir, "-y", "-i", filepath.Join(inv, f))
+		if code != 1 || !strings.Contains(errOut, f) {
+			t.Errorf("%s: exit %d, want 1 and an error naming the file:\n%s", f, code, errOut)
+		}
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("something was applied")
+	}
+}
