@@ -17,6 +17,7 @@ bash integration/scripts/ssh-deps.sh
 bash integration/scripts/e2e-deps.sh
 bash integration/scripts/ansible-deps.sh
 bash integration/scripts/winrm-deps.sh
+bash integration/scripts/pkg-deps.sh
 
 echo "== go vet"
 go vet ./...

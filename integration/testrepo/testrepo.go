@@ -251,7 +251,10 @@ echo %s > %%{buildroot}/usr/share/%s/version
 			return err
 		}
 		if err := run(top, "rpmbuild", "-bb", "--quiet", "--define", "_topdir "+top, "--define", "_rpmdir "+dir,
-			"--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm", "--define", "use_source_date_epoch_as_buildtime 1", sp); err != nil {
+			"--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
+			// Reproducible: the same bytes on every build.
+			"--define", "use_source_date_epoch_as_buildtime 1", "--define", "clamp_mtime_to_source_date_epoch 1",
+			"--define", "_buildhost tend.invalid", sp); err != nil {
 			return err
 		}
 	}
@@ -259,9 +262,15 @@ echo %s > %%{buildroot}/usr/share/%s/version
 	for _, f := range old {
 		if !keep[filepath.Base(f)] {
 			os.Remove(f)
+		} else if err := os.Chtimes(f, epoch, epoch); err != nil { // the metadata records it
+			return err
 		}
 	}
-	return run(dir, "createrepo_c", "-q", "--update", ".")
+	old, _ = filepath.Glob(filepath.Join(dir, "repodata", "*"))
+	for _, f := range old {
+		os.Remove(f)
+	}
+	return run(dir, "createrepo_c", "-q", "--no-database", "--revision", fmt.Sprint(epoch.Unix()), "--set-timestamp-to-revision", ".")
 }
 
 func requires(deps []string) string {

@@ -1,0 +1,496 @@
+package pkg
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/shell"
+)
+
+// Package is the package resource type: a package installed (at any,
+// a pinned or the latest version) or absent, through the host's package
+// manager.
+type Package struct {
+	// root points every package manager command at an alternative root
+	// (dnf --installroot, zypper --root, pacman --root..., rpm --root):
+	// tests run the real dnf, zypper and pacman against installroots on
+	// the controller with it. Empty on real hosts.
+	root string
+}
+
+var (
+	_ resources.Type          = Package{}
+	_ resources.Resolver      = Package{}
+	_ resources.Batcher       = Package{}
+	_ resources.Irreversibler = Package{}
+)
+
+// Name implements resources.Type.
+func (Package) Name() string { return "package" }
+
+// Schema implements resources.Type.
+func (Package) Schema() *resources.Schema {
+	return &resources.Schema{
+		Doc: "A software package, through the host's package manager: apt, dnf, yum (RHEL 8 and later, where yum is dnf), zypper, pacman or apk. " +
+			"The plan reads what is installed and, only when it needs them, the versions the host's package index offers; it never refreshes the index. " +
+			"The package changes of a host that are ready together are made in one transaction where the package manager allows it " +
+			"(apt-get, zypper, dnf 4's shell; dnf 5, pacman and apk take one command per kind of change), non-interactively, " +
+			"keeping configuration files the administrator changed, and waiting up to 60 s for another run's lock. " +
+			"An apply refreshes the index first when `update_cache` is set or a package to install is missing from the index, " +
+			"and refreshes it and retries once when the package manager fails the way an out-of-date index makes it fail " +
+			"(a package or version not found, a download gone from the mirror). " +
+			"A rollback removes what the change installed, with the dependencies it pulled in, and reinstalls the previous version " +
+			"of what it upgraded, downgraded or removed (and of what the package manager removed along with it); when the host's " +
+			"package sources (or, for pacman, its package cache) no longer offer that version, the plan says the change cannot be reverted.",
+		Attributes: []resources.Attribute{
+			{Name: "name", Type: cty.String, Doc: "The package's name as the package manager spells it (`nginx`, `libc6:i386`). Defaults to the block's label."},
+			{Name: "state", Type: cty.String, Doc: "`present` (default: installed, at any version unless `version` pins one), `latest` (installed and upgraded to the newest version the host's package index offers) or `absent` (removed; configuration files are kept, as the package manager does by default)."},
+			{Name: "version", Type: cty.String, Doc: "Pins the version, exactly as the package manager spells it (apt: `1:2.3-4`; dnf, yum, zypper: `2.3-4.el9` or `2.3` for any release; pacman: `2.3-1`; apk: `2.3-r0`); tend upgrades or downgrades to it. A version the host's package sources do not offer is a plan error naming those they do. Write it as a quoted string. Only with state `present`."},
+			{Name: "provider", Type: cty.String, Doc: "The package manager: `apt`, `dnf`, `yum`, `zypper`, `pacman` or `apk`. Default: the first of apt-get, dnf, yum, zypper, apk and pacman found on the host (the host's `package_manager` fact)."},
+			{Name: "update_cache", Type: cty.Bool, Doc: "Refresh the package index (apt-get update, dnf makecache, zypper refresh, pacman -Sy, apk update) before this package is installed, upgraded or downgraded. It causes no change by itself: a package already as declared is left alone. With `latest`, the plan shows the newest version of the index it read, and the apply installs the newest of the refreshed index. With it, a pinned version missing from the current index is not a plan error, since the refresh may bring it. With pacman, -Sy without a system upgrade is what Arch calls a partial upgrade."},
+		},
+	}
+}
+
+// namePattern and versionPattern accept the names and versions package
+// managers use and nothing a shell, an option parser or a package
+// manager's own syntax (globs, `=`, `<`, `/release`, blanks) would read
+// as something else.
+var (
+	namePattern    = regexp.MustCompile(`^[A-Za-z0-9_+][A-Za-z0-9_.+:@-]*$`)
+	versionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+~^:-]*$`)
+)
+
+// str returns a config string attribute, or def when null.
+func str(cfg cty.Value, name, def string) string {
+	if cfg == cty.NilVal || cfg.IsNull() || !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
+		return def
+	}
+	v := cfg.GetAttr(name)
+	if v.IsNull() || !v.IsKnown() {
+		return def
+	}
+	v, _ = v.Unmark()
+	return v.AsString()
+}
+
+func boolAttr(cfg cty.Value, name string) bool {
+	if cfg == cty.NilVal || cfg.IsNull() || !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
+		return false
+	}
+	v := cfg.GetAttr(name)
+	if v.IsNull() || !v.IsKnown() {
+		return false
+	}
+	v, _ = v.Unmark()
+	return v.True()
+}
+
+// config is a decoded, checked configuration.
+type config struct {
+	name, state, version, provider string
+	updateCache                    bool
+}
+
+func readConfig(cfg cty.Value) (config, error) {
+	c := config{
+		name:        str(cfg, "name", ""),
+		state:       str(cfg, "state", "present"),
+		version:     str(cfg, "version", ""),
+		provider:    str(cfg, "provider", ""),
+		updateCache: boolAttr(cfg, "update_cache"),
+	}
+	switch {
+	case c.name == "":
+		return c, &resources.AttrError{Attr: "name", Msg: "name is required"}
+	case !namePattern.MatchString(c.name):
+		return c, &resources.AttrError{Attr: "name", Msg: fmt.Sprintf("%q is not a package name", c.name)}
+	}
+	switch c.state {
+	case "present", "absent", "latest":
+	default:
+		return c, &resources.AttrError{Attr: "state", Msg: fmt.Sprintf("must be \"present\", \"latest\" or \"absent\", got %q", c.state)}
+	}
+	if c.version != "" {
+		if c.state != "present" {
+			return c, &resources.AttrError{Attr: "version", Msg: fmt.Sprintf("a version pin needs state \"present\", not %q", c.state)}
+		}
+		if !versionPattern.MatchString(c.version) {
+			return c, &resources.AttrError{Attr: "version", Msg: fmt.Sprintf("%q is not a package version", c.version)}
+		}
+	}
+	if c.provider != "" && providerByID(c.provider) == nil {
+		return c, &resources.AttrError{Attr: "provider", Msg: fmt.Sprintf("must be one of %s, got %q", strings.Join(providerIDs(), ", "), c.provider)}
+	}
+	return c, nil
+}
+
+// Key implements resources.Type: one declaration per package name on a
+// host.
+func (Package) Key(cfg cty.Value) (string, error) {
+	c, err := readConfig(cfg)
+	if err != nil {
+		return "", err
+	}
+	return "package " + c.name, nil
+}
+
+// Desired implements resources.Type. The version of state "latest" is
+// known only once the host's index has been read: Resolve sets it.
+func (Package) Desired(cfg cty.Value, env resources.Env) (*resources.State, error) {
+	c, err := readConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st := &resources.State{Present: c.state != "absent", Attrs: map[string]cty.Value{"name": cty.StringVal(c.name)}}
+	if c.version != "" {
+		st.Attrs["version"] = cty.StringVal(c.version)
+	}
+	return st, nil
+}
+
+// probeHeader starts every package probe: the package's name, a newline
+// for parameter expansions, and q, which runs a query command and prints
+// its merged output as idx.1, idx.2... lines and its exit status as
+// idx.rc, for Read to parse.
+func probeHeader(name string) string {
+	return "n=" + shell.Quote(name) + `
+nl='
+'
+q() { o=$("$@" 2>&1); r=$?; i=0
+while IFS= read -r l; do i=$((i+1)); out "idx.$i" "$l"; done <<EOF
+$o
+EOF
+out idx.rc $r; }
+`
+}
+
+// ProbePrelude is sh to run once in a host's probe script, in the
+// script's own shell before the fragments (whose subshells inherit what
+// it sets): it lists the installed packages of the host's package
+// manager (one dpkg-query, rpm -qa, pacman -Q or read of apk's database)
+// into tend_pkg_list, "\nNAME VERSION\n..." lines, and that manager's
+// name into tend_pkg_pm. Each package's fragment then finds its package
+// in the list without running a command: 30 packages cost one command
+// instead of 30. Fragments work without it (they query their package
+// themselves), and when it could not list (tend_pkg_list is empty).
+func (Package) ProbePrelude() string {
+	var sb strings.Builder
+	sb.WriteString("tend_pkg_nl='\n'\ntend_pkg_pm= tend_pkg_list=\n")
+	var cmds []string
+	for _, p := range providers {
+		cmds = append(cmds, p.command())
+	}
+	fmt.Fprintf(&sb, "for tend_pkg_m in %s; do if command -v $tend_pkg_m >/dev/null 2>&1; then tend_pkg_pm=$tend_pkg_m; break; fi; done\n", strings.Join(cmds, " "))
+	sb.WriteString("case $tend_pkg_pm in apt-get) tend_pkg_pm=apt;; esac\ncase $tend_pkg_pm in\n")
+	for _, p := range providers {
+		fmt.Fprintf(&sb, "%s) tend_pkg_list=$(%s) || tend_pkg_list=;;\n", p.id(), p.listSh())
+	}
+	sb.WriteString("esac\n[ -z \"$tend_pkg_list\" ] || tend_pkg_list=\"$tend_pkg_nl$tend_pkg_list$tend_pkg_nl\"\n")
+	return sb.String()
+}
+
+// Probe implements resources.Type. It prints the provider and the
+// installed version (one dpkg-query, rpm, pacman -Q or apk info: cheap),
+// and queries the package index (apt-cache policy, dnf repoquery, zypper
+// search, pacman -Si, apk policy: slower) only when the plan needs it:
+// for state latest, for a pinned version that is not the installed one,
+// and for a change that replaces or removes the installed version (the
+// plan must know whether a rollback could reinstall it). A package
+// already as declared costs one command.
+func (t Package) Probe(cfg cty.Value, want *resources.State) string {
+	c, err := readConfig(cfg)
+	if err != nil {
+		// The planner reports the configuration error; probe nothing.
+		return "out provider none\nout installed ''\n"
+	}
+	var sb strings.Builder
+	sb.WriteString(probeHeader(c.name))
+	cands := providers
+	if c.provider != "" {
+		p := providerByID(c.provider)
+		cands = []provider{p}
+		fmt.Fprintf(&sb, "pm=%s\ncommand -v %s >/dev/null 2>&1 || { echo %s; exit 1; }\n", p.id(), p.command(),
+			shell.Quote("provider "+p.id()+": "+p.command()+" is not installed on this host"))
+	} else {
+		var cmds []string
+		for _, p := range providers {
+			cmds = append(cmds, p.command())
+		}
+		fmt.Fprintf(&sb, "pm=\nfor m in %s; do if command -v $m >/dev/null 2>&1; then pm=$m; break; fi; done\n"+
+			"case $pm in apt-get) pm=apt;; '') echo 'no supported package manager (%s) found on this host'; exit 1;; esac\n",
+			strings.Join(cmds, " "), strings.Join(cmds, ", "))
+	}
+	sb.WriteString("out provider $pm\n")
+	// branch writes a part per candidate provider: alone when the
+	// provider is known, else as a case on $pm whose arms group the
+	// providers with the same sh.
+	branch := func(part func(p provider) string) {
+		if len(cands) == 1 {
+			sb.WriteString(part(cands[0]))
+			return
+		}
+		var order []string
+		ids := map[string][]string{}
+		for _, p := range cands {
+			sh := part(p)
+			if _, ok := ids[sh]; !ok {
+				order = append(order, sh)
+			}
+			ids[sh] = append(ids[sh], p.id())
+		}
+		sb.WriteString("case $pm in\n")
+		for _, sh := range order {
+			fmt.Fprintf(&sb, "%s)\n%s;;\n", strings.Join(ids[sh], "|"), sh)
+		}
+		sb.WriteString("esac\n")
+	}
+	listed := t.root == "" && !strings.Contains(c.name, ":")
+	if listed {
+		// The host's list from ProbePrelude, when the probe script ran
+		// it for this package manager, saves a command per package. A
+		// name with a dpkg architecture qualifier is asked for.
+		sb.WriteString("if [ \"${tend_pkg_pm-}\" = \"$pm\" ] && [ -n \"${tend_pkg_list-}\" ]; then\n" +
+			"case $tend_pkg_list in *\"$nl$n \"*) v=${tend_pkg_list#*\"$nl$n \"}; v=${v%%\"$nl\"*};; *) v=;; esac\nelse\n")
+	}
+	branch(func(p provider) string { return p.installedSh(t.root) })
+	if listed {
+		sb.WriteString("fi\n")
+	}
+	branch(func(p provider) string {
+		if p.partialPins() {
+			return "vs=${v%-*}\n"
+		}
+		return "vs=$v\n"
+	})
+	sb.WriteString("out installed \"$v\"\n")
+	switch {
+	case c.state == "latest":
+	case c.state == "absent":
+		sb.WriteString("[ -n \"$v\" ] || exit 0\n")
+	case c.version != "":
+		q := shell.Quote(c.version)
+		fmt.Fprintf(&sb, "if [ -n \"$v\" ] && { [ \"$v\" = %s ] || [ \"$vs\" = %s ]; }; then exit 0; fi\n", q, q)
+	default:
+		sb.WriteString("[ -z \"$v\" ] || exit 0\n")
+	}
+	branch(func(p provider) string { return p.indexSh(t.root) })
+	return sb.String()
+}
+
+// Read implements resources.Type. The current state holds:
+//
+//   - name, provider, and, when installed, version (in the form a
+//     version pin uses, so the generic diff can compare them) and
+//     installed (the full version);
+//   - candidate and available when the probe queried the index: what an
+//     upgrade would install and what could be installed (for Resolve's
+//     pin check and Irreversible's rollback check);
+//   - update_cache and latest, copied from the configuration: Apply and
+//     ApplyBatch get only the states, and these say how to make the
+//     change. They are never in a desired state, so never compared.
+func (t Package) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, error) {
+	c, err := readConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	prov, ok := out.Get("provider")
+	installed, ok2 := out.Get("installed")
+	if !ok || !ok2 || providerByID(prov) == nil {
+		return nil, probeError(out)
+	}
+	p := providerByID(prov)
+	st := &resources.State{Attrs: map[string]cty.Value{
+		"name":         cty.StringVal(c.name),
+		"provider":     cty.StringVal(prov),
+		"update_cache": cty.BoolVal(c.updateCache),
+		"latest":       cty.BoolVal(c.state == "latest"),
+	}}
+	if installed != "" {
+		st.Present = true
+		st.Attrs["installed"] = cty.StringVal(installed)
+		v := installed
+		if c.version != "" && p.matches(c.version, installed) {
+			v = c.version
+		}
+		st.Attrs["version"] = cty.StringVal(v)
+	}
+	if q, ok := queryLines(out); ok {
+		ix, err := p.parseIndex(q, installed)
+		if err != nil {
+			return nil, err
+		}
+		if prov == "pacman" {
+			ix.Available = dedupe(append(ix.Available, cachedVersions(c.name, out)...))
+		}
+		st.Attrs["candidate"] = cty.StringVal(ix.Candidate)
+		st.Attrs["available"] = stringList(ix.Available)
+	}
+	return st, nil
+}
+
+// queryLines collects the idx.N lines q printed.
+func queryLines(out resources.ProbeOutput) (queryOutput, bool) {
+	rc, ok := out.Get("idx.rc")
+	if !ok {
+		return queryOutput{}, false
+	}
+	q := queryOutput{}
+	q.Status, _ = strconv.Atoi(rc)
+	for i := 1; ; i++ {
+		l, ok := out.Get("idx." + strconv.Itoa(i))
+		if !ok {
+			break
+		}
+		q.Lines = append(q.Lines, l)
+	}
+	return q, true
+}
+
+// cachedVersions returns the versions of the package files pacman's cache
+// holds (cache.N lines).
+func cachedVersions(name string, out resources.ProbeOutput) []string {
+	var vs []string
+	for i := 1; ; i++ {
+		f, ok := out.Get("cache." + strconv.Itoa(i))
+		if !ok {
+			break
+		}
+		if v, ok := cachedVersion(name, f); ok {
+			vs = append(vs, v)
+		}
+	}
+	return vs
+}
+
+func stringList(ss []string) cty.Value {
+	if len(ss) == 0 {
+		return cty.ListValEmpty(cty.String)
+	}
+	vals := make([]cty.Value, len(ss))
+	for i, s := range ss {
+		vals[i] = cty.StringVal(s)
+	}
+	return cty.ListVal(vals)
+}
+
+// listAttr returns a list-of-strings attribute and whether it is set.
+func listAttr(s *resources.State, name string) ([]string, bool) {
+	v := s.Attr(name)
+	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !(v.Type().IsListType() || v.Type().IsTupleType() || v.Type().IsSetType()) {
+		return nil, false
+	}
+	v, _ = v.UnmarkDeep()
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if e.Type() == cty.String && !e.IsNull() {
+			out = append(out, e.AsString())
+		}
+	}
+	return out, true
+}
+
+func boolState(s *resources.State, name string) bool {
+	v := s.Attr(name)
+	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool {
+		return false
+	}
+	v, _ = v.Unmark()
+	return v.True()
+}
+
+// Resolve implements resources.Resolver. For state latest the desired
+// version is the candidate the host's index offers (the installed one
+// when the index does not know the package; none when the package is
+// neither installed nor known: the apply refreshes the index, installs
+// the package, and verification resolves again). A pinned version that is
+// not installed must be offered by the host's package sources, unless
+// update_cache may bring it.
+func (Package) Resolve(cfg cty.Value, current, desired *resources.State) (*resources.State, error) {
+	c, err := readConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case c.state == "latest":
+		cand := current.Str("candidate")
+		if cand == "" {
+			cand = current.Str("installed")
+		}
+		if cand == "" {
+			return desired, nil
+		}
+		d := &resources.State{Present: true, Attrs: map[string]cty.Value{}}
+		for k, v := range desired.Attrs {
+			d.Attrs[k] = v
+		}
+		d.Attrs["version"] = cty.StringVal(cand)
+		return d, nil
+	case c.version != "" && current.Str("version") != c.version:
+		avail, queried := listAttr(current, "available")
+		if !queried || c.updateCache {
+			return desired, nil
+		}
+		p := providerByID(current.Str("provider"))
+		for _, a := range avail {
+			if p != nil && p.matches(c.version, a) {
+				return desired, nil
+			}
+		}
+		if len(avail) == 0 {
+			return nil, fmt.Errorf("version %q of %s is not available: the host's package sources do not offer %s at all; if the package index is out of date, set update_cache = true", c.version, c.name, c.name)
+		}
+		return nil, fmt.Errorf("version %q of %s is not available from the host's package sources (available: %s); if the package index is out of date, set update_cache = true", c.version, c.name, strings.Join(avail, ", "))
+	}
+	return desired, nil
+}
+
+// Irreversible implements resources.Irreversibler: a change that
+// replaces or removes the installed version can be reverted only by
+// reinstalling that version, so the host's package sources (or pacman's
+// cache) must still offer it.
+func (Package) Irreversible(before, after *resources.State) string {
+	if !before.Present {
+		return ""
+	}
+	prev := before.Str("installed")
+	if after.Present && (after.Str("version") == "" || after.Str("version") == before.Str("version")) {
+		return ""
+	}
+	avail, queried := listAttr(before, "available")
+	if !queried {
+		return ""
+	}
+	for _, a := range avail {
+		if a == prev {
+			return ""
+		}
+	}
+	what := "none"
+	if len(avail) > 0 {
+		what = strings.Join(avail, ", ")
+	}
+	return fmt.Sprintf("the installed version %s of %s is no longer offered by the host's package sources (available: %s), so it could not be reinstalled", prev, before.Str("name"), what)
+}
+
+// Apply implements resources.Type: a batch of one.
+func (t Package) Apply(ctx context.Context, h *resources.Host, before, after *resources.State) (resources.Undo, error) {
+	r := t.ApplyBatch(ctx, h, []resources.BatchItem{{Before: before, After: after}})
+	return r[0].Undo, r[0].Err
+}
+
+// probeError reports a probe that printed no usable state.
+func probeError(out resources.ProbeOutput) error {
+	msg := strings.TrimSpace(out.Other)
+	if msg == "" {
+		msg = "probe printed no state"
+	}
+	return &resources.ProbeError{Msg: msg}
+}
