@@ -495,29 +495,3 @@ func memAvailable(t *testing.T) int {
 	t.Fatal("no MemAvailable in /proc/meminfo")
 	return 0
 }
-
-// TestRebootFromInside: a host rebooted from inside (systemctl reboot)
-// comes back on its own with a new boot id and its files kept.
-func TestRebootFromInside(t *testing.T) {
-	l := lab.StartT(t, lab.Options{Hosts: 1, Name: "reboot"})
-	// The kernel's boot_id is the machine's, shared by every lab host:
-	// init's start time tells one boot of a host from another.
-	before, err := l.Exec(1, "cut -d' ' -f22 /proc/1/stat; echo kept > /var/tmp/kept")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Exec(1, "systemctl reboot"); err != nil {
-		t.Logf("systemctl reboot: %v (the connection may drop)", err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		out, err := l.Exec(1, "systemctl is-system-running 2>/dev/null; cut -d' ' -f22 /proc/1/stat; cat /var/tmp/kept")
-		if err == nil && !strings.Contains(out, strings.TrimSpace(before)) && strings.Contains(out, "kept") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the host did not come back after rebooting itself: %v %q", err, out)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
