@@ -338,13 +338,18 @@ func TestStartMany(t *testing.T) {
 		booted.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), (before-memAvailable(t))/1024)
 }
 
-// TestHelperProcess is not a test: it is the child process of
-// TestSignalTearsDown and TestKilledOwnerIsCleaned.
-func TestHelperProcess(t *testing.T) {
-	name := os.Getenv("TEND_LAB_HELPER")
-	if name == "" {
-		t.Skip("helper process for other tests")
+// TestMain runs the helper process of TestSignalTearsDown and
+// TestKilledOwnerIsCleaned when TEND_LAB_HELPER names its lab, and the
+// tests otherwise.
+func TestMain(m *testing.M) {
+	if name := os.Getenv("TEND_LAB_HELPER"); name != "" {
+		helperProcess(name)
 	}
+	os.Exit(m.Run())
+}
+
+// helperProcess starts a lab, reports it on stdout and waits to be killed.
+func helperProcess(name string) {
 	l, err := lab.Start(context.Background(), lab.Options{Hosts: 2, Name: name})
 	if err != nil {
 		fmt.Println("ERROR", err)
@@ -366,7 +371,7 @@ type helperReady struct {
 
 func startHelper(t *testing.T, name string) (*exec.Cmd, helperReady) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.v")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "TEND_LAB_HELPER="+name)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
