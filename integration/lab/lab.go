@@ -34,6 +34,10 @@ type Options struct {
 	// Logf receives progress lines (base builds, boot times); nil discards
 	// them. StartT passes t.Logf.
 	Logf func(format string, args ...any)
+	// Init is the hosts' init system: InitSystemd (the default, also for
+	// ""), InitSysVinit or InitOpenRC, each booting its own base image
+	// (see initsys.go).
+	Init string
 }
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
@@ -50,6 +54,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if !nameRE.MatchString(o.Name) {
 		return o, fmt.Errorf("lab: Name %q is not a lowercase DNS label of at most 20 characters", o.Name)
+	}
+	if err := checkInit(o.Init); err != nil {
+		return o, err
 	}
 	if o.BootTimeout == 0 {
 		o.BootTimeout = 30 * time.Second
@@ -135,7 +142,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, err
 	}
 	begin := time.Now()
-	base, err := ensureBase(ctx, bookworm(), opts.CacheDir, opts.Mirror, opts.Logf)
+	base, err := ensureBase(ctx, baseRecipe(opts.Init), opts.CacheDir, opts.Mirror, opts.Logf)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +293,7 @@ func (l *Lab) setup(ctx context.Context) error {
 	if err := writeKeyPair(l.ClientKeyFile(), client); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(l.dir, "boot.sh"), []byte(bootScript), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(l.dir, "boot.sh"), []byte(bootScriptFor(l.opts.Init)), 0o755); err != nil {
 		return err
 	}
 	var known strings.Builder

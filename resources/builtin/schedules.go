@@ -1,5 +1,8 @@
 package builtin
 
-import "github.com/tendhq/tend/resources"
+import (
+	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/resources/schedule"
+)
 
-func schedules() []resources.Type { return nil }
+func schedules() []resources.Type { return []resources.Type{schedule.Task{}} }

@@ -1,5 +1,8 @@
 package builtin
 
-import "github.com/tendhq/tend/resources"
+import (
+	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/resources/service"
+)
 
-func services() []resources.Type { return nil }
+func services() []resources.Type { return []resources.Type{service.Service{}} }

@@ -1,0 +1,628 @@
+package schedule
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/shell"
+)
+
+// Kinds of scheduled task.
+const (
+	Cron  = "cron"
+	Timer = "systemd_timer"
+)
+
+// Where the files go. tend owns every file named tend-* there.
+const (
+	CronDir = "/etc/cron.d"
+	UnitDir = "/etc/systemd/system"
+)
+
+// readLimit is the largest cron file whose content the probe returns;
+// larger ones (not tend's) are compared by digest.
+const readLimit = 256 << 10
+
+// Task manages a command run on a schedule.
+type Task struct{}
+
+var _ resources.Type = Task{}
+
+// Name implements resources.Type.
+func (Task) Name() string { return "scheduled_task" }
+
+// Schema implements resources.Type.
+func (Task) Schema() *resources.Schema {
+	return &resources.Schema{
+		Doc: "A command run on a schedule, as cron does. " +
+			"With kind = \"cron\" (the default) it is the file /etc/cron.d/tend-NAME (root:root, mode 0644): a header saying tend manages it, " +
+			"the environment as NAME=\"value\" lines, then one line `SCHEDULE USER COMMAND` (`%` and `\\` in the command escaped for cron). " +
+			"With kind = \"systemd_timer\" it is /etc/systemd/system/tend-NAME.service (Type=oneshot, User=, WorkingDirectory=-~ like cron, Environment=, " +
+			"ExecStart=/bin/sh -c \"COMMAND\") and tend-NAME.timer (OnCalendar= translated from the schedule, WantedBy=timers.target), " +
+			"followed by `systemctl daemon-reload` and the timer enabled and started. " +
+			"The schedule is validated at plan time as Debian's cron reads it, so cron never skips a line tend wrote; " +
+			"its translation to OnCalendar= fires at exactly the same minutes (`*/15 * * * *` → `*-*-* *:00/15:00`, `0 9-17 * * 1-5` → `Mon..Fri *-*-* 09..17:00:00`, " +
+			"`@weekly` → `Sun *-*-* 00:00:00`, cron's week starting on Sunday), and schedules without an exact translation are refused: `@reboot`, and " +
+			"restricting both the day of month and the day of week (cron runs when either matches, systemd only when both do). " +
+			"The files are compared by content, so a hand edit shows as a diff and is undone by the next apply; the timer's enabled and active states are compared too. " +
+			"Replaced files are kept under the run's backup directory and a rollback restores them byte for byte, with the timer's previous states. " +
+			"Changing kind does not remove the other kind's files: declare the old one with state = \"absent\" (and an explicit name) to move a task.",
+		Attributes: []resources.Attribute{
+			{Name: "name", Type: cty.String, Doc: "The task's name, in its file names (tend-NAME): letters, digits, _ and - only (cron ignores other file names in /etc/cron.d). Defaults to the block's label."},
+			{Name: "schedule", Type: cty.String, Doc: "When to run: five cron fields (minute hour day-of-month month day-of-week, e.g. `\"30 2 * * *\"`) or `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`, `@reboot` (cron only). Required unless state is \"absent\"."},
+			{Name: "command", Type: cty.String, Doc: "The command, run with /bin/sh -c. One line. Required unless state is \"absent\"."},
+			{Name: "user", Type: cty.String, Doc: "The user the command runs as. Default \"root\"."},
+			{Name: "environment", Type: cty.Map(cty.String), Doc: "Environment variables for the command (names are letters, digits and _). Otherwise the command gets the scheduler's default environment, which differs: cron's PATH is /usr/bin:/bin, a systemd service's includes the sbin directories."},
+			{Name: "kind", Type: cty.String, Doc: "\"cron\" (default) or \"systemd_timer\" (needs systemd on the host)."},
+			{Name: "state", Type: cty.String, Doc: "\"present\" (default) or \"absent\": remove the task's files (and stop and disable its timer)."},
+		},
+	}
+}
+
+var (
+	nameRE    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
+	userRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$`)
+	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// str returns a config string attribute, or def when null or unknown.
+func str(cfg cty.Value, attr, def string) string {
+	v := cfg.GetAttr(attr)
+	if v.IsNull() || !v.IsKnown() {
+		return def
+	}
+	v, _ = v.Unmark()
+	return v.AsString()
+}
+
+// ident returns the task's name and kind, validated.
+func ident(cfg cty.Value) (name, kind string, err error) {
+	v := cfg.GetAttr("name")
+	if v.IsNull() {
+		return "", "", &resources.AttrError{Attr: "name", Msg: "name is required"}
+	}
+	name = str(cfg, "name", "")
+	if !nameRE.MatchString(name) {
+		return "", "", &resources.AttrError{Attr: "name", Msg: fmt.Sprintf("%q is not usable in a file name: use letters, digits, _ and - only (cron ignores files in /etc/cron.d named otherwise)", name)}
+	}
+	switch kind = str(cfg, "kind", Cron); kind {
+	case Cron, Timer:
+	default:
+		return "", "", &resources.AttrError{Attr: "kind", Msg: fmt.Sprintf("must be \"cron\" or \"systemd_timer\", got %q", kind)}
+	}
+	return name, kind, nil
+}
+
+// CronPath is the cron file of task name.
+func CronPath(name string) string { return CronDir + "/tend-" + name }
+
+// UnitPaths are the service and timer unit files of task name.
+func UnitPaths(name string) (service, timer string) {
+	return UnitDir + "/tend-" + name + ".service", UnitDir + "/tend-" + name + ".timer"
+}
+
+// mainPath is the file that names a task of a kind.
+func mainPath(kind, name string) string {
+	if kind == Timer {
+		_, t := UnitPaths(name)
+		return t
+	}
+	return CronPath(name)
+}
+
+// Key implements resources.Type: the task's (main) file.
+func (Task) Key(cfg cty.Value) (string, error) {
+	if !cfg.GetAttr("name").IsKnown() || !cfg.GetAttr("kind").IsKnown() {
+		return "", nil
+	}
+	name, kind, err := ident(cfg)
+	if err != nil {
+		return "", err
+	}
+	return "path " + mainPath(kind, name), nil
+}
+
+// spec is a validated present task.
+type spec struct {
+	name, kind, user, command string
+	sched                     *Schedule
+	env                       [][2]string // sorted by name
+	sensitive                 bool
+}
+
+// Desired implements resources.Type.
+func (Task) Desired(cfg cty.Value, env resources.Env) (*resources.State, error) {
+	name, kind, err := ident(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st := &resources.State{Attrs: map[string]cty.Value{
+		"name": cty.StringVal(name), "kind": cty.StringVal(kind), "path": cty.StringVal(mainPath(kind, name)),
+	}}
+	switch s := str(cfg, "state", "present"); s {
+	case "present":
+		st.Present = true
+	case "absent":
+		return st, nil
+	default:
+		return nil, &resources.AttrError{Attr: "state", Msg: fmt.Sprintf("must be \"present\" or \"absent\", got %q", s)}
+	}
+	sp, err := parseSpec(cfg, name, kind)
+	if err != nil {
+		return nil, err
+	}
+	var data []byte
+	switch kind {
+	case Cron:
+		data, err = cronFile(sp)
+		st.Attrs["mode"] = cty.StringVal("0644")
+		st.Attrs["owner"] = cty.StringVal("root")
+	case Timer:
+		var svc, tmr []byte
+		if svc, tmr, err = unitFiles(sp); err == nil {
+			data = joinUnits(name, svc, tmr, true, true)
+		}
+		st.Attrs["enabled"] = cty.True
+		st.Attrs["active"] = cty.True
+	}
+	if err != nil {
+		return nil, err
+	}
+	st.Content = newContent(data, sp.sensitive)
+	return st, nil
+}
+
+// parseSpec validates a present task's attributes.
+func parseSpec(cfg cty.Value, name, kind string) (*spec, error) {
+	sp := &spec{name: name, kind: kind, user: str(cfg, "user", "root")}
+	if cfg.GetAttr("schedule").IsNull() {
+		return nil, &resources.AttrError{Attr: "schedule", Msg: "a present scheduled task needs a schedule, such as \"30 2 * * *\" or \"@daily\""}
+	}
+	sched, err := Parse(str(cfg, "schedule", ""))
+	if err != nil {
+		return nil, &resources.AttrError{Attr: "schedule", Msg: err.Error()}
+	}
+	sp.sched = sched
+	if kind == Timer {
+		if _, err := sched.OnCalendar(); err != nil {
+			return nil, &resources.AttrError{Attr: "schedule", Msg: err.Error()}
+		}
+	}
+	cmd := cfg.GetAttr("command")
+	if cmd.IsNull() || strings.TrimSpace(str(cfg, "command", "")) == "" {
+		return nil, &resources.AttrError{Attr: "command", Msg: "a present scheduled task needs a command"}
+	}
+	sp.sensitive = cmd.IsMarked()
+	sp.command = str(cfg, "command", "")
+	if err := oneLine(sp.command); err != nil {
+		return nil, &resources.AttrError{Attr: "command", Msg: err.Error() + "; put longer programs in a script and run that"}
+	}
+	if !userRE.MatchString(sp.user) {
+		return nil, &resources.AttrError{Attr: "user", Msg: fmt.Sprintf("%q is not a user name", sp.user)}
+	}
+	if ev := cfg.GetAttr("environment"); !ev.IsNull() {
+		if ev.ContainsMarked() {
+			sp.sensitive = true
+		}
+		ev, _ = ev.UnmarkDeep()
+		for it := ev.ElementIterator(); it.Next(); {
+			k, v := it.Element()
+			key := k.AsString()
+			if !envNameRE.MatchString(key) {
+				return nil, &resources.AttrError{Attr: "environment", Msg: fmt.Sprintf("%q is not a variable name (letters, digits and _, not starting with a digit)", key)}
+			}
+			if v.IsNull() {
+				return nil, &resources.AttrError{Attr: "environment", Msg: fmt.Sprintf("%s is null", key)}
+			}
+			val := v.AsString()
+			if err := oneLine(val); err != nil {
+				return nil, &resources.AttrError{Attr: "environment", Msg: key + ": " + err.Error()}
+			}
+			if kind == Cron && strings.Contains(val, `"`) && strings.Contains(val, "'") {
+				return nil, &resources.AttrError{Attr: "environment", Msg: key + ": cron cannot hold a value with both ' and \" in it; use kind = \"systemd_timer\""}
+			}
+			sp.env = append(sp.env, [2]string{key, val})
+		}
+		sort.Slice(sp.env, func(i, j int) bool { return sp.env[i][0] < sp.env[j][0] })
+	}
+	return sp, nil
+}
+
+// oneLine refuses line breaks and other control characters but tab.
+func oneLine(s string) error {
+	for _, c := range s {
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			return fmt.Errorf("must be one line without control characters (found %q)", c)
+		}
+	}
+	return nil
+}
+
+// header is the first line of every file tend writes for a task.
+func header(name string) string {
+	return "# Managed by tend: scheduled_task \"" + name + "\". Changes made here are undone by the next tend apply.\n"
+}
+
+// cronFile is the /etc/cron.d file for a task.
+func cronFile(sp *spec) ([]byte, error) {
+	var b strings.Builder
+	b.WriteString(header(sp.name))
+	for _, kv := range sp.env {
+		// cron takes a quoted value verbatim, without escapes.
+		q := `"`
+		if strings.Contains(kv[1], `"`) {
+			q = "'"
+		}
+		b.WriteString(kv[0] + "=" + q + kv[1] + q + "\n")
+	}
+	fmt.Fprintf(&b, "%s %s %s\n", sp.sched.Spec, sp.user, cronCommand(sp.command))
+	return []byte(b.String()), nil
+}
+
+// cronCommand escapes a command for a cron line: cron turns an unescaped
+// % into a line break (the rest going to stdin), and reads \% and \\ as
+// % and \.
+func cronCommand(c string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`).Replace(c)
+}
+
+// unitFiles returns the service and timer unit files for a task.
+func unitFiles(sp *spec) (service, timer []byte, err error) {
+	cal, err := sp.sched.OnCalendar()
+	if err != nil {
+		return nil, nil, &resources.AttrError{Attr: "schedule", Msg: err.Error()}
+	}
+	var s strings.Builder
+	s.WriteString(header(sp.name))
+	s.WriteString("[Unit]\nDescription=tend scheduled task " + sp.name + "\n\n[Service]\nType=oneshot\n")
+	s.WriteString("User=" + sp.user + "\n")
+	// Like cron: start in the user's home directory, if it has one.
+	s.WriteString("WorkingDirectory=-~\n")
+	for _, kv := range sp.env {
+		s.WriteString("Environment=" + unitQuote(kv[0]+"="+kv[1], false) + "\n")
+	}
+	s.WriteString("ExecStart=/bin/sh -c " + unitQuote(sp.command, true) + "\n")
+	var t strings.Builder
+	t.WriteString(header(sp.name))
+	t.WriteString("# schedule: " + sp.sched.Spec + "\n")
+	t.WriteString("[Unit]\nDescription=tend scheduled task " + sp.name + " (" + sp.sched.Spec + ")\n\n[Timer]\n")
+	t.WriteString("OnCalendar=" + cal + "\n\n[Install]\nWantedBy=timers.target\n")
+	return []byte(s.String()), []byte(t.String()), nil
+}
+
+// unitQuote quotes s as one word of a unit file setting: in double
+// quotes, with C escapes for \ " and tab, %% for a literal % (specifiers)
+// and, in ExecStart= (exec), $$ for a literal $ (variable expansion).
+func unitQuote(s string, exec bool) string {
+	r := []string{`\`, `\\`, `"`, `\"`, "\t", `\t`, "%", "%%"}
+	if exec {
+		r = append(r, "$", "$$")
+	}
+	return `"` + strings.NewReplacer(r...).Replace(s) + `"`
+}
+
+// unitMark heads each unit file in the combined content of a timer task.
+func unitMark(p string) string { return "### " + p + "\n" }
+
+// joinUnits combines the two unit files into the content the plan
+// compares and shows as one diff.
+func joinUnits(name string, svc, tmr []byte, hasSvc, hasTmr bool) []byte {
+	sp, tp := UnitPaths(name)
+	var b []byte
+	for _, f := range []struct {
+		p    string
+		data []byte
+		ok   bool
+	}{{sp, svc, hasSvc}, {tp, tmr, hasTmr}} {
+		b = append(b, unitMark(f.p)...)
+		if !f.ok {
+			b = append(b, "### (missing)\n"...)
+			continue
+		}
+		b = append(b, f.data...)
+	}
+	return b
+}
+
+// splitUnits takes joinUnits' output for desired files apart.
+func splitUnits(name string, data []byte) (svc, tmr []byte, err error) {
+	sp, tp := UnitPaths(name)
+	s := string(data)
+	i := strings.LastIndex(s, "\n"+unitMark(tp))
+	if !strings.HasPrefix(s, unitMark(sp)) || i < 0 {
+		return nil, nil, fmt.Errorf("internal error: unit files of %s not in the expected form", name)
+	}
+	return []byte(s[len(unitMark(sp)) : i+1]), []byte(s[i+1+len(unitMark(tp)):]), nil
+}
+
+func newContent(data []byte, sensitive bool) *resources.Content {
+	sum := sha256.Sum256(data)
+	return &resources.Content{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)), Data: data, Known: true, Sensitive: sensitive}
+}
+
+// regularFile is a probe snippet failing when $p exists as anything but a
+// regular file: tend replaces only files.
+const regularFile = `if [ -L "$p" ] || { [ -e "$p" ] && [ ! -f "$p" ]; }; then echo "$p exists and is not a regular file; tend does not replace it"; exit 1; fi
+`
+
+// Probe implements resources.Type: the task's files, and for a timer one
+// `systemctl show` of its states.
+func (Task) Probe(cfg cty.Value, want *resources.State) string {
+	name, kind, err := ident(cfg)
+	if err != nil {
+		return "echo " + shell.Quote(err.Error()) + "; exit 1\n"
+	}
+	if kind == Cron {
+		return "p=" + shell.Quote(CronPath(name)) + "\n" + regularFile + `if [ ! -f "$p" ]; then out absent 1; [ -d ` + CronDir + ` ] || out nocrond 1; exit 0; fi
+s=$(stat -c '%a %U %s' -- "$p") || exit 1
+set -- $s
+out mode $1; out owner $2
+if [ $3 -le ` + strconv.Itoa(readLimit) + ` ]; then out content "$(b64 < "$p")"; else h=$(sha256sum < "$p") || exit 1; out sha256 "${h%% *}"; out size $3; fi
+`
+	}
+	sp, tp := UnitPaths(name)
+	return "u=" + shell.Quote("tend-"+name+".timer") + "\n" +
+		"for x in service:" + shell.Quote(sp) + " timer:" + shell.Quote(tp) + `; do
+  p=${x#*:}
+  ` + regularFile + `  if [ -f "$p" ]; then out "${x%%:*}" "$(b64 < "$p")"; fi
+done
+if [ ! -d /run/systemd/system ]; then out nosystemd 1; exit 0; fi
+s=$(systemctl show -p UnitFileState,ActiveState -- "$u") || exit 1
+while IFS= read -r l; do case $l in ?*=*) out "${l%%=*}" "${l#*=}";; esac; done <<EOF
+$s
+EOF
+`
+}
+
+// Read implements resources.Type.
+func (Task) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, error) {
+	name, kind, err := ident(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st := &resources.State{Attrs: map[string]cty.Value{
+		"name": cty.StringVal(name), "kind": cty.StringVal(kind), "path": cty.StringVal(mainPath(kind, name)),
+	}}
+	if len(out.Values) == 0 {
+		return nil, probeError(out)
+	}
+	if kind == Cron {
+		if _, ok := out.Get("nocrond"); ok && str(cfg, "state", "present") == "present" {
+			return nil, fmt.Errorf("scheduled_task %s: this host has no %s: install cron (a package resource) or use kind = \"systemd_timer\"", name, CronDir)
+		}
+		if _, ok := out.Get("absent"); ok {
+			return st, nil
+		}
+		mode, ok := out.Get("mode")
+		if !ok {
+			return nil, probeError(out)
+		}
+		if len(mode) == 3 {
+			mode = "0" + mode
+		}
+		st.Present = true
+		st.Attrs["mode"] = cty.StringVal(mode)
+		st.Attrs["owner"] = cty.StringVal(out.Values["owner"])
+		if enc, ok := out.Get("content"); ok {
+			data, err := base64.StdEncoding.DecodeString(enc)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", CronPath(name), err)
+			}
+			st.Content = newContent(data, false)
+		} else {
+			size, _ := strconv.ParseInt(out.Values["size"], 10, 64)
+			st.Content = &resources.Content{SHA256: out.Values["sha256"], Size: size}
+		}
+		return st, nil
+	}
+	svcEnc, hasSvc := out.Get("service")
+	tmrEnc, hasTmr := out.Get("timer")
+	if _, ok := out.Get("nosystemd"); ok && str(cfg, "state", "present") == "present" {
+		return nil, fmt.Errorf("scheduled_task %s: kind = \"systemd_timer\" needs systemd, which does not run on this host; use kind = \"cron\"", name)
+	}
+	if !hasSvc && !hasTmr {
+		return st, nil
+	}
+	svc, err := base64.StdEncoding.DecodeString(svcEnc)
+	if err != nil {
+		return nil, fmt.Errorf("reading the service unit of %s: %w", name, err)
+	}
+	tmr, err := base64.StdEncoding.DecodeString(tmrEnc)
+	if err != nil {
+		return nil, fmt.Errorf("reading the timer unit of %s: %w", name, err)
+	}
+	st.Present = true
+	st.Content = newContent(joinUnits(name, svc, tmr, hasSvc, hasTmr), false)
+	ufs := out.Values["UnitFileState"]
+	st.Attrs["enabled"] = cty.BoolVal(ufs == "enabled" || ufs == "enabled-runtime")
+	st.Attrs["active"] = cty.BoolVal(out.Values["ActiveState"] == "active")
+	// Which files exist: apply backs up exactly those, and a revert
+	// removes the others.
+	st.Attrs["files"] = cty.StringVal(fileList(hasSvc, hasTmr))
+	return st, nil
+}
+
+func fileList(svc, tmr bool) string {
+	switch {
+	case svc && tmr:
+		return "service,timer"
+	case svc:
+		return "service"
+	default:
+		return "timer"
+	}
+}
+
+func probeError(out resources.ProbeOutput) error {
+	msg := strings.TrimSpace(out.Other)
+	if msg == "" {
+		msg = "probe printed no state"
+	}
+	return &resources.ProbeError{Msg: msg}
+}
+
+// scriptPrelude starts every change script: stop at the first error,
+// remove a half-written temporary file, and run commands with their
+// output shown only when they fail.
+const scriptPrelude = `set -e
+t=
+o=$(mktemp)
+trap 'rm -f "$o" $t' EXIT
+run() { if ! "$@" </dev/null >"$o" 2>&1; then cat "$o" >&2; echo "tend: $* failed" >&2; exit 1; fi; }
+`
+
+// writeFile appends commands writing data to p atomically (a temporary
+// file in p's directory renamed over it), root:root, mode 0644.
+func writeFile(sb *strings.Builder, p string, data []byte) {
+	fmt.Fprintf(sb, "t=$(mktemp %s)\n", shell.Quote(path.Dir(p)+"/.tend.XXXXXX"))
+	fmt.Fprintf(sb, "printf '%%s' %s | base64 -d > \"$t\"\n", shell.Quote(base64.StdEncoding.EncodeToString(data)))
+	fmt.Fprintf(sb, "chmod 0644 \"$t\"\nchown 0:0 \"$t\"\nmv -f \"$t\" %s\nt=\n", shell.Quote(p))
+}
+
+// backup appends commands copying p into the run's backup directory.
+func backup(sb *strings.Builder, p, b string) {
+	fmt.Fprintf(sb, "mkdir -p -m 0700 %s\ncp -p -- %s %s\n", shell.Quote(path.Dir(b)), shell.Quote(p), shell.Quote(b))
+}
+
+// restore appends commands putting backup b back at p atomically, with
+// its mode, ownership and times (so the file is byte for byte the old one).
+func restore(sb *strings.Builder, p, b string) {
+	fmt.Fprintf(sb, "t=%s\ncp -p -- %s \"$t\"\nmv -f \"$t\" %s\nt=\n", shell.Quote(path.Dir(p)+"/.tend.restore"), shell.Quote(b), shell.Quote(p))
+}
+
+// Apply implements resources.Type.
+func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resources.State) (resources.Undo, error) {
+	name, kind := after.Str("name"), after.Str("kind")
+	var sb strings.Builder
+	sb.WriteString(scriptPrelude)
+	undo := resources.Undo{}
+	if kind == Cron {
+		p := CronPath(name)
+		if before.Present {
+			undo["backup"] = h.NextBackup(p)
+			backup(&sb, p, undo["backup"])
+		}
+		if after.Present {
+			if after.Content == nil || !after.Content.Known {
+				return nil, fmt.Errorf("internal error: the content of %s is not known", p)
+			}
+			writeFile(&sb, p, after.Content.Data)
+		} else {
+			fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(p))
+		}
+		return undo, resources.RunScript(ctx, h, sb.String(), nil)
+	}
+	unit := shell.Quote("tend-" + name + ".timer")
+	sp, tp := UnitPaths(name)
+	have := map[string]bool{}
+	if before.Present {
+		for _, f := range strings.Split(before.Str("files"), ",") {
+			have[f] = true
+		}
+	}
+	for _, f := range []struct{ key, p string }{{"service", sp}, {"timer", tp}} {
+		if have[f.key] {
+			undo[f.key+"_backup"] = h.NextBackup(f.p)
+			backup(&sb, f.p, undo[f.key+"_backup"])
+		}
+	}
+	if !after.Present {
+		if have["timer"] {
+			sb.WriteString("run systemctl disable --now --quiet -- " + unit + "\n")
+		}
+		fmt.Fprintf(&sb, "rm -f -- %s %s\nrun systemctl daemon-reload\n", shell.Quote(sp), shell.Quote(tp))
+		return undo, resources.RunScript(ctx, h, sb.String(), nil)
+	}
+	if after.Content == nil || !after.Content.Known {
+		return nil, fmt.Errorf("internal error: the unit files of %s are not known", name)
+	}
+	if !before.Present || before.Content == nil || before.Content.SHA256 != after.Content.SHA256 {
+		svc, tmr, err := splitUnits(name, after.Content.Data)
+		if err != nil {
+			return nil, err
+		}
+		writeFile(&sb, sp, svc)
+		writeFile(&sb, tp, tmr)
+		// An active timer takes a changed schedule at the reload.
+		sb.WriteString("run systemctl daemon-reload\n")
+	}
+	if en, _ := boolAttr(before, "enabled"); !en {
+		sb.WriteString("run systemctl enable --quiet -- " + unit + "\n")
+	}
+	if active, _ := boolAttr(before, "active"); !active {
+		sb.WriteString("run systemctl start -- " + unit + "\n")
+	}
+	return undo, resources.RunScript(ctx, h, sb.String(), nil)
+}
+
+// boolAttr returns a bool attribute and whether it is set.
+func boolAttr(s *resources.State, a string) (bool, bool) {
+	v := s.Attr(a)
+	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool {
+		return false, false
+	}
+	v, _ = v.Unmark()
+	return v.True(), true
+}
+
+// Revert implements resources.Type: the previous files byte for byte from
+// the backups (or none), and the timer's previous enabled and active
+// states.
+func (Task) Revert(ctx context.Context, h *resources.Host, before, after *resources.State, undo resources.Undo) error {
+	name, kind := before.Str("name"), before.Str("kind")
+	var sb strings.Builder
+	sb.WriteString(scriptPrelude)
+	if kind == Cron {
+		p := CronPath(name)
+		if before.Present {
+			if undo["backup"] == "" {
+				return fmt.Errorf("no backup of %s was recorded", p)
+			}
+			restore(&sb, p, undo["backup"])
+		} else {
+			fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(p))
+		}
+		return resources.RunScript(ctx, h, sb.String(), nil)
+	}
+	unit := shell.Quote("tend-" + name + ".timer")
+	sp, tp := UnitPaths(name)
+	hadTimer := undo["timer_backup"] != ""
+	if !hadTimer {
+		// Stop and disable the timer while its unit file still says how
+		// (disable reads its [Install] section).
+		sb.WriteString("if [ -f " + shell.Quote(tp) + " ]; then run systemctl disable --now --quiet -- " + unit + "; fi\n")
+	}
+	if before.Present != after.Present || before.Content == nil || after.Content == nil || before.Content.SHA256 != after.Content.SHA256 {
+		for _, f := range []struct{ key, p string }{{"service", sp}, {"timer", tp}} {
+			if b := undo[f.key+"_backup"]; b != "" {
+				restore(&sb, f.p, b)
+			} else {
+				fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(f.p))
+			}
+		}
+		// The reload also gives an active timer its old schedule back.
+		sb.WriteString("run systemctl daemon-reload\n")
+	}
+	if hadTimer {
+		// Apply left the timer enabled and active (or, removing it,
+		// neither): put back the states it had.
+		if en, _ := boolAttr(before, "enabled"); en != after.Present {
+			sb.WriteString(map[bool]string{true: "run systemctl enable --quiet -- ", false: "run systemctl disable --quiet -- "}[en] + unit + "\n")
+		}
+		if active, _ := boolAttr(before, "active"); active != after.Present {
+			sb.WriteString(map[bool]string{true: "run systemctl start -- ", false: "run systemctl stop -- "}[active] + unit + "\n")
+		}
+	}
+	return resources.RunScript(ctx, h, sb.String(), nil)
+}
