@@ -21,6 +21,9 @@ type Fragment struct {
 	// ID names the fragment in output and errors (the resource address).
 	ID     string
 	Script string
+	// Prelude is sh the script runs once in its own shell before every
+	// section (see resources.ProbePreluder); fragments of one type share it.
+	Prelude string
 }
 
 // Result is the parsed output of a host's probe script.
@@ -39,6 +42,13 @@ func Script(nonce string, withFacts bool, frags []Fragment) string {
 	var sb strings.Builder
 	sb.WriteString("LC_ALL=C; export LC_ALL\n")
 	sb.WriteString(resources.ProbeHelpers)
+	seen := map[string]bool{}
+	for _, f := range frags {
+		if f.Prelude != "" && !seen[f.Prelude] {
+			seen[f.Prelude] = true
+			fmt.Fprintf(&sb, "{\n%s\n} >/dev/null 2>&1 </dev/null\n", f.Prelude)
+		}
+	}
 	mark := "\036tend:" + nonce + ":"
 	section := func(id, body string) {
 		fmt.Fprintf(&sb, "printf '%%s\\n' '%sbegin:%s'\n(\n%s) 2>&1\nprintf '%%s%%s\\n' '%send:' $?\n",

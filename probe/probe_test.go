@@ -76,3 +76,30 @@ func TestFamily(t *testing.T) {
 		}
 	}
 }
+
+// TestPrelude: fragments sharing a prelude see what it set, it runs once
+// however many fragments carry it, and its output stays out of sections.
+func TestPrelude(t *testing.T) {
+	dir := t.TempDir()
+	prelude := "echo noise; echo more >&2; tend_t_count=$(cat " + dir + "/n 2>/dev/null || echo 0); echo $((tend_t_count+1)) >" + dir + "/n; tend_t_seen=$((tend_t_count+1))"
+	frags := []Fragment{
+		{ID: "a", Script: "out seen \"$tend_t_seen\"\n", Prelude: prelude},
+		{ID: "b", Script: "out seen \"$tend_t_seen\"\n", Prelude: prelude},
+		{ID: "c", Script: "out seen \"${tend_t_seen-unset}\"\n"},
+	}
+	if n := strings.Count(Script("x", false, frags), prelude); n != 1 {
+		t.Fatalf("prelude appears %d times in the script, want 1", n)
+	}
+	res, err := Run(context.Background(), local.New(), false, frags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]resources.ProbeOutput{
+		"a": {Values: map[string]string{"seen": "1"}},
+		"b": {Values: map[string]string{"seen": "1"}},
+		"c": {Values: map[string]string{"seen": "1"}},
+	}
+	if diff := cmp.Diff(want, res.Outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+}

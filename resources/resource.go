@@ -143,6 +143,23 @@ type BatchResult struct {
 	Err  error
 }
 
+// ProbePreluder is implemented by types whose probe fragments share work
+// done once per host: the probe script runs ProbePrelude in its own shell,
+// once however many of the type's resources it probes, before the
+// fragments (whose subshells inherit the variables it sets). A prelude
+// must not print, and its fragments must still work when it did not run.
+type ProbePreluder interface {
+	ProbePrelude() string
+}
+
+// PreludeOf returns t's probe prelude, or "" when it has none.
+func PreludeOf(t Type) string {
+	if p, ok := t.(ProbePreluder); ok {
+		return p.ProbePrelude()
+	}
+	return ""
+}
+
 // Refresher is implemented by types that have an action to run when a
 // resource notifying them changes (a service restart, a command).
 type Refresher interface {
