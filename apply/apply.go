@@ -147,7 +147,7 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) *Result {
 			for _, hp := range p.Hosts {
 				jh := &journal.Host{Name: hp.Name, Outcome: "pending", Changes: []*journal.Entry{}}
 				if hp.Err != nil {
-					jh.Outcome, jh.Error = "unreachable", hp.Err.Error()
+					jh.Outcome, jh.Error = planOutcome(hp.Err), hp.Err.Error()
 				} else {
 					jh.BackupDir = hostBackupDir(hp, opts.RunID)
 				}
@@ -163,8 +163,8 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) *Result {
 	var wg sync.WaitGroup
 	for i, hp := range p.Hosts {
 		if hp.Err != nil {
-			res.Hosts[i] = &HostResult{Name: hp.Name, Outcome: "unreachable", Err: hp.Err}
-			emit(Event{Host: hp.Name, Kind: EvHostDone, Outcome: "unreachable", Error: hp.Err.Error()})
+			res.Hosts[i] = &HostResult{Name: hp.Name, Outcome: planOutcome(hp.Err), Err: hp.Err}
+			emit(Event{Host: hp.Name, Kind: EvHostDone, Outcome: planOutcome(hp.Err), Error: hp.Err.Error()})
 			continue
 		}
 		wg.Add(1)
@@ -179,6 +179,15 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) *Result {
 	}
 	wg.Wait()
 	return res
+}
+
+// planOutcome is the outcome of a host whose plan failed: unreachable,
+// or failed (its configuration or state refused before any change).
+func planOutcome(err error) string {
+	if plan.Unreachable(err) {
+		return "unreachable"
+	}
+	return "failed"
 }
 
 func errString(err error) string {
@@ -294,7 +303,12 @@ func (a *hostApply) run(ctx context.Context) *HostResult {
 			a.emit(Event{Host: hp.Name, Kind: EvStart, Address: ch.Address, Action: ch.Action})
 			start := time.Now()
 			var undo resources.Undo
-			undo, err = ch.Resource.Apply(ctx, a.h, ch.Before, ch.After)
+			if ch.Deferred != "" {
+				err = a.reread(ctx, ch, k)
+			}
+			if err == nil && ch.Action != plan.NoOp {
+				undo, err = ch.Resource.Apply(ctx, a.h, ch.Before, ch.After)
+			}
 			if err == nil {
 				changed = true
 				applied = append(applied, done{ch, undo, k})
@@ -457,6 +471,38 @@ func (a *hostApply) applyBatch(ctx context.Context, batch []*plan.Change, idx ma
 		}
 	}
 	return results
+}
+
+// reread reads a deferred change's resource again, now that the changes
+// it follows are applied, and makes the change from that state. A
+// resource still missing is the change's failure.
+func (a *hostApply) reread(ctx context.Context, ch *plan.Change, k int) error {
+	res, err := probe.Run(ctx, a.hp.T, false, []probe.Fragment{{ID: ch.Address, Script: ch.Resource.Probe(ch.Config, ch.After), Prelude: resources.PreludeOf(ch.Resource)}})
+	if err != nil {
+		return fmt.Errorf("reading again: %w", err)
+	}
+	if msg, ok := res.Failed[ch.Address]; ok {
+		return fmt.Errorf("reading again: %s", msg)
+	}
+	cur, err := ch.Resource.Read(ch.Config, res.Outputs[ch.Address])
+	if err != nil {
+		var ny *resources.NotYetError
+		if errors.As(err, &ny) {
+			return fmt.Errorf("%w, even after the changes it follows were applied", ny.Err)
+		}
+		return err
+	}
+	after := ch.After
+	if rs, ok := ch.Resource.(resources.Resolver); ok {
+		if after, err = rs.Resolve(ch.Config, cur, ch.After); err != nil {
+			return err
+		}
+	}
+	ch.Before, ch.After = cur, after
+	ch.Action, ch.Changed = plan.Diff(cur, after)
+	ch.Deferred = ""
+	a.entry(k, func(e *journal.Entry) { e.Before, e.After, e.Action = cur, after, ch.Action })
+	return nil
 }
 
 // verify re-reads every applied change in one probe and checks it now

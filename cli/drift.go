@@ -174,8 +174,12 @@ func writeJUnit(w io.Writer, pl *plan.Plan) error {
 	for _, h := range pl.Hosts {
 		s := junitSuite{Name: h.Name, Timestamp: pl.Created.Format(time.RFC3339)}
 		if h.Err != nil {
+			kind := "plan_failed"
+			if plan.Unreachable(h.Err) {
+				kind = "unreachable"
+			}
 			s.Cases = append(s.Cases, junitCase{Name: "reach and probe host", Classname: h.Name,
-				Error: &junitProblem{Message: h.Err.Error(), Type: "unreachable", Text: h.Err.Error()}})
+				Error: &junitProblem{Message: h.Err.Error(), Type: kind, Text: h.Err.Error()}})
 			s.Errors++
 		}
 		for _, ch := range h.Changes {

@@ -49,6 +49,7 @@ type JSONChange struct {
 	After        *resources.State `json:"after"`
 	ContentDiff  string           `json:"content_diff,omitempty"`
 	Irreversible string           `json:"irreversible,omitempty"`
+	Deferred     string           `json:"deferred,omitempty"`
 	DependsOn    []string         `json:"depends_on,omitempty"`
 	NotifiedBy   []string         `json:"notified_by,omitempty"`
 	// Fingerprints identify the before and after states (sensitive
@@ -85,7 +86,7 @@ func (p *Plan) JSON() *JSONPlan {
 			jh.Changes = append(jh.Changes, JSONChange{
 				Address: ch.Address, Type: ch.Type, Action: ch.Action, Changed: ch.Changed,
 				Before: ch.Before, After: ch.After, ContentDiff: ContentDiff(ch),
-				Irreversible: ch.Irreversible, DependsOn: ch.Deps, NotifiedBy: ch.NotifiedBy,
+				Irreversible: ch.Irreversible, Deferred: ch.Deferred, DependsOn: ch.Deps, NotifiedBy: ch.NotifiedBy,
 				BeforeFingerprint: Fingerprint(ch.Before), AfterFingerprint: Fingerprint(ch.After),
 			})
 		}

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"errors"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -43,6 +44,21 @@ func (a Action) Symbol() string {
 	return " "
 }
 
+// UnreachableError is a host's plan error when tend could not connect to
+// it or run its probe; other plan errors are about the configuration or
+// what the host holds.
+type UnreachableError struct{ Err error }
+
+func (e *UnreachableError) Error() string { return e.Err.Error() }
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Unreachable reports whether a host's plan error is that it could not be
+// reached.
+func Unreachable(err error) bool {
+	var u *UnreachableError
+	return errors.As(err, &u)
+}
+
 // Change is one resource instance on one host.
 type Change struct {
 	Address string
@@ -54,6 +70,10 @@ type Change struct {
 	Changed []string
 	// Irreversible says why a rollback could not undo this change.
 	Irreversible string
+	// Deferred says why the current state could not be read yet (the
+	// object does not exist before a change it follows is applied); apply
+	// reads it again just before this change. Before is then empty.
+	Deferred string
 	// Deps are addresses of changes on the same host this one follows.
 	Deps []string
 	// Notify are addresses this change notifies when it changes something;

@@ -225,13 +225,13 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 	}
 	t, err := p.Connect(ctx, h)
 	if err != nil {
-		hp.Err = err
+		hp.Err = &UnreachableError{err}
 		return hp
 	}
 	hp.T = t
 	res, err := probe.Run(ctx, t, true, frags)
 	if err != nil {
-		hp.Err = fmt.Errorf("probe: %w", err)
+		hp.Err = &UnreachableError{fmt.Errorf("probe: %w", err)}
 		return hp
 	}
 	hp.Facts = res.Facts
@@ -274,6 +274,7 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		}
 	}
 	byAddr := map[string]*Change{}
+	deferred := map[string]*resources.NotYetError{}
 	for _, it := range items {
 		in := it.in
 		if msg, ok := res.Failed[in.Addr]; ok {
@@ -281,6 +282,11 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 			return hp
 		}
 		cur, err := in.Resource.Type.Read(in.Config, res.Outputs[in.Addr])
+		var notYet *resources.NotYetError
+		if errors.As(err, &notYet) {
+			cur, err = &resources.State{Attrs: map[string]cty.Value{}}, nil
+			deferred[in.Addr] = notYet
+		}
 		if err != nil {
 			hp.Err = fmt.Errorf("%s: %w", in.Addr, err)
 			return hp
@@ -305,7 +311,41 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		byAddr[in.Addr] = ch
 	}
 	order(hp, byAddr)
+	for _, ch := range hp.Changes {
+		ny := deferred[ch.Address]
+		if ny == nil {
+			continue
+		}
+		creator := changedDep(ch, byAddr, map[string]bool{})
+		if creator == "" {
+			hp.Err = fmt.Errorf("%s: %w", ch.Address, ny.Err)
+			return hp
+		}
+		ch.Deferred = fmt.Sprintf("%s; read again when applied, after %s", ny.Err, creator)
+	}
 	return hp
+}
+
+// changedDep returns the first change ch follows, directly or not, that
+// changes something on the host, or "".
+func changedDep(ch *Change, byAddr map[string]*Change, seen map[string]bool) string {
+	for _, d := range ch.Deps {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		dc := byAddr[d]
+		if dc == nil {
+			continue
+		}
+		if dc.HasChange() && dc.Action != Refresh {
+			return d
+		}
+		if c := changedDep(dc, byAddr, seen); c != "" {
+			return c
+		}
+	}
+	return ""
 }
 
 // order links each change to the changes it follows (declared and

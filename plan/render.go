@@ -103,6 +103,9 @@ func (r *Renderer) Change(ch *Change) {
 	if len(ch.NotifiedBy) > 0 {
 		fmt.Fprintf(r.W, "        notified by %s\n", strings.Join(ch.NotifiedBy, ", "))
 	}
+	if ch.Deferred != "" {
+		fmt.Fprintf(r.W, "        %s\n", r.c(yellow, "not there yet: "+ch.Deferred))
+	}
 	if ch.Irreversible != "" {
 		fmt.Fprintf(r.W, "        %s\n", r.c(yellow, "cannot be rolled back: "+ch.Irreversible))
 	}

@@ -143,6 +143,17 @@ type BatchResult struct {
 	Err  error
 }
 
+// NotYetError is what Read returns when the object a resource acts on
+// does not exist on the host (a service's unit) but another change of the
+// same run could create it (a package). The planner accepts it only for a
+// resource that follows a change on the host, and then apply reads the
+// resource again just before changing it: still missing is that
+// change's failure.
+type NotYetError struct{ Err error }
+
+func (e *NotYetError) Error() string { return e.Err.Error() }
+func (e *NotYetError) Unwrap() error { return e.Err }
+
 // ProbePreluder is implemented by types whose probe fragments share work
 // done once per host: the probe script runs ProbePrelude in its own shell,
 // once however many of the type's resources it probes, before the

@@ -37,6 +37,9 @@ type Pkg struct {
 	Name    string
 	Version string // upstream version; each format adds its own release
 	Depends []string
+	// Files are extra files of the package by path (apt repositories
+	// only), such as a systemd unit.
+	Files map[string]string
 }
 
 // Packages is the standard set.
@@ -97,6 +100,9 @@ func BuildApt(dir string, pkgs ...Pkg) error {
 		files := map[string]string{
 			"DEBIAN/control":                   control,
 			"usr/share/" + p.Name + "/version": p.Version + "\n",
+		}
+		for name, content := range p.Files {
+			files[name] = content
 		}
 		for name, content := range files {
 			path := filepath.Join(root, name)

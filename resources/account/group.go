@@ -78,7 +78,7 @@ func (Group) Desired(cfg cty.Value, env resources.Env) (*resources.State, error)
 // Probe implements resources.Type.
 func (Group) Probe(cfg cty.Value, want *resources.State) string {
 	name, _ := cfgStr(cfg, "name")
-	return "n=" + shell.Quote(name) + "\n" + findLine("g", etc("group")) + `if [ -z "$g" ]; then out exists 0; exit 0; fi
+	return "n=" + shell.Quote(name) + "\n" + idOwnerProbe(etc("group"), cfgID(cfg, "gid")) + findLine("g", etc("group")) + `if [ -z "$g" ]; then out exists 0; exit 0; fi
 out exists 1; out group "$g"
 if [ -r ` + etc("gshadow") + ` ]; then
   ` + findLine("s", etc("gshadow")) + `  if [ -n "$s" ]; then out gshadow "$s"; fi
@@ -95,6 +95,9 @@ func (Group) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, e
 	exists, ok := out.Get("exists")
 	if !ok {
 		return nil, probeError(out)
+	}
+	if err := idClash(cfg, out, "gid", "group"); err != nil {
+		return nil, err
 	}
 	st := &resources.State{Attrs: map[string]cty.Value{"name": cty.StringVal(name)}}
 	optionAttrs(st.Attrs, cfg, "system")

@@ -3,6 +3,7 @@ package account
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -241,4 +242,37 @@ func optionAttrs(attrs map[string]cty.Value, cfg cty.Value, names ...string) {
 			attrs[n] = cty.BoolVal(b)
 		}
 	}
+}
+
+// cfgID is a configured uid or gid as a decimal string ("" when not set
+// or not a valid id).
+func cfgID(cfg cty.Value, attr string) string {
+	v := cfg.GetAttr(attr)
+	if v.IsNull() || !v.IsKnown() {
+		return ""
+	}
+	v, err := checkID(attr, v)
+	if err != nil {
+		return ""
+	}
+	return v.AsBigFloat().Text('f', 0)
+}
+
+// idOwnerProbe prints id_owner, the first entry of file (passwd or
+// group) other than $n that has the id id, so a clash is refused when
+// planning rather than by useradd half-way through an apply.
+func idOwnerProbe(file, id string) string {
+	if id == "" {
+		return ""
+	}
+	return "while IFS=: read -r on _ oid _; do if [ \"$oid\" = " + id + " ] && [ \"$on\" != \"$n\" ]; then out id_owner \"$on\"; break; fi; done < " + file + "\n"
+}
+
+// idClash is the error for an id another account already has.
+func idClash(cfg cty.Value, out resources.ProbeOutput, attr, kind string) error {
+	owner, ok := out.Get("id_owner")
+	if !ok {
+		return nil
+	}
+	return &resources.AttrError{Attr: attr, Msg: fmt.Sprintf("%s %s is already used by %s %q on this host; choose another %s or manage %q instead", attr, cfgID(cfg, attr), kind, owner, attr, owner)}
 }

@@ -186,6 +186,7 @@ func (User) Probe(cfg cty.Value, want *resources.State) string {
 	name, _ := cfgStr(cfg, "name")
 	var sb strings.Builder
 	sb.WriteString("n=" + shell.Quote(name) + "\n")
+	sb.WriteString(idOwnerProbe(etc("passwd"), cfgID(cfg, "uid")))
 	sb.WriteString(findLine("u", etc("passwd")))
 	sb.WriteString(`if [ -z "$u" ]; then out exists 0; exit 0; fi
 out exists 1; out passwd "$u"
@@ -240,6 +241,9 @@ func (User) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 	exists, ok := out.Get("exists")
 	if !ok {
 		return nil, probeError(out)
+	}
+	if err := idClash(cfg, out, "uid", "user"); err != nil {
+		return nil, err
 	}
 	st := &resources.State{Attrs: map[string]cty.Value{"name": cty.StringVal(name)}}
 	optionAttrs(st.Attrs, cfg, userOptions...)

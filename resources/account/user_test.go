@@ -546,3 +546,33 @@ func TestUserUpdateFailsAtOnce(t *testing.T) {
 		t.Errorf("error %v, %d scripts", err, len(rec.scripts))
 	}
 }
+
+// TestIDClash: a uid or gid another account has is refused when planning,
+// naming the account; the account's own id, or a free one, is fine.
+func TestIDClash(t *testing.T) {
+	fixtures(t, etcFiles)
+	s := cty.StringVal
+	n := cty.NumberIntVal
+	cases := []struct {
+		typ    resources.Type
+		config map[string]cty.Value
+		want   string
+	}{
+		{User{}, map[string]cty.Value{"name": s("newuser"), "uid": n(1002)}, `uid 1002 is already used by user "deployer" on this host`},
+		{User{}, map[string]cty.Value{"name": s("deploy"), "uid": n(1002)}, `uid 1002 is already used by user "deployer" on this host`},
+		{User{}, map[string]cty.Value{"name": s("deploy"), "uid": n(1001)}, ""},
+		{User{}, map[string]cty.Value{"name": s("newuser"), "uid": n(1500)}, ""},
+		{Group{}, map[string]cty.Value{"name": s("newgroup"), "gid": n(27)}, `gid 27 is already used by group "sudo" on this host`},
+		{Group{}, map[string]cty.Value{"name": s("sudo"), "gid": n(27)}, ""},
+		{Group{}, map[string]cty.Value{"name": s("newgroup"), "gid": n(2000)}, ""},
+	}
+	for _, c := range cases {
+		_, err := probeRead(t, c.typ, object(c.typ, c.config))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s %v: %v", c.typ.Name(), c.config, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s %v: error %v, want %q", c.typ.Name(), c.config, err, c.want)
+		}
+	}
+}

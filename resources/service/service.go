@@ -265,7 +265,7 @@ func readSystemd(n string, out resources.ProbeOutput) (providerState, error) {
 	case "masked":
 		ps.masked = true
 	case "not-found":
-		return ps, fmt.Errorf("service %s not found: systemd has no unit %s", n, unitName(n))
+		return ps, &resources.NotYetError{Err: fmt.Errorf("service %s not found: systemd has no unit %s", n, unitName(n))}
 	default:
 		return ps, fmt.Errorf("service %s: systemd cannot load unit %s (LoadState=%s)", n, unitName(n), load)
 	}
@@ -310,7 +310,7 @@ func unitName(n string) string {
 func readSysVinit(n string, out resources.ProbeOutput) (providerState, error) {
 	var ps providerState
 	if p, ok := out.Get("missing"); ok {
-		return ps, fmt.Errorf("service %s not found: there is no init script %s", n, p)
+		return ps, &resources.NotYetError{Err: fmt.Errorf("service %s not found: there is no init script %s", n, p)}
 	}
 	code, ok := out.Get("status")
 	if !ok {
@@ -332,7 +332,7 @@ func readSysVinit(n string, out resources.ProbeOutput) (providerState, error) {
 func readOpenRC(n string, out resources.ProbeOutput) (providerState, error) {
 	var ps providerState
 	if p, ok := out.Get("missing"); ok {
-		return ps, fmt.Errorf("service %s not found: there is no OpenRC service %s", n, p)
+		return ps, &resources.NotYetError{Err: fmt.Errorf("service %s not found: there is no OpenRC service %s", n, p)}
 	}
 	code, ok := out.Get("status")
 	if !ok {
