@@ -168,11 +168,16 @@ file "app_conf" {
   content = %q
   notify  = [service.app]
 }
+file "app_env" {
+  path    = "/etc/tend-e2e.env"
+  content = %q
+  notify  = [service.app]
+}
 service "app" {
   name    = "tend-e2e"
   running = %v
 }
-`, conf, running)
+`, conf, conf, running)
 	}
 	write(t, filepath.Join(dir, "main.hcl"), config("one\n", true))
 
@@ -210,7 +215,7 @@ service "app" {
 		t.Errorf("cron on host 2 is %q after apply, want active", got)
 	}
 
-	// 3. A changed file restarts the running service once.
+	// 3. Two changed files notifying it restart the running service once.
 	pid := mustExec(t, l, 1, "systemctl show -p MainPID --value tend-e2e")
 	write(t, filepath.Join(dir, "main.hcl"), config("two\n", true))
 	out, _, code = tend(t, "apply", "-C", dir, "-y")
