@@ -50,8 +50,10 @@ configuration directory, or --serial etc.): after a host's upgrade it is
 rebooted when it asks for it (--reboot auto), waited for until it is back,
 and its health check is run. A batch with failures stops the rollout.
 
-Only apt hosts are supported so far. Upgrades are journaled with their
-versions (tend runs) but not rolled back automatically.
+Hosts with apt, dnf/yum, zypper and pacman are supported (--security-only:
+apt's security archives, dnf's and zypper's security advisories; pacman has
+none and refuses it). Upgrades are journaled with their versions (tend
+runs) but not rolled back automatically.
 
 With --check, nothing is changed: exit 0 when no host has upgrades, 2 when
 some have, 1 on error.`,
@@ -87,7 +89,7 @@ some have, 1 on error.`,
 	}
 	c.addConfigFlags(cmd)
 	rf.add(cmd)
-	cmd.Flags().BoolVar(&securityOnly, "security-only", false, "only upgrades from a security archive")
+	cmd.Flags().BoolVar(&securityOnly, "security-only", false, "only security updates (apt: from a security archive; dnf, zypper: named by a security advisory)")
 	cmd.Flags().StringVar(&reboot, "reboot", "auto", "auto (when the host asks for it), never or always")
 	cmd.Flags().DurationVar(&rebootTimeout, "reboot-timeout", 10*time.Minute, "how long to wait for a rebooted host to come back")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "patch without asking")

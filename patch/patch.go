@@ -1,8 +1,8 @@
 // Package patch upgrades a host's packages through its package manager:
 // list what would be upgraded (all, or security updates only), upgrade,
 // report each package's version before and after, and tell whether the
-// host asks for a reboot. Only apt (Debian, Ubuntu) is supported so far;
-// other managers are refused with a clear error.
+// host asks for a reboot. apt, dnf/yum, zypper and pacman are supported;
+// others (apk) are refused with a clear error.
 package patch
 
 import (
@@ -42,10 +42,16 @@ func For(pm string) (Manager, error) {
 	switch pm {
 	case "apt":
 		return Apt{}, nil
+	case "dnf", "yum":
+		return Dnf{Bin: pm}, nil
+	case "zypper":
+		return Zypper{}, nil
+	case "pacman":
+		return Pacman{}, nil
 	case "":
 		return nil, fmt.Errorf("no supported package manager found on the host")
 	default:
-		return nil, fmt.Errorf("tend patch does not support %s hosts yet (only apt)", pm)
+		return nil, fmt.Errorf("tend patch does not support %s hosts yet (apt, dnf, yum, zypper and pacman)", pm)
 	}
 }
 

@@ -420,3 +420,34 @@ func tarGz(entries []tarEntry) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// AddSecurityAdvisory adds updateinfo to the rpm repository in dir (built
+// by BuildRPM): one security advisory naming p, so dnf's --security and
+// zypper's patch --category security select its upgrade.
+func AddSecurityAdvisory(dir string, p Pkg) error {
+	info := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<updates>
+  <update from="security@tend.invalid" status="stable" type="security" version="1">
+    <id>TEND-SA-0001</id>
+    <title>%[1]s security update</title>
+    <issued date="2024-01-01 00:00:00"/>
+    <severity>Important</severity>
+    <description>A security fix in %[1]s %[2]s.</description>
+    <pkglist>
+      <collection short="tend">
+        <name>tend</name>
+        <package name="%[1]s" version="%[2]s" release="1" epoch="0" arch="noarch">
+          <filename>%[3]s</filename>
+        </package>
+      </collection>
+    </pkglist>
+  </update>
+</updates>
+`, p.Name, p.Version, RPMFile(p))
+	f := filepath.Join(dir, "updateinfo.xml")
+	if err := os.WriteFile(f, []byte(info), 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(f)
+	return run(dir, "modifyrepo_c", "--mdtype=updateinfo", f, "repodata")
+}
