@@ -228,6 +228,7 @@ func (c *common) load(needConfig bool) (*loaded, error) {
 		}
 		l.inv = inv
 	}
+	l.inv = l.inv.WithFacts(c.facts())
 	hosts, err := l.inv.SelectString(c.target)
 	if err != nil {
 		c.printDiags(l.files, diags)

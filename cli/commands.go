@@ -194,6 +194,7 @@ func factsCmd(io IO) *cobra.Command {
 						t.Close()
 						f := res.Facts
 						r.Facts = &f
+						c.facts().save(h.Name, f)
 					}
 					mu.Lock()
 					defer mu.Unlock()

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tendhq/tend/probe"
 )
 
 // TestNotify: a notified exec runs once, after its notifiers, and only
@@ -227,4 +229,59 @@ func TestBadInventoryInput(t *testing.T) {
 	if entries, _ := os.ReadDir(root); len(entries) != 0 {
 		t.Errorf("something was applied")
 	}
+}
+
+// TestFactSelectors: os:FAMILY needs cached facts, and says how to get
+// them; tend facts (and plan) cache them in .tend/facts; the selectors
+// then pick hosts by what each host runs.
+func TestFactSelectors(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"inventory.hcl": "host \"one\" {\n  transport = \"local\"\n}\nhost \"two\" {\n  transport = \"local\"\n}\n"})
+	_, errOut, code := tend(t, "inventory", "-C", dir, "--target", "os:debian")
+	if code != 1 || !strings.Contains(errOut, "host pattern os:debian needs facts that are not cached for one, two; gather them first (tend facts)") {
+		t.Fatalf("without facts: exit %d, want 1 and how to gather them:\n%s", code, errOut)
+	}
+	if _, _, code := tend(t, "facts", "-C", dir); code != 0 {
+		t.Fatalf("facts: exit %d", code)
+	}
+	var f probe.Facts
+	if err := json.Unmarshal([]byte(mustRead(t, filepath.Join(dir, ".tend/facts/one.json"))), &f); err != nil || f.Kernel != "linux" {
+		t.Fatalf("cached facts of one: %+v %v", f, err)
+	}
+	family := f.OS.Family
+	out, _, code := tend(t, "inventory", "-C", dir, "--target", "os:"+family)
+	if code != 0 || !strings.Contains(out, "one") || !strings.Contains(out, "two") {
+		t.Errorf("os:%s: exit %d, want both hosts", family, code)
+	}
+	// Pretend two runs another family: only one is left.
+	other := f
+	other.OS.Family, other.OS.Name = "tendtest", "tendtest"
+	b, _ := json.Marshal(other)
+	writeFiles(t, dir, map[string]string{".tend/facts/two.json": string(b)})
+	out, _, code = tend(t, "inventory", "-C", dir, "--target", "os:"+family)
+	if code != 0 || !strings.Contains(out, "one") || strings.Contains(out, "two") {
+		t.Errorf("os:%s after two changed: exit %d, want one only", family, code)
+	}
+	out, _, code = tend(t, "inventory", "-C", dir, "--target", "all:!os:tendtest")
+	if code != 0 || !strings.Contains(out, "one") || strings.Contains(out, "two") {
+		t.Errorf("all:!os:tendtest: exit %d, want one only", code)
+	}
+	// A plan refreshes the cache: two is back to what it runs.
+	writeFiles(t, dir, map[string]string{"main.hcl": "file \"x\" {\n  path = \"" + filepath.Join(dir, "x") + "\"\n  content = \"x\"\n}\n"})
+	if _, _, code := tend(t, "plan", "-C", dir); code != 0 {
+		t.Fatalf("plan: exit %d", code)
+	}
+	out, _, code = tend(t, "inventory", "-C", dir, "--target", "os:"+family)
+	if code != 0 || !strings.Contains(out, "one") || !strings.Contains(out, "two") {
+		t.Errorf("os:%s after a plan: exit %d, want both hosts", family, code)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

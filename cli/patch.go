@@ -118,6 +118,7 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 				ph.outcome, ph.err = "failed", err
 				return
 			}
+			c.facts().save(ph.inv.Name, res.Facts)
 			if ph.mgr, err = patch.For(res.Facts.PackageManager); err != nil {
 				ph.outcome, ph.err = "failed", err
 				return

@@ -76,6 +76,7 @@ func (c *common) makePlan(cmd *cobra.Command, l *loaded) (*plan.Plan, error) {
 	}
 	c.printDiags(l.files, diags)
 	pl.Target = c.target
+	c.facts().savePlan(pl)
 	for _, h := range pl.Hosts {
 		if de, ok := h.Err.(*plan.DiagError); ok {
 			c.printDiags(l.files, de.Diags)

@@ -220,6 +220,7 @@ func (c *common) replan(ctx context.Context, l *loaded, batch []*plan.HostPlan, 
 	if diags.HasErrors() {
 		return nil, []string{diags.Error()}
 	}
+	c.facts().savePlan(fresh)
 	// A host that fails to plan now is not stale: it fails in its batch,
 	// where max_fail_percent judges it.
 	ok := &plan.Plan{}
