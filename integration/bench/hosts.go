@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/tendhq/tend/integration/lab"
+)
+
+// benchPackages are installed on one lab host with apt and copied to the
+// others: python3 (Ansible's modules need it; tend never does) and
+// python3-apt (Ansible's apt module needs it, and would otherwise install
+// it on first use, from the network, in the middle of a timed run).
+var benchPackages = []string{"python3", "python3-apt"}
+
+// workloadDebs are the packages workload W1 installs. Their .deb files are
+// put in every host's apt cache beforehand, so that installing them costs
+// dpkg's work but no download (for both tools alike).
+var workloadDebs = []string{"tree", "ed"}
+
+// eachHost runs f for hosts 1..n, at most 8 at once, and joins the errors.
+func eachHost(n int, f func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i := 1; i <= n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i-1] = f(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// prepareHosts makes the lab's hosts ready for both tools: sshd logs every
+// session (LogLevel VERBOSE) so the benchmark can count them, python3 is
+// installed, and the workload's packages are in the apt cache.
+func (b *bench) prepareHosts(ctx context.Context) error {
+	n := len(b.lab.Hosts)
+	if err := eachHost(n, func(i int) error {
+		h := b.lab.Host(i)
+		conf := "# tend benchmark (integration/bench): log each session, to count them.\nLogLevel VERBOSE\n"
+		if err := os.WriteFile(filepath.Join(h.Root, "etc/ssh/sshd_config.d/zz-bench.conf"), []byte(conf), 0o644); err != nil {
+			return err
+		}
+		_, err := b.lab.ExecContext(ctx, i, "systemctl reload ssh")
+		return err
+	}); err != nil {
+		return fmt.Errorf("sshd logging: %w", err)
+	}
+	tarball, debs, err := b.packageCache(ctx)
+	if err != nil {
+		return err
+	}
+	return eachHost(n, func(i int) error {
+		h := b.lab.Host(i)
+		if i != 1 {
+			cmd := exec.CommandContext(ctx, "tar", "-C", h.Root, "-xpf", tarball)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("%s: unpack python3: %v: %s", h.Name, err, out)
+			}
+		}
+		for _, d := range debs {
+			data, err := os.ReadFile(d)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(h.Root, "var/cache/apt/archives", filepath.Base(d)), data, 0o644); err != nil {
+				return err
+			}
+		}
+		if _, err := b.lab.ExecContext(ctx, i, "python3 -c 'import apt, json' && ldconfig"); err != nil {
+			return fmt.Errorf("%s: python3 not usable: %w", h.Name, err)
+		}
+		return nil
+	})
+}
+
+// packageCache installs benchPackages on host 1 with apt (from Debian's
+// registry) and packs the files they added into a tarball kept in the
+// lab's cache directory, keyed by the base image's package database, so
+// that later benchmarks (and the other hosts) unpack it instead of running
+// dpkg 50 times. It also downloads the workload's .debs. It returns the
+// tarball and the .deb files.
+func (b *bench) packageCache(ctx context.Context) (string, []string, error) {
+	h := b.lab.Host(1)
+	status, err := os.ReadFile(filepath.Join(h.Root, "var/lib/dpkg/status"))
+	if err != nil {
+		return "", nil, err
+	}
+	sum := sha256.Sum256(append(status, strings.Join(append(benchPackages, workloadDebs...), " ")...))
+	dir := filepath.Join(lab.DefaultCacheDir, "bench-"+hex.EncodeToString(sum[:6]))
+	tarball := filepath.Join(dir, "python3.tar")
+	debs := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, "debs", "*.deb"))
+		return m
+	}
+	if _, err := os.Stat(tarball); err == nil && len(debs()) >= len(workloadDebs) {
+		b.logf("python3 and workload packages from cache %s", dir)
+		cmd := exec.CommandContext(ctx, "tar", "-C", h.Root, "-xpf", tarball)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", nil, fmt.Errorf("unpack python3: %v: %s", err, out)
+		}
+		return tarball, debs(), nil
+	}
+	b.logf("installing %s on %s with apt (once; cached in %s)", strings.Join(benchPackages, " "), h.Name, dir)
+	script := `set -e
+export DEBIAN_FRONTEND=noninteractive
+dpkg-query -W -f='${Package}\n' | sort > /root/.bench-before
+n=0
+until apt-get install -y -q --no-install-recommends ` + strings.Join(benchPackages, " ") + ` >/root/.bench-apt.log 2>&1; do
+	n=$((n+1)); [ $n -lt 4 ] || { cat /root/.bench-apt.log >&2; exit 1; }
+	apt-get update -q >/dev/null 2>&1 || true; sleep $((n*5))
+done
+n=0
+until apt-get install -y -q --no-install-recommends --download-only ` + strings.Join(workloadDebs, " ") + ` >>/root/.bench-apt.log 2>&1; do
+	n=$((n+1)); [ $n -lt 4 ] || { cat /root/.bench-apt.log >&2; exit 1; }
+	sleep $((n*5))
+done
+dpkg-query -W -f='${Package}\n' | sort > /root/.bench-after
+new=$(comm -13 /root/.bench-before /root/.bench-after)
+{
+	for p in $new; do
+		dpkg -L "$p" | while IFS= read -r f; do [ -d "$f" ] || printf '%s\n' "$f"; done
+		for f in /var/lib/dpkg/info/"$p".* /var/lib/dpkg/info/"$p":*; do [ -e "$f" ] && printf '%s\n' "$f"; done
+	done
+	# Byte-compiled modules (made by postinst) and state dpkg and ld.so keep.
+	find /usr/lib/python3 /usr/lib/python3.* -name '*.pyc'
+	printf '%s\n' /var/lib/dpkg/status /var/lib/dpkg/available /etc/ld.so.cache
+	find /etc/alternatives -newer /root/.bench-before
+} | sed 's|^/||' | sort -u > /root/.bench-files
+tar -C / -cpf /root/.bench-python3.tar --no-recursion -T /root/.bench-files
+rm -f /root/.bench-before /root/.bench-after /root/.bench-files
+`
+	if _, err := b.lab.ExecContext(ctx, 1, script); err != nil {
+		return "", nil, fmt.Errorf("install python3 on %s: %w", h.Name, err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "debs"), 0o755); err != nil {
+		return "", nil, err
+	}
+	src := filepath.Join(h.Root, "root/.bench-python3.tar")
+	if out, err := exec.CommandContext(ctx, "mv", src, tarball+".tmp").CombinedOutput(); err != nil {
+		return "", nil, fmt.Errorf("keep python3 tarball: %v: %s", err, out)
+	}
+	for _, p := range workloadDebs {
+		m, _ := filepath.Glob(filepath.Join(h.Root, "var/cache/apt/archives", p+"_*.deb"))
+		if len(m) != 1 {
+			return "", nil, fmt.Errorf("downloaded %s: found %v", p, m)
+		}
+		data, err := os.ReadFile(m[0])
+		if err != nil {
+			return "", nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "debs", filepath.Base(m[0])), data, 0o644); err != nil {
+			return "", nil, err
+		}
+	}
+	if err := os.Rename(tarball+".tmp", tarball); err != nil {
+		return "", nil, err
+	}
+	return tarball, debs(), nil
+}
+
+// resetScript returns hosts to the state before any tool ran (the "fresh"
+// scenario): no managed files, tasks, users or packages, cron stopped and
+// disabled.
+func resetScript(w workload) string {
+	s := `rm -rf /srv/bench-tend-* /srv/bench-ansible-* /var/lib/tend
+rm -f /etc/cron.d/tend-bench-* /etc/cron.d/ansible-bench-*
+`
+	if w.kind == "w1" {
+		s += `for u in tendu1 tendu2 ansu1 ansu2; do if id "$u" >/dev/null 2>&1; then userdel -r "$u" >/dev/null 2>&1 || userdel "$u"; fi; done
+dpkg -r ` + strings.Join(workloadDebs, " ") + ` >/dev/null 2>&1 || true
+systemctl disable --now cron >/dev/null 2>&1 || true
+`
+	}
+	return s + "true\n"
+}
+
+// reset runs resetScript on hosts 1..n.
+func (b *bench) reset(ctx context.Context, w workload, n int) error {
+	return eachHost(n, func(i int) error {
+		_, err := b.lab.ExecContext(ctx, i, resetScript(w))
+		return err
+	})
+}
+
+// drift changes one resource of the tool's on host 1: a line appended to
+// its first file.
+func (b *bench) drift(ctx context.Context, w workload, tool string) error {
+	_, err := b.lab.ExecContext(ctx, 1, "echo drifted >> "+w.dir(tool)+"/"+w.firstFile())
+	return err
+}
+
+// sessionCounter counts, from the hosts' sshd logs, the connections and
+// sessions a run opened.
+type sessionCounter struct {
+	cursors []string
+}
+
+// startCount records where each host's sshd log ends.
+func (b *bench) startCount(ctx context.Context, n int) (*sessionCounter, error) {
+	c := &sessionCounter{cursors: make([]string, n)}
+	err := eachHost(n, func(i int) error {
+		out, err := b.lab.ExecContext(ctx, i, "journalctl -u ssh.service -n0 --show-cursor")
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if cur, ok := strings.CutPrefix(line, "-- cursor: "); ok {
+				c.cursors[i-1] = cur
+			}
+		}
+		if c.cursors[i-1] == "" {
+			return fmt.Errorf("%s: no journal cursor in %q", b.lab.Host(i).Name, out)
+		}
+		return nil
+	})
+	return c, err
+}
+
+// finish counts what was logged since startCount, as means per host.
+func (b *bench) finishCount(ctx context.Context, c *sessionCounter) (conns, execs, sftp float64, err error) {
+	n := len(c.cursors)
+	var mu sync.Mutex
+	var tc, te, ts int
+	err = eachHost(n, func(i int) error {
+		out, err := b.lab.ExecContext(ctx, i, "journalctl -u ssh.service -o cat --after-cursor='"+c.cursors[i-1]+"'")
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		tc += strings.Count(out, "Accepted publickey for ")
+		te += strings.Count(out, "Starting session: command ")
+		ts += strings.Count(out, "Starting session: subsystem 'sftp'")
+		return nil
+	})
+	return float64(tc) / float64(n), float64(te) / float64(n), float64(ts) / float64(n), err
+}
