@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/tendhq/tend/integration/lab"
+	"github.com/tendhq/tend/integration/testrepo"
 )
 
 // benchPackages are installed on one lab host with apt and copied to the
@@ -21,10 +22,20 @@ import (
 // it on first use, from the network, in the middle of a timed run).
 var benchPackages = []string{"python3", "python3-apt"}
 
-// workloadDebs are the packages workload W1 installs. Their .deb files are
-// put in every host's apt cache beforehand, so that installing them costs
-// dpkg's work but no download (for both tools alike).
-var workloadDebs = []string{"tree", "ed"}
+// W1's packages come from a local apt repository (integration/testrepo),
+// the hosts' only package source during the benchmark: installing them
+// costs apt's and dpkg's work but never a download, for both tools alike.
+// tend-dep is the package W1 wants absent; resetScript installs it.
+var repoPackages = []testrepo.Pkg{
+	{Name: "tend-hello", Version: "1.0"},
+	{Name: "tend-other", Version: "1.0"},
+	{Name: "tend-dep", Version: "1.0"},
+}
+
+// ansible reports whether Ansible is among the tools timed.
+func (b *bench) ansible() bool {
+	return contains(b.opts.tools, "ansible") || contains(b.opts.tools, "ansible-facts")
+}
 
 // eachHost runs f for hosts 1..n, at most 8 at once, and joins the errors.
 func eachHost(n int, f func(i int) error) error {
@@ -46,7 +57,8 @@ func eachHost(n int, f func(i int) error) error {
 
 // prepareHosts makes the lab's hosts ready for both tools: sshd logs every
 // session (LogLevel VERBOSE) so the benchmark can count them, python3 is
-// installed, and the workload's packages are in the apt cache.
+// installed when Ansible is among the tools, and the local apt repository of W1's packages is the hosts'
+// only package source.
 func (b *bench) prepareHosts(ctx context.Context) error {
 	n := len(b.lab.Hosts)
 	if err := eachHost(n, func(i int) error {
@@ -60,26 +72,30 @@ func (b *bench) prepareHosts(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("sshd logging: %w", err)
 	}
-	tarball, debs, err := b.packageCache(ctx)
-	if err != nil {
+	tarball := ""
+	if b.ansible() {
+		var err error
+		if tarball, err = b.packageCache(ctx); err != nil {
+			return err
+		}
+	}
+	repo := filepath.Join(b.tmp, "repo")
+	if err := testrepo.BuildApt(repo, repoPackages...); err != nil {
 		return err
 	}
 	return eachHost(n, func(i int) error {
 		h := b.lab.Host(i)
-		if i != 1 {
+		if tarball != "" && i != 1 {
 			cmd := exec.CommandContext(ctx, "tar", "-C", h.Root, "-xpf", tarball)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				return fmt.Errorf("%s: unpack python3: %v: %s", h.Name, err, out)
 			}
 		}
-		for _, d := range debs {
-			data, err := os.ReadFile(d)
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(h.Root, "var/cache/apt/archives", filepath.Base(d)), data, 0o644); err != nil {
-				return err
-			}
+		if err := testrepo.InstallApt(b.lab, i, repo); err != nil {
+			return err
+		}
+		if tarball == "" {
+			return nil
 		}
 		if _, err := b.lab.ExecContext(ctx, i, "python3 -c 'import apt, json' && ldconfig"); err != nil {
 			return fmt.Errorf("%s: python3 not usable: %w", h.Name, err)
@@ -92,28 +108,23 @@ func (b *bench) prepareHosts(ctx context.Context) error {
 // registry) and packs the files they added into a tarball kept in the
 // lab's cache directory, keyed by the base image's package database, so
 // that later benchmarks (and the other hosts) unpack it instead of running
-// dpkg 50 times. It also downloads the workload's .debs. It returns the
-// tarball and the .deb files.
-func (b *bench) packageCache(ctx context.Context) (string, []string, error) {
+// dpkg 50 times. It returns the tarball.
+func (b *bench) packageCache(ctx context.Context) (string, error) {
 	h := b.lab.Host(1)
 	status, err := os.ReadFile(filepath.Join(h.Root, "var/lib/dpkg/status"))
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
-	sum := sha256.Sum256(append(status, strings.Join(append(benchPackages, workloadDebs...), " ")...))
+	sum := sha256.Sum256(append(status, strings.Join(benchPackages, " ")...))
 	dir := filepath.Join(lab.DefaultCacheDir, "bench-"+hex.EncodeToString(sum[:6]))
 	tarball := filepath.Join(dir, "python3.tar")
-	debs := func() []string {
-		m, _ := filepath.Glob(filepath.Join(dir, "debs", "*.deb"))
-		return m
-	}
-	if _, err := os.Stat(tarball); err == nil && len(debs()) >= len(workloadDebs) {
-		b.logf("python3 and workload packages from cache %s", dir)
+	if _, err := os.Stat(tarball); err == nil {
+		b.logf("python3 from cache %s", dir)
 		cmd := exec.CommandContext(ctx, "tar", "-C", h.Root, "-xpf", tarball)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", nil, fmt.Errorf("unpack python3: %v: %s", err, out)
+			return "", fmt.Errorf("unpack python3: %v: %s", err, out)
 		}
-		return tarball, debs(), nil
+		return tarball, nil
 	}
 	b.logf("installing %s on %s with apt (once; cached in %s)", strings.Join(benchPackages, " "), h.Name, dir)
 	script := `set -e
@@ -123,11 +134,6 @@ n=0
 until apt-get install -y -q --no-install-recommends ` + strings.Join(benchPackages, " ") + ` >/root/.bench-apt.log 2>&1; do
 	n=$((n+1)); [ $n -lt 4 ] || { cat /root/.bench-apt.log >&2; exit 1; }
 	apt-get update -q >/dev/null 2>&1 || true; sleep $((n*5))
-done
-n=0
-until apt-get install -y -q --no-install-recommends --download-only ` + strings.Join(workloadDebs, " ") + ` >>/root/.bench-apt.log 2>&1; do
-	n=$((n+1)); [ $n -lt 4 ] || { cat /root/.bench-apt.log >&2; exit 1; }
-	sleep $((n*5))
 done
 dpkg-query -W -f='${Package}\n' | sort > /root/.bench-after
 new=$(comm -13 /root/.bench-before /root/.bench-after)
@@ -145,44 +151,32 @@ tar -C / -cpf /root/.bench-python3.tar --no-recursion -T /root/.bench-files
 rm -f /root/.bench-before /root/.bench-after /root/.bench-files
 `
 	if _, err := b.lab.ExecContext(ctx, 1, script); err != nil {
-		return "", nil, fmt.Errorf("install python3 on %s: %w", h.Name, err)
+		return "", fmt.Errorf("install python3 on %s: %w", h.Name, err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "debs"), 0o755); err != nil {
-		return "", nil, err
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
 	}
 	src := filepath.Join(h.Root, "root/.bench-python3.tar")
 	if out, err := exec.CommandContext(ctx, "mv", src, tarball+".tmp").CombinedOutput(); err != nil {
-		return "", nil, fmt.Errorf("keep python3 tarball: %v: %s", err, out)
-	}
-	for _, p := range workloadDebs {
-		m, _ := filepath.Glob(filepath.Join(h.Root, "var/cache/apt/archives", p+"_*.deb"))
-		if len(m) != 1 {
-			return "", nil, fmt.Errorf("downloaded %s: found %v", p, m)
-		}
-		data, err := os.ReadFile(m[0])
-		if err != nil {
-			return "", nil, err
-		}
-		if err := os.WriteFile(filepath.Join(dir, "debs", filepath.Base(m[0])), data, 0o644); err != nil {
-			return "", nil, err
-		}
+		return "", fmt.Errorf("keep python3 tarball: %v: %s", err, out)
 	}
 	if err := os.Rename(tarball+".tmp", tarball); err != nil {
-		return "", nil, err
+		return "", err
 	}
-	return tarball, debs(), nil
+	return tarball, nil
 }
 
 // resetScript returns hosts to the state before any tool ran (the "fresh"
-// scenario): no managed files, tasks, users or packages, cron stopped and
-// disabled.
+// scenario): no managed files, tasks or users, W1's packages removed but
+// the one it wants absent installed, cron stopped and disabled.
 func resetScript(w workload) string {
 	s := `rm -rf /srv/bench-tend-* /srv/bench-ansible-* /var/lib/tend
 rm -f /etc/cron.d/tend-bench-* /etc/cron.d/ansible-bench-*
 `
 	if w.kind == "w1" {
 		s += `for u in tendu1 tendu2 ansu1 ansu2; do if id "$u" >/dev/null 2>&1; then userdel -r "$u" >/dev/null 2>&1 || userdel "$u"; fi; done
-dpkg -r ` + strings.Join(workloadDebs, " ") + ` >/dev/null 2>&1 || true
+dpkg -r tend-hello tend-other >/dev/null 2>&1 || true
+dpkg -s tend-dep >/dev/null 2>&1 || dpkg -i ` + testrepo.AptSourcePath + `/` + testrepo.DebFile(repoPackages[2]) + ` >/dev/null
 systemctl disable --now cron >/dev/null 2>&1 || true
 `
 	}

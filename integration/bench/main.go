@@ -212,7 +212,7 @@ func run(ctx context.Context, opts options) error {
 	}
 	defer os.RemoveAll(b.tmp)
 
-	if !opts.skipDeps && (contains(opts.tools, "ansible") || contains(opts.tools, "ansible-facts")) {
+	if !opts.skipDeps && b.ansible() {
 		cmd := exec.CommandContext(ctx, filepath.Join(root, "integration/scripts/bench-deps.sh"))
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {

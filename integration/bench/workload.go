@@ -70,7 +70,7 @@ type typeSupport map[string]bool
 // a one-resource configuration of each.
 func probeTypes(tendBin, tmp string) typeSupport {
 	samples := map[string]string{
-		"package":        `package "tree" {}`,
+		"package":        `package "tend-hello" {}`,
 		"service":        "service \"cron\" {\n  running = true\n  enabled = true\n}",
 		"scheduled_task": "scheduled_task \"job\" {\n  schedule = \"*/5 * * * *\"\n  command  = \"/bin/true\"\n}",
 		"user":           `user "tendu1" {}`,
@@ -194,9 +194,9 @@ file "job" {
 	}
 	if ts["package"] {
 		b.WriteString(`
-package "tree" {}
-package "ed" {}
-package "nano" {
+package "tend-hello" {}
+package "tend-other" {}
+package "tend-dep" {
   state = "absent"
 }
 `)
@@ -204,12 +204,12 @@ package "nano" {
 		b.WriteString(`
 # Fallback: package is not available; apt-get through exec.
 exec "packages" {
-  command = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q tree ed"
-  unless  = "[ \"$(dpkg-query -W -f='$${db:Status-Abbrev}\\n' tree ed 2>/dev/null | grep -c '^ii')\" = 2 ]"
+  command = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q tend-hello tend-other"
+  unless  = "[ \"$(dpkg-query -W -f='$${db:Status-Abbrev}\\n' tend-hello tend-other 2>/dev/null | grep -c '^ii')\" = 2 ]"
 }
-exec "nano_absent" {
-  command = "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q nano"
-  unless  = "! dpkg-query -W -f='$${db:Status-Abbrev}' nano 2>/dev/null | grep -q '^ii'"
+exec "dep_absent" {
+  command = "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q tend-dep"
+  unless  = "! dpkg-query -W -f='$${db:Status-Abbrev}' tend-dep 2>/dev/null | grep -q '^ii'"
 }
 `)
 	}
@@ -319,11 +319,11 @@ ssh_args = -F /dev/null -o ControlMaster=auto -o ControlPersist=60s -o Identitie
       loop: [1, 2, 3, 4, 5]
     - name: packages present
       ansible.builtin.apt:
-        name: [tree, ed]
+        name: [tend-hello, tend-other]
         state: present
     - name: package absent
       ansible.builtin.apt:
-        name: nano
+        name: tend-dep
         state: absent
     - name: service
       ansible.builtin.service:
