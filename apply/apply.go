@@ -464,7 +464,7 @@ func (a *hostApply) applyBatch(ctx context.Context, batch []*plan.Change, idx ma
 func (a *hostApply) verify(ctx context.Context, applied []done) error {
 	var frags []probe.Fragment
 	for _, d := range applied {
-		frags = append(frags, probe.Fragment{ID: d.ch.Address, Script: d.ch.Resource.Probe(d.ch.Config, d.ch.After)})
+		frags = append(frags, probe.For(d.ch.Address, d.ch.Resource, d.ch.Config, d.ch.After))
 	}
 	res, err := probe.Run(ctx, a.hp.T, false, frags)
 	if err != nil {

@@ -141,12 +141,15 @@ func (File) Probe(cfg cty.Value, want *State) string {
 		wantSum = want.Content.SHA256
 	}
 	return pathProbe(str(cfg, "path", "")) + `if [ $t = file ]; then
-  h=$(sha256sum < "$p") || exit 1
-  h=${h%% *}; out sha256 $h
+  tsha "$p" || exit 1
+  out sha256 $h
   if [ "$h" != ` + wantSum + ` ] && [ $6 -le ` + strconv.Itoa(contentLimit) + ` ]; then out content "$(b64 < "$p")"; fi
 fi
 `
 }
+
+// ProbePath implements PathProber.
+func (File) ProbePath(cfg cty.Value) (string, bool) { return str(cfg, "path", ""), true }
 
 // Read implements Type.
 func (File) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
