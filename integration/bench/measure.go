@@ -108,6 +108,9 @@ func (c *cgroups) run(cmd *exec.Cmd) (Measurement, []byte) {
 			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd())}
 		}
 	}
+	// A run cut short (Ctrl-C) may leave daemons (ssh ControlPersist
+	// masters) holding its output open: do not wait for them.
+	cmd.WaitDelay = 5 * time.Second
 	var peak atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
