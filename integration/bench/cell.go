@@ -288,8 +288,8 @@ func (b *bench) runCell(ctx context.Context, w workload, n int) error {
 					b.logf("%s %s %s run %d: %s", w.name, sc, t, r+1, m.Err)
 				}
 				c.runs[sc][t] = append(c.runs[sc][t], m)
-				b.logf("%-8s %3d hosts %-10s %-13s run %d: %6.3fs cpu %6.3fs rss %4d MB",
-					w.name, n, sc, t, r+1, m.Wall.Seconds(), m.CPU.Seconds(), m.MaxRSS/1024)
+				b.logf("%-8s %3d hosts %-10s %-13s run %d: %6.3fs cpu %6.3fs rss %4d MB load %.1f",
+					w.name, n, sc, t, r+1, m.Wall.Seconds(), m.CPU.Seconds(), m.MaxRSS/1024, m.Load)
 				if strings.HasPrefix(t, "ansible") && m.Wall > b.opts.budget {
 					skip[t] = true
 				}

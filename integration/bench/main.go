@@ -91,7 +91,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, opts); err != nil {
+	if _, err := run(ctx, opts); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -191,13 +191,14 @@ func repoRoot() (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-func run(ctx context.Context, opts options) error {
+// run runs the benchmark opts asks for and returns its measurements.
+func run(ctx context.Context, opts options) (*bench, error) {
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("must run as root: it boots lab hosts (namespaces, mounts)")
+		return nil, fmt.Errorf("must run as root: it boots lab hosts (namespaces, mounts)")
 	}
 	root, err := repoRoot()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b := &bench{opts: opts, cg: newCgroups()}
 	defer b.cg.close()
@@ -205,10 +206,10 @@ func run(ctx context.Context, opts options) error {
 		b.logf("no cgroup2 hierarchy: CPU is rusage of waited-for children only")
 	}
 	if b.self, err = os.Executable(); err != nil {
-		return err
+		return nil, err
 	}
 	if b.tmp, err = os.MkdirTemp("", "tend-bench-"); err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(b.tmp)
 
@@ -216,7 +217,7 @@ func run(ctx context.Context, opts options) error {
 		cmd := exec.CommandContext(ctx, filepath.Join(root, "integration/scripts/bench-deps.sh"))
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("bench-deps.sh: %w", err)
+			return nil, fmt.Errorf("bench-deps.sh: %w", err)
 		}
 	}
 	b.tendBin = opts.tendBin
@@ -225,7 +226,7 @@ func run(ctx context.Context, opts options) error {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", b.tendBin, "./cmd/tend")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./cmd/tend: %v\n%s", err, out)
+			return nil, fmt.Errorf("go build ./cmd/tend: %v\n%s", err, out)
 		}
 	}
 	b.types = probeTypes(b.tendBin, b.tmp)
@@ -237,25 +238,25 @@ func run(ctx context.Context, opts options) error {
 	start := time.Now()
 	l, err := lab.Start(ctx, lab.Options{Hosts: maxHosts, Name: "bench", BootTimeout: 3 * time.Minute, Logf: b.logf})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer l.Close()
 	b.lab = l
 	if err := b.prepareHosts(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	b.logf("%d hosts ready in %s", maxHosts, time.Since(start).Round(time.Second))
 
 	if opts.hold {
-		return b.holdCells(ctx)
+		return b, b.holdCells(ctx)
 	}
 	for _, w := range opts.workloads {
 		for _, n := range opts.fleets {
 			if err := b.runCell(ctx, w, n); err != nil {
-				return fmt.Errorf("%s on %d hosts: %w", w.name, n, err)
+				return nil, fmt.Errorf("%s on %d hosts: %w", w.name, n, err)
 			}
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return nil, ctx.Err()
 			}
 		}
 	}
@@ -263,11 +264,11 @@ func run(ctx context.Context, opts options) error {
 	fmt.Print(report)
 	if opts.out != "-" {
 		if err := os.WriteFile(opts.out, []byte(report), 0o644); err != nil {
-			return err
+			return nil, err
 		}
 		b.logf("results written to %s", opts.out)
 	}
-	return nil
+	return b, nil
 }
 
 // machine describes the controller, which also runs every lab host.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,8 +34,29 @@ type Measurement struct {
 	// Conns, Execs and SFTP are per-host means, counted from the hosts'
 	// sshd logs (negative when not counted).
 	Conns, Execs, SFTP float64
+	// Load is the machine's 1-minute load average when the run ended:
+	// the lab hosts share the controller's CPUs, and so does whatever
+	// else runs on the machine.
+	Load float64
 	// Err is set when the run failed; the measurement is then not used.
 	Err string
+}
+
+// loadAverage is the 1-minute load average, or NaN.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return math.NaN()
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return math.NaN()
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return math.NaN()
+	}
+	return v
 }
 
 // cgroups places each measured run in a cgroup of its own in the cgroup2
@@ -141,6 +163,7 @@ func (c *cgroups) run(cmd *exec.Cmd) (Measurement, []byte) {
 		err = cmd.Wait()
 	}
 	m.Wall = time.Since(start)
+	m.Load = loadAverage()
 	close(stop)
 	wg.Wait()
 	if err != nil {

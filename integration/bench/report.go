@@ -74,8 +74,8 @@ func fmtCount(x float64) string {
 	return fmt.Sprintf("%.1f", x)
 }
 
-const tableHeader = "| Workload | Hosts | Scenario | Tool | Median (s) | Min–max (s) | Runs | tend ÷ tool | CPU (s) | Max RSS (MB) | Σ RSS (MB) | Conns/host | Execs/host |\n" +
-	"|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+const tableHeader = "| Workload | Hosts | Scenario | Tool | Median (s) | Min–max (s) | Runs | tend ÷ tool | CPU (s) | Max RSS (MB) | Σ RSS (MB) | Conns/host | Execs/host | Load |\n" +
+	"|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
 
 // rows renders one cell's rows.
 func (b *bench) rows(c *cell) string {
@@ -93,7 +93,7 @@ func (b *bench) rows(c *cell) string {
 				runs = fmt.Sprintf("%d of %d", len(ms), len(all))
 			}
 			if len(ms) == 0 {
-				fmt.Fprintf(&sb, "| %s | %d | %s | %s | failed | | %s | | | | | | |\n", c.label, c.hosts, sc, t, runs)
+				fmt.Fprintf(&sb, "| %s | %d | %s | %s | failed | | %s | | | | | | | |\n", c.label, c.hosts, sc, t, runs)
 				continue
 			}
 			ws := field(ms, wall)
@@ -103,12 +103,13 @@ func (b *bench) rows(c *cell) string {
 				r = fmtRatio(ratio(tendRuns, all))
 			}
 			first := all[0]
-			fmt.Fprintf(&sb, "| %s | %d | %s | %s | %.3f | %.3f–%.3f | %s | %s | %.2f | %.0f | %.0f | %s | %s |\n",
+			fmt.Fprintf(&sb, "| %s | %d | %s | %s | %.3f | %.3f–%.3f | %s | %s | %.2f | %.0f | %.0f | %s | %s | %.1f |\n",
 				c.label, c.hosts, sc, t, median(ws), ws[0], ws[len(ws)-1], runs, r,
 				median(field(ms, func(m Measurement) float64 { return m.CPU.Seconds() })),
 				median(field(ms, func(m Measurement) float64 { return float64(m.MaxRSS) / 1024 })),
 				median(field(ms, func(m Measurement) float64 { return float64(m.SumRSS) / 1024 })),
-				fmtCount(first.Conns), fmtCount(first.Execs))
+				fmtCount(first.Conns), fmtCount(first.Execs),
+				median(field(ms, func(m Measurement) float64 { return m.Load })))
 		}
 	}
 	return sb.String()
