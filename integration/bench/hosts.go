@@ -183,6 +183,31 @@ systemctl disable --now cron >/dev/null 2>&1 || true
 	return s + "true\n"
 }
 
+// seedW2 puts W2's files for tend on hosts 1..n as tend would (same
+// content, mode 0644, owned by root), without running tend.
+func (b *bench) seedW2(w workload, n int) error {
+	return eachHost(n, func(i int) error {
+		h := b.lab.Host(i)
+		dir := filepath.Join(h.Root, w.dir("tend"))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return err
+		}
+		for k := 0; k < w.files; k++ {
+			p := filepath.Join(dir, fmt.Sprintf("f%03d.conf", k))
+			if err := os.WriteFile(p, []byte(fmt.Sprintf("key%d = %s\n", k, h.Name)), 0o644); err != nil {
+				return err
+			}
+			if err := os.Chmod(p, 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // reset runs resetScript on hosts 1..n.
 func (b *bench) reset(ctx context.Context, w workload, n int) error {
 	return eachHost(n, func(i int) error {
