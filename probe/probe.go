@@ -29,6 +29,10 @@ type Fragment struct {
 	// resources.ProbeHelpers).
 	Path string
 	Hash bool
+	// Inline, when set with Path, answers from the prefetched values in
+	// the script's own shell when it can (resources.InlineProber); Script
+	// runs otherwise.
+	Inline string
 }
 
 // For returns the fragment probing a resource of typ, with its path
@@ -37,6 +41,9 @@ func For(id string, typ resources.Type, cfg cty.Value, want *resources.State) Fr
 	f := Fragment{ID: id, Script: typ.Probe(cfg, want)}
 	if pp, ok := typ.(resources.PathProber); ok {
 		f.Path, f.Hash = pp.ProbePath(cfg)
+		if ip, ok := typ.(resources.InlineProber); ok {
+			f.Inline = ip.ProbeInline(cfg, want)
+		}
 	}
 	return f
 }
@@ -72,6 +79,13 @@ func Script(nonce string, withFacts bool, frags []Fragment) string {
 		// Sections are numbered: addresses may hold any character. _ti
 		// tells tstat and tsha which prefetched values are the section's.
 		fmt.Fprintf(&sb, "_ti=%d\n", i)
+		if f.Inline != "" && prefetched(f) {
+			// Answered in this shell when the prefetch suffices (no
+			// fork), else by the fragment in its subshell.
+			fmt.Fprintf(&sb, "printf '%%s\\n' '%sbegin:%d'\n%sif [ -n \"$_tok\" ]; then _tr=0; else\n(\n%s) 2>&1\n_tr=$?\nfi\nprintf '%%s%%s\\n' '%send:' $_tr\n",
+				mark, i, f.Inline, f.Script, mark)
+			continue
+		}
 		section(strconv.Itoa(i), f.Script)
 	}
 	return sb.String()
@@ -125,6 +139,11 @@ _TEND_EOF_
 }
 `
 
+// prefetched reports whether the script prefetches f's path.
+func prefetched(f Fragment) bool {
+	return f.Path != "" && !strings.ContainsAny(f.Path, "\n\\")
+}
+
 // prefetch writes the part of the script that reads every fragment's
 // path hint at once: one stat and one sha256sum for the whole host
 // instead of one each per fragment. Paths holding a newline or a
@@ -134,7 +153,7 @@ func prefetch(sb *strings.Builder, frags []Fragment) {
 	var paths []string
 	var hashed []int
 	for i, f := range frags {
-		if f.Path == "" || strings.ContainsAny(f.Path, "\n\\") {
+		if !prefetched(f) {
 			continue
 		}
 		fmt.Fprintf(sb, "_tn_%d=%s; _tq_%d=$_tn_%d; _tx_%d=%d\n", i, shell.Quote(f.Path), len(paths), i, len(paths), i)

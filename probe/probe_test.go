@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -128,12 +129,22 @@ func TestPrefetchMatchesFragments(t *testing.T) {
 			typ = resources.Directory{}
 		}
 		cfg := cty.ObjectVal(map[string]cty.Value{"path": cty.StringVal(p)})
-		f := For(fmt.Sprintf("r%d", i), typ, cfg, nil)
+		// Most files are probed as matching their desired content (the
+		// inline answer), some as differing (the fragment sends content).
+		var want *resources.State
+		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && i%4 != 3 {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = &resources.State{Content: &resources.Content{SHA256: fmt.Sprintf("%x", sha256.Sum256(data))}}
+		}
+		f := For(fmt.Sprintf("r%d", i), typ, cfg, want)
 		if f.Path != p {
 			t.Fatalf("fragment of %s has path hint %q", p, f.Path)
 		}
 		hinted = append(hinted, f)
-		f.Path, f.Hash = "", false
+		f.Path, f.Hash, f.Inline = "", false, ""
 		plain = append(plain, f)
 	}
 	// stat and sha256sum log each run, to count the processes.
@@ -173,6 +184,10 @@ func TestPrefetchMatchesFragments(t *testing.T) {
 		t.Errorf("probe read nothing: %+v", got.Outputs)
 	}
 	script := Script("n", false, hinted)
+	// Every prefetched file or directory is answered inline when it can.
+	if n, want := strings.Count(script, "if [ -n \"$_tok\" ]"), len(paths)-2; n != want {
+		t.Errorf("script has %d inline sections, want %d", n, want)
+	}
 	if n := strings.Count(script, "_tps "); n != 1 {
 		t.Errorf("script runs the stat prefetch %d times, want 1", n)
 	}

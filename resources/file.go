@@ -148,6 +148,18 @@ fi
 `
 }
 
+// ProbeInline implements InlineProber: anything but a regular file whose
+// content differs from the desired one (whose probe sends the content)
+// is answered from the prefetched values.
+func (File) ProbeInline(cfg cty.Value, want *State) string {
+	wantSum := "-"
+	if want != nil && want.Content != nil {
+		wantSum = want.Content.SHA256
+	}
+	return pathInline(str(cfg, "path", ""), `{ [ $_t != file ] || [ "$_th" = `+wantSum+` ]; }`,
+		"  if [ $_t = file ]; then out sha256 $_th; fi\n")
+}
+
 // ProbePath implements PathProber.
 func (File) ProbePath(cfg cty.Value) (string, bool) { return str(cfg, "path", ""), true }
 

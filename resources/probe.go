@@ -62,6 +62,36 @@ out mode $1; out uid $2; out gid $3; out owner $4; out group $5; out size $6
 `
 }
 
+// InlineProber is implemented by PathProbers whose probe can usually be
+// answered from the prefetched values alone, sparing the subshell (a
+// fork) that every fragment otherwise costs the host.
+type InlineProber interface {
+	// ProbeInline returns sh that runs in the probe script's own shell
+	// after the prefetch, with _ti set to the fragment's section: it
+	// either prints exactly what Probe's fragment would and sets _tok=1,
+	// or prints nothing and leaves _tok empty, and the fragment runs. It
+	// must not exit, and sets only variables starting with _t and the
+	// positional parameters.
+	ProbeInline(cfg cty.Value, want *State) string
+}
+
+// pathInline is the inline form of pathProbe: it answers when the path
+// is absent, or was prefetched and ok (a shell condition on $_t, the
+// type, and $_th, the digest) holds, printing the same values as
+// pathProbe, then extra.
+func pathInline(path, ok, extra string) string {
+	return "_tok= _tp=" + shell.Quote(path) + `
+eval "_tn=\${_tn_${_ti:-x}-} _ts=\${_ts_${_ti:-x}-} _th=\${_th_${_ti:-x}-}"
+if [ -L "$_tp" ]; then _t=link; elif [ -d "$_tp" ]; then _t=directory; elif [ -f "$_tp" ]; then _t=file; elif [ -e "$_tp" ]; then _t=other; else _t=absent; fi
+if [ $_t = absent ]; then out type absent; _tok=1
+elif [ "$_tn" = "$_tp" ] && [ -n "$_ts" ] && ` + ok + `; then
+  out type $_t; set -f; set -- $_ts; set +f
+  out mode $1; out uid $2; out gid $3; out owner $4; out group $5; out size $6
+` + extra + `  _tok=1
+fi
+`
+}
+
 // pathInfo is a parsed pathProbe.
 type pathInfo struct {
 	Type                         string
