@@ -58,7 +58,7 @@ func fmtRatio(r float64) string {
 	case math.IsNaN(r):
 		return "—"
 	case r < 1:
-		return fmt.Sprintf("%.3f (%.0f× faster)", r, 1/r)
+		return fmt.Sprintf("%.3f (%.1f× faster)", r, 1/r)
 	default:
 		return fmt.Sprintf("%.2f", r)
 	}
