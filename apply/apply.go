@@ -510,7 +510,7 @@ func (a *hostApply) reread(ctx context.Context, ch *plan.Change, k int) error {
 func (a *hostApply) verify(ctx context.Context, applied []done) error {
 	var frags []probe.Fragment
 	for _, d := range applied {
-		frags = append(frags, probe.Fragment{ID: d.ch.Address, Script: d.ch.Resource.Probe(d.ch.Config, d.ch.After), Prelude: resources.PreludeOf(d.ch.Resource)})
+		frags = append(frags, probe.For(d.ch.Address, d.ch.Resource, d.ch.Config, d.ch.After))
 	}
 	res, err := probe.Run(ctx, a.hp.T, false, frags)
 	if err != nil {

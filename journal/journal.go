@@ -95,6 +95,12 @@ type Journal struct {
 	path string
 	mu   sync.Mutex
 	run  *Run
+	// Group commit: every Update returns once a write holding its change
+	// is on disk, but the hosts of a run applying in parallel share
+	// writes. seq counts changes, written is the last one on disk.
+	seq, written uint64
+	writing      bool
+	wrote        *sync.Cond
 }
 
 // Dir is where a configuration directory's journals live.
@@ -120,17 +126,40 @@ func Create(configDir string, run *Run) (*Journal, error) {
 // Path is the journal's file.
 func (j *Journal) Path() string { return j.path }
 
-// Update changes the run and writes the journal atomically.
+// Update changes the run and writes the journal atomically. It returns
+// once a write holding the change is on disk (see the group commit below).
 func (j *Journal) Update(f func(r *Run)) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	f(j.run)
-	b, err := json.MarshalIndent(j.run, "", "  ")
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
+	if j.wrote == nil {
+		j.wrote = sync.NewCond(&j.mu)
 	}
-	if err := plan.WriteFileAtomic(j.path, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("journal: %w", err)
+	f(j.run)
+	j.seq++
+	mine := j.seq
+	// The run is rewritten whole at each write, which costs in proportion
+	// to its size: while one write is under way, the changes of other
+	// hosts gather and the next write carries them all, instead of one
+	// write each (quadratic in the run's changes).
+	for j.written < mine {
+		if j.writing {
+			j.wrote.Wait()
+			continue
+		}
+		j.writing = true
+		upto := j.seq
+		b, err := json.Marshal(j.run)
+		if err == nil {
+			j.mu.Unlock()
+			err = plan.WriteFileAtomic(j.path, append(b, '\n'), 0o600)
+			j.mu.Lock()
+		}
+		j.writing = false
+		j.wrote.Broadcast()
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		j.written = max(j.written, upto)
 	}
 	return nil
 }

@@ -221,7 +221,7 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 			want, _ = in.Resource.Type.Desired(in.Config, p.Config.Env())
 		}
 		base[in.Addr] = in.Resource.Type.Probe(cfg, nil)
-		frags = append(frags, probe.Fragment{ID: in.Addr, Script: in.Resource.Type.Probe(cfg, want), Prelude: resources.PreludeOf(in.Resource.Type)})
+		frags = append(frags, probe.For(in.Addr, in.Resource.Type, cfg, want))
 	}
 	t, err := p.Connect(ctx, h)
 	if err != nil {
@@ -255,7 +255,7 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		}
 		items = append(items, planned{in, d})
 		if base[in.Addr] != in.Resource.Type.Probe(in.Config, nil) {
-			again = append(again, probe.Fragment{ID: in.Addr, Script: in.Resource.Type.Probe(in.Config, d), Prelude: resources.PreludeOf(in.Resource.Type)})
+			again = append(again, probe.For(in.Addr, in.Resource.Type, in.Config, d))
 		}
 	}
 	if len(again) > 0 {

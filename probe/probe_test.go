@@ -2,10 +2,18 @@ package probe
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/tendhq/tend/resources"
 	"github.com/tendhq/tend/transport/local"
@@ -101,5 +109,113 @@ func TestPrelude(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, res.Outputs); diff != "" {
 		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+}
+
+// TestPrefetchMatchesFragments: the prefetched stat and sha256sum give
+// every fragment exactly what its own commands would, for paths of every
+// kind (regular files, names with spaces, newlines, backslashes, leading
+// dashes and quotes, directories, symlinks, dangling symlinks, a FIFO that
+// must not be opened, missing paths), and a script without hints still
+// works.
+func TestPrefetchMatchesFragments(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	paths := []string{
+		write("plain", "hello\n"),
+		write("with space", "a b\n"),
+		write("new\nline", "nl\n"),
+		write(`back\slash`, "bs\n"),
+		write("-dash", "dash\n"),
+		write("it's", "quote\n"),
+		write("empty", ""),
+		dir,
+		filepath.Join(dir, "missing"),
+		filepath.Join(dir, "missing"), // the same path twice
+	}
+	if err := os.Symlink(paths[0], filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "nowhere"), filepath.Join(dir, "dangling")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	paths = append(paths, filepath.Join(dir, "link"), filepath.Join(dir, "dangling"), filepath.Join(dir, "fifo"), paths[0])
+	var hinted, plain []Fragment
+	for i, p := range paths {
+		typ := resources.Type(resources.File{})
+		if i%3 == 1 {
+			typ = resources.Directory{}
+		}
+		cfg := cty.ObjectVal(map[string]cty.Value{"path": cty.StringVal(p)})
+		// Most files are probed as matching their desired content (the
+		// inline answer), some as differing (the fragment sends content).
+		var want *resources.State
+		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && i%4 != 3 {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = &resources.State{Content: &resources.Content{SHA256: fmt.Sprintf("%x", sha256.Sum256(data))}}
+		}
+		f := For(fmt.Sprintf("r%d", i), typ, cfg, want)
+		if f.Path != p {
+			t.Fatalf("fragment of %s has path hint %q", p, f.Path)
+		}
+		hinted = append(hinted, f)
+		f.Path, f.Hash, f.Inline = "", false, ""
+		plain = append(plain, f)
+	}
+	// stat and sha256sum log each run, to count the processes.
+	bin, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
+	for _, c := range []string{"stat", "sha256sum"} {
+		real, err := exec.LookPath(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrapper := "#!/bin/sh\necho " + c + " >> '" + log + "'\nexec '" + real + "' \"$@\"\n"
+		if err := os.WriteFile(filepath.Join(bin, c), []byte(wrapper), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	want, err := Run(ctx, local.New(), false, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(log)
+	got, err := Run(ctx, local.New(), false, hinted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One stat and one sha256sum for all, plus their own for the two
+	// names with a newline or a backslash.
+	calls, _ := os.ReadFile(log)
+	if n, m := strings.Count(string(calls), "stat"), strings.Count(string(calls), "sha256sum"); n != 3 || m != 3 {
+		t.Errorf("prefetched probe ran stat %d and sha256sum %d times, want 3 and 3", n, m)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("prefetched probe differs (-own commands +prefetched):\n%s", diff)
+	}
+	if got.Outputs["r0"].Values["sha256"] == "" || got.Outputs["r7"].Values["type"] != "directory" {
+		t.Errorf("probe read nothing: %+v", got.Outputs)
+	}
+	script := Script("n", false, hinted)
+	// Every prefetched file or directory is answered inline when it can.
+	if n, want := strings.Count(script, "if [ -n \"$_tok\" ]"), len(paths)-2; n != want {
+		t.Errorf("script has %d inline sections, want %d", n, want)
+	}
+	if n := strings.Count(script, "_tps "); n != 1 {
+		t.Errorf("script runs the stat prefetch %d times, want 1", n)
 	}
 }

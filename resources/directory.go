@@ -52,6 +52,14 @@ func (Directory) Probe(cfg cty.Value, want *State) string {
 	return pathProbe(str(cfg, "path", ""))
 }
 
+// ProbeInline implements InlineProber.
+func (Directory) ProbeInline(cfg cty.Value, want *State) string {
+	return pathInline(str(cfg, "path", ""), "true", "")
+}
+
+// ProbePath implements PathProber.
+func (Directory) ProbePath(cfg cty.Value) (string, bool) { return str(cfg, "path", ""), false }
+
 // Read implements Type.
 func (Directory) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 	pi, err := readPathInfo(out)

@@ -141,12 +141,27 @@ func (File) Probe(cfg cty.Value, want *State) string {
 		wantSum = want.Content.SHA256
 	}
 	return pathProbe(str(cfg, "path", "")) + `if [ $t = file ]; then
-  h=$(sha256sum < "$p") || exit 1
-  h=${h%% *}; out sha256 $h
+  tsha "$p" || exit 1
+  out sha256 $h
   if [ "$h" != ` + wantSum + ` ] && [ $6 -le ` + strconv.Itoa(contentLimit) + ` ]; then out content "$(b64 < "$p")"; fi
 fi
 `
 }
+
+// ProbeInline implements InlineProber: anything but a regular file whose
+// content differs from the desired one (whose probe sends the content)
+// is answered from the prefetched values.
+func (File) ProbeInline(cfg cty.Value, want *State) string {
+	wantSum := "-"
+	if want != nil && want.Content != nil {
+		wantSum = want.Content.SHA256
+	}
+	return pathInline(str(cfg, "path", ""), `{ [ $_t != file ] || [ "$_th" = `+wantSum+` ]; }`,
+		"  if [ $_t = file ]; then out sha256 $_th; fi\n")
+}
+
+// ProbePath implements PathProber.
+func (File) ProbePath(cfg cty.Value) (string, bool) { return str(cfg, "path", ""), true }
 
 // Read implements Type.
 func (File) Read(cfg cty.Value, out ProbeOutput) (*State, error) {

@@ -14,9 +14,36 @@ import (
 // ProbeHelpers is the POSIX sh prelude every probe fragment may use:
 // `out KEY VALUE` prints one value (VALUE must be one line; encode
 // arbitrary bytes with b64), `b64` base64-encodes stdin on one line.
+//
+// `tstat PATH` sets s to "MODE UID GID OWNER GROUP SIZE" of PATH (not
+// following a final symlink) and `tsha PATH` sets h to the hex SHA-256 of
+// PATH's content; each returns non-zero, with the command's message on
+// stderr, when it cannot. When the probe script prefetched the fragment's
+// path (see PathProber and package probe), they take the value from
+// there, spawning no process: a process costs a host milliseconds, and a
+// probe script runs hundreds of fragments.
 const ProbeHelpers = `out() { printf '\037%s=%s\n' "$1" "$2"; }
 b64() { base64 -w0 2>/dev/null || base64 | tr -d '\n'; }
+tstat() {
+  eval "_tn=\${_tn_${_ti:-x}-} s=\${_ts_${_ti:-x}-}"
+  if [ -n "$s" ] && [ "$_tn" = "$1" ]; then return 0; fi
+  s=$(stat -c '%a %u %g %U %G %s' -- "$1")
+}
+tsha() {
+  eval "_tn=\${_tn_${_ti:-x}-} h=\${_th_${_ti:-x}-}"
+  if [ -n "$h" ] && [ "$_tn" = "$1" ]; then return 0; fi
+  h=$(sha256sum < "$1") || return 1
+  h=${h%% *}
+}
 `
+
+// PathProber is implemented by types whose probe reads one path's
+// metadata with tstat (and its content's digest with tsha, when hash is
+// set). A host's probe script then runs stat, and sha256sum, once for all
+// such paths before the fragments instead of once per fragment.
+type PathProber interface {
+	ProbePath(cfg cty.Value) (path string, hash bool)
+}
 
 // contentLimit is the largest current file content a probe returns for
 // diffs; larger files are compared by digest only.
@@ -29,9 +56,39 @@ func pathProbe(path string) string {
 	return "p=" + shell.Quote(path) + `
 if [ -L "$p" ]; then t=link; elif [ -d "$p" ]; then t=directory; elif [ -f "$p" ]; then t=file; elif [ -e "$p" ]; then t=other; else out type absent; exit 0; fi
 out type $t
-s=$(stat -c '%a %u %g %U %G %s' -- "$p") || exit 1
+tstat "$p" || exit 1
 set -- $s
 out mode $1; out uid $2; out gid $3; out owner $4; out group $5; out size $6
+`
+}
+
+// InlineProber is implemented by PathProbers whose probe can usually be
+// answered from the prefetched values alone, sparing the subshell (a
+// fork) that every fragment otherwise costs the host.
+type InlineProber interface {
+	// ProbeInline returns sh that runs in the probe script's own shell
+	// after the prefetch, with _ti set to the fragment's section: it
+	// either prints exactly what Probe's fragment would and sets _tok=1,
+	// or prints nothing and leaves _tok empty, and the fragment runs. It
+	// must not exit, and sets only variables starting with _t and the
+	// positional parameters.
+	ProbeInline(cfg cty.Value, want *State) string
+}
+
+// pathInline is the inline form of pathProbe: it answers when the path
+// is absent, or was prefetched and ok (a shell condition on $_t, the
+// type, and $_th, the digest) holds, printing the same values as
+// pathProbe, then extra.
+func pathInline(path, ok, extra string) string {
+	return "_tok= _tp=" + shell.Quote(path) + `
+eval "_tn=\${_tn_${_ti:-x}-} _ts=\${_ts_${_ti:-x}-} _th=\${_th_${_ti:-x}-}"
+if [ -L "$_tp" ]; then _t=link; elif [ -d "$_tp" ]; then _t=directory; elif [ -f "$_tp" ]; then _t=file; elif [ -e "$_tp" ]; then _t=other; else _t=absent; fi
+if [ $_t = absent ]; then out type absent; _tok=1
+elif [ "$_tn" = "$_tp" ] && [ -n "$_ts" ] && ` + ok + `; then
+  out type $_t; set -f; set -- $_ts; set +f
+  out mode $1; out uid $2; out gid $3; out owner $4; out group $5; out size $6
+` + extra + `  _tok=1
+fi
 `
 }
 

@@ -57,6 +57,9 @@ func (Symlink) Probe(cfg cty.Value, want *State) string {
 `
 }
 
+// ProbePath implements PathProber.
+func (Symlink) ProbePath(cfg cty.Value) (string, bool) { return str(cfg, "path", ""), false }
+
 // Read implements Type.
 func (Symlink) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 	pi, err := readPathInfo(out)

@@ -29,10 +29,48 @@
 //
 // # Running scripts
 //
-// Each Run is one exec session, at most Options.MaxSessions at a time. The
-// exec request carries only a fixed one-line bootstrap (`/bin/sh -c '...'`,
-// behind `sudo` with become); the script itself travels on stdin, framed
-// by a random header line and its length, ahead of the caller's stdin:
+// Scripts run on workers: a worker is one exec session running a small
+// POSIX sh loop (workerProgram) that reads framed scripts, runs them one
+// after another and answers with their exit status, stdout and stderr.
+// The first Run starts a worker, its script written right behind the
+// worker program, so a plan's probe still costs one session and one round
+// trip; every later Run on the connection is a frame on that session, a
+// round trip without the server's fork, session setup and bootstrap (and
+// with become, sudo runs once, for the worker). Concurrent Runs each take
+// a worker of their own, started as needed, up to Options.MaxSessions/2;
+// beyond that they wait for one to be free. Stats counts worker sessions
+// and scripts.
+//
+// The worker copies each script and its stdin, exactly, into files of a
+// private temporary directory (mode 0700, in /dev/shm when it can, removed
+// when the worker ends), and runs `setsid /bin/sh SCRIPT` with stdin from
+// that file (or /dev/null) and stdout and stderr to files, which it sends
+// back with their lengths once the script ends. So:
+//
+//   - a script sees its own stdin and EOF after it, never the frames that
+//     follow, and a fresh shell: nothing of an earlier script (variables,
+//     directory, traps) but the host's state;
+//   - each script is a process group and session of its own, whose PID the
+//     worker reports when it starts: cancelling a Run kills exactly that
+//     group, from a second session (see below), and the worker takes the
+//     next script once it is gone;
+//   - a process a script leaves behind writes into files already removed,
+//     never into a later script's output;
+//   - a worker that dies (killed, connection lost) fails the Run it was
+//     running with the reason, never hangs it; the next Run starts another.
+//
+// A Run whose stdin is streamed (a reader that does not know its length)
+// or larger than 16 MiB, every Upload or Download through the shell, and
+// every Run with Options.SessionPerRun, take an exec session of their own,
+// as described next; so do all Runs on a host that lacks setsid, dd or
+// head, or a writable temporary directory (the worker says so and tend
+// warns once).
+//
+// An exec session carries only a fixed one-line bootstrap
+// (`/bin/sh -c '...'`, behind `sudo` with become); the script itself
+// travels on stdin, framed by a random header line and its length, ahead
+// of the caller's stdin (a worker is started the same way, its script
+// being the worker program):
 //
 //   - argv cannot carry large scripts (Linux limits one argument to
 //     128 KiB, and sshd hands the whole command to the login shell as one);
@@ -60,11 +98,12 @@
 // never contains the password.
 //
 // Cancelling a Run's context returns the context's error at once; in the
-// background the transport sends TERM through the channel (sshd honours
-// it for non-root logins only), closes the channel and, from a second
-// session, kills the script's process group (TERM, then KILL after two
-// seconds), which the bootstrap reported next to its marker. Children of
-// the script die with it, under sudo too.
+// background the transport kills the script's process group from a second
+// session (TERM, then KILL after two seconds): the group the worker
+// reported, or for a session of its own the one the bootstrap reported
+// next to its marker, after sending TERM through the channel (sshd
+// honours it for non-root logins only) and closing it. Children of the
+// script die with it, under sudo too.
 //
 // # Files
 //

@@ -28,10 +28,15 @@ type Options struct {
 	// KeepAliveCountMax is how many intervals a reply may take. Zero means
 	// ssh config's ServerAliveCountMax, else 3.
 	KeepAliveCountMax int
-	// MaxSessions bounds concurrent Runs on the connection (each is an SSH
-	// session channel). Zero means 8; keep it below the server's
-	// MaxSessions (OpenSSH: 10), which also counts the sftp channel.
+	// MaxSessions bounds the exec sessions open at once on the connection
+	// (workers included: at most MaxSessions/2 of them). Zero means 8;
+	// keep it below the server's MaxSessions (OpenSSH: 10), which also
+	// counts the sftp channel.
 	MaxSessions int
+	// SessionPerRun runs every script in an exec session of its own, as
+	// tend did before workers: each Run then costs the server a session
+	// (a fork, PAM, sudo with become) instead of a round trip on a worker.
+	SessionPerRun bool
 	// AcceptNewHostKeys records the keys of hosts not yet in known_hosts
 	// (StrictHostKeyChecking=accept-new). Changed keys are still refused.
 	AcceptNewHostKeys bool

@@ -33,9 +33,14 @@ type Transport struct {
 	warn   io.Writer
 
 	sem chan struct{}
+	// pool holds the workers that run scripts; nil with
+	// Options.SessionPerRun.
+	pool *pool
 
 	connections atomic.Int64
 	sessions    atomic.Int64
+	workers     atomic.Int64
+	scripts     atomic.Int64
 	sftpOpened  atomic.Int64
 
 	done      chan struct{}
@@ -55,9 +60,16 @@ type Stats struct {
 	// Connections is the number of SSH connections made: one for the
 	// target plus one per jump host.
 	Connections int64
-	// Sessions is the number of exec sessions opened: one per Run, and one
-	// per Upload or Download that streams through the shell.
+	// Sessions is the number of exec sessions opened: the workers, one
+	// per Run that could not use a worker, one per Upload or Download
+	// that streams through the shell, and one per cancelled script killed.
 	Sessions int64
+	// WorkerSessions is how many of Sessions were workers (at most
+	// MaxSessions/2 at a time; usually one for a whole run).
+	WorkerSessions int64
+	// Scripts is the number of scripts run: every Run, and every Upload
+	// or Download through the shell, whatever session carried it.
+	Scripts int64
 	// SFTPSessions is the number of sftp subsystem sessions (at most one).
 	SFTPSessions int64
 }
@@ -65,9 +77,11 @@ type Stats struct {
 // Stats returns the counters so far.
 func (t *Transport) Stats() Stats {
 	return Stats{
-		Connections:  t.connections.Load(),
-		Sessions:     t.sessions.Load(),
-		SFTPSessions: t.sftpOpened.Load(),
+		Connections:    t.connections.Load(),
+		Sessions:       t.sessions.Load(),
+		WorkerSessions: t.workers.Load(),
+		Scripts:        t.scripts.Load(),
+		SFTPSessions:   t.sftpOpened.Load(),
 	}
 }
 
@@ -94,6 +108,11 @@ func Dial(ctx context.Context, h *inventory.Host, opts Options) (*Transport, err
 		warn: opts.Stderr,
 		sem:  make(chan struct{}, opts.MaxSessions),
 		done: make(chan struct{}),
+	}
+	if !opts.SessionPerRun {
+		// Half the session slots at most: Runs that cannot use a worker
+		// (streamed stdin) still find a slot.
+		t.pool = newPool(opts.MaxSessions / 2)
 	}
 	if h.Become {
 		t.become = &become{user: h.BecomeUser, password: h.BecomePassword}
@@ -332,9 +351,40 @@ func (t *Transport) connErr(err error) error {
 }
 
 // Run runs cmd.Script with /bin/sh on the host (through sudo when the host
-// has become set), streaming cmd.Stdin to it. See the package doc for how
-// scripts of any size travel over stdin.
+// has become set), with cmd.Stdin as its standard input. It runs on one of
+// the connection's workers when cmd.Stdin is nil or a reader of known
+// length up to 16 MiB, else in an exec session of its own, streaming
+// cmd.Stdin. See the package doc.
 func (t *Transport) Run(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
+	if t.pool != nil {
+		fail := func(err error) error { return fmt.Errorf("ssh %s: run: %w", t.name, err) }
+		if err := ctx.Err(); err != nil {
+			return nil, fail(err)
+		}
+		select {
+		case <-t.done:
+			return nil, fail(errClosed)
+		default:
+		}
+		if strings.IndexByte(cmd.Script, 0) >= 0 {
+			return nil, fail(errors.New("script contains a NUL byte, which POSIX sh cannot run"))
+		}
+		data, ok, err := sizedStdin(cmd.Stdin)
+		if err != nil {
+			return nil, fail(err)
+		}
+		if ok {
+			res, err := t.runWorker(ctx, cmd.Script, data)
+			if err != nil {
+				return nil, fail(err)
+			}
+			if res != nil {
+				return res, nil
+			}
+			// The host cannot run workers.
+			cmd.Stdin = bytes.NewReader(data)
+		}
+	}
 	var stdout bytes.Buffer
 	status, stderr, err := t.run(ctx, "run", cmd.Script, cmd.Stdin, &stdout)
 	if err != nil {
@@ -398,6 +448,9 @@ func (t *Transport) exec(ctx context.Context, op, script string, stdin io.Reader
 		return 0, nil, fail(t.connErr(err))
 	}
 	t.sessions.Add(1)
+	if op != "cancel" {
+		t.scripts.Add(1)
+	}
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

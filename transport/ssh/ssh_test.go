@@ -55,8 +55,9 @@ func TestStatsOneConnection(t *testing.T) {
 	for i := 0; i < n; i++ {
 		runOK(t, tr, "echo "+strconv.Itoa(i))
 	}
-	if got := tr.Stats(); got != (Stats{Connections: 1, Sessions: n}) {
-		t.Fatalf("after %d Runs: %+v, want 1 connection and %d sessions", n, got, n)
+	// One worker session carries every script.
+	if got := tr.Stats(); got != (Stats{Connections: 1, Sessions: 1, WorkerSessions: 1, Scripts: n}) {
+		t.Fatalf("after %d Runs: %+v, want 1 connection, 1 worker session and %d scripts", n, got, n)
 	}
 	// Files go through the one sftp session, not exec sessions.
 	ctx := context.Background()
@@ -70,12 +71,32 @@ func TestStatsOneConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := tr.Stats(); got != (Stats{Connections: 1, Sessions: n + 1, SFTPSessions: 1}) {
+	if got := tr.Stats(); got != (Stats{Connections: 1, Sessions: 1, WorkerSessions: 1, Scripts: n + 1, SFTPSessions: 1}) {
 		t.Fatalf("after uploads: %+v", got)
 	}
-	// The server saw one connection too.
-	if got := strings.Count(s.log.String(), "Accepted publickey for "); got != 1 {
+	// The server saw one connection and one exec session too.
+	log := s.log.String()
+	if got := strings.Count(log, "Accepted publickey for "); got != 1 {
 		t.Errorf("sshd logged %d logins, want 1", got)
+	}
+	if got := strings.Count(log, "Starting session: command"); got != 1 {
+		t.Errorf("sshd logged %d exec sessions, want 1", got)
+	}
+}
+
+func TestStatsSessionPerRun(t *testing.T) {
+	t.Parallel()
+	c := newClient(t)
+	s := serverFor(t, c, sshdConfig{})
+	opts := c.options()
+	opts.SessionPerRun = true
+	tr := c.dial(t, c.host(s), opts)
+	const n = 5
+	for i := 0; i < n; i++ {
+		runOK(t, tr, "echo "+strconv.Itoa(i))
+	}
+	if got := tr.Stats(); got != (Stats{Connections: 1, Sessions: n, Scripts: n}) {
+		t.Fatalf("after %d Runs: %+v, want 1 connection and %d sessions", n, got, n)
 	}
 }
 

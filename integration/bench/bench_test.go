@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tendhq/tend/integration/lab"
+	"github.com/tendhq/tend/lang"
+	"github.com/tendhq/tend/resources/builtin"
+)
+
+// TestMain lets the test binary stand in for the benchmark's own binary:
+// the harness runs its floor as a child process of itself (os.Executable),
+// which in a test is this binary.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "floor" {
+		os.Exit(floorMain(os.Args[2:]))
+	}
+	os.Exit(m.Run())
+}
+
+// TestWorkloadConfigs: the tend configurations the benchmark writes load
+// without diagnostics and declare the resources the workloads promise,
+// with every W1 type available (none falls back to exec).
+func TestWorkloadConfigs(t *testing.T) {
+	all := typeSupport{}
+	for _, ty := range w1Types {
+		all[ty] = true
+	}
+	for _, name := range []string{"w1", "w2-100"} {
+		w, err := parseWorkload(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := writeTend(dir, w, all); err != nil {
+			t.Fatal(err)
+		}
+		cfg, diags := lang.Load(dir, builtin.Types())
+		if diags.HasErrors() {
+			t.Fatalf("%s: %s", name, diags.Error())
+		}
+		if got := len(cfg.Resources); got == 0 {
+			t.Fatalf("%s: no resources", name)
+		}
+		if w.label(all) != map[string]string{"w1": "W1", "w2-100": "W2-100 (100 files)"}[name] {
+			t.Errorf("%s: label %q", name, w.label(all))
+		}
+		if err := writeAnsible(t.TempDir(), w, []hostInfo{{"h1", "127.0.10.1"}}, "/key", "/known"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCheck: a run's output is checked against what its scenario
+// promises, for tend and for Ansible's recap.
+func TestCheck(t *testing.T) {
+	tests := map[string]struct {
+		tool, scenario, out string
+		bad                 bool
+	}{
+		"tend no-op":             {"tend", "noop-plan", "No changes. 2 of 2 hosts match the configuration.\n", false},
+		"tend not no-op":         {"tend", "noop-apply", "Plan: 1 to add, 0 to change, 0 to remove on 1 of 2 hosts\n", true},
+		"tend drift":             {"tend", "drift", "Apply complete: 1 change on 2 hosts.\n", false},
+		"tend drift two":         {"tend", "drift", "Apply complete: 2 changes on 2 hosts.\n", true},
+		"ansible no-op":          {"ansible", "noop-plan", "a : ok=3 changed=0 unreachable=0 failed=0\nb : ok=3 changed=0 unreachable=0 failed=0\n", false},
+		"ansible changed":        {"ansible", "noop-apply", "a : ok=3 changed=1 unreachable=0 failed=0\nb : ok=3 changed=0 unreachable=0 failed=0\n", true},
+		"ansible failed":         {"ansible", "fresh", "a : ok=3 changed=1 unreachable=0 failed=1\nb : ok=3 changed=0 unreachable=0 failed=0\n", true},
+		"ansible drift one host": {"ansible", "drift", "a : ok=3 changed=1 unreachable=0 failed=0\nb : ok=3 changed=0 unreachable=0 failed=0\n", false},
+		"ansible missing host":   {"ansible", "drift", "a : ok=3 changed=1 unreachable=0 failed=0\n", true},
+	}
+	for name, tc := range tests {
+		if got := check(tc.tool, tc.scenario, 2, []byte(tc.out)); (got != "") != tc.bad {
+			t.Errorf("%s: check = %q, want a problem: %t", name, got, tc.bad)
+		}
+	}
+}
+
+// TestSmoke runs the harness end to end at its smallest: W1 on one lab
+// host, one run of each scenario, tend and the Go floors only (Ansible
+// takes minutes; the full benchmark is not a test). Every run must
+// succeed, and tend must use one connection and one exec session.
+func TestSmoke(t *testing.T) {
+	lab.Required(t)
+	opts, err := parseFlags([]string{"-fleets", "1", "-workloads", "w1", "-runs", "1",
+		"-scenarios", "fresh,noop-plan", "-tools", "tend,floor,floor-probe", "-out", filepath.Join(t.TempDir(), "results.md")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	b, err := run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.cells) != 1 || b.cells[0].label != "W1" {
+		t.Fatalf("cells: %+v", b.cells)
+	}
+	c := b.cells[0]
+	for _, sc := range opts.scenarios {
+		for _, tool := range opts.tools {
+			ms := c.runs[sc][tool]
+			if len(ms) != 1 || ms[0].Err != "" || ms[0].Wall <= 0 {
+				t.Errorf("%s %s: %+v", sc, tool, ms)
+			}
+		}
+		if m := c.runs[sc]["tend"]; len(m) == 1 && (m[0].Conns != 1 || m[0].Execs != 1) {
+			t.Errorf("%s: tend used %v connections and %v exec sessions per host, want 1 and 1", sc, m[0].Conns, m[0].Execs)
+		}
+	}
+	if r := b.report(machine()); !strings.Contains(r, "| W1 | 1 | noop-plan | tend |") {
+		t.Errorf("report lacks tend's no-op plan row:\n%s", r)
+	}
+}
