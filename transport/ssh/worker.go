@@ -52,7 +52,9 @@ import (
 // milliseconds on a busy virtual machine), so the loop spawns few: dd for
 // the script (and one for stdin when there is some), setsid and the
 // script's shell, one cat per non-empty output, and one rm every 16
-// scripts.
+// scripts. A script's stdin and outputs are emptied (by the shell itself)
+// as soon as it has ended and its outputs are sent, so nothing a script
+// read or printed stays on the host.
 
 // maxWorkerStdin is the largest stdin a Run may carry through a worker.
 // It must be known in advance (a sized reader: bytes.Reader, strings.Reader,
@@ -118,11 +120,16 @@ while IFS=' ' read -r _w_id _w_sl _w_il _w_x; do
 	_w_p=$!
 	echo "$_w_id pid $_w_p"
 	wait "$_w_p"
-	echo "$_w_id exit $?"
+	_w_rc=$?
+	# Emptied at once (a builtin, no process): stdin may carry file
+	# content or a sudo password, which must not outlive the script.
+	if [ "$_w_il" -gt 0 ]; then : > "$_w_f.i"; fi
+	echo "$_w_id exit $_w_rc"
 	if [ -s "$_w_f.o" ]; then cat "$_w_f.o"; fi
 	printf '\036%s-o\036' "$_w_id"
 	if [ -s "$_w_f.e" ]; then cat "$_w_f.e"; fi
 	printf '\036%s-e\036\n' "$_w_id"
+	: > "$_w_f.o"; : > "$_w_f.e"
 	if [ $((_w_k % 16)) -eq 0 ]; then rm -f "$_w_d"/*; fi
 done
 `

@@ -370,7 +370,7 @@ func toolDir(t *testing.T, names []string, extra map[string]string) string {
 }
 
 func TestWorkerProgramLocally(t *testing.T) {
-	tools := []string{"mktemp", "rm", "dd", "head", "wc", "setsid", "cat", "tr"}
+	tools := []string{"mktemp", "rm", "dd", "head", "wc", "setsid", "cat", "tr", "grep"}
 	realDD, err := exec.LookPath("dd")
 	if err != nil {
 		t.Skip("no dd")
@@ -405,6 +405,13 @@ func TestWorkerProgramLocally(t *testing.T) {
 		{0, "0 unset\n", ""},
 		{0, "\x1ex-o\x1e\x1e", "e\x1e"},
 	}
+	// A script's stdin (a file's content, a sudo password) and output do
+	// not stay in the worker's directory once it has ended: the next
+	// script finds them nowhere.
+	frames = append(frames,
+		workerFrame{"cat >/dev/null; echo tend-secret-out''put", []byte("tend-secret-input")},
+		workerFrame{"grep -rlE 'tend-secret-(in|out)put' /dev/shm/tend-worker.* \"${TMPDIR:-/tmp}\"/tend-worker.* /tmp/tend-worker.* 2>/dev/null; echo checked", nil})
+	want = append(want, workerAnswer{0, "tend-secret-output\n", ""}, workerAnswer{0, "checked\n", ""})
 	// Past the worker's clean-up of old files (every 16 scripts).
 	for i := 0; i < 20; i++ {
 		frames = append(frames, workerFrame{"echo " + strconv.Itoa(i), nil})
