@@ -466,7 +466,7 @@ func (a *hostApply) verify(ctx context.Context, applied []done) error {
 	for _, d := range applied {
 		frags = append(frags, probe.Fragment{ID: d.ch.Address, Script: d.ch.Resource.Probe(d.ch.Config, d.ch.After)})
 	}
-	res, err := probe.Run(ctx, a.hp.T, false, frags)
+	res, err := probe.RunOn(ctx, a.hp.T, a.hp.Windows, false, frags)
 	if err != nil {
 		return fmt.Errorf("verifying: %w", err)
 	}
