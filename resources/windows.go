@@ -101,9 +101,9 @@ type windowsType struct {
 	w Windows
 }
 
-func (x windowsType) Name() string                           { return x.t.Name() }
-func (x windowsType) Schema() *Schema                        { return x.t.Schema() }
-func (x windowsType) Key(cfg cty.Value) (string, error)      { return x.w.WindowsKey(cfg) }
+func (x windowsType) Name() string                            { return x.t.Name() }
+func (x windowsType) Schema() *Schema                         { return x.t.Schema() }
+func (x windowsType) Key(cfg cty.Value) (string, error)       { return x.w.WindowsKey(cfg) }
 func (x windowsType) Probe(cfg cty.Value, want *State) string { return x.w.WindowsProbe(cfg, want) }
 func (x windowsType) Desired(cfg cty.Value, env Env) (*State, error) {
 	return x.w.WindowsDesired(cfg, env)
@@ -141,9 +141,9 @@ type noWindows struct{ t Type }
 func (x noWindows) err() error {
 	return fmt.Errorf("resource type %s has no Windows provider", x.t.Name())
 }
-func (x noWindows) Name() string                           { return x.t.Name() }
-func (x noWindows) Schema() *Schema                        { return x.t.Schema() }
-func (x noWindows) Key(cfg cty.Value) (string, error)      { return "", nil }
+func (x noWindows) Name() string                            { return x.t.Name() }
+func (x noWindows) Schema() *Schema                         { return x.t.Schema() }
+func (x noWindows) Key(cfg cty.Value) (string, error)       { return "", nil }
 func (x noWindows) Probe(cfg cty.Value, want *State) string { return "" }
 func (x noWindows) Desired(cfg cty.Value, env Env) (*State, error) {
 	return nil, x.err()
