@@ -236,6 +236,9 @@ func winChange(before, after *resources.State) (string, []byte) {
 			pw, _ = pw.Unmark()
 			stdin = []byte(pw.AsString())
 			args += "; StartPassword = (Read-TendStdinText)"
+		} else if builtinAccount(acct) {
+			// The built-in accounts have no password: Change wants "".
+			args += "; StartPassword = ''"
 		}
 		sb.WriteString("$r = Invoke-CimMethod -InputObject $svc -MethodName Change -Arguments @{ " + args + " }\n")
 		sb.WriteString("if ($r.ReturnValue -ne 0) { throw ('Win32_Service.Change failed with return value ' + $r.ReturnValue + ' (see Change method of the Win32_Service class)') }\n")
