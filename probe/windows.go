@@ -31,23 +31,29 @@ import (
 // WindowsPrelude defines the helpers every Windows probe fragment may use:
 // tendOut KEY VALUE records a value ($null becomes ""; booleans "true" or
 // "false"), tendB64 PATH returns a file's content in base64.
+//
+// The script runs as a script block (the bootstrap's), so its state lives
+// in objects found by PowerShell's dynamic scoping ($tendSections,
+// $tendState), never in $script: variables, which would name the
+// bootstrap's scope.
 const WindowsPrelude = `$ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $tendSections = [ordered]@{}
+$tendState = @{ values = $null }
 function tendOut([string]$Key, $Value) {
   if ($null -eq $Value) { $Value = '' }
   elseif ($Value -is [bool]) { $Value = if ($Value) { 'true' } else { 'false' } }
-  $script:tendValues[$Key] = [string]$Value
+  $tendState.values[$Key] = [string]$Value
 }
 function tendB64([string]$Path) { [Convert]::ToBase64String([IO.File]::ReadAllBytes($Path)) }
 function tendSection([string]$Id, [scriptblock]$Body) {
-  $script:tendValues = [ordered]@{}
+  $tendState.values = [ordered]@{}
   $err = $null
   try { $null = & $Body } catch {
     $err = $_.Exception.Message
     if ($_.InvocationInfo -and $_.InvocationInfo.ScriptLineNumber) { $err += ' (line ' + $_.InvocationInfo.ScriptLineNumber + ')' }
   }
-  $script:tendSections[$Id] = [ordered]@{ values = $script:tendValues; error = $err }
+  $tendSections[$Id] = [ordered]@{ values = $tendState.values; error = $err }
 }
 `
 
