@@ -1,0 +1,272 @@
+package cli
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tendhq/tend/journal"
+	"github.com/tendhq/tend/transport/winrm/winrmtest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// The Windows host of these tests is simulated: a WS-Management server
+// (wsmantest) speaking the real protocol to tend's WinRM transport, with
+// tend's PowerShell bootstrap played in Go (winrmtest). The scripts tend
+// sends are compared with golden files; what they would print on Windows
+// Server 2022 comes from testdata/windows/host.json: per resource (found
+// by a line of its probe fragment) the probe values before and after
+// tend's change. No PowerShell runs.
+
+const (
+	winrmPassword = "WinRM-Pa55!ops"
+	svcPassword   = "svc-web-Secret-4711"
+)
+
+// WindowsHostFixture is a simulated host's state.
+type WindowsHostFixture struct {
+	Facts     map[string]string `json:"facts"`
+	Resources []struct {
+		// Match is a line of the resource's probe fragment.
+		Match  string            `json:"match"`
+		Before map[string]string `json:"before"`
+		After  map[string]string `json:"after"`
+	} `json:"resources"`
+}
+
+// fakeWindows answers probe scripts from the fixture: "before" until a
+// change script has run, "after" from then on.
+type fakeWindows struct {
+	fx      WindowsHostFixture
+	mu      sync.Mutex
+	changed bool
+}
+
+var sectionRE = regexp.MustCompile(`(?ms)^tendSection '([^']+)' \{\n(.*?)^\}\n`)
+
+func (f *fakeWindows) respond(s winrmtest.Script) winrmtest.Answer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !winrmtest.IsProbe(s.Text) {
+		f.changed = true
+		return winrmtest.Answer{}
+	}
+	sections := map[string]any{}
+	for _, m := range sectionRE.FindAllStringSubmatch(s.Text, -1) {
+		id, body := m[1], m[2]
+		if id == "facts" {
+			sections[id] = map[string]any{"values": f.fx.Facts, "error": nil}
+			continue
+		}
+		var values map[string]string
+		for _, r := range f.fx.Resources {
+			if strings.Contains(body, r.Match+"\n") {
+				values = r.Before
+				if f.changed {
+					values = r.After
+				}
+			}
+		}
+		if values == nil {
+			return winrmtest.Answer{Stderr: "fixture: no resource matches section " + id + ":\n" + body, Status: 1}
+		}
+		sections[id] = map[string]any{"values": values, "error": nil}
+	}
+	b, _ := json.Marshal(map[string]any{"sections": sections})
+	return winrmtest.Answer{Stdout: string(b)}
+}
+
+func loadWindowsFixture(t *testing.T) WindowsHostFixture {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "windows", "host.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx WindowsHostFixture
+	if err := json.Unmarshal(raw, &fx); err != nil {
+		t.Fatal(err)
+	}
+	return fx
+}
+
+// windowsConfig is one role for Windows using file, package, service,
+// scheduled_task and registry_value.
+const windowsConfig = `
+role "baseline" {
+  hosts = "os:windows"
+
+  file "app_conf" {
+    path    = "C:\\ProgramData\\Contoso\\app.conf"
+    content = "listen = 8080\r\n"
+    owner   = "BUILTIN\\Administrators"
+  }
+
+  package "sevenzip" {
+    name         = "7zip"
+    product_code = "{23170F69-40C1-2702-2301-000001000000}"
+    source       = "\\\\fs01\\packages\\7z2301-x64.msi"
+  }
+
+  service "W3SVC" {
+    running        = true
+    start_mode     = "delayed"
+    logon_account  = ".\\svc_web"
+    logon_password = secret("env:TEND_TEST_SVC_PASSWORD")
+  }
+
+  scheduled_task "backup" {
+    schedule  = "30 2 * * 1-5"
+    command   = "C:\\Tools\\backup.exe"
+    arguments = "--target D:\\Backups"
+  }
+
+  registry_value "rdp_off" {
+    hive = "HKLM"
+    key  = "SYSTEM\\CurrentControlSet\\Control\\Terminal Server"
+    name = "fDenyTSConnections"
+    type = "dword"
+    data = 1
+  }
+}
+`
+
+func windowsInventory(port string) string {
+	return fmt.Sprintf(`host "win1" {
+  address   = "127.0.0.1"
+  port      = %s
+  transport = "winrm"
+  winrm {
+    auth          = "ntlm"
+    user          = "WIN-APP01\\ops"
+    password      = secret("env:TEND_TEST_WINRM_PASSWORD")
+    insecure_http = true
+  }
+}
+`, port)
+}
+
+// TestWindowsPlanApply: plan and apply against a simulated Windows
+// Server 2022 host. The plan runs ONE shell and ONE command for facts
+// and every probe (counted by the server); the scripts tend sends match
+// the golden files; the fixture's answers give the expected plan; apply
+// changes each resource with one script, verifies with one more probe,
+// and no password appears in any output, journal or golden file.
+func TestWindowsPlanApply(t *testing.T) {
+	t.Setenv("TEND_TEST_WINRM_PASSWORD", winrmPassword)
+	t.Setenv("TEND_TEST_SVC_PASSWORD", svcPassword)
+	fw := &fakeWindows{fx: loadWindowsFixture(t)}
+	host := winrmtest.Start(t, "ops", winrmPassword, fw.respond)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"main.hcl": windowsConfig, "inventory.hcl": windowsInventory(host.Port())})
+
+	out, errOut, code := tend(t, "plan", "-C", dir, "-detailed-exitcode")
+	if code != 2 {
+		t.Fatalf("plan exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	st := host.Stats()
+	if st.ShellsCreated != 1 || st.Commands != 1 {
+		t.Errorf("plan: %d shells, %d commands; want 1 and 1 (facts and every probe in one script)", st.ShellsCreated, st.Commands)
+	}
+	if !strings.Contains(errOut, "insecure_http = true") {
+		t.Errorf("no insecure_http warning on stderr:\n%s", errOut)
+	}
+	scripts := host.Scripts()
+	if len(scripts) != 1 || !winrmtest.IsProbe(scripts[0].Text) {
+		t.Fatalf("plan sent %d scripts, want one probe script", len(scripts))
+	}
+	golden(t, "windows/plan-probe.ps1", scripts[0].Text)
+	golden(t, "windows/plan.txt", out)
+
+	out2, errOut2, code := tend(t, "apply", "-C", dir, "-y")
+	if code != 0 {
+		t.Fatalf("apply exit %d\nstdout:\n%s\nstderr:\n%s", code, out2, errOut2)
+	}
+	if st := host.Stats(); st.ShellsCreated != 2 {
+		t.Errorf("apply opened %d shells, want 1 (one per run)", st.ShellsCreated-1)
+	}
+	run := lastRun(t, dir)
+	applied := host.Scripts()[1:]
+	// A probe, a script per change (5), the verifying probe.
+	if len(applied) != 7 || !winrmtest.IsProbe(applied[0].Text) || !winrmtest.IsProbe(applied[6].Text) {
+		t.Fatalf("apply sent %d scripts, want probe + 5 changes + verify", len(applied))
+	}
+	var all strings.Builder
+	pwOnStdin := false
+	for i, s := range applied[1:6] {
+		fmt.Fprintf(&all, "# change %d (stdin: %d bytes)\n%s", i+1, len(s.Stdin), winrmtest.Normalize(s.Text, run.ID))
+		if strings.Contains(string(s.Stdin), svcPassword) {
+			pwOnStdin = true
+		}
+	}
+	golden(t, "windows/apply-changes.ps1", all.String())
+	golden(t, "windows/apply-verify.ps1", applied[6].Text)
+	if !pwOnStdin {
+		t.Error("the service password never reached the host on stdin")
+	}
+	for _, s := range host.Scripts() {
+		for _, pw := range []string{winrmPassword, svcPassword} {
+			if strings.Contains(s.Text, pw) {
+				t.Errorf("a password is in a script's text:\n%s", s.Text)
+			}
+		}
+	}
+	for _, pw := range []string{winrmPassword, svcPassword} {
+		for what, text := range map[string]string{"plan stdout": out, "plan stderr": errOut, "apply stdout": out2, "apply stderr": errOut2} {
+			if strings.Contains(text, pw) {
+				t.Errorf("a password is in the %s", what)
+			}
+		}
+		filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() {
+				if b, _ := os.ReadFile(p); strings.Contains(string(b), pw) {
+					t.Errorf("a password is in %s", p)
+				}
+			}
+			return nil
+		})
+		filepath.Walk("testdata/windows", func(p string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() {
+				if b, _ := os.ReadFile(p); strings.Contains(string(b), pw) {
+					t.Errorf("a password is in golden file %s", p)
+				}
+			}
+			return nil
+		})
+	}
+	a := journal.Applied
+	if d := cmp.Diff(map[string]journal.Status{"file.app_conf": a, "package.sevenzip": a, "service.W3SVC": a,
+		"scheduled_task.backup": a, "registry_value.rdp_off": a}, statuses(run)); d != "" {
+		t.Errorf("journal (-want +got):\n%s", d)
+	}
+}
+
+// golden compares got with testdata/NAME, rewriting it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", filepath.FromSlash(name))
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -update creates it)", err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s differs (-golden +got; go test -update rewrites it):\n%s", path, d)
+	}
+}
