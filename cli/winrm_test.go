@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -32,70 +30,17 @@ const (
 	svcPassword   = "svc-web-Secret-4711"
 )
 
-// WindowsHostFixture is a simulated host's state.
-type WindowsHostFixture struct {
-	Facts     map[string]string `json:"facts"`
-	Resources []struct {
-		// Match is a line of the resource's probe fragment.
-		Match  string            `json:"match"`
-		Before map[string]string `json:"before"`
-		After  map[string]string `json:"after"`
-	} `json:"resources"`
-}
-
-// fakeWindows answers probe scripts from the fixture: "before" until a
-// change script has run, "after" from then on.
-type fakeWindows struct {
-	fx      WindowsHostFixture
-	mu      sync.Mutex
-	changed bool
-}
-
-var sectionRE = regexp.MustCompile(`(?ms)^tendSection '([^']+)' \{\n(.*?)^\}\n`)
-
-func (f *fakeWindows) respond(s winrmtest.Script) winrmtest.Answer {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !winrmtest.IsProbe(s.Text) {
-		f.changed = true
-		return winrmtest.Answer{}
-	}
-	sections := map[string]any{}
-	for _, m := range sectionRE.FindAllStringSubmatch(s.Text, -1) {
-		id, body := m[1], m[2]
-		if id == "facts" {
-			sections[id] = map[string]any{"values": f.fx.Facts, "error": nil}
-			continue
-		}
-		var values map[string]string
-		for _, r := range f.fx.Resources {
-			if strings.Contains(body, r.Match+"\n") {
-				values = r.Before
-				if f.changed {
-					values = r.After
-				}
-			}
-		}
-		if values == nil {
-			return winrmtest.Answer{Stderr: "fixture: no resource matches section " + id + ":\n" + body, Status: 1}
-		}
-		sections[id] = map[string]any{"values": values, "error": nil}
-	}
-	b, _ := json.Marshal(map[string]any{"sections": sections})
-	return winrmtest.Answer{Stdout: string(b)}
-}
-
-func loadWindowsFixture(t *testing.T) WindowsHostFixture {
+func loadWindowsFixture(t *testing.T) *winrmtest.Fixture {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", "windows", "host.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var fx WindowsHostFixture
+	var fx winrmtest.Fixture
 	if err := json.Unmarshal(raw, &fx); err != nil {
 		t.Fatal(err)
 	}
-	return fx
+	return &fx
 }
 
 // windowsConfig is one role for Windows using file, package, service,
@@ -163,8 +108,7 @@ func windowsInventory(port string) string {
 func TestWindowsPlanApply(t *testing.T) {
 	t.Setenv("TEND_TEST_WINRM_PASSWORD", winrmPassword)
 	t.Setenv("TEND_TEST_SVC_PASSWORD", svcPassword)
-	fw := &fakeWindows{fx: loadWindowsFixture(t)}
-	host := winrmtest.Start(t, "ops", winrmPassword, fw.respond)
+	host := winrmtest.Start(t, "ops", winrmPassword, loadWindowsFixture(t).Responder())
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"main.hcl": windowsConfig, "inventory.hcl": windowsInventory(host.Port())})
 

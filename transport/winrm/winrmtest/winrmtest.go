@@ -13,11 +13,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -211,4 +214,78 @@ func Normalize(s string, runIDs ...string) string {
 		}
 	}
 	return string(bytes.ReplaceAll([]byte(s), []byte("\r\n"), []byte("\n")))
+}
+
+// StartTLS is Start over HTTPS with a certificate for 127.0.0.1 signed by
+// a throwaway CA, whose PEM it returns for the inventory's ca_file.
+func StartTLS(t testing.TB, user, password string, respond func(Script) Answer) (*Host, []byte) {
+	ca, err := wsmantest.NewCA("tend test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Server("127.0.0.1", "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Host{Respond: respond}
+	h.Server = wsmantest.StartT(t, wsmantest.Options{
+		Users:    map[string]string{user: password},
+		Executor: PowerShell(h.handle),
+		TLS:      &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12},
+	})
+	return h, ca.CertPEM
+}
+
+// Fixture is a simulated Windows host's state, as JSON test data: the
+// facts section's values, and per resource (found by a line of its probe
+// fragment) the values its probe reports before and after tend changed it.
+type Fixture struct {
+	Facts     map[string]string `json:"facts"`
+	Resources []struct {
+		Match  string            `json:"match"`
+		Before map[string]string `json:"before"`
+		After  map[string]string `json:"after"`
+	} `json:"resources"`
+}
+
+var sectionRE = regexp.MustCompile(`(?ms)^tendSection '([^']+)' \{\n(.*?)^\}\n`)
+
+// Responder answers probe scripts from f as a Windows host would (the
+// JSON document of probe.WindowsScript): "before" values until a change
+// script (any other script) has run, "after" from then on. Change
+// scripts succeed with no output.
+func (f *Fixture) Responder() func(Script) Answer {
+	var mu sync.Mutex
+	changed := false
+	return func(s Script) Answer {
+		mu.Lock()
+		defer mu.Unlock()
+		if !IsProbe(s.Text) {
+			changed = true
+			return Answer{}
+		}
+		sections := map[string]any{}
+		for _, m := range sectionRE.FindAllStringSubmatch(s.Text, -1) {
+			id, body := m[1], m[2]
+			if id == "facts" {
+				sections[id] = map[string]any{"values": f.Facts, "error": nil}
+				continue
+			}
+			var values map[string]string
+			for _, r := range f.Resources {
+				if strings.Contains(body, r.Match+"\n") {
+					values = r.Before
+					if changed {
+						values = r.After
+					}
+				}
+			}
+			if values == nil {
+				return Answer{Stderr: "fixture: no resource matches section " + id + ":\n" + body, Status: 1}
+			}
+			sections[id] = map[string]any{"values": values, "error": nil}
+		}
+		b, _ := json.Marshal(map[string]any{"sections": sections})
+		return Answer{Stdout: string(b)}
+	}
 }
