@@ -214,3 +214,79 @@ func golden(t *testing.T, name, got string) {
 		t.Errorf("%s differs (-golden +got; go test -update rewrites it):\n%s", path, d)
 	}
 }
+
+// TestWindowsRollback: a change fails on the Windows host (its error
+// comes back as PowerShell's CLIXML and is shown as text); the changes
+// made before it are reverted, newest first, each with its own revert
+// script; a 1 MB file content travels on stdin (no command-line limit).
+func TestWindowsRollback(t *testing.T) {
+	t.Setenv("TEND_TEST_WINRM_PASSWORD", winrmPassword)
+	t.Setenv("TEND_TEST_SVC_PASSWORD", svcPassword)
+	fx := loadWindowsFixture(t)
+	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	fx.Resources = append(fx.Resources, fx.Resources[0])
+	fx.Resources[len(fx.Resources)-1].Match = `$p = 'C:\ProgramData\Contoso\big.txt'`
+	fixture := fx.Responder()
+	respond := func(s winrmtest.Script) winrmtest.Answer {
+		if !winrmtest.IsProbe(s.Text) && strings.Contains(s.Text, "$n = 'W3SVC'") && strings.Contains(s.Text, "Invoke-CimMethod") {
+			return winrmtest.Answer{Status: 1, Stderr: "#< CLIXML\r\n<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/powershell/2004/04\">" +
+				"<S S=\"Error\">Win32_Service.Change failed with return value 22 (see Change method of the Win32_Service class)_x000D__x000A_</S>" +
+				"<S S=\"Error\">At line:7 char:69_x000D__x000A_</S></Objs>"}
+		}
+		return fixture(s)
+	}
+	host := winrmtest.Start(t, "ops", winrmPassword, respond)
+	dir := t.TempDir()
+	cfg := strings.Replace(windowsConfig, `  package "sevenzip" {`, `  file "big" {
+    path   = "C:\\ProgramData\\Contoso\\big.txt"
+    source = "big.txt"
+  }
+
+  package "sevenzip" {`, 1)
+	writeFiles(t, dir, map[string]string{"main.hcl": cfg, "inventory.hcl": windowsInventory(host.Port()), "big.txt": big})
+
+	out, errOut, code := tend(t, "apply", "-C", dir, "-y")
+	if code != 1 {
+		t.Fatalf("apply exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	both := out + errOut
+	if !strings.Contains(both, "Win32_Service.Change failed with return value 22") || strings.Contains(both, "CLIXML") || strings.Contains(both, "_x000D_") {
+		t.Errorf("the host's error is not shown as text:\n%s", both)
+	}
+	run := lastRun(t, dir)
+	r, f, sk := journal.Reverted, journal.Failed, journal.Skipped
+	if d := cmp.Diff(map[string]journal.Status{"file.app_conf": r, "file.big": r, "package.sevenzip": r, "service.W3SVC": f,
+		"scheduled_task.backup": sk, "registry_value.rdp_off": sk}, statuses(run)); d != "" {
+		t.Errorf("journal (-want +got):\n%s", d)
+	}
+	var changes, reverts []string
+	for _, s := range host.Scripts() {
+		if winrmtest.IsProbe(s.Text) {
+			continue
+		}
+		if strings.Contains(s.Text, "Copy-TendStdin") && strings.Contains(s.Text, "big.txt") {
+			if string(s.Stdin) != big {
+				t.Errorf("the 1 MiB content arrived as %d bytes", len(s.Stdin))
+			}
+		}
+		switch {
+		case strings.Contains(s.Text, "Remove-Item -LiteralPath $p"), strings.Contains(s.Text, "msiexec ' + $Arguments") && strings.Contains(s.Text, "'/x '"):
+			reverts = append(reverts, firstLine(s.Text))
+		default:
+			changes = append(changes, firstLine(s.Text))
+		}
+	}
+	if len(changes) != 4 {
+		t.Errorf("%d change scripts, want 4 (file, file, package, the failing service): %q", len(changes), changes)
+	}
+	// The package's revert script begins with its helper functions.
+	if d := cmp.Diff([]string{"function tendCheck([string]$What, [int]$Code, [string]$Out) {", "$p = 'C:\\ProgramData\\Contoso\\big.txt'", "$p = 'C:\\ProgramData\\Contoso\\app.conf'"}, reverts); d != "" {
+		t.Errorf("revert scripts, newest change first (-want +got):\n%s", d)
+	}
+}
+
+func firstLine(script string) string {
+	s := strings.TrimPrefix(script, "$ErrorActionPreference = 'Stop'\n$ProgressPreference = 'SilentlyContinue'\n")
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
