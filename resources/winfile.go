@@ -278,7 +278,7 @@ func (File) WindowsRevert(ctx context.Context, h *Host, before, after *State, un
 
 // WindowsDoc documents the Windows provider.
 func (File) WindowsDoc() string {
-	return "`path` is a Windows path (`C:\\\\dir\\\\file.txt`); content is compared by SHA-256 and written through a temporary file replaced into place; `owner` is an account (`BUILTIN\\\\Administrators`, `CORP\\\\ops`), compared by security identifier. `mode` and `group` do not apply."
+	return "`path` is a Windows path (in HCL: `path = \"C:\\\\ProgramData\\\\app.conf\"`); content is compared by SHA-256 and written through a temporary file in the same directory, checked against its SHA-256 and replaced into place; the previous content is kept in the run's backup directory (%ProgramData%\\tend\\backup) for rollback. `owner` is an account (`owner = \"BUILTIN\\\\Administrators\"`, a local or domain user), compared by security identifier, so any spelling of the same account is no change. `mode` and `group` do not apply."
 }
 
 // WindowsKey implements Windows.
