@@ -191,6 +191,68 @@ func TestWindowsPlanApply(t *testing.T) {
 		"scheduled_task.backup": a, "registry_value.rdp_off": a}, statuses(run)); d != "" {
 		t.Errorf("journal (-want +got):\n%s", d)
 	}
+
+	// tend rollback RUN-ID reverts the run from the journal alone, with
+	// the Windows providers' revert scripts, newest change first.
+	before := len(host.Scripts())
+	out3, errOut3, code := tend(t, "rollback", "-C", dir, "-y", run.ID)
+	if code != 0 {
+		t.Fatalf("rollback exit %d\nstdout:\n%s\nstderr:\n%s", code, out3, errOut3)
+	}
+	var reverts strings.Builder
+	for i, s := range host.Scripts()[before:] {
+		fmt.Fprintf(&reverts, "# revert %d (stdin: %d bytes)\n%s", i+1, len(s.Stdin), winrmtest.Normalize(s.Text, run.ID))
+	}
+	golden(t, "windows/rollback.ps1", reverts.String())
+	if strings.Contains(out3+errOut3, svcPassword) || strings.Contains(reverts.String(), svcPassword) {
+		t.Error("a password is in the rollback's output or scripts")
+	}
+
+	// tend facts: the Windows host's facts, from the facts section alone.
+	out4, _, code := tend(t, "facts", "-C", dir, "win1")
+	var facts map[string]struct {
+		Facts struct {
+			OS struct{ Family, Version string }
+			Arch string
+		}
+	}
+	if err := json.Unmarshal([]byte(out4), &facts); code != 0 || err != nil {
+		t.Fatalf("facts: exit %d, %v\n%s", code, err, out4)
+	}
+	if f := facts["win1"].Facts; f.OS.Family != "windows" || f.OS.Version != "10.0.20348" || f.Arch != "x86_64" {
+		t.Errorf("facts = %+v", f)
+	}
+}
+
+// TestWindowsOnlyAttributes: tend validate refuses, with the position,
+// an attribute of the other OS.
+func TestWindowsOnlyAttributes(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"main.hcl": `
+service "cron" {
+  running    = true
+  start_mode = "delayed"
+}
+`})
+	_, errOut, code := tend(t, "validate", "-C", dir)
+	if code != 1 || !strings.Contains(errOut, "applies only to Windows hosts") || !strings.Contains(errOut, "main.hcl:4") {
+		t.Errorf("validate: exit %d\n%s", code, errOut)
+	}
+	t.Setenv("TEND_TEST_WINRM_PASSWORD", winrmPassword)
+	writeFiles(t, dir, map[string]string{"main.hcl": `
+symlink "current" {
+  path   = "C:\\app\\current"
+  target = "C:\\app\\v2"
+}
+file "conf" {
+  path = "C:\\app\\app.conf"
+  mode = "0644"
+}
+`, "inventory.hcl": windowsInventory("5985")})
+	_, errOut, code = tend(t, "validate", "-C", dir)
+	if code != 1 || !strings.Contains(errOut, "symlink has no Windows provider") || !strings.Contains(errOut, "has no meaning on Windows hosts") || !strings.Contains(errOut, "main.hcl:8") {
+		t.Errorf("validate: exit %d\n%s", code, errOut)
+	}
 }
 
 // golden compares got with testdata/NAME, rewriting it with -update.
