@@ -212,7 +212,7 @@ func TestWindowsPlanApply(t *testing.T) {
 	out4, _, code := tend(t, "facts", "-C", dir, "win1")
 	var facts map[string]struct {
 		Facts struct {
-			OS struct{ Family, Version string }
+			OS   struct{ Family, Version string }
 			Arch string
 		}
 	}
