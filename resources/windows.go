@@ -171,3 +171,12 @@ func RunPowerShell(ctx context.Context, h *Host, script string, stdin []byte) ([
 	}
 	return transport.Output(ctx, h.T, transport.Command{Script: PowerShellPrelude + script, Stdin: bytes.NewReader(stdin)})
 }
+
+// RefreshSatisfied passes on the type's answer (a service just started
+// needs no restart for a notification of the same apply).
+func (x windowsRefresher) RefreshSatisfied(before, after *State) bool {
+	if rs, ok := x.t.(interface{ RefreshSatisfied(before, after *State) bool }); ok {
+		return rs.RefreshSatisfied(before, after)
+	}
+	return false
+}
