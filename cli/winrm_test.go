@@ -53,6 +53,7 @@ role "baseline" {
     path    = "C:\\ProgramData\\Contoso\\app.conf"
     content = "listen = 8080\r\n"
     owner   = "BUILTIN\\Administrators"
+    notify  = [service.W3SVC]
   }
 
   package "sevenzip" {
@@ -139,20 +140,21 @@ func TestWindowsPlanApply(t *testing.T) {
 	}
 	run := lastRun(t, dir)
 	applied := host.Scripts()[1:]
-	// A probe, a script per change (5), the verifying probe.
-	if len(applied) != 7 || !winrmtest.IsProbe(applied[0].Text) || !winrmtest.IsProbe(applied[6].Text) {
-		t.Fatalf("apply sent %d scripts, want probe + 5 changes + verify", len(applied))
+	// A probe, a script per change (5), the service's refresh (notified
+	// by the file), the verifying probe.
+	if len(applied) != 8 || !winrmtest.IsProbe(applied[0].Text) || !winrmtest.IsProbe(applied[7].Text) {
+		t.Fatalf("apply sent %d scripts, want probe + 5 changes + refresh + verify", len(applied))
 	}
 	var all strings.Builder
 	pwOnStdin := false
-	for i, s := range applied[1:6] {
-		fmt.Fprintf(&all, "# change %d (stdin: %d bytes)\n%s", i+1, len(s.Stdin), winrmtest.Normalize(s.Text, run.ID))
+	for i, s := range applied[1:7] {
+		fmt.Fprintf(&all, "# script %d (stdin: %d bytes)\n%s", i+1, len(s.Stdin), winrmtest.Normalize(s.Text, run.ID))
 		if strings.Contains(string(s.Stdin), svcPassword) {
 			pwOnStdin = true
 		}
 	}
 	golden(t, "windows/apply-changes.ps1", all.String())
-	golden(t, "windows/apply-verify.ps1", applied[6].Text)
+	golden(t, "windows/apply-verify.ps1", applied[7].Text)
 	if !pwOnStdin {
 		t.Error("the service password never reached the host on stdin")
 	}

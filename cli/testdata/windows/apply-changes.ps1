@@ -1,4 +1,4 @@
-# change 1 (stdin: 15 bytes)
+# script 1 (stdin: 15 bytes)
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $p = 'C:\ProgramData\Contoso\app.conf'
@@ -17,7 +17,7 @@ try {
   [IO.File]::Delete($t)
   throw
 }
-# change 2 (stdin: 0 bytes)
+# script 2 (stdin: 0 bytes)
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 function tendCheck([string]$What, [int]$Code, [string]$Out) {
@@ -34,7 +34,7 @@ function tendMsiexec([string]$Arguments) {
   tendCheck ('msiexec ' + $Arguments) $p.ExitCode ''
 }
 tendMsiexec ('/i "' + '\\fs01\packages\7z2301-x64.msi' + '" /qn /norestart')
-# change 3 (stdin: 19 bytes)
+# script 3 (stdin: 19 bytes)
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $n = 'W3SVC'
@@ -43,7 +43,12 @@ tendSc config $n start= delayed-auto
 $svc = Get-CimInstance -ClassName Win32_Service -Filter ('Name=''' + $n + '''')
 $r = Invoke-CimMethod -InputObject $svc -MethodName Change -Arguments @{ StartName = '.\svc_web'; StartPassword = (Read-TendStdinText) }
 if ($r.ReturnValue -ne 0) { throw ('Win32_Service.Change failed with return value ' + $r.ReturnValue + ' (see Change method of the Win32_Service class)') }
-# change 4 (stdin: 0 bytes)
+# script 4 (stdin: 0 bytes)
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$s = Get-Service -Name ([WildcardPattern]::Escape('W3SVC'))
+if ($s.Status -eq 'Running') { Restart-Service -InputObject $s -Force }
+# script 5 (stdin: 0 bytes)
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $n = 'backup'
@@ -51,7 +56,7 @@ $a = New-ScheduledTaskAction -Execute 'C:\Tools\backup.exe' -Argument '--target 
 $tr = New-ScheduledTaskTrigger -Weekly -DaysOfWeek Monday,Tuesday,Wednesday,Thursday,Friday -At '02:30'
 $pr = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
 $null = Register-ScheduledTask -TaskPath '\tend\' -TaskName $n -Action $a -Trigger $tr -Principal $pr -Description 'Managed by tend' -Force
-# change 5 (stdin: 0 bytes)
+# script 6 (stdin: 0 bytes)
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $b = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, [Microsoft.Win32.RegistryView]::Registry64)
