@@ -354,3 +354,13 @@ func firstLine(script string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
 }
+
+// TestMixedFleetExample: the documented mixed-fleet example validates
+// for both its Linux and its Windows host.
+func TestMixedFleetExample(t *testing.T) {
+	t.Setenv("WINRM_PASSWORD", "example")
+	out, errOut, code := tend(t, "validate", "-C", "../examples/mixed-fleet")
+	if code != 0 || !strings.Contains(out, "2 hosts") {
+		t.Errorf("validate: exit %d\n%s%s", code, out, errOut)
+	}
+}
