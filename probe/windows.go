@@ -115,10 +115,10 @@ func ParseWindows(withFacts bool, frags []Fragment, out []byte) (*Result, error)
 		return nil, fmt.Errorf("probe answer is not the expected JSON: %w (%s)", err, clip(out))
 	}
 	res := &Result{Outputs: map[string]resources.ProbeOutput{}, Failed: map[string]string{}}
-	get := func(id, name string) (resources.ProbeOutput, bool, error) {
+	get := func(id, name string) (resources.ProbeOutput, error) {
 		s, ok := ans.Sections[id]
 		if !ok {
-			return resources.ProbeOutput{}, false, fmt.Errorf("probe answer has no section for %s", name)
+			return resources.ProbeOutput{}, fmt.Errorf("probe answer has no section for %s", name)
 		}
 		po := resources.ProbeOutput{Values: map[string]string{}}
 		for k, v := range s.Values {
@@ -136,17 +136,17 @@ func ParseWindows(withFacts bool, frags []Fragment, out []byte) (*Result, error)
 			po.Other = *s.Error
 			res.Failed[name] = *s.Error
 		}
-		return po, true, nil
+		return po, nil
 	}
 	if withFacts {
-		po, _, err := get("facts", "facts")
+		po, err := get("facts", "facts")
 		if err != nil {
 			return nil, err
 		}
 		res.Facts = parseFacts(po)
 	}
 	for i, f := range frags {
-		po, _, err := get(strconv.Itoa(i), f.ID)
+		po, err := get(strconv.Itoa(i), f.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -167,6 +167,10 @@ func (User) WindowsDesired(cfg cty.Value, env resources.Env) (*resources.State, 
 	if g, ok := winList(cfg, "groups"); ok {
 		st.Attrs["groups"] = listVal(g)
 	}
+	if exclusive(cfg) {
+		// Configuration, not state: Read carries it too, so apply knows.
+		st.Attrs["groups_exclusive"] = cty.True
+	}
 	switch u, _ := cfgStr(cfg, "update_password"); u {
 	case "", "on_create", "always":
 	default:
@@ -210,8 +214,10 @@ func (User) WindowsRead(cfg cty.Value, out resources.ProbeOutput) (*resources.St
 	}
 	st.Attrs["comment"] = cty.StringVal(out.Values["comment"])
 	want, _ := winList(cfg, "groups")
-	excl := cfg.GetAttr("groups_exclusive")
-	st.Attrs["groups"] = listVal(membership(currentList(out.Values["groups"], want), want, !excl.IsNull() && excl.True()))
+	st.Attrs["groups"] = listVal(membership(currentList(out.Values["groups"], want), want, exclusive(cfg)))
+	if exclusive(cfg) {
+		st.Attrs["groups_exclusive"] = cty.True
+	}
 	if pw := cfg.GetAttr("password"); !pw.IsNull() {
 		if u, _ := cfgStr(cfg, "update_password"); u != "always" {
 			pw, _ = pw.Unmark()
@@ -301,9 +307,19 @@ func userScript(before, after *resources.State, exclusive bool) (string, []byte)
 	return sb.String(), stdin
 }
 
+func exclusive(cfg cty.Value) bool {
+	v := cfg.GetAttr("groups_exclusive")
+	if v.IsNull() || !v.IsKnown() {
+		return false
+	}
+	v, _ = v.Unmark()
+	return v.True()
+}
+
 // WindowsApply implements resources.Windows.
 func (User) WindowsApply(ctx context.Context, h *resources.Host, before, after *resources.State) (resources.Undo, error) {
-	script, stdin := userScript(before, after, false)
+	ex := after.Attr("groups_exclusive")
+	script, stdin := userScript(before, after, ex != cty.NilVal && !ex.IsNull() && ex.True())
 	_, err := resources.RunPowerShell(ctx, h, script, stdin)
 	return resources.Undo{}, err
 }

@@ -168,6 +168,12 @@ var windowsCases = map[string]struct {
 		values: map[string]string{"present": "true", "comment": "IIS app pool", "sid": "S-1-5-21-3623811015-3361044348-30300820-1013", "groups": `["IIS_IUSRS","Users"]`},
 		act:    plan.NoOp,
 	},
+	"user_groups_exclusive": {
+		typ:    account.User{},
+		cfg:    map[string]cty.Value{"name": cty.StringVal("svc_web"), "groups": cty.ListVal([]cty.Value{cty.StringVal("IIS_IUSRS")}), "groups_exclusive": cty.True},
+		values: map[string]string{"present": "true", "comment": "", "sid": "S-1-5-21-3623811015-3361044348-30300820-1013", "groups": `["IIS_IUSRS","Users"]`},
+		act:    plan.Update, changed: []string{"groups"},
+	},
 	"group_members": {
 		typ:     account.Group{},
 		cfg:     map[string]cty.Value{"name": cty.StringVal("Remote Desktop Users"), "members": cty.ListVal([]cty.Value{cty.StringVal(`CORP\ops`), cty.StringVal("svc_web")})},
