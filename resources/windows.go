@@ -175,7 +175,9 @@ func RunPowerShell(ctx context.Context, h *Host, script string, stdin []byte) ([
 // RefreshSatisfied passes on the type's answer (a service just started
 // needs no restart for a notification of the same apply).
 func (x windowsRefresher) RefreshSatisfied(before, after *State) bool {
-	if rs, ok := x.t.(interface{ RefreshSatisfied(before, after *State) bool }); ok {
+	if rs, ok := x.t.(interface {
+		RefreshSatisfied(before, after *State) bool
+	}); ok {
 		return rs.RefreshSatisfied(before, after)
 	}
 	return false
