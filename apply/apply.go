@@ -477,7 +477,7 @@ func (a *hostApply) applyBatch(ctx context.Context, batch []*plan.Change, idx ma
 // it follows are applied, and makes the change from that state. A
 // resource still missing is the change's failure.
 func (a *hostApply) reread(ctx context.Context, ch *plan.Change, k int) error {
-	res, err := probe.Run(ctx, a.hp.T, false, []probe.Fragment{{ID: ch.Address, Script: ch.Resource.Probe(ch.Config, ch.After), Prelude: resources.PreludeOf(ch.Resource)}})
+	res, err := probe.RunOn(ctx, a.hp.T, a.hp.Windows, false, []probe.Fragment{probe.For(ch.Address, ch.Resource, ch.Config, ch.After)})
 	if err != nil {
 		return fmt.Errorf("reading again: %w", err)
 	}
@@ -512,7 +512,7 @@ func (a *hostApply) verify(ctx context.Context, applied []done) error {
 	for _, d := range applied {
 		frags = append(frags, probe.For(d.ch.Address, d.ch.Resource, d.ch.Config, d.ch.After))
 	}
-	res, err := probe.Run(ctx, a.hp.T, false, frags)
+	res, err := probe.RunOn(ctx, a.hp.T, a.hp.Windows, false, frags)
 	if err != nil {
 		return fmt.Errorf("verifying: %w", err)
 	}

@@ -18,6 +18,8 @@ func (c *common) connector() plan.Connector {
 			return local.New(), nil
 		case "ssh":
 			return dialSSH(ctx, h, c)
+		case "winrm":
+			return dialWinRM(ctx, h, c)
 		default:
 			return nil, fmt.Errorf("transport %q is not supported yet", h.Transport)
 		}

@@ -159,7 +159,7 @@ func rollbackCmd(io IO) *cobra.Command {
 					if !ok {
 						err = fmt.Errorf("unknown resource type %q", e.Type)
 					} else {
-						err = typ.Revert(cmd.Context(), rh, e.Before, e.After, e.Undo)
+						err = resources.OnHost(typ, plan.IsWindows(ih)).Revert(cmd.Context(), rh, e.Before, e.After, e.Undo)
 					}
 					if err != nil {
 						failed++

@@ -95,6 +95,9 @@ func (c *Change) HasChange() bool { return c.Action != NoOp }
 type HostPlan struct {
 	Name    string
 	Address string
+	// Windows is set for hosts reached over WinRM: their probes and
+	// changes are PowerShell (see IsWindows).
+	Windows bool
 	Facts   probe.Facts
 	// Changes holds every resource instance on the host, in apply order,
 	// no-ops included.

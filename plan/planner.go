@@ -110,12 +110,18 @@ func (p *Planner) expand(h *inventory.Host, facts cty.Value, static bool) ([]*la
 		return nil, diags
 	}
 	keys := map[string]*lang.Instance{}
+	windows := IsWindows(h)
 	for _, in := range insts {
+		typ := resources.OnHost(in.Resource.Type, windows)
 		cfg := in.Config
 		if static && !cfg.IsWhollyKnown() {
 			cfg = nullUnknowns(cfg)
 		}
-		key, err := in.Resource.Type.Key(cfg)
+		if err := resources.CheckOS(typ, cfg, windows); err != nil {
+			diags = append(diags, attrDiag(in, err))
+			continue
+		}
+		key, err := typ.Key(cfg)
 		if err != nil {
 			if !static || in.Config.IsWhollyKnown() {
 				diags = append(diags, attrDiag(in, err))
@@ -133,7 +139,7 @@ func (p *Planner) expand(h *inventory.Host, facts cty.Value, static bool) ([]*la
 			keys[key] = in
 		}
 		if in.Config.IsWhollyKnown() {
-			if _, err := in.Resource.Type.Desired(in.Config, p.Config.Env()); err != nil {
+			if _, err := typ.Desired(in.Config, p.Config.Env()); err != nil {
 				diags = append(diags, attrDiag(in, err))
 			}
 		}
@@ -201,8 +207,14 @@ func (p *Planner) Plan(ctx context.Context, hosts []*inventory.Host) (*Plan, hcl
 	return pl, nil
 }
 
+// IsWindows reports whether a host is a Windows host, known before its
+// facts: its transport is winrm, which speaks PowerShell. Its resources
+// use their types' Windows providers (resources.OnHost) and its probe is
+// one PowerShell script (probe.RunWindows).
+func IsWindows(h *inventory.Host) bool { return h.Transport == "winrm" }
+
 func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
-	hp := &HostPlan{Name: h.Name, Address: h.Address}
+	hp := &HostPlan{Name: h.Name, Address: h.Address, Windows: IsWindows(h)}
 	// Pass 1: facts unknown; probe everything whose identity is known.
 	insts1, diags := p.expand(h, probe.UnknownValue(), true)
 	if diags.HasErrors() {
@@ -212,16 +224,17 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 	var frags []probe.Fragment
 	base := map[string]string{}
 	for _, in := range insts1 {
+		typ := resources.OnHost(in.Resource.Type, hp.Windows)
 		cfg := nullUnknowns(in.Config)
-		if _, err := in.Resource.Type.Key(cfg); err != nil {
+		if _, err := typ.Key(cfg); err != nil {
 			continue
 		}
 		var want *resources.State
 		if in.Config.IsWhollyKnown() {
-			want, _ = in.Resource.Type.Desired(in.Config, p.Config.Env())
+			want, _ = typ.Desired(in.Config, p.Config.Env())
 		}
-		base[in.Addr] = in.Resource.Type.Probe(cfg, nil)
-		frags = append(frags, probe.For(in.Addr, in.Resource.Type, cfg, want))
+		base[in.Addr] = typ.Probe(cfg, nil)
+		frags = append(frags, probe.For(in.Addr, typ, cfg, want))
 	}
 	t, err := p.Connect(ctx, h)
 	if err != nil {
@@ -229,7 +242,7 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		return hp
 	}
 	hp.T = t
-	res, err := probe.Run(ctx, t, true, frags)
+	res, err := probe.RunOn(ctx, t, hp.Windows, true, frags)
 	if err != nil {
 		hp.Err = &UnreachableError{fmt.Errorf("probe: %w", err)}
 		return hp
@@ -248,20 +261,21 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 	var items []planned
 	var again []probe.Fragment
 	for _, in := range insts {
-		d, err := in.Resource.Type.Desired(in.Config, p.Config.Env())
+		typ := resources.OnHost(in.Resource.Type, hp.Windows)
+		d, err := typ.Desired(in.Config, p.Config.Env())
 		if err != nil {
 			hp.Err = &DiagError{hcl.Diagnostics{attrDiag(in, err)}}
 			return hp
 		}
 		items = append(items, planned{in, d})
-		if base[in.Addr] != in.Resource.Type.Probe(in.Config, nil) {
-			again = append(again, probe.For(in.Addr, in.Resource.Type, in.Config, d))
+		if base[in.Addr] != typ.Probe(in.Config, nil) {
+			again = append(again, probe.For(in.Addr, typ, in.Config, d))
 		}
 	}
 	if len(again) > 0 {
 		// Only resources whose identity depends on facts need this second
 		// round trip.
-		res2, err := probe.Run(ctx, t, false, again)
+		res2, err := probe.RunOn(ctx, t, hp.Windows, false, again)
 		if err != nil {
 			hp.Err = fmt.Errorf("probe: %w", err)
 			return hp
@@ -277,11 +291,12 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 	deferred := map[string]*resources.NotYetError{}
 	for _, it := range items {
 		in := it.in
+		typ := resources.OnHost(in.Resource.Type, hp.Windows)
 		if msg, ok := res.Failed[in.Addr]; ok {
 			hp.Err = fmt.Errorf("probe of %s failed: %s", in.Addr, msg)
 			return hp
 		}
-		cur, err := in.Resource.Type.Read(in.Config, res.Outputs[in.Addr])
+		cur, err := typ.Read(in.Config, res.Outputs[in.Addr])
 		var notYet *resources.NotYetError
 		if errors.As(err, &notYet) {
 			cur, err = &resources.State{Attrs: map[string]cty.Value{}}, nil
@@ -292,7 +307,7 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 			return hp
 		}
 		desire := it.desire
-		if rs, ok := in.Resource.Type.(resources.Resolver); ok {
+		if rs, ok := typ.(resources.Resolver); ok {
 			if desire, err = rs.Resolve(in.Config, cur, desire); err != nil {
 				hp.Err = fmt.Errorf("%s: %w", in.Addr, err)
 				return hp
@@ -302,9 +317,9 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 			cur.Content.Sensitive = true
 		}
 		act, changed := Diff(cur, desire)
-		ch := &Change{Address: in.Addr, Type: in.Resource.Type.Name(), Action: act, Before: cur, After: desire,
-			Changed: changed, Resource: in.Resource.Type, Config: in.Config, Instance: in}
-		if ir, ok := in.Resource.Type.(resources.Irreversibler); ok && act != NoOp {
+		ch := &Change{Address: in.Addr, Type: typ.Name(), Action: act, Before: cur, After: desire,
+			Changed: changed, Resource: typ, Config: in.Config, Instance: in}
+		if ir, ok := typ.(resources.Irreversibler); ok && act != NoOp {
 			ch.Irreversible = ir.Irreversible(cur, desire)
 		}
 		hp.Changes = append(hp.Changes, ch)

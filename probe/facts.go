@@ -65,6 +65,19 @@ func parseFacts(o resources.ProbeOutput) Facts {
 	f.UID, _ = strconv.Atoi(v["uid"])
 	f.Home = v["home"]
 	f.BackupDir = v["backup_dir"]
+	if f.Kernel == "windows" {
+		// Windows names architectures its own way and has no numeric
+		// user ids; keep host.facts comparable across a mixed fleet.
+		switch strings.ToUpper(f.Arch) {
+		case "AMD64":
+			f.Arch = "x86_64"
+		case "ARM64":
+			f.Arch = "aarch64"
+		case "X86":
+			f.Arch = "i686"
+		}
+		f.UID = -1
+	}
 	return f
 }
 

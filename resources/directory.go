@@ -22,9 +22,9 @@ func (Directory) Schema() *Schema {
 		Doc: "A directory. Its parent must exist (declare it too; tend orders a path after the directory that contains it). Removing a directory moves it, with everything in it, into the run's backup directory, so a rollback can put it back.",
 		Attributes: []Attribute{
 			{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the directory."},
-			{Name: "mode", Type: cty.String, Doc: "Octal permission bits, e.g. \"0755\". New directories default to \"0755\"."},
+			{Name: "mode", Type: cty.String, OS: OSPOSIX, Doc: "Octal permission bits, e.g. \"0755\". New directories default to \"0755\"."},
 			{Name: "owner", Type: cty.String, Doc: "Owning user, by name or numeric id."},
-			{Name: "group", Type: cty.String, Doc: "Owning group, by name or numeric id."},
+			{Name: "group", Type: cty.String, OS: OSPOSIX, Doc: "Owning group, by name or numeric id."},
 			{Name: "state", Type: cty.String, Doc: "\"present\" (default) or \"absent\" (removes the directory and its contents)."},
 		},
 	}

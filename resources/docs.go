@@ -23,6 +23,9 @@ func Markdown(types []Type) string {
 		if _, ok := t.(Refresher); ok {
 			b.WriteString("Can be the target of `notify`.\n\n")
 		}
+		if wd, ok := t.(interface{ WindowsDoc() string }); ok {
+			fmt.Fprintf(&b, "On Windows hosts (transport winrm): %s\n\n", wd.WindowsDoc())
+		}
 		b.WriteString("| attribute | type | required | description |\n|---|---|---|---|\n")
 		for _, a := range s.Attributes {
 			req := ""
@@ -30,6 +33,12 @@ func Markdown(types []Type) string {
 				req = "yes"
 			}
 			doc := a.Doc
+			switch a.OS {
+			case OSWindows:
+				doc = "Windows only. " + doc
+			case OSPOSIX:
+				doc = "POSIX hosts only. " + doc
+			}
 			if a.Sensitive {
 				doc += " Sensitive: never displayed."
 			}

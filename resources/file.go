@@ -32,9 +32,9 @@ func (File) Schema() *Schema {
 			{Name: "source", Type: cty.String, Doc: "A file on the controller, relative to the configuration directory, copied verbatim."},
 			{Name: "template", Type: cty.String, Doc: "A template file on the controller, relative to the configuration directory, rendered with `vars` (the syntax of templatefile)."},
 			{Name: "vars", Type: cty.DynamicPseudoType, Doc: "An object of variables for `template`."},
-			{Name: "mode", Type: cty.String, Doc: "Octal permission bits, e.g. \"0644\". New files default to \"0644\"; existing files keep theirs when unset."},
+			{Name: "mode", Type: cty.String, OS: OSPOSIX, Doc: "Octal permission bits, e.g. \"0644\". New files default to \"0644\"; existing files keep theirs when unset."},
 			{Name: "owner", Type: cty.String, Doc: "Owning user, by name or numeric id. Unset: new files belong to the connecting user, existing files keep theirs."},
-			{Name: "group", Type: cty.String, Doc: "Owning group, by name or numeric id."},
+			{Name: "group", Type: cty.String, OS: OSPOSIX, Doc: "Owning group, by name or numeric id."},
 			{Name: "state", Type: cty.String, Doc: "\"present\" (default) or \"absent\"."},
 		},
 	}

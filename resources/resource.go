@@ -28,6 +28,9 @@ type Attribute struct {
 	Type      cty.Type
 	Required  bool
 	Sensitive bool
+	// OS is "" when the attribute applies on every host, OSWindows when
+	// only on Windows hosts, OSPOSIX when only on POSIX hosts (CheckOS).
+	OS string
 	// Doc is one or two sentences for docs/resources.md.
 	Doc string
 }

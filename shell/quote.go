@@ -1,5 +1,6 @@
-// Package shell builds POSIX sh text. Every value tend sends to a remote
-// shell passes through Quote; nothing else concatenates user data into a
+// Package shell builds shell text: POSIX sh words (Quote) and PowerShell
+// string literals (PSQuote). Every value tend sends to a remote shell
+// passes through one of them; nothing else concatenates user data into a
 // script.
 package shell
 

@@ -34,7 +34,7 @@ func (User) Schema() *resources.Schema {
 			"A rollback restores every attribute the run changed exactly: uid, primary and supplementary groups, shell, home path, comment, the password hash verbatim with its aging fields, and authorized_keys from a backup; " +
 			"a user the run created is deleted, with its home if the run created it; a deleted user is recreated with its uid, groups, password hash, aging, subordinate ids and, with remove_home, its home directory. " +
 			"To put a user in groups other resources create, refer to them (groups = [group.admins.name]) so that they come first.",
-		Attributes: []resources.Attribute{
+		Attributes: append([]resources.Attribute{
 			{Name: "name", Type: cty.String, Doc: "The login name. Defaults to the block's label: user \"deploy\" {} manages deploy."},
 			{Name: "uid", Type: cty.Number, Doc: "The numeric user id. Changing it with usermod -u also changes the owner of the files in the home directory (only there)."},
 			{Name: "group", Type: cty.String, Doc: "The primary group, by name or numeric gid. Unset at creation: a new group named like the user (Debian's USERGROUPS_ENAB)."},
@@ -49,7 +49,7 @@ func (User) Schema() *resources.Schema {
 			{Name: "authorized_keys", Type: cty.List(cty.String), Doc: "SSH public keys, one line each. When set, ~/.ssh/authorized_keys holds exactly these lines (an empty list: an empty file), mode 0600 in a 0700 ~/.ssh, both owned by the user; tend writes them as the user, never through a symbolic link, in the home directory the user has after the change (created, mode 0700, if missing). The previous file is kept for rollback."},
 			{Name: "state", Type: cty.String, Doc: "\"present\" (default) or \"absent\" (userdel; the home directory stays unless remove_home)."},
 			{Name: "remove_home", Type: cty.Bool, Doc: "With state = \"absent\", also remove the home directory and mail spool. They are moved into the run's backup directory, so a rollback puts them back; when the home is on another filesystem than /var/lib/tend it is deleted instead (userdel -r), and the plan says the change cannot be rolled back. A home not owned by the user is left alone."},
-		},
+		}, userWindowsAttributes...),
 	}
 }
 

@@ -48,13 +48,13 @@ func (Package) Schema() *resources.Schema {
 			"A rollback removes what the change installed, with the dependencies it pulled in, and reinstalls the previous version " +
 			"of what it upgraded, downgraded or removed (and of what the package manager removed along with it); when the host's " +
 			"package sources (or, for pacman, its package cache) no longer offer that version, the plan says the change cannot be reverted.",
-		Attributes: []resources.Attribute{
+		Attributes: append([]resources.Attribute{
 			{Name: "name", Type: cty.String, Doc: "The package's name as the package manager spells it (`nginx`, `libc6:i386`). Defaults to the block's label."},
 			{Name: "state", Type: cty.String, Doc: "`present` (default: installed, at any version unless `version` pins one), `latest` (installed and upgraded to the newest version the host's package index offers) or `absent` (removed; configuration files are kept, as the package manager does by default)."},
 			{Name: "version", Type: cty.String, Doc: "Pins the version, exactly as the package manager spells it (apt: `1:2.3-4`; dnf, yum, zypper: `2.3-4.el9` or `2.3` for any release; pacman: `2.3-1`; apk: `2.3-r0`); tend upgrades or downgrades to it. A version the host's package sources do not offer is a plan error naming those they do. Write it as a quoted string. Only with state `present`."},
 			{Name: "provider", Type: cty.String, Doc: "The package manager: `apt`, `dnf`, `yum`, `zypper`, `pacman` or `apk`. Default: the first of apt-get, dnf, yum, zypper, apk and pacman found on the host (the host's `package_manager` fact)."},
-			{Name: "update_cache", Type: cty.Bool, Doc: "Refresh the package index (apt-get update, dnf makecache, zypper refresh, pacman -Sy, apk update) before this package is installed, upgraded or downgraded. It causes no change by itself: a package already as declared is left alone. With `latest`, the plan shows the newest version of the index it read, and the apply installs the newest of the refreshed index. With it, a pinned version missing from the current index is not a plan error, since the refresh may bring it. With pacman, -Sy without a system upgrade is what Arch calls a partial upgrade."},
-		},
+			{Name: "update_cache", Type: cty.Bool, OS: resources.OSPOSIX, Doc: "Refresh the package index (apt-get update, dnf makecache, zypper refresh, pacman -Sy, apk update) before this package is installed, upgraded or downgraded. It causes no change by itself: a package already as declared is left alone. With `latest`, the plan shows the newest version of the index it read, and the apply installs the newest of the refreshed index. With it, a pinned version missing from the current index is not a plan error, since the refresh may bring it. With pacman, -Sy without a system upgrade is what Arch calls a partial upgrade."},
+		}, windowsAttributes...),
 	}
 }
 

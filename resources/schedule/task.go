@@ -58,15 +58,15 @@ func (Task) Schema() *resources.Schema {
 			"The files are compared by content, so a hand edit shows as a diff and is undone by the next apply; the timer's enabled and active states are compared too. " +
 			"Replaced files are kept under the run's backup directory and a rollback restores them byte for byte, with the timer's previous states. " +
 			"Changing kind does not remove the other kind's files: declare the old one with state = \"absent\" (and an explicit name) to move a task.",
-		Attributes: []resources.Attribute{
+		Attributes: append([]resources.Attribute{
 			{Name: "name", Type: cty.String, Doc: "The task's name, in its file names (tend-NAME): letters, digits, _ and - only (cron ignores other file names in /etc/cron.d). Defaults to the block's label."},
 			{Name: "schedule", Type: cty.String, Doc: "When to run: five cron fields (minute hour day-of-month month day-of-week, e.g. `\"30 2 * * *\"`) or `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`, `@reboot` (cron only). Required unless state is \"absent\"."},
 			{Name: "command", Type: cty.String, Doc: "The command, run with /bin/sh -c. One line. Required unless state is \"absent\"."},
 			{Name: "user", Type: cty.String, Doc: "The user the command runs as. Default \"root\"."},
 			{Name: "environment", Type: cty.Map(cty.String), Doc: "Environment variables for the command (names are letters, digits and _). Otherwise the command gets the scheduler's default environment, which differs: cron's PATH is /usr/bin:/bin, a systemd service's includes the sbin directories."},
-			{Name: "kind", Type: cty.String, Doc: "\"cron\" (default) or \"systemd_timer\" (needs systemd on the host)."},
+			{Name: "kind", Type: cty.String, OS: resources.OSPOSIX, Doc: "\"cron\" (default) or \"systemd_timer\" (needs systemd on the host)."},
 			{Name: "state", Type: cty.String, Doc: "\"present\" (default) or \"absent\": remove the task's files (and stop and disable its timer)."},
-		},
+		}, windowsAttributes...),
 	}
 }
 

@@ -53,13 +53,13 @@ func (Service) Schema() *resources.Schema {
 			"apply runs the script with a clean environment and `update-rc.d NAME enable|disable` (or `chkconfig NAME on|off`). " +
 			"OpenRC: `rc-service NAME status`, and a link in /etc/runlevels/default; apply runs `rc-service` and `rc-update add|del NAME default`. " +
 			"A rollback restores exactly the running and enabled states probed before the change.",
-		Attributes: []resources.Attribute{
+		Attributes: append([]resources.Attribute{
 			{Name: "name", Type: cty.String, Doc: "The service: a systemd unit (`nginx` or `nginx.service`; other unit types need their suffix), or the name of its /etc/init.d script. Defaults to the block's label."},
 			{Name: "running", Type: cty.Bool, Doc: "true: the service must be running (it is started); false: stopped. Unset: not managed."},
 			{Name: "enabled", Type: cty.Bool, Doc: "true: the service starts at boot; false: it does not. Unset: not managed."},
 			{Name: "refresh", Type: cty.String, Doc: "What a notification does to a running service: \"restart\" (default) or \"reload\" (`systemctl reload`, the init script's or OpenRC's reload; an error if the service cannot reload). A stopped service is left stopped."},
-			{Name: "provider", Type: cty.String, Doc: "The init system to use: \"systemd\", \"sysvinit\" or \"openrc\". Unset: detected on each host."},
-		},
+			{Name: "provider", Type: cty.String, OS: resources.OSPOSIX, Doc: "The init system to use: \"systemd\", \"sysvinit\" or \"openrc\". Unset: detected on each host."},
+		}, windowsAttributes...),
 	}
 }
 

@@ -1,26 +1,12 @@
 package winrm
 
-import "strings"
-
-// singleQuotes are the characters PowerShell accepts as a single quote:
-// the ASCII apostrophe and the typographic ones (U+2018, U+2019, U+201A,
-// U+201B). Inside a single-quoted string any of them must be doubled.
-const singleQuotes = "'\u2018\u2019\u201a\u201b"
+import "github.com/tendhq/tend/shell"
 
 // Quote returns s as a PowerShell single-quoted string literal, in which
-// nothing ($variables, `escapes, $(subexpressions)) is expanded. Every
-// value that reaches a PowerShell script goes through it. s must be
-// valid UTF-8 (a script is refused otherwise).
-func Quote(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('\'')
-	for _, r := range s {
-		if strings.ContainsRune(singleQuotes, r) {
-			b.WriteRune(r)
-		}
-		b.WriteRune(r)
-	}
-	b.WriteByte('\'')
-	return b.String()
-}
+// nothing ($variables, `escapes, $(subexpressions)) is expanded. It is
+// shell.PSQuote, the one function every value reaching a PowerShell
+// script goes through.
+func Quote(s string) string { return shell.PSQuote(s) }
+
+// singleQuotes are the characters PowerShell reads as a single quote.
+const singleQuotes = "'\u2018\u2019\u201a\u201b"

@@ -1,0 +1,22 @@
+# probe
+$n = 'svc_web'
+$u = Get-LocalUser -Name ([WildcardPattern]::Escape($n)) -ErrorAction SilentlyContinue
+if ($null -eq $u) { tendOut present 'false'; return }
+tendOut present 'true'
+tendOut comment $u.Description
+tendOut sid $u.SID.Value
+$a = [ADSI]('WinNT://' + $env:COMPUTERNAME + '/' + $u.Name + ',user')
+$g = @($a.psbase.Invoke('Groups') | ForEach-Object { $_.GetType().InvokeMember('Name', 'GetProperty', $null, $_, $null) })
+tendOut groups (ConvertTo-Json -InputObject $g -Compress)
+# apply (stdin: 22 bytes)
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$n = 'svc_web'
+$pw = ConvertTo-SecureString -String (Read-TendStdinText) -AsPlainText -Force
+$null = New-LocalUser -Name $n -Password $pw -Description 'IIS app pool'
+Add-LocalGroupMember -Group 'IIS_IUSRS' -Member $n
+# revert (stdin: 0 bytes)
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$n = 'svc_web'
+Remove-LocalUser -Name $n
