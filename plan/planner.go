@@ -220,6 +220,9 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		if in.Config.IsWhollyKnown() {
 			want, _ = in.Resource.Type.Desired(in.Config, p.Config.Env())
 		}
+		if _, direct := in.Resource.Type.(resources.DirectReader); direct {
+			continue // read over its own connection, below
+		}
 		base[in.Addr] = in.Resource.Type.Probe(cfg, nil)
 		frags = append(frags, probe.Fragment{ID: in.Addr, Script: in.Resource.Type.Probe(cfg, want)})
 	}
@@ -254,6 +257,9 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 			return hp
 		}
 		items = append(items, planned{in, d})
+		if _, direct := in.Resource.Type.(resources.DirectReader); direct {
+			continue
+		}
 		if base[in.Addr] != in.Resource.Type.Probe(in.Config, nil) {
 			again = append(again, probe.Fragment{ID: in.Addr, Script: in.Resource.Type.Probe(in.Config, d)})
 		}
@@ -280,7 +286,12 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 			hp.Err = fmt.Errorf("probe of %s failed: %s", in.Addr, msg)
 			return hp
 		}
-		cur, err := in.Resource.Type.Read(in.Config, res.Outputs[in.Addr])
+		var cur *resources.State
+		if dr, ok := in.Resource.Type.(resources.DirectReader); ok {
+			cur, err = dr.ReadCurrent(ctx, &resources.Host{Name: h.Name, T: t}, in.Config, it.desire)
+		} else {
+			cur, err = in.Resource.Type.Read(in.Config, res.Outputs[in.Addr])
+		}
 		if err != nil {
 			hp.Err = fmt.Errorf("%s: %w", in.Addr, err)
 			return hp

@@ -14,5 +14,6 @@ func Types() []resources.Type {
 	out = append(out, schedules()...)
 	out = append(out, accounts()...)
 	out = append(out, lines()...)
+	out = append(out, databases()...)
 	return out
 }
