@@ -157,7 +157,7 @@ func has(s *resources.State, name string) bool {
 func pgIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // pgLit quotes a PostgreSQL string literal (standard_conforming_strings,
-// on by default since 9.1, is assumed: the E” form is used when the
+// on by default since 9.1, is assumed: the E'...' form is used when the
 // string has a backslash).
 func pgLit(s string) string {
 	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
