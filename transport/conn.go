@@ -102,12 +102,11 @@ func (d *deadlineConn) Read(p []byte) (int, error) {
 func (d *deadlineConn) Write(p []byte) (int, error) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
-	select {
-	case <-d.closed:
+	if isClosed(d.closed) {
 		return 0, net.ErrClosed
-	case <-d.wd.wait():
+	}
+	if isClosed(d.wd.wait()) {
 		return 0, os.ErrDeadlineExceeded
-	default:
 	}
 	type result struct {
 		n   int
