@@ -180,13 +180,13 @@ func myIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + 
 func myAccount(user, host string) string { return myLit(user) + "@" + myLit(host) }
 
 // execAll runs statements in order in one transaction (PostgreSQL), or
-// one by one (MySQL and MariaDB, whose account statements commit
+// one by one (the other engines, whose account statements commit
 // implicitly). It returns how many statements succeeded.
 func execAll(ctx context.Context, conn *sql.Conn, engine string, stmts []string) (int, error) {
 	if len(stmts) == 0 {
 		return 0, nil
 	}
-	if engine == MySQL || engine == MariaDB {
+	if engine != Postgres {
 		for i, s := range stmts {
 			if _, err := conn.ExecContext(ctx, s); err != nil {
 				return i, sqlErr(err)

@@ -1,8 +1,15 @@
 package db
 
 import (
+	"context"
+	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/resources"
 )
 
 // SQL Server statements. They are unit-tested against the syntax of
@@ -73,4 +80,46 @@ func msGrantSQL(securable, principal string, cur, want []string) []string {
 		out = append(out, "GRANT "+strings.Join(a, ", ")+on+" TO "+msIdent(principal))
 	}
 	return out
+}
+
+// msReadUser reads a SQL login: its hash (marked) and whether it is
+// disabled. Not exercised against a real server.
+func msReadUser(ctx context.Context, conn *sql.Conn, want *resources.State) (*resources.State, error) {
+	name := want.Str("name")
+	st := &resources.State{Attrs: map[string]cty.Value{"name": cty.StringVal(name)}}
+	var hash []byte
+	var disabled bool
+	err := conn.QueryRowContext(ctx, msHashQuery, name).Scan(&hash, &disabled)
+	if err == sql.ErrNoRows {
+		return st, nil
+	}
+	if err != nil {
+		return nil, sqlErr(err)
+	}
+	st.Present = true
+	st.Attrs["locked"] = cty.BoolVal(disabled)
+	st.Attrs["verifier"] = cty.StringVal(hex.EncodeToString(hash)).Mark(resources.Sensitive)
+	return st, nil
+}
+
+// msUserSQL is msLoginSQL for states; verifier, when set, is a hex hash
+// stored verbatim (a revert).
+func msUserSQL(cur, want *resources.State, verifier string) ([]string, error) {
+	var hash []byte
+	switch {
+	case verifier != "":
+		h, err := hex.DecodeString(verifier)
+		if err != nil {
+			return nil, fmt.Errorf("the previous password hash in the journal is not hex")
+		}
+		hash = h
+	case has(want, "password") && (!cur.Present || differs(cur, want, "password")):
+		hash = mssqlHash(want.Str("password"), randomBytes(4))
+	}
+	var locked *bool
+	if has(want, "locked") && (!cur.Present || differs(cur, want, "locked")) {
+		b := boolAttr(want, "locked")
+		locked = &b
+	}
+	return msLoginSQL(want.Str("name"), cur.Present, want.Present, hash, locked), nil
 }

@@ -1,7 +1,13 @@
 package db
 
 import (
+	"context"
+	"database/sql"
 	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/resources"
 )
 
 // Oracle statements. They are unit-tested against the syntax of Oracle's
@@ -79,4 +85,42 @@ func oraGrantSQL(object, grantee string, cur, want []string) []string {
 		out = append(out, "GRANT "+strings.Join(a, ", ")+on+" TO "+oraIdent(grantee))
 	}
 	return out
+}
+
+// oraReadUser reads a user: its verifiers from SYS.USER$ when the admin
+// may read it (else they are unknown) and whether it is locked. Not
+// exercised against a real server.
+func oraReadUser(ctx context.Context, conn *sql.Conn, want *resources.State) (*resources.State, error) {
+	name := want.Str("name")
+	st := &resources.State{Attrs: map[string]cty.Value{"name": cty.StringVal(name)}}
+	var status string
+	err := conn.QueryRowContext(ctx, `SELECT account_status FROM dba_users WHERE username = :1`, name).Scan(&status)
+	if err == sql.ErrNoRows {
+		return st, nil
+	}
+	if err != nil {
+		return nil, sqlErr(err)
+	}
+	st.Present = true
+	st.Attrs["locked"] = cty.BoolVal(strings.Contains(status, "LOCKED"))
+	var spare4 sql.NullString
+	var astatus int64
+	if err := conn.QueryRowContext(ctx, oraSpare4Query, name).Scan(&spare4, &astatus); err == nil && spare4.Valid {
+		st.Attrs["verifier"] = cty.StringVal(spare4.String).Mark(resources.Sensitive)
+	}
+	return st, nil
+}
+
+// oraUserSQLFor is oraUserSQL for states; verifier, when set, is stored
+// verbatim (a revert).
+func oraUserSQLFor(cur, want *resources.State, verifier string) []string {
+	if verifier == "" && has(want, "password") && (!cur.Present || differs(cur, want, "password")) {
+		verifier = newOracleVerifier(want.Str("password"))
+	}
+	var locked *bool
+	if has(want, "locked") && (!cur.Present || differs(cur, want, "locked")) {
+		b := boolAttr(want, "locked")
+		locked = &b
+	}
+	return oraUserSQL(want.Str("name"), cur.Present, want.Present, verifier, locked, false)
 }

@@ -192,8 +192,10 @@ func revertUser(ctx context.Context, conn *sql.Conn, t target, before, after *re
 		cur, err = pgReadUser(ctx, conn, probe)
 	case MySQL, MariaDB:
 		cur, err = myReadUser(ctx, conn, t.engine, probe)
-	default:
-		return fmt.Errorf("reverting %s accounts is not implemented", t.engine)
+	case MSSQL:
+		cur, err = msReadUser(ctx, conn, probe)
+	case Oracle:
+		cur, err = oraReadUser(ctx, conn, probe)
 	}
 	if err != nil {
 		return err
@@ -219,6 +221,16 @@ func revertUser(ctx context.Context, conn *sql.Conn, t target, before, after *re
 			}
 		}
 		stmts, err = pgUserSQL(t, cur, want, v)
+	case MSSQL, Oracle:
+		v := ""
+		if before.Present {
+			v = undo["verifier"]
+		}
+		if t.engine == MSSQL {
+			stmts, err = msUserSQL(cur, want, v)
+		} else {
+			stmts = oraUserSQLFor(cur, want, v)
+		}
 	default:
 		v, plugin := "", ""
 		if before.Present {

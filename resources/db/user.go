@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -58,7 +59,7 @@ func (User) Schema() *resources.Schema {
 		Doc: "A database account on a server the host runs: a PostgreSQL role, a MySQL/MariaDB user, an MSSQL login or an Oracle user. " +
 			"tend connects through the host's SSH connection with the engine's pure-Go driver, as an admin that can read password verifiers (PostgreSQL: a superuser; MySQL/MariaDB: root or SELECT on mysql.*). " +
 			"Only the attributes set are managed. A rollback restores every attribute the run changed, the memberships and the previous password verifier verbatim (kept in the run journal's undo data, mode 0600, never displayed); a created account is dropped, a dropped one recreated. " +
-			"MSSQL and Oracle statements and verifiers are unit-tested only: they have not been run against real servers.",
+			"MSSQL logins and Oracle users go through the same steps with their drivers, but only their statements and verifiers are unit-tested: they have not been run against real servers.",
 		Attributes: attrs,
 	}
 }
@@ -243,8 +244,10 @@ func (User) ReadCurrent(ctx context.Context, h *resources.Host, cfg cty.Value, w
 		cur, err = pgReadUser(ctx, conn, want)
 	case MySQL, MariaDB:
 		cur, err = myReadUser(ctx, conn, t.engine, want)
-	default:
-		return nil, fmt.Errorf("reading %s accounts is not implemented (only their statements and verifiers are)", t.engine)
+	case MSSQL:
+		cur, err = msReadUser(ctx, conn, want)
+	case Oracle:
+		cur, err = oraReadUser(ctx, conn, want)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s on %s: %w", want.Str("name"), t.engine, err)
@@ -278,6 +281,12 @@ func comparePassword(engine string, want, cur *resources.State) cty.Value {
 		if m.ok && has(want, "auth_plugin") && cur.Str("auth_plugin") != want.Str("auth_plugin") {
 			m.ok = false
 		}
+	case MSSQL:
+		if h, err := hex.DecodeString(v); err == nil {
+			m = checkMSSQL(pw, h)
+		}
+	case Oracle:
+		m = checkOracle(pw, v)
 	}
 	if !m.known {
 		cur.Attrs["password_check"] = cty.StringVal("unknown")
@@ -340,14 +349,16 @@ func (User) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 		stmts, err = pgUserSQL(t, before, after, "")
 	case MySQL, MariaDB:
 		stmts, err = myUserSQL(t.engine, before, after, "", "")
-	default:
-		return nil, fmt.Errorf("changing %s accounts is not implemented (only their statements and verifiers are)", t.engine)
+	case MSSQL:
+		stmts, err = msUserSQL(before, after, "")
+	case Oracle:
+		stmts = oraUserSQLFor(before, after, "")
 	}
 	if err != nil {
 		return nil, err
 	}
 	n, err := execAll(ctx, conn, t.engine, stmts)
-	if err != nil && n > 0 && (t.engine == MySQL || t.engine == MariaDB) {
+	if err != nil && n > 0 && t.engine != Postgres {
 		// Statements already committed are undone now, so a failed change
 		// leaves the account as it was.
 		if rerr := revertUser(ctx, conn, t, before, after, undo); rerr != nil {
