@@ -56,6 +56,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO legacy;
 ALTER SYSTEM SET log_statement = 'all';
 SELECT pg_reload_conf();
 SQL
+install -o mysql -g mysql -m 0640 /dev/null /var/log/mysql-general.log
 mariadb <<'SQL'
 CREATE USER 'tendadmin'@'localhost' IDENTIFIED BY '` + dbAdminPW + `';
 GRANT ALL ON *.* TO 'tendadmin'@'localhost' WITH GRANT OPTION;
