@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -175,7 +176,8 @@ func (t target) open(ctx context.Context, h *resources.Host, db string) (*sql.Co
 		if err != nil {
 			return nil, nil, err
 		}
-		cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = "localhost", 5432, t.user, t.password, db
+		// For messages only: DialFunc opens the real stream.
+		cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = path.Dir(t.address), 5432, t.user, t.password, db
 		if t.network() == "tcp" {
 			host, port, _ := net.SplitHostPort(t.address)
 			p, _ := strconv.Atoi(port)
