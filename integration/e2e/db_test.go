@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tendhq/tend/integration/lab"
+	"github.com/tendhq/tend/journal"
 	"github.com/tendhq/tend/transport"
 )
 
@@ -366,6 +367,40 @@ mariadb -N -e "SELECT authentication_string FROM mysql.user WHERE User IN ('web'
 			"ALTER ROLE app PASSWORD '"+dbAppPW+"'", "SET PASSWORD FOR web@'%' = PASSWORD('"+dbWebPW+"')"))
 		if out, code := run("plan", "-detailed-exitcode"); code != 0 {
 			t.Errorf("plan: exit %d, want no changes\n%s", code, out)
+		}
+	})
+
+	t.Run("tend rollback RUN-ID with peer authentication", func(t *testing.T) {
+		// The journal alone (no configuration, no secret) reverts a change
+		// whose admin needs no password: the role's attribute and its
+		// previous verifier come back.
+		before := snapshot()
+		write(t, main, `
+db_user "peer" {
+  engine      = "postgresql"
+  become_user = "postgres"
+  password    = secret("env:TEND_TEST_LEGACY_PW")
+  createrole  = false
+}
+`)
+		if out, code := run("apply", "-y"); code != 0 {
+			t.Fatalf("apply: exit %d\n%s", code, out)
+		}
+		if !canLogin("postgresql", "peer", dbLegacyNew) {
+			t.Fatalf("the new password does not log in")
+		}
+		runs, err := journal.List(dir)
+		if err != nil || len(runs) == 0 {
+			t.Fatalf("runs: %v", err)
+		}
+		if _, _, code := tend(t, "rollback", runs[len(runs)-1].ID, "-C", dir, "-y"); code != 0 {
+			t.Fatalf("rollback: exit %d", code)
+		}
+		if after := snapshot(); after != before {
+			t.Errorf("not as before:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+		if !canLogin("postgresql", "peer", dbPeerPW) {
+			t.Errorf("the previous password does not log in after tend rollback")
 		}
 	})
 }
