@@ -510,11 +510,17 @@ func (a *hostApply) reread(ctx context.Context, ch *plan.Change, k int) error {
 func (a *hostApply) verify(ctx context.Context, applied []done) error {
 	var frags []probe.Fragment
 	for _, d := range applied {
+		if _, direct := d.ch.Resource.(resources.DirectReader); direct {
+			continue
+		}
 		frags = append(frags, probe.For(d.ch.Address, d.ch.Resource, d.ch.Config, d.ch.After))
 	}
-	res, err := probe.RunOn(ctx, a.hp.T, a.hp.Windows, false, frags)
-	if err != nil {
-		return fmt.Errorf("verifying: %w", err)
+	res := &probe.Result{}
+	if len(frags) > 0 {
+		var err error
+		if res, err = probe.RunOn(ctx, a.hp.T, a.hp.Windows, false, frags); err != nil {
+			return fmt.Errorf("verifying: %w", err)
+		}
 	}
 	var errs []error
 	for _, d := range applied {
@@ -522,7 +528,13 @@ func (a *hostApply) verify(ctx context.Context, applied []done) error {
 			errs = append(errs, fmt.Errorf("verifying %s: %s", d.ch.Address, msg))
 			continue
 		}
-		cur, err := d.ch.Resource.Read(d.ch.Config, res.Outputs[d.ch.Address])
+		var cur *resources.State
+		var err error
+		if dr, ok := d.ch.Resource.(resources.DirectReader); ok {
+			cur, err = dr.ReadCurrent(ctx, a.h, d.ch.Config, d.ch.After)
+		} else {
+			cur, err = d.ch.Resource.Read(d.ch.Config, res.Outputs[d.ch.Address])
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("verifying %s: %w", d.ch.Address, err))
 			continue

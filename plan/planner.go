@@ -233,6 +233,9 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		if in.Config.IsWhollyKnown() {
 			want, _ = typ.Desired(in.Config, p.Config.Env())
 		}
+		if _, direct := typ.(resources.DirectReader); direct {
+			continue // read over its own connection, below
+		}
 		base[in.Addr] = typ.Probe(cfg, nil)
 		frags = append(frags, probe.For(in.Addr, typ, cfg, want))
 	}
@@ -268,6 +271,9 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 			return hp
 		}
 		items = append(items, planned{in, d})
+		if _, direct := typ.(resources.DirectReader); direct {
+			continue
+		}
 		if base[in.Addr] != typ.Probe(in.Config, nil) {
 			again = append(again, probe.For(in.Addr, typ, in.Config, d))
 		}
@@ -296,7 +302,12 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 			hp.Err = fmt.Errorf("probe of %s failed: %s", in.Addr, msg)
 			return hp
 		}
-		cur, err := typ.Read(in.Config, res.Outputs[in.Addr])
+		var cur *resources.State
+		if dr, ok := typ.(resources.DirectReader); ok {
+			cur, err = dr.ReadCurrent(ctx, &resources.Host{Name: h.Name, T: t}, in.Config, it.desire)
+		} else {
+			cur, err = typ.Read(in.Config, res.Outputs[in.Addr])
+		}
 		var notYet *resources.NotYetError
 		if errors.As(err, &notYet) {
 			cur, err = &resources.State{Attrs: map[string]cty.Value{}}, nil

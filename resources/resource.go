@@ -126,6 +126,16 @@ type Resolver interface {
 	Resolve(cfg cty.Value, current, desired *State) (*State, error)
 }
 
+// DirectReader is implemented by types whose current state is read over
+// a connection of their own rather than by the host's probe script: a
+// database account is read over a database session dialed through the
+// host's transport (transport.Dialer). The planner calls ReadCurrent
+// after the probe (h carries the host's name and transport), and apply
+// calls it again to verify; Probe returns "" and Read is not called.
+type DirectReader interface {
+	ReadCurrent(ctx context.Context, h *Host, cfg cty.Value, want *State) (*State, error)
+}
+
 // Batcher is implemented by types whose changes on one host are best made
 // together, such as package installs in one package manager transaction.
 // Apply hands it every pending change of the type whose dependencies are

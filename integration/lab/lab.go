@@ -38,6 +38,9 @@ type Options struct {
 	// ""), InitSysVinit or InitOpenRC, each booting its own base image
 	// (see initsys.go).
 	Init string
+	// Packages are extra Debian packages the base image has installed
+	// (e.g. DatabasePackages); each list is its own cached image.
+	Packages []string
 }
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
@@ -142,7 +145,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, err
 	}
 	begin := time.Now()
-	base, err := ensureBase(ctx, baseRecipe(opts.Init), opts.CacheDir, opts.Mirror, opts.Logf)
+	base, err := ensureBase(ctx, withPackages(baseRecipe(opts.Init), opts.Packages), opts.CacheDir, opts.Mirror, opts.Logf)
 	if err != nil {
 		return nil, err
 	}

@@ -15,5 +15,6 @@ func Types() []resources.Type {
 	out = append(out, accounts()...)
 	out = append(out, lines()...)
 	out = append(out, windows()...)
+	out = append(out, databases()...)
 	return out
 }

@@ -24,6 +24,7 @@ func main() {
 	name := flag.String("name", "lab", "host name prefix")
 	inventory := flag.String("inventory", "", "write a tend inventory of the lab to this file")
 	cacheDir := flag.String("cache-dir", lab.DefaultCacheDir, "where the base image is cached")
+	pkgs := flag.String("packages", "", "extra Debian packages in the base image, comma-separated (\"db\": PostgreSQL and MariaDB)")
 	clean := flag.Bool("clean", false, "only tear down labs left by dead processes, then exit")
 	flag.Parse()
 	log.SetFlags(0)
@@ -36,7 +37,15 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	l, err := lab.Start(ctx, lab.Options{Hosts: *n, Name: *name, CacheDir: *cacheDir, Logf: log.Printf})
+	var extra []string
+	switch *pkgs {
+	case "":
+	case "db":
+		extra = lab.DatabasePackages
+	default:
+		extra = strings.Split(*pkgs, ",")
+	}
+	l, err := lab.Start(ctx, lab.Options{Hosts: *n, Name: *name, CacheDir: *cacheDir, Logf: log.Printf, Packages: extra})
 	if err != nil {
 		log.Fatal(err)
 	}
