@@ -132,6 +132,19 @@ type Lab struct {
 	owner   [2]uint64  // our PID and start time, for the state file
 }
 
+// Prepare builds the base image opts would boot (its init system and
+// extra packages) unless it is cached, and boots nothing. CI prepares
+// every image the tests use in the background while other tests run;
+// Start waits for an image another process is building.
+func Prepare(ctx context.Context, opts Options) error {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return err
+	}
+	_, err = ensureBase(ctx, withPackages(baseRecipe(opts.Init), opts.Packages), opts.CacheDir, opts.Mirror, opts.Logf)
+	return err
+}
+
 // Start boots a lab of opts.Hosts hosts in parallel and returns once every
 // host's sshd answers. It builds the base image first if it is not cached
 // (about a minute), and cleans up labs left behind by dead test processes.

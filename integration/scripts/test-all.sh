@@ -19,6 +19,22 @@ bash integration/scripts/ansible-deps.sh
 bash integration/scripts/winrm-deps.sh
 bash integration/scripts/pkg-deps.sh
 
+# The lab's base images (systemd; with PostgreSQL and MariaDB; sysvinit;
+# OpenRC) are built in the background while vet and the unit tests run,
+# unless cached in /var/cache/tend-lab. A test needing an image still
+# being built waits for it (a lock per image). Only this process is ended
+# on exit, by its pid.
+work=$(mktemp -d)
+go build -o "$work/tend-lab" ./integration/lab/cmd/tend-lab
+"$work/tend-lab" -prepare >"$work/prepare.log" 2>&1 &
+prepare_pid=$!
+cleanup() {
+  kill "$prepare_pid" 2>/dev/null || true
+  wait "$prepare_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
 echo "== go vet"
 go vet ./...
 
@@ -40,8 +56,8 @@ TEND_LAB=1 go test -count=1 -timeout 20m $(go list ./... | grep -v /integration/
 # each test running and passing. With TEND_LAB=1 a missing prerequisite
 # fails a test instead of skipping it, and any skip here fails the run.
 echo "== end-to-end tests on lab hosts"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+cat "$work/prepare.log"
+log=$work/e2e.log
 status=0
 TEND_LAB=1 go test -count=1 -timeout 30m -v $(go list ./... | grep /integration/) >"$log" 2>&1 || status=$?
 grep -E '^(=== RUN|[[:space:]]*--- (PASS|FAIL|SKIP)|PASS|FAIL|ok )' "$log" || true

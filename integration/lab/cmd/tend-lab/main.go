@@ -4,6 +4,7 @@
 //
 //	go run ./integration/lab/cmd/tend-lab -n 3 -inventory /tmp/lab.hcl
 //	go run ./integration/lab/cmd/tend-lab -clean   # tear down labs of dead processes
+//	go run ./integration/lab/cmd/tend-lab -prepare # build the tests' base images
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/tendhq/tend/integration/lab"
 )
@@ -26,6 +28,7 @@ func main() {
 	cacheDir := flag.String("cache-dir", lab.DefaultCacheDir, "where the base image is cached")
 	pkgs := flag.String("packages", "", "extra Debian packages in the base image, comma-separated (\"db\": PostgreSQL and MariaDB)")
 	clean := flag.Bool("clean", false, "only tear down labs left by dead processes, then exit")
+	prepare := flag.Bool("prepare", false, "only build every base image the tests use (systemd, with the database packages, sysvinit, OpenRC) unless cached, then exit")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -37,6 +40,22 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *prepare {
+		for _, o := range []lab.Options{
+			{},
+			{Packages: lab.DatabasePackages},
+			{Init: lab.InitSysVinit},
+			{Init: lab.InitOpenRC},
+		} {
+			o.Name, o.CacheDir, o.Logf = "prepare", *cacheDir, log.Printf
+			begin := time.Now()
+			if err := lab.Prepare(ctx, o); err != nil {
+				log.Fatal(err)
+			}
+			log.Printf("tend-lab: base image (init %q, packages %v) ready after %s", o.Init, o.Packages, time.Since(begin).Round(time.Second))
+		}
+		return
+	}
 	var extra []string
 	switch *pkgs {
 	case "":
