@@ -50,6 +50,7 @@ type JSONChange struct {
 	ContentDiff  string           `json:"content_diff,omitempty"`
 	Irreversible string           `json:"irreversible,omitempty"`
 	Deferred     string           `json:"deferred,omitempty"`
+	Notes        []string         `json:"notes,omitempty"`
 	DependsOn    []string         `json:"depends_on,omitempty"`
 	NotifiedBy   []string         `json:"notified_by,omitempty"`
 	// Fingerprints identify the before and after states (sensitive
@@ -86,7 +87,7 @@ func (p *Plan) JSON() *JSONPlan {
 			jh.Changes = append(jh.Changes, JSONChange{
 				Address: ch.Address, Type: ch.Type, Action: ch.Action, Changed: ch.Changed,
 				Before: ch.Before, After: ch.After, ContentDiff: ContentDiff(ch),
-				Irreversible: ch.Irreversible, Deferred: ch.Deferred, DependsOn: ch.Deps, NotifiedBy: ch.NotifiedBy,
+				Irreversible: ch.Irreversible, Deferred: ch.Deferred, Notes: ch.Notes, DependsOn: ch.Deps, NotifiedBy: ch.NotifiedBy,
 				BeforeFingerprint: Fingerprint(ch.Before), AfterFingerprint: Fingerprint(ch.After),
 			})
 		}

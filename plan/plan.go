@@ -70,6 +70,9 @@ type Change struct {
 	Changed []string
 	// Irreversible says why a rollback could not undo this change.
 	Irreversible string
+	// Notes are what the type says about the resource beyond its
+	// attributes (resources.Noter), such as a password it cannot check.
+	Notes []string
 	// Deferred says why the current state could not be read yet (the
 	// object does not exist before a change it follows is applied); apply
 	// reads it again just before this change. Before is then empty.

@@ -330,6 +330,9 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		act, changed := Diff(cur, desire)
 		ch := &Change{Address: in.Addr, Type: typ.Name(), Action: act, Before: cur, After: desire,
 			Changed: changed, Resource: typ, Config: in.Config, Instance: in}
+		if n, ok := typ.(resources.Noter); ok {
+			ch.Notes = n.Notes(cur, desire)
+		}
 		if ir, ok := typ.(resources.Irreversibler); ok && act != NoOp {
 			ch.Irreversible = ir.Irreversible(cur, desire)
 		}

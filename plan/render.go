@@ -60,12 +60,25 @@ func (r *Renderer) Host(h *HostPlan) {
 		return
 	}
 	pending := h.Pending()
-	if len(pending) == 0 {
+	var noted []*Change
+	for _, ch := range h.Changes {
+		if !ch.HasChange() && len(ch.Notes) > 0 {
+			noted = append(noted, ch)
+		}
+	}
+	if len(pending) == 0 && len(noted) == 0 {
 		return
 	}
 	fmt.Fprintf(r.W, "%s\n", r.c(bold, h.Name))
 	for _, ch := range pending {
 		r.Change(ch)
+	}
+	// Unchanged resources with something to say (an unknown password).
+	for _, ch := range noted {
+		fmt.Fprintf(r.W, "%s %s %s\n", r.c(yellow, fmt.Sprintf("%5s", "?")), r.c(bold, ch.Address), r.c(dim, "no change known"))
+		for _, n := range ch.Notes {
+			fmt.Fprintf(r.W, "        %s\n", r.c(yellow, n))
+		}
 	}
 	fmt.Fprintln(r.W)
 }
@@ -102,6 +115,9 @@ func (r *Renderer) Change(ch *Change) {
 	}
 	if len(ch.NotifiedBy) > 0 {
 		fmt.Fprintf(r.W, "        notified by %s\n", strings.Join(ch.NotifiedBy, ", "))
+	}
+	for _, n := range ch.Notes {
+		fmt.Fprintf(r.W, "        %s\n", r.c(yellow, n))
 	}
 	if ch.Deferred != "" {
 		fmt.Fprintf(r.W, "        %s\n", r.c(yellow, "not there yet: "+ch.Deferred))

@@ -167,6 +167,14 @@ type NotYetError struct{ Err error }
 func (e *NotYetError) Error() string { return e.Err.Error() }
 func (e *NotYetError) Unwrap() error { return e.Err }
 
+// Noter is implemented by types with something to say about a resource
+// that its attributes do not show, such as a password whose stored
+// verifier tend cannot check: whether it matches is unknown, which is
+// not a change. The plan shows the notes, for no-op resources too.
+type Noter interface {
+	Notes(current, desired *State) []string
+}
+
 // ProbePreluder is implemented by types whose probe fragments share work
 // done once per host: the probe script runs ProbePrelude in its own shell,
 // once however many of the type's resources it probes, before the

@@ -34,7 +34,7 @@ func (User) Schema() *resources.Schema {
 	attrs := append([]resources.Attribute{}, connAttrs...)
 	attrs = append(attrs,
 		resources.Attribute{Name: "name", Type: cty.String, Doc: "The account name. Defaults to the block's label."},
-		resources.Attribute{Name: "password", Type: cty.String, Sensitive: true, Doc: "The password, e.g. secret(\"app-db\"). Compared on the controller with the server's stored verifier (PostgreSQL SCRAM-SHA-256 recomputed with its salt and iteration count, or md5; MySQL mysql_native_password or caching_sha2_password): a correct password is never a change and nothing is tried against the server. Set by sending a verifier computed on the controller, so the plaintext never reaches the server or its logs. A verifier tend cannot check (another plugin, or an Oracle SYS.USER$ the admin may not read) counts as unchanged: unknown is never reported as a change (the plan does not yet say \"unknown\" either)."},
+		resources.Attribute{Name: "password", Type: cty.String, Sensitive: true, Doc: "The password, e.g. secret(\"app-db\"). Compared on the controller with the server's stored verifier (PostgreSQL SCRAM-SHA-256 recomputed with its salt and iteration count, or md5; MySQL mysql_native_password or caching_sha2_password): a correct password is never a change and nothing is tried against the server. Set by sending a verifier computed on the controller, so the plaintext never reaches the server or its logs. A verifier tend cannot check (another plugin, or an Oracle SYS.USER$ the admin may not read) is not counted as a change: the plan says the password is unknown for that resource."},
 		resources.Attribute{Name: "update_password", Type: cty.String, Doc: "\"always\" (default): a different password is a change; \"on_create\": the password is set only when the account is created."},
 		resources.Attribute{Name: "state", Type: cty.String, Doc: "\"present\" (default) or \"absent\"."},
 		resources.Attribute{Name: "owned_objects", Type: cty.String, Doc: "PostgreSQL, state = \"absent\": what to do with objects the role owns. \"error\" (default): refuse to drop a role that owns anything; \"reassign\": REASSIGN OWNED to the admin user, then DROP OWNED (privileges); \"drop\": DROP OWNED (the objects are dropped: the plan says the change cannot be rolled back). Only in the admin database."},
@@ -296,6 +296,20 @@ func comparePassword(engine string, want, cur *resources.State) cty.Value {
 		return want.Attrs["password"]
 	}
 	return cty.StringVal("(differs)").Mark(resources.Sensitive)
+}
+
+// Notes implements resources.Noter: a declared password tend cannot check
+// against the stored verifier is unknown, said so rather than shown as a
+// change (or hidden).
+func (User) Notes(current, desired *resources.State) []string {
+	if current == nil || !current.Present || !has(desired, "password") || current.Str("password_check") != "unknown" {
+		return nil
+	}
+	what := "the stored verifier"
+	if p := current.Str("auth_plugin"); p != "" {
+		what += " (auth plugin " + p + ")"
+	}
+	return []string{"password: unknown: " + what + " is of a form tend cannot check; not counted as a change"}
 }
 
 // Resolve implements resources.Resolver: with update_password =

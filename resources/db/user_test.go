@@ -77,3 +77,30 @@ func TestGrantDesiredErrors(t *testing.T) {
 		t.Errorf("privileges normalized to %v (%v)", d.Attr("privileges"), err)
 	}
 }
+
+// TestUnknownPassword: a verifier tend cannot check (MariaDB's ed25519
+// plugin) leaves the password unchanged in the comparison and the plan
+// says it is unknown; a checkable one that matches says nothing.
+func TestUnknownPassword(t *testing.T) {
+	pw := cty.StringVal("s3cret").Mark(resources.Sensitive)
+	want := &resources.State{Present: true, Attrs: map[string]cty.Value{"name": cty.StringVal("app"), "password": pw}}
+	cur := &resources.State{Present: true, Attrs: map[string]cty.Value{
+		"name": cty.StringVal("app"), "auth_plugin": cty.StringVal("ed25519"), "verifier": cty.StringVal("ZIgUREUg5PVgQ6LskhXmO+eZLS0nC8be6HPjYWR4YJY"),
+	}}
+	if got := comparePassword(MariaDB, want, cur); !got.RawEquals(pw) {
+		t.Errorf("unknown password compared as %#v, want the declared one (no change)", got)
+	}
+	notes := User{}.Notes(cur, want)
+	if len(notes) != 1 || !strings.Contains(notes[0], "password: unknown: the stored verifier (auth plugin ed25519) is of a form tend cannot check") {
+		t.Errorf("notes %q", notes)
+	}
+	known := &resources.State{Present: true, Attrs: map[string]cty.Value{
+		"name": cty.StringVal("app"), "auth_plugin": cty.StringVal("mysql_native_password"), "verifier": cty.StringVal(mysqlNative("s3cret")),
+	}}
+	if got := comparePassword(MariaDB, want, known); !got.RawEquals(pw) {
+		t.Errorf("matching password compared as %#v", got)
+	}
+	if notes := (User{}).Notes(known, want); len(notes) != 0 {
+		t.Errorf("a checked password has notes %q", notes)
+	}
+}
