@@ -11,8 +11,10 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -170,6 +172,15 @@ func TestPacmanPatch(t *testing.T) {
 	sh(t, m.cmd()+" -Sy tend-hello tend-other >/dev/null")
 	if err := testrepo.BuildPacman(repo, hello2, dep, other2); err != nil {
 		t.Fatal(err)
+	}
+	// pacman -Sy downloads a database only when it is newer than the
+	// copy it has (to the second): the rebuild may fall in the same
+	// second as the first sync, which no real mirror update does.
+	later := time.Now().Add(5 * time.Second)
+	for _, f := range []string{"tend.db", "tend.db.tar.gz"} {
+		if err := os.Chtimes(filepath.Join(repo, f), later, later); err != nil {
+			t.Fatal(err)
+		}
 	}
 	patchTimeline(t, m, false)
 	if _, err := m.Pending(context.Background(), local.New(), true); err == nil || !strings.Contains(err.Error(), "no security advisories") {
