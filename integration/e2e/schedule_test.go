@@ -135,21 +135,31 @@ func TestScheduleOnCalendarAgreesWithSystemd(t *testing.T) {
 	specs := []string{"30 2 * * *", "* * * * *", "*/15 * * * *", "5-59/15 * * * *", "0 9-17 * * 1-5", "0 0 1,15 * *",
 		"0 0 * * 7", "0 0 * * 5-7", "0 0 * * */2", "0 0 */2 * 1", "0 12 * */3 *", "0 0 31 * *", "@hourly", "@daily",
 		"@weekly", "@monthly", "@yearly", "0 0 1-31/10 1-11/5 *", "59 23 28-31 12 *", "0 */6 * * *", "0 1-23/2 * * *", "0 0 29 2 *"}
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	const iterations = 6
+	// A base inside the year: from 2027-12-31 23:59, systemd 252 (Debian
+	// 12) skips the first firing after New Year of a day-of-month
+	// repetition (*-*-01/11 00/2:00/24:00 next elapses on 2028-01-12, not
+	// 2028-01-01), which is systemd's own computation, not the
+	// translation, which agrees with cron from any base inside a year.
+	base := time.Date(2027, 6, 14, 10, 7, 0, 0, time.UTC)
+	seed := time.Now().UnixNano()
+	t.Logf("random schedules from seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
 	fields := [5][2]int{{0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 7}}
 	for len(specs) < 80 {
 		var f []string
 		for _, r := range fields {
 			f = append(f, randCronField(rng, r[0], r[1]))
 		}
-		if sc, err := schedule.Parse(strings.Join(f, " ")); err == nil {
+		// Random days and months may name a date that never comes (the
+		// 30th of February): cron never runs those, and systemd says
+		// "never"; only schedules that run are compared.
+		if sc, err := schedule.Parse(strings.Join(f, " ")); err == nil && len(cronNext(sc, base, iterations)) == iterations {
 			if _, err := sc.OnCalendar(); err == nil {
 				specs = append(specs, sc.Spec)
 			}
 		}
 	}
-	const iterations = 6
-	base := time.Date(2027, 12, 31, 23, 59, 0, 0, time.UTC)
 	args := []string{"TZ=UTC", "systemd-analyze", "calendar", "--iterations=" + strconv.Itoa(iterations), "--base-time='" + base.Format("2006-01-02 15:04:05") + " UTC'"}
 	var cals []string
 	for _, s := range specs {
