@@ -204,10 +204,7 @@ func backupScript(p, b string) string {
 
 // Apply implements Type.
 func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
-	p := before.Str("path")
-	if p == "" {
-		p = after.Str("path")
-	}
+	p := changePath(before, after)
 	undo := Undo{}
 	var sb strings.Builder
 	sb.WriteString("set -e\n")
@@ -334,4 +331,13 @@ func RunScript(ctx context.Context, h *Host, script string, stdin []byte) error 
 	}
 	_, err := transport.Output(ctx, h.T, cmd)
 	return err
+}
+
+// changePath is the path a change acts on: the probed one, or the desired
+// one for a resource that did not exist.
+func changePath(before, after *State) string {
+	if p := before.Str("path"); p != "" {
+		return p
+	}
+	return after.Str("path")
 }

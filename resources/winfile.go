@@ -220,10 +220,7 @@ func indent(s, by string) string {
 
 // WindowsApply implements Windows.
 func (File) WindowsApply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
-	p := before.Str("path")
-	if p == "" {
-		p = after.Str("path")
-	}
+	p := changePath(before, after)
 	undo := Undo{}
 	var sb strings.Builder
 	sb.WriteString("$p = " + shell.PSQuote(p) + "\n")
@@ -254,10 +251,7 @@ func (File) WindowsApply(ctx context.Context, h *Host, before, after *State) (Un
 
 // WindowsRevert implements Windows.
 func (File) WindowsRevert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
-	p := before.Str("path")
-	if p == "" {
-		p = after.Str("path")
-	}
+	p := changePath(before, after)
 	var sb strings.Builder
 	sb.WriteString("$p = " + shell.PSQuote(p) + "\n")
 	switch {
@@ -320,10 +314,7 @@ func (Directory) WindowsRead(cfg cty.Value, out ProbeOutput) (*State, error) {
 // into the run's backup directory (same volume: a rename), so a rollback
 // can put it back.
 func (Directory) WindowsApply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
-	p := before.Str("path")
-	if p == "" {
-		p = after.Str("path")
-	}
+	p := changePath(before, after)
 	undo := Undo{}
 	var sb strings.Builder
 	sb.WriteString("$p = " + shell.PSQuote(p) + "\n")
@@ -347,10 +338,7 @@ func (Directory) WindowsApply(ctx context.Context, h *Host, before, after *State
 
 // WindowsRevert implements Windows.
 func (Directory) WindowsRevert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
-	p := before.Str("path")
-	if p == "" {
-		p = after.Str("path")
-	}
+	p := changePath(before, after)
 	var sb strings.Builder
 	sb.WriteString("$p = " + shell.PSQuote(p) + "\n")
 	switch {
