@@ -31,12 +31,12 @@ import (
 type match struct{ ok, known bool }
 
 // pgSCRAM computes a PostgreSQL SCRAM-SHA-256 verifier,
-// SCRAM-SHA-256$ITER:SALT$STOREDKEY:SERVERKEY (RFC 5802, RFC 7677).
-// The password is used as given: PostgreSQL applies SASLprep to
-// non-ASCII passwords, which tend does not (such passwords are compared
-// and set as their bytes; ASCII passwords are unaffected).
+// SCRAM-SHA-256$ITER:SALT$STOREDKEY:SERVERKEY (RFC 5802, RFC 7677), of
+// the password as PostgreSQL prepares it (pgSASLprep): a non-ASCII
+// password set by hand, spelled differently but the same after SASLprep
+// (a ligature, a decomposed accent, a no-break space), matches.
 func pgSCRAM(password string, salt []byte, iter int) string {
-	stored, server := scramKeys(password, salt, iter)
+	stored, server := scramKeys(pgSASLprep(password), salt, iter)
 	b64 := base64.StdEncoding.EncodeToString
 	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iter, b64(salt), b64(stored), b64(server))
 }
@@ -63,7 +63,9 @@ func newPGSCRAM(password string) string {
 	return pgSCRAM(password, randomBytes(16), 4096)
 }
 
-// pgMD5 is PostgreSQL's md5 verifier: "md5" + md5(password + role name).
+// pgMD5 is PostgreSQL's md5 verifier: "md5" + md5(password + role name),
+// of the password's bytes as given (the server applies no SASLprep to
+// md5: "ﬁ" and "fi" are different passwords there).
 func pgMD5(password, role string) string {
 	s := md5.Sum([]byte(password + role))
 	return "md5" + hex.EncodeToString(s[:])
