@@ -12,6 +12,7 @@ import (
 
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/journal"
+	"github.com/tendhq/tend/lang"
 	"github.com/tendhq/tend/plan"
 	"github.com/tendhq/tend/resources"
 	"github.com/tendhq/tend/resources/builtin"
@@ -158,6 +159,8 @@ func rollbackCmd(io IO) *cobra.Command {
 					typ, ok := types[e.Type]
 					if !ok {
 						err = fmt.Errorf("unknown resource type %q", e.Type)
+					} else if err = resolveSecrets(e); err != nil {
+						err = fmt.Errorf("%w: set it and roll back again", err)
 					} else {
 						err = resources.OnHost(typ, plan.IsWindows(ih)).Revert(cmd.Context(), rh, e.Before, e.After, e.Undo)
 					}
@@ -224,4 +227,15 @@ func describeRevert(e *journal.Entry) string {
 		return "will be restored to its state before the run"
 	}
 	return "will be restored: " + strings.Join(what, ", ")
+}
+
+// resolveSecrets puts back the secrets a journaled change needs to be
+// reverted (a database admin's password): the journal keeps the
+// secret(...) reference each came from, never the value, and it is
+// resolved again here, from the environment rollback runs in.
+func resolveSecrets(e *journal.Entry) error {
+	if err := e.Before.ResolveSecrets(lang.ResolveSecret); err != nil {
+		return err
+	}
+	return e.After.ResolveSecrets(lang.ResolveSecret)
 }

@@ -99,28 +99,35 @@ func stringFunc(f func(string) (string, error)) function.Function {
 }
 
 // secretFunc resolves a secret reference. Only "env:NAME" exists so far;
-// the reference, not the value, is what a saved plan keeps.
+// the reference, not the value, is what a saved plan or run journal keeps
+// (the value is marked Sensitive and with its resources.SecretRef).
 var secretFunc = function.New(&function.Spec{
 	Params: []function.Parameter{{Name: "ref", Type: cty.String}},
 	Type:   function.StaticReturnType(cty.String),
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		ref := args[0].AsString()
-		src, name, ok := strings.Cut(ref, ":")
-		if !ok {
-			return cty.NilVal, fmt.Errorf("secret reference %q has no source; use \"env:NAME\"", ref)
-		}
-		switch src {
-		case "env":
-			v, ok := os.LookupEnv(name)
-			if !ok {
-				return cty.NilVal, fmt.Errorf("environment variable %s is not set", name)
-			}
-			return cty.StringVal(v).Mark(Sensitive), nil
-		default:
-			return cty.NilVal, fmt.Errorf("unknown secret source %q in %q; supported: env", src, ref)
-		}
+		return ResolveSecret(args[0].AsString())
 	},
 })
+
+// ResolveSecret resolves a secret reference as secret(ref) does: the
+// value, marked Sensitive and with its resources.SecretRef. `tend
+// rollback` uses it to get back a secret a journaled state names.
+func ResolveSecret(ref string) (cty.Value, error) {
+	src, name, ok := strings.Cut(ref, ":")
+	if !ok {
+		return cty.NilVal, fmt.Errorf("secret reference %q has no source; use \"env:NAME\"", ref)
+	}
+	switch src {
+	case "env":
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			return cty.NilVal, fmt.Errorf("environment variable %s is not set", name)
+		}
+		return cty.StringVal(v).Mark(Sensitive).Mark(resources.SecretRef{Ref: ref, Sum: sha256.Sum256([]byte(v))}), nil
+	default:
+		return cty.NilVal, fmt.Errorf("unknown secret source %q in %q; supported: env", src, ref)
+	}
+}
 
 func resolve(dir, p string) string {
 	if filepath.IsAbs(p) {

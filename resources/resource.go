@@ -22,6 +22,39 @@ const Sensitive = marker("sensitive")
 
 type marker string
 
+// SecretRef is the cty mark secret(...) puts on the value it returns,
+// beside Sensitive: the reference it resolved ("env:NAME") and the
+// value's SHA-256. A saved state (run journal, saved plan) keeps the
+// reference of a sensitive attribute whose value is exactly that secret
+// (the digest tells it from a value derived from the secret), never the
+// value, so `tend rollback` can resolve it again (State.SecretRefs).
+type SecretRef struct {
+	Ref string
+	Sum [32]byte
+}
+
+// SecretRefOf returns the reference of the secret v is, or "" when v is
+// not exactly one secret(...)'s value.
+func SecretRefOf(v cty.Value) string {
+	if v == cty.NilVal {
+		return ""
+	}
+	u, marks := v.Unmark()
+	if !u.IsKnown() || u.IsNull() || u.Type() != cty.String {
+		return ""
+	}
+	ref := ""
+	for m := range marks {
+		if r, ok := m.(SecretRef); ok {
+			if ref != "" || r.Sum != sha256.Sum256([]byte(u.AsString())) {
+				return ""
+			}
+			ref = r.Ref
+		}
+	}
+	return ref
+}
+
 // Attribute is one argument of a resource type's configuration.
 type Attribute struct {
 	Name      string
@@ -217,6 +250,45 @@ type State struct {
 	Attrs   map[string]cty.Value
 	// Content is file-like content, compared by digest.
 	Content *Content `json:",omitempty"`
+	// SecretRefs names, for a state read back from a run journal or a
+	// saved plan, the secret(...) reference of each sensitive attribute
+	// that was exactly a secret: its value is not saved, ResolveSecrets
+	// puts it back.
+	SecretRefs map[string]string `json:"-"`
+}
+
+// ResolveSecrets puts back the sensitive attributes of a state read back
+// from a journal whose secret references it knows, resolving each with
+// resolve (lang.ResolveSecret). The error names the attribute and the
+// reference.
+func (s *State) ResolveSecrets(resolve func(ref string) (cty.Value, error)) error {
+	if s == nil {
+		return nil
+	}
+	for _, k := range sortedKeys(s.SecretRefs) {
+		if _, ok := s.Attrs[k]; ok {
+			continue
+		}
+		ref := s.SecretRefs[k]
+		v, err := resolve(ref)
+		if err != nil {
+			return fmt.Errorf("%s comes from secret(%q): %w", k, ref, err)
+		}
+		if s.Attrs == nil {
+			s.Attrs = map[string]cty.Value{}
+		}
+		s.Attrs[k] = v
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Content is file content. Data is the bytes when known to the

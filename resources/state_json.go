@@ -11,12 +11,14 @@ import (
 
 // stateJSON is a State as saved plans and run journals store it. Marked
 // (sensitive) attribute values are left out: the journal and the saved
-// plan must never hold a secret. Sensitive lists their names.
+// plan must never hold a secret. Sensitive lists their names; SecretRefs
+// the secret(...) reference of those that were exactly a secret.
 type stateJSON struct {
-	Present   bool                       `json:"present"`
-	Attrs     map[string]json.RawMessage `json:"attrs,omitempty"`
-	Sensitive []string                   `json:"sensitive,omitempty"`
-	Content   *Content                   `json:"content,omitempty"`
+	Present    bool                       `json:"present"`
+	Attrs      map[string]json.RawMessage `json:"attrs,omitempty"`
+	Sensitive  []string                   `json:"sensitive,omitempty"`
+	SecretRefs map[string]string          `json:"secret_refs,omitempty"`
+	Content    *Content                   `json:"content,omitempty"`
 }
 
 // MarshalJSON implements json.Marshaler, redacting sensitive values.
@@ -29,6 +31,12 @@ func (s *State) MarshalJSON() ([]byte, error) {
 		}
 		if v.ContainsMarked() {
 			out.Sensitive = append(out.Sensitive, k)
+			if ref := SecretRefOf(v); ref != "" {
+				if out.SecretRefs == nil {
+					out.SecretRefs = map[string]string{}
+				}
+				out.SecretRefs[k] = ref
+			}
 			continue
 		}
 		b, err := ctyjson.Marshal(v, cty.DynamicPseudoType)
@@ -37,6 +45,17 @@ func (s *State) MarshalJSON() ([]byte, error) {
 		}
 		out.Attrs[k] = b
 	}
+	// References of secrets not resolved again since being read back.
+	for k, ref := range s.SecretRefs {
+		if _, ok := s.Attrs[k]; !ok {
+			if out.SecretRefs == nil {
+				out.SecretRefs = map[string]string{}
+			}
+			out.SecretRefs[k] = ref
+			out.Sensitive = append(out.Sensitive, k)
+		}
+	}
+	sort.Strings(out.Sensitive)
 	return json.Marshal(out)
 }
 
@@ -48,6 +67,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 	}
 	s.Present = in.Present
 	s.Content = in.Content
+	s.SecretRefs = in.SecretRefs
 	s.Attrs = map[string]cty.Value{}
 	for k, raw := range in.Attrs {
 		v, err := ctyjson.Unmarshal(raw, cty.DynamicPseudoType)

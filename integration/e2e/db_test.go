@@ -203,9 +203,9 @@ func TestDatabases(t *testing.T) {
 	}
 	snapshot := func() string { return hostRun(t, tr, dbSnapshot) }
 	canLogin := func(engine, user, pw string) bool {
-		script := "PGPASSWORD=" + pw + " psql -h " + addr + " -U " + user + " -d appdb -Atc 'SELECT 1'"
+		script := "PGPASSWORD='" + pw + "' psql -h " + addr + " -U " + user + " -d appdb -Atc 'SELECT 1'"
 		if engine == "mariadb" {
-			script = "mariadb -u" + user + " -p" + pw + " -N -e 'SELECT 1'"
+			script = "mariadb -u" + user + " -p'" + pw + "' -N -e 'SELECT 1'"
 		}
 		res, err := tr.Run(context.Background(), transport.Command{Script: script})
 		return err == nil && res.ExitStatus == 0 && strings.TrimSpace(string(res.Stdout)) == "1"
@@ -403,4 +403,184 @@ db_user "peer" {
 			t.Errorf("the previous password does not log in after tend rollback")
 		}
 	})
+
+	t.Run("tend rollback RUN-ID with a password admin", func(t *testing.T) {
+		// The journal keeps where the admin password came from
+		// (secret("env:TEND_TEST_DB_ADMIN")), never the password: rollback
+		// resolves it again, and says what to set when it cannot.
+		before := snapshot()
+		write(t, main, strings.ReplaceAll(`
+db_user "legacy_my" {
+`+myAdmin+`  name                 = "legacy"
+  password             = secret("env:TEND_TEST_LEGACY_PW")
+  max_user_connections = 2
+}
+db_grant "legacy_my" {
+`+myAdmin+`  role       = "legacy"
+  on         = "webdb.*"
+  privileges = ["SELECT", "DELETE"]
+}
+db_user "legacy_pg" {
+`+pgAdmin+`  name             = "legacy"
+  password         = secret("env:TEND_TEST_LEGACY_PW")
+  connection_limit = 4
+}
+db_grant "legacy_pg" {
+`+pgAdmin+`  role       = "legacy"
+  on         = "tables"
+  database   = "appdb"
+  privileges = ["SELECT", "UPDATE"]
+}
+`, "PGADDR", addr))
+		if out, code := run("apply", "-y"); code != 0 {
+			t.Fatalf("apply: exit %d\n%s", code, out)
+		}
+		applied := snapshot()
+		if applied == before {
+			t.Fatalf("the apply changed nothing")
+		}
+		runs, err := journal.List(dir)
+		if err != nil || len(runs) == 0 {
+			t.Fatalf("runs: %v", err)
+		}
+		id := runs[len(runs)-1].ID
+		j := read(t, filepath.Join(dir, ".tend", "runs", id+".json"))
+		for _, pw := range []string{dbAdminPW, dbLegacyNew, dbLegacyOld} {
+			if strings.Contains(j, pw) {
+				t.Errorf("a password is in journal %s", id)
+			}
+		}
+		if !strings.Contains(j, `"admin_password":"env:TEND_TEST_DB_ADMIN"`) {
+			t.Errorf("journal %s does not name the admin password's secret reference:\n%s", id, j)
+		}
+		// Without the secret: a clear error naming it, nothing changed.
+		t.Setenv("TEND_TEST_DB_ADMIN", dbAdminPW)
+		os.Unsetenv("TEND_TEST_DB_ADMIN")
+		out, errs, code := tend(t, "rollback", id, "-C", dir, "-y")
+		if want := `admin_password comes from secret("env:TEND_TEST_DB_ADMIN"): environment variable TEND_TEST_DB_ADMIN is not set`; code == 0 || !strings.Contains(out+errs, want) {
+			t.Errorf("rollback without the secret: exit %d, want an error saying %q:\n%s%s", code, want, out, errs)
+		}
+		if now := snapshot(); now != applied {
+			t.Errorf("a rollback that could not resolve the admin password changed the servers:\nbefore:\n%s\nafter:\n%s", applied, now)
+		}
+		// With it: everything as before the run.
+		t.Setenv("TEND_TEST_DB_ADMIN", dbAdminPW)
+		if out, errs, code := tend(t, "rollback", id, "-C", dir, "-y"); code != 0 || !strings.Contains(out, "4 changes reverted") {
+			t.Fatalf("rollback: exit %d, want 4 changes reverted\n%s%s", code, out, errs)
+		}
+		if after := snapshot(); after != before {
+			t.Errorf("not as before:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+		for _, engine := range []string{"postgresql", "mariadb"} {
+			if !canLogin(engine, "legacy", dbLegacyOld) {
+				t.Errorf("%s: legacy's previous password does not log in after tend rollback", engine)
+			}
+		}
+		for _, e := range mustReadDir(t, filepath.Join(dir, ".tend", "runs")) {
+			if j := read(t, filepath.Join(dir, ".tend", "runs", e)); strings.Contains(j, dbAdminPW) || strings.Contains(j, dbLegacyNew) {
+				t.Errorf("a password is in journal %s", e)
+			}
+		}
+	})
+
+	t.Run("non-ASCII passwords set by hand", func(t *testing.T) {
+		// PostgreSQL SASLpreps a password before computing its
+		// SCRAM-SHA-256 verifier (NFKC, non-ASCII spaces to U+0020, some
+		// characters removed): a password set by hand spelled differently
+		// but the same after SASLprep is no change; md5 verifiers are of
+		// the bytes as typed.
+		const (
+			nfc      = "office caf\u00e9-7Q"          // precomposed é, ASCII space
+			spelled  = "o\ufb03ce\u00a0cafe\u0301-7Q" // ﬃ ligature, NO-BREAK SPACE, e + COMBINING ACUTE
+			other    = "office cafe-7Q"               // no accent: another password
+			newer    = "new\u2c7c-7Q"                 // U+2C7C: unassigned in Unicode 3.2, NFKC "j"
+			newerNFK = "newj-7Q"
+		)
+		pgSet := func(pw string, md5 bool) {
+			t.Helper()
+			enc := ""
+			if md5 {
+				enc = "SET password_encryption = 'md5';\n"
+			}
+			hostRun(t, tr, "cd /tmp && PGCLIENTENCODING=UTF8 runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 <<'SQL'\n"+enc+"ALTER ROLE uni PASSWORD '"+pw+"';\nSQL\n")
+		}
+		changed := func() []string {
+			t.Helper()
+			c, errs := planJSON(t, "-C", dir)
+			if len(errs) > 0 {
+				t.Fatalf("plan errors %v", errs)
+			}
+			return c[host]
+		}
+		write(t, main, strings.ReplaceAll(`
+db_user "uni" {
+`+pgAdmin+`  password = secret("env:TEND_TEST_UNI_PW")
+}
+`, "PGADDR", addr))
+		t.Setenv("TEND_TEST_UNI_PW", spelled)
+		if out, code := run("apply", "-y"); code != 0 {
+			t.Fatalf("apply: exit %d\n%s", code, out)
+		}
+		// tend set the verifier of the SASLprepped password: clients
+		// (libpq SASLpreps too) log in with either spelling.
+		for _, pw := range []string{nfc, spelled} {
+			if !canLogin("postgresql", "uni", pw) {
+				t.Errorf("uni does not log in with %+q after tend set %+q", pw, spelled)
+			}
+		}
+		cases := []struct {
+			declared, byHand string
+			md5              bool
+			change           bool
+		}{
+			{spelled, nfc, false, false},
+			{nfc, spelled, false, false},
+			{nfc, other, false, true},
+			{spelled, other, false, true},
+			// pg_saslprep checks for unassigned code points before
+			// normalizing: U+2C7C makes it use the bytes as they are.
+			{newer, newer, false, false},
+			{newer, newerNFK, false, true},
+			{newerNFK, newer, false, true},
+			// md5: no SASLprep.
+			{nfc, nfc, true, false},
+			{spelled, spelled, true, false},
+			{nfc, spelled, true, true},
+			{spelled, nfc, true, true},
+		}
+		for _, c := range cases {
+			t.Setenv("TEND_TEST_UNI_PW", c.declared)
+			pgSet(c.byHand, c.md5)
+			got := changed()
+			if want := map[bool]string{true: "[db_user.uni]", false: "[]"}[c.change]; fmt.Sprint(got) != want {
+				t.Errorf("declared %+q, set by hand %+q (md5 %v): plan changes %v, want %s", c.declared, c.byHand, c.md5, got, want)
+			}
+		}
+		if v := hostRun(t, tr, `cd /tmp && runuser -u postgres -- psql -At -c "SELECT left(rolpassword, 3) FROM pg_authid WHERE rolname = 'uni'"`); strings.TrimSpace(v) != "md5" {
+			t.Errorf("the last hand-set password is not an md5 verifier: %q", v)
+		}
+		t.Setenv("TEND_TEST_UNI_PW", nfc)
+		if out, code := run("apply", "-y"); code != 0 {
+			t.Fatalf("apply: exit %d\n%s", code, out)
+		}
+		if got := changed(); len(got) != 0 {
+			t.Errorf("after apply: changes %v", got)
+		}
+		if !canLogin("postgresql", "uni", spelled) {
+			t.Errorf("uni does not log in with %+q", spelled)
+		}
+	})
+}
+
+func mustReadDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
 }

@@ -25,7 +25,14 @@ func putTarget(a map[string]cty.Value, t target) {
 	a["become_user"] = cty.StringVal(t.become)
 	a["admin_password_set"] = cty.BoolVal(t.password != "")
 	if t.password != "" {
-		a["admin_password"] = cty.StringVal(t.password).Mark(resources.Sensitive)
+		// The configuration's value, marks kept: the journal records the
+		// secret(...) reference it came from (never the password), which
+		// `tend rollback` resolves again.
+		v := t.passwordVal
+		if v == cty.NilVal {
+			v = cty.StringVal(t.password)
+		}
+		a["admin_password"] = v.Mark(resources.Sensitive)
 	}
 }
 
@@ -38,15 +45,17 @@ func copyTarget(dst, src map[string]cty.Value) {
 }
 
 // stateTarget is the target a state names. A state read back from the
-// run journal has no admin_password (secrets are never saved there): a
-// later `tend rollback` can revert only where the admin needs none.
+// run journal has no admin_password (secrets are never saved there):
+// `tend rollback` puts it back from the secret(...) reference the journal
+// keeps (resources.State.ResolveSecrets) before reverting.
 func stateTarget(s *resources.State) target {
 	return target{engine: s.Str("engine"), address: s.Str("address"), user: s.Str("admin_user"),
 		database: s.Str("admin_database"), become: s.Str("become_user"), password: s.Str("admin_password")}
 }
 
 // lostPassword reports whether s needs an admin password it no longer
-// has (read back from the journal).
+// has (read back from the journal, and not from a secret(...) reference
+// rollback could resolve).
 func lostPassword(s *resources.State) bool {
 	_, ok := s.Attrs["admin_password"]
 	return !ok && boolAttr(s, "admin_password_set")

@@ -48,6 +48,8 @@ var connAttrs = []resources.Attribute{
 // target is how to reach a server, from a resource's configuration.
 type target struct {
 	engine, address, user, password, database, become string
+	// passwordVal is admin_password as configured, marks included.
+	passwordVal cty.Value
 }
 
 func cfgStr(cfg cty.Value, name string) (string, bool) {
@@ -90,7 +92,9 @@ func cfgTarget(cfg cty.Value) (target, error) {
 	if v, ok := cfgStr(cfg, "admin_database"); ok {
 		t.database = v
 	}
-	t.password, _ = cfgStr(cfg, "admin_password")
+	if t.password, _ = cfgStr(cfg, "admin_password"); t.password != "" {
+		t.passwordVal = cfg.GetAttr("admin_password")
+	}
 	t.become, _ = cfgStr(cfg, "become_user")
 	if !strings.HasPrefix(t.address, "/") {
 		if _, _, err := net.SplitHostPort(t.address); err != nil {
