@@ -490,11 +490,12 @@ db_grant "legacy_pg" {
 		// but the same after SASLprep is no change; md5 verifiers are of
 		// the bytes as typed.
 		const (
-			nfc      = "office caf\u00e9-7Q"          // precomposed é, ASCII space
-			spelled  = "o\ufb03ce\u00a0cafe\u0301-7Q" // ﬃ ligature, NO-BREAK SPACE, e + COMBINING ACUTE
-			other    = "office cafe-7Q"               // no accent: another password
-			newer    = "new\u2c7c-7Q"                 // U+2C7C: unassigned in Unicode 3.2, NFKC "j"
-			newerNFK = "newj-7Q"
+			nfc        = "office caf\u00e9-7Q"          // precomposed é, ASCII space
+			spelled    = "o\ufb03ce\u00a0cafe\u0301-7Q" // ﬃ ligature, NO-BREAK SPACE, e + COMBINING ACUTE
+			spelledNFC = "o\ufb03ce\u00a0caf\u00e9-7Q"  // the same in NFC (é precomposed)
+			other      = "office cafe-7Q"               // no accent: another password
+			newer      = "new\u2c7c-7Q"                 // U+2C7C: unassigned in Unicode 3.2, NFKC "j"
+			newerNFK   = "newj-7Q"
 		)
 		pgSet := func(pw string, md5 bool) {
 			t.Helper()
@@ -542,11 +543,15 @@ db_user "uni" {
 			{newer, newer, false, false},
 			{newer, newerNFK, false, true},
 			{newerNFK, newer, false, true},
-			// md5: no SASLprep.
+			// md5: no SASLprep, the bytes.
 			{nfc, nfc, true, false},
-			{spelled, spelled, true, false},
-			{nfc, spelled, true, true},
-			{spelled, nfc, true, true},
+			{spelledNFC, spelledNFC, true, false},
+			{nfc, spelledNFC, true, true},
+			{spelledNFC, nfc, true, true},
+			// Configuration strings are Unicode NFC (cty normalizes every
+			// string): the declared e + COMBINING ACUTE is é, not the
+			// bytes typed by hand.
+			{spelled, spelled, true, true},
 		}
 		for _, c := range cases {
 			t.Setenv("TEND_TEST_UNI_PW", c.declared)
@@ -556,15 +561,24 @@ db_user "uni" {
 				t.Errorf("declared %+q, set by hand %+q (md5 %v): plan changes %v, want %s", c.declared, c.byHand, c.md5, got, want)
 			}
 		}
-		if v := hostRun(t, tr, `cd /tmp && runuser -u postgres -- psql -At -c "SELECT left(rolpassword, 3) FROM pg_authid WHERE rolname = 'uni'"`); strings.TrimSpace(v) != "md5" {
+		verifier := func() string {
+			return strings.TrimSpace(hostRun(t, tr, `cd /tmp && runuser -u postgres -- psql -At -c "SELECT left(rolpassword, 3) FROM pg_authid WHERE rolname = 'uni'"`))
+		}
+		if v := verifier(); v != "md5" {
 			t.Errorf("the last hand-set password is not an md5 verifier: %q", v)
 		}
+		// A matching md5 verifier is no change; another password is set
+		// as a SCRAM-SHA-256 verifier, which logs in with any spelling.
 		t.Setenv("TEND_TEST_UNI_PW", nfc)
+		pgSet(other, true)
 		if out, code := run("apply", "-y"); code != 0 {
 			t.Fatalf("apply: exit %d\n%s", code, out)
 		}
 		if got := changed(); len(got) != 0 {
 			t.Errorf("after apply: changes %v", got)
+		}
+		if v := verifier(); v != "SCR" {
+			t.Errorf("tend did not set a SCRAM-SHA-256 verifier: %q", v)
 		}
 		if !canLogin("postgresql", "uni", spelled) {
 			t.Errorf("uni does not log in with %+q", spelled)
