@@ -220,6 +220,9 @@ func TestDatabases(t *testing.T) {
 			{"unreachable", "db_user \"x\" {\n  engine = \"postgresql\"\n  address = \"PGADDR:5999\"\n}\n", "Connection refused"},
 			{"no socket", "db_user \"x\" {\n  engine = \"postgresql\"\n  become_user = \"postgres\"\n  address = \"/nonexistent/.s.PGSQL.5432\"\n}\n", "connect /nonexistent/.s.PGSQL.5432"},
 			{"invalid privilege", "db_grant \"x\" {\n" + pgAdmin + "  role = \"legacy\"\n  on = \"tables\"\n  database = \"appdb\"\n  privileges = [\"SELEKT\"]\n}\n", "\"SELEKT\" is not a postgresql privilege"},
+			{"privilege this server lacks", "db_grant \"x\" {\n" + myAdmin + "  role = \"legacy\"\n  on = \"webdb.*\"\n  privileges = [\"INSERT\", \"SHOW CREATE ROUTINE\"]\n}\n", "this mariadb server has no privilege \"SHOW CREATE ROUTINE\""},
+			{"missing table", "db_grant \"x\" {\n" + myAdmin + "  role = \"legacy\"\n  on = \"webdb.nosuch\"\n  privileges = [\"SELECT\"]\n}\n", "table `webdb`.`nosuch` does not exist"},
+			{"missing role in a transaction", "db_user \"x\" {\n" + pgAdmin + "  name = \"legacy\"\n  connection_limit = 3\n  member_of = [\"nosuchrole\"]\n}\n", "role \"nosuchrole\" does not exist"},
 		}
 		for _, c := range cases {
 			write(t, main, strings.ReplaceAll(c.cfg, "PGADDR", addr))
@@ -582,6 +585,154 @@ db_user "uni" {
 		}
 		if !canLogin("postgresql", "uni", spelled) {
 			t.Errorf("uni does not log in with %+q", spelled)
+		}
+	})
+
+	t.Run("MariaDB ALL and PostgreSQL grants in one transaction", func(t *testing.T) {
+		// "ALL" on MariaDB 10.11 is the scope's privileges this server
+		// has (not SHOW CREATE ROUTINE, MariaDB 11.3's): applied, then no
+		// change.
+		write(t, main, `
+db_grant "web_all" {
+`+myAdmin+`  role       = "legacy"
+  on         = "webdb.*"
+  privileges = ["ALL"]
+}
+`)
+		if out, code := run("apply", "-y"); code != 0 {
+			t.Fatalf("apply ALL: exit %d\n%s", code, out)
+		}
+		if out, code := run("plan", "-detailed-exitcode"); code != 0 {
+			t.Errorf("plan after ALL: exit %d, want no changes\n%s", code, out)
+		}
+		write(t, main, `
+db_grant "web_all" {
+`+myAdmin+`  role       = "legacy"
+  on         = "webdb.*"
+  privileges = ["SELECT"]
+}
+`)
+		if out, code := run("apply", "-y"); code != 0 {
+			t.Fatalf("apply SELECT: exit %d\n%s", code, out)
+		}
+		// PostgreSQL: a revert of the tables scope whose last statement
+		// fails (a table dropped since) changes nothing: the statements
+		// before it, on other tables, are rolled back with it.
+		hostRun(t, tr, `cd /tmp && runuser -u postgres -- psql -q -d appdb -c "CREATE TABLE t3 (c int)"`)
+		write(t, main, strings.ReplaceAll(`
+db_grant "legacy_pg" {
+`+pgAdmin+`  role       = "legacy"
+  on         = "tables"
+  database   = "appdb"
+  privileges = ["SELECT", "UPDATE"]
+}
+`, "PGADDR", addr))
+		if out, code := run("apply", "-y"); code != 0 {
+			t.Fatalf("apply: exit %d\n%s", code, out)
+		}
+		runs, err := journal.List(dir)
+		if err != nil || len(runs) == 0 {
+			t.Fatalf("runs: %v", err)
+		}
+		hostRun(t, tr, `cd /tmp && runuser -u postgres -- psql -q -d appdb -c "DROP TABLE t3"`)
+		mid := snapshot()
+		if !strings.Contains(mid, "legacy=rw/") {
+			t.Fatalf("the apply did not grant SELECT, UPDATE on t1 and t2:\n%s", mid)
+		}
+		out, errs, code := tend(t, "rollback", runs[len(runs)-1].ID, "-C", dir, "-y")
+		if code == 0 || !strings.Contains(out+errs, `relation "public.t3" does not exist`) {
+			t.Errorf("rollback: exit %d, want the error of t3's statement:\n%s%s", code, out, errs)
+		}
+		if after := snapshot(); after != mid {
+			t.Errorf("a failed transaction changed privileges:\nbefore:\n%s\nafter:\n%s", mid, after)
+		}
+	})
+
+	t.Run("every account attribute", func(t *testing.T) {
+		// Every attribute of both engines applied on the real servers, then
+		// no change; update_password = "on_create"; state = "absent" with
+		// PostgreSQL's owned_objects policy.
+		hostRun(t, tr, `cd /tmp && runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 <<'SQL'
+CREATE ROLE owner1 LOGIN;
+CREATE TABLE public.owned1 (a int);
+ALTER TABLE public.owned1 OWNER TO owner1;
+SQL`)
+		cfg := func(pw, extra string) string {
+			return strings.ReplaceAll(`
+db_user "readers" {
+`+pgAdmin+`  login = false
+}
+db_user "full" {
+`+pgAdmin+`  password         = secret("env:`+pw+`")
+  update_password  = "on_create"
+  login            = true
+  superuser        = false
+  createdb         = true
+  createrole       = true
+  replication      = true
+  connection_limit = 7
+  valid_until      = "2031-02-03 04:05:06+00"
+  member_of        = [db_user.readers.name]
+}
+db_user "full_my" {
+`+myAdmin+`  name                     = "full"
+  host                     = "10.%"
+  password                 = secret("env:`+pw+`")
+  auth_plugin              = "mysql_native_password"
+  tls_require              = "SSL"
+  max_queries_per_hour     = 100
+  max_updates_per_hour     = 50
+  max_connections_per_hour = 20
+  max_user_connections     = 4
+  locked                   = true
+}
+`+extra, "PGADDR", addr)
+		}
+		write(t, main, cfg("TEND_TEST_APP_PW", ""))
+		if out, code := run("apply", "-y"); code != 0 {
+			t.Fatalf("apply: exit %d\n%s", code, out)
+		}
+		if out, code := run("plan", "-detailed-exitcode"); code != 0 {
+			t.Errorf("second plan: exit %d, want no changes\n%s", code, out)
+		}
+		got := hostRun(t, tr, `cd /tmp && runuser -u postgres -- psql -At -c "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolconnlimit, rolvaliduntil AT TIME ZONE 'UTC', (SELECT string_agg(r.rolname, ',') FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = a.oid) FROM pg_authid a WHERE rolname = 'full'"
+mariadb -N -e "SELECT ssl_type, max_questions, max_updates, max_connections, max_user_connections, plugin FROM mysql.user WHERE User = 'full' AND Host = '10.%'; SELECT JSON_VALUE(Priv, '$.account_locked') FROM mysql.global_priv WHERE User = 'full' AND Host = '10.%'"`)
+		want := "t|f|t|t|t|7|2031-02-03 04:05:06|readers\nANY\t100\t50\t20\t4\tmysql_native_password\ntrue\n"
+		if got != want {
+			t.Errorf("the servers hold:\n%s\nwant:\n%s", got, want)
+		}
+		// on_create: another declared password is no change for existing
+		// accounts (the PostgreSQL role; the MariaDB one has "always").
+		write(t, main, cfg("TEND_TEST_WEB_PW", ""))
+		c, errs := planJSON(t, "-C", dir)
+		if len(errs) > 0 || fmt.Sprint(c[host]) != "[db_user.full_my]" {
+			t.Errorf("another password: changes %v (errors %v), want only db_user.full_my (update_password = on_create on db_user.full)", c[host], errs)
+		}
+		// absent: a role owning objects is refused by default; reassign
+		// gives them to the admin and drops the role.
+		absent := func(policy string) string {
+			p := ""
+			if policy != "" {
+				p = "  owned_objects = \"" + policy + "\"\n"
+			}
+			return "db_user \"owner1\" {\n" + strings.ReplaceAll(pgAdmin, "PGADDR", addr) + "  state = \"absent\"\n" + p + "}\n" +
+				"db_user \"full_gone\" {\n" + myAdmin + "  name = \"full\"\n  host = \"10.%\"\n  state = \"absent\"\n}\n"
+		}
+		write(t, main, absent(""))
+		if out, code := run("apply", "-y"); code == 0 || !strings.Contains(out, "role owner1 owns 1 objects") {
+			t.Errorf("absent with owned objects: exit %d, want the owned objects refused:\n%s", code, out)
+		}
+		write(t, main, absent("reassign"))
+		if out, code := run("apply", "-y"); code != 0 {
+			t.Fatalf("absent, reassign: exit %d\n%s", code, out)
+		}
+		got = hostRun(t, tr, `cd /tmp && runuser -u postgres -- psql -At -c "SELECT count(*) FROM pg_roles WHERE rolname = 'owner1'" -c "SELECT tableowner FROM pg_tables WHERE tablename = 'owned1'"
+mariadb -N -e "SELECT count(*) FROM mysql.user WHERE User = 'full'"`)
+		if got != "0\ntendadmin\n0\n" {
+			t.Errorf("after absent: %q, want owner1 and full gone, owned1 owned by tendadmin", got)
+		}
+		if out, code := run("plan", "-detailed-exitcode"); code != 0 {
+			t.Errorf("plan after absent: exit %d, want no changes\n%s", code, out)
 		}
 	})
 }

@@ -21,6 +21,7 @@ type Grant struct{}
 var (
 	_ resources.Type         = Grant{}
 	_ resources.DirectReader = Grant{}
+	_ resources.Resolver     = Grant{}
 )
 
 // Name implements resources.Type.
@@ -36,10 +37,13 @@ func (Grant) Schema() *resources.Schema {
 		resources.Attribute{Name: "database", Type: cty.String, Doc: "PostgreSQL: the database of the scope (required); tend connects to it for schema and table scopes."},
 		resources.Attribute{Name: "schema", Type: cty.String, Doc: "PostgreSQL: the schema, for the schema, tables and default_tables scopes. Default \"public\"."},
 		resources.Attribute{Name: "for_role", Type: cty.String, Doc: "PostgreSQL, default_tables: whose new tables the defaults apply to. Default: the admin user."},
-		resources.Attribute{Name: "privileges", Type: cty.List(cty.String), Required: true, Doc: "The privileges, exactly (case-insensitive; an empty list revokes all). Checked against the engine's privilege names for the scope: PostgreSQL database CREATE, CONNECT, TEMPORARY; schema USAGE, CREATE; tables SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER; \"ALL\" means all of the scope's. Changes are made in one transaction on PostgreSQL; on MySQL/MariaDB, whose GRANT and REVOKE commit at once, a REVOKE then a GRANT, the first undone if the second fails."},
+		resources.Attribute{Name: "privileges", Type: cty.List(cty.String), Required: true, Doc: "The privileges, exactly (case-insensitive; an empty list revokes all). Checked against the engine's privilege names for the scope: PostgreSQL database CREATE, CONNECT, TEMPORARY; schema USAGE, CREATE; tables SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER; \"ALL\" means all of the scope's. On MySQL/MariaDB they are also checked against the server's own list (SHOW PRIVILEGES), and \"ALL\" is the scope's privileges that server has. How a change is made: see the type's description."},
 	)
 	return &resources.Schema{
 		Doc: "The privileges of a database role in one scope (PostgreSQL database, schema, tables or default privileges; MySQL/MariaDB global, database or table), declaratively. " +
+			"On PostgreSQL a resource's REVOKE and GRANT statements run in one transaction: all or nothing. " +
+			"MySQL and MariaDB cannot do that: GRANT and REVOKE commit implicitly, each on its own, so no transaction can hold them. There tend does the least risky thing: every statement of the resource is computed, and its privilege names, account and table checked, before the first runs; the GRANT of what is missing runs first (it is the statement a server may reject), then the REVOKE of what is not wanted; when a statement fails, those that ran are undone, last first. " +
+			"Another session can see the state between two statements, and an undo that fails too (the connection lost) leaves the privileges half changed: the error says so. " +
 			"A rollback restores the previous privileges exactly (for the tables scope, table by table).",
 		Attributes: attrs,
 	}
@@ -226,6 +230,12 @@ func (Grant) ReadCurrent(ctx context.Context, h *resources.Host, cfg cty.Value, 
 		}
 	default:
 		privs, err = myReadGrant(ctx, conn, g)
+		if err == nil {
+			var known []string
+			if known, err = myServerPrivileges(ctx, conn); err == nil {
+				st.Attrs["server_privileges"] = strs(known)
+			}
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the privileges of %s on %s: %w", g.role, g.on, err)
@@ -451,18 +461,113 @@ func myReadGrant(ctx context.Context, conn *sql.Conn, g grantSpec) ([]string, er
 	return sortedUnique(out), rows.Err()
 }
 
-// myGrantSQL is a REVOKE of what is not wanted, then a GRANT of what is
-// missing.
-func myGrantSQL(g grantSpec, cur, want []string) []string {
-	acct := myAccount(g.role, g.host)
+// myServerPrivileges is the privilege names the server knows (SHOW
+// PRIVILEGES), upper case: MySQL and MariaDB versions differ.
+func myServerPrivileges(ctx context.Context, conn *sql.Conn) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, "SHOW PRIVILEGES")
+	if err != nil {
+		return nil, sqlErr(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
 	var out []string
-	if r := minus(cur, want); len(r) > 0 {
-		out = append(out, "REVOKE "+strings.Join(r, ", ")+" ON "+myScope(g)+" FROM "+acct)
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		var name string
+		vals[0] = &name
+		for i := 1; i < len(vals); i++ {
+			vals[i] = new(sql.RawBytes)
+		}
+		if err := rows.Scan(vals...); err != nil {
+			return nil, err
+		}
+		out = append(out, strings.ToUpper(name))
+	}
+	return sortedUnique(out), rows.Err()
+}
+
+// Resolve implements resources.Resolver: on MySQL/MariaDB, the declared
+// privileges are checked against the ones the server knows (read with
+// the current state), and "ALL" is the scope's privileges this server
+// has, so an apply never sends a GRANT the server rejects for a name.
+func (Grant) Resolve(cfg cty.Value, current, desired *resources.State) (*resources.State, error) {
+	e := desired.Str("engine")
+	known := listOf(current.Attr("server_privileges"))
+	if (e != MySQL && e != MariaDB) || known == nil {
+		return desired, nil
+	}
+	all := false
+	declared := map[string]bool{}
+	list, _ := cfgList(cfg, "privileges")
+	for _, p := range list {
+		p = strings.ToUpper(strings.Join(strings.Fields(p), " "))
+		if p == "ALL" || p == "ALL PRIVILEGES" {
+			all = true
+		} else {
+			declared[p] = true
+		}
+	}
+	var out []string
+	for _, p := range listOf(desired.Attr("privileges")) {
+		switch {
+		case slices.Contains(known, p):
+			out = append(out, p)
+		case declared[p] || !all:
+			return nil, &resources.AttrError{Attr: "privileges", Msg: fmt.Sprintf("this %s server has no privilege %q (SHOW PRIVILEGES)", e, p)}
+		}
+	}
+	d := *desired
+	d.Attrs = map[string]cty.Value{}
+	for k, v := range desired.Attrs {
+		d.Attrs[k] = v
+	}
+	d.Attrs["privileges"] = strs(out)
+	return &d, nil
+}
+
+// myGrantSQL is the statements giving the account exactly want in the
+// scope, each with the statement undoing it: a GRANT of what is missing,
+// then a REVOKE of what is not wanted. MySQL and MariaDB commit each
+// GRANT and REVOKE at once (no transaction holds them): the GRANT, the
+// statement likelier to fail (a name the server rejects), comes first,
+// so that most failures change nothing.
+func myGrantSQL(g grantSpec, cur, want []string) (do, undo []string) {
+	acct := myAccount(g.role, g.host)
+	grant := func(p []string) string { return "GRANT " + strings.Join(p, ", ") + " ON " + myScope(g) + " TO " + acct }
+	revoke := func(p []string) string {
+		return "REVOKE " + strings.Join(p, ", ") + " ON " + myScope(g) + " FROM " + acct
 	}
 	if a := minus(want, cur); len(a) > 0 {
-		out = append(out, "GRANT "+strings.Join(a, ", ")+" ON "+myScope(g)+" TO "+acct)
+		do, undo = append(do, grant(a)), append(undo, revoke(a))
 	}
-	return out
+	if r := minus(cur, want); len(r) > 0 {
+		do, undo = append(do, revoke(r)), append(undo, grant(r))
+	}
+	return do, undo
+}
+
+// myCheckGrant checks, before any statement runs, what the statements
+// need: the account, and the table of a table scope.
+func myCheckGrant(ctx context.Context, conn *sql.Conn, g grantSpec) error {
+	var n int
+	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ?", g.role, g.host).Scan(&n); err != nil {
+		return sqlErr(err)
+	}
+	if n == 0 {
+		return fmt.Errorf("account %s does not exist", myAccount(g.role, g.host))
+	}
+	if g.myDB != "*" && g.myTable != "*" {
+		if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", g.myDB, g.myTable).Scan(&n); err != nil {
+			return sqlErr(err)
+		}
+		if n == 0 {
+			return fmt.Errorf("table %s does not exist", myScope(g))
+		}
+	}
+	return nil
 }
 
 func (Grant) change(ctx context.Context, h *resources.Host, cur, want *resources.State, tables map[string][]string) error {
@@ -480,13 +585,22 @@ func (Grant) change(ctx context.Context, h *resources.Host, cur, want *resources
 		_, err = execAll(ctx, conn, t.engine, pgGrantSQL(g, c, w, tables))
 		return err
 	}
-	stmts := myGrantSQL(g, c, w)
-	n, err := execAll(ctx, conn, t.engine, stmts)
+	// Every statement is computed, and what it needs checked, before
+	// the first runs; those that ran are undone, last first, when a later
+	// one fails.
+	do, undo := myGrantSQL(g, c, w)
+	if len(do) == 0 {
+		return nil
+	}
+	if err := myCheckGrant(ctx, conn, g); err != nil {
+		return err
+	}
+	n, err := execAll(ctx, conn, t.engine, do)
 	if err != nil && n > 0 {
-		// The REVOKE went through and the GRANT failed: put back what
-		// was revoked, so a failed change leaves the privileges as they were.
-		if _, rerr := conn.ExecContext(ctx, "GRANT "+strings.Join(minus(c, w), ", ")+" ON "+myScope(g)+" TO "+myAccount(g.role, g.host)); rerr != nil {
-			return fmt.Errorf("%w (and restoring the revoked privileges failed: %v)", err, rerr)
+		for i := n - 1; i >= 0; i-- {
+			if _, rerr := conn.ExecContext(ctx, undo[i]); rerr != nil {
+				return fmt.Errorf("%w (and undoing the statements already run failed: %v)", err, sqlErr(rerr))
+			}
 		}
 	}
 	return err

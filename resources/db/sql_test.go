@@ -2,6 +2,7 @@ package db
 
 import (
 	"encoding/hex"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -114,10 +115,14 @@ func TestGrantSQL(t *testing.T) {
 		t.Errorf("default (-want +got):\n%s", diff)
 	}
 	mg := grantSpec{role: "web", host: "%", myDB: "web`db", myTable: "*"}
-	got = myGrantSQL(mg, []string{"DELETE", "SELECT"}, []string{"INSERT", "SELECT"})
-	want = []string{"REVOKE DELETE ON `web``db`.* FROM 'web'@'%'", "GRANT INSERT ON `web``db`.* TO 'web'@'%'"}
+	got, undo := myGrantSQL(mg, []string{"DELETE", "SELECT"}, []string{"INSERT", "SELECT"})
+	want = []string{"GRANT INSERT ON `web``db`.* TO 'web'@'%'", "REVOKE DELETE ON `web``db`.* FROM 'web'@'%'"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("mysql (-want +got):\n%s", diff)
+	}
+	want = []string{"REVOKE INSERT ON `web``db`.* FROM 'web'@'%'", "GRANT DELETE ON `web``db`.* TO 'web'@'%'"}
+	if diff := cmp.Diff(want, undo); diff != "" {
+		t.Errorf("mysql undo (-want +got):\n%s", diff)
 	}
 }
 
@@ -181,5 +186,46 @@ func TestOracleStatements(t *testing.T) {
 	}
 	if !strings.Contains(oraSpare4Query, "spare4") {
 		t.Errorf("query %q", oraSpare4Query)
+	}
+}
+
+// TestMySQLGrantResolve: declared privileges are checked against the
+// server's SHOW PRIVILEGES, and "ALL" is the scope's privileges it has.
+func TestMySQLGrantResolve(t *testing.T) {
+	cfg := func(privs ...string) cty.Value {
+		vals := []cty.Value{}
+		for _, p := range privs {
+			vals = append(vals, cty.StringVal(p))
+		}
+		return cty.ObjectVal(map[string]cty.Value{"engine": cty.StringVal("mariadb"), "role": cty.StringVal("web"),
+			"on": cty.StringVal("webdb.*"), "privileges": cty.ListVal(vals)})
+	}
+	server := &resources.State{Present: true, Attrs: map[string]cty.Value{"server_privileges": strs([]string{"DELETE", "INSERT", "SELECT", "UPDATE"})}}
+	for _, c := range []struct {
+		privs   []string
+		want    string
+		wantErr string
+	}{
+		{[]string{"all"}, "[DELETE INSERT SELECT UPDATE]", ""},
+		{[]string{"select", "insert"}, "[INSERT SELECT]", ""},
+		{[]string{"SELECT", "SHOW CREATE ROUTINE"}, "", `this mariadb server has no privilege "SHOW CREATE ROUTINE"`},
+	} {
+		d, err := Grant{}.Desired(cfg(c.privs...), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Grant{}.Resolve(cfg(c.privs...), server, d)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%v: error %v, want %q", c.privs, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", c.privs, err)
+		}
+		if got := fmt.Sprint(listOf(r.Attr("privileges"))); got != c.want {
+			t.Errorf("%v: resolved to %s, want %s", c.privs, got, c.want)
+		}
 	}
 }
