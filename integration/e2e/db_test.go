@@ -615,6 +615,31 @@ db_grant "web_all" {
 		if out, code := run("apply", "-y"); code != 0 {
 			t.Fatalf("apply SELECT: exit %d\n%s", code, out)
 		}
+		// PostgreSQL default privileges of sequences and functions.
+		write(t, main, strings.ReplaceAll(`
+db_grant "seq" {
+`+pgAdmin+`  role       = "legacy"
+  on         = "default_sequences"
+  database   = "appdb"
+  privileges = ["USAGE", "SELECT"]
+}
+db_grant "fn" {
+`+pgAdmin+`  role       = "legacy"
+  on         = "default_functions"
+  database   = "appdb"
+  privileges = ["EXECUTE"]
+}
+`, "PGADDR", addr))
+		if out, code := run("apply", "-y"); code != 0 {
+			t.Fatalf("apply default privileges: exit %d\n%s", code, out)
+		}
+		if out, code := run("plan", "-detailed-exitcode"); code != 0 {
+			t.Errorf("plan after default privileges: exit %d, want no changes\n%s", code, out)
+		}
+		acl := hostRun(t, tr, `cd /tmp && runuser -u postgres -- psql -At -d appdb -c "SELECT defaclobjtype, array_to_string(defaclacl, ',') FROM pg_default_acl d JOIN pg_roles r ON r.oid = d.defaclrole WHERE r.rolname = 'tendadmin' ORDER BY 1"`)
+		if !strings.Contains(acl, "S|legacy=rU/tendadmin") || !strings.Contains(acl, "f|legacy=X/tendadmin") {
+			t.Errorf("pg_default_acl:\n%s\nwant legacy=rU on sequences and legacy=X on functions", acl)
+		}
 		// PostgreSQL: a revert of the tables scope whose last statement
 		// fails (a table dropped since) changes nothing: the statements
 		// before it, on other tables, are rolled back with it.
@@ -697,7 +722,8 @@ db_user "full_my" {
 		}
 		got := hostRun(t, tr, `cd /tmp && runuser -u postgres -- psql -At -c "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolconnlimit, rolvaliduntil AT TIME ZONE 'UTC', (SELECT string_agg(r.rolname, ',') FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = a.oid) FROM pg_authid a WHERE rolname = 'full'"
 mariadb -N -e "SELECT ssl_type, max_questions, max_updates, max_connections, max_user_connections, plugin FROM mysql.user WHERE User = 'full' AND Host = '10.%'; SELECT JSON_VALUE(Priv, '$.account_locked') FROM mysql.global_priv WHERE User = 'full' AND Host = '10.%'"`)
-		want := "t|f|t|t|t|7|2031-02-03 04:05:06|readers\nANY\t100\t50\t20\t4\tmysql_native_password\ntrue\n"
+		// JSON_VALUE gives a JSON true as 1.
+		want := "t|f|t|t|t|7|2031-02-03 04:05:06|readers\nANY\t100\t50\t20\t4\tmysql_native_password\n1\n"
 		if got != want {
 			t.Errorf("the servers hold:\n%s\nwant:\n%s", got, want)
 		}

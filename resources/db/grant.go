@@ -33,11 +33,11 @@ func (Grant) Schema() *resources.Schema {
 	attrs = append(attrs,
 		resources.Attribute{Name: "role", Type: cty.String, Required: true, Doc: "The role or user the privileges are granted to. Refer to a db_user (role = db_user.app.name) so that it is created first."},
 		resources.Attribute{Name: "host", Type: cty.String, Doc: "MySQL/MariaDB: the user's host part. Default \"%\"."},
-		resources.Attribute{Name: "on", Type: cty.String, Required: true, Doc: "The scope. PostgreSQL: \"database\" (the database named by database), \"schema\", \"tables\" (every table, view and sequence-less relation in the schema, each with exactly these privileges) or \"default_tables\" (ALTER DEFAULT PRIVILEGES for tables for_role creates in the schema). MySQL/MariaDB: \"*.*\", \"db.*\" or \"db.table\"."},
+		resources.Attribute{Name: "on", Type: cty.String, Required: true, Doc: "The scope. PostgreSQL: \"database\" (the database named by database), \"schema\", \"tables\" (every table, view and sequence-less relation in the schema, each with exactly these privileges) or default privileges, ALTER DEFAULT PRIVILEGES for objects for_role creates in the schema: \"default_tables\", \"default_sequences\", \"default_functions\" or \"default_types\". MySQL/MariaDB: \"*.*\", \"db.*\" or \"db.table\"."},
 		resources.Attribute{Name: "database", Type: cty.String, Doc: "PostgreSQL: the database of the scope (required); tend connects to it for schema and table scopes."},
-		resources.Attribute{Name: "schema", Type: cty.String, Doc: "PostgreSQL: the schema, for the schema, tables and default_tables scopes. Default \"public\"."},
-		resources.Attribute{Name: "for_role", Type: cty.String, Doc: "PostgreSQL, default_tables: whose new tables the defaults apply to. Default: the admin user."},
-		resources.Attribute{Name: "privileges", Type: cty.List(cty.String), Required: true, Doc: "The privileges, exactly (case-insensitive; an empty list revokes all). Checked against the engine's privilege names for the scope: PostgreSQL database CREATE, CONNECT, TEMPORARY; schema USAGE, CREATE; tables SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER; \"ALL\" means all of the scope's. On MySQL/MariaDB they are also checked against the server's own list (SHOW PRIVILEGES), and \"ALL\" is the scope's privileges that server has. How a change is made: see the type's description."},
+		resources.Attribute{Name: "schema", Type: cty.String, Doc: "PostgreSQL: the schema, for the schema, tables and default_* scopes. Default \"public\"."},
+		resources.Attribute{Name: "for_role", Type: cty.String, Doc: "PostgreSQL, default_* scopes: whose new objects the defaults apply to. Default: the admin user."},
+		resources.Attribute{Name: "privileges", Type: cty.List(cty.String), Required: true, Doc: "The privileges, exactly (case-insensitive; an empty list revokes all). Checked against the engine's privilege names for the scope: PostgreSQL database CREATE, CONNECT, TEMPORARY; schema USAGE, CREATE; tables and default_tables SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER; default_sequences USAGE, SELECT, UPDATE; default_functions EXECUTE; default_types USAGE; \"ALL\" means all of the scope's. On MySQL/MariaDB they are also checked against the server's own list (SHOW PRIVILEGES), and \"ALL\" is the scope's privileges that server has. How a change is made: see the type's description."},
 	)
 	return &resources.Schema{
 		Doc: "The privileges of a database role in one scope (PostgreSQL database, schema, tables or default privileges; MySQL/MariaDB global, database or table), declaratively. " +
@@ -50,10 +50,22 @@ func (Grant) Schema() *resources.Schema {
 }
 
 var pgPrivs = map[string][]string{
-	"database":       {"CONNECT", "CREATE", "TEMPORARY"},
-	"schema":         {"CREATE", "USAGE"},
-	"tables":         {"DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"},
-	"default_tables": {"DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"},
+	"database":          {"CONNECT", "CREATE", "TEMPORARY"},
+	"schema":            {"CREATE", "USAGE"},
+	"tables":            {"DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"},
+	"default_tables":    {"DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"},
+	"default_sequences": {"SELECT", "UPDATE", "USAGE"},
+	"default_functions": {"EXECUTE"},
+	"default_types":     {"USAGE"},
+}
+
+// pgDefaults is, for each default privileges scope, pg_default_acl's
+// object type and the object word of ALTER DEFAULT PRIVILEGES.
+var pgDefaults = map[string][2]string{
+	"default_tables":    {"r", "TABLES"},
+	"default_sequences": {"S", "SEQUENCES"},
+	"default_functions": {"f", "FUNCTIONS"},
+	"default_types":     {"T", "TYPES"},
 }
 
 var myTablePrivs = []string{"ALTER", "CREATE", "CREATE VIEW", "DELETE", "DELETE HISTORY", "DROP", "INDEX", "INSERT", "REFERENCES", "SELECT", "SHOW VIEW", "TRIGGER", "UPDATE"}
@@ -82,7 +94,7 @@ func cfgGrant(cfg cty.Value, t target) (grantSpec, error) {
 	switch t.engine {
 	case Postgres:
 		if _, ok := pgPrivs[g.on]; !ok {
-			return g, &resources.AttrError{Attr: "on", Msg: fmt.Sprintf("PostgreSQL scopes are \"database\", \"schema\", \"tables\" and \"default_tables\", not %q", g.on)}
+			return g, &resources.AttrError{Attr: "on", Msg: fmt.Sprintf("PostgreSQL scopes are \"database\", \"schema\", \"tables\", \"default_tables\", \"default_sequences\", \"default_functions\" and \"default_types\", not %q", g.on)}
 		}
 		if g.database == "" {
 			return g, &resources.AttrError{Attr: "database", Msg: "database is required for PostgreSQL grants"}
@@ -90,7 +102,7 @@ func cfgGrant(cfg cty.Value, t target) (grantSpec, error) {
 		if g.schema == "" && g.on != "database" {
 			g.schema = "public"
 		}
-		if g.forRole == "" && g.on == "default_tables" {
+		if _, ok := pgDefaults[g.on]; ok && g.forRole == "" {
 			g.forRole = t.user
 		}
 	case MySQL, MariaDB:
@@ -269,10 +281,10 @@ func pgReadGrant(ctx context.Context, conn *sql.Conn, g grantSpec, want []string
 		if err == nil && !exists {
 			err = fmt.Errorf("schema %q does not exist in database %q", g.schema, g.database)
 		}
-	case "default_tables":
+	case "default_tables", "default_sequences", "default_functions", "default_types":
 		err = conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1),
 (SELECT string_agg(a.privilege_type, ',') FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
- WHERE n.nspname = $1 AND d.defaclobjtype = 'r' AND d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = $3) AND a.grantee = `+grantee+`)`, g.schema, g.role, g.forRole).Scan(&exists, &s)
+ WHERE n.nspname = $1 AND d.defaclobjtype = $4::"char" AND d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = $3) AND a.grantee = `+grantee+`)`, g.schema, g.role, g.forRole, pgDefaults[g.on][0]).Scan(&exists, &s)
 		if err == nil && !exists {
 			err = fmt.Errorf("schema %q does not exist in database %q", g.schema, g.database)
 		}
@@ -401,14 +413,15 @@ func pgGrantSQL(g grantSpec, cur, want []string, tables map[string][]string) []s
 			out = append(out, "GRANT "+strings.Join(want, ", ")+" ON ALL TABLES IN SCHEMA "+pgIdent(g.schema)+" TO "+role)
 		}
 		return out
-	case "default_tables":
+	case "default_tables", "default_sequences", "default_functions", "default_types":
 		pre := "ALTER DEFAULT PRIVILEGES FOR ROLE " + pgIdent(g.forRole) + " IN SCHEMA " + pgIdent(g.schema) + " "
+		objs := pgDefaults[g.on][1]
 		var out []string
 		if r := minus(cur, want); len(r) > 0 {
-			out = append(out, pre+"REVOKE "+strings.Join(r, ", ")+" ON TABLES FROM "+role)
+			out = append(out, pre+"REVOKE "+strings.Join(r, ", ")+" ON "+objs+" FROM "+role)
 		}
 		if a := minus(want, cur); len(a) > 0 {
-			out = append(out, pre+"GRANT "+strings.Join(a, ", ")+" ON TABLES TO "+role)
+			out = append(out, pre+"GRANT "+strings.Join(a, ", ")+" ON "+objs+" TO "+role)
 		}
 		return out
 	}

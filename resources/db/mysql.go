@@ -33,7 +33,8 @@ FROM mysql.user WHERE User = ? AND Host = ?`, name, host).Scan(&plugin, &auth, &
 	var locked string
 	if engine == MariaDB {
 		err = conn.QueryRowContext(ctx, `SELECT COALESCE(JSON_VALUE(Priv, '$.account_locked'), 'false') FROM mysql.global_priv WHERE User = ? AND Host = ?`, name, host).Scan(&locked)
-		locked = map[string]string{"true": "Y"}[locked]
+		// JSON_VALUE gives a JSON true as "1" (MariaDB 10.11).
+		locked = map[string]string{"true": "Y", "1": "Y"}[locked]
 	} else {
 		err = conn.QueryRowContext(ctx, `SELECT account_locked FROM mysql.user WHERE User = ? AND Host = ?`, name, host).Scan(&locked)
 	}

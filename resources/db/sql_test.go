@@ -114,6 +114,19 @@ func TestGrantSQL(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("default (-want +got):\n%s", diff)
 	}
+	g = grantSpec{role: "app", on: "default_functions", schema: "s", forRole: "owner"}
+	got = pgGrantSQL(g, nil, []string{"EXECUTE"}, nil)
+	want = []string{`ALTER DEFAULT PRIVILEGES FOR ROLE "owner" IN SCHEMA "s" GRANT EXECUTE ON FUNCTIONS TO "app"`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("default functions (-want +got):\n%s", diff)
+	}
+	g = grantSpec{role: "app", on: "default_sequences", schema: "s", forRole: "owner"}
+	got = pgGrantSQL(g, []string{"UPDATE", "USAGE"}, []string{"SELECT", "USAGE"}, nil)
+	want = []string{`ALTER DEFAULT PRIVILEGES FOR ROLE "owner" IN SCHEMA "s" REVOKE UPDATE ON SEQUENCES FROM "app"`,
+		`ALTER DEFAULT PRIVILEGES FOR ROLE "owner" IN SCHEMA "s" GRANT SELECT ON SEQUENCES TO "app"`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("default sequences (-want +got):\n%s", diff)
+	}
 	mg := grantSpec{role: "web", host: "%", myDB: "web`db", myTable: "*"}
 	got, undo := myGrantSQL(mg, []string{"DELETE", "SELECT"}, []string{"INSERT", "SELECT"})
 	want = []string{"GRANT INSERT ON `web``db`.* TO 'web'@'%'", "REVOKE DELETE ON `web``db`.* FROM 'web'@'%'"}
