@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -159,10 +160,14 @@ func rollbackCmd(io IO) *cobra.Command {
 					typ, ok := types[e.Type]
 					if !ok {
 						err = fmt.Errorf("unknown resource type %q", e.Type)
-					} else if err = resolveSecrets(e); err != nil {
-						err = fmt.Errorf("%w: set it and roll back again", err)
 					} else {
+						// A secret that cannot be resolved again fails only
+						// the changes whose revert needs it.
+						serr := resolveSecrets(e)
 						err = resources.OnHost(typ, plan.IsWindows(ih)).Revert(cmd.Context(), rh, e.Before, e.After, e.Undo)
+						if err != nil && serr != nil {
+							err = fmt.Errorf("%w (%v: set it and roll back again)", err, serr)
+						}
 					}
 					if err != nil {
 						failed++
@@ -234,8 +239,5 @@ func describeRevert(e *journal.Entry) string {
 // secret(...) reference each came from, never the value, and it is
 // resolved again here, from the environment rollback runs in.
 func resolveSecrets(e *journal.Entry) error {
-	if err := e.Before.ResolveSecrets(lang.ResolveSecret); err != nil {
-		return err
-	}
-	return e.After.ResolveSecrets(lang.ResolveSecret)
+	return errors.Join(e.Before.ResolveSecrets(lang.ResolveSecret), e.After.ResolveSecrets(lang.ResolveSecret))
 }

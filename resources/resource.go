@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -260,11 +261,12 @@ type State struct {
 // ResolveSecrets puts back the sensitive attributes of a state read back
 // from a journal whose secret references it knows, resolving each with
 // resolve (lang.ResolveSecret). The error names the attribute and the
-// reference.
+// reference; the others are resolved all the same.
 func (s *State) ResolveSecrets(resolve func(ref string) (cty.Value, error)) error {
 	if s == nil {
 		return nil
 	}
+	var errs []error
 	for _, k := range sortedKeys(s.SecretRefs) {
 		if _, ok := s.Attrs[k]; ok {
 			continue
@@ -272,14 +274,15 @@ func (s *State) ResolveSecrets(resolve func(ref string) (cty.Value, error)) erro
 		ref := s.SecretRefs[k]
 		v, err := resolve(ref)
 		if err != nil {
-			return fmt.Errorf("%s comes from secret(%q): %w", k, ref, err)
+			errs = append(errs, fmt.Errorf("%s comes from secret(%q): %w", k, ref, err))
+			continue
 		}
 		if s.Attrs == nil {
 			s.Attrs = map[string]cty.Value{}
 		}
 		s.Attrs[k] = v
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func sortedKeys(m map[string]string) []string {
