@@ -720,12 +720,32 @@ db_user "full_my" {
 		if out, code := run("plan", "-detailed-exitcode"); code != 0 {
 			t.Errorf("second plan: exit %d, want no changes\n%s", code, out)
 		}
-		got := hostRun(t, tr, `cd /tmp && runuser -u postgres -- psql -At -c "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolconnlimit, rolvaliduntil AT TIME ZONE 'UTC', (SELECT string_agg(r.rolname, ',') FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = a.oid) FROM pg_authid a WHERE rolname = 'full'"
-mariadb -N -e "SELECT ssl_type, max_questions, max_updates, max_connections, max_user_connections, plugin FROM mysql.user WHERE User = 'full' AND Host = '10.%'; SELECT JSON_VALUE(Priv, '$.account_locked') FROM mysql.global_priv WHERE User = 'full' AND Host = '10.%'"`)
+		const dbAttrs = `cd /tmp && runuser -u postgres -- psql -At -c "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolconnlimit, rolvaliduntil AT TIME ZONE 'UTC', (SELECT string_agg(r.rolname, ',') FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = a.oid) FROM pg_authid a WHERE rolname = 'full'"
+mariadb -N -e "SELECT ssl_type, max_questions, max_updates, max_connections, max_user_connections, plugin FROM mysql.user WHERE User = 'full' AND Host = '10.%'; SELECT JSON_VALUE(Priv, '$.account_locked') FROM mysql.global_priv WHERE User = 'full' AND Host = '10.%'"`
+		got := hostRun(t, tr, dbAttrs)
 		// JSON_VALUE gives a JSON true as 1.
 		want := "t|f|t|t|t|7|2031-02-03 04:05:06|readers\nANY\t100\t50\t20\t4\tmysql_native_password\n1\n"
 		if got != want {
 			t.Errorf("the servers hold:\n%s\nwant:\n%s", got, want)
+		}
+		// Drift of these attributes by hand, each for its resource.
+		for _, d := range [][2]string{
+			{`mariadb -e "ALTER USER 'full'@'10.%' ACCOUNT UNLOCK"`, "[db_user.full_my]"},
+			{`mariadb -e "ALTER USER 'full'@'10.%' REQUIRE NONE"`, "[db_user.full_my]"},
+			{`cd /tmp && runuser -u postgres -- psql -qc "ALTER ROLE \"full\" VALID UNTIL 'infinity'"`, "[db_user.full]"},
+			{`cd /tmp && runuser -u postgres -- psql -qc "REVOKE readers FROM \"full\""`, "[db_user.full]"},
+		} {
+			hostRun(t, tr, d[0])
+			c, errs := planJSON(t, "-C", dir)
+			if len(errs) > 0 || fmt.Sprint(c[host]) != d[1] {
+				t.Errorf("%s: changes %v (errors %v), want %s", d[0], c[host], errs, d[1])
+			}
+			if out, code := run("apply", "-y"); code != 0 {
+				t.Fatalf("apply: exit %d\n%s", code, out)
+			}
+		}
+		if got2 := hostRun(t, tr, dbAttrs); got2 != want {
+			t.Errorf("after restoring, the servers hold:\n%s\nwant:\n%s", got2, want)
 		}
 		// on_create: another declared password is no change for existing
 		// accounts (the PostgreSQL role; the MariaDB one has "always").
