@@ -165,8 +165,12 @@ func rollbackCmd(io IO) *cobra.Command {
 						// the changes whose revert needs it.
 						serr := resolveSecrets(e)
 						err = resources.OnHost(typ, plan.IsWindows(ih)).Revert(cmd.Context(), rh, e.Before, e.After, e.Undo)
-						if err != nil && serr != nil {
-							err = fmt.Errorf("%w (%v: set it and roll back again)", err, serr)
+						switch {
+						case err == nil || serr == nil:
+						case errors.Is(err, resources.ErrSecretNeeded):
+							err = fmt.Errorf("%v: set it and roll back again", serr)
+						default:
+							err = fmt.Errorf("%w (and %v)", err, serr)
 						}
 					}
 					if err != nil {

@@ -258,6 +258,11 @@ type State struct {
 	SecretRefs map[string]string `json:"-"`
 }
 
+// ErrSecretNeeded is what a Revert returns (wrapped) when it needs a
+// secret the journaled state does not have: rollback then says which
+// secret(...) reference it could not resolve.
+var ErrSecretNeeded = errors.New("a secret is needed")
+
 // ResolveSecrets puts back the sensitive attributes of a state read back
 // from a journal whose secret references it knows, resolving each with
 // resolve (lang.ResolveSecret). The error names the attribute and the

@@ -632,7 +632,7 @@ func (gr Grant) Apply(ctx context.Context, h *resources.Host, before, after *res
 // privileges it had (table by table for the tables scope).
 func (gr Grant) Revert(ctx context.Context, h *resources.Host, before, after *resources.State, undo resources.Undo) error {
 	if lostPassword(after) {
-		return fmt.Errorf("no admin password to revert the privileges of %s with (the run journal keeps none; rollback resolves again only one from secret(...)): apply the previous configuration instead", after.Str("role"))
+		return fmt.Errorf("%w: no admin password to revert the privileges of %s with (the run journal keeps none; rollback resolves again only one from secret(...)): apply the previous configuration instead", resources.ErrSecretNeeded, after.Str("role"))
 	}
 	var tables map[string][]string
 	if after.Str("on") == "tables" && after.Str("engine") == Postgres {

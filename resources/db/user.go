@@ -387,7 +387,7 @@ func (User) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 func (User) Revert(ctx context.Context, h *resources.Host, before, after *resources.State, undo resources.Undo) error {
 	t := stateTarget(after)
 	if lostPassword(after) {
-		return fmt.Errorf("no admin password to revert %s with (the run journal keeps none; rollback resolves again only one from secret(...)): apply the previous configuration instead", after.Str("name"))
+		return fmt.Errorf("%w: no admin password to revert %s with (the run journal keeps none; rollback resolves again only one from secret(...)): apply the previous configuration instead", resources.ErrSecretNeeded, after.Str("name"))
 	}
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
