@@ -288,6 +288,9 @@ func (a *hostApply) run(ctx context.Context) *HostResult {
 				if len(batch) > 1 {
 					results := a.applyBatch(ctx, batch, entryIndex)
 					for i, b := range batch {
+						if errors.Is(results[i].Err, resources.ErrNotAttempted) {
+							continue // left for later, as if not batched
+						}
 						batched[b] = results[i]
 						if results[i].Err == nil {
 							applied = append(applied, done{b, results[i].Undo, entryIndex[b]})
@@ -463,6 +466,10 @@ func (a *hostApply) applyBatch(ctx context.Context, batch []*plan.Change, idx ma
 	}
 	for i, c := range batch {
 		r := results[i]
+		if errors.Is(r.Err, resources.ErrNotAttempted) {
+			a.entry(idx[c], func(e *journal.Entry) { e.Status = journal.Pending })
+			continue
+		}
 		if r.Err == nil {
 			a.entry(idx[c], func(e *journal.Entry) { e.Status, e.Undo = journal.Applied, r.Undo })
 			a.emit(Event{Host: a.hp.Name, Kind: EvDone, Address: c.Address, Action: c.Action, Duration: time.Since(start)})

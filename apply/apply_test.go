@@ -191,3 +191,60 @@ func TestBatch(t *testing.T) {
 		}
 	}
 }
+
+// stopBatchKV applies its batch in order and stops at the first failure,
+// as the file type's batch script does: the rest are not attempted.
+type stopBatchKV struct{ kv }
+
+func (b stopBatchKV) ApplyBatch(ctx context.Context, h *resources.Host, items []resources.BatchItem) []resources.BatchResult {
+	b.host.mu.Lock()
+	var keys []string
+	for _, it := range items {
+		keys = append(keys, it.After.Str("key"))
+	}
+	b.host.log = append(b.host.log, "batch "+strings.Join(keys, ","))
+	b.host.mu.Unlock()
+	out := make([]resources.BatchResult, len(items))
+	failed := false
+	for i, it := range items {
+		if failed {
+			out[i].Err = resources.ErrNotAttempted
+			continue
+		}
+		out[i].Err = b.set(it.After.Str("key"), it.After.Str("value"))
+		failed = out[i].Err != nil
+	}
+	return out
+}
+
+// TestBatchStops: the changes a batch did not attempt after its failing
+// one are skipped when the host rolls back (not "failed"), and made
+// later, in a batch of their own, when failures do not stop the host.
+func TestBatchStops(t *testing.T) {
+	fh := &fakeHost{state: map[string]string{}}
+	typ := stopBatchKV{kv{host: fh, fail: map[string]bool{"b": true}}}
+	res, st := run(t, hostPlan(t, typ, fh, []string{"a", "b", "c", "d"}, nil), Rollback)
+	if res.OK() || res.Hosts[0].Outcome != "rolled_back" {
+		t.Fatalf("outcome %+v", res.Hosts[0])
+	}
+	wantLog := []string{"batch a,b,c,d", "set a=new-a", "fail b", "set a="}
+	if diff := cmp.Diff(wantLog, fh.log); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	want := map[string]journal.Status{"kv.a": journal.Reverted, "kv.b": journal.Failed, "kv.c": journal.Skipped, "kv.d": journal.Skipped}
+	if diff := cmp.Diff(want, st); diff != "" {
+		t.Errorf("journal (-want +got):\n%s", diff)
+	}
+
+	fh = &fakeHost{state: map[string]string{}}
+	typ = stopBatchKV{kv{host: fh, fail: map[string]bool{"b": true}}}
+	_, st = run(t, hostPlan(t, typ, fh, []string{"a", "b", "c", "d"}, nil), Continue)
+	wantLog = []string{"batch a,b,c,d", "set a=new-a", "fail b", "batch c,d", "set c=new-c", "set d=new-d"}
+	if diff := cmp.Diff(wantLog, fh.log); diff != "" {
+		t.Errorf("continue: calls (-want +got):\n%s", diff)
+	}
+	want = map[string]journal.Status{"kv.a": journal.Applied, "kv.b": journal.Failed, "kv.c": journal.Applied, "kv.d": journal.Applied}
+	if diff := cmp.Diff(want, st); diff != "" {
+		t.Errorf("continue: journal (-want +got):\n%s", diff)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -29,6 +30,12 @@ type Config struct {
 	Resources []*Resource
 	byAddr    map[string]*Resource
 	types     map[string]resources.Type
+	// files caches what file and templatefile read, for this Config's
+	// life (one run).
+	files *fileCache
+
+	factsOnce sync.Once
+	usesFacts bool
 }
 
 // Variable is a `variable` block.
@@ -96,6 +103,7 @@ func Load(dir string, types []resources.Type) (*Config, hcl.Diagnostics) {
 		Variables: map[string]*Variable{},
 		byAddr:    map[string]*Resource{},
 		types:     resources.ByName(types),
+		files:     &fileCache{},
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -2,7 +2,6 @@ package lang
 
 import (
 	"fmt"
-	"os"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
@@ -58,7 +57,7 @@ func (c *Config) Order() []*Resource {
 	return out
 }
 
-func (c *Config) functions() map[string]function.Function { return Functions(c.Dir) }
+func (c *Config) functions() map[string]function.Function { return functions(c.Dir, c.files) }
 
 // RoleHosts evaluates each role's hosts pattern (which may use var.*).
 func (c *Config) RoleHosts(vars map[string]cty.Value) (map[*Role]string, hcl.Diagnostics) {
@@ -296,17 +295,20 @@ func (r *Resource) AttrRange(name string) hcl.Range {
 
 // Env returns the resources.Env of this configuration: files and
 // templates relative to its directory.
-func (c *Config) Env() Env { return Env{dir: c.Dir} }
+func (c *Config) Env() Env { return Env{dir: c.Dir, files: c.files} }
 
 // Env implements resources.Env for a configuration directory.
-type Env struct{ dir string }
+type Env struct {
+	dir   string
+	files *fileCache
+}
 
 // ReadFile implements resources.Env.
-func (e Env) ReadFile(path string) ([]byte, error) { return os.ReadFile(resolve(e.dir, path)) }
+func (e Env) ReadFile(path string) ([]byte, error) { return e.files.readFile(resolve(e.dir, path)) }
 
 // RenderTemplate implements resources.Env.
 func (e Env) RenderTemplate(path string, vars cty.Value) (string, error) {
-	v, err := renderTemplate(e.dir, path, vars, Functions(e.dir))
+	v, err := renderTemplate(e.dir, path, vars, functions(e.dir, e.files), e.files)
 	if err != nil {
 		return "", err
 	}

@@ -5,9 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -26,7 +29,75 @@ const Sensitive = resources.Sensitive
 
 // Functions returns the functions configuration may call: HCL's standard
 // library plus file, templatefile and secret. Paths are relative to dir.
-func Functions(dir string) map[string]function.Function {
+func Functions(dir string) map[string]function.Function { return functions(dir, nil) }
+
+// fileCache keeps the files a configuration's functions read, and the
+// templates parsed from them, for one run: a template rendered for 50
+// hosts is read and parsed once, not 50 times (it was most of a plan's
+// controller time). Safe for concurrent use; nil reads every time.
+type fileCache struct {
+	mu sync.Mutex
+	m  map[string]*cachedFile
+}
+
+type cachedFile struct {
+	read  sync.Once
+	src   []byte
+	err   error
+	parse sync.Once
+	expr  hclsyntax.Expression
+	diags hcl.Diagnostics
+}
+
+func (fc *fileCache) get(full string) *cachedFile {
+	if fc == nil {
+		return &cachedFile{}
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if fc.m == nil {
+		fc.m = map[string]*cachedFile{}
+	}
+	f := fc.m[full]
+	if f == nil {
+		f = &cachedFile{}
+		fc.m[full] = f
+	}
+	return f
+}
+
+// readFile returns the content of the file at full.
+func (fc *fileCache) readFile(full string) ([]byte, error) {
+	f := fc.get(full)
+	f.read.Do(func() { f.src, f.err = os.ReadFile(full) })
+	return f.src, f.err
+}
+
+// template returns the template parsed from the file at full. A parsed
+// template is only read when evaluated, so hosts share it.
+func (fc *fileCache) template(full string) (hclsyntax.Expression, error) {
+	f := fc.get(full)
+	f.read.Do(func() { f.src, f.err = os.ReadFile(full) })
+	if f.err != nil {
+		return nil, f.err
+	}
+	f.parse.Do(func() {
+		f.expr, f.diags = hclsyntax.ParseTemplate(f.src, full, hcl.Pos{Line: 1, Column: 1, Byte: 0})
+		if te, ok := f.expr.(*hclsyntax.TemplateExpr); ok {
+			for i, p := range te.Parts {
+				if _, lit := p.(*hclsyntax.LiteralValueExpr); !lit {
+					te.Parts[i] = intString{p}
+				}
+			}
+		}
+	})
+	if f.diags.HasErrors() {
+		return nil, diagsError(f.diags)
+	}
+	return f.expr, nil
+}
+
+func functions(dir string, fc *fileCache) map[string]function.Function {
 	fns := map[string]function.Function{
 		"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "chomp": stdlib.ChompFunc,
 		"coalesce": stdlib.CoalesceFunc, "coalescelist": stdlib.CoalesceListFunc,
@@ -64,7 +135,7 @@ func Functions(dir string) map[string]function.Function {
 		Params: []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:   function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			b, err := os.ReadFile(resolve(dir, args[0].AsString()))
+			b, err := fc.readFile(resolve(dir, args[0].AsString()))
 			if err != nil {
 				return cty.NilVal, err
 			}
@@ -78,7 +149,7 @@ func Functions(dir string) map[string]function.Function {
 		},
 		Type: function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			return renderTemplate(dir, args[0].AsString(), args[1], fns)
+			return renderTemplate(dir, args[0].AsString(), args[1], fns, fc)
 		},
 	})
 	return fns
@@ -138,15 +209,10 @@ func resolve(dir, p string) string {
 
 // renderTemplate renders a template file with vars as its only variables,
 // as Terraform's templatefile does.
-func renderTemplate(dir, path string, vars cty.Value, fns map[string]function.Function) (cty.Value, error) {
-	full := resolve(dir, path)
-	src, err := os.ReadFile(full)
+func renderTemplate(dir, path string, vars cty.Value, fns map[string]function.Function, fc *fileCache) (cty.Value, error) {
+	expr, err := fc.template(resolve(dir, path))
 	if err != nil {
 		return cty.NilVal, err
-	}
-	expr, diags := hclsyntax.ParseTemplate(src, full, hcl.Pos{Line: 1, Column: 1, Byte: 0})
-	if diags.HasErrors() {
-		return cty.NilVal, diagsError(diags)
 	}
 	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: fns}
 	if !vars.IsNull() {
@@ -183,4 +249,28 @@ func diagsError(diags hcl.Diagnostics) error {
 		msgs = append(msgs, m)
 	}
 	return fmt.Errorf("%s", strings.Join(msgs, "; "))
+}
+
+// intString is a template interpolation whose whole-number results it
+// turns into strings itself: cty's conversion formats every number as a
+// 512-bit float (math/big's shortest decimal), which was a tenth of a
+// plan's controller time for templates with a port or an index in them.
+// The text is the same; anything else is left to the template.
+type intString struct{ hclsyntax.Expression }
+
+func (e intString) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	v, diags := e.Expression.Value(ctx)
+	uv, marks := v.Unmark()
+	if !uv.IsKnown() || uv.IsNull() || !uv.Type().Equals(cty.Number) {
+		return v, diags
+	}
+	bf := uv.AsBigFloat()
+	if !bf.IsInt() {
+		return v, diags
+	}
+	i, acc := bf.Int64()
+	if acc != big.Exact {
+		return v, diags
+	}
+	return cty.StringVal(strconv.FormatInt(i, 10)).WithMarks(marks), diags
 }

@@ -35,6 +35,33 @@ type Planner struct {
 	Progress func(h *HostPlan)
 
 	roles map[*lang.Role]map[string]bool
+
+	// checked holds each host's evaluation by Check (facts unknown),
+	// which planHost's first pass reuses: evaluating a host's
+	// configuration is most of the controller's work for it.
+	mu      sync.Mutex
+	checked map[string][]*lang.Instance
+}
+
+// expandStatic is expand with facts unknown, evaluated once per host
+// for Check and planHost together.
+func (p *Planner) expandStatic(h *inventory.Host) ([]*lang.Instance, hcl.Diagnostics) {
+	p.mu.Lock()
+	insts, ok := p.checked[h.Name]
+	p.mu.Unlock()
+	if ok {
+		return insts, nil
+	}
+	insts, diags := p.expand(h, probe.UnknownValue(), true)
+	if !diags.HasErrors() {
+		p.mu.Lock()
+		if p.checked == nil {
+			p.checked = map[string][]*lang.Instance{}
+		}
+		p.checked[h.Name] = insts
+		p.mu.Unlock()
+	}
+	return insts, diags
 }
 
 // Check validates configuration against the targeted hosts without
@@ -46,7 +73,7 @@ func (p *Planner) Check(hosts []*inventory.Host) hcl.Diagnostics {
 		return diags
 	}
 	for _, h := range hosts {
-		_, ds := p.expand(h, probe.UnknownValue(), true)
+		_, ds := p.expandStatic(h)
 		diags = append(diags, ds...)
 		if ds.HasErrors() {
 			break // the same mistake would repeat for every host
@@ -216,13 +243,14 @@ func IsWindows(h *inventory.Host) bool { return h.Transport == "winrm" }
 func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 	hp := &HostPlan{Name: h.Name, Address: h.Address, Windows: IsWindows(h)}
 	// Pass 1: facts unknown; probe everything whose identity is known.
-	insts1, diags := p.expand(h, probe.UnknownValue(), true)
+	insts1, diags := p.expandStatic(h)
 	if diags.HasErrors() {
 		hp.Err = &DiagError{diags}
 		return hp
 	}
 	var frags []probe.Fragment
 	base := map[string]string{}
+	wants := map[string]*resources.State{}
 	for _, in := range insts1 {
 		typ := resources.OnHost(in.Resource.Type, hp.Windows)
 		cfg := nullUnknowns(in.Config)
@@ -232,6 +260,7 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		var want *resources.State
 		if in.Config.IsWhollyKnown() {
 			want, _ = typ.Desired(in.Config, p.Config.Env())
+			wants[in.Addr] = want
 		}
 		if _, direct := typ.(resources.DirectReader); direct {
 			continue // read over its own connection, below
@@ -251,11 +280,16 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		return hp
 	}
 	hp.Facts = res.Facts
-	// Pass 2: with facts.
-	insts, diags := p.expand(h, res.Facts.Value(), false)
-	if diags.HasErrors() {
-		hp.Err = &DiagError{diags}
-		return hp
+	// Pass 2: with facts, unless no resource reads them: then the
+	// first pass's evaluation is the host's (and its desired states
+	// too).
+	insts, same := insts1, !p.Config.UsesFacts()
+	if !same {
+		insts, diags = p.expand(h, res.Facts.Value(), false)
+		if diags.HasErrors() {
+			hp.Err = &DiagError{diags}
+			return hp
+		}
 	}
 	type planned struct {
 		in     *lang.Instance
@@ -265,7 +299,10 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 	var again []probe.Fragment
 	for _, in := range insts {
 		typ := resources.OnHost(in.Resource.Type, hp.Windows)
-		d, err := typ.Desired(in.Config, p.Config.Env())
+		d, err := wants[in.Addr], error(nil)
+		if d == nil || !same {
+			d, err = typ.Desired(in.Config, p.Config.Env())
+		}
 		if err != nil {
 			hp.Err = &DiagError{hcl.Diagnostics{attrDiag(in, err)}}
 			return hp
@@ -274,7 +311,7 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		if _, direct := typ.(resources.DirectReader); direct {
 			continue
 		}
-		if base[in.Addr] != typ.Probe(in.Config, nil) {
+		if b, probed := base[in.Addr]; !probed || (!same && b != typ.Probe(in.Config, nil)) {
 			again = append(again, probe.For(in.Addr, typ, in.Config, d))
 		}
 	}

@@ -36,12 +36,18 @@ type Fragment struct {
 	// the script's own shell when it can (resources.InlineProber); Script
 	// runs otherwise.
 	Inline string
+	// InShell runs Script in the script's own shell rather than a
+	// subshell, sparing a fork (see resources.InShellProber).
+	InShell bool
 }
 
 // For returns the fragment probing a resource of typ, with its path
 // hint when typ is a resources.PathProber.
 func For(id string, typ resources.Type, cfg cty.Value, want *resources.State) Fragment {
 	f := Fragment{ID: id, Script: typ.Probe(cfg, want), Prelude: resources.PreludeOf(typ)}
+	if sp, ok := typ.(resources.InShellProber); ok {
+		f.InShell = sp.ProbeInShell(cfg)
+	}
 	if pp, ok := typ.(resources.PathProber); ok {
 		f.Path, f.Hash = pp.ProbePath(cfg)
 		if ip, ok := typ.(resources.InlineProber); ok {
@@ -62,8 +68,11 @@ type Result struct {
 
 // Script builds the host's probe script: the prelude, the prefetch of
 // the fragments' paths, the facts section (when withFacts) and one
-// section per fragment, each in its own subshell so one failing probe
-// cannot disturb the others.
+// section per fragment. A section's body is a function, _tf, called in a
+// subshell so one failing probe cannot disturb the others, or, for
+// fragments written for it (InShell, the facts), in the script's own
+// shell: a fork costs a host milliseconds, and a host's script holds
+// hundreds of sections.
 func Script(nonce string, withFacts bool, frags []Fragment) string {
 	var sb strings.Builder
 	// Sized once: a host's script is hundreds of fragments, and growing
@@ -84,26 +93,40 @@ func Script(nonce string, withFacts bool, frags []Fragment) string {
 	}
 	prefetch(&sb, frags)
 	mark := "\036tend:" + nonce + ":"
-	section := func(id, body string) {
-		fmt.Fprintf(&sb, "printf '%%s\\n' '%sbegin:%s'\n(\n%s) 2>&1\nprintf '%%s%%s\\n' '%send:' $?\n",
-			mark, strings.ReplaceAll(id, "'", ""), body, mark)
+	// body defines _tf and runs it, leaving its status in _tr. The
+	// colon keeps an empty body valid sh.
+	body := func(script string, inShell bool) {
+		sb.WriteString("_tf() {\n:\n")
+		sb.WriteString(script)
+		if !strings.HasSuffix(script, "\n") {
+			sb.WriteByte('\n')
+		}
+		if inShell {
+			sb.WriteString("}\n_tf 2>&1\n_tr=$?\n")
+		} else {
+			sb.WriteString("}\n(_tf) 2>&1\n_tr=$?\n")
+		}
 	}
+	end := func() { fmt.Fprintf(&sb, "printf '%%s%%s\\n' '%send:' $_tr\n", mark) }
 	if withFacts {
-		sb.WriteString("_ti=x\n")
-		section("facts", factsScript)
+		fmt.Fprintf(&sb, "_ti=x\nprintf '%%s\\n' '%sbegin:facts'\n", mark)
+		body(factsScript, true)
+		end()
 	}
 	for i, f := range frags {
 		// Sections are numbered: addresses may hold any character. _ti
 		// tells tstat and tsha which prefetched values are the section's.
-		fmt.Fprintf(&sb, "_ti=%d\n", i)
+		fmt.Fprintf(&sb, "_ti=%d\nprintf '%%s\\n' '%sbegin:%d'\n", i, mark, i)
 		if f.Inline != "" && prefetched(f) {
 			// Answered in this shell when the prefetch suffices (no
-			// fork), else by the fragment in its subshell.
-			fmt.Fprintf(&sb, "printf '%%s\\n' '%sbegin:%d'\n%sif [ -n \"$_tok\" ]; then _tr=0; else\n(\n%s) 2>&1\n_tr=$?\nfi\nprintf '%%s%%s\\n' '%send:' $_tr\n",
-				mark, i, f.Inline, f.Script, mark)
-			continue
+			// fork), else by the fragment.
+			fmt.Fprintf(&sb, "%sif [ -n \"$_tok\" ]; then _tr=0; else\n", f.Inline)
+			body(f.Script, f.InShell)
+			sb.WriteString("fi\n")
+		} else {
+			body(f.Script, f.InShell)
 		}
-		section(strconv.Itoa(i), f.Script)
+		end()
 	}
 	return sb.String()
 }

@@ -75,6 +75,19 @@ type InlineProber interface {
 	ProbeInline(cfg cty.Value, want *State) string
 }
 
+// InShellProber is implemented by types whose probe fragment is written
+// to run in the probe script's own shell instead of a subshell (a fork
+// per fragment, which costs a host milliseconds). Every fragment runs as
+// the body of a shell function; an in-shell one must leave the shell as
+// it found it: it ends with return (never exit, except inside $(...) or
+// a subshell of its own), assigns each variable before reading it,
+// restores IFS and set -f when it changes them, does not cd, trap,
+// umask or redirect the shell's own descriptors, and uses no name
+// starting with _t.
+type InShellProber interface {
+	ProbeInShell(cfg cty.Value) bool
+}
+
 // pathInline is the inline form of pathProbe: it answers when the path
 // is absent, or was prefetched and ok (a shell condition on $_t, the
 // type, and $_th, the digest) holds, printing the same values as

@@ -78,14 +78,17 @@ func (Group) Desired(cfg cty.Value, env resources.Env) (*resources.State, error)
 // Probe implements resources.Type.
 func (Group) Probe(cfg cty.Value, want *resources.State) string {
 	name, _ := cfgStr(cfg, "name")
-	return "n=" + shell.Quote(name) + "\n" + idOwnerProbe(etc("group"), cfgID(cfg, "gid")) + findLine("g", etc("group")) + `if [ -z "$g" ]; then out exists 0; exit 0; fi
+	return "n=" + shell.Quote(name) + "\n" + idOwnerProbe(etc("group"), cfgID(cfg, "gid")) + findLine("g", etc("group")) + `if [ -z "$g" ]; then out exists 0; return 0; fi
 out exists 1; out group "$g"
 if [ -r ` + etc("gshadow") + ` ]; then
   ` + findLine("s", etc("gshadow")) + `  if [ -n "$s" ]; then out gshadow "$s"; fi
 fi
-exit 0
+return 0
 `
 }
+
+// ProbeInShell implements resources.InShellProber.
+func (Group) ProbeInShell(cty.Value) bool { return true }
 
 // Read implements resources.Type. Members are always read (sorted), for
 // the revert; administrators and the group password hash (marked

@@ -188,7 +188,7 @@ func (User) Probe(cfg cty.Value, want *resources.State) string {
 	sb.WriteString("n=" + shell.Quote(name) + "\n")
 	sb.WriteString(idOwnerProbe(etc("passwd"), cfgID(cfg, "uid")))
 	sb.WriteString(findLine("u", etc("passwd")))
-	sb.WriteString(`if [ -z "$u" ]; then out exists 0; exit 0; fi
+	sb.WriteString(`if [ -z "$u" ]; then out exists 0; return 0; fi
 out exists 1; out passwd "$u"
 ` + splitPasswd + `i=0
 while IFS= read -r l; do
@@ -216,9 +216,13 @@ if [ -d "$home" ]; then out home_exists 1; fi
 fi
 `)
 	}
-	sb.WriteString("exit 0\n")
+	sb.WriteString("return 0\n")
 	return sb.String()
 }
+
+// ProbeInShell implements resources.InShellProber: the probe is the
+// shell's read loops over the account files.
+func (User) ProbeInShell(cty.Value) bool { return true }
 
 // numbered returns the values of key1, key2, ... in order.
 func numbered(out resources.ProbeOutput, key string) []string {

@@ -30,7 +30,8 @@ func (a apk) installedSh(root string) string {
 `
 }
 
-func (a apk) listSh() string { return a.snapshotSh("") }
+func (a apk) listSh() string   { return a.snapshotSh("") }
+func (apk) listPrefix() string { return "" }
 
 func (a apk) indexSh(root string) string {
 	return "q " + a.cmd(root) + ` policy -- "$n"` + "\n"

@@ -24,14 +24,18 @@ case $v in ?[iWt]?*) v=${v#???};; *) v=;; esac
 `
 }
 
-// listSh lists installed packages by plain name (a Multi-Arch: same
-// package installed for two architectures is listed twice; a name with
-// an architecture qualifier is looked up with dpkg-query instead). The
-// status is checked before the list is filtered: a failing dpkg-query
-// must not read as "nothing installed".
+// listSh lists every package dpkg knows by plain name, after its
+// db:Status-Abbrev (a Multi-Arch: same package installed for two
+// architectures is listed twice; a name with an architecture qualifier
+// is looked up with dpkg-query instead). One process: the fragments
+// match the installed ones with listPrefix.
 func (apt) listSh() string {
-	return `l=$(dpkg-query -W -f='${db:Status-Abbrev}${Package} ${Version}\n' 2>/dev/null) && printf '%s\n' "$l" | sed -n 's/^.[iWt].//p'`
+	return `dpkg-query -W -f='${db:Status-Abbrev}${Package} ${Version}\n' 2>/dev/null`
 }
+
+// listPrefix matches a status of installed or only awaiting triggers (as
+// installedSh); "rc" (removed, configuration files kept) does not.
+func (apt) listPrefix() string { return "?[iWt]?" }
 
 func (apt) indexSh(root string) string { return "q apt-cache policy -- \"$n\"\n" }
 

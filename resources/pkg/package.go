@@ -175,14 +175,15 @@ out idx.rc $r; }
 // script's own shell before the fragments (whose subshells inherit what
 // it sets): it lists the installed packages of the host's package
 // manager (one dpkg-query, rpm -qa, pacman -Q or read of apk's database)
-// into tend_pkg_list, "\nNAME VERSION\n..." lines, and that manager's
+// into tend_pkg_list, "\nPREFIX NAME VERSION\n..." lines (PREFIX matching
+// tend_pkg_pre: dpkg's status; empty elsewhere), and that manager's
 // name into tend_pkg_pm. Each package's fragment then finds its package
 // in the list without running a command: 30 packages cost one command
 // instead of 30. Fragments work without it (they query their package
 // themselves), and when it could not list (tend_pkg_list is empty).
 func (Package) ProbePrelude() string {
 	var sb strings.Builder
-	sb.WriteString("tend_pkg_nl='\n'\ntend_pkg_pm= tend_pkg_list=\n")
+	sb.WriteString("tend_pkg_nl='\n'\ntend_pkg_pm= tend_pkg_list= tend_pkg_pre=\n")
 	var cmds []string
 	for _, p := range providers {
 		cmds = append(cmds, p.command())
@@ -190,7 +191,11 @@ func (Package) ProbePrelude() string {
 	fmt.Fprintf(&sb, "for tend_pkg_m in %s; do if command -v $tend_pkg_m >/dev/null 2>&1; then tend_pkg_pm=$tend_pkg_m; break; fi; done\n", strings.Join(cmds, " "))
 	sb.WriteString("case $tend_pkg_pm in apt-get) tend_pkg_pm=apt;; esac\ncase $tend_pkg_pm in\n")
 	for _, p := range providers {
-		fmt.Fprintf(&sb, "%s) tend_pkg_list=$(%s) || tend_pkg_list=;;\n", p.id(), p.listSh())
+		pre := ""
+		if p.listPrefix() != "" {
+			pre = "tend_pkg_pre=" + shell.Quote(p.listPrefix()) + "; "
+		}
+		fmt.Fprintf(&sb, "%s) %stend_pkg_list=$(%s) || tend_pkg_list=;;\n", p.id(), pre, p.listSh())
 	}
 	sb.WriteString("esac\n[ -z \"$tend_pkg_list\" ] || tend_pkg_list=\"$tend_pkg_nl$tend_pkg_list$tend_pkg_nl\"\n")
 	return sb.String()
@@ -216,7 +221,7 @@ func (t Package) Probe(cfg cty.Value, want *resources.State) string {
 	if c.provider != "" {
 		p := providerByID(c.provider)
 		cands = []provider{p}
-		fmt.Fprintf(&sb, "pm=%s\ncommand -v %s >/dev/null 2>&1 || { echo %s; exit 1; }\n", p.id(), p.command(),
+		fmt.Fprintf(&sb, "pm=%s\ncommand -v %s >/dev/null 2>&1 || { echo %s; return 1; }\n", p.id(), p.command(),
 			shell.Quote("provider "+p.id()+": "+p.command()+" is not installed on this host"))
 	} else {
 		var cmds []string
@@ -224,7 +229,7 @@ func (t Package) Probe(cfg cty.Value, want *resources.State) string {
 			cmds = append(cmds, p.command())
 		}
 		fmt.Fprintf(&sb, "pm=\nfor m in %s; do if command -v $m >/dev/null 2>&1; then pm=$m; break; fi; done\n"+
-			"case $pm in apt-get) pm=apt;; '') echo 'no supported package manager (%s) found on this host'; exit 1;; esac\n",
+			"case $pm in apt-get) pm=apt;; '') echo 'no supported package manager (%s) found on this host'; return 1;; esac\n",
 			strings.Join(cmds, " "), strings.Join(cmds, ", "))
 	}
 	sb.WriteString("out provider $pm\n")
@@ -257,7 +262,7 @@ func (t Package) Probe(cfg cty.Value, want *resources.State) string {
 		// it for this package manager, saves a command per package. A
 		// name with a dpkg architecture qualifier is asked for.
 		sb.WriteString("if [ \"${tend_pkg_pm-}\" = \"$pm\" ] && [ -n \"${tend_pkg_list-}\" ]; then\n" +
-			"case $tend_pkg_list in *\"$nl$n \"*) v=${tend_pkg_list#*\"$nl$n \"}; v=${v%%\"$nl\"*};; *) v=;; esac\nelse\n")
+			"case $tend_pkg_list in *\"$nl\"${tend_pkg_pre-}\"$n \"*) v=${tend_pkg_list#*\"$nl\"${tend_pkg_pre-}\"$n \"}; v=${v%%\"$nl\"*};; *) v=;; esac\nelse\n")
 	}
 	branch(func(p provider) string { return p.installedSh(t.root) })
 	if listed {
@@ -273,16 +278,20 @@ func (t Package) Probe(cfg cty.Value, want *resources.State) string {
 	switch {
 	case c.state == "latest":
 	case c.state == "absent":
-		sb.WriteString("[ -n \"$v\" ] || exit 0\n")
+		sb.WriteString("[ -n \"$v\" ] || return 0\n")
 	case c.version != "":
 		q := shell.Quote(c.version)
-		fmt.Fprintf(&sb, "if [ -n \"$v\" ] && { [ \"$v\" = %s ] || [ \"$vs\" = %s ]; }; then exit 0; fi\n", q, q)
+		fmt.Fprintf(&sb, "if [ -n \"$v\" ] && { [ \"$v\" = %s ] || [ \"$vs\" = %s ]; }; then return 0; fi\n", q, q)
 	default:
-		sb.WriteString("[ -z \"$v\" ] || exit 0\n")
+		sb.WriteString("[ -z \"$v\" ] || return 0\n")
 	}
 	branch(func(p provider) string { return p.indexSh(t.root) })
 	return sb.String()
 }
+
+// ProbeInShell implements resources.InShellProber: a package found in
+// the prelude's list costs the host no process at all.
+func (Package) ProbeInShell(cty.Value) bool { return true }
 
 // Read implements resources.Type. The current state holds:
 //

@@ -37,7 +37,8 @@ func (p pacman) installedSh(root string) string {
 `
 }
 
-func (pacman) listSh() string { return "pacman -Q" }
+func (pacman) listSh() string     { return "pacman -Q" }
+func (pacman) listPrefix() string { return "" }
 
 // indexSh asks the sync databases (pacman -Si; the first repository
 // listing the package wins, as for pacman -S) and lists the package

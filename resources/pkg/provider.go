@@ -66,6 +66,10 @@ type provider interface {
 	// by plain name, failing when it cannot tell: the per-host list of
 	// ProbePrelude.
 	listSh() string
+	// listPrefix is a pattern for what listSh prints before a name on
+	// each line ("" for nothing): a line whose prefix does not match is
+	// not an installed package.
+	listPrefix() string
 	// partialPins reports whether a pin may leave the release out (rpm).
 	partialPins() bool
 	// indexSh is sh that queries the package's versions from the index

@@ -93,6 +93,7 @@ func (d dnf) cmd(root string) string {
 
 func (dnf) installedSh(root string) string { return rpmInstalledSh(root) }
 func (dnf) listSh() string                 { return rpmSnapshotSh("") }
+func (dnf) listPrefix() string             { return "" }
 func (dnf) partialPins() bool              { return true }
 
 // indexSh lists every version the enabled repositories offer, from the
@@ -197,6 +198,7 @@ func (zypper) cmd(root string) string {
 
 func (zypper) installedSh(root string) string { return rpmInstalledSh(root) }
 func (zypper) listSh() string                 { return rpmSnapshotSh("") }
+func (zypper) listPrefix() string             { return "" }
 func (zypper) partialPins() bool              { return true }
 
 // indexSh searches without refreshing repositories (zypper refreshes

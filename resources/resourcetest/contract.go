@@ -6,7 +6,10 @@ package resourcetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -43,9 +46,24 @@ func Object(t resources.Type, attrs map[string]cty.Value) cty.Value {
 }
 
 // Read probes one resource on the host and returns its current state.
+// It probes twice, the way the planner does (probe.For: the type's
+// prelude, the prefetch of its path, its inline answer, in the script's
+// own shell when the type says so) and with the bare fragment in a
+// subshell, and fails unless both read the same state: the fast paths
+// must say what the fragment says.
 func Read(t testing.TB, tr transport.Transport, typ resources.Type, cfg cty.Value, want *resources.State) *resources.State {
 	t.Helper()
-	res, err := probe.Run(context.Background(), tr, false, []probe.Fragment{{ID: "r", Script: typ.Probe(cfg, want)}})
+	st := read(t, tr, typ, cfg, probe.For("r", typ, cfg, want))
+	bare := read(t, tr, typ, cfg, probe.Fragment{ID: "r", Script: typ.Probe(cfg, want)})
+	if d := cmp.Diff(comparable(bare), comparable(st)); d != "" {
+		t.Fatalf("the planner's probe (prelude, prefetch, inline, in-shell) reads another state than the bare fragment (-bare +planner):\n%s", d)
+	}
+	return st
+}
+
+func read(t testing.TB, tr transport.Transport, typ resources.Type, cfg cty.Value, f probe.Fragment) *resources.State {
+	t.Helper()
+	res, err := probe.Run(context.Background(), tr, false, []probe.Fragment{f})
 	if err != nil {
 		t.Fatalf("probe: %v", err)
 	}
@@ -59,9 +77,24 @@ func Read(t testing.TB, tr transport.Transport, typ resources.Type, cfg cty.Valu
 	return st
 }
 
+// comparable is a state as text for comparing two reads: attributes by
+// their Go-syntax rendering, content by digest and size (an inline probe
+// sends no bytes for content that is as desired).
+func comparable(st *resources.State) map[string]string {
+	m := map[string]string{"present": fmt.Sprint(st.Present)}
+	for k, v := range st.Attrs {
+		m["attr "+k] = v.GoString()
+	}
+	if st.Content != nil {
+		m["content"] = fmt.Sprintf("sha256 %s, %d bytes", st.Content.SHA256, st.Content.Size)
+	}
+	return m
+}
+
 // Run plays the steps in order on the host, each as a subtest:
-// plan shows Want; apply; re-read equals desired; a second plan is a
-// no-op; revert restores the pre-state; apply again to go on.
+// plan shows Want; apply (a Batcher's as a batch of one); re-read equals
+// desired; a second plan is a no-op; revert restores the pre-state;
+// apply again (with Apply) to go on.
 func Run(t *testing.T, tr transport.Transport, host *resources.Host, env resources.Env, steps []Step) {
 	ctx := context.Background()
 	for _, s := range steps {
@@ -85,7 +118,18 @@ func Run(t *testing.T, tr transport.Transport, host *resources.Host, env resourc
 			if act == plan.NoOp {
 				return
 			}
-			undo, err := s.Type.Apply(ctx, host, before, want)
+			// A Batcher's change goes through ApplyBatch first (as apply
+			// does with several), then, after the revert, through Apply.
+			var undo resources.Undo
+			if b, ok := s.Type.(resources.Batcher); ok {
+				rs := b.ApplyBatch(ctx, host, []resources.BatchItem{{Config: cfg, Before: before, After: want}})
+				if len(rs) != 1 {
+					t.Fatalf("apply batch: %d results for 1 item", len(rs))
+				}
+				undo, err = rs[0].Undo, rs[0].Err
+			} else {
+				undo, err = s.Type.Apply(ctx, host, before, want)
+			}
 			if err != nil {
 				t.Fatalf("apply: %v", err)
 			}

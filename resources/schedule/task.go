@@ -385,6 +385,38 @@ EOF
 `
 }
 
+// ProbePath implements resources.PathProber: a cron task's file is
+// stat'ed and hashed with every other path of the host at once.
+func (Task) ProbePath(cfg cty.Value) (string, bool) {
+	if name, kind, err := ident(cfg); err == nil && kind == Cron {
+		return CronPath(name), true
+	}
+	return "", false
+}
+
+// ProbeInline implements resources.InlineProber: a cron file that is
+// absent, or a regular file with the desired content, is answered from
+// the prefetched values without a process; one whose content differs
+// runs the fragment, which sends the content for the plan's diff.
+func (Task) ProbeInline(cfg cty.Value, want *resources.State) string {
+	name, kind, err := ident(cfg)
+	if err != nil || kind != Cron {
+		return ""
+	}
+	wantSum := "-"
+	if want != nil && want.Content != nil && want.Content.Known {
+		wantSum = want.Content.SHA256
+	}
+	return "_tok= _tp=" + shell.Quote(CronPath(name)) + `
+eval "_tn=\${_tn_${_ti:-x}-} _ts=\${_ts_${_ti:-x}-} _th=\${_th_${_ti:-x}-}"
+if [ ! -e "$_tp" ] && [ ! -L "$_tp" ]; then out absent 1; [ -d ` + CronDir + ` ] || out nocrond 1; _tok=1
+elif [ -f "$_tp" ] && [ ! -L "$_tp" ] && [ "$_tn" = "$_tp" ] && [ -n "$_ts" ] && [ "$_th" = ` + wantSum + ` ]; then
+  set -f; set -- $_ts; set +f
+  out mode $1; out owner $4; out sha256 $_th; out size $6; _tok=1
+fi
+`
+}
+
 // Read implements resources.Type.
 func (Task) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, error) {
 	name, kind, err := ident(cfg)

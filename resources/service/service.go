@@ -162,20 +162,20 @@ func (Service) Probe(cfg cty.Value, want *resources.State) string {
 	return "n=" + shell.Quote(n) + "\n" + providerScript(cfg) + `out provider "$pv"
 case $pv in
 systemd)
-  s=$(systemctl show -p LoadState,ActiveState,SubState,UnitFileState -- "$n") || exit 1
+  s=$(systemctl show -p LoadState,ActiveState,SubState,UnitFileState -- "$n") || return 1
   while IFS= read -r l; do case $l in ?*=*) out "${l%%=*}" "${l#*=}";; esac; done <<EOF
 $s
 EOF
   case $s in *UnitFileState=generated*) out IsEnabled "$(systemctl is-enabled -- "$n" 2>/dev/null)";; esac
   ;;
 openrc)
-  if [ ! -f "/etc/init.d/$n" ]; then out missing "/etc/init.d/$n"; exit 0; fi
-  command -v rc-service >/dev/null 2>&1 || { echo "rc-service not found: is this an OpenRC host?"; exit 1; }
+  if [ ! -f "/etc/init.d/$n" ]; then out missing "/etc/init.d/$n"; return 0; fi
+  command -v rc-service >/dev/null 2>&1 || { echo "rc-service not found: is this an OpenRC host?"; return 1; }
   rc-service "$n" status >/dev/null 2>&1 </dev/null; out status $?
   if [ -e "/etc/runlevels/default/$n" ]; then out enabled 1; else out enabled 0; fi
   ;;
 *)
-  if [ ! -f "/etc/init.d/$n" ]; then out missing "/etc/init.d/$n"; exit 0; fi
+  if [ ! -f "/etc/init.d/$n" ]; then out missing "/etc/init.d/$n"; return 0; fi
   ` + cleanEnv + `"/etc/init.d/$n" status >/dev/null 2>&1 </dev/null; out status $?
   e=0
   for f in /etc/rc[2345].d/S[0-9][0-9]"$n" /etc/rc.d/rc[2345].d/S[0-9][0-9]"$n"; do
@@ -186,6 +186,9 @@ openrc)
 esac
 `
 }
+
+// ProbeInShell implements resources.InShellProber.
+func (Service) ProbeInShell(cty.Value) bool { return true }
 
 // Read implements resources.Type.
 func (Service) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, error) {

@@ -1,0 +1,50 @@
+package lang
+
+import (
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// UsesFacts reports whether any resource may read host.facts: its
+// attributes, when or for_each refer to host.facts, or to host as a
+// whole (whose facts could then be read by index or inside a template).
+// A configuration that does not evaluates to the same instances before
+// and after the facts are gathered, so the planner evaluates it once.
+func (c *Config) UsesFacts() bool {
+	c.factsOnce.Do(func() {
+		for _, r := range c.Resources {
+			trs := hcldec.Variables(r.Body, r.Spec)
+			for _, e := range []hcl.Expression{r.When, r.ForEach} {
+				if e != nil {
+					trs = append(trs, e.Variables()...)
+				}
+			}
+			for _, tr := range trs {
+				if readsFacts(tr) {
+					c.usesFacts = true
+					return
+				}
+			}
+		}
+	})
+	return c.usesFacts
+}
+
+// readsFacts reports whether a traversal may reach host.facts.
+func readsFacts(tr hcl.Traversal) bool {
+	if tr.RootName() != "host" {
+		return false
+	}
+	if len(tr) < 2 {
+		return true
+	}
+	switch step := tr[1].(type) {
+	case hcl.TraverseAttr:
+		return step.Name == "facts"
+	case hcl.TraverseIndex:
+		k := step.Key
+		return !k.IsKnown() || k.IsNull() || !k.Type().Equals(cty.String) || k.AsString() == "facts"
+	}
+	return true
+}
