@@ -3,9 +3,11 @@ package winrm
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -260,6 +262,94 @@ func TestKerberos(t *testing.T) {
 		check(t, dialT(t, h, opts))
 		if !strings.Contains(warn.String(), "unencrypted") {
 			t.Errorf("no warning: %q", warn.String())
+		}
+	})
+	t.Run("MutualAuthentication", func(t *testing.T) {
+		// A server that does not prove it holds the service key: no
+		// AP-REP at all fails the Dial; an AP-REP replayed from an earlier
+		// answer fails the request it comes with.
+		var mu sync.Mutex
+		first, strip := "", true
+		srv := startServer(t, shHandler, wsmantest.Options{
+			TLS:    f.srv.TLSConfig(),
+			Auth:   []string{wsmantest.AuthKerberos},
+			Keytab: f.srv.Keytab(),
+			Intercept: func(w http.ResponseWriter, r *http.Request, action string, body []byte) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case strip:
+					w.Header().Del("WWW-Authenticate")
+				case first == "":
+					first = w.Header().Get("WWW-Authenticate")
+				default:
+					w.Header().Set("WWW-Authenticate", first)
+				}
+				return false
+			},
+		})
+		h := hostFor(t, srv, AuthKerberos)
+		h.WinRM.User, h.WinRM.Password, h.WinRM.KerberosHostname, h.WinRM.CAFile = "", "", krbHost, f.caFile
+		fails(t, h, f.opts(), "without proving its identity")
+		mu.Lock()
+		strip = false
+		mu.Unlock()
+		tr := dialT(t, h, f.opts())
+		_, err := tr.Run(context.Background(), transport.Command{Script: "echo x"})
+		if err == nil || !strings.Contains(err.Error(), "answers another authenticator") {
+			t.Errorf("a replayed AP-REP: %v", err)
+		}
+	})
+	t.Run("ServerRefusesReplay", func(t *testing.T) {
+		// The test server checks AP-REQs as Windows does: one seen before
+		// (captured from tend's request and sent again on a new
+		// connection) is refused.
+		var mu sync.Mutex
+		var captured string
+		var log strings.Builder
+		srv := startServer(t, shHandler, wsmantest.Options{
+			TLS:    f.srv.TLSConfig(),
+			Auth:   []string{wsmantest.AuthKerberos},
+			Keytab: f.srv.Keytab(),
+			Logf: func(format string, args ...any) {
+				mu.Lock()
+				fmt.Fprintf(&log, format+"\n", args...)
+				mu.Unlock()
+			},
+			Intercept: func(w http.ResponseWriter, r *http.Request, action string, body []byte) bool {
+				mu.Lock()
+				if captured == "" {
+					captured = r.Header.Get("Authorization")
+				}
+				mu.Unlock()
+				return false
+			},
+		})
+		h := hostFor(t, srv, AuthKerberos)
+		h.WinRM.User, h.WinRM.Password, h.WinRM.KerberosHostname, h.WinRM.CAFile = "", "", krbHost, f.caFile
+		dialT(t, h, f.opts())
+		mu.Lock()
+		replay := captured
+		mu.Unlock()
+		if !strings.HasPrefix(replay, "Negotiate ") {
+			t.Fatalf("captured %q", replay)
+		}
+		pem, _ := os.ReadFile(f.caFile)
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		cl := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second}
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("<x/>"))
+		req.Header.Set("Authorization", replay)
+		req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(log.String(), "KRB_AP_ERR_REPEAT") {
+			t.Errorf("a replayed AP-REQ: HTTP %d, want 401 for a replay; server log:\n%s", resp.StatusCode, log.String())
 		}
 	})
 	t.Run("KDCDown", func(t *testing.T) {

@@ -2,6 +2,7 @@ package wsmantest
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/binary"
@@ -226,3 +227,7 @@ func apRep(req *messages.APReq, wrapped bool) ([]byte, error) {
 
 // Keytab returns the server's Kerberos keytab (Options.Keytab).
 func (s *Server) Keytab() *keytab.Keytab { return s.opts.Keytab }
+
+// TLSConfig returns the server's TLS configuration (Options.TLS), nil for
+// plain HTTP.
+func (s *Server) TLSConfig() *tls.Config { return s.opts.TLS }
