@@ -52,9 +52,14 @@ import (
 
 // kerberosAuth authenticates every request with a Kerberos AP-REQ.
 type kerberosAuth struct {
-	rt     http.RoundTripper
-	cl     *client.Client
-	spn    string
+	rt  http.RoundTripper
+	cl  *client.Client
+	spn string
+	// ticket returns the service ticket and its session key: the
+	// client's, from its cache or the KDC.
+	ticket func(spn string) (messages.Ticket, types.EncryptionKey, error)
+	cname  types.PrincipalName
+	crealm string
 	source string // where the credentials came from, for messages
 	who    string // the user's principal, user@REALM
 
@@ -132,7 +137,7 @@ func newKerberosAuth(ctx context.Context, s *settings, opts Options) (*kerberosA
 	}
 	ch := make(chan result, 1)
 	go func() {
-		k, err := loginKerberos(s, opts)
+		k, err := kerberosLogin(s, opts)
 		ch <- result{k, err}
 	}()
 	select {
@@ -141,12 +146,15 @@ func newKerberosAuth(ctx context.Context, s *settings, opts Options) (*kerberosA
 	case <-ctx.Done():
 		go func() {
 			if r := <-ch; r.k != nil {
-				r.k.cl.Destroy()
+				r.k.close()
 			}
 		}()
 		return nil, fmt.Errorf("kerberos: waiting for the KDC: %w", context.Cause(ctx))
 	}
 }
+
+// kerberosLogin is loginKerberos; tests without a KDC replace it.
+var kerberosLogin = loginKerberos
 
 func loginKerberos(s *settings, opts Options) (*kerberosAuth, error) {
 	confPath, err := krb5ConfPath(opts)
@@ -228,6 +236,8 @@ func loginKerberos(s *settings, opts Options) (*kerberosAuth, error) {
 		return nil, kdcError(err, who, realm, s.spn, confPath)
 	}
 	k.who = who
+	k.ticket = k.cl.GetServiceTicket
+	k.cname, k.crealm = k.cl.Credentials.CName(), k.cl.Credentials.Domain()
 	return k, nil
 }
 
@@ -286,11 +296,11 @@ func gssChecksum(fl uint32) []byte {
 func (k *kerberosAuth) token() (string, types.Authenticator, types.EncryptionKey, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	tkt, key, err := k.cl.GetServiceTicket(k.spn)
+	tkt, key, err := k.ticket(k.spn)
 	if err != nil {
 		return "", types.Authenticator{}, key, fmt.Errorf("kerberos: service ticket for %s: %w", k.spn, err)
 	}
-	auth, err := types.NewAuthenticator(k.cl.Credentials.Domain(), k.cl.Credentials.CName())
+	auth, err := types.NewAuthenticator(k.crealm, k.cname)
 	if err != nil {
 		return "", auth, key, fmt.Errorf("kerberos: %w", err)
 	}
@@ -458,5 +468,7 @@ func (k *kerberosAuth) CloseIdleConnections() {
 
 // close ends the client's ticket renewal.
 func (k *kerberosAuth) close() {
-	k.cl.Destroy()
+	if k.cl != nil {
+		k.cl.Destroy()
+	}
 }

@@ -1,0 +1,101 @@
+package winrm
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+	"github.com/jcmturner/gokrb5/v8/iana/nametype"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/tendhq/tend/transport"
+	"github.com/tendhq/tend/transport/winrm/wsmantest"
+)
+
+// fakeKerberosLogin replaces the KDC for one test: the "service ticket"
+// is made with gokrb5's NewTicket from keys, as a KDC would issue it.
+func fakeKerberosLogin(t *testing.T, serviceKeys *keytab.Keytab) {
+	t.Helper()
+	saved := kerberosLogin
+	t.Cleanup(func() { kerberosLogin = saved })
+	kerberosLogin = func(s *settings, opts Options) (*kerberosAuth, error) {
+		cname := types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, "ops")
+		now := time.Now().UTC()
+		tkt, key, err := messages.NewTicket(cname, "TEND.TEST",
+			types.NewPrincipalName(nametype.KRB_NT_SRV_INST, s.spn), "TEND.TEST",
+			types.NewKrbFlags(), serviceKeys, etypeID.AES256_CTS_HMAC_SHA1_96, 1, now, now, now.Add(time.Hour), now.Add(time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		return &kerberosAuth{
+			spn: s.spn, who: "ops@TEND.TEST", source: "test", cname: cname, crealm: "TEND.TEST",
+			ticket: func(string) (messages.Ticket, types.EncryptionKey, error) { return tkt, key, nil },
+		}, nil
+	}
+}
+
+func serviceKeytab(t *testing.T, spn, password string) *keytab.Keytab {
+	t.Helper()
+	kt := keytab.New()
+	if err := kt.AddEntry(spn, "TEND.TEST", password, time.Now(), 1, etypeID.AES256_CTS_HMAC_SHA1_96); err != nil {
+		t.Fatal(err)
+	}
+	return kt
+}
+
+// TestKerberosWithoutKDC checks the Negotiate exchange between tend's
+// transport and the test server without a KDC (the ticket is made from
+// the service's key, as a KDC would): SPNEGO framing, the server's checks
+// with its keytab, the AP-REP tend verifies, concurrent requests each
+// with its own authenticator; and a server without the ticket's key
+// answers 401 with the SPN in tend's error. TestKerberos does the same
+// against a real KDC (TEND_LAB=1).
+func TestKerberosWithoutKDC(t *testing.T) {
+	const spn = "HTTP/win1.tend.test"
+	kt := serviceKeytab(t, spn, "service-key")
+	fakeKerberosLogin(t, kt)
+	srv := startServer(t, shHandler, wsmantest.Options{Auth: []string{wsmantest.AuthKerberos}, Keytab: kt})
+	h := hostFor(t, srv, AuthKerberos)
+	h.WinRM.User, h.WinRM.Password, h.WinRM.KerberosHostname = "", "", "win1.tend.test"
+	tr := dialT(t, h, Options{})
+	done := make(chan string, 6)
+	for i := 0; i < 6; i++ {
+		go func() {
+			res, err := tr.Run(t.Context(), transport.Command{Script: "cat", Stdin: strings.NewReader("x\n")})
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			done <- string(res.Stdout)
+		}()
+	}
+	for i := 0; i < 6; i++ {
+		if got := <-done; got != "x\n" {
+			t.Errorf("run: %q", got)
+		}
+	}
+	if !tr.conn.krb.proven.Load() {
+		t.Error("no AP-REP verified")
+	}
+	st := srv.Stats()
+	if st.Unauthorized != 0 || st.Kerberos < 6*3 {
+		t.Errorf("server: %d refused, %d authenticated by Kerberos", st.Unauthorized, st.Kerberos)
+	}
+	for _, r := range srv.Requests() {
+		if r.User != "ops@TEND.TEST" {
+			t.Errorf("request as %q", r.User)
+		}
+	}
+
+	// The host's key is another: 401.
+	other := startServer(t, shHandler, wsmantest.Options{Auth: []string{wsmantest.AuthKerberos}, Keytab: serviceKeytab(t, spn, "rotated-key")})
+	h = hostFor(t, other, AuthKerberos)
+	h.WinRM.User, h.WinRM.Password, h.WinRM.KerberosHostname = "", "", "win1.tend.test"
+	err := dialErr(t, h, Options{})
+	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), spn) {
+		t.Errorf("wrong service key: %v", err)
+	}
+}
