@@ -1,7 +1,15 @@
 package winrm
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,4 +106,68 @@ func TestKerberosWithoutKDC(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), spn) {
 		t.Errorf("wrong service key: %v", err)
 	}
+}
+
+// TestKerberosKDCSilent: a KDC that takes the request and never answers
+// (UDP and TCP on loopback) is an error after gokrb5's per-exchange
+// timeouts, not a hang; and a caller's deadline ends Dial sooner.
+func TestKerberosKDCSilent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	pc, err := net.ListenPacket("udp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	var conns sync.WaitGroup
+	defer conns.Wait()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() { defer conns.Done(); io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	conf := filepath.Join(t.TempDir(), "krb5.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("[libdefaults]\n default_realm = TEND.TEST\n dns_lookup_kdc = false\n[realms]\n TEND.TEST = {\n  kdc = 127.0.0.1:%d\n }\n", port)), 0o600)
+
+	srv := startServer(t, shHandler, wsmantest.Options{Auth: []string{wsmantest.AuthKerberos}})
+	h := hostFor(t, srv, AuthKerberos)
+	h.WinRM.User, h.WinRM.Password, h.WinRM.KerberosHostname = "ops@TEND.TEST", testPassword, "win1.tend.test"
+
+	start := time.Now()
+	err = dialErr(t, h, Options{KRB5Config: conf})
+	t.Logf("silent KDC: %v after %v", err, time.Since(start).Round(time.Millisecond))
+	if err == nil || !strings.Contains(err.Error(), "cannot reach a KDC of realm TEND.TEST") {
+		t.Errorf("silent KDC: %v", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start = time.Now()
+	_, err = Dial(ctx, h, Options{KRB5Config: conf})
+	t.Logf("silent KDC, 1s deadline: %v after %v", err, time.Since(start).Round(time.Millisecond))
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "waiting for the KDC") {
+		t.Errorf("silent KDC with a deadline: %v", err)
+	}
+	if st := srv.Stats(); st.Requests != 0 {
+		t.Errorf("%d requests reached the host without a ticket", st.Requests)
+	}
+	ln.Close()
+	pc.Close()
 }
