@@ -329,6 +329,11 @@ func (c *conn) post(ctx context.Context, op string, msg *soap.SoapMessage) (*res
 
 func (c *conn) httpError(resp *http.Response, data []byte) error {
 	e := &HTTPError{StatusCode: resp.StatusCode, Status: resp.Status, auth: c.auth, user: c.user, hint: c.hint}
+	if c.krb != nil && resp.StatusCode == http.StatusUnauthorized {
+		if ke, ok := serverKRBError(resp.Header); ok {
+			e.hint = explainKRBError(ke, c.krb.spn)
+		}
+	}
 	if e.Status == "" {
 		e.Status = fmt.Sprint(resp.StatusCode)
 	}

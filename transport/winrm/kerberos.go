@@ -21,6 +21,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/gssapi"
 	"github.com/jcmturner/gokrb5/v8/iana/chksumtype"
+	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
@@ -368,53 +369,103 @@ func spnegoInit(mech []byte) ([]byte, error) {
 	return asn1.Marshal(asn1.RawValue{Class: asn1.ClassApplication, Tag: 0, IsCompound: true, Bytes: append(oid, choice...)})
 }
 
-// verifyReply checks the server's Negotiate answer, a SPNEGO NegTokenResp
-// or a bare Kerberos token carrying an AP-REP: it must decrypt with the
-// session key and echo the authenticator's time. It reports whether there
-// was one.
-func verifyReply(h http.Header, auth types.Authenticator, key types.EncryptionKey) (bool, error) {
+// oidMSKRB5 is the Kerberos OID Microsoft's SSPI may use in place of
+// RFC 1964's (1.2.840.48018.1.2.2).
+var oidMSKRB5 = asn1.ObjectIdentifier{1, 2, 840, 48018, 1, 2, 2}
+
+// Kerberos GSS-API token ids (RFC 1964 1.1).
+const (
+	tokAPRep    = 0x0200
+	tokKRBError = 0x0300
+)
+
+// serverToken finds the Kerberos token in the server's Negotiate (or
+// Kerberos) WWW-Authenticate header: a SPNEGO NegTokenResp's response
+// token, or a bare GSS-API token. It returns the token id and the
+// Kerberos message; ok is false when there is none. A SPNEGO reject is
+// reported with its token (a KRB-ERROR), if any.
+func serverToken(h http.Header) (id int, msg []byte, ok bool, err error) {
 	var tok []byte
 	for _, v := range h.Values("WWW-Authenticate") {
 		scheme, data, _ := strings.Cut(strings.TrimSpace(v), " ")
 		if (strings.EqualFold(scheme, "Negotiate") || strings.EqualFold(scheme, "Kerberos")) && strings.TrimSpace(data) != "" {
 			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(data))
 			if err != nil {
-				return true, fmt.Errorf("kerberos: the server's %s answer is not base64", scheme)
+				return 0, nil, true, fmt.Errorf("kerberos: the server's %s answer is not base64", scheme)
 			}
 			tok = b
 		}
 	}
 	if tok == nil {
-		return false, nil
+		return 0, nil, false, nil
 	}
-	if len(tok) > 0 && tok[0] == 0xa1 { // NegTokenResp
+	if tok[0] == 0xa1 { // SPNEGO NegTokenResp
 		_, nt, err := spnego.UnmarshalNegToken(tok)
 		if err != nil {
-			return true, fmt.Errorf("kerberos: the server's SPNEGO answer: %v", err)
+			return 0, nil, true, fmt.Errorf("kerberos: the server's SPNEGO answer: %v", err)
 		}
-		resp, ok := nt.(spnego.NegTokenResp)
-		if !ok {
-			return true, errors.New("kerberos: the server's SPNEGO answer is not a NegTokenResp")
-		}
-		if resp.State() != spnego.NegStateAcceptCompleted {
-			return true, fmt.Errorf("kerberos: the server's SPNEGO answer is not accept-completed (state %d)", resp.State())
+		resp, isResp := nt.(spnego.NegTokenResp)
+		if !isResp {
+			return 0, nil, true, errors.New("kerberos: the server's SPNEGO answer is not a NegTokenResp")
 		}
 		if len(resp.ResponseToken) == 0 {
-			return false, nil
+			if resp.State() != spnego.NegStateAcceptCompleted {
+				return 0, nil, true, fmt.Errorf("kerberos: the server's SPNEGO answer is not accept-completed (state %d)", resp.State())
+			}
+			return 0, nil, false, nil
 		}
 		tok = resp.ResponseToken
 	}
-	var kt spnego.KRB5Token
-	if err := kt.Unmarshal(tok); err != nil {
-		return true, fmt.Errorf("kerberos: the server's answer: %v", err)
+	// [APPLICATION 0] IMPLICIT SEQUENCE { thisMech OID, TOK_ID, message }
+	var raw asn1.RawValue
+	if _, err := asn1.Unmarshal(tok, &raw); err != nil || raw.Class != asn1.ClassApplication || raw.Tag != 0 {
+		return 0, nil, true, errors.New("kerberos: the server's answer is not a GSS-API token")
 	}
-	if kt.IsKRBError() {
-		return true, fmt.Errorf("kerberos: the server answered with %v", kt.KRBError)
+	var oid asn1.ObjectIdentifier
+	rest, err := asn1.Unmarshal(raw.Bytes, &oid)
+	if err != nil || len(rest) < 2 {
+		return 0, nil, true, errors.New("kerberos: the server's answer is not a GSS-API token")
 	}
-	if !kt.IsAPRep() {
-		return true, errors.New("kerberos: the server's answer is not an AP-REP")
+	if !oid.Equal(asn1.ObjectIdentifier(gssapi.OIDKRB5.OID())) && !oid.Equal(oidMSKRB5) {
+		return 0, nil, true, fmt.Errorf("kerberos: the server answered with mechanism %v, not Kerberos", oid)
 	}
-	plain, err := crypto.DecryptEncPart(kt.APRep.EncPart, key, keyusage.AP_REP_ENCPART)
+	return int(binary.BigEndian.Uint16(rest)), rest[2:], true, nil
+}
+
+// serverKRBError returns the KRB-ERROR a server put in its 401, if any.
+func serverKRBError(h http.Header) (messages.KRBError, bool) {
+	var ke messages.KRBError
+	id, msg, ok, err := serverToken(h)
+	if err != nil || !ok || id != tokKRBError || ke.Unmarshal(msg) != nil {
+		return ke, false
+	}
+	return ke, true
+}
+
+// verifyReply checks the server's answer to a mutual authentication: an
+// AP-REP that decrypts with the session key and echoes the
+// authenticator's time. It reports whether there was one.
+func verifyReply(h http.Header, auth types.Authenticator, key types.EncryptionKey) (bool, error) {
+	id, msg, ok, err := serverToken(h)
+	if err != nil || !ok {
+		return ok, err
+	}
+	switch id {
+	case tokAPRep:
+	case tokKRBError:
+		var ke messages.KRBError
+		if err := ke.Unmarshal(msg); err != nil {
+			return true, fmt.Errorf("kerberos: the server answered with a KRB-ERROR: %v", err)
+		}
+		return true, fmt.Errorf("kerberos: the server answered with %v", ke)
+	default:
+		return true, fmt.Errorf("kerberos: the server's answer is not an AP-REP (token id %04x)", id)
+	}
+	var rep messages.APRep
+	if err := rep.Unmarshal(msg); err != nil {
+		return true, fmt.Errorf("kerberos: the server's AP-REP: %v", err)
+	}
+	plain, err := crypto.DecryptEncPart(rep.EncPart, key, keyusage.AP_REP_ENCPART)
 	if err != nil {
 		return true, fmt.Errorf("kerberos: the server's AP-REP does not decrypt with the session key: it does not hold the service key of the ticket (%v)", err)
 	}
@@ -426,6 +477,25 @@ func verifyReply(h http.Header, auth types.Authenticator, key types.EncryptionKe
 		return true, errors.New("kerberos: the server's AP-REP answers another authenticator (a replayed answer)")
 	}
 	return true, nil
+}
+
+// explainKRBError says what a KRB-ERROR in a server's 401 means for the
+// operator.
+func explainKRBError(ke messages.KRBError, spn string) string {
+	var why string
+	switch ke.ErrorCode {
+	case errorcode.KRB_AP_ERR_MODIFIED, errorcode.KRB_AP_ERR_BAD_INTEGRITY, errorcode.KRB_AP_ERR_NOKEY, errorcode.KRB_AP_ERR_BADKEYVER:
+		why = fmt.Sprintf("the host cannot decrypt the ticket for %s: the service principal belongs to another account, or the host's key changed since the KDC issued the ticket (kerberos_hostname, kerberos_service; or run kinit again)", spn)
+	case errorcode.KRB_AP_ERR_SKEW:
+		why = "the clocks of this machine and the host differ by more than the allowed skew"
+	case errorcode.KRB_AP_ERR_TKT_EXPIRED:
+		why = "the ticket expired: run kinit again"
+	case errorcode.KRB_AP_ERR_REPEAT:
+		why = "the host took the request for a replay"
+	default:
+		why = "the host refused the ticket"
+	}
+	return fmt.Sprintf("%s (the host says %v)", why, ke)
 }
 
 // RoundTrip sends r with a fresh AP-REQ and checks the AP-REP of a

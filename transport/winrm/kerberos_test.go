@@ -241,7 +241,7 @@ func TestKerberos(t *testing.T) {
 		h := f.host(t)
 		h.WinRM.KerberosHostname = "other." + f.realm.Domain
 		before := f.srv.Stats().Unauthorized
-		fails(t, h, f.opts(), "401", "refused", "HTTP/other.tend.test")
+		fails(t, h, f.opts(), "401", "refused", "cannot decrypt the ticket for HTTP/other.tend.test", "KRB_AP_ERR_MODIFIED")
 		if f.srv.Stats().Unauthorized == before {
 			t.Error("the server did not refuse the ticket")
 		}

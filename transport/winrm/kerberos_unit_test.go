@@ -2,10 +2,13 @@ package winrm
 
 import (
 	"context"
+	"encoding/asn1"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
@@ -103,7 +107,7 @@ func TestKerberosWithoutKDC(t *testing.T) {
 	h = hostFor(t, other, AuthKerberos)
 	h.WinRM.User, h.WinRM.Password, h.WinRM.KerberosHostname = "", "", "win1.tend.test"
 	err := dialErr(t, h, Options{})
-	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), spn) {
+	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "cannot decrypt the ticket for "+spn) || !strings.Contains(err.Error(), "KRB_AP_ERR_MODIFIED") {
 		t.Errorf("wrong service key: %v", err)
 	}
 }
@@ -170,4 +174,25 @@ func TestKerberosKDCSilent(t *testing.T) {
 	}
 	ln.Close()
 	pc.Close()
+}
+
+// TestServerTokenMicrosoftOID: a Kerberos token under the OID Microsoft's
+// SSPI uses (1.2.840.48018.1.2.2) is read like one under RFC 1964's.
+func TestServerTokenMicrosoftOID(t *testing.T) {
+	ke := messages.NewKRBError(types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "HTTP/win1.tend.test"), "TEND.TEST", errorcode.KRB_AP_ERR_SKEW, "")
+	b, err := ke.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oid, _ := asn1.Marshal(oidMSKRB5)
+	tok, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassApplication, Tag: 0, IsCompound: true, Bytes: append(append(oid, 0x03, 0x00), b...)})
+	h := http.Header{}
+	h.Add("WWW-Authenticate", "Negotiate "+base64.StdEncoding.EncodeToString(tok))
+	got, ok := serverKRBError(h)
+	if !ok || got.ErrorCode != errorcode.KRB_AP_ERR_SKEW {
+		t.Fatalf("serverKRBError: %v %v", got, ok)
+	}
+	if msg := explainKRBError(got, "HTTP/win1.tend.test"); !strings.Contains(msg, "clocks") {
+		t.Errorf("explanation: %s", msg)
+	}
 }

@@ -8,12 +8,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/gssapi"
+	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/keytab"
@@ -77,7 +80,7 @@ func (s *Server) kerberos(w http.ResponseWriter, r *http.Request, cs *connState,
 			err = errors.New("not valid")
 		}
 		s.logf("%s: Kerberos AP-REQ for %s refused: %v", scheme, krb.APReq.Ticket.SName.PrincipalNameString(), err)
-		s.unauthorized(w, r)
+		s.refuseKerberos(w, r, scheme, wrapped, krbErrorFor(err, &krb.APReq))
 		return "", false
 	}
 	user := creds.CName().PrincipalNameString() + "@" + creds.Domain()
@@ -205,12 +208,7 @@ func apRep(req *messages.APReq, wrapped bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	oid, err := asn1.Marshal(asn1.ObjectIdentifier(gssapi.OIDKRB5.OID()))
-	if err != nil {
-		return nil, err
-	}
-	inner := append(append(oid, 0x02, 0x00), rep...) // TOK_ID KRB_AP_REP
-	krb, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassApplication, Tag: 0, IsCompound: true, Bytes: inner})
+	krb, err := gssToken(0x0200, rep) // KRB_AP_REP
 	if err != nil {
 		return nil, err
 	}
@@ -231,3 +229,60 @@ func (s *Server) Keytab() *keytab.Keytab { return s.opts.Keytab }
 // TLSConfig returns the server's TLS configuration (Options.TLS), nil for
 // plain HTTP.
 func (s *Server) TLSConfig() *tls.Config { return s.opts.TLS }
+
+// krbErrorFor is the KRB-ERROR that tells the client why its AP-REQ was
+// refused: gokrb5's own, or KRB_AP_ERR_MODIFIED when the ticket does not
+// decrypt with the service's keys (what Windows answers when a service
+// principal's key is not the host's).
+func krbErrorFor(err error, req *messages.APReq) messages.KRBError {
+	var ke messages.KRBError
+	if errors.As(err, &ke) {
+		return ke
+	}
+	code := int32(errorcode.KRB_AP_ERR_BADMATCH)
+	if strings.Contains(err.Error(), "Decrypting_Error") || strings.Contains(err.Error(), "KRB_AP_ERR_NOKEY") {
+		code = errorcode.KRB_AP_ERR_MODIFIED
+	}
+	return messages.NewKRBError(req.Ticket.SName, req.Ticket.Realm, code, "")
+}
+
+// refuseKerberos answers 401 with a GSS-API error token carrying ke, in
+// the framing of the request (bare, or in a SPNEGO reject), as a GSS-API
+// acceptor reports a failed AP-REQ.
+func (s *Server) refuseKerberos(w http.ResponseWriter, r *http.Request, scheme string, wrapped bool, ke messages.KRBError) {
+	tok, err := errorToken(ke, wrapped)
+	if err != nil {
+		s.logf("%s: building the KRB-ERROR: %v", scheme, err)
+		s.unauthorized(w, r)
+		return
+	}
+	io.Copy(io.Discard, r.Body)
+	s.count(func(st *Stats) { st.Unauthorized++ })
+	w.Header().Set("WWW-Authenticate", scheme+" "+base64.StdEncoding.EncodeToString(tok))
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusUnauthorized)
+}
+
+func errorToken(ke messages.KRBError, wrapped bool) ([]byte, error) {
+	b, err := ke.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	krb, err := gssToken(0x0300, b)
+	if err != nil || !wrapped {
+		return krb, err
+	}
+	resp := spnego.NegTokenResp{NegState: 2, SupportedMech: gssapi.OIDKRB5.OID(), ResponseToken: krb} // reject
+	return resp.Marshal()
+}
+
+// gssToken frames a Kerberos message as a GSS-API token (RFC 1964 1.1):
+// [APPLICATION 0] { the Kerberos OID, the token id, the message }.
+func gssToken(id uint16, msg []byte) ([]byte, error) {
+	oid, err := asn1.Marshal(asn1.ObjectIdentifier(gssapi.OIDKRB5.OID()))
+	if err != nil {
+		return nil, err
+	}
+	inner := append(append(oid, byte(id>>8), byte(id)), msg...)
+	return asn1.Marshal(asn1.RawValue{Class: asn1.ClassApplication, Tag: 0, IsCompound: true, Bytes: inner})
+}
