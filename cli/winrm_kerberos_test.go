@@ -19,7 +19,8 @@ import (
 // KRB5_CONFIG), over HTTPS: from a native inventory (auth = "kerberos",
 // kerberos_hostname) and from an Ansible INI inventory
 // (ansible_winrm_transport=kerberos,
-// ansible_winrm_kerberos_hostname_override). Both give the same plan as
+// ansible_winrm_kerberos_hostname_override), and with a password from a
+// secret instead of a ticket. Each gives the same plan as
 // NTLM (the golden plan of TestWindowsPlanApply), in one shell and one
 // command, every request authenticated as the ticket's user. Without a
 // ticket, plan fails naming the host and kinit.
@@ -55,6 +56,24 @@ func TestWindowsPlanKerberos(t *testing.T) {
 }
 `, port, caFile)
 		},
+		// No ticket needed: tend asks the KDC with the password, which
+		// comes from a secret.
+		"password.hcl": func(port string) string {
+			return fmt.Sprintf(`host "win1" {
+  address   = "127.0.0.1"
+  port      = %s
+  transport = "winrm"
+  winrm {
+    https             = true
+    ca_file           = %q
+    auth              = "kerberos"
+    kerberos_hostname = "win-app01.tend.test"
+    user              = "ops@TEND.TEST"
+    password          = secret("env:TEND_TEST_WINRM_PASSWORD")
+  }
+}
+`, port, caFile)
+		},
 		"hosts.ini": func(port string) string {
 			return fmt.Sprintf(`[windows]
 win1 ansible_host=127.0.0.1 ansible_port=%s
@@ -69,17 +88,24 @@ ansible_user=ops@TEND.TEST
 `, port, caFile)
 		},
 	}
-	for _, name := range []string{"inventory.hcl", "hosts.ini"} {
+	for _, name := range []string{"inventory.hcl", "hosts.ini", "password.hcl"} {
 		t.Run(strings.TrimSuffix(name, filepath.Ext(name)), func(t *testing.T) {
+			if name == "password.hcl" {
+				t.Setenv("KRB5CCNAME", "FILE:"+filepath.Join(dir, "no-such-ccache"))
+				t.Setenv("TEND_TEST_WINRM_PASSWORD", winrmPassword)
+			}
 			host, caPEM := winrmtest.StartKerberos(t, kt, loadWindowsFixture(t).Responder())
 			if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cfg := t.TempDir()
-			writeFiles(t, cfg, map[string]string{"main.hcl": windowsConfig, name: inventories[name](host.Port())})
+			cfg, invDir := t.TempDir(), t.TempDir()
+			writeFiles(t, cfg, map[string]string{"main.hcl": windowsConfig})
 			args := []string{"plan", "-C", cfg, "-detailed-exitcode"}
-			if name != "inventory.hcl" {
-				args = append(args, "-i", filepath.Join(cfg, name))
+			if name == "inventory.hcl" {
+				writeFiles(t, cfg, map[string]string{name: inventories[name](host.Port())})
+			} else {
+				writeFiles(t, invDir, map[string]string{name: inventories[name](host.Port())})
+				args = append(args, "-i", filepath.Join(invDir, name))
 			}
 			out, errOut, code := tend(t, args...)
 			if code != 2 {
