@@ -37,6 +37,8 @@ var connSettings = []connSetting{
 	{[]string{"ansible_psrp_auth"}, setWinRMAuth},
 	{[]string{"ansible_winrm_server_cert_validation", "ansible_psrp_cert_validation"}, setCertValidation},
 	{[]string{"ansible_winrm_ca_trust_path", "ansible_psrp_cert_trust_path", "ansible_psrp_ca_cert"}, setString(func(l *layer) **string { return &l.winrmCAFile })},
+	{[]string{"ansible_winrm_kerberos_service", "ansible_psrp_negotiate_service"}, setString(func(l *layer) **string { return &l.winrmKrbService })},
+	{[]string{"ansible_winrm_kerberos_hostname_override", "ansible_psrp_negotiate_hostname_override"}, setString(func(l *layer) **string { return &l.winrmKrbHostname })},
 }
 
 // sshArgsVars hold OpenSSH arguments, from which a ProxyJump is taken

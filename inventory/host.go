@@ -74,4 +74,10 @@ type WinRMSettings struct {
 	Password     string
 	CAFile       string
 	ServerName   string
+	// Kerberos (auth = "kerberos"): the service principal is
+	// KerberosService/KerberosHostname, by default HTTP/<address>; Keytab
+	// holds the user's keys (else a password, else the credential cache).
+	KerberosService  string
+	KerberosHostname string
+	Keytab           string
 }

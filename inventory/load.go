@@ -35,7 +35,7 @@ var (
 	hostSchema     = layerSchema("address", "groups")
 	groupSchema    = layerSchema("children")
 	sshSchema      = attrSchema("proxy_jump", "known_hosts_file", "strict_host_key_checking", "config_file")
-	winrmSchema    = attrSchema("https", "auth", "user", "password", "insecure", "insecure_http", "ca_file", "server_name")
+	winrmSchema    = attrSchema("https", "auth", "user", "password", "insecure", "insecure_http", "ca_file", "server_name", "kerberos_service", "kerberos_hostname", "keytab")
 )
 
 func attrSchema(names ...string) *hcl.BodySchema {
@@ -74,6 +74,7 @@ type layer struct {
 	winrmHTTPS, winrmInsecure, winrmInsecureHTTP *bool
 
 	winrmAuth, winrmUser, winrmPassword, winrmCAFile, winrmServerName *string
+	winrmKrbService, winrmKrbHostname, winrmKeytab                    *string
 }
 
 func setIf[T any](dst *T, src *T) {
@@ -106,6 +107,9 @@ func (l *layer) applyTo(h *Host) {
 	setIf(&h.WinRM.Password, l.winrmPassword)
 	setIf(&h.WinRM.CAFile, l.winrmCAFile)
 	setIf(&h.WinRM.ServerName, l.winrmServerName)
+	setIf(&h.WinRM.KerberosService, l.winrmKrbService)
+	setIf(&h.WinRM.KerberosHostname, l.winrmKrbHostname)
+	setIf(&h.WinRM.Keytab, l.winrmKeytab)
 }
 
 // varValues returns the layer's vars with where they were set. Vars
@@ -380,6 +384,9 @@ func decodeLayer(content *hcl.BodyContent, ectx *hcl.EvalContext) (layer, hcl.Di
 			diags = append(diags, decodeAttr(c.Attributes, "insecure_http", ectx, &l.winrmInsecureHTTP)...)
 			diags = append(diags, decodeAttr(c.Attributes, "ca_file", ectx, &l.winrmCAFile)...)
 			diags = append(diags, decodeAttr(c.Attributes, "server_name", ectx, &l.winrmServerName)...)
+			diags = append(diags, decodeAttr(c.Attributes, "kerberos_service", ectx, &l.winrmKrbService)...)
+			diags = append(diags, decodeAttr(c.Attributes, "kerberos_hostname", ectx, &l.winrmKrbHostname)...)
+			diags = append(diags, decodeAttr(c.Attributes, "keytab", ectx, &l.winrmKeytab)...)
 		}
 	}
 	return l, diags

@@ -191,6 +191,17 @@ host "win1" {
   }
 }
 
+host "win2" {
+  groups = ["windows"]
+  winrm {
+    auth              = "kerberos"
+    user              = "ops@CORP.EXAMPLE"
+    keytab            = "/etc/tend/ops.keytab"
+    kerberos_service  = "WSMAN"
+    kerberos_hostname = "win2.corp.example"
+  }
+}
+
 host "lin1" {
   user            = "admin"
   become          = true
@@ -227,6 +238,15 @@ host "lin1" {
 			WinRM: WinRMSettings{
 				HTTPS: true, Auth: "ntlm", User: `CORP\ops`, Password: "pw-env:WINRM_PASSWORD",
 				InsecureHTTP: true, CAFile: "/etc/ca.pem", ServerName: "win1",
+			},
+		},
+		{
+			Name: "win2", Address: "win2", Port: 5986, Transport: "winrm",
+			Groups: []string{"all", "windows"},
+			Vars:   map[string]cty.Value{},
+			WinRM: WinRMSettings{
+				HTTPS: true, Auth: "kerberos", User: "ops@CORP.EXAMPLE", Keytab: "/etc/tend/ops.keytab",
+				KerberosService: "WSMAN", KerberosHostname: "win2.corp.example",
 			},
 		},
 	}

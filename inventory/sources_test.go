@@ -213,6 +213,7 @@ ansible_become=yes
 w1 ansible_host=192.0.2.5
 w2 ansible_port=5985 ansible_winrm_transport=ntlm
 w3 ansible_connection=psrp ansible_psrp_protocol=http ansible_psrp_cert_validation=ignore
+w4 ansible_winrm_transport=kerberos ansible_winrm_kerberos_service=WSMAN ansible_winrm_kerberos_hostname_override=w4.corp.example
 [windows:vars]
 ansible_connection=winrm
 ansible_user=Administrator
@@ -232,6 +233,7 @@ ansible_password=secret
 		"w1": {Address: "192.0.2.5", User: "Administrator", Password: "secret", Transport: "winrm", WinRM: WinRMSettings{HTTPS: true, User: "Administrator", Password: "secret"}},
 		"w2": {Address: "w2", Port: 5985, User: "Administrator", Password: "secret", Transport: "winrm", WinRM: WinRMSettings{Auth: "ntlm", User: "Administrator", Password: "secret"}},
 		"w3": {Address: "w3", User: "Administrator", Password: "secret", Transport: "winrm", WinRM: WinRMSettings{Insecure: true, User: "Administrator", Password: "secret"}},
+		"w4": {Address: "w4", User: "Administrator", Password: "secret", Transport: "winrm", WinRM: WinRMSettings{HTTPS: true, Auth: "kerberos", User: "Administrator", Password: "secret", KerberosService: "WSMAN", KerberosHostname: "w4.corp.example"}},
 	}
 	for name, w := range want {
 		h := inv.Host(name)

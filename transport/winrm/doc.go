@@ -7,19 +7,24 @@
 //
 // Dial reads the inventory host's winrm block: https (port 5986, else
 // 5985), auth, user and password (falling back to the host's), ca_file,
-// server_name, insecure and insecure_http. Authentication is NTLM (the
-// default, in the Negotiate HTTP scheme), Basic, or a TLS client
-// certificate (Options.ClientCertFile and ClientKeyFile); Kerberos is not
-// supported yet. Basic and NTLM are refused over plain HTTP unless the
+// server_name, insecure, insecure_http, and for Kerberos keytab,
+// kerberos_service and kerberos_hostname. Authentication is NTLM (the
+// default, in the Negotiate HTTP scheme), Basic, Kerberos (SPNEGO in the
+// Negotiate scheme; see kerberos.go for where credentials come from), or a
+// TLS client certificate (Options.ClientCertFile and ClientKeyFile).
+// Basic, NTLM and Kerberos are refused over plain HTTP unless the
 // inventory says insecure_http = true: Basic would show the password, and
 // tend does not implement WinRM's own message encryption, so scripts and
-// secrets would travel in clear text. HTTPS verifies the server's
+// secrets would travel in clear text (and Windows requires that encryption
+// on HTTP unless AllowUnencrypted is set). HTTPS verifies the server's
 // certificate against the system roots or ca_file, for the host's address
 // or server_name; insecure = true skips that and is printed as a warning
 // on Options.Stderr every time a host is dialled. With NTLM, tend never
 // falls back to Basic when a server does not offer Negotiate.
 //
-// Dial creates the shell at once, so that wrong credentials, an untrusted
+// Dial creates the shell at once (with Kerberos, after getting the service
+// ticket from the KDC), so that wrong credentials, a missing or expired
+// ticket, an unknown service principal, an unreachable KDC, an untrusted
 // certificate or an unreachable endpoint fail there, with an *HTTPError
 // (401 names the schemes the server offers) or a *FaultError. The shell
 // is kept until Close; if the server forgets it (its idle timeout), the

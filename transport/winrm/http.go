@@ -48,6 +48,8 @@ type conn struct {
 	client   *http.Client
 	timeout  time.Duration // per request, beyond which a request fails
 	requests atomic.Int64
+	krb      *kerberosAuth // Kerberos only
+	hint     string        // what to check after a 401
 }
 
 // newConn builds the HTTP client for s.
@@ -79,21 +81,33 @@ func newConn(name string, s *settings, opts Options) *conn {
 		rt = newNTLMAuth(newTransport, conns, s.user, s.password)
 	case AuthCertificate:
 		rt = certificateAuth{newTransport()}
+	case AuthKerberos:
+		s.krb.rt = newTransport()
+		rt = s.krb
 	default:
 		rt = newTransport()
 	}
-	return &conn{
+	c := &conn{
 		name:    name,
 		url:     s.url,
 		auth:    s.auth,
 		user:    s.user,
 		client:  &http.Client{Transport: rt},
 		timeout: opts.ResponseTimeout + 30*time.Second,
+		krb:     s.krb,
 	}
+	if s.krb != nil {
+		c.user = s.krb.who
+		c.hint = fmt.Sprintf("the ticket came from the %s; check that %s is the host's service principal (kerberos_service, kerberos_hostname), that its key matches the host's, that the clocks agree, and that the user may use WinRM", s.krb.source, s.spn)
+	}
+	return c
 }
 
 func (c *conn) close() {
 	c.client.CloseIdleConnections()
+	if c.krb != nil {
+		c.krb.close()
+	}
 }
 
 // basicAuth adds HTTP Basic credentials to every request.
@@ -223,6 +237,7 @@ type HTTPError struct {
 	Body string
 	auth string
 	user string
+	hint string
 }
 
 func (e *HTTPError) Error() string {
@@ -232,6 +247,9 @@ func (e *HTTPError) Error() string {
 			msg += " (the server offers " + strings.Join(e.Offered, ", ") + ")"
 		} else {
 			msg += " (the server offers no authentication scheme)"
+		}
+		if e.hint != "" {
+			return msg + ": " + e.hint
 		}
 		return msg + ": check the user, the password and the listener's enabled authentication methods"
 	}
@@ -310,7 +328,12 @@ func (c *conn) post(ctx context.Context, op string, msg *soap.SoapMessage) (*res
 }
 
 func (c *conn) httpError(resp *http.Response, data []byte) error {
-	e := &HTTPError{StatusCode: resp.StatusCode, Status: resp.Status, auth: c.auth, user: c.user}
+	e := &HTTPError{StatusCode: resp.StatusCode, Status: resp.Status, auth: c.auth, user: c.user, hint: c.hint}
+	if c.krb != nil && resp.StatusCode == http.StatusUnauthorized {
+		if ke, ok := serverKRBError(resp.Header); ok {
+			e.hint = explainKRBError(ke, c.krb.spn)
+		}
+	}
 	if e.Status == "" {
 		e.Status = fmt.Sprint(resp.StatusCode)
 	}

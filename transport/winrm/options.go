@@ -53,6 +53,13 @@ type Options struct {
 	// ClientCertFile and ClientKeyFile are PEM files for certificate
 	// authentication (auth = "certificate"; HTTPS only).
 	ClientCertFile, ClientKeyFile string
+	// KRB5Config is the krb5.conf Kerberos authentication reads; empty
+	// means the first existing file of $KRB5_CONFIG, else /etc/krb5.conf.
+	KRB5Config string
+	// KRB5CCache is the credential cache Kerberos authentication reads
+	// when the host has neither a password nor a keytab; empty means
+	// $KRB5CCNAME, else /tmp/krb5cc_<uid>. Only FILE: caches are read.
+	KRB5CCache string
 	// Stderr receives warnings (insecure TLS, plain HTTP). Nil discards
 	// them.
 	Stderr io.Writer

@@ -41,8 +41,11 @@ from winrm.protocol import Protocol
 
 endpoint, transport, ca, enc = sys.argv[1:5]
 kw = dict(endpoint=endpoint, transport=transport,
-          username=os.environ['WINRM_USER'], password=os.environ['WINRM_PASSWORD'],
+          username=os.environ['WINRM_USER'], password=os.environ.get('WINRM_PASSWORD'),
           operation_timeout_sec=1, read_timeout_sec=3)
+if transport == 'kerberos' and len(sys.argv) > 5:
+    # The service principal's host name (HTTP/<name>), not the URL's.
+    kw['kerberos_hostname_override'] = sys.argv[5]
 if ca:
     kw['ca_trust_path'] = ca
     kw['server_cert_validation'] = 'validate'

@@ -69,13 +69,20 @@ func TestPlainHTTPRefused(t *testing.T) {
 	if !strings.Contains(warn.String(), "warning") || !strings.Contains(warn.String(), "unencrypted") {
 		t.Errorf("no warning for insecure_http: %q", warn.String())
 	}
-	// Certificates need TLS; Kerberos is not there yet.
+	// Certificates need TLS; Kerberos needs TLS or insecure_http (tend
+	// does not encrypt messages).
 	h := hostFor(t, srv, AuthCertificate)
 	if err := dialErr(t, h, Options{ClientCertFile: "c", ClientKeyFile: "k"}); err == nil || !strings.Contains(err.Error(), "https") {
 		t.Errorf("certificate auth over HTTP: %v", err)
 	}
-	if err := dialErr(t, hostFor(t, srv, AuthKerberos), Options{}); err == nil || !strings.Contains(err.Error(), "not supported yet") {
-		t.Errorf("kerberos: %v", err)
+	h = hostFor(t, srv, AuthKerberos)
+	h.WinRM.InsecureHTTP = false
+	before := srv.Stats().Requests
+	if err := dialErr(t, h, Options{}); err == nil || !strings.Contains(err.Error(), "refusing kerberos") || !strings.Contains(err.Error(), "message encryption") {
+		t.Errorf("kerberos over plain HTTP: %v", err)
+	}
+	if n := srv.Stats().Requests - before; n != 0 {
+		t.Errorf("the refused kerberos dial sent %d requests", n)
 	}
 }
 

@@ -87,6 +87,10 @@ type settings struct {
 	user, password string
 	tls            *tls.Config
 	warnings       []string
+	// Kerberos: the service principal, the keytab, and the client built
+	// by Dial.
+	spn, keytab string
+	krb         *kerberosAuth
 }
 
 // resolve turns the inventory host into settings, refusing the unsafe
@@ -157,9 +161,30 @@ func resolve(h *inventory.Host, opts Options) (*settings, error) {
 			return nil, errors.New("certificate authentication needs a client certificate and key (ClientCertFile, ClientKeyFile)")
 		}
 	case AuthKerberos:
-		return nil, errors.New("kerberos authentication is not supported yet (use ntlm over https, or certificate)")
+		if !w.HTTPS && !w.InsecureHTTP {
+			return nil, fmt.Errorf("refusing kerberos authentication over plain HTTP (%s): tend does not implement WinRM's message encryption, which Windows requires on HTTP by default (AllowUnencrypted = false), and without it scripts, file contents and secrets would cross the network in clear text; set https = true, or insecure_http = true in the host's winrm block (with AllowUnencrypted on the listener) to accept it", u.String())
+		}
+		if !w.HTTPS {
+			s.warnings = append(s.warnings, fmt.Sprintf("insecure_http = true: kerberos authenticates, but every script and file travels unencrypted to %s", u.String()))
+		}
+		service := w.KerberosService
+		if service == "" {
+			service = "HTTP"
+		}
+		hostname := w.KerberosHostname
+		if hostname == "" {
+			hostname = strings.Trim(host, "[]")
+		}
+		if strings.ContainsAny(service+hostname, "/@ \t\r\n") {
+			return nil, fmt.Errorf("invalid kerberos service principal %q", service+"/"+hostname)
+		}
+		s.spn = service + "/" + hostname
+		s.keytab = w.Keytab
+		if (s.password != "" || s.keytab != "") && s.user == "" {
+			return nil, errors.New("kerberos authentication with a password or keytab needs a user (user@REALM)")
+		}
 	default:
-		return nil, fmt.Errorf("unknown auth %q (basic, ntlm, certificate)", w.Auth)
+		return nil, fmt.Errorf("unknown auth %q (basic, ntlm, kerberos, certificate)", w.Auth)
 	}
 
 	if w.HTTPS {
@@ -217,6 +242,17 @@ func Dial(ctx context.Context, h *inventory.Host, opts Options) (*Transport, err
 	}
 	for _, w := range s.warnings {
 		fmt.Fprintf(opts.Stderr, "tend: warning: winrm %s: %s\n", name, w)
+	}
+	if s.auth == AuthKerberos {
+		kctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout+opts.ResponseTimeout)
+		s.krb, err = newKerberosAuth(kctx, s, opts)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+				err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+			}
+			return nil, fail(err)
+		}
 	}
 	t := &Transport{
 		name:   name,

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jcmturner/gokrb5/v8/keytab"
+
 	"github.com/tendhq/tend/transport/winrm"
 	"github.com/tendhq/tend/transport/winrm/wsmantest"
 )
@@ -230,6 +232,29 @@ func StartTLS(t testing.TB, user, password string, respond func(Script) Answer) 
 	h := &Host{Respond: respond}
 	h.Server = wsmantest.StartT(t, wsmantest.Options{
 		Users:    map[string]string{user: password},
+		Executor: PowerShell(h.handle),
+		TLS:      &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12},
+	})
+	return h, ca.CertPEM
+}
+
+// StartKerberos is StartTLS with Kerberos as the only authentication:
+// tickets for the service principals whose keys kt holds are accepted
+// (as a domain member's HTTP/ principals), for any user of the realm.
+// The certificate names 127.0.0.1, localhost and names.
+func StartKerberos(t testing.TB, kt *keytab.Keytab, respond func(Script) Answer, names ...string) (*Host, []byte) {
+	ca, err := wsmantest.NewCA("tend test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Server(append([]string{"127.0.0.1", "localhost"}, names...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Host{Respond: respond}
+	h.Server = wsmantest.StartT(t, wsmantest.Options{
+		Auth:     []string{wsmantest.AuthKerberos},
+		Keytab:   kt,
 		Executor: PowerShell(h.handle),
 		TLS:      &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12},
 	})

@@ -25,8 +25,15 @@
 // Authentication is real too: Basic, NTLMv2 inside the Negotiate (or NTLM)
 // HTTP scheme, verified against the known passwords with the NTLMv2
 // response (HMAC-MD5 over the server challenge and the client's blob) and
-// bound to the TCP connection as HTTP.sys does, and client certificates
-// (the WS-Management https/mutual security profile) over TLS.
+// bound to the TCP connection as HTTP.sys does, client certificates (the
+// WS-Management https/mutual security profile) over TLS, and Kerberos in
+// the Negotiate (or Kerberos) scheme (Options.Keytab, AuthKerberos): the
+// AP-REQ, SPNEGO-wrapped or bare, is checked with the service's keytab by
+// gokrb5 (ticket decrypted with the service key, authenticator, clock
+// skew, replays), mutual authentication is answered with an AP-REP, a
+// refused AP-REQ with a KRB-ERROR token, and the connection stays
+// authenticated. The user is the ticket's client principal (ops@REALM);
+// there is no PAC and no mapping to local accounts.
 //
 // # What is simulated
 //
@@ -37,7 +44,8 @@
 // local process instead (for example pwsh, when installed, in place of
 // powershell.exe). NTLM message signing and sealing (the encrypted
 // multipart/encrypted bodies Windows uses on plain HTTP when
-// AllowUnencrypted is false), Kerberos, CredSSP, PSRP (the
+// AllowUnencrypted is false), its Kerberos equivalent (GSS-API Wrap),
+// channel binding checks, CredSSP, PSRP (the
 // Microsoft.PowerShell resource) and WS-Enumeration are not implemented:
 // the server behaves like Windows with AllowUnencrypted = true.
 package wsmantest

@@ -16,12 +16,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jcmturner/gokrb5/v8/keytab"
 )
 
 // Authentication schemes a Server can offer (Options.Auth).
 const (
 	AuthBasic       = "basic"
 	AuthNegotiate   = "negotiate" // NTLM in the Negotiate or NTLM HTTP scheme
+	AuthKerberos    = "kerberos"  // Kerberos in the Negotiate or Kerberos HTTP scheme (Options.Keytab)
 	AuthCertificate = "certificate"
 )
 
@@ -44,8 +47,16 @@ type Options struct {
 	// TLS layer verified to the users they log in as.
 	CertificateUsers map[string]string
 	// Auth lists the schemes offered: AuthBasic, AuthNegotiate,
-	// AuthCertificate. Empty means Basic and Negotiate.
+	// AuthCertificate, AuthKerberos. Empty means Basic and Negotiate.
 	Auth []string
+	// Keytab holds the service keys Kerberos tickets are checked with
+	// (AuthKerberos), as a Windows host's computer account holds the keys
+	// of its HTTP/ service principal.
+	Keytab *keytab.Keytab
+	// KerberosPrincipal, when set, is the one service principal (as in
+	// "HTTP/win1.example.test") whose key tickets must be encrypted in;
+	// empty accepts a ticket for any principal of Keytab.
+	KerberosPrincipal string
 	// Domain and Computer are the names the NTLM challenge gives; default
 	// "TEND" and "WSMANTEST".
 	Domain, Computer string
@@ -75,6 +86,7 @@ type Options struct {
 type Stats struct {
 	Requests        int // HTTP requests, authentication legs included
 	Unauthorized    int // answered 401
+	Kerberos        int // requests authenticated by a Kerberos AP-REQ
 	ShellsCreated   int
 	ShellsDeleted   int
 	Commands        int
@@ -422,8 +434,16 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, b
 			}
 		}
 		s.logf("basic authentication failed for %q", userOf(raw))
-	case (strings.EqualFold(scheme, "Negotiate") || strings.EqualFold(scheme, "NTLM")) && s.offers(AuthNegotiate):
-		return s.ntlm(w, r, cs, scheme, strings.TrimSpace(data))
+	case strings.EqualFold(scheme, "Negotiate") || strings.EqualFold(scheme, "NTLM") || strings.EqualFold(scheme, "Kerberos"):
+		msg, err := base64.StdEncoding.DecodeString(strings.TrimSpace(data))
+		isNTLM := err == nil && len(msg) >= 8 && string(msg[:8]) == ntlmSignature
+		switch {
+		case isNTLM && !strings.EqualFold(scheme, "Kerberos") && s.offers(AuthNegotiate):
+			return s.ntlm(w, r, cs, scheme, strings.TrimSpace(data))
+		case err == nil && !isNTLM && !strings.EqualFold(scheme, "NTLM") && s.offers(AuthKerberos):
+			return s.kerberos(w, r, cs, scheme, msg)
+		}
+		s.logf("%s authorization refused: not a token of a scheme this server offers", scheme)
 	case authz == certificateAuthorization && s.offers(AuthCertificate):
 		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
 			cn := r.TLS.VerifiedChains[0][0].Subject.CommonName
@@ -484,8 +504,11 @@ func (s *Server) lookup(user string) (string, bool) {
 func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
 	io.Copy(io.Discard, r.Body)
 	s.count(func(st *Stats) { st.Unauthorized++ })
-	if s.offers(AuthNegotiate) {
+	if s.offers(AuthNegotiate) || s.offers(AuthKerberos) {
 		w.Header().Add("WWW-Authenticate", "Negotiate")
+	}
+	if s.offers(AuthKerberos) {
+		w.Header().Add("WWW-Authenticate", "Kerberos")
 	}
 	if s.offers(AuthBasic) {
 		w.Header().Add("WWW-Authenticate", `Basic realm="WSMAN"`)
@@ -498,7 +521,7 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
 func (s *Server) ntlm(w http.ResponseWriter, r *http.Request, cs *connState, scheme, data string) (string, bool) {
 	msg, err := base64.StdEncoding.DecodeString(data)
 	if err != nil || len(msg) < 12 || string(msg[:8]) != ntlmSignature {
-		s.logf("%s authorization is not NTLM (SPNEGO and Kerberos are not supported)", scheme)
+		s.logf("%s authorization is not NTLM", scheme)
 		s.unauthorized(w, r)
 		return "", false
 	}
