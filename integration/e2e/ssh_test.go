@@ -299,6 +299,17 @@ file "sudoers_note" {
   mode    = "0440"
 }
 `)
+	// The premise: ops cannot write the file itself, and its sudo needs
+	// the password.
+	if out, err := l.Exec(h.Index, "runuser -u "+lab.OpsUser+" -- id -un"); err != nil || strings.TrimSpace(out) != lab.OpsUser {
+		t.Fatalf("runuser as %s: %q %v", lab.OpsUser, out, err)
+	}
+	if out, err := l.Exec(h.Index, "runuser -u "+lab.OpsUser+" -- sudo -n true"); err == nil {
+		t.Fatalf("sudo -n works for %s without a password: %s", lab.OpsUser, out)
+	}
+	if _, err := l.Exec(h.Index, "runuser -u "+lab.OpsUser+" -- touch /root/x"); err == nil {
+		t.Fatalf("%s can write /root without sudo", lab.OpsUser)
+	}
 	var all strings.Builder
 	for _, args := range [][]string{{"plan", "-C", dir}, {"apply", "-C", dir, "-y"}, {"plan", "-C", dir, "-detailed-exitcode"}} {
 		out, errOut, code := tend(t, args...)
