@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -347,4 +348,70 @@ file "sudoers_note" {
 		t.Error("the wrong password appears in the output")
 	}
 	_ = hcl.Pos{}
+}
+
+// TestEncryptedKeyCLI: an identity file encrypted with a passphrase that
+// tend does not have (no agent, no terminal) is a clear error naming the
+// key, not a prompt or a hang, though the host would accept the key.
+func TestEncryptedKeyCLI(t *testing.T) {
+	lab.Required(t)
+	l := lab.StartT(t, lab.Options{Hosts: 1, Name: "enckey"})
+	h := l.Host(1)
+	dir, home := t.TempDir(), t.TempDir()
+	t.Setenv("HOME", home) // no default identity files
+	t.Setenv("SSH_AUTH_SOCK", "")
+	key := filepath.Join(dir, "id_encrypted")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "a passphrase", "-C", "tend-test", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	pub := read(t, key+".pub")
+	auth := filepath.Join(h.Root, "root/.ssh/authorized_keys")
+	write(t, auth, read(t, auth)+pub)
+	os.Chmod(auth, 0o600)
+	write(t, filepath.Join(dir, "inventory.hcl"), fmt.Sprintf(`
+host %q {
+  address       = %q
+  user          = "root"
+  identity_file = %q
+  ssh {
+    known_hosts_file = %q
+  }
+}
+`, h.Name, h.Address, key, l.KnownHostsFile()))
+	write(t, filepath.Join(dir, "main.hcl"), "file \"f\" {\n  path = \"/etc/enckey-test\"\n  content = \"x\"\n}\n")
+
+	type result struct {
+		out, errOut string
+		code        int
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, errOut, code := tend(t, "apply", "-C", dir, "-y")
+		done <- result{out, errOut, code}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("tend apply with an encrypted key and no passphrase did not return within 2 minutes")
+	}
+	msg := r.out + r.errOut
+	if r.code != 1 || !strings.Contains(msg, key) || !strings.Contains(msg, "encrypted") {
+		t.Errorf("exit %d, want 1 and an error naming the encrypted key\n%s", r.code, msg)
+	}
+	if _, err := os.Stat(filepath.Join(h.Root, "etc/enckey-test")); !os.IsNotExist(err) {
+		t.Errorf("the host was changed: %v", err)
+	}
+
+	// The premise: the host accepts that key once it is decrypted.
+	dec := filepath.Join(dir, "id_decrypted")
+	write(t, dec, read(t, key))
+	os.Chmod(dec, 0o600)
+	if out, err := exec.Command("ssh-keygen", "-p", "-q", "-P", "a passphrase", "-N", "", "-f", dec).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen -p: %v\n%s", err, out)
+	}
+	write(t, filepath.Join(dir, "inventory.hcl"), strings.Replace(read(t, filepath.Join(dir, "inventory.hcl")), key, dec, 1))
+	if _, _, code := tend(t, "apply", "-C", dir, "-y"); code != 0 {
+		t.Errorf("apply with the decrypted key: exit %d", code)
+	}
 }
