@@ -240,10 +240,14 @@ func TestBadInput(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			dir, root := t.TempDir(), t.TempDir()
-			files := map[string]string{}
+			// A valid resource beside the bad input: it would be applied if
+			// the error stopped only the bad part, so "nothing applied"
+			// means something.
+			files := map[string]string{"zz_valid.hcl": "file \"valid\" {\n  path    = \"ROOT/valid\"\n  content = \"applied\"\n}\n"}
 			for k, v := range tc.files {
 				files[k] = strings.ReplaceAll(v, "ROOT", root)
 			}
+			files["zz_valid.hcl"] = strings.ReplaceAll(files["zz_valid.hcl"], "ROOT", root)
 			writeFiles(t, dir, files)
 			for _, cmd := range [][]string{{"validate"}, {"plan"}, {"apply", "-y"}} {
 				out, errOut, code := tend(t, append(cmd, "-C", dir)...)
@@ -333,6 +337,81 @@ func TestRollbackOnFailure(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, statuses(lastRun(t, dir))); diff != "" {
 		t.Errorf("journal statuses (-want +got):\n%s", diff)
+	}
+}
+
+// TestRollbackJournalSequence: the journal records each change as applied
+// before the failure and as reverted after the rollback. The failing third
+// change is a command that copies the journal as it is on disk at that
+// moment, then fails.
+func TestRollbackJournalSequence(t *testing.T) {
+	dir, root, snap := t.TempDir(), t.TempDir(), t.TempDir()
+	writeFiles(t, root, map[string]string{"existing.txt": "original content\n"})
+	if err := os.Chmod(filepath.Join(root, "existing.txt"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string]string{"main.hcl": fmt.Sprintf(`
+file "one" {
+  path    = "%[1]s/existing.txt"
+  content = "new content\n"
+  mode    = "0600"
+}
+directory "two" {
+  path = "%[1]s/newdir"
+}
+exec "three" {
+  command    = "cp %[2]s/.tend/runs/*.json %[3]s/during.json && exit 1"
+  creates    = "%[3]s/never"
+  depends_on = [directory.two, file.one]
+}
+file "four" {
+  path       = "%[1]s/newdir/four"
+  content    = "four"
+  depends_on = [exec.three]
+}
+symlink "five" {
+  path       = "%[1]s/link"
+  target     = "elsewhere"
+  depends_on = [file.four]
+}
+`, root, dir, snap)})
+	before := snapshot(t, root)
+	out, errOut, code := tend(t, "apply", "-C", dir, "-y")
+	if code != 1 {
+		t.Fatalf("apply: exit %d, want 1\n%s\n%s", code, out, errOut)
+	}
+	if diff := cmp.Diff(before, snapshot(t, root)); diff != "" {
+		t.Errorf("host not restored after rollback (-before +after):\n%s", diff)
+	}
+	b, err := os.ReadFile(filepath.Join(snap, "during.json"))
+	if err != nil {
+		t.Fatalf("the journal was not on disk while the third change ran: %v\n%s%s", err, out, errOut)
+	}
+	var during journal.Run
+	if err := json.Unmarshal(b, &during); err != nil {
+		t.Fatalf("journal during the apply: %v\n%s", err, b)
+	}
+	want := map[string]journal.Status{
+		"file.one": journal.Applied, "directory.two": journal.Applied, "exec.three": journal.Applying,
+		"file.four": journal.Pending, "symlink.five": journal.Pending,
+	}
+	if diff := cmp.Diff(want, statuses(&during)); diff != "" {
+		t.Errorf("journal while the third change ran (-want +got):\n%s", diff)
+	}
+	// The pre-state of the first change is journaled with it.
+	for _, h := range during.Hosts {
+		for _, e := range h.Changes {
+			if e.Address == "file.one" && (e.Before == nil || !e.Before.Present || e.Before.Str("mode") != "0640") {
+				t.Errorf("file.one's pre-state is not journaled: %+v", e.Before)
+			}
+		}
+	}
+	want = map[string]journal.Status{
+		"file.one": journal.Reverted, "directory.two": journal.Reverted, "exec.three": journal.Failed,
+		"file.four": journal.Skipped, "symlink.five": journal.Skipped,
+	}
+	if diff := cmp.Diff(want, statuses(lastRun(t, dir))); diff != "" {
+		t.Errorf("journal after the rollback (-want +got):\n%s", diff)
 	}
 }
 

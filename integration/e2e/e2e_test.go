@@ -154,11 +154,42 @@ func TestFleet(t *testing.T) {
 	if _, _, code := tend(t, "apply", "-C", dir, "-y"); code != 0 {
 		t.Fatalf("restoring apply: exit %d", code)
 	}
-	if got := read(t, filepath.Join(h3.Root, "etc/motd")); got != "Managed by tend. Hands off lab3.\n" && !strings.HasPrefix(got, "Managed by tend.") {
-		t.Errorf("motd not restored: %q", got)
+	if got, want := read(t, filepath.Join(h3.Root, "etc/motd")), "Managed by tend. Hands off "+h3.Name+".\n"; got != want {
+		t.Errorf("motd not restored: %q, want %q", got, want)
+	}
+	if fi, err := os.Stat(filepath.Join(h3.Root, "srv/app")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("/srv/app mode not restored: %v %v", fi.Mode(), err)
 	}
 	if _, _, code := tend(t, "plan", "-C", dir, "-detailed-exitcode"); code != 0 {
 		t.Errorf("plan after restore: exit %d, want 0", code)
+	}
+
+	// tend facts HOST: that host's facts as JSON, read over SSH.
+	h2 := l.Host(2)
+	out, errOut, code := tend(t, "facts", "-C", dir, h2.Name)
+	var facts map[string]struct {
+		Facts struct {
+			OS struct {
+				Family, Name, Version string
+			}
+			Arch           string
+			Hostname       string
+			CPUs           int
+			MemoryMB       int `json:"memory_mb"`
+			Init           string
+			PackageManager string `json:"package_manager"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &facts); code != 0 || err != nil {
+		t.Fatalf("tend facts %s: exit %d, %v\n%s%s", h2.Name, code, err, out, errOut)
+	}
+	if len(facts) != 1 {
+		t.Errorf("tend facts %s printed %d hosts, want 1", h2.Name, len(facts))
+	}
+	f := facts[h2.Name].Facts
+	if f.OS.Family != "debian" || f.OS.Name != "debian" || f.OS.Version != "12" || f.Hostname != h2.Name ||
+		f.Arch == "" || f.CPUs < 1 || f.MemoryMB < 1 || f.Init != "systemd" || f.PackageManager != "apt" {
+		t.Errorf("tend facts %s = %+v", h2.Name, f)
 	}
 }
 
@@ -222,7 +253,8 @@ file "three" {
 	if !strings.Contains(out, "fault2 (unreachable:") || !strings.Contains(out, "connection refused") {
 		t.Errorf("the summary does not name fault2 as unreachable with the reason:\n%s", out)
 	}
-	if !strings.Contains(out, "Apply failed on 2 of 4 hosts") || !strings.Contains(out, "fault4") {
+	_, summary, _ := strings.Cut(out, "Apply failed on ")
+	if !strings.HasPrefix(summary, "2 of 4 hosts") || !strings.Contains(summary, "fault2 (unreachable:") || !strings.Contains(summary, "fault4 (failed") {
 		t.Errorf("the summary does not name the failed hosts:\n%s", out)
 	}
 	for _, i := range []int{1, 3} {
@@ -245,7 +277,7 @@ file "three" {
 	}
 	// The automatic rollback could not reach the dead host, so the applied
 	// changes are journaled as not reverted yet.
-	if status["file.one"] != journal.RevertFailed || status["file.two"] != journal.RevertFailed || status["exec.slow"] != journal.Failed {
+	if status["file.one"] != journal.RevertFailed || status["file.two"] != journal.RevertFailed || status["exec.slow"] != journal.Failed || status["file.three"] != journal.Skipped {
 		t.Errorf("journal for fault4: %v", status)
 	}
 

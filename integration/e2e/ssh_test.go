@@ -3,12 +3,16 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -23,7 +27,8 @@ import (
 
 // TestOneRoundTrip counts SSH connections and exec sessions per host
 // during a plan: exactly one connection and one exec carry the facts and
-// every probe.
+// every probe. It counts twice: with the transport's counters for a
+// planner, and with sshd's log on each host for `tend plan`.
 func TestOneRoundTrip(t *testing.T) {
 	lab.Required(t)
 	l := lab.StartT(t, lab.Options{Hosts: 3, Name: "count"})
@@ -73,10 +78,77 @@ func TestOneRoundTrip(t *testing.T) {
 			t.Errorf("%s: %d changes planned, want 45", h.Name, n)
 		}
 		st := conns[h.Name].Stats()
-		if st.Connections != 1 || st.Sessions != 1 || st.SFTPSessions != 0 {
-			t.Errorf("%s: %+v, want 1 connection and 1 exec session for facts and all probes", h.Name, st)
+		if st.Connections != 1 || st.Sessions != 1 || st.Scripts != 1 || st.SFTPSessions != 0 {
+			t.Errorf("%s: %+v, want 1 connection and 1 exec session running 1 script for facts and all probes", h.Name, st)
 		}
 		conns[h.Name].Close()
+	}
+
+	// The same count from the other end, for the command line's `tend
+	// plan`: sshd's own log at LogLevel VERBOSE has a line for each
+	// accepted connection and each session started (exec or subsystem).
+	for _, h := range l.Hosts {
+		write(t, filepath.Join(h.Root, "etc/ssh/sshd_config.d/verbose.conf"), "LogLevel VERBOSE\n")
+		if _, err := l.Exec(h.Index, "systemctl reload ssh.service"); err != nil {
+			t.Fatal(err)
+		}
+		waitSSH(t, h.Address)
+	}
+	sshdLog := func(h *lab.Host) (conns, execs, other int) {
+		out, err := l.Exec(h.Index, "journalctl -u ssh.service -o cat --no-pager")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			switch {
+			case strings.HasPrefix(line, "Accepted publickey for root"):
+				conns++
+			case strings.HasPrefix(line, "Starting session: command for root"):
+				execs++
+			case strings.HasPrefix(line, "Starting session:"):
+				other++
+			}
+		}
+		return conns, execs, other
+	}
+	type count struct{ conns, execs, other int }
+	before := map[string]count{}
+	for _, h := range l.Hosts {
+		c, e, o := sshdLog(h)
+		before[h.Name] = count{c, e, o}
+	}
+	if out, errOut, code := tend(t, "plan", "-C", dir); code != 0 || !strings.Contains(out, " to add") {
+		t.Fatalf("tend plan: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, h := range l.Hosts {
+		c, e, o := sshdLog(h)
+		got := count{c - before[h.Name].conns, e - before[h.Name].execs, o - before[h.Name].other}
+		if got != (count{1, 1, 0}) {
+			t.Errorf("%s: sshd logged %d connections, %d exec sessions and %d other sessions during tend plan, want 1, 1, 0", h.Name, got.conns, got.execs, got.other)
+		}
+	}
+}
+
+// waitSSH waits until addr's sshd answers with its banner again (after a
+// reload, which re-executes it).
+func waitSSH(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, "22"), 2*time.Second)
+		if err == nil {
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			b := make([]byte, 8)
+			n, _ := io.ReadFull(c, b)
+			c.Close()
+			if n == 8 && string(b) == "SSH-2.0-" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sshd on %s does not answer after a reload: %v", addr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -144,7 +216,22 @@ host "target" {
 		t.Errorf("changed host key: exit %d, want 1 and a loud refusal\n%s", code, out)
 	}
 
-	// ProxyJump through lab host 1.
+	// ProxyJump through lab host 1. Its sshd logs (at LogLevel DEBUG1) each
+	// channel it forwards, so the test can tell the apply went through it:
+	// both hosts share the controller's loopback, where a direct
+	// connection would work too.
+	write(t, filepath.Join(h1.Root, "etc/ssh/sshd_config.d/debug.conf"), "LogLevel DEBUG1\n")
+	if _, err := l.Exec(h1.Index, "systemctl reload ssh.service"); err != nil {
+		t.Fatal(err)
+	}
+	waitSSH(t, h1.Address)
+	forwarded := func() int {
+		out, err := l.Exec(h1.Index, "journalctl -u ssh.service -o cat --no-pager")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(out, fmt.Sprintf("target %s port 22", h2.Address))
+	}
 	write(t, known, labKnown)
 	inv(fmt.Sprintf("    proxy_jump = \"root@%s\"", h1.Address))
 	t.Setenv("HOME", dir) // the jump host's identity comes from the default ~/.ssh/id_ed25519
@@ -158,6 +245,9 @@ host "target" {
 	if got := read(t, filepath.Join(h2.Root, "etc/keys-test")); got != "x" {
 		t.Errorf("the jumped-to host was not changed: %q", got)
 	}
+	if n := forwarded(); n != 1 {
+		t.Errorf("%s forwarded %d connections to %s during the apply, want 1", h1.Name, n, h2.Address)
+	}
 	invFile, diags := inventory.Load([]string{filepath.Join(dir, "inventory.hcl")}, nil)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
@@ -169,6 +259,9 @@ host "target" {
 	defer tr.Close()
 	if st := tr.Stats(); st.Connections != 2 {
 		t.Errorf("ProxyJump: %d connections, want 2 (jump host and target)", st.Connections)
+	}
+	if n := forwarded(); n != 2 {
+		t.Errorf("%s forwarded %d connections to %s in all, want 2", h1.Name, n, h2.Address)
 	}
 }
 
@@ -207,6 +300,17 @@ file "sudoers_note" {
   mode    = "0440"
 }
 `)
+	// The premise: ops cannot write the file itself, and its sudo needs
+	// the password.
+	if out, err := l.Exec(h.Index, "runuser -u "+lab.OpsUser+" -- id -un"); err != nil || strings.TrimSpace(out) != lab.OpsUser {
+		t.Fatalf("runuser as %s: %q %v", lab.OpsUser, out, err)
+	}
+	if out, err := l.Exec(h.Index, "runuser -u "+lab.OpsUser+" -- sudo -n true"); err == nil {
+		t.Fatalf("sudo -n works for %s without a password: %s", lab.OpsUser, out)
+	}
+	if _, err := l.Exec(h.Index, "runuser -u "+lab.OpsUser+" -- touch /root/x"); err == nil {
+		t.Fatalf("%s can write /root without sudo", lab.OpsUser)
+	}
 	var all strings.Builder
 	for _, args := range [][]string{{"plan", "-C", dir}, {"apply", "-C", dir, "-y"}, {"plan", "-C", dir, "-detailed-exitcode"}} {
 		out, errOut, code := tend(t, args...)
@@ -244,4 +348,70 @@ file "sudoers_note" {
 		t.Error("the wrong password appears in the output")
 	}
 	_ = hcl.Pos{}
+}
+
+// TestEncryptedKeyCLI: an identity file encrypted with a passphrase that
+// tend does not have (no agent, no terminal) is a clear error naming the
+// key, not a prompt or a hang, though the host would accept the key.
+func TestEncryptedKeyCLI(t *testing.T) {
+	lab.Required(t)
+	l := lab.StartT(t, lab.Options{Hosts: 1, Name: "enckey"})
+	h := l.Host(1)
+	dir, home := t.TempDir(), t.TempDir()
+	t.Setenv("HOME", home) // no default identity files
+	t.Setenv("SSH_AUTH_SOCK", "")
+	key := filepath.Join(dir, "id_encrypted")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "a passphrase", "-C", "tend-test", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	pub := read(t, key+".pub")
+	auth := filepath.Join(h.Root, "root/.ssh/authorized_keys")
+	write(t, auth, read(t, auth)+pub)
+	os.Chmod(auth, 0o600)
+	write(t, filepath.Join(dir, "inventory.hcl"), fmt.Sprintf(`
+host %q {
+  address       = %q
+  user          = "root"
+  identity_file = %q
+  ssh {
+    known_hosts_file = %q
+  }
+}
+`, h.Name, h.Address, key, l.KnownHostsFile()))
+	write(t, filepath.Join(dir, "main.hcl"), "file \"f\" {\n  path = \"/etc/enckey-test\"\n  content = \"x\"\n}\n")
+
+	type result struct {
+		out, errOut string
+		code        int
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, errOut, code := tend(t, "apply", "-C", dir, "-y")
+		done <- result{out, errOut, code}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("tend apply with an encrypted key and no passphrase did not return within 2 minutes")
+	}
+	msg := r.out + r.errOut
+	if r.code != 1 || !strings.Contains(msg, key) || !strings.Contains(msg, "encrypted") {
+		t.Errorf("exit %d, want 1 and an error naming the encrypted key\n%s", r.code, msg)
+	}
+	if _, err := os.Stat(filepath.Join(h.Root, "etc/enckey-test")); !os.IsNotExist(err) {
+		t.Errorf("the host was changed: %v", err)
+	}
+
+	// The premise: the host accepts that key once it is decrypted.
+	dec := filepath.Join(dir, "id_decrypted")
+	write(t, dec, read(t, key))
+	os.Chmod(dec, 0o600)
+	if out, err := exec.Command("ssh-keygen", "-p", "-q", "-P", "a passphrase", "-N", "", "-f", dec).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen -p: %v\n%s", err, out)
+	}
+	write(t, filepath.Join(dir, "inventory.hcl"), strings.Replace(read(t, filepath.Join(dir, "inventory.hcl")), key, dec, 1))
+	if _, _, code := tend(t, "apply", "-C", dir, "-y"); code != 0 {
+		t.Errorf("apply with the decrypted key: exit %d", code)
+	}
 }

@@ -53,14 +53,15 @@ echo "== unit tests"
 TEND_LAB=1 go test -count=1 -timeout 20m $(go list ./... | grep -v /integration/)
 
 # End-to-end tests against lab hosts, verbose enough that the log shows
-# each test running and passing. With TEND_LAB=1 a missing prerequisite
-# fails a test instead of skipping it, and any skip here fails the run.
+# each test running and passing, and the lab hosts each one booted. With
+# TEND_LAB=1 a missing prerequisite fails a test instead of skipping it,
+# and any skip here fails the run.
 echo "== end-to-end tests on lab hosts"
 cat "$work/prepare.log"
 log=$work/e2e.log
 status=0
 TEND_LAB=1 go test -count=1 -timeout 30m -v $(go list ./... | grep /integration/) >"$log" 2>&1 || status=$?
-grep -E '^(=== RUN|[[:space:]]*--- (PASS|FAIL|SKIP)|PASS|FAIL|ok )' "$log" || true
+grep -E '^(=== RUN|[[:space:]]*--- (PASS|FAIL|SKIP)|PASS|FAIL|ok )|lab: [0-9]+ host\(s\) up in' "$log" || true
 if [ "$status" -ne 0 ]; then
   echo "end-to-end tests failed; the full log follows" >&2
   cat "$log" >&2
