@@ -149,6 +149,8 @@ func (File) runBatch(ctx context.Context, h *Host, items []BatchItem, idx []int,
 			fmt.Fprintf(&sb, "[ $_ts = 0 ] || %s\nchmod %s \"$_tt\" || %s\n", fail, mode, fail)
 			owner, group := after.Str("owner"), after.Str("group")
 			switch {
+			case owner != "" && group != "":
+				fmt.Fprintf(&sb, "chown %s \"$_tt\" || %s\n", shell.Quote(owner+":"+group), fail)
 			case owner != "" || group != "":
 				if owner != "" {
 					fmt.Fprintf(&sb, "chown %s \"$_tt\" || %s\n", shell.Quote(owner), fail)

@@ -598,6 +598,71 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 	return undo, resources.RunScript(ctx, h, sb.String(), nil)
 }
 
+// ApplyBatch implements resources.Batcher: a host's cron files are
+// written by the file type's batch, in one script; timers, which also
+// talk to systemd, go one by one. Items keep their order, and the batch
+// stops at the first failure.
+func (t Task) ApplyBatch(ctx context.Context, h *resources.Host, items []resources.BatchItem) []resources.BatchResult {
+	res := make([]resources.BatchResult, len(items))
+	for i := 0; i < len(items); {
+		if items[i].After.Str("kind") != Cron {
+			res[i].Undo, res[i].Err = t.Apply(ctx, h, items[i].Before, items[i].After)
+			if res[i].Err != nil {
+				notAttempted(res, i+1)
+				return res
+			}
+			i++
+			continue
+		}
+		j := i
+		var files []resources.BatchItem
+		for ; j < len(items) && items[j].After.Str("kind") == Cron; j++ {
+			files = append(files, cronChange(items[j]))
+		}
+		for k, r := range (resources.File{}).ApplyBatch(ctx, h, files) {
+			res[i+k] = r
+			if r.Err != nil {
+				notAttempted(res, i+k+1)
+				return res
+			}
+		}
+		i = j
+	}
+	return res
+}
+
+func notAttempted(res []resources.BatchResult, from int) {
+	for ; from < len(res); from++ {
+		res[from] = resources.BatchResult{Err: resources.ErrNotAttempted}
+	}
+}
+
+// cronChange is a cron task's change as the file change Apply would make:
+// the whole file written, root:root 0644, or removed; a previous file
+// backed up (the undo's "backup", as Revert expects).
+func cronChange(it resources.BatchItem) resources.BatchItem {
+	name := it.After.Str("name")
+	if name == "" {
+		name = it.Before.Str("name")
+	}
+	p := CronPath(name)
+	before := &resources.State{Present: it.Before.Present, Attrs: map[string]cty.Value{"path": cty.StringVal(p)}}
+	if it.Before.Present {
+		before.Attrs["mode"] = cty.StringVal(it.Before.Str("mode"))
+		// Never equal to the desired content: Apply always rewrites a
+		// task's file, mode and owner included.
+		before.Content = &resources.Content{SHA256: "rewrite"}
+	}
+	after := &resources.State{Present: it.After.Present, Attrs: map[string]cty.Value{"path": cty.StringVal(p)}}
+	if it.After.Present {
+		after.Attrs["mode"] = cty.StringVal("0644")
+		after.Attrs["owner"] = cty.StringVal("0")
+		after.Attrs["group"] = cty.StringVal("0")
+		after.Content = it.After.Content
+	}
+	return resources.BatchItem{Config: it.Config, Before: before, After: after}
+}
+
 // boolAttr returns a bool attribute and whether it is set.
 func boolAttr(s *resources.State, a string) (bool, bool) {
 	v := s.Attr(a)
