@@ -214,7 +214,7 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 		undo["backup"] = h.NextBackup(p)
 		sb.WriteString(backupScript(p, undo["backup"]))
 		sb.WriteString("rm -f -- " + shell.Quote(p) + "\n")
-	case after.Content != nil && (!before.Present || before.Content == nil || before.Content.SHA256 != after.Content.SHA256):
+	case contentChanges(before, after):
 		if before.Present {
 			undo["backup"] = h.NextBackup(p)
 			sb.WriteString(backupScript(p, undo["backup"]))

@@ -46,12 +46,12 @@ func (f File) ApplyBatch(ctx context.Context, h *Host, items []BatchItem) []Batc
 			continue
 		}
 		if !flush() {
-			markNotAttempted(res, i)
+			NotAttempted(res, i)
 			return res
 		}
 		res[i].Undo, res[i].Err = f.Apply(ctx, h, it.Before, it.After)
 		if res[i].Err != nil {
-			markNotAttempted(res, i+1)
+			NotAttempted(res, i+1)
 			return res
 		}
 	}
@@ -59,7 +59,10 @@ func (f File) ApplyBatch(ctx context.Context, h *Host, items []BatchItem) []Batc
 	return res
 }
 
-func markNotAttempted(res []BatchResult, from int) {
+// NotAttempted marks the results from index from on that nothing has
+// filled yet as ErrNotAttempted: what a Batcher returns for the items
+// after the one its batch stopped at.
+func NotAttempted(res []BatchResult, from int) {
 	for j := from; j < len(res); j++ {
 		if res[j].Err == nil && res[j].Undo == nil {
 			res[j].Err = ErrNotAttempted

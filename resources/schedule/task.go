@@ -608,7 +608,7 @@ func (t Task) ApplyBatch(ctx context.Context, h *resources.Host, items []resourc
 		if items[i].After.Str("kind") != Cron {
 			res[i].Undo, res[i].Err = t.Apply(ctx, h, items[i].Before, items[i].After)
 			if res[i].Err != nil {
-				notAttempted(res, i+1)
+				resources.NotAttempted(res, i+1)
 				return res
 			}
 			i++
@@ -622,19 +622,13 @@ func (t Task) ApplyBatch(ctx context.Context, h *resources.Host, items []resourc
 		for k, r := range (resources.File{}).ApplyBatch(ctx, h, files) {
 			res[i+k] = r
 			if r.Err != nil {
-				notAttempted(res, i+k+1)
+				resources.NotAttempted(res, i+k+1)
 				return res
 			}
 		}
 		i = j
 	}
 	return res
-}
-
-func notAttempted(res []resources.BatchResult, from int) {
-	for ; from < len(res); from++ {
-		res[from] = resources.BatchResult{Err: resources.ErrNotAttempted}
-	}
 }
 
 // cronChange is a cron task's change as the file change Apply would make:
