@@ -34,12 +34,15 @@ type Facts struct {
 
 // factsScript prints the facts as `out` lines. It sticks to POSIX sh and
 // tools found on minimal systems, and runs in the probe script's own
-// shell with two processes (uname and id) where /proc and /sys answer
-// the rest: each process costs a host milliseconds.
+// shell without starting a process where /proc, /sys and /etc/passwd
+// answer (Linux): each process costs a host milliseconds. Elsewhere, or
+// for a user only a name service knows, uname and id answer.
 const factsScript = `if [ -r /etc/os-release ]; then . /etc/os-release; elif [ -r /usr/lib/os-release ]; then . /usr/lib/os-release; fi
 out os_id "${ID:-}"; out os_like "${ID_LIKE:-}"; out os_version "${VERSION_ID:-}"; out os_pretty "${PRETTY_NAME:-}"
-set -f; set -- $(uname -snm); set +f
-out kernel "$1"; out hostname "$2"; out arch "$3"
+k= h= a=
+if [ -r /proc/sys/kernel/arch ]; then read -r k < /proc/sys/kernel/ostype; read -r h < /proc/sys/kernel/hostname; read -r a < /proc/sys/kernel/arch; fi
+if [ -z "$k" ] || [ -z "$h" ] || [ -z "$a" ]; then set -f; set -- $(uname -snm); set +f; k=$1 h=$2 a=$3; fi
+out kernel "$k"; out hostname "$h"; out arch "$a"
 c=
 if [ -r /sys/devices/system/cpu/online ]; then
   read -r l < /sys/devices/system/cpu/online; c=0; IFS=,; set -f; set -- $l; set +f; IFS=' 	
@@ -52,8 +55,15 @@ out cpus "$c"
 if [ -r /proc/meminfo ]; then while read -r k v l; do if [ "$k" = MemTotal: ]; then out memory_kb "$v"; break; fi; done < /proc/meminfo; fi
 if [ -d /run/systemd/system ]; then out init systemd; elif command -v openrc >/dev/null 2>&1; then out init openrc; elif [ -d /etc/init.d ]; then out init sysvinit; else out init unknown; fi
 for m in apt-get dnf yum zypper apk pacman; do if command -v $m >/dev/null 2>&1; then out pkg $m; break; fi; done
-l=$(id); u=${l#uid=}; u=${u%%[!0-9]*}; l=${l#uid=$u}
-case $l in "("*) l=${l#"("}; l=${l%%")"*};; *) l=$(id -un 2>/dev/null);; esac
+u= l=
+if [ -r /proc/self/status ]; then while read -r k a l; do if [ "$k" = Uid: ]; then set -f; set -- $l; set +f; u=$1; break; fi; done < /proc/self/status; fi
+if [ -n "$u" ]; then
+  l=; while IFS=: read -r k a h l; do if [ "$h" = "$u" ]; then l=$k; break; fi; done < /etc/passwd
+  [ -n "$l" ] || l=$(id -un 2>/dev/null)
+else
+  l=$(id); u=${l#uid=}; u=${u%%[!0-9]*}; l=${l#uid=$u}
+  case $l in "("*) l=${l#"("}; l=${l%%")"*};; *) l=$(id -un 2>/dev/null);; esac
+fi
 out uid "$u"; out user "$l"; out home "${HOME:-}"
 if [ "$u" = 0 ]; then out backup_dir /var/lib/tend/backup; else out backup_dir "${XDG_STATE_HOME:-${HOME:-/tmp}/.local/state}/tend/backup"; fi
 return 0

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,9 +25,11 @@ type Fragment struct {
 	// ID names the fragment in output and errors (the resource address).
 	ID     string
 	Script string
-	// Prelude is sh the script runs once in its own shell before every
-	// section (see resources.ProbePreluder); fragments of one type share it.
-	Prelude string
+	// Prelude, when set, writes sh the script runs once in its own shell
+	// before every section, given the Config of every fragment with the
+	// same Prelude (see resources.ProbePreluder).
+	Prelude resources.ProbePreluder
+	Config  cty.Value
 	// Path, when set, is the path the fragment reads with tstat (and,
 	// with Hash, tsha): the script prefetches all of them at once (see
 	// resources.ProbeHelpers).
@@ -44,7 +47,10 @@ type Fragment struct {
 // For returns the fragment probing a resource of typ, with its path
 // hint when typ is a resources.PathProber.
 func For(id string, typ resources.Type, cfg cty.Value, want *resources.State) Fragment {
-	f := Fragment{ID: id, Script: typ.Probe(cfg, want), Prelude: resources.PreludeOf(typ)}
+	f := Fragment{ID: id, Script: typ.Probe(cfg, want)}
+	if p, ok := typ.(resources.ProbePreluder); ok {
+		f.Prelude, f.Config = p, cfg
+	}
 	if sp, ok := typ.(resources.InShellProber); ok {
 		f.InShell = sp.ProbeInShell(cfg)
 	}
@@ -84,13 +90,7 @@ func Script(nonce string, withFacts bool, frags []Fragment) string {
 	sb.Grow(n)
 	sb.WriteString("LC_ALL=C; export LC_ALL\n")
 	sb.WriteString(resources.ProbeHelpers)
-	seen := map[string]bool{}
-	for _, f := range frags {
-		if f.Prelude != "" && !seen[f.Prelude] {
-			seen[f.Prelude] = true
-			fmt.Fprintf(&sb, "{\n%s\n} >/dev/null 2>&1 </dev/null\n", f.Prelude)
-		}
-	}
+	writePreludes(&sb, frags)
 	prefetch(&sb, frags)
 	mark := "\036tend:" + nonce + ":"
 	// body defines _tf and runs it, leaving its status in _tr. The
@@ -129,6 +129,30 @@ func Script(nonce string, withFacts bool, frags []Fragment) string {
 		end()
 	}
 	return sb.String()
+}
+
+// writePreludes writes each distinct Prelude of frags once, given the
+// configurations of its fragments, in the order they first appear.
+func writePreludes(sb *strings.Builder, frags []Fragment) {
+	var ps []resources.ProbePreluder
+	var cfgs [][]cty.Value
+	for _, f := range frags {
+		if f.Prelude == nil {
+			continue
+		}
+		i := slices.Index(ps, f.Prelude)
+		if i < 0 {
+			i = len(ps)
+			ps = append(ps, f.Prelude)
+			cfgs = append(cfgs, nil)
+		}
+		cfgs[i] = append(cfgs[i], f.Config)
+	}
+	for i, p := range ps {
+		if s := p.ProbePrelude(cfgs[i]); s != "" {
+			fmt.Fprintf(sb, "{\n%s\n} >/dev/null 2>&1 </dev/null\n", s)
+		}
+	}
 }
 
 // prefetchStat stats the paths given (not following final symlinks) in

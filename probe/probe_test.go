@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -85,17 +86,31 @@ func TestFamily(t *testing.T) {
 	}
 }
 
+// countPrelude is a prelude that counts its runs in a file and names the
+// configurations it was given.
+type countPrelude struct{ dir string }
+
+func (p countPrelude) ProbePrelude(cfgs []cty.Value) string {
+	var names []string
+	for _, c := range cfgs {
+		names = append(names, c.AsString())
+	}
+	return "echo noise; echo more >&2; tend_t_count=$(cat " + p.dir + "/n 2>/dev/null || echo 0); echo $((tend_t_count+1)) >" + p.dir +
+		"/n; tend_t_seen=$((tend_t_count+1)); tend_t_cfgs='" + strings.Join(names, ",") + "'"
+}
+
 // TestPrelude: fragments sharing a prelude see what it set, it runs once
-// however many fragments carry it, and its output stays out of sections.
+// however many fragments carry it, given all their configurations, and
+// its output stays out of sections.
 func TestPrelude(t *testing.T) {
 	dir := t.TempDir()
-	prelude := "echo noise; echo more >&2; tend_t_count=$(cat " + dir + "/n 2>/dev/null || echo 0); echo $((tend_t_count+1)) >" + dir + "/n; tend_t_seen=$((tend_t_count+1))"
+	prelude := countPrelude{dir: dir}
 	frags := []Fragment{
-		{ID: "a", Script: "out seen \"$tend_t_seen\"\n", Prelude: prelude},
-		{ID: "b", Script: "out seen \"$tend_t_seen\"\n", Prelude: prelude},
+		{ID: "a", Script: "out seen \"$tend_t_seen\"; out cfgs \"$tend_t_cfgs\"\n", Prelude: prelude, Config: cty.StringVal("a")},
+		{ID: "b", Script: "out seen \"$tend_t_seen\"\n", Prelude: prelude, Config: cty.StringVal("b")},
 		{ID: "c", Script: "out seen \"${tend_t_seen-unset}\"\n"},
 	}
-	if n := strings.Count(Script("x", false, frags), prelude); n != 1 {
+	if n := strings.Count(Script("x", false, frags), "echo noise"); n != 1 {
 		t.Fatalf("prelude appears %d times in the script, want 1", n)
 	}
 	res, err := Run(context.Background(), local.New(), false, frags)
@@ -103,7 +118,7 @@ func TestPrelude(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]resources.ProbeOutput{
-		"a": {Values: map[string]string{"seen": "1"}},
+		"a": {Values: map[string]string{"seen": "1", "cfgs": "a,b"}},
 		"b": {Values: map[string]string{"seen": "1"}},
 		"c": {Values: map[string]string{"seen": "1"}},
 	}
@@ -217,5 +232,57 @@ func TestPrefetchMatchesFragments(t *testing.T) {
 	}
 	if n := strings.Count(script, "_tps "); n != 1 {
 		t.Errorf("script runs the stat prefetch %d times, want 1", n)
+	}
+}
+
+// TestFactsMatchCommands: the facts read from /proc and /etc/passwd
+// without a process are what uname and id say, for the test's own user
+// and, when the test runs as root, for nobody (setpriv).
+func TestFactsMatchCommands(t *testing.T) {
+	sh := func(args ...string) string {
+		out, err := exec.Command(args[0], args[1:]...).Output()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	type who struct {
+		name   string
+		prefix []string // runs the probe as the user
+	}
+	users := []who{{name: "self"}}
+	if os.Geteuid() == 0 {
+		if _, err := exec.LookPath("setpriv"); err != nil {
+			t.Fatal("setpriv (util-linux) is needed to check the facts of another user as root")
+		}
+		users = append(users, who{name: "nobody", prefix: []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"}})
+	}
+	for _, u := range users {
+		t.Run(u.name, func(t *testing.T) {
+			script := Script("f4cts", true, nil)
+			args := append(append([]string{}, u.prefix...), "/bin/sh", "-c", script)
+			cmd := exec.Command(args[0], args[1:]...)
+			cmd.Dir = "/"
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			res, err := Parse("f4cts", true, nil, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := append(append([]string{}, u.prefix...), "id")
+			want := Facts{
+				Kernel:   strings.ToLower(sh("uname", "-s")),
+				Hostname: sh("uname", "-n"),
+				Arch:     sh("uname", "-m"),
+				User:     sh(append(id, "-un")...),
+			}
+			want.UID, _ = strconv.Atoi(sh(append(id, "-u")...))
+			got := Facts{Kernel: res.Facts.Kernel, Hostname: res.Facts.Hostname, Arch: res.Facts.Arch, User: res.Facts.User, UID: res.Facts.UID}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("facts (-uname/id +probe):\n%s", d)
+			}
+		})
 	}
 }

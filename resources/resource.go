@@ -210,20 +210,15 @@ type Noter interface {
 }
 
 // ProbePreluder is implemented by types whose probe fragments share work
-// done once per host: the probe script runs ProbePrelude in its own shell,
+// done once per host: the probe script runs the prelude in its own shell,
 // once however many of the type's resources it probes, before the
-// fragments (whose subshells inherit the variables it sets). A prelude
-// must not print, and its fragments must still work when it did not run.
+// fragments (whose subshells inherit the variables it sets). cfgs are the
+// configurations of all the resources of the type the script probes. A
+// prelude must not print, and its fragments must still work when it did
+// not run. Implementations must be comparable (the script groups
+// fragments by their type with ==).
 type ProbePreluder interface {
-	ProbePrelude() string
-}
-
-// PreludeOf returns t's probe prelude, or "" when it has none.
-func PreludeOf(t Type) string {
-	if p, ok := t.(ProbePreluder); ok {
-		return p.ProbePrelude()
-	}
-	return ""
+	ProbePrelude(cfgs []cty.Value) string
 }
 
 // Refresher is implemented by types that have an action to run when a

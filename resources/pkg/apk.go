@@ -30,8 +30,14 @@ func (a apk) installedSh(root string) string {
 `
 }
 
-func (a apk) listSh() string   { return a.snapshotSh("") }
-func (apk) listPrefix() string { return "" }
+// namedSh reads the installed database for the packages named; it
+// prints nothing for one not installed.
+func (apk) namedSh(root string, names []string) string {
+	return `awk -v w=` + shell.Quote(" "+strings.Join(names, " ")+" ") +
+		` '/^P:/{n=substr($0,3)} /^V:/{if (index(w, " " n " ")) print "tend:" n " " substr($0,3)}' ` + shell.Quote(apkDB(root))
+}
+
+func (apk) namedArms() string { return "tend:*) tend_pkg_l=${tend_pkg_l#tend:};;\n" }
 
 func (a apk) indexSh(root string) string {
 	return "q " + a.cmd(root) + ` policy -- "$n"` + "\n"
@@ -99,11 +105,16 @@ func (apk) env() string                { return "" }
 // snapshotSh reads the installed database directly: `apk info -v` joins
 // name and version with a dash, which cannot be split reliably.
 func (apk) snapshotSh(root string) string {
+	return `awk '/^P:/{n=substr($0,3)} /^V:/{print n" "substr($0,3)}' ` + shell.Quote(apkDB(root))
+}
+
+// apkDB is the installed database under root.
+func apkDB(root string) string {
 	db := "/lib/apk/db/installed"
 	if root != "" {
 		db = strings.TrimSuffix(root, "/") + db
 	}
-	return `awk '/^P:/{n=substr($0,3)} /^V:/{print n" "substr($0,3)}' ` + shell.Quote(db)
+	return db
 }
 
 func (a apk) refreshSh(root string) string { return a.cmd(root) + " --wait 60 update\n" }

@@ -24,18 +24,22 @@ case $v in ?[iWt]?*) v=${v#???};; *) v=;; esac
 `
 }
 
-// listSh lists every package dpkg knows by plain name, after its
+// namedSh asks dpkg for the packages named, each line after its
 // db:Status-Abbrev (a Multi-Arch: same package installed for two
-// architectures is listed twice; a name with an architecture qualifier
-// is looked up with dpkg-query instead). One process: the fragments
-// match the installed ones with listPrefix.
-func (apt) listSh() string {
-	return `dpkg-query -W -f='${db:Status-Abbrev}${Package} ${Version}\n' 2>/dev/null`
+// architectures is listed twice); dpkg-query says on stderr which names
+// it does not know, and fails.
+func (apt) namedSh(root string, names []string) string {
+	return `dpkg-query -W -f='${db:Status-Abbrev}${Package} ${Version}\n' -- ` + quoteAll(names)
 }
 
-// listPrefix matches a status of installed or only awaiting triggers (as
-// installedSh); "rc" (removed, configuration files kept) does not.
-func (apt) listPrefix() string { return "?[iWt]?" }
+// namedArms: installed or only awaiting triggers, as installedSh; any
+// other status ("rc": removed, configuration files kept) is not.
+func (apt) namedArms() string {
+	return `"dpkg-query: no packages found matching "*) tend_pkg_miss=1; continue;;
+[uihrp][iWt]?*) tend_pkg_l=${tend_pkg_l#???};;
+[uihrp][ncHUF]?*) continue;;
+`
+}
 
 func (apt) indexSh(root string) string { return "q apt-cache policy -- \"$n\"\n" }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -172,32 +173,108 @@ out idx.rc $r; }
 }
 
 // ProbePrelude is sh to run once in a host's probe script, in the
-// script's own shell before the fragments (whose subshells inherit what
-// it sets): it lists the installed packages of the host's package
-// manager (one dpkg-query, rpm -qa, pacman -Q or read of apk's database)
-// into tend_pkg_list, "\nPREFIX NAME VERSION\n..." lines (PREFIX matching
-// tend_pkg_pre: dpkg's status; empty elsewhere), and that manager's
-// name into tend_pkg_pm. Each package's fragment then finds its package
-// in the list without running a command: 30 packages cost one command
-// instead of 30. Fragments work without it (they query their package
-// themselves), and when it could not list (tend_pkg_list is empty).
-func (Package) ProbePrelude() string {
+// script's own shell before the fragments: for each package manager the
+// host's package resources may use (the one the host would pick, and any
+// `provider` named), one command asks for exactly the packages those
+// resources name (dpkg-query, rpm -q, pacman -Q with their names; one
+// read of apk's database), and the answers go into shell variables, one
+// per package: tend_pkg_k_PM_KEY says the package was asked for and
+// answered, tend_pkg_v_PM_KEY holds its installed version (unset when it
+// is not installed). Each fragment then reads its own variable without a
+// command: 30 packages cost one command instead of 30, and the cost does
+// not grow with the number of packages installed on the host (the
+// prelude never holds the whole list in the shell, whose pattern
+// matching over a list of thousands of packages took longer than the
+// commands it saved). When the command fails or answers something it
+// does not recognise, nothing is set and each fragment queries its own
+// package.
+func (t Package) ProbePrelude(cfgs []cty.Value) string {
+	// names[pm] are the packages to ask pm for; "" collects those whose
+	// configuration names no provider: they go to the host's own.
+	names := map[string][]string{}
+	seen := map[string]bool{}
+	for _, cfg := range cfgs {
+		c, err := readConfig(cfg)
+		if err != nil || !listable(c.name) {
+			continue
+		}
+		if k := c.provider + " " + c.name; !seen[k] {
+			seen[k] = true
+			names[c.provider] = append(names[c.provider], c.name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
 	var sb strings.Builder
-	sb.WriteString("tend_pkg_nl='\n'\ntend_pkg_pm= tend_pkg_list= tend_pkg_pre=\n")
 	var cmds []string
 	for _, p := range providers {
 		cmds = append(cmds, p.command())
 	}
-	fmt.Fprintf(&sb, "for tend_pkg_m in %s; do if command -v $tend_pkg_m >/dev/null 2>&1; then tend_pkg_pm=$tend_pkg_m; break; fi; done\n", strings.Join(cmds, " "))
-	sb.WriteString("case $tend_pkg_pm in apt-get) tend_pkg_pm=apt;; esac\ncase $tend_pkg_pm in\n")
+	fmt.Fprintf(&sb, "tend_pkg_pm=\nfor tend_pkg_m in %s; do if command -v $tend_pkg_m >/dev/null 2>&1; then tend_pkg_pm=$tend_pkg_m; break; fi; done\n", strings.Join(cmds, " "))
+	sb.WriteString("case $tend_pkg_pm in apt-get) tend_pkg_pm=apt;; esac\n")
 	for _, p := range providers {
-		pre := ""
-		if p.listPrefix() != "" {
-			pre = "tend_pkg_pre=" + shell.Quote(p.listPrefix()) + "; "
+		explicit, host := names[p.id()], names[""]
+		if len(explicit) == 0 && len(host) == 0 {
+			continue
 		}
-		fmt.Fprintf(&sb, "%s) %stend_pkg_list=$(%s) || tend_pkg_list=;;\n", p.id(), pre, p.listSh())
+		// Asked when the host's manager is p (for the resources naming
+		// none) or a resource names p and its command is there.
+		var cond []string
+		if len(host) > 0 {
+			cond = append(cond, fmt.Sprintf("[ \"$tend_pkg_pm\" = %s ]", p.id()))
+		}
+		if len(explicit) > 0 {
+			cond = append(cond, fmt.Sprintf("command -v %s >/dev/null 2>&1", p.command()))
+		}
+		ask := append(append([]string{}, explicit...), host...)
+		ask = slices.Compact(slices.Sorted(slices.Values(ask)))
+		fmt.Fprintf(&sb, "if %s; then\n", strings.Join(cond, " || "))
+		fmt.Fprintf(&sb, "tend_pkg_o=$(%s 2>&1); tend_pkg_rc=$? tend_pkg_ok=1 tend_pkg_miss=\n", p.namedSh(t.root, ask))
+		// A line is an installed package ("NAME VERSION" once the arms
+		// strip what precedes the name), a package the manager does
+		// not have installed, or something unexpected, which voids the
+		// answer.
+		sb.WriteString("while IFS= read -r tend_pkg_l; do\ncase $tend_pkg_l in\n'') continue;;\n")
+		sb.WriteString(p.namedArms())
+		sb.WriteString("*) tend_pkg_ok=; break;;\nesac\n")
+		sb.WriteString("tend_pkg_n=${tend_pkg_l%%\" \"*} tend_pkg_v=${tend_pkg_l#*\" \"}\ncase $tend_pkg_n in\n")
+		for _, n := range ask {
+			// The first line wins (an install-only package may have
+			// several versions installed, as installedSh reads).
+			fmt.Fprintf(&sb, "%s) : \"${tend_pkg_v_%s_%s=$tend_pkg_v}\";;\n", shell.Quote(n), p.id(), varKey(n))
+		}
+		sb.WriteString("*) tend_pkg_ok=; break;;\nesac\ndone <<_TEND_EOF_\n$tend_pkg_o\n_TEND_EOF_\n")
+		// A failing command must have said why for each package it
+		// did not list (dpkg-query, rpm and pacman fail when a package
+		// named is not installed).
+		sb.WriteString("[ \"$tend_pkg_rc\" = 0 ] || [ -n \"$tend_pkg_miss\" ] || tend_pkg_ok=\n")
+		sb.WriteString("if [ -n \"$tend_pkg_ok\" ]; then\n")
+		for _, n := range ask {
+			fmt.Fprintf(&sb, "tend_pkg_k_%s_%s=1\n", p.id(), varKey(n))
+		}
+		sb.WriteString("fi\nfi\n")
 	}
-	sb.WriteString("esac\n[ -z \"$tend_pkg_list\" ] || tend_pkg_list=\"$tend_pkg_nl$tend_pkg_list$tend_pkg_nl\"\n")
+	return sb.String()
+}
+
+// listable reports whether the prelude can ask for a package by name: a
+// name with a dpkg architecture qualifier is looked up by its fragment.
+func listable(name string) bool { return !strings.Contains(name, ":") }
+
+// varKey spells a package name as part of a shell variable name: letters
+// and digits as they are, every other byte as _ and two hex digits (so
+// "tend-hello" is tend_2dhello, and no two names share a key).
+func varKey(name string) string {
+	var sb strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			sb.WriteByte(c)
+		} else {
+			fmt.Fprintf(&sb, "_%02x", c)
+		}
+	}
 	return sb.String()
 }
 
@@ -256,18 +333,15 @@ func (t Package) Probe(cfg cty.Value, want *resources.State) string {
 		}
 		sb.WriteString("esac\n")
 	}
-	listed := t.root == "" && !strings.Contains(c.name, ":")
-	if listed {
-		// The host's list from ProbePrelude, when the probe script ran
-		// it for this package manager, saves a command per package. A
-		// name with a dpkg architecture qualifier is asked for.
-		sb.WriteString("if [ \"${tend_pkg_pm-}\" = \"$pm\" ] && [ -n \"${tend_pkg_list-}\" ]; then\n" +
-			"case $tend_pkg_list in *\"$nl\"${tend_pkg_pre-}\"$n \"*) v=${tend_pkg_list#*\"$nl\"${tend_pkg_pre-}\"$n \"}; v=${v%%\"$nl\"*};; *) v=;; esac\nelse\n")
-	}
-	branch(func(p provider) string { return p.installedSh(t.root) })
-	if listed {
-		sb.WriteString("fi\n")
-	}
+	branch(func(p provider) string {
+		if !listable(c.name) {
+			return p.installedSh(t.root)
+		}
+		// ProbePrelude's answer, when the probe script ran it, saves a
+		// command per package.
+		k := p.id() + "_" + varKey(c.name)
+		return "if [ -n \"${tend_pkg_k_" + k + "-}\" ]; then v=${tend_pkg_v_" + k + "-}\nelse\n" + p.installedSh(t.root) + "fi\n"
+	})
 	branch(func(p provider) string {
 		if p.partialPins() {
 			return "vs=${v%-*}\n"

@@ -389,43 +389,49 @@ func TestResolveAndIrreversible(t *testing.T) {
 	}
 }
 
-// TestProbePrelude: with ProbePrelude run once in the probe script's own
-// shell, the fragments of several packages read one package list (one
-// dpkg-query for the host) and find the same states as without it.
-func TestProbePrelude(t *testing.T) {
-	dir := fakeBin(t, false, map[string]string{
-		// Lists everything (-W -f=FORMAT) or one package (-- NAME), from
-		// dpkg's status letters: tend-hello installed, tend-old removed
-		// with its configuration files kept, libx for two architectures.
-		"dpkg-query": `last=; for a; do last=$a; done
-found=
-for l in 'ii tend-hello 1.0' 'ii libx 2.1' 'ii libx 2.1' 'rc tend-old 0.9'; do
-	set -- $l
-	case $last in
-	-f=*) echo "$1 $2 $3" ;;
-	"$2") echo "$1 $3"; found=1 ;;
-	esac
+// fakeDpkgQuery answers like dpkg-query from dpkg's status letters:
+// tend-hello installed, tend-old removed with its configuration files
+// kept, libx for two architectures; -W -f=FORMAT -- NAMES lists the names
+// (with ${Package} in FORMAT: "STATUS NAME VERSION") and says on stderr
+// which it does not know, failing then, as dpkg-query does.
+const fakeDpkgQuery = `fmt= names=
+while [ $# -gt 0 ]; do case $1 in -f=*) fmt=${1#-f=};; --) shift; names=$*; break;; esac; shift; done
+rc=0
+for n in $names; do
+	found=
+	for l in 'ii tend-hello 1.0' 'ii libx 2.1' 'ii libx 2.1' 'rc tend-old 0.9'; do
+		set -- $l
+		[ "$2" = "$n" ] || continue
+		found=1
+		case $fmt in *Package*) echo "$1 $2 $3" ;; *) echo "$1 $3" ;; esac
+	done
+	[ -n "$found" ] || { echo "dpkg-query: no packages found matching $n" >&2; rc=1; }
 done
-case $last in -f=*) exit 0 ;; esac
-[ -n "$found" ] || { echo "dpkg-query: no packages found matching $last" >&2; exit 1; }`,
-		"apt-cache": "exit 0",
-		"apt-get":   "exit 0",
-	})
+exit $rc`
+
+// TestProbePrelude: with the prelude run once in the probe script's own
+// shell, the fragments of several packages read one answer (one
+// dpkg-query for the host, asking for those packages only) and find the
+// same states as without it; an answer the prelude does not recognise is
+// not used.
+func TestProbePrelude(t *testing.T) {
 	typ := Package{}
-	var frags []probe.Fragment
 	names := []string{"tend-hello", "tend-old", "libx", "tend-none"}
 	cfgs := map[string]cty.Value{}
 	for _, n := range names {
 		cfgs[n] = obj(map[string]cty.Value{"name": cty.StringVal(n)})
-		frags = append(frags, probe.Fragment{ID: n, Script: typ.Probe(cfgs[n], nil)})
 	}
-	read := func(withPrelude bool) map[string]string {
-		os.Remove(filepath.Join(dir, "calls"))
-		script := probe.Script("n0nce", false, frags)
-		if withPrelude {
-			script = typ.ProbePrelude() + script
+	want := map[string]string{"tend-hello": "1.0", "tend-old": "", "libx": "2.1", "tend-none": ""}
+	read := func(t *testing.T, withPrelude bool) map[string]string {
+		var frags []probe.Fragment
+		for _, n := range names {
+			f := probe.Fragment{ID: n, Script: typ.Probe(cfgs[n], nil)}
+			if withPrelude {
+				f.Prelude, f.Config = typ, cfgs[n]
+			}
+			frags = append(frags, f)
 		}
-		res, err := local.New().Run(context.Background(), transport.Command{Script: script})
+		res, err := local.New().Run(context.Background(), transport.Command{Script: probe.Script("n0nce", false, frags)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -443,27 +449,47 @@ case $last in -f=*) exit 0 ;; esac
 		}
 		return got
 	}
-	want := map[string]string{"tend-hello": "1.0", "tend-old": "", "libx": "2.1", "tend-none": ""}
-	if d := cmp.Diff(want, read(false)); d != "" {
-		t.Errorf("without the prelude (-want +got):\n%s", d)
-	}
-	without := 0
-	for _, c := range calls(t, dir) {
-		if strings.HasPrefix(c, "dpkg-query") {
-			without++
+	count := func(t *testing.T, dir string) (n int) {
+		for _, c := range calls(t, dir) {
+			if strings.HasPrefix(c, "dpkg-query") {
+				n++
+			}
 		}
+		return n
 	}
-	if d := cmp.Diff(want, read(true)); d != "" {
-		t.Errorf("with the prelude (-want +got):\n%s", d)
-	}
-	with := 0
-	for _, c := range calls(t, dir) {
-		if strings.HasPrefix(c, "dpkg-query") {
-			with++
-		}
-	}
-	if without != len(names) || with != 1 {
-		t.Errorf("dpkg-query ran %d times without the prelude (want %d), %d with it (want 1)", without, len(names), with)
+	for _, tc := range []struct {
+		name string
+		// extra is sh the fake runs first when it is given several names.
+		extra string
+		calls int
+	}{
+		{name: "answered", calls: 1},
+		{name: "unexpected line", extra: `echo 'dpkg-query: error: parsing file /var/lib/dpkg/status' >&2`, calls: 1 + len(names)},
+		{name: "fails silently", extra: `exit 2`, calls: 1 + len(names)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := fakeDpkgQuery
+			if tc.extra != "" {
+				body = "case $* in *'-- '*' '*) " + tc.extra + ";; esac\n" + body
+			}
+			dir := fakeBin(t, false, map[string]string{"dpkg-query": body, "apt-cache": "exit 0", "apt-get": "exit 0"})
+			if d := cmp.Diff(want, read(t, false)); d != "" {
+				t.Errorf("without the prelude (-want +got):\n%s", d)
+			}
+			if n := count(t, dir); n != len(names) {
+				t.Errorf("dpkg-query ran %d times without the prelude, want %d", n, len(names))
+			}
+			os.Remove(filepath.Join(dir, "calls"))
+			if d := cmp.Diff(want, read(t, true)); d != "" {
+				t.Errorf("with the prelude (-want +got):\n%s", d)
+			}
+			if n := count(t, dir); n != tc.calls {
+				t.Errorf("dpkg-query ran %d times with the prelude, want %d", n, tc.calls)
+			}
+			if cs := calls(t, dir); len(cs) == 0 || !strings.HasSuffix(cs[0], "-- libx tend-hello tend-none tend-old") {
+				t.Errorf("the prelude's query: %q, want the four names, sorted", cs)
+			}
+		})
 	}
 }
 

@@ -37,8 +37,18 @@ func (p pacman) installedSh(root string) string {
 `
 }
 
-func (pacman) listSh() string     { return "pacman -Q" }
-func (pacman) listPrefix() string { return "" }
+// namedSh asks the local database for the packages named; pacman says
+// on stderr which it does not have, and fails.
+func (p pacman) namedSh(root string, names []string) string {
+	opts, _, _ := p.paths(root)
+	return "pacman" + opts + " -Q -- " + quoteAll(names)
+}
+
+func (pacman) namedArms() string {
+	return `"error: package '"*"' was not found") tend_pkg_miss=1; continue;;
+*" "*) ;;
+`
+}
 
 // indexSh asks the sync databases (pacman -Si; the first repository
 // listing the package wins, as for pacman -S) and lists the package

@@ -62,14 +62,16 @@ type provider interface {
 	// installedSh is sh that sets v to the installed version of the
 	// package "$n" ("" when it is not installed).
 	installedSh(root string) string
-	// listSh is sh printing "name version" for every installed package,
-	// by plain name, failing when it cannot tell: the per-host list of
-	// ProbePrelude.
-	listSh() string
-	// listPrefix is a pattern for what listSh prints before a name on
-	// each line ("" for nothing): a line whose prefix does not match is
-	// not an installed package.
-	listPrefix() string
+	// namedSh is sh asking the manager, in one command, for the
+	// installed versions of the packages names: ProbePrelude's query,
+	// its stdout and stderr read together, line by line, with namedArms.
+	namedSh(root string, names []string) string
+	// namedArms are arms of a sh case on a line of namedSh's output
+	// ($tend_pkg_l): an installed package's line leaves "NAME VERSION"
+	// in tend_pkg_l; a package the manager says is not installed sets
+	// tend_pkg_miss and continues; a line known to be no package
+	// continues; anything else falls through (and voids the answer).
+	namedArms() string
 	// partialPins reports whether a pin may leave the release out (rpm).
 	partialPins() bool
 	// indexSh is sh that queries the package's versions from the index

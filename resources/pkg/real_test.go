@@ -9,6 +9,7 @@ package pkg
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,6 +139,8 @@ func TestDNFInstallroot(t *testing.T) {
 	typ := Package{root: root}
 	// A pin without the release ("1.0") matches any release.
 	pkgtest.Run(t, local.New(), localHost(t), typ, versionsSteps(t, "dnf", "1.0-1", "2.0-1", "1.0", rpmInstalled(t, root)))
+	sh(t, "dnf -q -y --installroot="+root+" install tend-hello 2>&1 | grep -v 'release version' || true")
+	checkPrelude(t, typ, "dnf", rpmInstalled(t, root))
 }
 
 // TestZypperRoot: the contract timeline with the real zypper.
@@ -153,6 +156,8 @@ func TestZypperRoot(t *testing.T) {
 	sh(t, "zypper -n -q --root "+root+" refresh && zypper -n -q --root "+root+" install tend-base")
 	typ := Package{root: root}
 	pkgtest.Run(t, local.New(), localHost(t), typ, versionsSteps(t, "zypper", "1.0-1", "2.0-1", "1.0-1", rpmInstalled(t, root)))
+	sh(t, "zypper -n -q --root "+root+" install tend-hello")
+	checkPrelude(t, typ, "zypper", rpmInstalled(t, root))
 }
 
 // TestPacmanRoot: the contract timeline with the real pacman. A pacman
@@ -196,6 +201,8 @@ func TestPacmanRoot(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "var/cache/pacman/pkg", testrepo.PacmanFile(pk[0]))); err != nil {
 		t.Errorf("tend-hello 1.0 is not in the cache: %v", err)
 	}
+	sh(t, "pacman --noconfirm --root "+root+" --dbpath "+root+"/var/lib/pacman --config "+root+"/etc/pacman.conf --cachedir "+root+"/var/cache/pacman/pkg --logfile "+root+"/var/log/pacman.log -S tend-hello")
+	checkPrelude(t, typ, "pacman", installed)
 }
 
 // TestBatchOneTransaction: two installs and a removal in one batch are
@@ -281,4 +288,27 @@ func batchItems(t *testing.T, tr *local.Transport, typ Package, provider string)
 		items = append(items, resources.BatchItem{Config: cfg, Before: before, After: want})
 	}
 	return items
+}
+
+// checkPrelude: the probe prelude, run against the real package manager,
+// answers for every name (installed or not) what installed says, so the
+// fragments use its answer rather than asking again.
+func checkPrelude(t *testing.T, typ Package, provider string, installed func(string) string) {
+	t.Helper()
+	names := []string{"tend-hello", "tend-other", "tend-dep", "tend-nonexistent"}
+	var cfgs []cty.Value
+	script := ""
+	for _, n := range names {
+		cfgs = append(cfgs, resourcetest.Object(typ, map[string]cty.Value{"name": cty.StringVal(n), "provider": cty.StringVal(provider)}))
+		k := provider + "_" + varKey(n)
+		script += "printf '%s k=%s v=%s\\n' " + n + " \"${tend_pkg_k_" + k + "-}\" \"${tend_pkg_v_" + k + "-}\"\n"
+	}
+	out := sh(t, "LC_ALL=C; export LC_ALL\n"+typ.ProbePrelude(cfgs)+"\n"+script)
+	var want strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&want, "%s k=1 v=%s\n", n, installed(n))
+	}
+	if out != want.String() {
+		t.Errorf("prelude answers:\n%s\nwant:\n%s", out, want.String())
+	}
 }

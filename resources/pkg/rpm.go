@@ -30,6 +30,17 @@ func rpmInstalledSh(root string) string {
 `
 }
 
+// rpmNamedSh asks the rpm database for the packages named, marking its
+// answers (rpm prints "package NAME is not installed" on stdout for the
+// others, and fails).
+func rpmNamedSh(root string, names []string) string {
+	return `rpm` + rpmRoot(root) + ` -q --qf 'tend:%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n' -- ` + quoteAll(names)
+}
+
+const rpmNamedArms = `"package "*" is not installed") tend_pkg_miss=1; continue;;
+tend:*) tend_pkg_l=${tend_pkg_l#tend:};;
+`
+
 func rpmSnapshotSh(root string) string {
 	return `rpm` + rpmRoot(root) + ` -qa --qf '%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n'`
 }
@@ -91,10 +102,10 @@ func (d dnf) cmd(root string) string {
 	return c
 }
 
-func (dnf) installedSh(root string) string { return rpmInstalledSh(root) }
-func (dnf) listSh() string                 { return rpmSnapshotSh("") }
-func (dnf) listPrefix() string             { return "" }
-func (dnf) partialPins() bool              { return true }
+func (dnf) installedSh(root string) string             { return rpmInstalledSh(root) }
+func (dnf) namedSh(root string, names []string) string { return rpmNamedSh(root, names) }
+func (dnf) namedArms() string                          { return rpmNamedArms }
+func (dnf) partialPins() bool                          { return true }
 
 // indexSh lists every version the enabled repositories offer, from the
 // metadata cache only (-C): a probe never downloads metadata. dnf 5 no
@@ -196,10 +207,10 @@ func (zypper) cmd(root string) string {
 	return c
 }
 
-func (zypper) installedSh(root string) string { return rpmInstalledSh(root) }
-func (zypper) listSh() string                 { return rpmSnapshotSh("") }
-func (zypper) listPrefix() string             { return "" }
-func (zypper) partialPins() bool              { return true }
+func (zypper) installedSh(root string) string             { return rpmInstalledSh(root) }
+func (zypper) namedSh(root string, names []string) string { return rpmNamedSh(root, names) }
+func (zypper) namedArms() string                          { return rpmNamedArms }
+func (zypper) partialPins() bool                          { return true }
 
 // indexSh searches without refreshing repositories (zypper refreshes
 // auto-refresh repositories on most commands otherwise).
