@@ -36,6 +36,14 @@ type Config struct {
 
 	factsOnce sync.Once
 	usesFacts bool
+
+	// shared holds the evaluations of resources that read nothing of
+	// the host (see Expand), for every host of the run.
+	sharedOnce sync.Once
+	hostFree   map[*Resource]bool
+	sharedMu   sync.Mutex
+	sharedVars map[string]cty.Value
+	shared     map[*Resource]*evaluation
 }
 
 // Variable is a `variable` block.

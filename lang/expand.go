@@ -3,6 +3,7 @@ package lang
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -104,6 +105,7 @@ func (c *Config) Expand(vars map[string]cty.Value, h HostScope, selected func(*R
 		varVal = cty.ObjectVal(vars)
 	}
 	fns := c.functions()
+	free := c.hostFreeResources()
 	values := map[string]map[string]cty.Value{} // type → name → value
 	var out []*Instance
 	var diags hcl.Diagnostics
@@ -125,11 +127,28 @@ func (c *Config) Expand(vars map[string]cty.Value, h HostScope, selected func(*R
 		if missing {
 			continue
 		}
-		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": varVal, "host": hostVal}, Functions: fns}
-		for t, m := range values {
-			ctx.Variables[t] = cty.ObjectVal(m)
+		var ev *evaluation
+		if free[r] {
+			ev = c.sharedEvaluation(r, vars)
 		}
-		insts, val, ds := c.expandResource(r, ctx)
+		if ev == nil {
+			ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": varVal, "host": hostVal}, Functions: fns}
+			for _, d := range r.Deps {
+				// Only the types the resource refers to (or follows).
+				t, _, _ := strings.Cut(d, ".")
+				if m, ok := values[t]; ok {
+					if _, done := ctx.Variables[t]; !done {
+						ctx.Variables[t] = cty.ObjectVal(m)
+					}
+				}
+			}
+			ev = &evaluation{}
+			ev.insts, ev.val, ev.diags = c.expandResource(r, ctx)
+			if free[r] {
+				c.share(r, vars, ev)
+			}
+		}
+		insts, val, ds := ev.insts, ev.val, ev.diags
 		diags = append(diags, ds...)
 		if ds.HasErrors() {
 			continue
@@ -141,6 +160,87 @@ func (c *Config) Expand(vars map[string]cty.Value, h HostScope, selected func(*R
 		out = append(out, insts...)
 	}
 	return out, diags
+}
+
+// evaluation is one resource's instances, the value other resources see
+// when they refer to it, and what evaluating it said.
+type evaluation struct {
+	insts []*Instance
+	val   cty.Value
+	diags hcl.Diagnostics
+}
+
+// hostFreeResources reports, for each resource, whether its evaluation
+// cannot depend on the host: neither its attributes nor its when or
+// for_each refer to host, and every resource it refers to is host-free
+// too (functions and templates see only their arguments). Such a
+// resource evaluates to the same instances on every host, so Expand
+// evaluates it once per run; on a fleet that is most of the controller's
+// work per host.
+func (c *Config) hostFreeResources() map[*Resource]bool {
+	c.sharedOnce.Do(func() {
+		c.hostFree = map[*Resource]bool{}
+		for _, r := range c.Order() {
+			free := true
+			trs := hcldec.Variables(r.Body, r.Spec)
+			for _, e := range []hcl.Expression{r.When, r.ForEach} {
+				if e != nil {
+					trs = append(trs, e.Variables()...)
+				}
+			}
+			for _, tr := range trs {
+				if tr.RootName() == "host" {
+					free = false
+					break
+				}
+			}
+			for _, d := range r.Deps {
+				if dr := c.byAddr[d]; dr == nil || !c.hostFree[dr] {
+					free = false
+				}
+			}
+			c.hostFree[r] = free
+		}
+	})
+	return c.hostFree
+}
+
+// sharedEvaluation returns r's evaluation from an earlier host of the run
+// with the same variables, or nil.
+func (c *Config) sharedEvaluation(r *Resource, vars map[string]cty.Value) *evaluation {
+	c.sharedMu.Lock()
+	defer c.sharedMu.Unlock()
+	if c.shared == nil || !sameVars(c.sharedVars, vars) {
+		return nil
+	}
+	return c.shared[r]
+}
+
+// share keeps r's evaluation for the next hosts evaluated with vars.
+func (c *Config) share(r *Resource, vars map[string]cty.Value, ev *evaluation) {
+	c.sharedMu.Lock()
+	defer c.sharedMu.Unlock()
+	if c.shared == nil || !sameVars(c.sharedVars, vars) {
+		c.shared, c.sharedVars = map[*Resource]*evaluation{}, vars
+	}
+	if _, ok := c.shared[r]; !ok {
+		c.shared[r] = ev
+	}
+}
+
+// sameVars reports whether two sets of variable values are equal, marks
+// (sensitive) included.
+func sameVars(a, b map[string]cty.Value) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || !v.RawEquals(w) {
+			return false
+		}
+	}
+	return true
 }
 
 // expandResource evaluates one resource's instances and the value other

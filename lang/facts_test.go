@@ -94,3 +94,66 @@ func TestTemplateNumbers(t *testing.T) {
 		t.Errorf("rendered %q", uv.AsString())
 	}
 }
+
+// TestSharedEvaluation: a resource that reads nothing of the host is
+// evaluated once for every host of the run (its instances are shared);
+// one that reads the host, or refers to a resource that does, is
+// evaluated per host; other variable values start over. Every host sees
+// the values it would see evaluated alone.
+func TestSharedEvaluation(t *testing.T) {
+	cfg := load(t, map[string]string{"main.hcl": `
+variable "v" {
+  default = "x"
+}
+file "free" {
+  path    = "/tmp/free-${var.v}"
+  content = templatefile("t.tftpl", { n = 1 })
+}
+file "follows_free" {
+  path    = "${file.free.path}.2"
+  content = "y"
+}
+file "hosty" {
+  for_each = toset(["a"])
+  path     = "/tmp/${host.name}-${each.key}"
+  content  = "z"
+}
+file "follows_hosty" {
+  path    = "${file.hosty["a"].path}.2"
+  content = "w"
+}
+`, "t.tftpl": "n=${n}"})
+	expand := func(host string, vars map[string]cty.Value) map[string]*Instance {
+		insts, diags := cfg.Expand(vars, HostScope{Name: host}, func(*Role) bool { return true })
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		out := map[string]*Instance{}
+		for _, in := range insts {
+			out[in.Addr] = in
+		}
+		return out
+	}
+	x := map[string]cty.Value{"v": cty.StringVal("x")}
+	a, b := expand("a", x), expand("b", x)
+	for addr, shared := range map[string]bool{"file.free": true, "file.follows_free": true, `file.hosty["a"]`: false, "file.follows_hosty": false} {
+		if got := a[addr] == b[addr]; got != shared {
+			t.Errorf("%s shared between hosts: %v, want %v", addr, got, shared)
+		}
+	}
+	for host, insts := range map[string]map[string]*Instance{"a": a, "b": b} {
+		if got, want := insts["file.follows_hosty"].Config.GetAttr("path").AsString(), "/tmp/"+host+"-a.2"; got != want {
+			t.Errorf("host %s: follows_hosty path %q, want %q", host, got, want)
+		}
+		if got := insts["file.free"].Config.GetAttr("content").AsString(); got != "n=1" {
+			t.Errorf("host %s: free content %q", host, got)
+		}
+	}
+	c := expand("c", map[string]cty.Value{"v": cty.StringVal("other")})
+	if c["file.free"] == a["file.free"] {
+		t.Error("file.free shared across different variable values")
+	}
+	if got := c["file.follows_free"].Config.GetAttr("path").AsString(); got != "/tmp/free-other.2" {
+		t.Errorf("with v = other: follows_free path %q", got)
+	}
+}
