@@ -40,28 +40,35 @@ type Planner struct {
 	// which planHost's first pass reuses: evaluating a host's
 	// configuration is most of the controller's work for it.
 	mu      sync.Mutex
-	checked map[string][]*lang.Instance
+	checked map[string]*evaluated
+}
+
+// evaluated is a host's evaluation: its instances, and the desired
+// states of those whose configuration is wholly known, by address.
+type evaluated struct {
+	insts []*lang.Instance
+	wants map[string]*resources.State
 }
 
 // expandStatic is expand with facts unknown, evaluated once per host
 // for Check and planHost together.
-func (p *Planner) expandStatic(h *inventory.Host) ([]*lang.Instance, hcl.Diagnostics) {
+func (p *Planner) expandStatic(h *inventory.Host) (*evaluated, hcl.Diagnostics) {
 	p.mu.Lock()
-	insts, ok := p.checked[h.Name]
+	ev, ok := p.checked[h.Name]
 	p.mu.Unlock()
 	if ok {
-		return insts, nil
+		return ev, nil
 	}
-	insts, diags := p.expand(h, probe.UnknownValue(), true)
+	ev, diags := p.expand(h, probe.UnknownValue(), true)
 	if !diags.HasErrors() {
 		p.mu.Lock()
 		if p.checked == nil {
-			p.checked = map[string][]*lang.Instance{}
+			p.checked = map[string]*evaluated{}
 		}
-		p.checked[h.Name] = insts
+		p.checked[h.Name] = ev
 		p.mu.Unlock()
 	}
-	return insts, diags
+	return ev, diags
 }
 
 // Check validates configuration against the targeted hosts without
@@ -130,12 +137,13 @@ func (p *Planner) selectRoles() hcl.Diagnostics {
 
 // expand evaluates the configuration for one host and checks it. With
 // facts unknown, checks needing values not known yet are left for later.
-func (p *Planner) expand(h *inventory.Host, facts cty.Value, static bool) ([]*lang.Instance, hcl.Diagnostics) {
+func (p *Planner) expand(h *inventory.Host, facts cty.Value, static bool) (*evaluated, hcl.Diagnostics) {
 	insts, diags := p.Config.Expand(p.Vars, lang.HostScope{Name: h.Name, Vars: h.Vars, Facts: facts},
 		func(r *lang.Role) bool { return p.roles[r][h.Name] })
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	ev := &evaluated{insts: insts, wants: make(map[string]*resources.State, len(insts))}
 	keys := map[string]*lang.Instance{}
 	windows := IsWindows(h)
 	for _, in := range insts {
@@ -166,12 +174,15 @@ func (p *Planner) expand(h *inventory.Host, facts cty.Value, static bool) ([]*la
 			keys[key] = in
 		}
 		if in.Config.IsWhollyKnown() {
-			if _, err := typ.Desired(in.Config, p.Config.Env()); err != nil {
+			want, err := typ.Desired(in.Config, p.Config.Env())
+			if err != nil {
 				diags = append(diags, attrDiag(in, err))
+				continue
 			}
+			ev.wants[in.Addr] = want
 		}
 	}
-	return insts, diags
+	return ev, diags
 }
 
 // attrDiag turns a type's error into a diagnostic at the attribute.
@@ -243,30 +254,37 @@ func IsWindows(h *inventory.Host) bool { return h.Transport == "winrm" }
 func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 	hp := &HostPlan{Name: h.Name, Address: h.Address, Windows: IsWindows(h)}
 	// Pass 1: facts unknown; probe everything whose identity is known.
-	insts1, diags := p.expandStatic(h)
+	ev1, diags := p.expandStatic(h)
 	if diags.HasErrors() {
 		hp.Err = &DiagError{diags}
 		return hp
 	}
+	insts1, wants := ev1.insts, ev1.wants
+	// same: no resource reads the facts, so the first pass's evaluation
+	// is the host's (and its desired states too).
+	same := !p.Config.UsesFacts()
 	var frags []probe.Fragment
 	base := map[string]string{}
-	wants := map[string]*resources.State{}
 	for _, in := range insts1 {
 		typ := resources.OnHost(in.Resource.Type, hp.Windows)
-		cfg := nullUnknowns(in.Config)
+		cfg := in.Config
+		if !cfg.IsWhollyKnown() {
+			cfg = nullUnknowns(cfg)
+		}
 		if _, err := typ.Key(cfg); err != nil {
 			continue
-		}
-		var want *resources.State
-		if in.Config.IsWhollyKnown() {
-			want, _ = typ.Desired(in.Config, p.Config.Env())
-			wants[in.Addr] = want
 		}
 		if _, direct := typ.(resources.DirectReader); direct {
 			continue // read over its own connection, below
 		}
-		base[in.Addr] = typ.Probe(cfg, nil)
-		frags = append(frags, probe.For(in.Addr, typ, cfg, want))
+		// The probe without a desired state, to tell in pass 2 whether
+		// the facts changed what a resource reads (not needed without
+		// a pass 2).
+		base[in.Addr] = ""
+		if !same {
+			base[in.Addr] = typ.Probe(cfg, nil)
+		}
+		frags = append(frags, probe.For(in.Addr, typ, cfg, wants[in.Addr]))
 	}
 	t, err := p.Connect(ctx, h)
 	if err != nil {
@@ -280,16 +298,15 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		return hp
 	}
 	hp.Facts = res.Facts
-	// Pass 2: with facts, unless no resource reads them: then the
-	// first pass's evaluation is the host's (and its desired states
-	// too).
-	insts, same := insts1, !p.Config.UsesFacts()
+	// Pass 2: with facts, unless no resource reads them.
+	insts := insts1
 	if !same {
-		insts, diags = p.expand(h, res.Facts.Value(), false)
+		ev, diags := p.expand(h, res.Facts.Value(), false)
 		if diags.HasErrors() {
 			hp.Err = &DiagError{diags}
 			return hp
 		}
+		insts, wants = ev.insts, ev.wants
 	}
 	type planned struct {
 		in     *lang.Instance
@@ -300,7 +317,7 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 	for _, in := range insts {
 		typ := resources.OnHost(in.Resource.Type, hp.Windows)
 		d, err := wants[in.Addr], error(nil)
-		if d == nil || !same {
+		if d == nil {
 			d, err = typ.Desired(in.Config, p.Config.Env())
 		}
 		if err != nil {

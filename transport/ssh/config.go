@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	sshconfig "github.com/kevinburke/ssh_config"
@@ -112,20 +113,50 @@ func loadSSHConfig(path string, explicit bool) (*sshConfig, error) {
 		paths = append(paths, "/etc/ssh/ssh_config")
 	}
 	for i, p := range paths {
-		b, err := os.ReadFile(p)
+		cfg, err := decodeSSHConfig(p)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && (i > 0 || !explicit) {
 				continue
 			}
-			return nil, fmt.Errorf("read ssh config: %w", err)
-		}
-		cfg, err := sshconfig.DecodeBytes(b)
-		if err != nil {
-			return nil, fmt.Errorf("parse ssh config %s: %w", p, err)
+			return nil, err
 		}
 		c.files = append(c.files, cfg)
 	}
 	return c, nil
+}
+
+// sshConfigs keeps each ssh config file decoded, by path, while its size
+// and modification time stay the same: a run connects to every host with
+// the same files, and decoding them took a fleet's plan more CPU than
+// the handshakes. A decoded file is only read from afterwards.
+var sshConfigs sync.Map // path → *decodedConfig
+
+type decodedConfig struct {
+	size int64
+	mod  time.Time
+	cfg  *sshconfig.Config
+}
+
+func decodeSSHConfig(p string) (*sshconfig.Config, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("read ssh config: %w", err)
+	}
+	if v, ok := sshConfigs.Load(p); ok {
+		if d := v.(*decodedConfig); d.size == fi.Size() && d.mod.Equal(fi.ModTime()) {
+			return d.cfg, nil
+		}
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read ssh config: %w", err)
+	}
+	cfg, err := sshconfig.DecodeBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("parse ssh config %s: %w", p, err)
+	}
+	sshConfigs.Store(p, &decodedConfig{size: fi.Size(), mod: fi.ModTime(), cfg: cfg})
+	return cfg, nil
 }
 
 // resolve merges everything that decides how to reach h.
