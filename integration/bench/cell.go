@@ -67,8 +67,15 @@ func (b *bench) setupCell(w workload, n int) (*cellEnv, error) {
 	if err := writeTend(e.tendDir, w, b.types); err != nil {
 		return nil, err
 	}
+	// The handshake's budget is the Go floor's (30 s), not tend's default
+	// of 10 s: with 50 lab hosts handshaking and probing at once on two
+	// cores, a handshake can wait longer than that for a CPU.
+	sshCfg := filepath.Join(e.tendDir, "ssh_config")
+	if err := os.WriteFile(sshCfg, []byte("# integration/bench: the floor's handshake budget.\nHost *\n  ConnectTimeout 30\n"), 0o644); err != nil {
+		return nil, err
+	}
 	inv := filepath.Join(e.tendDir, "inventory.hcl")
-	if err := b.lab.WriteInventory(inv, lab.InventoryHosts(idx...), lab.InventoryGroups("bench")); err != nil {
+	if err := b.lab.WriteInventory(inv, lab.InventoryHosts(idx...), lab.InventoryGroups("bench"), lab.InventorySSHConfig(sshCfg)); err != nil {
 		return nil, err
 	}
 	if err := writeAnsible(e.ansibleDir, w, hosts, b.lab.ClientKeyFile(), b.lab.KnownHostsFile()); err != nil {

@@ -268,6 +268,10 @@ nocolor = True
 deprecation_warnings = False
 # The play decides: gather_facts false (site.yml) or true (site-facts.yml).
 gathering = implicit
+# The SSH handshake's budget, as tend's (ConnectTimeout 30) and the Go
+# floor's: 50 lab hosts handshaking at once on two cores can take longer
+# than the default 10 s.
+timeout = 30
 
 [ssh_connection]
 pipelining = True

@@ -16,6 +16,7 @@ type inventoryConfig struct {
 	become         bool
 	becomePassword string
 	hosts          []int
+	sshConfig      string
 }
 
 // InventoryUser sets the login user of every host (default "root"); use
@@ -38,6 +39,12 @@ func InventoryBecome(password string) InventoryOption {
 // InventoryHosts limits the inventory to the hosts with these indexes.
 func InventoryHosts(indexes ...int) InventoryOption {
 	return func(c *inventoryConfig) { c.hosts = indexes }
+}
+
+// InventorySSHConfig names an ssh config file for every host (the ssh
+// block's config_file), e.g. to set ConnectTimeout.
+func InventorySSHConfig(path string) InventoryOption {
+	return func(c *inventoryConfig) { c.sshConfig = path }
 }
 
 // WriteInventory writes a tend native HCL inventory of the lab's hosts to
@@ -110,6 +117,9 @@ func inventoryHost(h *Host, key, known string, c inventoryConfig) string {
 	}
 	b.WriteString("  ssh {\n")
 	fmt.Fprintf(&b, "    known_hosts_file = %s\n", hclString(known))
+	if c.sshConfig != "" {
+		fmt.Fprintf(&b, "    config_file      = %s\n", hclString(c.sshConfig))
+	}
 	b.WriteString("  }\n}\n")
 	return b.String()
 }
