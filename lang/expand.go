@@ -27,6 +27,9 @@ type Instance struct {
 	Addr string
 	// Config is the decoded body: an object with every schema attribute.
 	Config cty.Value
+	// Known reports whether Config is wholly known (no value waits for
+	// facts), computed once.
+	Known bool
 	// Maybe is set when `when` is not known yet (it depends on facts not
 	// gathered).
 	Maybe bool
@@ -322,7 +325,7 @@ func (c *Config) instance(r *Resource, ctx *hcl.EvalContext, addr string) (*Inst
 		return nil, diags
 	}
 	cfg = markSensitive(r, defaultName(r, cfg))
-	inst := &Instance{Resource: r, Addr: addr, Config: cfg}
+	inst := &Instance{Resource: r, Addr: addr, Config: cfg, Known: cfg.IsWhollyKnown()}
 	if r.When != nil {
 		w, ds := r.When.Value(ctx)
 		diags = append(diags, ds...)

@@ -149,7 +149,7 @@ func (p *Planner) expand(h *inventory.Host, facts cty.Value, static bool) (*eval
 	for _, in := range insts {
 		typ := resources.OnHost(in.Resource.Type, windows)
 		cfg := in.Config
-		if static && !cfg.IsWhollyKnown() {
+		if static && !in.Known {
 			cfg = nullUnknowns(cfg)
 		}
 		if err := resources.CheckOS(typ, cfg, windows); err != nil {
@@ -158,7 +158,7 @@ func (p *Planner) expand(h *inventory.Host, facts cty.Value, static bool) (*eval
 		}
 		key, err := typ.Key(cfg)
 		if err != nil {
-			if !static || in.Config.IsWhollyKnown() {
+			if !static || in.Known {
 				diags = append(diags, attrDiag(in, err))
 			}
 			continue
@@ -173,7 +173,7 @@ func (p *Planner) expand(h *inventory.Host, facts cty.Value, static bool) (*eval
 			}
 			keys[key] = in
 		}
-		if in.Config.IsWhollyKnown() {
+		if in.Known {
 			want, err := typ.Desired(in.Config, p.Config.Env())
 			if err != nil {
 				diags = append(diags, attrDiag(in, err))
@@ -268,7 +268,7 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 	for _, in := range insts1 {
 		typ := resources.OnHost(in.Resource.Type, hp.Windows)
 		cfg := in.Config
-		if !cfg.IsWhollyKnown() {
+		if !in.Known {
 			cfg = nullUnknowns(cfg)
 		}
 		if _, err := typ.Key(cfg); err != nil {
@@ -466,14 +466,30 @@ func order(hp *HostPlan, byAddr map[string]*Change) {
 		}
 	}
 	implied := map[*Change]map[*Change]bool{}
-	for _, a := range hp.Changes {
-		pa := a.After.Str("path")
-		if pa == "" {
-			continue
+	// The changes with a path, sorted by it: those inside a directory
+	// follow each other from the first at or after "DIR/" (a host's
+	// hundreds of files cost n log n, not n² comparisons).
+	type withPath struct {
+		ch *Change
+		p  string
+	}
+	var paths []withPath
+	for _, ch := range hp.Changes {
+		if p := ch.After.Str("path"); p != "" {
+			paths = append(paths, withPath{ch, p})
 		}
-		for _, b := range hp.Changes {
-			pb := b.After.Str("path")
-			if a == b || pb == "" || !strings.HasPrefix(pb, strings.TrimSuffix(path.Clean(pa), "/")+"/") {
+	}
+	sort.Slice(paths, func(i, j int) bool { return paths[i].p < paths[j].p })
+	for _, wa := range paths {
+		a := wa.ch
+		prefix := strings.TrimSuffix(path.Clean(wa.p), "/") + "/"
+		first := sort.Search(len(paths), func(i int) bool { return paths[i].p >= prefix })
+		for _, wb := range paths[first:] {
+			if !strings.HasPrefix(wb.p, prefix) {
+				break
+			}
+			b := wb.ch
+			if a == b {
 				continue
 			}
 			// b lies inside a: create a before b, remove b before a.
@@ -512,6 +528,10 @@ func order(hp *HostPlan, byAddr map[string]*Change) {
 // topo sorts changes so each follows its dependencies, keeping the
 // original order among independent changes. It reports false on a cycle.
 func topo(chs []*Change, a, b map[*Change]map[*Change]bool) ([]*Change, bool) {
+	pos := make(map[*Change]int, len(chs))
+	for i, c := range chs {
+		pos[c] = i
+	}
 	done := map[*Change]int{}
 	var out []*Change
 	ok := true
@@ -530,7 +550,7 @@ func topo(chs []*Change, a, b map[*Change]map[*Change]bool) ([]*Change, bool) {
 			for d := range m[c] {
 				ds = append(ds, d)
 			}
-			sort.Slice(ds, func(i, j int) bool { return index(chs, ds[i]) < index(chs, ds[j]) })
+			sort.Slice(ds, func(i, j int) bool { return pos[ds[i]] < pos[ds[j]] })
 			for _, d := range ds {
 				visit(d)
 			}
@@ -542,13 +562,4 @@ func topo(chs []*Change, a, b map[*Change]map[*Change]bool) ([]*Change, bool) {
 		visit(c)
 	}
 	return out, ok
-}
-
-func index(chs []*Change, c *Change) int {
-	for i, x := range chs {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
