@@ -106,7 +106,8 @@ type Journal struct {
 // Dir is where a configuration directory's journals live.
 func Dir(configDir string) string { return filepath.Join(configDir, ".tend", "runs") }
 
-// NewID returns a run id that sorts by time.
+// NewID returns a run id that sorts by time to the second (List orders
+// runs by their start time).
 func NewID(now time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
@@ -219,7 +220,14 @@ func List(configDir string) ([]*Run, error) {
 			runs = append(runs, &r)
 		}
 	}
-	sort.Slice(runs, func(i, k int) bool { return runs[i].ID < runs[k].ID })
+	// By start time: IDs sort by time to the second only, and runs a
+	// second apart are common (their random suffixes would decide).
+	sort.Slice(runs, func(i, k int) bool {
+		if !runs[i].Started.Equal(runs[k].Started) {
+			return runs[i].Started.Before(runs[k].Started)
+		}
+		return runs[i].ID < runs[k].ID
+	})
 	return runs, nil
 }
 

@@ -59,3 +59,31 @@ func TestUpdateDurableUnderConcurrency(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestListOrder: runs started within the same second are listed in the
+// order they started, whatever their IDs' random suffixes say.
+func TestListOrder(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Date(2026, 11, 25, 8, 52, 37, 100, time.UTC)
+	for _, r := range []*Run{
+		{ID: "20261125T085237Z-ffffff", Command: "apply", Started: at, Outcome: "success"},
+		{ID: "20261125T085237Z-000000", Command: "apply", Started: at.Add(500 * time.Millisecond), Outcome: "success"},
+		{ID: "20261125T085236Z-aaaaaa", Command: "apply", Started: at.Add(-time.Second), Outcome: "success"},
+	} {
+		if _, err := Create(dir, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range runs {
+		got = append(got, r.ID)
+	}
+	want := []string{"20261125T085236Z-aaaaaa", "20261125T085237Z-ffffff", "20261125T085237Z-000000"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("List order %v, want %v", got, want)
+	}
+}
