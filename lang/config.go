@@ -82,6 +82,18 @@ type Resource struct {
 	NotifyAddrs []string
 }
 
+// references returns every variable reference of the resource's body,
+// when and for_each.
+func (r *Resource) references() []hcl.Traversal {
+	trs := hcldec.Variables(r.Body, r.Spec)
+	for _, e := range []hcl.Expression{r.When, r.ForEach} {
+		if e != nil {
+			trs = append(trs, e.Variables()...)
+		}
+	}
+	return trs
+}
+
 // Addr is the resource's address, TYPE.NAME.
 func (r *Resource) Addr() string { return r.Type.Name() + "." + r.Name }
 
@@ -329,15 +341,8 @@ func traversalList(expr hcl.Expression) ([]hcl.Traversal, hcl.Diagnostics) {
 func (c *Config) resolveReferences() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, r := range c.Resources {
-		var refs []hcl.Traversal
-		refs = append(refs, hcldec.Variables(r.Body, r.Spec)...)
-		for _, e := range []hcl.Expression{r.When, r.ForEach} {
-			if e != nil {
-				refs = append(refs, e.Variables()...)
-			}
-		}
 		deps := map[string]bool{}
-		for _, tr := range refs {
+		for _, tr := range r.references() {
 			addr, ds := c.checkReference(r, tr)
 			diags = append(diags, ds...)
 			if addr != "" && addr != r.Addr() {

@@ -185,13 +185,7 @@ func (c *Config) hostFreeResources() map[*Resource]bool {
 		c.hostFree = map[*Resource]bool{}
 		for _, r := range c.Order() {
 			free := true
-			trs := hcldec.Variables(r.Body, r.Spec)
-			for _, e := range []hcl.Expression{r.When, r.ForEach} {
-				if e != nil {
-					trs = append(trs, e.Variables()...)
-				}
-			}
-			for _, tr := range trs {
+			for _, tr := range r.references() {
 				if tr.RootName() == "host" {
 					free = false
 					break

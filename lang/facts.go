@@ -2,7 +2,6 @@ package lang
 
 import (
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -14,13 +13,7 @@ import (
 func (c *Config) UsesFacts() bool {
 	c.factsOnce.Do(func() {
 		for _, r := range c.Resources {
-			trs := hcldec.Variables(r.Body, r.Spec)
-			for _, e := range []hcl.Expression{r.When, r.ForEach} {
-				if e != nil {
-					trs = append(trs, e.Variables()...)
-				}
-			}
-			for _, tr := range trs {
+			for _, tr := range r.references() {
 				if readsFacts(tr) {
 					c.usesFacts = true
 					return

@@ -264,7 +264,10 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 	// is the host's (and its desired states too).
 	same := !p.Config.UsesFacts()
 	var frags []probe.Fragment
-	base := map[string]string{}
+	// probed: what pass 1 probes; base: its probe without a desired
+	// state, to tell in pass 2 whether the facts changed what a resource
+	// reads (only when there is a pass 2).
+	probed, base := map[string]bool{}, map[string]string{}
 	for _, in := range insts1 {
 		typ := resources.OnHost(in.Resource.Type, hp.Windows)
 		cfg := in.Config
@@ -277,10 +280,7 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		if _, direct := typ.(resources.DirectReader); direct {
 			continue // read over its own connection, below
 		}
-		// The probe without a desired state, to tell in pass 2 whether
-		// the facts changed what a resource reads (not needed without
-		// a pass 2).
-		base[in.Addr] = ""
+		probed[in.Addr] = true
 		if !same {
 			base[in.Addr] = typ.Probe(cfg, nil)
 		}
@@ -328,7 +328,7 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		if _, direct := typ.(resources.DirectReader); direct {
 			continue
 		}
-		if b, probed := base[in.Addr]; !probed || (!same && b != typ.Probe(in.Config, nil)) {
+		if !probed[in.Addr] || (!same && base[in.Addr] != typ.Probe(in.Config, nil)) {
 			again = append(again, probe.For(in.Addr, typ, in.Config, d))
 		}
 	}

@@ -207,3 +207,34 @@ func TestParseJump(t *testing.T) {
 		}
 	}
 }
+
+// TestSSHConfigDecodedOnce: a run's hosts share one decoding of an ssh
+// config file, and a file changed since (size or modification time) is
+// decoded again.
+func TestSSHConfigDecodedOnce(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(p, []byte("Host *\n  ConnectTimeout 5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := loadSSHConfig(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := loadSSHConfig(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.files[0] != b.files[0] {
+		t.Error("the same unchanged file was decoded twice")
+	}
+	if err := os.WriteFile(p, []byte("Host *\n  ConnectTimeout 15\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadSSHConfig(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.get("h", "ConnectTimeout"); got != "15" {
+		t.Errorf("after the file changed: ConnectTimeout %q, want 15", got)
+	}
+}
