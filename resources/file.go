@@ -272,7 +272,16 @@ func writeAtomic(sb *strings.Builder, p, mode, owner, group string) {
 	if group != "" {
 		fmt.Fprintf(sb, "chgrp %s \"$t\"\n", shell.Quote(group))
 	}
+	sb.WriteString(notDirScript(p, "exit 1"))
 	fmt.Fprintf(sb, "mv -f \"$t\" %s\ntrap - EXIT\n", qp)
+}
+
+// notDirScript is a check, before a file is renamed onto p, that p has not
+// become a directory since it was read (mv would move the file into it):
+// the check fails with the host's words for it and runs fail.
+func notDirScript(p, fail string) string {
+	qp := shell.Quote(p)
+	return fmt.Sprintf("if [ -d %s ]; then echo %s >&2; %s; fi\n", qp, shell.Quote(p+" is a directory, not a regular file"), fail)
 }
 
 // chmodChown appends commands changing only the attributes that differ.

@@ -3,11 +3,16 @@ package resources_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/tendhq/tend/resources"
@@ -95,17 +100,23 @@ func TestFileBatch(t *testing.T) {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
 
-	// A failure in the middle: the third item's parent is a file.
+	// One by one (each file in a directory of its own), a failure in the
+	// middle: the third item's parent is a file.
 	if err := os.WriteFile(filepath.Join(root, "notadir"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	for _, d := range []string{"a", "b", "c", "d"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	items = []resources.BatchItem{
-		item("f1", map[string]cty.Value{"content": cty.StringVal("1\n")}),
-		item("f2", map[string]cty.Value{"content": cty.StringVal("2\n")}),
+		item("a/f1", map[string]cty.Value{"content": cty.StringVal("1\n")}),
+		item("b/f2", map[string]cty.Value{"content": cty.StringVal("2\n")}),
 		{Config: cty.NilVal, Before: &resources.State{}, After: &resources.State{Present: true, Attrs: map[string]cty.Value{"path": cty.StringVal(filepath.Join(root, "notadir/f3"))},
 			Content: &resources.Content{SHA256: "x", Data: []byte("3\n"), Known: true}}},
-		item("f4", map[string]cty.Value{"content": cty.StringVal("4\n")}),
-		item("f5", map[string]cty.Value{"content": cty.StringVal("5\n")}),
+		item("c/f4", map[string]cty.Value{"content": cty.StringVal("4\n")}),
+		item("d/f5", map[string]cty.Value{"content": cty.StringVal("5\n")}),
 	}
 	rs = file.ApplyBatch(ctx, host, items)
 	for i := 0; i < 2; i++ {
@@ -121,16 +132,167 @@ func TestFileBatch(t *testing.T) {
 			t.Errorf("item %d: error %v, want not attempted", i, rs[i].Err)
 		}
 	}
-	for _, n := range []string{"f1", "f2"} {
+	for _, n := range []string{"a/f1", "b/f2"} {
 		if b, err := os.ReadFile(filepath.Join(root, n)); err != nil || len(b) != 2 {
 			t.Errorf("%s: %q %v", n, b, err)
 		}
 	}
-	for _, n := range []string{"f4", "f5"} {
+	for _, n := range []string{"c/f4", "d/f5"} {
 		if _, err := os.Stat(filepath.Join(root, n)); !os.IsNotExist(err) {
 			t.Errorf("%s: written although not attempted", n)
 		}
 	}
+}
+
+// TestFileBatchStaged: new content for several files of one directory is
+// staged in a private directory and renamed into place together. Modes
+// and declared owners are set on every file, a rewritten file keeps a
+// backup; a file whose rename fails (its path became a directory after it
+// was read) fails alone, with the host's words, while the others are in
+// place; when the staging directory cannot be made (the directory went
+// away) the files are made one by one and fail as such; nothing staged is
+// left behind in any case.
+func TestFileBatchStaged(t *testing.T) {
+	root := t.TempDir()
+	host := &resources.Host{Name: "local", T: local.New(), RunID: "test", BackupDir: filepath.Join(t.TempDir(), "backup")}
+	ctx := context.Background()
+	file := resources.File{}
+	item := func(name string, attrs map[string]cty.Value) resources.BatchItem {
+		attrs["path"] = cty.StringVal(filepath.Join(root, name))
+		cfg := resourcetest.Object(file, attrs)
+		want, err := file.Desired(cfg, dirEnv(root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := resourcetest.Read(t, host.T, file, cfg, want)
+		return resources.BatchItem{Config: cfg, Before: before, After: want}
+	}
+	leftovers := func(dir string) {
+		t.Helper()
+		if l, _ := filepath.Glob(filepath.Join(dir, ".tend.*")); len(l) > 0 {
+			t.Errorf("staged files left in %s: %v", dir, l)
+		}
+	}
+	root0 := os.Geteuid() == 0
+
+	// Twelve files in two directories, three modes, two of them owned by
+	// a declared user and group, one rewritten.
+	for _, d := range []string{"s", "t"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "s/old"), []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	modes := []string{"0644", "0600", "0755"}
+	var items []resources.BatchItem
+	var names []string
+	for i := 0; i < 12; i++ {
+		name := fmt.Sprintf("%s/f%02d", []string{"s", "t"}[i%2], i)
+		if i == 0 {
+			name = "s/old"
+		}
+		attrs := map[string]cty.Value{"content": cty.StringVal(fmt.Sprintf("file %d\nline 2\n", i)), "mode": cty.StringVal(modes[i%3])}
+		if root0 && i >= 10 {
+			attrs["owner"], attrs["group"] = cty.StringVal("nobody"), cty.StringVal("nogroup")
+		}
+		items = append(items, item(name, attrs))
+		names = append(names, name)
+	}
+	// Count the host's processes: wrappers first in PATH log each call.
+	calls := countCalls(t, "mkdir", "chmod", "chown", "mv", "rm", "rmdir", "cp")
+	rs := file.ApplyBatch(ctx, host, items)
+	// One mkdir for both staging directories (and one for the backup's
+	// directory with a cp), one chmod per mode, one chown for the owned
+	// files, one mv per directory, one rm.
+	want := map[string]int{"mkdir": 2, "cp": 1, "chmod": 3, "mv": 2, "rm": 1}
+	if root0 {
+		want["chown"] = 1
+	}
+	if got := calls(); !cmp.Equal(got, want) {
+		t.Errorf("processes on the host: %v, want %v", got, want)
+	}
+	for i, r := range rs {
+		if r.Err != nil {
+			t.Fatalf("item %d: %v", i, r.Err)
+		}
+		p := filepath.Join(root, names[i])
+		b, err := os.ReadFile(p)
+		if err != nil || string(b) != fmt.Sprintf("file %d\nline 2\n", i) {
+			t.Errorf("%s: %q %v", names[i], b, err)
+		}
+		fi, _ := os.Stat(p)
+		if fi.Mode().Perm() != parseMode(t, modes[i%3]) {
+			t.Errorf("%s: mode %v, want %s", names[i], fi.Mode().Perm(), modes[i%3])
+		}
+		if root0 && i >= 10 {
+			if u, _ := user.Lookup("nobody"); u != nil && fmt.Sprint(fi.Sys().(*syscall.Stat_t).Uid) != u.Uid {
+				t.Errorf("%s: uid %d, want nobody's %s", names[i], fi.Sys().(*syscall.Stat_t).Uid, u.Uid)
+			}
+		}
+	}
+	if b, _ := os.ReadFile(rs[0].Undo["backup"]); string(b) != "old\n" {
+		t.Errorf("s/old: backup %q holds %q", rs[0].Undo["backup"], b)
+	}
+	leftovers(filepath.Join(root, "s"))
+	leftovers(filepath.Join(root, "t"))
+
+	// A rename that fails: g3's path became a directory after it was read.
+	if err := os.Mkdir(filepath.Join(root, "u"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	items = items[:0]
+	for i := 1; i <= 5; i++ {
+		items = append(items, item(fmt.Sprintf("u/g%d", i), map[string]cty.Value{"content": cty.StringVal(fmt.Sprintf("g%d\n", i))}))
+	}
+	if err := os.Mkdir(filepath.Join(root, "u/g3"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rs = file.ApplyBatch(ctx, host, items)
+	for i, r := range rs {
+		if i == 2 {
+			if r.Err == nil || errors.Is(r.Err, resources.ErrNotAttempted) || !strings.Contains(r.Err.Error(), "is a directory") {
+				t.Errorf("u/g3: error %v, want the host's words: is a directory", r.Err)
+			}
+			continue
+		}
+		if r.Err != nil {
+			t.Errorf("u/g%d: %v", i+1, r.Err)
+		} else if b, _ := os.ReadFile(filepath.Join(root, fmt.Sprintf("u/g%d", i+1))); string(b) != fmt.Sprintf("g%d\n", i+1) {
+			t.Errorf("u/g%d: %q", i+1, b)
+		}
+	}
+	if l, _ := os.ReadDir(filepath.Join(root, "u/g3")); len(l) > 0 {
+		t.Errorf("u/g3: something was moved into the directory: %v", l)
+	}
+	leftovers(filepath.Join(root, "u"))
+
+	// Staging fails: the directory is gone. One by one, the first fails
+	// with the host's words and the rest are not attempted.
+	if err := os.Mkdir(filepath.Join(root, "gone"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	items = items[:0]
+	for i := 1; i <= 3; i++ {
+		items = append(items, item(fmt.Sprintf("gone/h%d", i), map[string]cty.Value{"content": cty.StringVal("h\n")}))
+	}
+	if err := os.Remove(filepath.Join(root, "gone")); err != nil {
+		t.Fatal(err)
+	}
+	rs = file.ApplyBatch(ctx, host, items)
+	if rs[0].Err == nil || errors.Is(rs[0].Err, resources.ErrNotAttempted) || !strings.Contains(rs[0].Err.Error(), "gone") {
+		t.Errorf("gone/h1: error %v, want the host's words about gone", rs[0].Err)
+	}
+	for i := 1; i < 3; i++ {
+		if !errors.Is(rs[i].Err, resources.ErrNotAttempted) {
+			t.Errorf("gone/h%d: error %v, want not attempted", i+1, rs[i].Err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "gone")); !os.IsNotExist(err) {
+		t.Errorf("gone: %v, want still missing", err)
+	}
+	leftovers(root)
 }
 
 func parseMode(t *testing.T, s string) os.FileMode {
@@ -140,4 +302,33 @@ func parseMode(t *testing.T, s string) os.FileMode {
 		m = m*8 + uint32(c-'0')
 	}
 	return os.FileMode(m)
+}
+
+// countCalls puts wrappers for the named commands first in PATH, each
+// logging its name and running the real command; the returned function
+// counts the calls logged since, by name.
+func countCalls(t *testing.T, names ...string) func() map[string]int {
+	t.Helper()
+	dir := t.TempDir()
+	log := filepath.Join(dir, "calls.log")
+	for _, n := range names {
+		real, err := exec.LookPath(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := fmt.Sprintf("#!/bin/sh\necho %s >> %s\nexec %s \"$@\"\n", n, log, real)
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(w), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return func() map[string]int {
+		b, _ := os.ReadFile(log)
+		_ = os.Remove(log)
+		got := map[string]int{}
+		for _, l := range strings.Fields(string(b)) {
+			got[l]++
+		}
+		return got
+	}
 }
