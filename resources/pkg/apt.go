@@ -43,6 +43,13 @@ func (apt) namedArms() string {
 
 func (apt) indexSh(root string) string { return "q apt-cache policy -- \"$n\"\n" }
 
+// namedIndexSh: apt-cache policy answers for several packages at once, a
+// block each, and nothing for a package it does not know.
+func (apt) namedIndexSh(root string) string { return "apt-cache policy --" }
+
+// blockHeader: each block starts with the package's name and a colon.
+func (apt) blockHeader(name string) string { return name + ":" }
+
 // parseIndex reads apt-cache policy:
 //
 //	tend-hello:

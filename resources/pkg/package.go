@@ -169,6 +169,11 @@ while IFS= read -r l; do i=$((i+1)); out "idx.$i" "$l"; done <<EOF
 $o
 EOF
 out idx.rc $r; }
+qs() { i=0
+while IFS= read -r l; do i=$((i+1)); out "idx.$i" "$l"; done <<EOF
+$1
+EOF
+out idx.rc 0; }
 `
 }
 
@@ -192,12 +197,14 @@ func (t Package) ProbePrelude(cfgs []cty.Value) string {
 	// names[pm] are the packages to ask pm for; "" collects those whose
 	// configuration names no provider: they go to the host's own.
 	names := map[string][]string{}
+	confs := map[string][]config{}
 	seen := map[string]bool{}
 	for _, cfg := range cfgs {
 		c, err := readConfig(cfg)
 		if err != nil || !listable(c.name) {
 			continue
 		}
+		confs[c.provider] = append(confs[c.provider], c)
 		if k := c.provider + " " + c.name; !seen[k] {
 			seen[k] = true
 			names[c.provider] = append(names[c.provider], c.name)
@@ -253,9 +260,64 @@ func (t Package) ProbePrelude(cfgs []cty.Value) string {
 		for _, n := range ask {
 			fmt.Fprintf(&sb, "tend_pkg_k_%s_%s=1\n", p.id(), varKey(n))
 		}
+		if ix, ok := p.(indexLister); ok {
+			writeIndexPrelude(&sb, ix, t.root, append(append([]config{}, confs[p.id()]...), confs[""]...))
+		}
 		sb.WriteString("fi\nfi\n")
 	}
 	return sb.String()
+}
+
+// writeIndexPrelude appends the prelude's index query for an
+// indexLister, run once the installed versions are known: the packages
+// of confs whose plan needs the index (needsIndexSh, as their fragments
+// decide) are asked for in one command, and each one's block of the
+// answer goes into tend_pkg_i_PM_KEY, tend_pkg_ik_PM_KEY saying it was
+// asked and answered (an empty block: the index has no such package).
+// Anything else in the answer, or a failing command, voids it: the
+// fragments then query the index themselves.
+func writeIndexPrelude(sb *strings.Builder, ix indexLister, root string, confs []config) {
+	pm := ix.id()
+	var keys, pkgs, words []string
+	seen := map[string]bool{}
+	for _, c := range confs {
+		k := pm + "_" + varKey(c.name)
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+			pkgs = append(pkgs, c.name)
+			words = append(words, fmt.Sprintf("${tend_pkg_x_%s:+%s}", k, shell.Quote(c.name)))
+			fmt.Fprintf(sb, "tend_pkg_x_%s= tend_pkg_i_%s=\n", k, k)
+		}
+		v, vs := `"${tend_pkg_v_`+k+`-}"`, `"${tend_pkg_v_`+k+`-}"`
+		if ix.partialPins() {
+			// The pin form drops the release, as the fragment's vs.
+			fmt.Fprintf(sb, "tend_pkg_vs=${tend_pkg_v_%s-}; tend_pkg_vs=${tend_pkg_vs%%-*}\n", k)
+			vs = `"$tend_pkg_vs"`
+		}
+		fmt.Fprintf(sb, "if %s; then tend_pkg_x_%s=1; fi\n", needsIndexSh(c, v, vs), k)
+	}
+	var anyNeed []string
+	for _, k := range keys {
+		anyNeed = append(anyNeed, "${tend_pkg_x_"+k+"}")
+	}
+	fmt.Fprintf(sb, "if [ -n \"%s\" ]; then\n", strings.Join(anyNeed, ""))
+	fmt.Fprintf(sb, "tend_pkg_o=$(%s %s 2>&1); tend_pkg_rc=$? tend_pkg_ok=1 tend_pkg_c=\n", ix.namedIndexSh(root), strings.Join(words, " "))
+	sb.WriteString("tend_pkg_nl='\n'\n")
+	sb.WriteString("while IFS= read -r tend_pkg_l; do\ncase $tend_pkg_l in\n'') continue;;\n")
+	for i, k := range keys {
+		fmt.Fprintf(sb, "%s) tend_pkg_c=%s;;\n", shell.Quote(ix.blockHeader(pkgs[i])), k)
+	}
+	sb.WriteString("' '*) case $tend_pkg_c in\n")
+	for _, k := range keys {
+		fmt.Fprintf(sb, "%s) tend_pkg_i_%s=$tend_pkg_i_%s$tend_pkg_l$tend_pkg_nl;;\n", k, k, k)
+	}
+	sb.WriteString("*) tend_pkg_ok=; break;;\nesac;;\n*) tend_pkg_ok=; break;;\nesac\ndone <<_TEND_EOF_\n$tend_pkg_o\n_TEND_EOF_\n")
+	sb.WriteString("[ \"$tend_pkg_rc\" = 0 ] || tend_pkg_ok=\nif [ -n \"$tend_pkg_ok\" ]; then\n")
+	for _, k := range keys {
+		fmt.Fprintf(sb, "tend_pkg_ik_%s=$tend_pkg_x_%s\n", k, k)
+	}
+	sb.WriteString("fi\nfi\n")
 }
 
 // listable reports whether the prelude can ask for a package by name: a
@@ -349,18 +411,51 @@ func (t Package) Probe(cfg cty.Value, want *resources.State) string {
 		return "vs=$v\n"
 	})
 	sb.WriteString("out installed \"$v\"\n")
+	if c.state != "latest" {
+		fmt.Fprintf(&sb, "%s || return 0\n", needsIndexSh(c, `"$v"`, `"$vs"`))
+	}
+	branch(func(p provider) string {
+		ix, ok := p.(indexLister)
+		if !ok || !listable(c.name) {
+			return p.indexSh(t.root)
+		}
+		// ProbePrelude's answer, when it asked the index for this
+		// package, saves a command.
+		k := p.id() + "_" + varKey(c.name)
+		return "if [ -n \"${tend_pkg_ik_" + k + "-}\" ]; then qs \"${tend_pkg_i_" + k + "-}\"\nelse\n" + ix.indexSh(t.root) + "fi\n"
+	})
+	return sb.String()
+}
+
+// needsIndexSh is a sh condition, true when a package whose installed
+// version is v (its pin form vs; both sh words, "" when not installed)
+// needs the package index for its plan: Probe's test, and ProbePrelude's
+// for the packages whose index it asks for. State latest always does.
+func needsIndexSh(c config, v, vs string) string {
 	switch {
 	case c.state == "latest":
+		return ":"
 	case c.state == "absent":
-		sb.WriteString("[ -n \"$v\" ] || return 0\n")
+		return "[ -n " + v + " ]"
 	case c.version != "":
 		q := shell.Quote(c.version)
-		fmt.Fprintf(&sb, "if [ -n \"$v\" ] && { [ \"$v\" = %s ] || [ \"$vs\" = %s ]; }; then return 0; fi\n", q, q)
+		return "{ [ -z " + v + " ] || { [ " + v + " != " + q + " ] && [ " + vs + " != " + q + " ]; }; }"
 	default:
-		sb.WriteString("[ -z \"$v\" ] || return 0\n")
+		return "[ -z " + v + " ]"
 	}
-	branch(func(p provider) string { return p.indexSh(t.root) })
-	return sb.String()
+}
+
+// indexLister is a provider whose index query takes many packages in
+// one command (apt-cache policy): ProbePrelude asks it once for every
+// package whose plan needs the index.
+type indexLister interface {
+	provider
+	// namedIndexSh is sh querying the index for the packages given as
+	// the words appended to it.
+	namedIndexSh(root string) string
+	// blockHeader is the line of namedIndexSh's output that starts the
+	// block of lines (each indented) about the package name.
+	blockHeader(name string) string
 }
 
 // ProbeInShell implements resources.InShellProber: a package found in

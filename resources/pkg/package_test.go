@@ -2,6 +2,7 @@ package pkg
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -529,4 +530,107 @@ func TestSnapshotFailure(t *testing.T) {
 		t.Errorf("undo (-want +got):\n%s", d)
 	}
 	_ = dir
+}
+
+// fakeAptCache answers apt-cache policy -- NAMES like apt-cache: a block
+// per package its index has (tend-hello 1.0 installed and 3.0
+// available, tend-old 1.0, libx 2.1 installed and 2.2), nothing for
+// the others.
+const fakeAptCache = `[ "$1 $2" = "policy --" ] || exit 100
+shift 2
+for n in "$@"; do case $n in
+tend-hello) printf '%s\n' 'tend-hello:' '  Installed: 1.0' '  Candidate: 3.0' '  Version table:' '     3.0 500' '        500 file:/srv/tend-repo ./ Packages' ' *** 1.0 100' '        100 /var/lib/dpkg/status' ;;
+tend-old) printf '%s\n' 'tend-old:' '  Installed: (none)' '  Candidate: 1.0' '  Version table:' '     1.0 500' '        500 file:/srv/tend-repo ./ Packages' ;;
+libx) printf '%s\n' 'libx:' '  Installed: 2.1' '  Candidate: 2.2' '  Version table:' '     2.2 500' '        500 http://deb.example ./ Packages' ' *** 2.1 500' '        500 http://deb.example ./ Packages' '        100 /var/lib/dpkg/status' ;;
+esac; done`
+
+// TestIndexPrelude: the packages whose plan needs apt's index (a pin
+// other than the installed version, one not installed, state latest)
+// are asked for in one apt-cache policy by the prelude, and their
+// fragments read the same states from it as from a query each; those
+// that do not need it (absent and not installed) are not asked for. An
+// answer with a line the prelude does not expect, or a failing
+// apt-cache, is not used: each fragment asks for itself.
+func TestIndexPrelude(t *testing.T) {
+	typ := Package{}
+	s := cty.StringVal
+	cfgs := []cty.Value{
+		obj(map[string]cty.Value{"name": s("tend-hello"), "version": s("3.0")}),
+		obj(map[string]cty.Value{"name": s("tend-old")}),
+		obj(map[string]cty.Value{"name": s("libx"), "state": s("latest")}),
+		obj(map[string]cty.Value{"name": s("tend-none")}),
+		obj(map[string]cty.Value{"name": s("tend-gone"), "state": s("absent")}),
+	}
+	read := func(t *testing.T, withPrelude bool) []string {
+		var frags []probe.Fragment
+		for i, cfg := range cfgs {
+			f := probe.Fragment{ID: fmt.Sprint(i), Script: typ.Probe(cfg, nil)}
+			if withPrelude {
+				f.Prelude, f.Config = typ, cfg
+			}
+			frags = append(frags, f)
+		}
+		res, err := local.New().Run(context.Background(), transport.Command{Script: probe.Script("n0nce", false, frags)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := probe.Parse("n0nce", false, frags, res.Stdout)
+		if err != nil {
+			t.Fatalf("%v\n%s%s", err, res.Stdout, res.Stderr)
+		}
+		var got []string
+		for i, cfg := range cfgs {
+			st, err := typ.Read(cfg, parsed.Outputs[fmt.Sprint(i)])
+			if err != nil {
+				t.Fatalf("%d: %v", i, err)
+			}
+			got = append(got, fmt.Sprintf("%#v", st.Attrs))
+		}
+		return got
+	}
+	aptCalls := func(t *testing.T, dir string) (cs []string) {
+		for _, c := range calls(t, dir) {
+			if strings.HasPrefix(c, "apt-cache") {
+				cs = append(cs, c)
+			}
+		}
+		_ = os.Remove(filepath.Join(dir, "calls"))
+		return cs
+	}
+	for _, tc := range []struct {
+		name string
+		// extra is sh the fake runs first when it is given several names.
+		extra string
+		calls int
+	}{
+		{name: "answered", calls: 1},
+		{name: "unexpected line", extra: `echo 'W: the package index is stale'`, calls: 1 + 4},
+		{name: "fails", extra: `echo 'E: could not open the cache' >&2; exit 100`, calls: 1 + 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := fakeAptCache
+			if tc.extra != "" {
+				body = "case $* in *'-- '*' '*) " + tc.extra + ";; esac\n" + body
+			}
+			dir := fakeBin(t, false, map[string]string{"dpkg-query": fakeDpkgQuery, "apt-cache": body, "apt-get": "exit 0"})
+			want := read(t, false)
+			if cs := aptCalls(t, dir); len(cs) != 4 {
+				t.Fatalf("without the prelude apt-cache ran %d times, want 4 (every package but the absent one): %q", len(cs), cs)
+			}
+			if !strings.Contains(want[0], `"candidate":cty.StringVal("3.0")`) || !strings.Contains(want[2], `"candidate":cty.StringVal("2.2")`) {
+				t.Fatalf("the fake index was not read: %q", want)
+			}
+			got := read(t, true)
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("with the prelude (-query each +prelude):\n%s", d)
+			}
+			cs := aptCalls(t, dir)
+			if len(cs) != tc.calls {
+				t.Errorf("with the prelude apt-cache ran %d times, want %d: %q", len(cs), tc.calls, cs)
+			}
+			if len(cs) == 0 || cs[0] != "apt-cache policy -- tend-hello tend-old libx tend-none" {
+				t.Errorf("the prelude's query: %q, want the four packages that need the index", cs)
+			}
+		})
+	}
 }
