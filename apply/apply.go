@@ -228,6 +228,23 @@ func (a *hostApply) entry(n int, f func(e *journal.Entry)) {
 	})
 }
 
+// entries records changes to several journal entries in one write: a
+// batch's items start and end together, and a write per item rewrote
+// the whole journal once per item (quadratic in a run's changes).
+func (a *hostApply) entries(ns []int, f func(i int, e *journal.Entry)) {
+	if a.j == nil || len(ns) == 0 {
+		return
+	}
+	_ = a.j.Update(func(r *journal.Run) {
+		now := time.Now().UTC()
+		for i, n := range ns {
+			e := r.Hosts[a.idx].Changes[n]
+			f(i, e)
+			e.Time = now
+		}
+	})
+}
+
 func (a *hostApply) hostOutcome(outcome string, err error) {
 	if a.j == nil {
 		return
@@ -450,9 +467,13 @@ func (a *hostApply) batch(first *plan.Change, idx map[*plan.Change]int, applied 
 // applyBatch applies a batch in one call of its type, journaling each item.
 func (a *hostApply) applyBatch(ctx context.Context, batch []*plan.Change, idx map[*plan.Change]int) []resources.BatchResult {
 	items := make([]resources.BatchItem, len(batch))
+	ns := make([]int, len(batch))
 	for i, c := range batch {
 		items[i] = resources.BatchItem{Config: c.Config, Before: c.Before, After: c.After}
-		a.entry(idx[c], func(e *journal.Entry) { e.Status = journal.Applying })
+		ns[i] = idx[c]
+	}
+	a.entries(ns, func(_ int, e *journal.Entry) { e.Status = journal.Applying })
+	for _, c := range batch {
 		a.emit(Event{Host: a.hp.Name, Kind: EvStart, Address: c.Address, Action: c.Action})
 	}
 	start := time.Now()
@@ -464,17 +485,19 @@ func (a *hostApply) applyBatch(ctx context.Context, batch []*plan.Change, idx ma
 			results[i].Err = err
 		}
 	}
-	for i, c := range batch {
-		r := results[i]
-		if errors.Is(r.Err, resources.ErrNotAttempted) {
-			a.entry(idx[c], func(e *journal.Entry) { e.Status = journal.Pending })
-			continue
+	a.entries(ns, func(i int, e *journal.Entry) {
+		switch r := results[i]; {
+		case errors.Is(r.Err, resources.ErrNotAttempted):
+			e.Status = journal.Pending
+		case r.Err == nil:
+			e.Status, e.Undo = journal.Applied, r.Undo
+		default:
+			e.Status, e.Error, e.Undo = journal.Failed, r.Err.Error(), r.Undo
 		}
-		if r.Err == nil {
-			a.entry(idx[c], func(e *journal.Entry) { e.Status, e.Undo = journal.Applied, r.Undo })
+	})
+	for i, c := range batch {
+		if results[i].Err == nil {
 			a.emit(Event{Host: a.hp.Name, Kind: EvDone, Address: c.Address, Action: c.Action, Duration: time.Since(start)})
-		} else {
-			a.entry(idx[c], func(e *journal.Entry) { e.Status, e.Error, e.Undo = journal.Failed, r.Err.Error(), r.Undo })
 		}
 	}
 	return results

@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -189,6 +190,59 @@ func TestBatch(t *testing.T) {
 		if s != journal.Applied {
 			t.Errorf("%s: %s", a, s)
 		}
+	}
+}
+
+// journalBatchKV checks, when its batch is applied, that the journal on
+// disk already says every item is being applied.
+type journalBatchKV struct {
+	batchKV
+	t   *testing.T
+	dir string
+	j   **journal.Journal
+}
+
+func (b journalBatchKV) ApplyBatch(ctx context.Context, h *resources.Host, items []resources.BatchItem) []resources.BatchResult {
+	st := statuses(*b.j, b.dir)
+	for _, it := range items {
+		if a := "kv." + it.After.Str("key"); st[a] != journal.Applying {
+			b.t.Errorf("%s is %q in the journal when its batch runs, want applying", a, st[a])
+		}
+	}
+	return b.batchKV.ApplyBatch(ctx, h, items)
+}
+
+// TestBatchJournal: a batch's items are journaled together, before the
+// batch runs (all applying) and after it (each applied), in two writes
+// however many items it has: a write per item rewrote the whole journal
+// once per item.
+func TestBatchJournal(t *testing.T) {
+	fh := &fakeHost{state: map[string]string{}}
+	var keys []string
+	for i := 0; i < 40; i++ {
+		keys = append(keys, fmt.Sprintf("k%02d", i))
+	}
+	dir := t.TempDir()
+	j, err := journal.Create(dir, &journal.Run{ID: "r1", Outcome: "running"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := journalBatchKV{batchKV{kv{host: fh}}, t, dir, &j}
+	hp := hostPlan(t, typ, fh, keys, nil)
+	before := j.Writes()
+	res := Apply(context.Background(), &plan.Plan{Hosts: []*plan.HostPlan{hp}}, Options{RunID: "r1", OnFailure: Rollback, Journal: j})
+	if !res.OK() {
+		t.Fatalf("outcome %+v", res.Hosts[0])
+	}
+	for a, s := range statuses(j, dir) {
+		if s != journal.Applied {
+			t.Errorf("%s: %s", a, s)
+		}
+	}
+	// Two for the batch, the rest for the host (its start, outcome and
+	// verification): not one per item.
+	if n := j.Writes() - before; n > 6 {
+		t.Errorf("%d journal writes for a batch of %d, want at most 6", n, len(keys))
 	}
 }
 

@@ -101,6 +101,14 @@ type Journal struct {
 	seq, written uint64
 	writing      bool
 	wrote        *sync.Cond
+	writes       int
+}
+
+// Writes reports how many times the journal was written so far.
+func (j *Journal) Writes() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.writes
 }
 
 // Dir is where a configuration directory's journals live.
@@ -156,6 +164,7 @@ func (j *Journal) Update(f func(r *Run)) error {
 			j.mu.Lock()
 		}
 		j.writing = false
+		j.writes++
 		j.wrote.Broadcast()
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
