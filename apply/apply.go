@@ -221,8 +221,7 @@ func (a *hostApply) entry(n int, f func(e *journal.Entry)) {
 	if a.j == nil {
 		return
 	}
-	_ = a.j.Update(func(r *journal.Run) {
-		e := r.Hosts[a.idx].Changes[n]
+	_ = a.j.UpdateEntries(a.idx, []int{n}, func(_ int, e *journal.Entry) {
 		f(e)
 		e.Time = time.Now().UTC()
 	})
@@ -235,13 +234,10 @@ func (a *hostApply) entries(ns []int, f func(i int, e *journal.Entry)) {
 	if a.j == nil || len(ns) == 0 {
 		return
 	}
-	_ = a.j.Update(func(r *journal.Run) {
-		now := time.Now().UTC()
-		for i, n := range ns {
-			e := r.Hosts[a.idx].Changes[n]
-			f(i, e)
-			e.Time = now
-		}
+	now := time.Now().UTC()
+	_ = a.j.UpdateEntries(a.idx, ns, func(i int, e *journal.Entry) {
+		f(i, e)
+		e.Time = now
 	})
 }
 
@@ -249,9 +245,9 @@ func (a *hostApply) hostOutcome(outcome string, err error) {
 	if a.j == nil {
 		return
 	}
-	_ = a.j.Update(func(r *journal.Run) {
-		r.Hosts[a.idx].Outcome = outcome
-		r.Hosts[a.idx].Error = errString(err)
+	_ = a.j.UpdateHost(a.idx, func(h *journal.Host) {
+		h.Outcome = outcome
+		h.Error = errString(err)
 	})
 }
 

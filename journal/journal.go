@@ -6,6 +6,7 @@
 package journal
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -102,6 +103,14 @@ type Journal struct {
 	writing      bool
 	wrote        *sync.Cond
 	writes       int
+	// enc holds each entry's encoding from the last write: UpdateEntries
+	// drops only those of the entries it changes, Update (which may change
+	// anything) all of them. A write then encodes the run's own fields,
+	// its hosts' and the changed entries, and reuses the rest, so a
+	// change's record costs in proportion to what changed, not to the
+	// whole run (before, a fresh apply of thousands of changes spent most
+	// of its controller CPU re-encoding unchanged states).
+	enc map[*Entry][]byte
 }
 
 // Writes reports how many times the journal was written so far.
@@ -138,12 +147,101 @@ func (j *Journal) Path() string { return j.path }
 // Update changes the run and writes the journal atomically. It returns
 // once a write holding the change is on disk (see the group commit below).
 func (j *Journal) Update(f func(r *Run)) error {
+	return j.update(func() {
+		f(j.run)
+		clear(j.enc)
+	})
+}
+
+// UpdateEntries changes entries ns of host number host (in the run's
+// order) and writes the journal as Update does; f gets each entry with
+// its index in ns.
+func (j *Journal) UpdateEntries(host int, ns []int, f func(i int, e *Entry)) error {
+	return j.update(func() {
+		h := j.run.Hosts[host]
+		for i, n := range ns {
+			e := h.Changes[n]
+			f(i, e)
+			delete(j.enc, e)
+		}
+	})
+}
+
+// UpdateHost changes host number host's own fields (its outcome, its
+// error) and writes the journal as Update does. f must not change the
+// host's entries: UpdateEntries does.
+func (j *Journal) UpdateHost(host int, f func(h *Host)) error {
+	return j.update(func() { f(j.run.Hosts[host]) })
+}
+
+// encode returns the run's JSON, as json.Marshal(run) would, reusing the
+// encodings of the entries that did not change since the last write.
+func (j *Journal) encode() ([]byte, error) {
+	if j.enc == nil {
+		j.enc = map[*Entry][]byte{}
+	}
+	r := *j.run
+	r.Hosts = nil
+	top, err := json.Marshal(&r)
+	if err != nil {
+		return nil, err
+	}
+	hosts := []byte{'['}
+	for i, h := range j.run.Hosts {
+		if i > 0 {
+			hosts = append(hosts, ',')
+		}
+		hc := *h
+		hc.Changes = nil
+		hb, err := json.Marshal(&hc)
+		if err != nil {
+			return nil, err
+		}
+		changes := []byte{'['}
+		for k, e := range h.Changes {
+			if k > 0 {
+				changes = append(changes, ',')
+			}
+			b, ok := j.enc[e]
+			if !ok {
+				if b, err = json.Marshal(e); err != nil {
+					return nil, err
+				}
+				j.enc[e] = b
+			}
+			changes = append(changes, b...)
+		}
+		changes = append(changes, ']')
+		hosts = append(hosts, splice(hb, `"changes":null`, changes)...)
+	}
+	hosts = append(hosts, ']')
+	return splice(top, `"hosts":null`, hosts), nil
+}
+
+// splice replaces the first occurrence of key (a field whose value was
+// encoded as null) in b with the field holding v. A string value cannot
+// contain key: its quotes would be escaped.
+func splice(b []byte, key string, v []byte) []byte {
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		panic("journal: " + key + " missing from the encoding")
+	}
+	name := key[:len(key)-len("null")]
+	out := make([]byte, 0, len(b)+len(v))
+	out = append(out, b[:i]...)
+	out = append(out, name...)
+	out = append(out, v...)
+	return append(out, b[i+len(key):]...)
+}
+
+// update runs apply (under the journal's lock) and writes the journal.
+func (j *Journal) update(apply func()) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.wrote == nil {
 		j.wrote = sync.NewCond(&j.mu)
 	}
-	f(j.run)
+	apply()
 	j.seq++
 	mine := j.seq
 	// The run is rewritten whole at each write, which costs in proportion
@@ -157,7 +255,7 @@ func (j *Journal) Update(f func(r *Run)) error {
 		}
 		j.writing = true
 		upto := j.seq
-		b, err := json.Marshal(j.run)
+		b, err := j.encode()
 		if err == nil {
 			j.mu.Unlock()
 			err = plan.WriteFileAtomic(j.path, append(b, '\n'), 0o600)

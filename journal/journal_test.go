@@ -7,6 +7,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/resources"
 )
 
 // TestUpdateDurableUnderConcurrency: writes are shared between hosts
@@ -85,5 +90,79 @@ func TestListOrder(t *testing.T) {
 	want := []string{"20261125T085236Z-aaaaaa", "20261125T085237Z-ffffff", "20261125T085237Z-000000"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("List order %v, want %v", got, want)
+	}
+}
+
+// TestEncodeReusesEntries: the file after UpdateEntries, UpdateHost and
+// Update holds exactly what json.Marshal of the run gives (entries
+// changed through each, one changed behind the journal's back and then
+// recorded by Update), while an entry left alone is not encoded again.
+func TestEncodeReusesEntries(t *testing.T) {
+	st := func(v string) *resources.State {
+		return &resources.State{Present: true, Attrs: map[string]cty.Value{"path": cty.StringVal("/etc/" + v), "mode": cty.StringVal("0644")}}
+	}
+	run := &Run{ID: NewID(time.Now()), Command: "apply", Outcome: "running", User: "ops <ops@example.com>"}
+	for i := 0; i < 3; i++ {
+		h := &Host{Name: fmt.Sprintf("h%d", i), Outcome: "pending", Changes: []*Entry{}}
+		for k := 0; k < 4; k++ {
+			h.Changes = append(h.Changes, &Entry{Address: fmt.Sprintf("file.f%d", k), Type: "file", Before: &resources.State{}, After: st(fmt.Sprint(k)), Status: Pending})
+		}
+		run.Hosts = append(run.Hosts, h)
+	}
+	dir := t.TempDir()
+	j, err := Create(dir, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(step string) {
+		t.Helper()
+		got, err := os.ReadFile(j.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("%s: the file is not JSON: %v\n%s", step, err, got)
+		}
+		_ = json.Unmarshal(want, &w)
+		if d := cmp.Diff(w, g); d != "" {
+			t.Errorf("%s: file differs from json.Marshal(run) (-want +got):\n%s", step, d)
+		}
+		if string(got) != string(want)+"\n" {
+			t.Errorf("%s: file is not byte for byte json.Marshal(run)", step)
+		}
+	}
+	same("created")
+	if err := j.UpdateEntries(1, []int{0, 2}, func(i int, e *Entry) { e.Status, e.Undo = Applied, resources.Undo{"backup": fmt.Sprint(i)} }); err != nil {
+		t.Fatal(err)
+	}
+	same("UpdateEntries")
+	if err := j.UpdateHost(2, func(h *Host) { h.Outcome, h.Error = "failed", `"quoted" "changes":null` }); err != nil {
+		t.Fatal(err)
+	}
+	same("UpdateHost")
+	// Changed without telling the journal which entry: Update encodes
+	// everything again.
+	run.Hosts[0].Changes[3].After = st("other")
+	if err := j.Update(func(r *Run) { r.Outcome = "success" }); err != nil {
+		t.Fatal(err)
+	}
+	same("Update")
+	// An entry not named is not encoded again: changed behind the
+	// journal's back, the file keeps what was recorded.
+	run.Hosts[0].Changes[1].Status = Failed
+	if err := j.UpdateEntries(0, []int{0}, func(int, *Entry) {}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Read(dir, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := r.Hosts[0].Changes[1].Status; s != Pending {
+		t.Errorf("an entry UpdateEntries did not name was encoded again: %s", s)
 	}
 }
