@@ -48,16 +48,7 @@ func TestFileBatch(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "removed"), []byte("bye\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	item := func(name string, attrs map[string]cty.Value) resources.BatchItem {
-		attrs["path"] = cty.StringVal(filepath.Join(root, name))
-		cfg := resourcetest.Object(file, attrs)
-		want, err := file.Desired(cfg, dirEnv(root))
-		if err != nil {
-			t.Fatal(err)
-		}
-		before := resourcetest.Read(t, host.T, file, cfg, want)
-		return resources.BatchItem{Config: cfg, Before: before, After: want}
-	}
+	item := batchItems(t, host, root)
 	names := []string{"plain", "nonl", "empty", "tricky", "binary", "big", "rewritten"}
 	var items []resources.BatchItem
 	for _, n := range names {
@@ -157,16 +148,7 @@ func TestFileBatchStaged(t *testing.T) {
 	host := &resources.Host{Name: "local", T: local.New(), RunID: "test", BackupDir: filepath.Join(t.TempDir(), "backup")}
 	ctx := context.Background()
 	file := resources.File{}
-	item := func(name string, attrs map[string]cty.Value) resources.BatchItem {
-		attrs["path"] = cty.StringVal(filepath.Join(root, name))
-		cfg := resourcetest.Object(file, attrs)
-		want, err := file.Desired(cfg, dirEnv(root))
-		if err != nil {
-			t.Fatal(err)
-		}
-		before := resourcetest.Read(t, host.T, file, cfg, want)
-		return resources.BatchItem{Config: cfg, Before: before, After: want}
-	}
+	item := batchItems(t, host, root)
 	leftovers := func(dir string) {
 		t.Helper()
 		if l, _ := filepath.Glob(filepath.Join(dir, ".tend.*")); len(l) > 0 {
@@ -293,6 +275,23 @@ func TestFileBatchStaged(t *testing.T) {
 		t.Errorf("gone: %v, want still missing", err)
 	}
 	leftovers(root)
+}
+
+// batchItems returns a function making the batch item of a file under
+// root, with the attributes given and the state read from the host.
+func batchItems(t *testing.T, host *resources.Host, root string) func(name string, attrs map[string]cty.Value) resources.BatchItem {
+	file := resources.File{}
+	return func(name string, attrs map[string]cty.Value) resources.BatchItem {
+		t.Helper()
+		attrs["path"] = cty.StringVal(filepath.Join(root, name))
+		cfg := resourcetest.Object(file, attrs)
+		want, err := file.Desired(cfg, dirEnv(root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := resourcetest.Read(t, host.T, file, cfg, want)
+		return resources.BatchItem{Config: cfg, Before: before, After: want}
+	}
 }
 
 func parseMode(t *testing.T, s string) os.FileMode {

@@ -424,29 +424,13 @@ func TestProbePrelude(t *testing.T) {
 	}
 	want := map[string]string{"tend-hello": "1.0", "tend-old": "", "libx": "2.1", "tend-none": ""}
 	read := func(t *testing.T, withPrelude bool) map[string]string {
-		var frags []probe.Fragment
+		var list []cty.Value
 		for _, n := range names {
-			f := probe.Fragment{ID: n, Script: typ.Probe(cfgs[n], nil)}
-			if withPrelude {
-				f.Prelude, f.Config = typ, cfgs[n]
-			}
-			frags = append(frags, f)
-		}
-		res, err := local.New().Run(context.Background(), transport.Command{Script: probe.Script("n0nce", false, frags)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		parsed, err := probe.Parse("n0nce", false, frags, res.Stdout)
-		if err != nil {
-			t.Fatalf("%v\n%s%s", err, res.Stdout, res.Stderr)
+			list = append(list, cfgs[n])
 		}
 		got := map[string]string{}
-		for _, n := range names {
-			st, err := typ.Read(cfgs[n], parsed.Outputs[n])
-			if err != nil {
-				t.Fatalf("%s: %v", n, err)
-			}
-			got[n] = st.Str("installed")
+		for i, st := range probeAll(t, typ, list, withPrelude) {
+			got[names[i]] = st.Str("installed")
 		}
 		return got
 	}
@@ -562,28 +546,8 @@ func TestIndexPrelude(t *testing.T) {
 		obj(map[string]cty.Value{"name": s("tend-gone"), "state": s("absent")}),
 	}
 	read := func(t *testing.T, withPrelude bool) []string {
-		var frags []probe.Fragment
-		for i, cfg := range cfgs {
-			f := probe.Fragment{ID: fmt.Sprint(i), Script: typ.Probe(cfg, nil)}
-			if withPrelude {
-				f.Prelude, f.Config = typ, cfg
-			}
-			frags = append(frags, f)
-		}
-		res, err := local.New().Run(context.Background(), transport.Command{Script: probe.Script("n0nce", false, frags)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		parsed, err := probe.Parse("n0nce", false, frags, res.Stdout)
-		if err != nil {
-			t.Fatalf("%v\n%s%s", err, res.Stdout, res.Stderr)
-		}
 		var got []string
-		for i, cfg := range cfgs {
-			st, err := typ.Read(cfg, parsed.Outputs[fmt.Sprint(i)])
-			if err != nil {
-				t.Fatalf("%d: %v", i, err)
-			}
+		for _, st := range probeAll(t, typ, cfgs, withPrelude) {
 			got = append(got, fmt.Sprintf("%#v", st.Attrs))
 		}
 		return got
@@ -633,4 +597,35 @@ func TestIndexPrelude(t *testing.T) {
 			}
 		})
 	}
+}
+
+// probeAll reads the packages cfgs in one probe script on this machine,
+// with the prelude or with each fragment querying for itself.
+func probeAll(t *testing.T, typ Package, cfgs []cty.Value, withPrelude bool) []*resources.State {
+	t.Helper()
+	var frags []probe.Fragment
+	for i, cfg := range cfgs {
+		f := probe.Fragment{ID: fmt.Sprint(i), Script: typ.Probe(cfg, nil)}
+		if withPrelude {
+			f.Prelude, f.Config = typ, cfg
+		}
+		frags = append(frags, f)
+	}
+	res, err := local.New().Run(context.Background(), transport.Command{Script: probe.Script("n0nce", false, frags)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := probe.Parse("n0nce", false, frags, res.Stdout)
+	if err != nil {
+		t.Fatalf("%v\n%s%s", err, res.Stdout, res.Stderr)
+	}
+	var out []*resources.State
+	for i, cfg := range cfgs {
+		st, err := typ.Read(cfg, parsed.Outputs[fmt.Sprint(i)])
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		out = append(out, st)
+	}
+	return out
 }
