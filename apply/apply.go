@@ -218,13 +218,7 @@ type done struct {
 
 // entry updates this host's journal entry n.
 func (a *hostApply) entry(n int, f func(e *journal.Entry)) {
-	if a.j == nil {
-		return
-	}
-	_ = a.j.UpdateEntries(a.idx, []int{n}, func(_ int, e *journal.Entry) {
-		f(e)
-		e.Time = time.Now().UTC()
-	})
+	a.entries([]int{n}, func(_ int, e *journal.Entry) { f(e) })
 }
 
 // entries records changes to several journal entries in one write: a

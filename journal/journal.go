@@ -244,10 +244,10 @@ func (j *Journal) update(apply func()) error {
 	apply()
 	j.seq++
 	mine := j.seq
-	// The run is rewritten whole at each write, which costs in proportion
-	// to its size: while one write is under way, the changes of other
-	// hosts gather and the next write carries them all, instead of one
-	// write each (quadratic in the run's changes).
+	// The file is rewritten whole at each write (unchanged entries
+	// copied from enc), which costs in proportion to its size: while one
+	// write is under way, the changes of other hosts gather and the next
+	// write carries them all, instead of one write each.
 	for j.written < mine {
 		if j.writing {
 			j.wrote.Wait()

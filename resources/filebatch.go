@@ -151,9 +151,9 @@ func newTag() string {
 
 // writeContent appends to sb the commands creating the file named by
 // $_tt (never following or reusing an existing name) with data, read
-// from stdin by the shell itself; on failure they run fail. data goes to
-// stdin.
-func writeContent(sb *strings.Builder, stdin *bytes.Buffer, data []byte, fail string) {
+// from stdin by the shell itself, leaving the write's status in $_ts; a
+// failed creation returns 1. data goes to stdin.
+func writeContent(sb *strings.Builder, stdin *bytes.Buffer, data []byte) {
 	lines := bytes.Count(data, []byte("\n"))
 	endsNL := 1
 	if len(data) > 0 && data[len(data)-1] != '\n' {
@@ -167,7 +167,7 @@ func writeContent(sb *strings.Builder, stdin *bytes.Buffer, data []byte, fail st
 	// noclobber: the temporary name is created (O_EXCL), never followed;
 	// _tc tells a failed creation (nothing of ours to remove) from a
 	// failed write.
-	fmt.Fprintf(sb, "set -C; _tc=\n{ _tc=1; _tr %d %d; } 3>\"$_tt\"\n_ts=$?; set +C\n[ -n \"$_tc\" ] || %s\n", lines, endsNL, fail)
+	fmt.Fprintf(sb, "set -C; _tc=\n{ _tc=1; _tr %d %d; } 3>\"$_tt\"\n_ts=$?; set +C\n[ -n \"$_tc\" ] || return 1\n", lines, endsNL)
 }
 
 // newMode is the mode a rewritten or new file gets: the declared one,
@@ -257,7 +257,7 @@ func (File) runStaged(ctx context.Context, h *Host, items []BatchItem, idx []int
 		}
 		res[i].Undo = undo
 		fmt.Fprintf(&sb, "_tt=%s\n", staged[k])
-		writeContent(&sb, &stdin, after.Content.Data, "return 1")
+		writeContent(&sb, &stdin, after.Content.Data)
 		sb.WriteString("[ $_ts = 0 ] || return 1\n")
 	}
 	for _, m := range modes {
@@ -338,7 +338,7 @@ func (File) runItems(ctx context.Context, h *Host, items []BatchItem, idx []int,
 			mode := newMode(before, after)
 			tmp := shell.Quote(path.Dir(p) + "/.tend." + tag + "." + fmt.Sprint(k))
 			fmt.Fprintf(&sb, "_tt=%s\n", tmp)
-			writeContent(&sb, &stdin, after.Content.Data, "return 1")
+			writeContent(&sb, &stdin, after.Content.Data)
 			fail := "{ rm -f -- \"$_tt\"; return 1; }"
 			fmt.Fprintf(&sb, "[ $_ts = 0 ] || %s\nchmod %s \"$_tt\" || %s\n", fail, mode, fail)
 			owner, group := after.Str("owner"), after.Str("group")
