@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,6 +57,34 @@ func TestWorkloadConfigs(t *testing.T) {
 	}
 }
 
+// TestFloorApplyScript: the floor's fresh apply is a valid sh script that
+// writes W1's contents as tend's template renders them (every expression
+// replaced) and, for W2, one printf per file.
+func TestFloorApplyScript(t *testing.T) {
+	if c := w1Content("app03", 3, "h1"); strings.Contains(c, "${") || !strings.Contains(c, "port    = 8003\n") || !strings.Contains(c, "cache_mb    = 256\n") {
+		t.Errorf("w1Content:\n%s", c)
+	}
+	for _, name := range []string{"w1", "w2-100"} {
+		w, err := parseWorkload(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := floorApplyScript(w, "h1")
+		cmd := exec.Command("/bin/sh", "-n")
+		cmd.Stdin = strings.NewReader(s)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: sh -n: %v: %s", name, err, out)
+		}
+		want := 25
+		if w.kind == "w2" {
+			want = 100
+		}
+		if got := strings.Count(s, "\nprintf %s "); got != want {
+			t.Errorf("%s: %d files written, want %d", name, got, want)
+		}
+	}
+}
+
 // TestCheck: a run's output is checked against what its scenario
 // promises, for tend and for Ansible's recap.
 func TestCheck(t *testing.T) {
@@ -87,7 +116,7 @@ func TestCheck(t *testing.T) {
 func TestSmoke(t *testing.T) {
 	lab.Required(t)
 	opts, err := parseFlags([]string{"-fleets", "1", "-workloads", "w1", "-runs", "1",
-		"-scenarios", "fresh,noop-plan", "-tools", "tend,floor,floor-probe", "-out", filepath.Join(t.TempDir(), "results.md")})
+		"-scenarios", "fresh,noop-plan", "-tools", "tend,floor,floor-probe,floor-apply", "-out", filepath.Join(t.TempDir(), "results.md")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +133,12 @@ func TestSmoke(t *testing.T) {
 	for _, sc := range opts.scenarios {
 		for _, tool := range opts.tools {
 			ms := c.runs[sc][tool]
+			if freshOnly(tool) && sc != "fresh" {
+				if len(ms) != 0 {
+					t.Errorf("%s %s: ran %d times, want only in fresh", sc, tool, len(ms))
+				}
+				continue
+			}
 			if len(ms) != 1 || ms[0].Err != "" || ms[0].Wall <= 0 {
 				t.Errorf("%s %s: %+v", sc, tool, ms)
 			}

@@ -39,6 +39,7 @@ type cellEnv struct {
 	ansibleDir string
 	addrs      []string
 	scripts    string // directory of ADDRESS.sh probe scripts
+	applies    string // directory of ADDRESS.sh floor-apply scripts
 	home       string
 }
 
@@ -49,9 +50,10 @@ func (b *bench) setupCell(w workload, n int) (*cellEnv, error) {
 		tendDir:    filepath.Join(base, "tend"),
 		ansibleDir: filepath.Join(base, "ansible"),
 		scripts:    filepath.Join(base, "scripts"),
+		applies:    filepath.Join(base, "floor-apply"),
 		home:       filepath.Join(base, "home"),
 	}
-	for _, d := range []string{e.tendDir, e.ansibleDir, e.scripts, filepath.Join(e.home, ".ssh")} {
+	for _, d := range []string{e.tendDir, e.ansibleDir, e.scripts, e.applies, filepath.Join(e.home, ".ssh")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
 		}
@@ -81,6 +83,11 @@ func (b *bench) setupCell(w workload, n int) (*cellEnv, error) {
 	if err := writeAnsible(e.ansibleDir, w, hosts, b.lab.ClientKeyFile(), b.lab.KnownHostsFile()); err != nil {
 		return nil, err
 	}
+	for _, h := range hosts {
+		if err := os.WriteFile(filepath.Join(e.applies, h.address+".sh"), []byte(floorApplyScript(w, h.name)), 0o644); err != nil {
+			return nil, err
+		}
+	}
 	scripts, err := probeScripts(e.tendDir, inv)
 	if err != nil {
 		return nil, fmt.Errorf("capture tend's probe scripts: %w", err)
@@ -95,7 +102,13 @@ func (b *bench) setupCell(w workload, n int) (*cellEnv, error) {
 
 // applies reports whether tool changes hosts (and so needs a reset before a
 // fresh apply, and a converged state before a no-op).
-func applies(tool string) bool { return isTend(tool) || strings.HasPrefix(tool, "ansible") }
+func applies(tool string) bool {
+	return isTend(tool) || strings.HasPrefix(tool, "ansible") || tool == "floor-apply"
+}
+
+// freshOnly reports whether tool has only a fresh apply: the floor of a
+// fresh apply writes without looking, so it has no no-op or drift run.
+func freshOnly(tool string) bool { return tool == "floor-apply" }
 
 // isTend reports whether tool is a build of tend (tend or tend-base: the
 // same configuration and resources).
@@ -137,10 +150,13 @@ func (b *bench) command(ctx context.Context, tool, scenario string, e *cellEnv) 
 		cp, _ := os.MkdirTemp(b.tmp, "cp-")
 		cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG="+filepath.Join(e.ansibleDir, "ansible.cfg"),
 			"ANSIBLE_SSH_CONTROL_PATH_DIR="+cp, "ANSIBLE_LOCAL_TEMP="+cp, "HOME="+e.home, "ANSIBLE_NOCOLOR=1")
-	case "floor", "floor-probe":
+	case "floor", "floor-probe", "floor-apply":
 		args := []string{"floor", "-key", b.lab.ClientKeyFile(), "-known-hosts", b.lab.KnownHostsFile()}
-		if tool == "floor-probe" {
+		switch tool {
+		case "floor-probe":
 			args = append(args, "-scripts", e.scripts)
+		case "floor-apply":
+			args = append(args, "-scripts", e.applies)
 		}
 		cmd = exec.CommandContext(ctx, b.self, append(args, e.addrs...)...)
 	case "openssh":
@@ -180,7 +196,7 @@ func check(tool, scenario string, n int, out []byte) string {
 				return "fresh apply incomplete: " + lastLines(s, 3)
 			}
 		}
-	case applies(tool):
+	case strings.HasPrefix(tool, "ansible"):
 		recap := recapRE.FindAllStringSubmatch(s, -1)
 		if len(recap) != n {
 			return fmt.Sprintf("%d hosts in the play recap, want %d", len(recap), n)
@@ -240,7 +256,7 @@ func (b *bench) runCell(ctx context.Context, w workload, n int) error {
 		if sc != "fresh" && !converged {
 			// Bring every applying tool's resources in place, untimed.
 			for _, t := range tools {
-				if !applies(t) || t == "ansible-facts" && contains(b.opts.tools, "ansible") || t == "tend-base" && contains(b.opts.tools, "tend") {
+				if !applies(t) || freshOnly(t) || t == "ansible-facts" && contains(b.opts.tools, "ansible") || t == "tend-base" && contains(b.opts.tools, "tend") {
 					continue
 				}
 				if w.kind == "w2" && isTend(t) {
@@ -266,7 +282,7 @@ func (b *bench) runCell(ctx context.Context, w workload, n int) error {
 		skip := map[string]bool{}
 		for r := 0; r < b.opts.runs; r++ {
 			for _, t := range rotate(tools, r) {
-				if skip[t] {
+				if skip[t] || freshOnly(t) && sc != "fresh" {
 					continue
 				}
 				if applies(t) {

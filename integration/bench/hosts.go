@@ -170,11 +170,11 @@ rm -f /root/.bench-before /root/.bench-after /root/.bench-files
 // scenario): no managed files, tasks or users, W1's packages removed but
 // the one it wants absent installed, cron stopped and disabled.
 func resetScript(w workload) string {
-	s := `rm -rf /srv/bench-tend-* /srv/bench-ansible-* /var/lib/tend
-rm -f /etc/cron.d/tend-bench-* /etc/cron.d/ansible-bench-*
+	s := `rm -rf /srv/bench-tend-* /srv/bench-ansible-* /srv/bench-floor-* /var/lib/tend
+rm -f /etc/cron.d/tend-bench-* /etc/cron.d/ansible-bench-* /etc/cron.d/floor-bench-*
 `
 	if w.kind == "w1" {
-		s += `for u in tendu1 tendu2 ansu1 ansu2; do if id "$u" >/dev/null 2>&1; then userdel -r "$u" >/dev/null 2>&1 || userdel "$u"; fi; done
+		s += `for u in tendu1 tendu2 ansu1 ansu2 flooru1 flooru2; do if id "$u" >/dev/null 2>&1; then userdel -r "$u" >/dev/null 2>&1 || userdel "$u"; fi; done
 dpkg -r tend-hello tend-other >/dev/null 2>&1 || true
 dpkg -s tend-dep >/dev/null 2>&1 || dpkg -i ` + testrepo.AptSourcePath + `/` + testrepo.DebFile(repoPackages[2]) + ` >/dev/null
 systemctl disable --now cron >/dev/null 2>&1 || true

@@ -36,7 +36,7 @@ import (
 var allScenarios = []string{"fresh", "noop-apply", "noop-plan", "drift"}
 
 // Tools, in the order they are listed.
-var allTools = []string{"tend", "tend-base", "ansible", "ansible-facts", "floor", "floor-probe", "openssh", "openssh-probe"}
+var allTools = []string{"tend", "tend-base", "ansible", "ansible-facts", "floor", "floor-probe", "floor-apply", "openssh", "openssh-probe"}
 
 type options struct {
 	fleets    []int
@@ -101,7 +101,7 @@ func parseFlags(args []string) (options, error) {
 	fleets := fs.String("fleets", "1,10,50", "fleet sizes (hosts), comma-separated")
 	workloads := fs.String("workloads", "w1,w2-100,w2-500", "workloads: w1, w2-N (N files per host)")
 	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios: fresh, noop-apply, noop-plan, drift")
-	tools := fs.String("tools", "tend,ansible,ansible-facts,floor,floor-probe,openssh,openssh-probe", "tools to time: "+strings.Join(allTools, ", ")+" (tend-base needs -tend-baseline)")
+	tools := fs.String("tools", "tend,ansible,ansible-facts,floor,floor-probe,floor-apply,openssh,openssh-probe", "tools to time: "+strings.Join(allTools, ", ")+" (tend-base needs -tend-baseline)")
 	runs := fs.Int("runs", 5, "timed runs per scenario (medians are reported)")
 	out := fs.String("out", "bench-results.md", "write the Markdown results here too (- for stdout only)")
 	tendBin := fs.String("tend", "", "use this tend binary instead of building ./cmd/tend")

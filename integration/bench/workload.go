@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/tendhq/tend/shell"
 )
 
 // workload is one of the benchmark's workloads: "w1" (a realistic host:
@@ -55,6 +57,8 @@ func (w workload) dir(tool string) string {
 		tool = "ansible"
 	case strings.HasPrefix(tool, "tend"):
 		tool = "tend"
+	case strings.HasPrefix(tool, "floor"):
+		tool = "floor"
 	}
 	return "/srv/bench-" + tool + "-" + w.kind
 }
@@ -354,4 +358,49 @@ ssh_args = -F /dev/null -o ControlMaster=auto -o ControlPersist=60s -o Identitie
 		}
 	}
 	return nil
+}
+
+// w1Content is W1's templated file for one host, rendered from tendTemplate
+// as tend renders it (the floor writes the same bytes).
+func w1Content(name string, index int, host string) string {
+	return strings.NewReplacer(
+		"${name}", name,
+		"${index}", strconv.Itoa(index),
+		"${host}", host,
+		"${8000 + index}", strconv.Itoa(8000+index),
+		"${64 * (index + 1)}", strconv.Itoa(64*(index+1)),
+	).Replace(tendTemplate)
+}
+
+// floorApplyScript is the floor of a fresh apply on one host: what a
+// hand-written shell script does to bring a reset host to w's state, with
+// the fewest processes and no checks. Files are written by the shell's
+// printf in place (not atomically), the packages change in one apt-get,
+// cron is enabled and started by one systemctl. Its own names (directory,
+// cron files, users) do not overlap tend's or Ansible's.
+func floorApplyScript(w workload, host string) string {
+	var b strings.Builder
+	d := w.dir("floor")
+	b.WriteString("set -e\numask 022\n")
+	fmt.Fprintf(&b, "mkdir -p %s\nchmod 0755 %s\n", d, d)
+	if w.kind == "w2" {
+		for i := 0; i < w.files; i++ {
+			fmt.Fprintf(&b, "printf %%s %s > %s/f%03d.conf\n", shell.Quote(fmt.Sprintf("key%d = %s\n", i, host)), d, i)
+		}
+		return b.String()
+	}
+	for i := 0; i < 20; i++ {
+		name := fmt.Sprintf("app%02d", i)
+		fmt.Fprintf(&b, "printf %%s %s > %s/%s.conf\n", shell.Quote(w1Content(name, i, host)), d, name)
+	}
+	for i := 1; i <= 5; i++ {
+		fmt.Fprintf(&b, "printf %%s %s > /etc/cron.d/floor-bench-job%d\n", shell.Quote(fmt.Sprintf("*/5 * * * * root /bin/true floor job %d\n", i)), i)
+	}
+	// stdin is this script (sh -s): nothing else may read it.
+	b.WriteString(`DEBIAN_FRONTEND=noninteractive apt-get install -q -y tend-hello tend-other tend-dep- </dev/null >/dev/null
+systemctl enable --now cron </dev/null >/dev/null
+useradd -m flooru1 </dev/null
+useradd -m flooru2 </dev/null
+`)
+	return b.String()
 }
