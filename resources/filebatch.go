@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/tendhq/tend/shell"
@@ -86,24 +87,47 @@ func contentChanges(before, after *State) bool {
 }
 
 // runBatch makes the changes idx, filling their results; it reports
-// whether all succeeded. New content for several files of one directory
-// is staged and moved in together (runStaged); what that does not
-// complete, and every other change, goes through runItems.
+// whether all succeeded. One script makes them: first, one by one, the
+// changes that are not staged, stopping at the first that fails; then the
+// new content for several files of one directory, staged and moved in
+// together (see stage). What staging does not complete goes through
+// runItems, one by one.
 func (f File) runBatch(ctx context.Context, h *Host, items []BatchItem, idx []int, res []BatchResult) bool {
-	if staged := stageable(items, idx); len(staged) > 0 {
-		done := f.runStaged(ctx, h, items, staged, res)
-		rest := idx[:0:0]
-		for _, i := range idx {
-			if !done[i] {
-				rest = append(rest, i)
-			}
-		}
-		if len(rest) == 0 {
-			return true
-		}
-		idx = rest
+	staged := stageable(items, idx)
+	if len(staged) == 0 {
+		return f.runItems(ctx, h, items, idx, res)
 	}
-	return f.runItems(ctx, h, items, idx, res)
+	isStaged := map[int]bool{}
+	for _, i := range staged {
+		isStaged[i] = true
+	}
+	var rest []int
+	for _, i := range idx {
+		if !isStaged[i] {
+			rest = append(rest, i)
+		}
+	}
+	b := newBatchScript()
+	b.items(h, items, rest, res)
+	b.stage(h, items, staged, res)
+	done, err := b.run(ctx, h)
+	if !itemResults(rest, res, done, err) {
+		for _, i := range staged {
+			res[i].Undo, res[i].Err = nil, ErrNotAttempted
+		}
+		return false
+	}
+	var again []int
+	for _, i := range staged {
+		if !done[i] {
+			res[i].Undo = nil
+			again = append(again, i)
+		}
+	}
+	if len(again) == 0 {
+		return true
+	}
+	return f.runItems(ctx, h, items, again, res)
 }
 
 // stageMin is the fewest new contents in one directory worth staging: a
@@ -149,6 +173,39 @@ func newTag() string {
 	return hex.EncodeToString(nonce[:])
 }
 
+// batchScript is one script making a batch's changes. The contents it
+// writes travel on its stdin, in the order the script reads them (the
+// shell's read, trFunc), and it prints "tend-ok-TAG I" once item I is
+// done.
+type batchScript struct {
+	tag   string
+	sb    strings.Builder
+	stdin bytes.Buffer
+}
+
+func newBatchScript() *batchScript {
+	b := &batchScript{tag: newTag()}
+	// Temporary files are created private and given their mode after.
+	b.sb.WriteString("umask 077\n")
+	b.sb.WriteString(trFunc)
+	return b
+}
+
+// run runs the script and returns the items it reported done, and its
+// error.
+func (b *batchScript) run(ctx context.Context, h *Host) (map[int]bool, error) {
+	out, err := transport.Output(ctx, h.T, transport.Command{Script: b.sb.String(), Stdin: bytes.NewReader(b.stdin.Bytes())})
+	done := map[int]bool{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if n, ok := strings.CutPrefix(l, "tend-ok-"+b.tag+" "); ok {
+			if i, err := strconv.Atoi(n); err == nil {
+				done[i] = true
+			}
+		}
+	}
+	return done, err
+}
+
 // writeContent appends to sb the commands creating the file named by
 // $_tt (never following or reusing an existing name) with data, read
 // from stdin by the shell itself, leaving the write's status in $_ts; a
@@ -182,21 +239,18 @@ func newMode(before, after *State) string {
 	return "0644"
 }
 
-// runStaged writes the new content of the items idx (see stageable) into
-// a private directory created next to their files (one mkdir for all),
-// gives them their modes and owners with one chmod per mode and one
-// chown per owner, and renames them into place with one mv per
-// directory: each file is still replaced atomically, by rename(2). It
-// returns the items now in place, with their results filled. If staging
-// fails, or a rename does, nothing is reported for those items and the
-// staging directories are removed: runItems makes them one by one, with
-// the host's own words for what fails.
-func (File) runStaged(ctx context.Context, h *Host, items []BatchItem, idx []int, res []BatchResult) map[int]bool {
-	tag := newTag()
-	var sb strings.Builder
-	var stdin bytes.Buffer
-	sb.WriteString("umask 077\n")
-	sb.WriteString(trFunc)
+// stage ends the script with the new content of the items idx (see
+// stageable): written into a private directory created next to their
+// files (one mkdir for all), given their modes and owners with one chmod
+// per mode and one chown per owner, and renamed into place with one mv
+// per directory: each file is still replaced atomically, by rename(2).
+// The items in place are reported done. If staging fails, or a rename
+// does, nothing is reported for those items and the staging directories
+// are removed: runItems makes them one by one, with the host's own words
+// for what fails. Their results' undo is filled, to be cleared for those
+// not done.
+func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchResult) {
+	tag, sb, stdin := b.tag, &b.sb, &b.stdin
 	var dirs []string               // staging directories, quoted, in order of first use
 	stage := map[string]string{}    // directory -> its staging directory, quoted
 	target := map[string]string{}   // staging directory -> its directory, quoted, with a slash
@@ -246,7 +300,7 @@ func (File) runStaged(ctx context.Context, h *Host, items []BatchItem, idx []int
 	// _tm is set once the staging directories exist and are ours: until
 	// then only empty ones (a partial mkdir) are removed.
 	sb.WriteString("_tm=\n_stage() {\n")
-	fmt.Fprintf(&sb, "mkdir -- %s || return 1\n_tm=1\n", strings.Join(dirs, " "))
+	fmt.Fprintf(sb, "mkdir -- %s || return 1\n_tm=1\n", strings.Join(dirs, " "))
 	for k, i := range idx {
 		before, after := items[i].Before, items[i].After
 		p := changePath(before, after)
@@ -256,15 +310,15 @@ func (File) runStaged(ctx context.Context, h *Host, items []BatchItem, idx []int
 			sb.WriteString(strings.TrimSuffix(backupScript(p, undo["backup"]), "\n") + " || return 1\n")
 		}
 		res[i].Undo = undo
-		fmt.Fprintf(&sb, "_tt=%s\n", staged[k])
-		writeContent(&sb, &stdin, after.Content.Data)
+		fmt.Fprintf(sb, "_tt=%s\n", staged[k])
+		writeContent(sb, stdin, after.Content.Data)
 		sb.WriteString("[ $_ts = 0 ] || return 1\n")
 	}
 	for _, m := range modes {
-		fmt.Fprintf(&sb, "chmod %s -- %s || return 1\n", m, strings.Join(byMode[m], " "))
+		fmt.Fprintf(sb, "chmod %s -- %s || return 1\n", m, strings.Join(byMode[m], " "))
 	}
 	for _, o := range owners {
-		fmt.Fprintf(&sb, "%s -- %s || return 1\n", o, strings.Join(byOwner[o], " "))
+		fmt.Fprintf(sb, "%s -- %s || return 1\n", o, strings.Join(byOwner[o], " "))
 	}
 	for k, i := range idx {
 		// A rewritten file without a declared owner keeps its ownership:
@@ -276,55 +330,42 @@ func (File) runStaged(ctx context.Context, h *Host, items []BatchItem, idx []int
 		}
 		if u, g := before.Str("uid"), before.Str("gid"); u != "" && g != "" {
 			qp := shell.Quote(changePath(before, after))
-			fmt.Fprintf(&sb, "{ [ -O %s ] && [ -G %s ] && [ -G %s ]; } || chown %s %s || return 1\n", qp, qp, staged[k], u+":"+g, staged[k])
+			fmt.Fprintf(sb, "{ [ -O %s ] && [ -G %s ] && [ -G %s ]; } || chown %s %s || return 1\n", qp, qp, staged[k], u+":"+g, staged[k])
 		}
 	}
 	sb.WriteString(":\n}\nif _stage; then\n")
 	for _, sd := range dirs {
 		// mv's last argument is the directory (a trailing slash): each
 		// staged file is renamed to its own name there.
-		fmt.Fprintf(&sb, "mv -f -- %s %s\n", strings.Join(byDir[sd], " "), target[sd])
+		fmt.Fprintf(sb, "mv -f -- %s %s\n", strings.Join(byDir[sd], " "), target[sd])
 	}
 	for k, i := range idx {
-		fmt.Fprintf(&sb, "{ [ -e %s ] || [ -h %s ]; } || echo 'tend-ok-%s %d'\n", staged[k], staged[k], tag, i)
+		fmt.Fprintf(sb, "{ [ -e %s ] || [ -h %s ]; } || echo 'tend-ok-%s %d'\n", staged[k], staged[k], tag, i)
 	}
 	sb.WriteString("fi\n")
-	fmt.Fprintf(&sb, "if [ -n \"$_tm\" ]; then rm -rf -- %s; else rmdir -- %s 2>/dev/null; fi\nexit 0\n", strings.Join(dirs, " "), strings.Join(dirs, " "))
-	out, _ := transport.Output(ctx, h.T, transport.Command{Script: sb.String(), Stdin: bytes.NewReader(stdin.Bytes())})
-	done := map[int]bool{}
-	for _, l := range strings.Split(string(out), "\n") {
-		if n, ok := strings.CutPrefix(l, "tend-ok-"+tag+" "); ok {
-			var i int
-			if _, err := fmt.Sscan(n, &i); err == nil {
-				done[i] = true
-			}
-		}
-	}
-	for _, i := range idx {
-		if !done[i] {
-			res[i].Undo = nil
-		}
-	}
-	return done
+	fmt.Fprintf(sb, "if [ -n \"$_tm\" ]; then rm -rf -- %s; else rmdir -- %s 2>/dev/null; fi\nexit 0\n", strings.Join(dirs, " "), strings.Join(dirs, " "))
 }
 
 // runItems runs the items idx as one script, filling their results; it
-// reports whether all succeeded. The script prints "tend-ok-TAG I" after
-// each item it completed and stops at the first that fails.
+// reports whether all succeeded.
 func (File) runItems(ctx context.Context, h *Host, items []BatchItem, idx []int, res []BatchResult) bool {
-	tag := newTag()
-	var sb strings.Builder
-	var stdin bytes.Buffer
-	// Temporary files are created private and given their mode after.
-	sb.WriteString("umask 077\n")
-	sb.WriteString(trFunc)
+	b := newBatchScript()
+	b.items(h, items, idx, res)
+	done, err := b.run(ctx, h)
+	return itemResults(idx, res, done, err)
+}
+
+// items adds the items idx to the script, one by one, in order: it stops
+// at the first that fails. Their results' undo is filled.
+func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchResult) {
+	tag, sb, stdin := b.tag, &b.sb, &b.stdin
 	for k, i := range idx {
 		it := items[i]
 		before, after := it.Before, it.After
 		p := changePath(before, after)
 		qp := shell.Quote(p)
 		undo := Undo{}
-		fmt.Fprintf(&sb, "_tb%d() {\n", k)
+		fmt.Fprintf(sb, "_tb%d() {\n", k)
 		switch {
 		case !after.Present:
 			undo["backup"] = h.NextBackup(p)
@@ -337,31 +378,31 @@ func (File) runItems(ctx context.Context, h *Host, items []BatchItem, idx []int,
 			}
 			mode := newMode(before, after)
 			tmp := shell.Quote(path.Dir(p) + "/.tend." + tag + "." + fmt.Sprint(k))
-			fmt.Fprintf(&sb, "_tt=%s\n", tmp)
-			writeContent(&sb, &stdin, after.Content.Data)
+			fmt.Fprintf(sb, "_tt=%s\n", tmp)
+			writeContent(sb, stdin, after.Content.Data)
 			fail := "{ rm -f -- \"$_tt\"; return 1; }"
-			fmt.Fprintf(&sb, "[ $_ts = 0 ] || %s\nchmod %s \"$_tt\" || %s\n", fail, mode, fail)
+			fmt.Fprintf(sb, "[ $_ts = 0 ] || %s\nchmod %s \"$_tt\" || %s\n", fail, mode, fail)
 			owner, group := after.Str("owner"), after.Str("group")
 			switch {
 			case owner != "" && group != "":
-				fmt.Fprintf(&sb, "chown %s \"$_tt\" || %s\n", shell.Quote(owner+":"+group), fail)
+				fmt.Fprintf(sb, "chown %s \"$_tt\" || %s\n", shell.Quote(owner+":"+group), fail)
 			case owner != "" || group != "":
 				if owner != "" {
-					fmt.Fprintf(&sb, "chown %s \"$_tt\" || %s\n", shell.Quote(owner), fail)
+					fmt.Fprintf(sb, "chown %s \"$_tt\" || %s\n", shell.Quote(owner), fail)
 				}
 				if group != "" {
-					fmt.Fprintf(&sb, "chgrp %s \"$_tt\" || %s\n", shell.Quote(group), fail)
+					fmt.Fprintf(sb, "chgrp %s \"$_tt\" || %s\n", shell.Quote(group), fail)
 				}
 			case before.Present:
 				// A rewritten file keeps its ownership: the temporary
 				// file has it already when the old one is ours (test's -O
 				// and -G, no process), else chown gives it.
 				if u, g := before.Str("uid"), before.Str("gid"); u != "" && g != "" {
-					fmt.Fprintf(&sb, "{ [ -O %s ] && [ -G %s ] && [ -G \"$_tt\" ]; } || chown %s \"$_tt\" || %s\n", qp, qp, u+":"+g, fail)
+					fmt.Fprintf(sb, "{ [ -O %s ] && [ -G %s ] && [ -G \"$_tt\" ]; } || chown %s \"$_tt\" || %s\n", qp, qp, u+":"+g, fail)
 				}
 			}
 			sb.WriteString(notDirScript(p, fail))
-			fmt.Fprintf(&sb, "mv -f -- \"$_tt\" %s || %s\n", qp, fail)
+			fmt.Fprintf(sb, "mv -f -- \"$_tt\" %s || %s\n", qp, fail)
 		default:
 			if !before.Present {
 				// No content declared and no file: an empty one.
@@ -369,17 +410,17 @@ func (File) runItems(ctx context.Context, h *Host, items []BatchItem, idx []int,
 				if mode == "" {
 					mode = "0644"
 				}
-				fmt.Fprintf(&sb, "_tt=%s\nset -C; _tc=\n{ _tc=1; } 3>\"$_tt\"\nset +C\n[ -n \"$_tc\" ] || return 1\n", shell.Quote(path.Dir(p)+"/.tend."+tag+"."+fmt.Sprint(k)))
+				fmt.Fprintf(sb, "_tt=%s\nset -C; _tc=\n{ _tc=1; } 3>\"$_tt\"\nset +C\n[ -n \"$_tc\" ] || return 1\n", shell.Quote(path.Dir(p)+"/.tend."+tag+"."+fmt.Sprint(k)))
 				fail := "{ rm -f -- \"$_tt\"; return 1; }"
-				fmt.Fprintf(&sb, "chmod %s \"$_tt\" || %s\n", mode, fail)
+				fmt.Fprintf(sb, "chmod %s \"$_tt\" || %s\n", mode, fail)
 				if o := after.Str("owner"); o != "" {
-					fmt.Fprintf(&sb, "chown %s \"$_tt\" || %s\n", shell.Quote(o), fail)
+					fmt.Fprintf(sb, "chown %s \"$_tt\" || %s\n", shell.Quote(o), fail)
 				}
 				if g := after.Str("group"); g != "" {
-					fmt.Fprintf(&sb, "chgrp %s \"$_tt\" || %s\n", shell.Quote(g), fail)
+					fmt.Fprintf(sb, "chgrp %s \"$_tt\" || %s\n", shell.Quote(g), fail)
 				}
 				sb.WriteString(notDirScript(p, fail))
-				fmt.Fprintf(&sb, "mv -f -- \"$_tt\" %s || %s\n", qp, fail)
+				fmt.Fprintf(sb, "mv -f -- \"$_tt\" %s || %s\n", qp, fail)
 			} else {
 				var cs strings.Builder
 				chmodChown(&cs, p, before, after)
@@ -394,19 +435,19 @@ func (File) runItems(ctx context.Context, h *Host, items []BatchItem, idx []int,
 		res[i].Undo = undo
 	}
 	for k, i := range idx {
-		fmt.Fprintf(&sb, "_tb%d || exit 1\necho 'tend-ok-%s %d'\n", k, tag, i)
+		fmt.Fprintf(sb, "_tb%d || exit 1\necho 'tend-ok-%s %d'\n", k, tag, i)
 	}
-	out, err := transport.Output(ctx, h.T, transport.Command{Script: sb.String(), Stdin: bytes.NewReader(stdin.Bytes())})
-	done := map[string]bool{}
-	for _, l := range strings.Split(string(out), "\n") {
-		if n, ok := strings.CutPrefix(l, "tend-ok-"+tag+" "); ok {
-			done[n] = true
-		}
-	}
+}
+
+// itemResults fills the results of the items idx, made one by one in
+// order, from those done: the first not done failed (with err, the
+// script's), the ones after it were not attempted. It reports whether
+// all were done.
+func itemResults(idx []int, res []BatchResult, done map[int]bool, err error) bool {
 	all := true
 	for _, i := range idx {
 		switch {
-		case done[fmt.Sprint(i)]:
+		case done[i]:
 		case all:
 			all = false
 			res[i].Err = err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tendhq/tend/resources"
 	"github.com/tendhq/tend/resources/resourcetest"
+	"github.com/tendhq/tend/transport"
 	"github.com/tendhq/tend/transport/local"
 )
 
@@ -275,6 +276,107 @@ func TestFileBatchStaged(t *testing.T) {
 		t.Errorf("gone: %v, want still missing", err)
 	}
 	leftovers(root)
+}
+
+// TestFileBatchMixed: a batch of staged files and other changes is one
+// script, the other changes first; when one of them fails, the staged
+// files are not attempted and nothing of them is left.
+func TestFileBatchMixed(t *testing.T) {
+	root := t.TempDir()
+	runs := &countRuns{Transport: local.New()}
+	host := &resources.Host{Name: "local", T: runs, RunID: "test", BackupDir: filepath.Join(t.TempDir(), "backup")}
+	ctx := context.Background()
+	file := resources.File{}
+	item := batchItems(t, host, root)
+	for _, d := range []string{"m", "n"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"n/chmod", "n/gone"} {
+		if err := os.WriteFile(filepath.Join(root, f), []byte("x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Three new files of m (staged), a mode, a removal and one new file
+	// of n (one by one).
+	items := []resources.BatchItem{
+		item("m/a", map[string]cty.Value{"content": cty.StringVal("a\n")}),
+		item("n/chmod", map[string]cty.Value{"mode": cty.StringVal("0600")}),
+		item("m/b", map[string]cty.Value{"content": cty.StringVal("b\n")}),
+		item("n/gone", map[string]cty.Value{"state": cty.StringVal("absent")}),
+		item("m/c", map[string]cty.Value{"content": cty.StringVal("c\n")}),
+		item("n/new", map[string]cty.Value{"content": cty.StringVal("new\n")}),
+	}
+	runs.n = 0
+	rs := file.ApplyBatch(ctx, host, items)
+	if runs.n != 1 {
+		t.Errorf("%d scripts, want 1", runs.n)
+	}
+	for i, r := range rs {
+		if r.Err != nil {
+			t.Errorf("item %d: %v", i, r.Err)
+		}
+	}
+	for name, want := range map[string]string{"m/a": "a\n", "m/b": "b\n", "m/c": "c\n", "n/new": "new\n", "n/chmod": "x\n"} {
+		if b, err := os.ReadFile(filepath.Join(root, name)); err != nil || string(b) != want {
+			t.Errorf("%s: %q %v, want %q", name, b, err, want)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(root, "n/chmod")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("n/chmod: %v %v, want mode 0600", fi, err)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "n/gone")); !os.IsNotExist(err) {
+		t.Errorf("n/gone: %v, want removed", err)
+	}
+	if b, _ := os.ReadFile(rs[3].Undo["backup"]); string(b) != "x\n" {
+		t.Errorf("n/gone: backup %q holds %q", rs[3].Undo["backup"], b)
+	}
+
+	// n/late became a directory after it was read: its change fails with
+	// the host's words, the staged files of o are not attempted.
+	if err := os.Mkdir(filepath.Join(root, "o"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	items = []resources.BatchItem{
+		item("o/a", map[string]cty.Value{"content": cty.StringVal("a\n")}),
+		item("n/late", map[string]cty.Value{"content": cty.StringVal("late\n")}),
+		item("o/b", map[string]cty.Value{"content": cty.StringVal("b\n")}),
+		item("o/c", map[string]cty.Value{"content": cty.StringVal("c\n")}),
+	}
+	if err := os.Mkdir(filepath.Join(root, "n/late"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runs.n = 0
+	rs = file.ApplyBatch(ctx, host, items)
+	if runs.n != 1 {
+		t.Errorf("%d scripts, want 1", runs.n)
+	}
+	if rs[1].Err == nil || errors.Is(rs[1].Err, resources.ErrNotAttempted) || !strings.Contains(rs[1].Err.Error(), "is a directory") {
+		t.Errorf("n/late: error %v, want the host's words: is a directory", rs[1].Err)
+	}
+	for _, i := range []int{0, 2, 3} {
+		if !errors.Is(rs[i].Err, resources.ErrNotAttempted) || rs[i].Undo != nil {
+			t.Errorf("item %d: %v %v, want not attempted", i, rs[i].Err, rs[i].Undo)
+		}
+	}
+	if l, _ := os.ReadDir(filepath.Join(root, "o")); len(l) > 0 {
+		t.Errorf("o: %v, want nothing written", l)
+	}
+	if l, _ := filepath.Glob(filepath.Join(root, "n/.tend.*")); len(l) > 0 {
+		t.Errorf("n: temporary files left: %v", l)
+	}
+}
+
+// countRuns counts the scripts run through it.
+type countRuns struct {
+	transport.Transport
+	n int
+}
+
+func (c *countRuns) Run(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
+	c.n++
+	return c.Transport.Run(ctx, cmd)
 }
 
 // batchItems returns a function making the batch item of a file under
