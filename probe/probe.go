@@ -304,11 +304,13 @@ func Parse(nonce string, withFacts bool, frags []Fragment, out []byte) (*Result,
 	return res, nil
 }
 
-// Run builds, runs and parses a host's probe script in one exec.
+// Run builds, runs and parses a host's probe script in one exec. The
+// probe is the only script of a plan and of an apply that finds nothing
+// to change, so it is sent as a OneShot.
 func Run(ctx context.Context, t transport.Transport, withFacts bool, frags []Fragment) (*Result, error) {
 	nonce := newNonce()
 	script := Script(nonce, withFacts, frags)
-	res, err := t.Run(ctx, transport.Command{Script: script, Stdin: bytes.NewReader(nil)})
+	res, err := t.Run(ctx, transport.Command{Script: script, Stdin: bytes.NewReader(nil), OneShot: true})
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,11 @@ import (
 type Command struct {
 	Script string
 	Stdin  io.Reader
+	// OneShot says the script is likely the only one this run sends the
+	// host (a plan's probe): a transport that keeps a shell open to run a
+	// run's scripts in (SSH's worker) runs this one without opening it,
+	// unless it is open already. Transports without one ignore it.
+	OneShot bool
 }
 
 // Result is what a finished script left behind. A non-zero ExitStatus is not

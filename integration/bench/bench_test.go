@@ -112,7 +112,8 @@ func TestCheck(t *testing.T) {
 // TestSmoke runs the harness end to end at its smallest: W1 on one lab
 // host, one run of each scenario, tend and the Go floors only (Ansible
 // takes minutes; the full benchmark is not a test). Every run must
-// succeed, and tend must use one connection and one exec session.
+// succeed, and tend must use one connection, and one exec session for a
+// plan (two for a fresh apply: the probe's, and its changes' worker).
 func TestSmoke(t *testing.T) {
 	lab.Required(t)
 	opts, err := parseFlags([]string{"-fleets", "1", "-workloads", "w1", "-runs", "1",
@@ -143,8 +144,11 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("%s %s: %+v", sc, tool, ms)
 			}
 		}
-		if m := c.runs[sc]["tend"]; len(m) == 1 && (m[0].Conns != 1 || m[0].Execs != 1) {
-			t.Errorf("%s: tend used %v connections and %v exec sessions per host, want 1 and 1", sc, m[0].Conns, m[0].Execs)
+		// The probe in a session of its own, then (fresh) one worker for
+		// every change.
+		execs := map[string]float64{"fresh": 2, "noop-plan": 1}[sc]
+		if m := c.runs[sc]["tend"]; len(m) == 1 && (m[0].Conns != 1 || m[0].Execs != execs) {
+			t.Errorf("%s: tend used %v connections and %v exec sessions per host, want 1 and %v", sc, m[0].Conns, m[0].Execs, execs)
 		}
 	}
 	if r := b.report(machine()); !strings.Contains(r, "| W1 | 1 | noop-plan | tend |") {

@@ -33,10 +33,16 @@
 // POSIX sh loop (workerProgram) that reads framed scripts, runs them one
 // after another and answers with their exit status, stdout and stderr.
 // The first Run starts a worker, its script written right behind the
-// worker program, so a plan's probe still costs one session and one round
-// trip; every later Run on the connection is a frame on that session, a
-// round trip without the server's fork, session setup and bootstrap (and
-// with become, sudo runs once, for the worker). Concurrent Runs each take
+// worker program, so it costs one session and one round trip like a Run
+// of its own; every later Run on the connection is a frame on that
+// session, a round trip without the server's fork, session setup and
+// bootstrap (and with become, sudo runs once, for the worker). A Run
+// marked OneShot (the probe: a plan's only script, and an apply's when
+// nothing is to change) takes a session of its own while no worker is
+// open instead: the worker would add its own processes on the host
+// (mktemp, dd, setsid, cat, rm) to a run that sends no second script; an
+// apply with changes then starts the worker for them, two sessions in
+// all. Concurrent Runs each take
 // a worker of their own, started as needed, up to Options.MaxSessions/2;
 // beyond that they wait for one to be free. Stats counts worker sessions
 // and scripts.
@@ -61,7 +67,8 @@
 //
 // A Run whose stdin is streamed (a reader that does not know its length)
 // or larger than 16 MiB, every Upload or Download through the shell, and
-// every Run with Options.SessionPerRun, take an exec session of their own,
+// every Run with Options.SessionPerRun (or a OneShot while no worker is
+// open), take an exec session of their own,
 // as described next; so do all Runs on a host that lacks setsid, dd or
 // head, or a writable temporary directory (the worker says so and tend
 // warns once).

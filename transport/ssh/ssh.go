@@ -61,8 +61,9 @@ type Stats struct {
 	// target plus one per jump host.
 	Connections int64
 	// Sessions is the number of exec sessions opened: the workers, one
-	// per Run that could not use a worker, one per Upload or Download
-	// that streams through the shell, and one per cancelled script killed.
+	// per Run that could not use a worker or was a OneShot with no worker
+	// open, one per Upload or Download that streams through the shell,
+	// and one per cancelled script killed.
 	Sessions int64
 	// WorkerSessions is how many of Sessions were workers (at most
 	// MaxSessions/2 at a time; usually one for a whole run).
@@ -374,14 +375,19 @@ func (t *Transport) Run(ctx context.Context, cmd transport.Command) (*transport.
 			return nil, fail(err)
 		}
 		if ok {
-			res, err := t.runWorker(ctx, cmd.Script, data)
-			if err != nil {
-				return nil, fail(err)
+			// A OneShot, most likely the run's only script, costs the host
+			// fewer processes in a session of its own than in a worker
+			// started for it (mktemp, dd, setsid, cat, rm).
+			if !cmd.OneShot || t.pool.alive() {
+				res, err := t.runWorker(ctx, cmd.Script, data)
+				if err != nil {
+					return nil, fail(err)
+				}
+				if res != nil {
+					return res, nil
+				}
+				// The host cannot run workers.
 			}
-			if res != nil {
-				return res, nil
-			}
-			// The host cannot run workers.
 			cmd.Stdin = bytes.NewReader(data)
 		}
 	}

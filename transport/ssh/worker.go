@@ -206,6 +206,13 @@ func (p *pool) notify() {
 	p.changed = make(chan struct{})
 }
 
+// alive reports whether a worker is running or starting.
+func (p *pool) alive() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.live > 0
+}
+
 // acquire returns an idle worker, or starts one if fewer than max are
 // alive, or waits for one to be freed. A nil worker with a nil error
 // means the host cannot run workers: the caller uses a session.

@@ -125,6 +125,34 @@ func TestWorkerStdinAndOutputIsolated(t *testing.T) {
 	}
 }
 
+// TestOneShot: a OneShot Run takes a session of its own while no worker
+// is open (a plan's probe costs the host no worker), and goes through
+// the worker once one is.
+func TestOneShot(t *testing.T) {
+	t.Parallel()
+	c := newClient(t)
+	s := serverFor(t, c, sshdConfig{})
+	tr := c.dial(t, c.host(s), c.options())
+	ctx := context.Background()
+	oneShot := func(want Stats) {
+		t.Helper()
+		res, err := tr.Run(ctx, transport.Command{Script: "cat; echo out; echo err >&2; exit 3", Stdin: strings.NewReader("in\n"), OneShot: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(res.Stdout) != "in\nout\n" || string(res.Stderr) != "err\n" || res.ExitStatus != 3 {
+			t.Errorf("OneShot: %q %q %d", res.Stdout, res.Stderr, res.ExitStatus)
+		}
+		if st := tr.Stats(); st != want {
+			t.Errorf("%+v, want %+v", st, want)
+		}
+	}
+	oneShot(Stats{Connections: 1, Sessions: 1, Scripts: 1})
+	oneShot(Stats{Connections: 1, Sessions: 2, Scripts: 2})
+	runOK(t, tr, "true")
+	oneShot(Stats{Connections: 1, Sessions: 3, WorkerSessions: 1, Scripts: 4})
+}
+
 // noLen is a reader that does not say how long it is.
 type noLen struct{ r io.Reader }
 
