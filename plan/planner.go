@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -74,16 +75,50 @@ func (p *Planner) expandStatic(h *inventory.Host) (*evaluated, hcl.Diagnostics) 
 // Check validates configuration against the targeted hosts without
 // connecting to any: role patterns, evaluation with facts unknown,
 // attribute values, and two resources managing the same thing on a host.
+//
+// The hosts are evaluated in parallel, one per CPU (it is CPU work, which
+// for a large fleet would otherwise delay every connection), and the
+// evaluations are kept for planning. The diagnostics are those of the
+// hosts in order, up to the first with errors: the same mistake would
+// repeat for every host, so hosts after one that failed are skipped.
 func (p *Planner) Check(hosts []*inventory.Host) hcl.Diagnostics {
 	diags := p.selectRoles()
 	if diags.HasErrors() {
 		return diags
 	}
-	for _, h := range hosts {
-		_, ds := p.expandStatic(h)
+	per := make([]hcl.Diagnostics, len(hosts))
+	var mu sync.Mutex
+	firstErr := len(hosts) // the first host, in order, known to fail
+	next := 0              // the next host to evaluate
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(hosts)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				if i >= firstErr {
+					mu.Unlock()
+					return
+				}
+				mu.Unlock()
+				_, ds := p.expandStatic(hosts[i])
+				mu.Lock()
+				per[i] = ds
+				if ds.HasErrors() && i < firstErr {
+					firstErr = i
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, ds := range per {
 		diags = append(diags, ds...)
 		if ds.HasErrors() {
-			break // the same mistake would repeat for every host
+			break
 		}
 	}
 	return dedupe(diags)
