@@ -2,7 +2,7 @@ package cli
 
 import (
 	"bufio"
-	"encoding/json"
+	"context"
 	"fmt"
 	"os"
 	"os/user"
@@ -11,10 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tendhq/tend/apply"
+	"github.com/tendhq/tend/engine"
 	"github.com/tendhq/tend/journal"
 	"github.com/tendhq/tend/lang"
 	"github.com/tendhq/tend/plan"
+	"github.com/tendhq/tend/transport"
 )
 
 func applyCmd(io IO) *cobra.Command {
@@ -29,11 +30,19 @@ func applyCmd(io IO) *cobra.Command {
 exactly that plan: it is refused as stale when a host's state or the
 configuration changed since it was made.
 
-Without a terminal, apply refuses to run unless -y is given.`,
+Without a terminal, apply refuses to run unless -y is given.
+
+Each host is locked for the run (a lock on the host itself, released by the
+host's kernel if tend or its connection dies): a host another run holds
+fails at once, naming the holder, or is waited for with --lock-timeout.
+
+The first interrupt (Ctrl-C, SIGTERM) starts no new change; the changes in
+flight finish, then --on-failure runs (rollback by default). A second one
+stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch onFailure {
-			case apply.Rollback, apply.Stop, apply.Continue:
+			case engine.Rollback, engine.Stop, engine.Continue:
 			default:
 				return fmt.Errorf("--on-failure must be rollback, stop or continue, not %q", onFailure)
 			}
@@ -88,14 +97,7 @@ Without a terminal, apply refuses to run unless -y is given.`,
 				return nil
 			}
 			if saved == nil && !yes {
-				if !io.IsTerminal {
-					fmt.Fprintln(io.Stderr, "Error: refusing to apply without confirmation: this is not a terminal. Review the plan and pass -y, or apply a saved plan (tend plan --out FILE; tend apply FILE).")
-					return &exitError{ExitError}
-				}
-				fmt.Fprint(io.Stdout, "Apply these changes? Only 'yes' is accepted: ")
-				line, _ := bufio.NewReader(io.Stdin).ReadString('\n')
-				if strings.TrimSpace(line) != "yes" {
-					fmt.Fprintln(io.Stdout, "Apply cancelled; nothing was changed.")
+				if !c.confirm("Apply these changes?", "Apply cancelled; nothing was changed.", "Error: refusing to apply without confirmation: this is not a terminal. Review the plan and pass -y, or apply a saved plan (tend plan --out FILE; tend apply FILE).") {
 					return &exitError{ExitError}
 				}
 			}
@@ -103,11 +105,28 @@ Without a terminal, apply refuses to run unless -y is given.`,
 		},
 	}
 	c.addConfigFlags(cmd)
+	c.addRunFlags(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
 	rf.add(cmd)
-	cmd.Flags().StringVar(&onFailure, "on-failure", apply.Rollback, "when a change fails on a host: rollback (revert the host's applied changes), stop (keep them), continue (go on with changes not depending on it)")
+	cmd.Flags().StringVar(&onFailure, "on-failure", engine.Rollback, "when a change fails on a host: rollback (revert the host's applied changes), stop (keep them), continue (go on with changes not depending on it)")
 	return cmd
+}
+
+// confirm asks for "yes" on a terminal; without one it refuses with
+// refusal. It reports whether to go on.
+func (c *common) confirm(question, cancelled, refusal string) bool {
+	if !c.io.IsTerminal {
+		fmt.Fprintln(c.io.Stderr, refusal)
+		return false
+	}
+	fmt.Fprintf(c.io.Stdout, "%s Only 'yes' is accepted: ", question)
+	line, _ := bufio.NewReader(c.io.Stdin).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		fmt.Fprintln(c.io.Stdout, cancelled)
+		return false
+	}
+	return true
 }
 
 func currentUser() string {
@@ -117,50 +136,103 @@ func currentUser() string {
 	return os.Getenv("USER")
 }
 
+func controllerName() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+// startRun creates a run's journal.
+func (c *common) startRun(command, configDir string, extra func(r *journal.Run)) (*journal.Journal, *journal.Run, error) {
+	now := time.Now()
+	run := &journal.Run{ID: journal.NewID(now), Command: command, Started: now.UTC(), User: currentUser(),
+		Controller: controllerName(), PID: os.Getpid(), ConfigDir: configDir, Target: c.target, Outcome: "running"}
+	if extra != nil {
+		extra(run)
+	}
+	j, err := journal.Create(c.dir, run)
+	if err != nil {
+		return nil, nil, err
+	}
+	return j, run, nil
+}
+
+// newEngine returns an engine for a run: the host lock with the run's
+// identity, reconnection through the inventory, the journal and the view
+// as subscribers.
+func (c *common) newEngine(run *journal.Run, j *journal.Journal, l *loaded, onFailure string, view engine.Subscriber) *engine.Engine {
+	eng := &engine.Engine{
+		RunID: run.ID, OnFailure: onFailure, Parallel: c.parallel, LockWait: c.lockTimeout,
+		Lock:        &transport.LockInfo{RunID: run.ID, User: run.User, Controller: run.Controller, Command: run.Command, PID: run.PID, Started: run.Started},
+		Subscribers: []engine.Subscriber{journal.NewRecorder(j, run.ID), view},
+	}
+	if l != nil && l.inv != nil {
+		connect := c.connector()
+		eng.Reconnect = func(ctx context.Context, name string) (transport.Transport, error) {
+			h := l.inv.Host(name)
+			if h == nil {
+				return nil, fmt.Errorf("host %s is no longer in the inventory", name)
+			}
+			return connect(ctx, h)
+		}
+	}
+	return eng
+}
+
+// view returns the run's output subscriber.
+func (c *common) view(asJSON bool) (engine.Subscriber, *humanView) {
+	if asJSON {
+		return newJSONView(c.io.Stdout), nil
+	}
+	v := newHumanView(c.io.Stdout)
+	return v, v
+}
+
+// execute runs op while interrupts go to eng, and closes the journal.
+func (c *common) execute(eng *engine.Engine, j *journal.Journal, onFailure string, op func()) {
+	policy := map[string]string{engine.Rollback: "each host's applied changes are reverted", engine.Stop: "the run stops (changes made stay)", engine.Continue: "the run stops (changes made stay)"}[onFailure]
+	if policy == "" {
+		policy = "the run stops"
+	}
+	c.io.sig.running(eng.Interrupt, policy, resumeHint(eng.RunID))
+	defer c.io.sig.done()
+	op()
+	_ = j.Close()
+}
+
 func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailure string, asJSON bool, ro *lang.Rollout) error {
 	io := c.io
-	now := time.Now()
-	runID := journal.NewID(now)
-	j, err := journal.Create(c.dir, &journal.Run{ID: runID, Command: "apply", Started: now.UTC(), User: currentUser(),
-		ConfigDir: l.cfg.Dir, Target: c.target, Outcome: "running"})
+	j, run, err := c.startRun("apply", l.cfg.Dir, nil)
 	if err != nil {
 		return err
 	}
-	var enc *json.Encoder
+	view, hv := c.view(asJSON)
 	if asJSON {
-		enc = json.NewEncoder(io.Stdout)
-		_ = enc.Encode(map[string]string{"event": "run", "run_id": runID, "journal": j.Path()})
+		fmt.Fprintf(io.Stdout, "{\"event\":\"run\",\"run_id\":%q,\"journal\":%q}\n", run.ID, j.Path())
 	} else {
-		fmt.Fprintf(io.Stdout, "\nApplying (run %s)\n", runID)
+		fmt.Fprintf(io.Stdout, "\nApplying (run %s)\n", run.ID)
 	}
-	opts := apply.Options{
-		RunID: runID, OnFailure: onFailure, Parallel: c.parallel, Journal: j, Env: l.cfg.Env(),
-		Events: func(e apply.Event) {
-			if enc != nil {
-				_ = enc.Encode(e)
-				return
-			}
-			printEvent(c, e)
-		},
-	}
-	var res *apply.Result
+	eng := c.newEngine(run, j, l, onFailure, view)
 	if ro != nil {
-		if ro.HealthCheck != nil {
-			opts.HealthCheck = healthCheck(ro.HealthCheck)
+		eng.Rollout = &engine.Rollout{Batches: lang.Batches(ro.Serial, len(pl.Hosts)), MaxFailPercent: ro.MaxFailPercent, Pause: ro.Pause, OnFailure: ro.OnFailure}
+		if hv != nil {
+			hv.rolloutPolicy = ro.OnFailure
 		}
-		res = c.runRollout(cmd.Context(), l, pl, ro, opts, j)
-	} else {
-		res = apply.Apply(cmd.Context(), pl, opts)
+		if hc := ro.HealthCheck; hc != nil {
+			eng.HealthCheck = &engine.HealthCheck{Command: hc.Command, Retries: hc.Retries, Delay: hc.Delay, Timeout: hc.Timeout}
+		}
+		eng.Replan = func(ctx context.Context, batch []*plan.HostPlan) ([]*plan.HostPlan, []string) {
+			return c.replan(ctx, l, batch, pl)
+		}
 	}
-	outcome := "success"
-	if !res.OK() {
-		outcome = "failed"
-	}
-	_ = j.Update(func(r *journal.Run) { r.Outcome, r.Finished = outcome, time.Now().UTC() })
+	var res *engine.Result
+	c.execute(eng, j, onFailure, func() { res = eng.Apply(cmd.Context(), pl) })
 	if asJSON {
-		_ = enc.Encode(map[string]any{"event": "summary", "run_id": runID, "outcome": outcome})
+		fmt.Fprintf(io.Stdout, "{\"event\":\"summary\",\"run_id\":%q,\"outcome\":%q}\n", run.ID, res.Outcome(eng))
 	} else {
-		printApplySummary(c, res, onFailure, runID, j.Path())
+		printApplySummary(c, res, onFailure, run.ID, j.Path())
+		if eng.Interrupted() && cmd.Context().Err() != nil {
+			fmt.Fprint(io.Stdout, resumeHint(run.ID))
+		}
 	}
 	if !res.OK() {
 		return &exitError{ExitError}
@@ -168,69 +240,25 @@ func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailur
 	return nil
 }
 
-func printEvent(c *common, e apply.Event) {
-	r := &plan.Renderer{Color: c.color()}
-	_ = r
-	w := c.io.Stdout
-	switch e.Kind {
-	case apply.EvDone:
-		fmt.Fprintf(w, "  %s: %s %s %s (%s)\n", e.Host, e.Action.Symbol(), e.Address, past(e.Action), e.Duration.Round(time.Millisecond))
-	case apply.EvRefreshed:
-		fmt.Fprintf(w, "  %s: ~ %s refreshed\n", e.Host, e.Address)
-	case apply.EvFailed:
-		if e.Address == "" {
-			fmt.Fprintf(w, "  %s: ! %s\n", e.Host, e.Error)
-		} else {
-			fmt.Fprintf(w, "  %s: ! %s failed: %s\n", e.Host, e.Address, e.Error)
-		}
-	case apply.EvSkipped:
-		fmt.Fprintf(w, "  %s: - %s skipped: %s\n", e.Host, e.Address, e.Error)
-	case apply.EvHealthy:
-		fmt.Fprintf(w, "  %s: health check passed\n", e.Host)
-	case apply.EvUnhealthy:
-		fmt.Fprintf(w, "  %s: ! %s\n", e.Host, e.Error)
-	case apply.EvReverted:
-		fmt.Fprintf(w, "  %s: ↶ %s reverted\n", e.Host, e.Address)
-	case apply.EvRevertFailed:
-		fmt.Fprintf(w, "  %s: ! %s could not be reverted: %s\n", e.Host, e.Address, e.Error)
-	case apply.EvNotReverted:
-		fmt.Fprintf(w, "  %s: ! %s not reverted: %s\n", e.Host, e.Address, e.Error)
-	}
-}
-
-func past(a plan.Action) string {
-	switch a {
-	case plan.Create:
-		return "created"
-	case plan.Update:
-		return "updated"
-	case plan.Delete:
-		return "removed"
-	case plan.Replace:
-		return "replaced"
-	}
-	return string(a)
-}
-
-func printApplySummary(c *common, res *apply.Result, onFailure, runID, journalPath string) {
+func printApplySummary(c *common, res *engine.Result, onFailure, runID, journalPath string) {
 	w := c.io.Stdout
 	applied, ok := 0, 0
 	var bad, notStarted []string
 	for _, h := range res.Hosts {
 		applied += h.Applied
 		switch h.Outcome {
-		case "success":
+		case engine.Success:
 			ok++
-		case "unreachable":
+		case engine.Unreachable:
 			bad = append(bad, fmt.Sprintf("%s (unreachable: %s)", h.Name, h.Err))
-		case "rolled_back":
+		case engine.RolledBack:
 			bad = append(bad, fmt.Sprintf("%s (failed, rolled back %s: %s)", h.Name, plural(h.Reverted, "change", "changes"), h.Err))
-		case "unhealthy":
+		case engine.UnhealthyO:
 			bad = append(bad, fmt.Sprintf("%s (unhealthy, %s stay applied: %s)", h.Name, plural(h.Applied, "change", "changes"), h.Err))
-		case "not_started":
+		case engine.NotStarted:
 			notStarted = append(notStarted, h.Name)
 			continue
-		case "partial":
+		case engine.Partial:
 			bad = append(bad, fmt.Sprintf("%s (failed; %s applied before the failure stay applied (--on-failure %s): %s)",
 				h.Name, plural(h.Applied, "change", "changes"), onFailure, h.Err))
 		default:
@@ -243,9 +271,12 @@ func printApplySummary(c *common, res *apply.Result, onFailure, runID, journalPa
 		}
 	}
 	fmt.Fprintln(w)
-	if len(bad) == 0 {
+	switch {
+	case len(bad) == 0 && len(notStarted) == 0:
 		fmt.Fprintf(w, "Apply complete: %s on %s.\n", plural(applied, "change", "changes"), plural(ok, "host", "hosts"))
-	} else {
+	case len(bad) == 0:
+		fmt.Fprintf(w, "Apply stopped: %s on %s; %s not started.\n", plural(applied, "change", "changes"), plural(ok, "host", "hosts"), plural(len(notStarted), "host", "hosts"))
+	default:
 		fmt.Fprintf(w, "Apply failed on %d of %d hosts; %d succeeded.\n", len(bad), len(res.Hosts), ok)
 		for _, b := range bad {
 			fmt.Fprintf(w, "  %s\n", b)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
@@ -45,19 +46,44 @@ type IO struct {
 	// IsTerminal reports whether Stdin and Stdout are a terminal (prompts,
 	// color, progress).
 	IsTerminal bool
+	// Signals, when set, delivers SIGINT and SIGTERM: the first stops a
+	// run from starting new changes, the second stops it at once (see
+	// interrupts). Without it, cancelling Run's context stops at once.
+	Signals <-chan os.Signal
+
+	sig *interrupts
 }
 
 // Main runs the tend command line and returns the exit code.
 func Main(args []string) int {
 	stdinTTY := term.IsTerminal(int(os.Stdin.Fd()))
 	stdoutTTY := term.IsTerminal(int(os.Stdout.Fd()))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return Run(ctx, args, IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, IsTerminal: stdinTTY && stdoutTTY})
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// A closed stdout (tend apply | head) must not kill tend in the middle
+	// of a run or its rollback: with SIGPIPE caught, writes fail instead,
+	// and output is best effort while the run goes on to its end.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	return Run(context.Background(), args, IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, IsTerminal: stdinTTY && stdoutTTY, Signals: sigs})
 }
 
 // Run runs the command line with the given IO.
 func Run(ctx context.Context, args []string, io IO) int {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if io.Signals != nil {
+		io.sig = &interrupts{cancel: cancel, w: io.Stderr}
+		go func() {
+			for {
+				select {
+				case s := <-io.Signals:
+					io.sig.signal(s)
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
 	root := newRoot(io)
 	root.SetArgs(longFlags(args))
 	root.SetIn(io.Stdin)
@@ -107,6 +133,12 @@ type common struct {
 	noColor     bool
 	parallel    int
 	acceptNew   bool
+	lockTimeout time.Duration
+}
+
+// addRunFlags adds the flags of commands that change hosts.
+func (c *common) addRunFlags(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&c.lockTimeout, "lock-timeout", 0, "how long to wait for a host another run holds (0: fail at once, naming the holder)")
 }
 
 func (c *common) color() bool {
@@ -138,7 +170,7 @@ func newRoot(io IO) *cobra.Command {
 	}
 	root.AddCommand(
 		validateCmd(io), fmtCmd(io), inventoryCmd(io), factsCmd(io), planCmd(io),
-		applyCmd(io), driftCmd(io), patchCmd(io), runsCmd(io), rollbackCmd(io), versionCmd(io),
+		applyCmd(io), driftCmd(io), patchCmd(io), runsCmd(io), rollbackCmd(io), resumeCmd(io), versionCmd(io),
 	)
 	return root
 }

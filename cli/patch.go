@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -12,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/tendhq/tend/engine"
 	"github.com/tendhq/tend/inventory"
-	"github.com/tendhq/tend/journal"
 	"github.com/tendhq/tend/lang"
 	"github.com/tendhq/tend/patch"
 	"github.com/tendhq/tend/plan"
@@ -25,14 +24,12 @@ import (
 
 // patchHost is one host's patch run.
 type patchHost struct {
-	inv      *inventory.Host
-	t        transport.Transport
-	mgr      patch.Manager
-	pending  []patch.Upgrade
-	done     []patch.Upgrade
-	rebooted bool
-	outcome  string // success, failed, unreachable, not_started
-	err      error
+	inv     *inventory.Host
+	t       transport.Transport
+	mgr     patch.Manager
+	pending []patch.Upgrade
+	outcome string // success, failed, unreachable, not_started
+	err     error
 }
 
 func patchCmd(io IO) *cobra.Command {
@@ -88,6 +85,7 @@ some have, 1 on error.`,
 		},
 	}
 	c.addConfigFlags(cmd)
+	c.addRunFlags(cmd)
 	rf.add(cmd)
 	cmd.Flags().BoolVar(&securityOnly, "security-only", false, "only security updates (apt: from a security archive; dnf, zypper: named by a security advisory)")
 	cmd.Flags().StringVar(&reboot, "reboot", "auto", "auto (when the host asks for it), never or always")
@@ -102,11 +100,14 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 	connect := c.connector()
 	hosts := make([]*patchHost, len(l.hosts))
 	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(c.parallel, 1))
 	for i, h := range l.hosts {
 		hosts[i] = &patchHost{inv: h}
 		wg.Add(1)
+		sem <- struct{}{}
 		go func(ph *patchHost) {
 			defer wg.Done()
+			defer func() { <-sem }()
 			t, err := connect(ctx, ph.inv)
 			if err != nil {
 				ph.outcome, ph.err = "unreachable", err
@@ -168,103 +169,38 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 		}
 		return nil
 	}
-	if !yes {
-		if !c.io.IsTerminal {
-			fmt.Fprintln(c.io.Stderr, "Error: refusing to patch without confirmation: this is not a terminal. Review the upgrades above and pass -y.")
-			return &exitError{ExitError}
-		}
-		fmt.Fprint(w, "Patch these hosts? Only 'yes' is accepted: ")
-		line, _ := bufio.NewReader(c.io.Stdin).ReadString('\n')
-		if strings.TrimSpace(line) != "yes" {
-			fmt.Fprintln(w, "Patch cancelled; nothing was changed.")
-			return &exitError{ExitError}
-		}
+	if !yes && !c.confirm("Patch these hosts?", "Patch cancelled; nothing was changed.", "Error: refusing to patch without confirmation: this is not a terminal. Review the upgrades above and pass -y.") {
+		return &exitError{ExitError}
 	}
-	now := time.Now()
-	j, err := journal.Create(c.dir, &journal.Run{ID: journal.NewID(now), Command: "patch", Started: now.UTC(), User: currentUser(),
-		ConfigDir: c.dir, Target: c.target, Outcome: "running"})
+	j, run, err := c.startRun("patch", c.dir, nil)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\nPatching (run %s)\n", j.Path())
-	var hc func(context.Context, *plan.HostPlan) error
-	if ro.HealthCheck != nil {
-		hc = healthCheck(ro.HealthCheck)
+	view, hv := c.view(false)
+	hv.rolloutPolicy = ro.OnFailure
+	eng := c.newEngine(run, j, l, engine.Stop, view)
+	eng.Rollout = &engine.Rollout{Batches: lang.Batches(ro.Serial, len(hosts)), MaxFailPercent: ro.MaxFailPercent, Pause: ro.Pause, OnFailure: ro.OnFailure}
+	if hc := ro.HealthCheck; hc != nil {
+		eng.HealthCheck = &engine.HealthCheck{Command: hc.Command, Retries: hc.Retries, Delay: hc.Delay, Timeout: hc.Timeout}
 	}
-	var mu sync.Mutex
-	say := func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(w, format, args...)
+	works := make([]*engine.Work, len(hosts))
+	for i, ph := range hosts {
+		works[i] = ph.work(securityOnly, reboot, rebootTimeout, connect)
 	}
-	batches := lang.Batches(ro.Serial, len(hosts))
-	stopped := false
-	for bi, b := range batches {
-		batch := hosts[b[0]:b[1]]
-		if stopped {
-			for _, ph := range batch {
-				if ph.outcome == "" {
-					ph.outcome = "not_started"
-				}
-			}
-			continue
-		}
-		if bi > 0 && ro.Pause > 0 {
-			time.Sleep(ro.Pause)
-		}
-		if len(batches) > 1 {
-			say("\nBatch %d of %d\n", bi+1, len(batches))
-		}
-		var bwg sync.WaitGroup
-		for _, ph := range batch {
-			if ph.err != nil {
-				continue
-			}
-			bwg.Add(1)
-			go func(ph *patchHost) {
-				defer bwg.Done()
-				c.patchHost(ctx, ph, connect, securityOnly, reboot, rebootTimeout, hc, say)
-			}(ph)
-		}
-		bwg.Wait()
-		failed := 0
-		for _, ph := range batch {
-			if ph.outcome != "success" {
-				failed++
-			}
-		}
-		if failed > 0 && 100*float64(failed)/float64(len(batch)) > ro.MaxFailPercent {
-			say("Batch %d failed (%d of %d hosts); the rollout stops.\n", bi+1, failed, len(batch))
-			stopped = true
-		}
+	var res *engine.Result
+	c.execute(eng, j, engine.Stop, func() { res = eng.RunWork(ctx, works) })
+	for i, ph := range hosts {
+		ph.t = works[i].Plan.T
 	}
-	_ = j.Update(func(r *journal.Run) {
-		r.Finished = time.Now().UTC()
-		r.Outcome = "success"
-		for _, ph := range hosts {
-			jh := &journal.Host{Name: ph.inv.Name, Outcome: ph.outcome, Changes: []*journal.Entry{}}
-			if ph.err != nil {
-				jh.Error = ph.err.Error()
-			}
-			if ph.outcome != "success" {
-				r.Outcome = "failed"
-			}
-			for _, u := range ph.done {
-				jh.Changes = append(jh.Changes, &journal.Entry{Address: "patch." + u.Name, Type: "package", Action: plan.Update,
-					Before: versionState(u.Name, u.From), After: versionState(u.Name, u.To), Status: journal.Applied,
-					Irreversible: "tend patch does not roll upgrades back"})
-			}
-			r.Hosts = append(r.Hosts, jh)
-		}
-	})
 	ok, upgraded := 0, 0
 	var bad []string
-	for _, ph := range hosts {
-		upgraded += len(ph.done)
-		if ph.outcome == "success" {
+	for _, r := range res.Hosts {
+		upgraded += r.Applied
+		if r.Outcome == engine.Success {
 			ok++
 		} else {
-			bad = append(bad, fmt.Sprintf("%s (%s: %v)", ph.inv.Name, ph.outcome, ph.err))
+			bad = append(bad, fmt.Sprintf("%s (%s: %v)", r.Name, r.Outcome, r.Err))
 		}
 	}
 	fmt.Fprintln(w)
@@ -279,89 +215,34 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 	return &exitError{ExitError}
 }
 
-// patchHost upgrades one host, reboots it if needed and waits for it,
-// then runs the health check.
-func (c *common) patchHost(ctx context.Context, ph *patchHost, connect plan.Connector, securityOnly bool, reboot string,
-	timeout time.Duration, hc func(context.Context, *plan.HostPlan) error, say func(string, ...any)) {
-	name := ph.inv.Name
-	fail := func(err error) {
-		ph.outcome, ph.err = "failed", err
-		say("  %s: ! %s\n", name, err)
+// work is a host's patch for the engine: its pending upgrades as changes
+// that cannot be reverted, made in one step.
+func (ph *patchHost) work(securityOnly bool, reboot string, timeout time.Duration, connect plan.Connector) *engine.Work {
+	hp := &plan.HostPlan{Name: ph.inv.Name, T: ph.t, Err: ph.err}
+	if ph.err != nil && ph.outcome == "unreachable" {
+		hp.Err = &plan.UnreachableError{Err: ph.err}
 	}
-	done, err := ph.mgr.Upgrade(ctx, ph.t, ph.pending, securityOnly)
-	ph.done = done
-	for _, u := range done {
-		say("  %s: ~ %s %s → %s\n", name, u.Name, orNew(u.From), u.To)
+	for _, u := range ph.pending {
+		hp.Changes = append(hp.Changes, &plan.Change{Address: "patch." + u.Name, Type: "package", Action: plan.Update,
+			Before: versionState(u.Name, u.From), After: versionState(u.Name, u.To), Irreversible: "tend patch does not roll upgrades back"})
 	}
-	if err != nil {
-		fail(err)
-		return
-	}
-	need := reboot == "always"
-	if reboot == "auto" {
-		if need, err = ph.mgr.RebootRequired(ctx, ph.t); err != nil {
-			fail(err)
-			return
+	step := &patch.Step{Manager: ph.mgr, Pending: ph.pending, SecurityOnly: securityOnly, Reboot: reboot, RebootTimeout: timeout,
+		Connect: func(ctx context.Context) (transport.Transport, error) { return connect(ctx, ph.inv) }}
+	return &engine.Work{Plan: hp, Do: func(ctx context.Context, t transport.Transport, report func(*engine.Event)) (transport.Transport, []string, error) {
+		say := func(msg string) {
+			kind := engine.Upgraded
+			if strings.HasPrefix(msg, "rebooted") {
+				kind = engine.Rebooted
+			}
+			report(&engine.Event{Kind: kind, Message: msg})
 		}
-	}
-	if need {
-		start := time.Now()
-		if err := rebootAndWait(ctx, ph, connect, timeout); err != nil {
-			fail(err)
-			return
+		nt, done, _, err := step.Run(ctx, t, say)
+		var made []string
+		for _, u := range done {
+			made = append(made, "patch."+u.Name)
 		}
-		ph.rebooted = true
-		say("  %s: rebooted, back after %s\n", name, time.Since(start).Round(time.Second))
-	}
-	if hc != nil {
-		if err := hc(ctx, &plan.HostPlan{Name: name, T: ph.t}); err != nil {
-			fail(fmt.Errorf("health check: %w", err))
-			return
-		}
-		say("  %s: health check passed\n", name)
-	}
-	ph.outcome = "success"
-}
-
-// rebootAndWait reboots a host and reconnects once it is back with a new
-// boot identity.
-func rebootAndWait(ctx context.Context, ph *patchHost, connect plan.Connector, timeout time.Duration) error {
-	before, err := patch.BootID(ctx, ph.t)
-	if err != nil {
-		return fmt.Errorf("reading the boot id: %w", err)
-	}
-	if _, err := transport.Output(ctx, ph.t, transport.Command{Script: patch.RebootScript}); err != nil {
-		return fmt.Errorf("asking for a reboot: %w", err)
-	}
-	ph.t.Close()
-	ph.t = nil
-	deadline := time.Now().Add(timeout)
-	var last error
-	for time.Now().Before(deadline) {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		t, err := connect(actx, ph.inv)
-		if err != nil {
-			cancel()
-			last = err
-			continue
-		}
-		id, err := patch.BootID(actx, t)
-		cancel()
-		if err == nil && id != before {
-			ph.t = t
-			return nil
-		}
-		t.Close()
-		if err != nil {
-			last = err
-		}
-	}
-	return fmt.Errorf("the host did not come back within %s after the reboot (last: %v)", timeout, last)
+		return nt, made, err
+	}}
 }
 
 func versionState(name, v string) *resources.State {

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,12 +11,14 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/tendhq/tend/engine"
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/journal"
 	"github.com/tendhq/tend/lang"
 	"github.com/tendhq/tend/plan"
 	"github.com/tendhq/tend/resources"
 	"github.com/tendhq/tend/resources/builtin"
+	"github.com/tendhq/tend/transport"
 )
 
 func runsCmd(io IO) *cobra.Command {
@@ -40,7 +42,8 @@ func runsCmd(io IO) *cobra.Command {
 				n := 0
 				for _, h := range r.Hosts {
 					for _, e := range h.Changes {
-						if e.Status != journal.Pending && e.Status != journal.Skipped {
+						switch e.Status {
+						case journal.Applied, journal.Unknown, journal.Applying:
 							n++
 						}
 					}
@@ -55,19 +58,34 @@ func runsCmd(io IO) *cobra.Command {
 	return cmd
 }
 
-// revertible lists a run's changes on one host that rollback would revert,
-// last applied first: applied ones, one interrupted while applying, and
-// ones an earlier revert could not undo. Changes that can never be
-// reverted (commands) are left out.
-func revertible(h *journal.Host) []*journal.Entry {
-	var out []*journal.Entry
+// revertible lists a run's changes on one host that rollback would
+// revert, last made first: applied ones, ones whose outcome is unknown
+// (the run was killed while they were being made, or a rollback while
+// reverting them), and ones an earlier revert could not undo. Changes
+// that can never be reverted (commands) are left out.
+func revertible(h *journal.Host) []int {
+	var out []int
 	for i := len(h.Changes) - 1; i >= 0; i-- {
 		e := h.Changes[i]
 		if e.Irreversible != "" {
 			continue
 		}
-		if e.Status == journal.Applied || e.Status == journal.Applying || e.Status == journal.RevertFailed {
-			out = append(out, e)
+		switch e.Status {
+		case journal.Applied, journal.Applying, journal.Unknown, journal.Reverting, journal.RevertFailed:
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// resumesOf returns the runs that resumed run id (and those resuming
+// them), newest first: rolling a run back reverts what its resumes made
+// first.
+func resumesOf(runs []*journal.Run, id string) []*journal.Run {
+	var out []*journal.Run
+	for _, r := range runs {
+		if r.ResumesRun == id {
+			out = append(append(resumesOf(runs, r.ID), r), out...)
 		}
 	}
 	return out
@@ -75,16 +93,29 @@ func revertible(h *journal.Host) []*journal.Entry {
 
 func rollbackCmd(io IO) *cobra.Command {
 	c := &common{io: io}
-	var yes bool
+	var yes, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "rollback RUN-ID",
-		Short: "Revert the changes a finished run applied, showing the plan first",
-		Args:  cobra.ExactArgs(1),
+		Short: "Revert the changes a run made, showing what will be reverted first",
+		Long: `Revert, on every host of the run (or those --target selects), the changes
+the run made, newest first, each from what the journal kept: the state
+before the run and its backups on the host. Changes whose outcome is
+unknown (the run was killed while making them) are read back from the
+host first: one never made is marked not applied, the others reverted.
+A change counts as reverted only once the host was read back at its state
+before the run. Runs that resumed RUN-ID are rolled back with it, theirs
+first.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, err := journal.Read(c.dir, args[0])
 			if err != nil {
 				return err
 			}
+			if run.Outcome == "running" {
+				return fmt.Errorf("run %s is still running (pid %d on %s); wait for it to end, or stop it first", run.ID, run.PID, run.Controller)
+			}
+			all, _ := journal.List(c.dir)
+			chain := append(resumesOf(all, run.ID), run)
 			l, err := c.load(false)
 			if err != nil {
 				return err
@@ -95,121 +126,140 @@ func rollbackCmd(io IO) *cobra.Command {
 			}
 			types := resources.ByName(builtin.Types())
 			w := io.Stdout
+			type src struct {
+				run *journal.Run
+				h   int
+				e   int
+			}
+			// One RevertHost per host name, its entries from every run of
+			// the chain, newest run first.
+			byName := map[string]*engine.RevertHost{}
+			from := map[string][]src{}
+			var order []string
 			total := 0
-			var hosts []*journal.Host
-			for _, h := range run.Hosts {
-				es := revertible(h)
-				if len(es) == 0 || !selected[h.Name] {
-					continue
-				}
-				hosts = append(hosts, h)
-				fmt.Fprintf(w, "%s\n", h.Name)
-				for _, e := range es {
-					total++
-					fmt.Fprintf(w, "  ↶ %s %s\n", e.Address, describeRevert(e))
-				}
-				for _, e := range h.Changes {
-					if e.Irreversible != "" && (e.Status == journal.Applied || e.Status == journal.NotReverted) {
-						fmt.Fprintf(w, "  ! %s cannot be reverted: %s\n", e.Address, e.Irreversible)
+			for _, r := range chain {
+				for hi, h := range r.Hosts {
+					es := revertible(h)
+					if len(es) == 0 || !selected[h.Name] {
+						continue
+					}
+					ih := l.inv.Host(h.Name)
+					if ih == nil {
+						ih = &inventory.Host{Name: h.Name}
+					}
+					rh := byName[h.Name]
+					if rh == nil {
+						connect := c.connector()
+						rh = &engine.RevertHost{Name: h.Name, Windows: plan.IsWindows(ih), BackupDir: h.BackupDir,
+							Connect: func(ctx context.Context) (transport.Transport, error) { return connect(ctx, ih) }}
+						byName[h.Name] = rh
+						order = append(order, h.Name)
+					}
+					for _, k := range es {
+						e := h.Changes[k]
+						re := &engine.RevertEntry{Address: e.Address, TypeName: e.Type, Action: e.Action, Before: e.Before, After: e.After,
+							Undo: e.Undo, Unknown: e.Status == journal.Applying || e.Status == journal.Unknown, BackupKey: e.BackupKey}
+						if typ, ok := types[e.Type]; ok {
+							re.Type = resources.OnHost(typ, rh.Windows)
+							re.Config = journal.DecodeConfig(typ, e.Config)
+						}
+						// A secret that cannot be resolved again fails only
+						// the changes whose revert needs it.
+						re.SecretErr = resolveSecrets(e)
+						rh.BackupDir = h.BackupDir
+						rh.Entries = append(rh.Entries, re)
+						from[h.Name] = append(from[h.Name], src{r, hi, k})
+						total++
 					}
 				}
-				fmt.Fprintln(w)
 			}
 			if total == 0 {
 				fmt.Fprintf(w, "Run %s has no applied changes left to revert on the targeted hosts.\n", run.ID)
 				return nil
 			}
-			fmt.Fprintf(w, "Rollback: %s of run %s on %s.\n", plural(total, "change", "changes"), run.ID, plural(len(hosts), "host", "hosts"))
-			if !yes {
-				if !io.IsTerminal {
-					fmt.Fprintln(io.Stderr, "Error: refusing to roll back without confirmation: this is not a terminal. Review the plan above and pass -y.")
-					return &exitError{ExitError}
+			var hosts []*engine.RevertHost
+			for _, name := range order {
+				rh := byName[name]
+				hosts = append(hosts, rh)
+				fmt.Fprintf(w, "%s\n", name)
+				for k, re := range rh.Entries {
+					what := describeRevert(chainEntry(from[name][k].run, from[name][k].h, from[name][k].e))
+					if re.Unknown {
+						what += " (its outcome is unknown: the host is read first)"
+					}
+					fmt.Fprintf(w, "  ↶ %s %s\n", re.Address, what)
 				}
-				fmt.Fprint(w, "Revert these changes? Only 'yes' is accepted: ")
-				line, _ := bufio.NewReader(io.Stdin).ReadString('\n')
-				if strings.TrimSpace(line) != "yes" {
-					fmt.Fprintln(w, "Rollback cancelled; nothing was changed.")
-					return &exitError{ExitError}
+				for _, r := range chain {
+					for _, h := range r.Hosts {
+						if h.Name != name {
+							continue
+						}
+						for _, e := range h.Changes {
+							if e.Irreversible != "" && (e.Status == journal.Applied || e.Status == journal.NotReverted) {
+								fmt.Fprintf(w, "  ! %s cannot be reverted: %s\n", e.Address, e.Irreversible)
+							}
+						}
+					}
+				}
+				fmt.Fprintln(w)
+			}
+			fmt.Fprintf(w, "Rollback: %s of run %s on %s.\n", plural(total, "change", "changes"), run.ID, plural(len(hosts), "host", "hosts"))
+			if !yes && !c.confirm("Revert these changes?", "Rollback cancelled; nothing was changed.", "Error: refusing to roll back without confirmation: this is not a terminal. Review the plan above and pass -y.") {
+				return &exitError{ExitError}
+			}
+			// The runs being reverted are marked as their entries are.
+			opened := map[*journal.Run]*journal.Journal{}
+			for _, r := range chain {
+				oj, err := journal.Open(c.dir, r)
+				if err != nil {
+					return fmt.Errorf("run %s: %w", r.ID, err)
+				}
+				defer oj.Close()
+				opened[r] = oj
+			}
+			marker := &journal.Marker{Entries: map[int][]journal.Marked{}}
+			for i, rh := range hosts {
+				for k := range rh.Entries {
+					s := from[rh.Name][k]
+					marker.Entries[i] = append(marker.Entries[i], journal.Marked{J: opened[s.run], Host: s.h, Entry: s.e})
 				}
 			}
-			now := time.Now()
-			rj, err := journal.Create(c.dir, &journal.Run{ID: journal.NewID(now), Command: "rollback", Started: now.UTC(),
-				User: currentUser(), ConfigDir: c.dir, Target: c.target, Outcome: "running", RevertsRun: run.ID})
+			rj, rrun, err := c.startRun("rollback", c.dir, func(r *journal.Run) { r.RevertsRun = run.ID })
 			if err != nil {
 				return err
 			}
-			connect := c.connector()
-			failed := 0
-			for _, h := range hosts {
-				jh := &journal.Host{Name: h.Name, BackupDir: h.BackupDir, Outcome: "success", Changes: []*journal.Entry{}}
-				ih := l.inv.Host(h.Name)
-				if ih == nil {
-					ih = &inventory.Host{Name: h.Name}
+			view, _ := c.view(asJSON)
+			eng := c.newEngine(rrun, rj, l, engine.Rollback, view)
+			eng.Subscribers = append(eng.Subscribers, marker)
+			var res *engine.Result
+			c.execute(eng, rj, engine.Stop, func() { res = eng.Revert(cmd.Context(), hosts) })
+			reverted, failed := 0, 0
+			for _, h := range res.Hosts {
+				reverted += h.Reverted
+				failed += h.NotReverted
+				if h.Outcome == engine.Unreachable {
+					fmt.Fprintf(w, "  %s: ! unreachable: %s\n", h.Name, h.Err)
+					failed += len(byName[h.Name].Entries)
+				} else if h.Outcome != engine.Success && h.NotReverted == 0 && h.Err != nil {
+					failed += len(byName[h.Name].Entries)
 				}
-				t, err := connect(cmd.Context(), ih)
-				if err != nil {
-					failed++
-					jh.Outcome, jh.Error = "unreachable", err.Error()
-					fmt.Fprintf(w, "  %s: ! unreachable: %s\n", h.Name, err)
-					_ = rj.Update(func(r *journal.Run) { r.Hosts = append(r.Hosts, jh) })
-					continue
-				}
-				rh := &resources.Host{Name: h.Name, T: t, RunID: run.ID, BackupDir: h.BackupDir}
-				for _, e := range revertible(h) {
-					ne := *e
-					typ, ok := types[e.Type]
-					if !ok {
-						err = fmt.Errorf("unknown resource type %q", e.Type)
-					} else {
-						// A secret that cannot be resolved again fails only
-						// the changes whose revert needs it.
-						serr := resolveSecrets(e)
-						err = resources.OnHost(typ, plan.IsWindows(ih)).Revert(cmd.Context(), rh, e.Before, e.After, e.Undo)
-						switch {
-						case err == nil || serr == nil:
-						case errors.Is(err, resources.ErrSecretNeeded):
-							err = fmt.Errorf("%v: set it and roll back again", serr)
-						default:
-							err = fmt.Errorf("%w (and %v)", err, serr)
-						}
-					}
-					if err != nil {
-						failed++
-						jh.Outcome = "failed"
-						ne.Status, ne.Error = journal.RevertFailed, err.Error()
-						fmt.Fprintf(w, "  %s: ! %s could not be reverted: %s\n", h.Name, e.Address, err)
-					} else {
-						ne.Status = journal.Reverted
-						e.Status = journal.Reverted
-						fmt.Fprintf(w, "  %s: ↶ %s reverted\n", h.Name, e.Address)
-					}
-					jh.Changes = append(jh.Changes, &ne)
-				}
-				t.Close()
-				_ = rj.Update(func(r *journal.Run) { r.Hosts = append(r.Hosts, jh) })
-			}
-			outcome := "success"
-			if failed > 0 {
-				outcome = "failed"
-			}
-			_ = rj.Update(func(r *journal.Run) { r.Outcome, r.Finished = outcome, time.Now().UTC() })
-			// Mark what was reverted in the original run, so a second
-			// rollback does not revert it again.
-			if oj, err := journal.Open(c.dir, run); err == nil {
-				_ = oj.Update(func(r *journal.Run) {})
 			}
 			if failed > 0 {
-				fmt.Fprintf(w, "\nRollback failed for %s; run %s journaled.\n", plural(failed, "change", "changes"), rj.Path())
+				fmt.Fprintf(w, "\nRollback failed for %s; run %s journaled in %s.\n", plural(failed, "change", "changes"), rrun.ID, rj.Path())
 				return &exitError{ExitError}
 			}
-			fmt.Fprintf(w, "\nRollback complete: %s reverted. Journaled in %s\n", plural(total, "change", "changes"), rj.Path())
+			fmt.Fprintf(w, "\nRollback complete: %s reverted. Journaled in %s\n", plural(reverted, "change", "changes"), rj.Path())
 			return nil
 		},
 	}
 	c.addConfigFlags(cmd)
+	c.addRunFlags(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "roll back without asking")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
 	return cmd
 }
+
+func chainEntry(r *journal.Run, h, e int) *journal.Entry { return r.Hosts[h].Changes[e] }
 
 // describeRevert says what reverting a journaled change does.
 func describeRevert(e *journal.Entry) string {

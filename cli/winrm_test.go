@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -109,7 +110,9 @@ func windowsInventory(port string) string {
 func TestWindowsPlanApply(t *testing.T) {
 	t.Setenv("TEND_TEST_WINRM_PASSWORD", winrmPassword)
 	t.Setenv("TEND_TEST_SVC_PASSWORD", svcPassword)
-	host := winrmtest.Start(t, "ops", winrmPassword, loadWindowsFixture(t).Responder())
+	fx0 := loadWindowsFixture(t)
+	respond0, rollingBack := restoredByRollback(fx0, fx0.Responder())
+	host := winrmtest.Start(t, "ops", winrmPassword, respond0)
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"main.hcl": windowsConfig, "inventory.hcl": windowsInventory(host.Port())})
 
@@ -197,13 +200,19 @@ func TestWindowsPlanApply(t *testing.T) {
 	// tend rollback RUN-ID reverts the run from the journal alone, with
 	// the Windows providers' revert scripts, newest change first.
 	before := len(host.Scripts())
+	rollingBack()
 	out3, errOut3, code := tend(t, "rollback", "-C", dir, "-y", run.ID)
 	if code != 0 {
 		t.Fatalf("rollback exit %d\nstdout:\n%s\nstderr:\n%s", code, out3, errOut3)
 	}
 	var reverts strings.Builder
-	for i, s := range host.Scripts()[before:] {
-		fmt.Fprintf(&reverts, "# revert %d (stdin: %d bytes)\n%s", i+1, len(s.Stdin), winrmtest.Normalize(s.Text, run.ID))
+	i := 0
+	for _, s := range host.Scripts()[before:] {
+		if winrmtest.IsProbe(s.Text) {
+			continue // the reads before and after the reverts
+		}
+		i++
+		fmt.Fprintf(&reverts, "# revert %d (stdin: %d bytes)\n%s", i, len(s.Stdin), winrmtest.Normalize(s.Text, run.ID))
 	}
 	golden(t, "windows/rollback.ps1", reverts.String())
 	if strings.Contains(out3+errOut3, svcPassword) || strings.Contains(reverts.String(), svcPassword) {
@@ -299,6 +308,7 @@ func TestWindowsRollback(t *testing.T) {
 		}
 		return fixture(s)
 	}
+	respond, _ = restoredByRollback(fx, respond)
 	host := winrmtest.Start(t, "ops", winrmPassword, respond)
 	dir := t.TempDir()
 	cfg := strings.Replace(windowsConfig, `  package "sevenzip" {`, `  file "big" {
@@ -346,6 +356,34 @@ func TestWindowsRollback(t *testing.T) {
 	// The package's revert script begins with its helper functions.
 	if d := cmp.Diff([]string{"function tendCheck([string]$What, [int]$Code, [string]$Out) {", "$p = 'C:\\ProgramData\\Contoso\\big.txt'", "$p = 'C:\\ProgramData\\Contoso\\app.conf'"}, reverts); d != "" {
 		t.Errorf("revert scripts, newest change first (-want +got):\n%s", d)
+	}
+}
+
+// restoredByRollback answers as inner does until rollingBack is called
+// (or, during an apply, until its automatic rollback starts reverting):
+// from the first revert script on, probes answer fx's state before any
+// change, as the host a rollback restored would.
+func restoredByRollback(fx *winrmtest.Fixture, inner func(winrmtest.Script) winrmtest.Answer) (respond func(winrmtest.Script) winrmtest.Answer, rollingBack func()) {
+	var mu sync.Mutex
+	rolling, reverted := false, false
+	pristine := fx.Responder()
+	respond = func(s winrmtest.Script) winrmtest.Answer {
+		mu.Lock()
+		revert := strings.Contains(s.Text, "Remove-Item -LiteralPath $p") || strings.Contains(s.Text, "'/x '")
+		if !winrmtest.IsProbe(s.Text) && (rolling || revert) {
+			reverted = true
+		}
+		r := reverted
+		mu.Unlock()
+		if r && winrmtest.IsProbe(s.Text) {
+			return pristine(s)
+		}
+		return inner(s)
+	}
+	return respond, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		rolling = true
 	}
 }
 

@@ -36,6 +36,8 @@ const (
 	Reverted     Status = "reverted"
 	RevertFailed Status = "revert_failed"
 	NotReverted  Status = "not_reverted"
+	Unknown      Status = "unknown"
+	NotApplied   Status = "not_applied"
 )
 
 // Run is one apply or rollback.
@@ -48,8 +50,11 @@ type Run struct {
 	ConfigDir string    `json:"config_dir"`
 	Target    string    `json:"target,omitempty"`
 	// Outcome is running, success, failed, rolled_back or partial.
-	Outcome string  `json:"outcome"`
-	Hosts   []*Host `json:"hosts"`
+	Outcome    string  `json:"outcome"`
+	Hosts      []*Host `json:"hosts"`
+	Controller string  `json:"controller,omitempty"`
+	PID        int     `json:"pid,omitempty"`
+	ResumesRun string  `json:"resumes_run,omitempty"`
 	// RevertsRun names the run a rollback reverted.
 	RevertsRun string `json:"reverts_run,omitempty"`
 	// Batches records a rollout's batches, in order.
@@ -71,6 +76,9 @@ type Host struct {
 	Outcome   string   `json:"outcome"`
 	Error     string   `json:"error,omitempty"`
 	Changes   []*Entry `json:"changes"`
+	// Refreshed lists the resources without a change of their own whose
+	// refresh (a restart) ran, notified by a change of the run.
+	Refreshed []string `json:"refreshed,omitempty"`
 }
 
 // Entry is one change of a run.
@@ -88,7 +96,20 @@ type Entry struct {
 	// Refreshed is set when the resource's refresh action ran.
 	Refreshed bool      `json:"refreshed,omitempty"`
 	Time      time.Time `json:"time,omitzero"`
+	Started   time.Time `json:"started,omitzero"`
+	Finished  time.Time `json:"finished,omitzero"`
+	Stdout    string    `json:"stdout,omitempty"`
+	// Config is the resource's configuration (sensitive values left
+	// out), so a rollback can read the resource back from the host.
+	Config json.RawMessage `json:"config,omitempty"`
+	// Notify lists what the change notifies when it changes something.
+	Notify []string `json:"notify,omitempty"`
+	// BackupKey names the change's backups on the host.
+	BackupKey string `json:"backup_key,omitempty"`
 }
+
+// Close ends writing the journal.
+func (j *Journal) Close() error { return nil }
 
 // Journal is a run being written. Its methods are safe for concurrent
 // use by the goroutines applying different hosts.

@@ -82,6 +82,15 @@ func (Directory) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 	return st, nil
 }
 
+// PredictUndo implements UndoPredictor: a removed directory is moved to
+// the change's first backup.
+func (Directory) PredictUndo(h *Host, before, after *State) Undo {
+	if after.Present || !before.Present || h.BackupKey == "" {
+		return nil
+	}
+	return Undo{"backup": h.BackupName(h.BackupKey, after.Str("path"), 1)}
+}
+
 // Apply implements Type.
 func (Directory) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
 	p := after.Str("path")

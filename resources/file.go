@@ -202,6 +202,19 @@ func backupScript(p, b string) string {
 	return "mkdir -p -m 0700 " + shell.Quote(path.Dir(b)) + " && cp -p -- " + shell.Quote(p) + " " + shell.Quote(b) + "\n"
 }
 
+// PredictUndo implements UndoPredictor: a removed file, and one whose
+// content is replaced, are copied to the change's first backup first.
+func (File) PredictUndo(h *Host, before, after *State) Undo {
+	p := changePath(before, after)
+	if !after.Present || (contentChanges(before, after) && before.Present) {
+		if h.BackupKey == "" || !before.Present {
+			return nil
+		}
+		return Undo{"backup": h.BackupName(h.BackupKey, p, 1)}
+	}
+	return nil
+}
+
 // Apply implements Type.
 func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
 	p := changePath(before, after)

@@ -306,7 +306,7 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 		p := changePath(before, after)
 		undo := Undo{}
 		if before.Present {
-			undo["backup"] = h.NextBackup(p)
+			undo["backup"] = h.itemBackup(items[i], p)
 			sb.WriteString(strings.TrimSuffix(backupScript(p, undo["backup"]), "\n") + " || return 1\n")
 		}
 		res[i].Undo = undo
@@ -368,12 +368,12 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 		fmt.Fprintf(sb, "_tb%d() {\n", k)
 		switch {
 		case !after.Present:
-			undo["backup"] = h.NextBackup(p)
+			undo["backup"] = h.itemBackup(it, p)
 			sb.WriteString(strings.TrimSuffix(backupScript(p, undo["backup"]), "\n") + " || return 1\n")
 			sb.WriteString("rm -f -- " + qp + " || return 1\n")
 		case contentChanges(before, after):
 			if before.Present {
-				undo["backup"] = h.NextBackup(p)
+				undo["backup"] = h.itemBackup(it, p)
 				sb.WriteString(strings.TrimSuffix(backupScript(p, undo["backup"]), "\n") + " || return 1\n")
 			}
 			mode := newMode(before, after)

@@ -113,6 +113,11 @@ type Host struct {
 	RunID string
 	// BackupDir is the host's directory for pre-change copies of this run.
 	BackupDir string
+	// BackupKey, when set, names the change this Host is handed to (the
+	// run engine gives each change its own): its backups are then named
+	// after it, in order, so where they will be is known before the
+	// change is made (UndoPredictor) and can be journaled ahead of it.
+	BackupKey string
 
 	backups atomic.Int64
 }
@@ -121,8 +126,36 @@ type Host struct {
 // pre-change copy of p (several changes may touch one file).
 func (h *Host) NextBackup(p string) string {
 	n := h.backups.Add(1)
+	if h.BackupKey != "" {
+		return h.BackupName(h.BackupKey, p, int(n))
+	}
 	sum := sha256.Sum256([]byte(p))
 	return fmt.Sprintf("%s/%03d-%s-%s", h.BackupDir, n, hex.EncodeToString(sum[:4]), path.Base(p))
+}
+
+// BackupName is the name of the n-th backup (from 1) a change keyed key
+// makes of p.
+func (h *Host) BackupName(key, p string, n int) string {
+	sum := sha256.Sum256([]byte(p))
+	return fmt.Sprintf("%s/%s.%d-%s-%s", h.BackupDir, key, n, hex.EncodeToString(sum[:4]), path.Base(p))
+}
+
+// itemBackup is the backup name of a batch item's path: the item's own
+// first backup when it is keyed, else the host's next.
+func (h *Host) itemBackup(it BatchItem, p string) string {
+	if it.BackupKey != "" {
+		return h.BackupName(it.BackupKey, p, 1)
+	}
+	return h.NextBackup(p)
+}
+
+// UndoPredictor is implemented by types whose undo data names host-side
+// backups: before a change is made, they say what its undo data will be
+// (for the same Host), so a journal can make it durable ahead of the
+// change, and a run interrupted in the middle of the change can still be
+// rolled back from its backup.
+type UndoPredictor interface {
+	PredictUndo(h *Host, before, after *State) Undo
 }
 
 // Type is one kind of resource (file, directory, package, ...).
@@ -182,6 +215,8 @@ type Batcher interface {
 type BatchItem struct {
 	Config        cty.Value
 	Before, After *State
+	// BackupKey names the item's backups as Host.BackupKey does.
+	BackupKey string
 }
 
 // BatchResult is what happened to one item of a batch.

@@ -1,4 +1,4 @@
-package apply
+package engine_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package apply
+package engine_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/tendhq/tend/engine"
 	"github.com/tendhq/tend/journal"
 	"github.com/tendhq/tend/plan"
 	"github.com/tendhq/tend/probe"
@@ -115,7 +116,10 @@ func hostPlan(t *testing.T, typ resources.Type, fh *fakeHost, keys []string, dep
 }
 
 func statuses(j *journal.Journal, dir string) map[string]journal.Status {
-	r, _ := journal.Read(dir, strings.TrimSuffix(j.Path()[strings.LastIndex(j.Path(), "/")+1:], ".json"))
+	r, err := journal.Read(dir, "r1")
+	if err != nil {
+		panic(err)
+	}
 	out := map[string]journal.Status{}
 	for _, e := range r.Hosts[0].Changes {
 		out[e.Address] = e.Status
@@ -123,14 +127,22 @@ func statuses(j *journal.Journal, dir string) map[string]journal.Status {
 	return out
 }
 
-func run(t *testing.T, hp *plan.HostPlan, onFailure string) (*Result, map[string]journal.Status) {
-	dir := t.TempDir()
+// newEngine returns an engine journaling run r1 into dir.
+func newEngine(t *testing.T, dir, onFailure string) (*engine.Engine, *journal.Journal) {
+	t.Helper()
 	j, err := journal.Create(dir, &journal.Run{ID: "r1", Outcome: "running"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { j.Close() })
+	return &engine.Engine{RunID: "r1", OnFailure: onFailure, Subscribers: []engine.Subscriber{journal.NewRecorder(j, "r1")}}, j
+}
+
+func run(t *testing.T, hp *plan.HostPlan, onFailure string) (*engine.Result, map[string]journal.Status) {
+	dir := t.TempDir()
+	e, j := newEngine(t, dir, onFailure)
 	hp.Facts = probe.Facts{BackupDir: t.TempDir()}
-	res := Apply(context.Background(), &plan.Plan{Hosts: []*plan.HostPlan{hp}}, Options{RunID: "r1", OnFailure: onFailure, Journal: j})
+	res := e.Apply(context.Background(), &plan.Plan{Hosts: []*plan.HostPlan{hp}})
 	return res, statuses(j, dir)
 }
 
@@ -138,7 +150,7 @@ func TestRollbackRestoresInReverse(t *testing.T) {
 	fh := &fakeHost{state: map[string]string{"b": "old-b"}}
 	typ := kv{host: fh, fail: map[string]bool{"c": true}}
 	hp := hostPlan(t, typ, fh, []string{"a", "b", "c", "d"}, map[string][]string{"kv.d": {"kv.c"}})
-	res, st := run(t, hp, Rollback)
+	res, st := run(t, hp, engine.Rollback)
 	if res.OK() || res.Hosts[0].Outcome != "rolled_back" {
 		t.Fatalf("outcome %+v", res.Hosts[0])
 	}
@@ -159,7 +171,7 @@ func TestContinueSkipsDependents(t *testing.T) {
 	fh := &fakeHost{state: map[string]string{}}
 	typ := kv{host: fh, fail: map[string]bool{"a": true}}
 	hp := hostPlan(t, typ, fh, []string{"a", "b", "c"}, map[string][]string{"kv.b": {"kv.a"}})
-	res, st := run(t, hp, Continue)
+	res, st := run(t, hp, engine.Continue)
 	if res.Hosts[0].Outcome != "partial" {
 		t.Fatalf("outcome %q", res.Hosts[0].Outcome)
 	}
@@ -178,7 +190,7 @@ func TestBatch(t *testing.T) {
 	// c is not batchable: a plain kv change between them.
 	hp.Changes[2].Resource = kv{host: fh}
 	hp.Changes[2].Type = "other"
-	res, st := run(t, hp, Rollback)
+	res, st := run(t, hp, engine.Rollback)
 	if !res.OK() {
 		t.Fatalf("outcome %+v", res.Hosts[0])
 	}
@@ -223,14 +235,12 @@ func TestBatchJournal(t *testing.T) {
 		keys = append(keys, fmt.Sprintf("k%02d", i))
 	}
 	dir := t.TempDir()
-	j, err := journal.Create(dir, &journal.Run{ID: "r1", Outcome: "running"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, j := newEngine(t, dir, engine.Rollback)
 	typ := journalBatchKV{batchKV{kv{host: fh}}, t, dir, &j}
 	hp := hostPlan(t, typ, fh, keys, nil)
+	hp.Facts = probe.Facts{BackupDir: t.TempDir()}
 	before := j.Writes()
-	res := Apply(context.Background(), &plan.Plan{Hosts: []*plan.HostPlan{hp}}, Options{RunID: "r1", OnFailure: Rollback, Journal: j})
+	res := e.Apply(context.Background(), &plan.Plan{Hosts: []*plan.HostPlan{hp}})
 	if !res.OK() {
 		t.Fatalf("outcome %+v", res.Hosts[0])
 	}
@@ -277,7 +287,7 @@ func (b stopBatchKV) ApplyBatch(ctx context.Context, h *resources.Host, items []
 func TestBatchStops(t *testing.T) {
 	fh := &fakeHost{state: map[string]string{}}
 	typ := stopBatchKV{kv{host: fh, fail: map[string]bool{"b": true}}}
-	res, st := run(t, hostPlan(t, typ, fh, []string{"a", "b", "c", "d"}, nil), Rollback)
+	res, st := run(t, hostPlan(t, typ, fh, []string{"a", "b", "c", "d"}, nil), engine.Rollback)
 	if res.OK() || res.Hosts[0].Outcome != "rolled_back" {
 		t.Fatalf("outcome %+v", res.Hosts[0])
 	}
@@ -292,7 +302,7 @@ func TestBatchStops(t *testing.T) {
 
 	fh = &fakeHost{state: map[string]string{}}
 	typ = stopBatchKV{kv{host: fh, fail: map[string]bool{"b": true}}}
-	_, st = run(t, hostPlan(t, typ, fh, []string{"a", "b", "c", "d"}, nil), Continue)
+	_, st = run(t, hostPlan(t, typ, fh, []string{"a", "b", "c", "d"}, nil), engine.Continue)
 	wantLog = []string{"batch a,b,c,d", "set a=new-a", "fail b", "batch c,d", "set c=new-c", "set d=new-d"}
 	if diff := cmp.Diff(wantLog, fh.log); diff != "" {
 		t.Errorf("continue: calls (-want +got):\n%s", diff)

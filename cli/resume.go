@@ -1,0 +1,201 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tendhq/tend/engine"
+	"github.com/tendhq/tend/journal"
+	"github.com/tendhq/tend/plan"
+)
+
+func resumeCmd(io IO) *cobra.Command {
+	c := &common{io: io}
+	var yes, asJSON bool
+	var onFailure string
+	cmd := &cobra.Command{
+		Use:   "resume RUN-ID",
+		Short: "Finish a failed or interrupted apply from its journal",
+		Long: `Plan the run's hosts again, from the run's configuration directory and
+target, and apply what is still to do: the changes the run did not make,
+and the refreshes (restarts) its changes notified that never ran. Changes
+of the run whose outcome was unknown are settled from the new plan (made
+when the host already holds them, not applied otherwise). The resume is a
+run of its own; rolling back the resumed run rolls back the resume too.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch onFailure {
+			case engine.Rollback, engine.Stop, engine.Continue:
+			default:
+				return fmt.Errorf("--on-failure must be rollback, stop or continue, not %q", onFailure)
+			}
+			run, err := journal.Read(c.dir, args[0])
+			if err != nil {
+				return err
+			}
+			switch {
+			case run.Outcome == "running":
+				return fmt.Errorf("run %s is still running (pid %d on %s)", run.ID, run.PID, run.Controller)
+			case run.Command != "apply" && run.Command != "resume":
+				return fmt.Errorf("run %s is a %s; only apply runs can be resumed", run.ID, run.Command)
+			}
+			if run.ConfigDir != "" && !cmd.Flags().Changed("chdir") {
+				c.dir = run.ConfigDir
+			}
+			if !cmd.Flags().Changed("target") {
+				c.target = run.Target
+			}
+			l, err := c.load(true)
+			if err != nil {
+				return err
+			}
+			inRun := map[string]bool{}
+			for _, h := range run.Hosts {
+				inRun[h.Name] = true
+			}
+			hosts := l.hosts[:0:0]
+			for _, h := range l.hosts {
+				if inRun[h.Name] {
+					hosts = append(hosts, h)
+				}
+			}
+			if len(hosts) == 0 {
+				return fmt.Errorf("none of run %s's hosts is in the inventory selected now", run.ID)
+			}
+			l.hosts = hosts
+			pl, err := c.makePlan(cmd, l)
+			defer closeAll(pl)
+			if err != nil {
+				return err
+			}
+			owed := owedRefreshes(run)
+			settleUnknown(c, run, pl)
+			if !asJSON {
+				(&plan.Renderer{W: io.Stdout, Color: c.color()}).Plan(pl)
+				for _, h := range sortedKeys(owed) {
+					for _, t := range owed[h] {
+						fmt.Fprintf(io.Stdout, "%s: ~ %s will be refreshed (notified by run %s, never ran)\n", h, t, run.ID)
+					}
+				}
+			}
+			if !pl.HasChanges() && len(owed) == 0 {
+				fmt.Fprintf(io.Stdout, "Run %s has nothing left to do.\n", run.ID)
+				if pl.HasErrors() {
+					return &exitError{ExitError}
+				}
+				return nil
+			}
+			if !yes && !c.confirm("Apply these changes?", "Resume cancelled; nothing was changed.", "Error: refusing to resume without confirmation: this is not a terminal. Review the plan and pass -y.") {
+				return &exitError{ExitError}
+			}
+			j, nrun, err := c.startRun("resume", l.cfg.Dir, func(r *journal.Run) { r.ResumesRun = run.ID })
+			if err != nil {
+				return err
+			}
+			view, _ := c.view(asJSON)
+			if !asJSON {
+				fmt.Fprintf(io.Stdout, "\nResuming run %s (run %s)\n", run.ID, nrun.ID)
+			}
+			eng := c.newEngine(nrun, j, l, onFailure, view)
+			eng.Notified = owed
+			var res *engine.Result
+			c.execute(eng, j, onFailure, func() { res = eng.Apply(cmd.Context(), pl) })
+			if !asJSON {
+				printApplySummary(c, res, onFailure, nrun.ID, j.Path())
+			}
+			if !res.OK() {
+				return &exitError{ExitError}
+			}
+			return nil
+		},
+	}
+	c.addConfigFlags(cmd)
+	c.addRunFlags(cmd)
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "resume without asking")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
+	cmd.Flags().StringVar(&onFailure, "on-failure", engine.Rollback, "when a change fails on a host: rollback (revert what this resume made), stop, continue")
+	return cmd
+}
+
+// owedRefreshes lists, per host, the resources a change of run notified
+// whose refresh never ran (the run ended first).
+func owedRefreshes(run *journal.Run) map[string][]string {
+	out := map[string][]string{}
+	for _, h := range run.Hosts {
+		done := map[string]bool{}
+		for _, a := range h.Refreshed {
+			done[a] = true
+		}
+		for _, e := range h.Changes {
+			if e.Refreshed {
+				done[e.Address] = true
+			}
+		}
+		seen := map[string]bool{}
+		for _, e := range h.Changes {
+			if e.Status != journal.Applied && e.Status != journal.Unknown {
+				continue
+			}
+			for _, t := range e.Notify {
+				if !done[t] && !seen[t] {
+					seen[t] = true
+					out[h.Name] = append(out[h.Name], t)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// settleUnknown marks the run's changes of unknown outcome from the new
+// plan: made when the host holds them now (the plan has nothing to do for
+// them), not applied otherwise.
+func settleUnknown(c *common, run *journal.Run, pl *plan.Plan) {
+	type pos struct{ h, e int }
+	var unknown []pos
+	for hi, h := range run.Hosts {
+		for ei, e := range h.Changes {
+			if e.Status == journal.Unknown || e.Status == journal.Applying {
+				unknown = append(unknown, pos{hi, ei})
+			}
+		}
+	}
+	if len(unknown) == 0 {
+		return
+	}
+	planned := map[string]*plan.HostPlan{}
+	for _, hp := range pl.Hosts {
+		planned[hp.Name] = hp
+	}
+	j, err := journal.Open(c.dir, run)
+	if err != nil {
+		return
+	}
+	defer j.Close()
+	for _, u := range unknown {
+		h := run.Hosts[u.h]
+		hp := planned[h.Name]
+		if hp == nil || hp.Err != nil {
+			continue
+		}
+		e := h.Changes[u.e]
+		st := journal.NotApplied
+		for _, ch := range hp.Changes {
+			if ch.Address == e.Address && !ch.HasChange() {
+				st = journal.Applied
+			}
+		}
+		_ = j.UpdateEntries(u.h, []int{u.e}, func(_ int, en *journal.Entry) { en.Status = st })
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

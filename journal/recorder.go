@@ -1,0 +1,287 @@
+package journal
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/tendhq/tend/engine"
+	"github.com/tendhq/tend/plan"
+	"github.com/tendhq/tend/resources"
+)
+
+// Recorder is the run engine's journal: a subscriber of the run's events
+// that makes each change's intent, with its undo data (where its backups
+// will be), durable before the change starts, and its outcome after. Its
+// errors are the engine's veto: a host whose intent cannot be written
+// makes no change.
+type Recorder struct {
+	j     *Journal
+	runID string
+	mu    sync.Mutex
+	hosts map[int]int // the engine's host sequence → the run's host index
+}
+
+// NewRecorder returns a recorder writing run runID's events to j.
+func NewRecorder(j *Journal, runID string) *Recorder {
+	return &Recorder{j: j, runID: runID, hosts: map[int]int{}}
+}
+
+// Event implements engine.Subscriber.
+func (r *Recorder) Event(e *engine.Event) error {
+	if e.Kind == engine.Changes {
+		return r.changes(e)
+	}
+	if f := entryUpdate(e); f != nil {
+		return r.entry(e, f)
+	}
+	switch e.Kind {
+	case engine.HostPlanned:
+		return r.hostPlanned(e)
+	case engine.Refreshed:
+		return r.host(e, func(h *Host) { h.Refreshed = append(h.Refreshed, e.Address) })
+	case engine.HostOutcome:
+		return r.host(e, func(h *Host) { h.Outcome, h.Error = e.Outcome, e.Error })
+	case engine.BatchesPlanned:
+		return r.j.Update(func(run *Run) {
+			for i, hs := range e.BatchHosts {
+				run.Batches = append(run.Batches, &Batch{Number: i + 1, Hosts: hs, Outcome: "not_started"})
+			}
+		})
+	case engine.BatchFinished:
+		return r.j.Update(func(run *Run) {
+			if e.Batch-1 < len(run.Batches) {
+				run.Batches[e.Batch-1].Outcome, run.Batches[e.Batch-1].Detail = e.Outcome, e.Message
+			}
+		})
+	case engine.RunFinished:
+		return r.j.Update(func(run *Run) { run.Outcome, run.Finished = e.Outcome, time.Now().UTC() })
+	}
+	return nil
+}
+
+// entryUpdate returns how an event about one change updates its entry,
+// or nil when it is not such an event.
+func entryUpdate(e *engine.Event) func(en *Entry) {
+	now := time.Now().UTC()
+	undo := func(en *Entry) {
+		if e.Undo != nil {
+			en.Undo = e.Undo
+		}
+	}
+	states := func(en *Entry) {
+		if e.Before != nil {
+			en.Before, en.After, en.Action = e.Before, e.After, e.Action
+		}
+	}
+	switch e.Kind {
+	case engine.ChangeStarted:
+		return func(en *Entry) {
+			en.Status, en.Undo, en.Started, en.Error = Applying, e.Undo, now, ""
+			states(en)
+		}
+	case engine.ChangeApplied:
+		return func(en *Entry) {
+			en.Status, en.Finished = Applied, now
+			undo(en)
+			states(en)
+		}
+	case engine.ChangeFailed:
+		if e.Address == "" {
+			return nil
+		}
+		return func(en *Entry) {
+			en.Status, en.Error, en.Finished, en.Stdout = Failed, e.Error, now, e.Stdout
+			undo(en)
+		}
+	case engine.ChangeUnknown:
+		return func(en *Entry) {
+			en.Status, en.Error = Unknown, e.Error
+			undo(en)
+		}
+	case engine.ChangeSkipped:
+		return func(en *Entry) { en.Status, en.Error = Skipped, e.Error }
+	case engine.ChangePending:
+		return func(en *Entry) { en.Status = Pending }
+	case engine.Refreshed:
+		if e.Entry < 0 {
+			return nil
+		}
+		return func(en *Entry) { en.Refreshed = true }
+	case engine.Reverting:
+		return func(en *Entry) { en.Status = Reverting }
+	case engine.Reverted:
+		return func(en *Entry) { en.Status, en.Error = Reverted, "" }
+	case engine.RevertFailed:
+		return func(en *Entry) { en.Status, en.Error = RevertFailed, e.Error }
+	case engine.NotReverted:
+		return func(en *Entry) { en.Status, en.Error = NotReverted, e.Error }
+	case engine.NotApplied:
+		return func(en *Entry) { en.Status, en.Error = NotApplied, "" }
+	}
+	return nil
+}
+
+// changes records the events of a batch's items in one write.
+func (r *Recorder) changes(e *engine.Event) error {
+	h, ok := r.hostIndex(e.Seq)
+	if !ok {
+		return fmt.Errorf("journal: host %s was not registered", e.Host)
+	}
+	var ns []int
+	var fs []func(en *Entry)
+	for _, it := range e.Items {
+		if f := entryUpdate(it); f != nil {
+			ns, fs = append(ns, it.Entry), append(fs, f)
+		}
+	}
+	if len(ns) == 0 {
+		return nil
+	}
+	now := time.Now().UTC()
+	return r.j.UpdateEntries(h, ns, func(i int, en *Entry) {
+		fs[i](en)
+		en.Time = now
+	})
+}
+
+func (r *Recorder) hostPlanned(e *engine.Event) error {
+	jh := &Host{Name: e.Host, Outcome: "pending", Changes: []*Entry{}}
+	if hp := e.Plan; hp != nil {
+		if hp.Err != nil {
+			jh.Outcome, jh.Error = "failed", hp.Err.Error()
+			if plan.Unreachable(hp.Err) {
+				jh.Outcome = "unreachable"
+			}
+		} else if hp.Facts.BackupDir != "" {
+			jh.BackupDir = hp.Facts.BackupDir + "/" + r.runID
+		}
+		for k, ch := range hp.Pending() {
+			jh.Changes = append(jh.Changes, &Entry{Address: ch.Address, Type: ch.Type, Action: ch.Action,
+				Before: ch.Before, After: ch.After, Status: Pending, Irreversible: ch.Irreversible,
+				Config: EncodeConfig(ch.Resource, ch.Config), Notify: ch.Notify, BackupKey: fmt.Sprintf("%04d", k)})
+		}
+	}
+	var idx int
+	err := r.j.Update(func(run *Run) {
+		idx = len(run.Hosts)
+		run.Hosts = append(run.Hosts, jh)
+	})
+	r.mu.Lock()
+	r.hosts[e.Seq] = idx
+	r.mu.Unlock()
+	return err
+}
+
+func (r *Recorder) hostIndex(seq int) (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i, ok := r.hosts[seq]
+	return i, ok
+}
+
+func (r *Recorder) entry(e *engine.Event, f func(en *Entry)) error {
+	h, ok := r.hostIndex(e.Seq)
+	if !ok {
+		return fmt.Errorf("journal: host %s was not registered", e.Host)
+	}
+	now := time.Now().UTC()
+	return r.j.UpdateEntries(h, []int{e.Entry}, func(_ int, en *Entry) {
+		f(en)
+		en.Time = now
+	})
+}
+
+func (r *Recorder) host(e *engine.Event, f func(h *Host)) error {
+	h, ok := r.hostIndex(e.Seq)
+	if !ok {
+		return fmt.Errorf("journal: host %s was not registered", e.Host)
+	}
+	return r.j.UpdateHost(h, f)
+}
+
+// EncodeConfig encodes a resource's configuration for the journal, so a
+// rollback can read the resource back: sensitive values are left out
+// (null), never written.
+func EncodeConfig(typ resources.Type, cfg cty.Value) json.RawMessage {
+	if typ == nil || cfg == cty.NilVal || !cfg.IsWhollyKnown() {
+		return nil
+	}
+	ty := hcldec.ImpliedType(typ.Schema().Spec())
+	clean, err := cty.Transform(cfg, func(_ cty.Path, v cty.Value) (cty.Value, error) {
+		if v.IsMarked() {
+			return cty.NullVal(v.Type()), nil
+		}
+		return v, nil
+	})
+	if err != nil {
+		return nil
+	}
+	b, err := ctyjson.Marshal(clean, ty)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// DecodeConfig decodes a journaled configuration for typ; NilVal when
+// there is none or it does not fit the type's schema any more.
+func DecodeConfig(typ resources.Type, b json.RawMessage) cty.Value {
+	if typ == nil || len(b) == 0 {
+		return cty.NilVal
+	}
+	v, err := ctyjson.Unmarshal(b, hcldec.ImpliedType(typ.Schema().Spec()))
+	if err != nil {
+		return cty.NilVal
+	}
+	return v
+}
+
+// Marker records, in the runs a rollback reverts, what the rollback did
+// to each of their entries, so a second rollback does not revert them
+// again.
+type Marker struct {
+	// Entries maps the engine's host sequence, then the rollback's entry
+	// index, to the journaled entry it reverts.
+	Entries map[int][]Marked
+}
+
+// Marked is one journaled entry a rollback reverts: run J's host Host,
+// entry Entry.
+type Marked struct {
+	J           *Journal
+	Host, Entry int
+}
+
+// Event implements engine.Subscriber.
+func (m *Marker) Event(e *engine.Event) error {
+	var st Status
+	switch e.Kind {
+	case engine.Reverted:
+		st = Reverted
+	case engine.RevertFailed:
+		st = RevertFailed
+	case engine.NotApplied:
+		st = NotApplied
+	case engine.Reverting:
+		st = Reverting
+	default:
+		return nil
+	}
+	es := m.Entries[e.Seq]
+	if e.Entry < 0 || e.Entry >= len(es) {
+		return nil
+	}
+	me := es[e.Entry]
+	return me.J.UpdateEntries(me.Host, []int{me.Entry}, func(_ int, en *Entry) {
+		en.Status, en.Time = st, time.Now().UTC()
+		if st == RevertFailed {
+			en.Error = e.Error
+		}
+	})
+}
