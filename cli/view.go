@@ -41,6 +41,17 @@ func indent(s, prefix string) string {
 func (v *humanView) Event(e *engine.Event) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if e.Kind == engine.Changes {
+		for _, it := range e.Items {
+			v.event(it)
+		}
+		return nil
+	}
+	v.event(e)
+	return nil
+}
+
+func (v *humanView) event(e *engine.Event) {
 	w := v.w
 	switch e.Kind {
 	case engine.ChangeApplied:
@@ -123,7 +134,6 @@ func (v *humanView) Event(e *engine.Event) error {
 			fmt.Fprintln(w)
 		}
 	}
-	return nil
 }
 
 // jsonView writes a run's events as JSON lines.
@@ -140,6 +150,11 @@ func (v *jsonView) Event(e *engine.Event) error {
 	defer v.mu.Unlock()
 	switch e.Kind {
 	case engine.HostPlanned, engine.BatchesPlanned:
+		return nil
+	case engine.Changes:
+		for _, it := range e.Items {
+			_ = v.enc.Encode(it)
+		}
 		return nil
 	}
 	_ = v.enc.Encode(e)

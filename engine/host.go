@@ -873,12 +873,9 @@ func RunHealthCheck(ctx context.Context, t transport.Transport, hc *HealthCheck)
 	return fmt.Errorf("%q failed after %s: %w", hc.Command, what, last)
 }
 
-// stderrOf returns the host's stderr an error carries, if any.
+// stderrOf returns the host's stderr an error carries apart from its
+// message, if any (a transport.ExitError's message holds its stderr).
 func stderrOf(err error) string {
-	var ee *transport.ExitError
-	if errors.As(err, &ee) {
-		return string(ee.Stderr)
-	}
 	return ""
 }
 
