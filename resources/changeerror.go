@@ -160,13 +160,13 @@ func OneLine(cmd string) string {
 	return s
 }
 
-// pathCheckFunc defines _tpc, which checks, with the shell's builtins
+// PathCheckFunc defines _tpc, which checks, with the shell's builtins
 // only, that a file can be written or removed at $1: that its parent is
 // an existing directory tend may write in, and, when $2 is "file", that
 // $1 is not a directory. It gives the cause (CauseLine) and returns 1
 // otherwise, so a change fails with these words rather than the shell's
 // about a temporary name.
-var pathCheckFunc = `_tpc() {
+var PathCheckFunc = `_tpc() {
   _d=${1%/*}; [ -n "$_d" ] || _d=/
   if [ ! -d "$_d" ]; then
     if [ -h "$_d" ] && [ ! -e "$_d" ]; then ` + CauseLine(`"parent $_d is a broken symbolic link"`) + `; return 1; fi
@@ -183,9 +183,9 @@ var pathCheckFunc = `_tpc() {
 }
 `
 
-// pathCheck is the command checking p with _tpc (want "file" or ""),
+// PathCheck is the command checking p with _tpc (want "file" or ""),
 // running fail when the check fails.
-func pathCheck(p, want, fail string) string {
+func PathCheck(p, want, fail string) string {
 	if want == "" {
 		want = "-"
 	}

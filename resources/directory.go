@@ -99,8 +99,8 @@ func (Directory) Apply(ctx context.Context, h *Host, before, after *State) (Undo
 		if mode == "" {
 			mode = "0755"
 		}
-		sb.WriteString(pathCheckFunc)
-		sb.WriteString(pathCheck(p, "", "exit 1"))
+		sb.WriteString(PathCheckFunc)
+		sb.WriteString(PathCheck(p, "", "exit 1"))
 		fmt.Fprintf(&sb, "mkdir -m %s -- %s\n", mode, qp)
 		o, g := after.Str("owner"), after.Str("group")
 		if o != "" {

@@ -207,8 +207,8 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 	var sb strings.Builder
 	sb.WriteString("set -e\n")
 	if after.Present && (contentChanges(before, after) || !before.Present) {
-		sb.WriteString(pathCheckFunc)
-		sb.WriteString(pathCheck(p, "file", "exit 1"))
+		sb.WriteString(PathCheckFunc)
+		sb.WriteString(PathCheck(p, "file", "exit 1"))
 	}
 	var stdin []byte
 	switch {

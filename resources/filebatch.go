@@ -189,7 +189,7 @@ func newBatchScript() *batchScript {
 	// Temporary files are created private and given their mode after.
 	b.sb.WriteString("umask 077\n")
 	b.sb.WriteString(trFunc)
-	b.sb.WriteString(pathCheckFunc)
+	b.sb.WriteString(PathCheckFunc)
 	return b
 }
 
@@ -390,7 +390,7 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 				sb.WriteString(strings.TrimSuffix(backupScript(p, undo["backup"]), "\n") + " || return 1\n")
 			}
 			mode := newMode(before, after)
-			sb.WriteString(pathCheck(p, "file", "return 1"))
+			sb.WriteString(PathCheck(p, "file", "return 1"))
 			tmp := shell.Quote(path.Dir(p) + "/.tend." + tag + "." + fmt.Sprint(k))
 			fmt.Fprintf(sb, "_tt=%s\n", tmp)
 			writeContent(sb, stdin, after.Content.Data)
@@ -427,7 +427,7 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 				if mode == "" {
 					mode = "0644"
 				}
-				sb.WriteString(pathCheck(p, "file", "return 1"))
+				sb.WriteString(PathCheck(p, "file", "return 1"))
 				fmt.Fprintf(sb, "_tt=%s\nset -C; _tc=\n{ _tc=1; } 3>\"$_tt\"\nset +C\n[ -n \"$_tc\" ] || return 1\n", shell.Quote(path.Dir(p)+"/.tend."+tag+"."+fmt.Sprint(k)))
 				fail := "{ rm -f -- \"$_tt\"; return 1; }"
 				if o := after.Str("owner"); o != "" {

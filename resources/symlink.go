@@ -96,7 +96,7 @@ func (Symlink) Apply(ctx context.Context, h *Host, before, after *State) (Undo, 
 func linkScript(p, target string) string {
 	tmp := path.Dir(p) + "/.tend.link." + path.Base(p)
 	return fmt.Sprintf("set -e\n%srm -f -- %[2]s\nln -s -- %[3]s %[2]s\nmv -fT -- %[2]s %[4]s\n",
-		pathCheckFunc+pathCheck(p, "", "exit 1"), shell.Quote(tmp), shell.Quote(target), shell.Quote(p))
+		PathCheckFunc+PathCheck(p, "", "exit 1"), shell.Quote(tmp), shell.Quote(target), shell.Quote(p))
 }
 
 // Revert implements Type.
