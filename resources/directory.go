@@ -116,7 +116,7 @@ func (Directory) Apply(ctx context.Context, h *Host, before, after *State) (Undo
 	default:
 		chmodChown(&sb, p, before, after)
 	}
-	return undo, RunChange(ctx, h, changeAction(before, after), p, sb.String(), nil)
+	return undo, RunChange(ctx, h, ChangeAction(before, after), p, sb.String(), nil)
 }
 
 // Revert implements Type.
@@ -135,5 +135,5 @@ func (Directory) Revert(ctx context.Context, h *Host, before, after *State, undo
 	default:
 		restoreModeOwner(&sb, p, before)
 	}
-	return RunChange(ctx, h, revertAction(before), p, sb.String(), nil)
+	return RunChange(ctx, h, RevertAction(before), p, sb.String(), nil)
 }

@@ -253,15 +253,15 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 			chmodChown(&sb, p, before, after)
 		}
 	}
-	if err := RunChange(ctx, h, changeAction(before, after), p, sb.String(), stdin); err != nil {
+	if err := RunChange(ctx, h, ChangeAction(before, after), p, sb.String(), stdin); err != nil {
 		return undo, err
 	}
 	return undo, nil
 }
 
-// changeAction is the word for what a change of a path does: create,
+// ChangeAction is the word for what a change of a path does: create,
 // update or remove.
-func changeAction(before, after *State) string {
+func ChangeAction(before, after *State) string {
 	switch {
 	case !after.Present:
 		return "remove"
@@ -271,9 +271,9 @@ func changeAction(before, after *State) string {
 	return "update"
 }
 
-// revertAction is the word for what reverting a change of a path does:
+// RevertAction is the word for what reverting a change of a path does:
 // remove what it created, else restore.
-func revertAction(before *State) string {
+func RevertAction(before *State) string {
 	if !before.Present {
 		return "remove"
 	}
@@ -352,7 +352,7 @@ func (File) Revert(ctx context.Context, h *Host, before, after *State, undo Undo
 	default:
 		restoreModeOwner(&sb, p, before)
 	}
-	return RunChange(ctx, h, revertAction(before), p, sb.String(), nil)
+	return RunChange(ctx, h, RevertAction(before), p, sb.String(), nil)
 }
 
 // restoreModeOwner appends commands that put back a path's numeric

@@ -474,7 +474,7 @@ func itemResults(items []BatchItem, idx []int, res []BatchResult, done map[int]b
 			case err != nil:
 				res[i].Err = err
 			case out != nil && out.ExitStatus != 0:
-				res[i].Err = ScriptError(changeAction(before, after), changePath(before, after), out)
+				res[i].Err = ScriptError(ChangeAction(before, after), changePath(before, after), out)
 			default:
 				res[i].Err = errors.New("the batch script ended before this change")
 			}

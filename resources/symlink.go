@@ -88,7 +88,7 @@ func (Symlink) Apply(ctx context.Context, h *Host, before, after *State) (Undo, 
 	if !after.Present {
 		return nil, RunChange(ctx, h, "remove", before.Str("path"), "rm -f -- "+shell.Quote(before.Str("path"))+"\n", nil)
 	}
-	return nil, RunChange(ctx, h, changeAction(before, after), after.Str("path"), linkScript(after.Str("path"), after.Str("target")), nil)
+	return nil, RunChange(ctx, h, ChangeAction(before, after), after.Str("path"), linkScript(after.Str("path"), after.Str("target")), nil)
 }
 
 // linkScript points p at target atomically: a link under a temporary name,
