@@ -201,6 +201,11 @@ func TestExecChangeError(t *testing.T) {
 		t.Errorf("path of a multi-line command: %q", got)
 	}
 
+	_, err = resources.Exec{}.Apply(context.Background(), host, &resources.State{}, &resources.State{Present: true, Attrs: map[string]cty.Value{"command": cty.StringVal("echo hunter2 >/dev/null; exit 4").Mark(resources.Sensitive)}})
+	if got := changeErr(t, err).Error(); got != "run (sensitive command): exit status 4" {
+		t.Errorf("sensitive command: %q", got)
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err = resources.Exec{}.Apply(ctx, host, &resources.State{}, &resources.State{Present: true, Attrs: map[string]cty.Value{"command": cty.StringVal("true")}})
