@@ -108,17 +108,24 @@ func (Directory) Apply(ctx context.Context, h *Host, before, after *State) (Undo
 		if mode == "" {
 			mode = "0755"
 		}
+		sb.WriteString(PathCheckFunc)
+		sb.WriteString(PathCheck(p, "", "exit 1"))
 		fmt.Fprintf(&sb, "mkdir -m %s -- %s\n", mode, qp)
-		if o := after.Str("owner"); o != "" {
+		o, g := after.Str("owner"), after.Str("group")
+		if o != "" {
 			fmt.Fprintf(&sb, "chown %s %s\n", shell.Quote(o), qp)
 		}
-		if g := after.Str("group"); g != "" {
+		if g != "" {
 			fmt.Fprintf(&sb, "chgrp %s %s\n", shell.Quote(g), qp)
+		}
+		if (o != "" || g != "") && setID(mode) {
+			// chown and chgrp may clear set-id bits.
+			fmt.Fprintf(&sb, "chmod %s %s\n", mode, qp)
 		}
 	default:
 		chmodChown(&sb, p, before, after)
 	}
-	return undo, RunScript(ctx, h, sb.String(), nil)
+	return undo, RunChange(ctx, h, ChangeAction(before, after), p, sb.String(), nil)
 }
 
 // Revert implements Type.
@@ -137,5 +144,5 @@ func (Directory) Revert(ctx context.Context, h *Host, before, after *State, undo
 	default:
 		restoreModeOwner(&sb, p, before)
 	}
-	return RunScript(ctx, h, sb.String(), nil)
+	return RunChange(ctx, h, RevertAction(before), p, sb.String(), nil)
 }

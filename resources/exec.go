@@ -1,12 +1,15 @@
 package resources
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/tendhq/tend/shell"
+	"github.com/tendhq/tend/transport"
 )
 
 // Exec runs a command: once, when `creates` is missing or `unless`
@@ -69,7 +72,7 @@ func (Exec) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 
 // Apply implements Type.
 func (Exec) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
-	return nil, RunScript(ctx, h, after.Str("command"), nil)
+	return nil, runCommand(ctx, h, after.Attr("command"))
 }
 
 // Revert implements Type.
@@ -84,7 +87,31 @@ func (Exec) Irreversible(before, after *State) string {
 
 // Refresh implements Refresher.
 func (Exec) Refresh(ctx context.Context, h *Host, cfg cty.Value) error {
-	return RunScript(ctx, h, str(cfg, "command", ""), nil)
+	return runCommand(ctx, h, cfg.GetAttr("command"))
+}
+
+// runCommand runs an exec's command: its failure is "run COMMAND: exit
+// status N" (a command holding a secret is not shown), the command's
+// stderr and stdout kept whole beside it (they are its own words, not a
+// cause tend can tell).
+func runCommand(ctx context.Context, h *Host, v cty.Value) error {
+	command, shown := "", "(sensitive command)"
+	if v != cty.NilVal && v.IsKnown() && !v.IsNull() {
+		u, _ := v.Unmark()
+		command = u.AsString()
+		if !v.ContainsMarked() {
+			shown = OneLine(command)
+		}
+	}
+	res, err := h.T.Run(ctx, transport.Command{Script: command, Stdin: bytes.NewReader(nil)})
+	if err != nil {
+		return err
+	}
+	if res.ExitStatus != 0 {
+		return &ChangeError{Action: "run", Path: shown, Cause: fmt.Sprintf("exit status %d", res.ExitStatus),
+			Status: res.ExitStatus, Stderr: res.Stderr, Stdout: res.Stdout}
+	}
+	return nil
 }
 
 // Irreversibler is implemented by types some of whose changes cannot be

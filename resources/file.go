@@ -1,7 +1,6 @@
 package resources
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,7 +12,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/tendhq/tend/shell"
-	"github.com/tendhq/tend/transport"
 )
 
 // File manages a regular file's content, mode and ownership.
@@ -221,6 +219,10 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 	undo := Undo{}
 	var sb strings.Builder
 	sb.WriteString("set -e\n")
+	if after.Present && (contentChanges(before, after) || !before.Present) {
+		sb.WriteString(PathCheckFunc)
+		sb.WriteString(PathCheck(p, "file", "exit 1"))
+	}
 	var stdin []byte
 	switch {
 	case !after.Present:
@@ -264,51 +266,87 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 			chmodChown(&sb, p, before, after)
 		}
 	}
-	if err := RunScript(ctx, h, sb.String(), stdin); err != nil {
+	if err := RunChange(ctx, h, ChangeAction(before, after), p, sb.String(), stdin); err != nil {
 		return undo, err
 	}
 	return undo, nil
 }
 
+// ChangeAction is the word for what a change of a path does: create,
+// update or remove.
+func ChangeAction(before, after *State) string {
+	switch {
+	case !after.Present:
+		return "remove"
+	case !before.Present:
+		return "create"
+	}
+	return "update"
+}
+
+// RevertAction is the word for what reverting a change of a path does:
+// remove what it created, else restore.
+func RevertAction(before *State) string {
+	if !before.Present {
+		return "remove"
+	}
+	return "restore"
+}
+
 // writeAtomic appends a script that writes stdin to p through a temporary
 // file in p's directory, sets mode and ownership on it, and renames it
-// into place.
+// into place. Ownership is set before the mode: chown and chgrp clear
+// the set-user-ID and set-group-ID bits.
 func writeAtomic(sb *strings.Builder, p, mode, owner, group string) {
 	qp := shell.Quote(p)
 	fmt.Fprintf(sb, "t=$(mktemp %s)\n", shell.Quote(path.Dir(p)+"/.tend.XXXXXX"))
 	sb.WriteString("trap 'rm -f \"$t\"' EXIT\n")
 	sb.WriteString("cat > \"$t\"\n")
-	fmt.Fprintf(sb, "chmod %s \"$t\"\n", mode)
 	if owner != "" {
 		fmt.Fprintf(sb, "chown %s \"$t\"\n", shell.Quote(owner))
 	}
 	if group != "" {
 		fmt.Fprintf(sb, "chgrp %s \"$t\"\n", shell.Quote(group))
 	}
+	fmt.Fprintf(sb, "chmod %s \"$t\"\n", mode)
 	sb.WriteString(notDirScript(p, "exit 1"))
 	fmt.Fprintf(sb, "mv -f \"$t\" %s\ntrap - EXIT\n", qp)
 }
 
 // notDirScript is a check, before a file is renamed onto p, that p has not
 // become a directory since it was read (mv would move the file into it):
-// the check fails with the host's words for it and runs fail.
+// the check gives the cause and runs fail.
 func notDirScript(p, fail string) string {
 	qp := shell.Quote(p)
-	return fmt.Sprintf("if [ -d %s ]; then echo %s >&2; %s; fi\n", qp, shell.Quote(p+" is a directory, not a regular file"), fail)
+	return fmt.Sprintf("if [ -d %s ]; then %s; %s; fi\n", qp, CauseLine("'it is a directory, not a regular file'"), fail)
 }
 
-// chmodChown appends commands changing only the attributes that differ.
+// chmodChown appends commands changing only the attributes that differ:
+// ownership first, then the mode, since chown and chgrp clear the
+// set-user-ID and set-group-ID bits (a file keeping its set-id mode gets
+// it again after an ownership change).
 func chmodChown(sb *strings.Builder, p string, before, after *State) {
 	qp := shell.Quote(p)
-	if m := after.Str("mode"); m != "" && m != before.Str("mode") {
-		fmt.Fprintf(sb, "chmod %s %s\n", m, qp)
-	}
+	owned := false
 	if o := after.Str("owner"); o != "" && o != before.Str("owner") {
 		fmt.Fprintf(sb, "chown -h %s %s\n", shell.Quote(o), qp)
+		owned = true
 	}
 	if g := after.Str("group"); g != "" && g != before.Str("group") {
 		fmt.Fprintf(sb, "chgrp -h %s %s\n", shell.Quote(g), qp)
+		owned = true
 	}
+	if m := after.Str("mode"); m != "" && m != before.Str("mode") {
+		fmt.Fprintf(sb, "chmod %s %s\n", m, qp)
+	} else if m := before.Str("mode"); owned && setID(m) {
+		fmt.Fprintf(sb, "chmod %s %s\n", m, qp)
+	}
+}
+
+// setID reports whether an octal mode has the set-user-ID, set-group-ID
+// or sticky bit.
+func setID(mode string) bool {
+	return len(mode) > 3 && strings.TrimLeft(mode[:len(mode)-3], "0") != ""
 }
 
 // Revert implements Type.
@@ -327,32 +365,19 @@ func (File) Revert(ctx context.Context, h *Host, before, after *State, undo Undo
 	default:
 		restoreModeOwner(&sb, p, before)
 	}
-	return RunScript(ctx, h, sb.String(), nil)
+	return RunChange(ctx, h, RevertAction(before), p, sb.String(), nil)
 }
 
-// restoreModeOwner appends commands that put back a path's mode and
-// numeric ownership.
+// restoreModeOwner appends commands that put back a path's numeric
+// ownership and mode, in that order (chown clears set-id bits).
 func restoreModeOwner(sb *strings.Builder, p string, before *State) {
 	qp := shell.Quote(p)
-	if m := before.Str("mode"); m != "" {
-		fmt.Fprintf(sb, "chmod %s %s\n", m, qp)
-	}
 	if u, g := before.Str("uid"), before.Str("gid"); u != "" && g != "" {
 		fmt.Fprintf(sb, "[ \"$(stat -c %%u:%%g -- %s)\" = %s ] || chown -h %s %s\n", qp, u+":"+g, u+":"+g, qp)
 	}
-}
-
-// RunScript runs a change script on the host (stdin may be nil) and turns
-// a failure into an error carrying the host's own words.
-func RunScript(ctx context.Context, h *Host, script string, stdin []byte) error {
-	cmd := transport.Command{Script: script}
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	} else {
-		cmd.Stdin = bytes.NewReader(nil)
+	if m := before.Str("mode"); m != "" {
+		fmt.Fprintf(sb, "chmod %s %s\n", m, qp)
 	}
-	_, err := transport.Output(ctx, h.T, cmd)
-	return err
 }
 
 // changePath is the path a change acts on: the probed one, or the desired

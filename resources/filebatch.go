@@ -110,8 +110,8 @@ func (f File) runBatch(ctx context.Context, h *Host, items []BatchItem, idx []in
 	b := newBatchScript()
 	b.items(h, items, rest, res)
 	b.stage(h, items, staged, res)
-	done, err := b.run(ctx, h)
-	if !itemResults(rest, res, done, err) {
+	done, out, err := b.run(ctx, h)
+	if !itemResults(items, rest, res, done, out, err) {
 		for _, i := range staged {
 			res[i].Undo, res[i].Err = nil, ErrNotAttempted
 		}
@@ -175,8 +175,9 @@ func newTag() string {
 
 // batchScript is one script making a batch's changes. The contents it
 // writes travel on its stdin, in the order the script reads them (the
-// shell's read, trFunc), and it prints "tend-ok-TAG I" once item I is
-// done.
+// shell's read, trFunc), and it prints "tend-ok-TAG I" on stderr once
+// item I is done: what the script wrote on stderr after the last of these
+// lines is the failing item's own.
 type batchScript struct {
 	tag   string
 	sb    strings.Builder
@@ -188,22 +189,33 @@ func newBatchScript() *batchScript {
 	// Temporary files are created private and given their mode after.
 	b.sb.WriteString("umask 077\n")
 	b.sb.WriteString(trFunc)
+	b.sb.WriteString(PathCheckFunc)
 	return b
 }
 
-// run runs the script and returns the items it reported done, and its
-// error.
-func (b *batchScript) run(ctx context.Context, h *Host) (map[int]bool, error) {
-	out, err := transport.Output(ctx, h.T, transport.Command{Script: b.sb.String(), Stdin: bytes.NewReader(b.stdin.Bytes())})
+// run runs the script and returns the items it reported done and its
+// result, whose Stderr is only what came after the last item done; the
+// error is the transport's.
+func (b *batchScript) run(ctx context.Context, h *Host) (map[int]bool, *transport.Result, error) {
+	res, err := h.T.Run(ctx, transport.Command{Script: b.sb.String(), Stdin: bytes.NewReader(b.stdin.Bytes())})
+	if err != nil {
+		return map[int]bool{}, nil, err
+	}
 	done := map[int]bool{}
-	for _, l := range strings.Split(string(out), "\n") {
+	var tail []string
+	for _, l := range strings.Split(string(res.Stderr), "\n") {
 		if n, ok := strings.CutPrefix(l, "tend-ok-"+b.tag+" "); ok {
 			if i, err := strconv.Atoi(n); err == nil {
 				done[i] = true
+				tail = tail[:0]
+				continue
 			}
 		}
+		tail = append(tail, l)
 	}
-	return done, err
+	out := *res
+	out.Stderr = []byte(strings.Join(tail, "\n"))
+	return done, &out, nil
 }
 
 // writeContent appends to sb the commands creating the file named by
@@ -314,9 +326,7 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 		writeContent(sb, stdin, after.Content.Data)
 		sb.WriteString("[ $_ts = 0 ] || return 1\n")
 	}
-	for _, m := range modes {
-		fmt.Fprintf(sb, "chmod %s -- %s || return 1\n", m, strings.Join(byMode[m], " "))
-	}
+	// Ownership before modes: chown and chgrp clear set-id bits.
 	for _, o := range owners {
 		fmt.Fprintf(sb, "%s -- %s || return 1\n", o, strings.Join(byOwner[o], " "))
 	}
@@ -333,6 +343,9 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 			fmt.Fprintf(sb, "{ [ -O %s ] && [ -G %s ] && [ -G %s ]; } || chown %s %s || return 1\n", qp, qp, staged[k], u+":"+g, staged[k])
 		}
 	}
+	for _, m := range modes {
+		fmt.Fprintf(sb, "chmod %s -- %s || return 1\n", m, strings.Join(byMode[m], " "))
+	}
 	sb.WriteString(":\n}\nif _stage; then\n")
 	for _, sd := range dirs {
 		// mv's last argument is the directory (a trailing slash): each
@@ -340,7 +353,7 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 		fmt.Fprintf(sb, "mv -f -- %s %s\n", strings.Join(byDir[sd], " "), target[sd])
 	}
 	for k, i := range idx {
-		fmt.Fprintf(sb, "{ [ -e %s ] || [ -h %s ]; } || echo 'tend-ok-%s %d'\n", staged[k], staged[k], tag, i)
+		fmt.Fprintf(sb, "{ [ -e %s ] || [ -h %s ]; } || echo 'tend-ok-%s %d' >&2\n", staged[k], staged[k], tag, i)
 	}
 	sb.WriteString("fi\n")
 	fmt.Fprintf(sb, "if [ -n \"$_tm\" ]; then rm -rf -- %s; else rmdir -- %s 2>/dev/null; fi\nexit 0\n", strings.Join(dirs, " "), strings.Join(dirs, " "))
@@ -351,8 +364,8 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 func (File) runItems(ctx context.Context, h *Host, items []BatchItem, idx []int, res []BatchResult) bool {
 	b := newBatchScript()
 	b.items(h, items, idx, res)
-	done, err := b.run(ctx, h)
-	return itemResults(idx, res, done, err)
+	done, out, err := b.run(ctx, h)
+	return itemResults(items, idx, res, done, out, err)
 }
 
 // items adds the items idx to the script, one by one, in order: it stops
@@ -377,11 +390,14 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 				sb.WriteString(strings.TrimSuffix(backupScript(p, undo["backup"]), "\n") + " || return 1\n")
 			}
 			mode := newMode(before, after)
+			sb.WriteString(PathCheck(p, "file", "return 1"))
 			tmp := shell.Quote(path.Dir(p) + "/.tend." + tag + "." + fmt.Sprint(k))
 			fmt.Fprintf(sb, "_tt=%s\n", tmp)
 			writeContent(sb, stdin, after.Content.Data)
 			fail := "{ rm -f -- \"$_tt\"; return 1; }"
-			fmt.Fprintf(sb, "[ $_ts = 0 ] || %s\nchmod %s \"$_tt\" || %s\n", fail, mode, fail)
+			fmt.Fprintf(sb, "[ $_ts = 0 ] || %s\n", fail)
+			// Ownership before the mode: chown and chgrp clear set-id
+			// bits.
 			owner, group := after.Str("owner"), after.Str("group")
 			switch {
 			case owner != "" && group != "":
@@ -401,6 +417,7 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 					fmt.Fprintf(sb, "{ [ -O %s ] && [ -G %s ] && [ -G \"$_tt\" ]; } || chown %s \"$_tt\" || %s\n", qp, qp, u+":"+g, fail)
 				}
 			}
+			fmt.Fprintf(sb, "chmod %s \"$_tt\" || %s\n", mode, fail)
 			sb.WriteString(notDirScript(p, fail))
 			fmt.Fprintf(sb, "mv -f -- \"$_tt\" %s || %s\n", qp, fail)
 		default:
@@ -410,15 +427,16 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 				if mode == "" {
 					mode = "0644"
 				}
+				sb.WriteString(PathCheck(p, "file", "return 1"))
 				fmt.Fprintf(sb, "_tt=%s\nset -C; _tc=\n{ _tc=1; } 3>\"$_tt\"\nset +C\n[ -n \"$_tc\" ] || return 1\n", shell.Quote(path.Dir(p)+"/.tend."+tag+"."+fmt.Sprint(k)))
 				fail := "{ rm -f -- \"$_tt\"; return 1; }"
-				fmt.Fprintf(sb, "chmod %s \"$_tt\" || %s\n", mode, fail)
 				if o := after.Str("owner"); o != "" {
 					fmt.Fprintf(sb, "chown %s \"$_tt\" || %s\n", shell.Quote(o), fail)
 				}
 				if g := after.Str("group"); g != "" {
 					fmt.Fprintf(sb, "chgrp %s \"$_tt\" || %s\n", shell.Quote(g), fail)
 				}
+				fmt.Fprintf(sb, "chmod %s \"$_tt\" || %s\n", mode, fail)
 				sb.WriteString(notDirScript(p, fail))
 				fmt.Fprintf(sb, "mv -f -- \"$_tt\" %s || %s\n", qp, fail)
 			} else {
@@ -435,23 +453,29 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 		res[i].Undo = undo
 	}
 	for k, i := range idx {
-		fmt.Fprintf(sb, "_tb%d || exit 1\necho 'tend-ok-%s %d'\n", k, tag, i)
+		fmt.Fprintf(sb, "_tb%d || exit 1\necho 'tend-ok-%s %d' >&2\n", k, tag, i)
 	}
 }
 
 // itemResults fills the results of the items idx, made one by one in
-// order, from those done: the first not done failed (with err, the
-// script's), the ones after it were not attempted. It reports whether
-// all were done.
-func itemResults(idx []int, res []BatchResult, done map[int]bool, err error) bool {
+// order, from those done: the first not done failed, with the script's
+// failure as its own ChangeError (out's Stderr is what came after the
+// last item done) or err, the transport's; the ones after it were not
+// attempted. It reports whether all were done.
+func itemResults(items []BatchItem, idx []int, res []BatchResult, done map[int]bool, out *transport.Result, err error) bool {
 	all := true
 	for _, i := range idx {
 		switch {
 		case done[i]:
 		case all:
 			all = false
-			res[i].Err = err
-			if res[i].Err == nil {
+			before, after := items[i].Before, items[i].After
+			switch {
+			case err != nil:
+				res[i].Err = err
+			case out != nil && out.ExitStatus != 0:
+				res[i].Err = ScriptError(ChangeAction(before, after), changePath(before, after), out)
+			default:
 				res[i].Err = errors.New("the batch script ended before this change")
 			}
 		default:

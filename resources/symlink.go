@@ -86,24 +86,24 @@ func (Symlink) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 // Apply implements Type.
 func (Symlink) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
 	if !after.Present {
-		return nil, RunScript(ctx, h, "rm -f -- "+shell.Quote(before.Str("path"))+"\n", nil)
+		return nil, RunChange(ctx, h, "remove", before.Str("path"), "rm -f -- "+shell.Quote(before.Str("path"))+"\n", nil)
 	}
-	return nil, RunScript(ctx, h, linkScript(after.Str("path"), after.Str("target")), nil)
+	return nil, RunChange(ctx, h, ChangeAction(before, after), after.Str("path"), linkScript(after.Str("path"), after.Str("target")), nil)
 }
 
 // linkScript points p at target atomically: a link under a temporary name,
 // renamed over p.
 func linkScript(p, target string) string {
 	tmp := path.Dir(p) + "/.tend.link." + path.Base(p)
-	return fmt.Sprintf("set -e\nrm -f -- %[1]s\nln -s -- %[2]s %[1]s\nmv -fT -- %[1]s %[3]s\n",
-		shell.Quote(tmp), shell.Quote(target), shell.Quote(p))
+	return fmt.Sprintf("set -e\n%srm -f -- %[2]s\nln -s -- %[3]s %[2]s\nmv -fT -- %[2]s %[4]s\n",
+		PathCheckFunc+PathCheck(p, "", "exit 1"), shell.Quote(tmp), shell.Quote(target), shell.Quote(p))
 }
 
 // Revert implements Type.
 func (Symlink) Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
 	p := before.Str("path")
 	if !before.Present {
-		return RunScript(ctx, h, "rm -f -- "+shell.Quote(p)+"\n", nil)
+		return RunChange(ctx, h, "remove", p, "rm -f -- "+shell.Quote(p)+"\n", nil)
 	}
-	return RunScript(ctx, h, linkScript(p, before.Str("target")), nil)
+	return RunChange(ctx, h, "restore", p, linkScript(p, before.Str("target")), nil)
 }

@@ -167,7 +167,7 @@ func (Group) Apply(ctx context.Context, h *resources.Host, before, after *resour
 			s.line("gpasswd -M", shell.Quote(strings.Join(ms, ",")), `"$n" >/dev/null`)
 		}
 	}
-	done, err := run(ctx, h, s)
+	done, err := run(ctx, h, resources.ChangeAction(before, after), "group "+changeName(before, after), s)
 	undo := joinUndo(pre, done)
 	if err == nil {
 		return undo, nil
@@ -216,6 +216,6 @@ func (Group) Revert(ctx context.Context, h *resources.Host, before, after *resou
 			s.line("gpasswd -M", shell.Quote(strings.Join(ms, ",")), `"$n" >/dev/null`)
 		}
 	}
-	_, err := run(ctx, h, s)
+	_, err := run(ctx, h, resources.RevertAction(before), "group "+changeName(before, after), s)
 	return err
 }

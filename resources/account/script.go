@@ -77,10 +77,17 @@ func (s *script) secret(tool, name, hash string) {
 func (s *script) String() string { return s.sb.String() }
 
 // run runs a change script and returns the undo values it printed, also
-// when it failed part-way, so that what it did can be undone.
-func run(ctx context.Context, h *resources.Host, s *script) (resources.Undo, error) {
-	out, err := transport.Output(ctx, h.T, transport.Command{Script: s.String(), Stdin: bytes.NewReader(s.stdin.Bytes())})
-	return parseUndo(out), err
+// when it failed part-way, so that what it did can be undone. Its failure
+// is a *resources.ChangeError for action on object ("user NAME").
+func run(ctx context.Context, h *resources.Host, action, object string, s *script) (resources.Undo, error) {
+	res, err := h.T.Run(ctx, transport.Command{Script: s.String(), Stdin: bytes.NewReader(s.stdin.Bytes())})
+	if err != nil {
+		return resources.Undo{}, err
+	}
+	if res.ExitStatus != 0 {
+		return parseUndo(res.Stdout), resources.ScriptError(action, object, res)
+	}
+	return parseUndo(res.Stdout), nil
 }
 
 // parseUndo collects the "undo KEY VALUE" lines of a script's output.
@@ -275,4 +282,12 @@ func idClash(cfg cty.Value, out resources.ProbeOutput, attr, kind string) error 
 		return nil
 	}
 	return &resources.AttrError{Attr: attr, Msg: fmt.Sprintf("%s %s is already used by %s %q on this host; choose another %s or manage %q instead", attr, cfgID(cfg, attr), kind, owner, attr, owner)}
+}
+
+// changeName is the name of the account a change acts on.
+func changeName(before, after *resources.State) string {
+	if n := after.Str("name"); n != "" {
+		return n
+	}
+	return before.Str("name")
 }

@@ -410,7 +410,7 @@ func (User) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 		}
 		s = updateScript(before, after, h.NextBackup(after.Str("name")+"/.ssh/authorized_keys"))
 	}
-	done, err := run(ctx, h, s)
+	done, err := run(ctx, h, resources.ChangeAction(before, after), "user "+changeName(before, after), s)
 	undo := joinUndo(pre, done)
 	if err == nil {
 		return undo, nil
@@ -609,7 +609,7 @@ func (User) Revert(ctx context.Context, h *resources.Host, before, after *resour
 	default:
 		s = revertUpdateScript(before, after, undo)
 	}
-	_, err := run(ctx, h, s)
+	_, err := run(ctx, h, resources.RevertAction(before), "user "+changeName(before, after), s)
 	return err
 }
 

@@ -576,3 +576,17 @@ func TestIDClash(t *testing.T) {
 		}
 	}
 }
+
+// TestUserChangeError: a user change that fails on the host, run by real
+// sh, reads "update user NAME: CAUSE", the cause the script's own words.
+func TestUserChangeError(t *testing.T) {
+	s := cty.StringVal
+	cur := state(true, map[string]cty.Value{"name": s("tend-no-such-user"), "authorized_keys": cty.NullVal(cty.String), "authorized_keys_access": s("~/.ssh missing")})
+	want := state(true, map[string]cty.Value{"name": s("tend-no-such-user"), "authorized_keys": s("ssh-ed25519 AAA\n"), "authorized_keys_access": s(accessWant("tend-no-such-user"))})
+	h := &resources.Host{T: local.New(), BackupDir: t.TempDir()}
+	_, err := User{}.Apply(context.Background(), h, cur, want)
+	var ce *resources.ChangeError
+	if !errors.As(err, &ce) || ce.Error() != "update user tend-no-such-user: user tend-no-such-user does not exist" {
+		t.Errorf("error %v (%T)", err, err)
+	}
+}

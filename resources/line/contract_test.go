@@ -334,3 +334,42 @@ func TestSensitiveLine(t *testing.T) {
 		t.Errorf("the secret is in the saved state: %s", b)
 	}
 }
+
+// TestApplyErrors: a line change that fails on the host says what, on
+// which file, and why, in an operator's words: a created file's parent
+// that is not a directory, a missing backup on revert.
+func TestApplyErrors(t *testing.T) {
+	ctx := context.Background()
+	host := newHost(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "notadir"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	typ := line.Line{}
+	p := filepath.Join(dir, "notadir/app.conf")
+	cfg := resourcetest.Object(typ, map[string]cty.Value{"path": cty.StringVal(p), "line": cty.StringVal("b"), "create": cty.True})
+	before, after, _ := desired(t, host, cfg)
+	_, err := typ.Apply(ctx, host, before, after)
+	var ce *resources.ChangeError
+	if !errors.As(err, &ce) || ce.Error() != "create "+p+": parent "+dir+"/notadir is not a directory" {
+		t.Errorf("create: %v (%T)", err, err)
+	}
+
+	p = filepath.Join(dir, "f")
+	if err := os.WriteFile(p, []byte("a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg = resourcetest.Object(typ, map[string]cty.Value{"path": cty.StringVal(p), "line": cty.StringVal("b")})
+	before, after, _ = desired(t, host, cfg)
+	undo, err := typ.Apply(ctx, host, before, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(undo["backup"]); err != nil {
+		t.Fatal(err)
+	}
+	err = typ.Revert(ctx, host, before, after, undo)
+	if !errors.As(err, &ce) || ce.Error() != "restore "+p+": its backup "+undo["backup"]+" is missing" {
+		t.Errorf("revert: %v (%T)", err, err)
+	}
+}

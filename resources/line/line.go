@@ -291,9 +291,9 @@ func (Line) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 			return nil, fmt.Errorf("%s does not exist; set create = true to create it", target)
 		}
 		data, _ := e.Apply(nil)
-		fmt.Fprintf(&sb, "p=%s\n[ ! -e \"$p\" ] || { echo \"$p appeared while tend was creating it; plan again\" >&2; exit 1; }\n", shell.Quote(target))
+		fmt.Fprintf(&sb, "p=%s\n[ ! -e \"$p\" ] || { %s; exit 1; }\n", shell.Quote(target), resources.CauseLine(`"it appeared while tend was creating it; plan again"`))
 		writeAtomic(&sb, target, "0644", "")
-		if err := resources.RunScript(ctx, h, sb.String(), data); err != nil {
+		if err := resources.RunChange(ctx, h, "create", target, sb.String(), data); err != nil {
 			return nil, err
 		}
 		return resources.Undo{"path": target, "created": "1"}, nil
@@ -305,11 +305,11 @@ func (Line) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 	}
 	sum := sha256.Sum256(fs.Data)
 	b := h.NextBackup(target)
-	fmt.Fprintf(&sb, "p=%s\nh=$(sha256sum < \"$p\")\n[ \"${h%%%% *}\" = %s ] || { echo \"$p changed while tend was editing it; plan again\" >&2; exit 1; }\n",
-		shell.Quote(target), hex.EncodeToString(sum[:]))
+	fmt.Fprintf(&sb, "p=%s\nh=$(sha256sum < \"$p\")\n[ \"${h%%%% *}\" = %s ] || { %s; exit 1; }\n",
+		shell.Quote(target), hex.EncodeToString(sum[:]), resources.CauseLine(`"it changed while tend was editing it; plan again"`))
 	fmt.Fprintf(&sb, "mkdir -p -m 0700 %s\ncp -p -- \"$p\" %s\n", shell.Quote(path.Dir(b)), shell.Quote(b))
 	writeAtomic(&sb, target, fs.Mode, fs.UID+":"+fs.GID)
-	if err := resources.RunScript(ctx, h, sb.String(), data); err != nil {
+	if err := resources.RunChange(ctx, h, "update", target, sb.String(), data); err != nil {
 		return nil, err
 	}
 	return resources.Undo{"path": target, "backup": b}, nil
@@ -319,9 +319,9 @@ func (Line) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 // file in p's directory, with the given mode and owner (uid:gid, or ""
 // for the connecting user's), renamed into place.
 func writeAtomic(sb *strings.Builder, p, mode, owner string) {
-	dir := path.Dir(p)
-	fmt.Fprintf(sb, "d=%s\n[ -d \"$d\" ] || { echo \"directory $d does not exist\" >&2; exit 1; }\n", shell.Quote(dir))
-	fmt.Fprintf(sb, "t=$(mktemp \"$d/.tend.XXXXXX\")\ntrap 'rm -f \"$t\"' EXIT\ncat > \"$t\"\n")
+	sb.WriteString(resources.PathCheckFunc)
+	sb.WriteString(resources.PathCheck(p, "file", "exit 1"))
+	fmt.Fprintf(sb, "d=%s\nt=$(mktemp \"$d/.tend.XXXXXX\")\ntrap 'rm -f \"$t\"' EXIT\ncat > \"$t\"\n", shell.Quote(path.Dir(p)))
 	if owner != "" {
 		// chown before chmod: chown clears set-id bits.
 		fmt.Fprintf(sb, "chown %s \"$t\"\n", shell.Quote(owner))
@@ -338,11 +338,11 @@ func (Line) Revert(ctx context.Context, h *resources.Host, before, after *resour
 	case p == "":
 		return nil // Apply changed nothing
 	case undo["created"] == "1":
-		return resources.RunScript(ctx, h, "rm -f -- "+shell.Quote(p)+"\n", nil)
+		return resources.RunChange(ctx, h, "remove", p, "rm -f -- "+shell.Quote(p)+"\n", nil)
 	case undo["backup"] != "":
-		script := fmt.Sprintf("set -e\nb=%s\n[ -f \"$b\" ] || { echo \"the backup $b is missing\" >&2; exit 1; }\nt=$(mktemp %s)\ntrap 'rm -f \"$t\"' EXIT\ncp -p -- \"$b\" \"$t\"\nmv -f \"$t\" %s\ntrap - EXIT\n",
+		script := fmt.Sprintf("set -e\nb=%s\n[ -f \"$b\" ] || { "+strings.ReplaceAll(resources.CauseLine(`"its backup $b is missing"`), "%", "%%")+"; exit 1; }\nt=$(mktemp %s)\ntrap 'rm -f \"$t\"' EXIT\ncp -p -- \"$b\" \"$t\"\nmv -f \"$t\" %s\ntrap - EXIT\n",
 			shell.Quote(undo["backup"]), shell.Quote(path.Dir(p)+"/.tend.XXXXXX"), shell.Quote(p))
-		return resources.RunScript(ctx, h, script, nil)
+		return resources.RunChange(ctx, h, "restore", p, script, nil)
 	}
 	return fmt.Errorf("nothing in the journal says how to revert %s", p)
 }

@@ -2,6 +2,7 @@ package pkg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -332,8 +333,9 @@ func TestCheck(t *testing.T) {
 	ch := newChange()
 	err := check(dnf{bin: "dnf"}, op{Kind: opLatest, Name: "tend-hello", Version: "2.0-1", Installed: true}, before, ch, false,
 		"Skipped:\n  tend-hello-2.0-1.noarch\nComplete!\n")
-	if err == nil || !strings.Contains(err.Error(), "dnf did not upgrade tend-hello to 2.0-1 (it is at 1.0-1):\nSkipped:\n  tend-hello-2.0-1.noarch") {
-		t.Errorf("error %v", err)
+	// The manager's words go under the error, not in it.
+	if stderr, _ := resources.Detail(err); err == nil || err.Error() != "dnf did not upgrade tend-hello to 2.0-1 (it is at 1.0-1)" || !strings.Contains(string(stderr), "Skipped:\n  tend-hello-2.0-1.noarch") {
+		t.Errorf("error %v, stderr %q", err, stderr)
 	}
 	ch.Removed["tend-hello 1.0-1"] = true
 	ch.Added["tend-hello 2.0-1"] = true
@@ -628,4 +630,27 @@ func probeAll(t *testing.T, typ Package, cfgs []cty.Value, withPrelude bool) []*
 		out = append(out, st)
 	}
 	return out
+}
+
+// TestTxnChangeError: a failed transaction, run by real sh with a fake
+// apt-get, fails the package's change with its action, its name and the
+// package manager's error line as the cause; the rest of its output is
+// kept under it.
+func TestTxnChangeError(t *testing.T) {
+	before := &resources.State{Attrs: map[string]cty.Value{"name": cty.StringVal("tend-nosuch"), "provider": cty.StringVal("apt")}}
+	after := &resources.State{Present: true, Attrs: map[string]cty.Value{"name": cty.StringVal("tend-nosuch")}}
+	host := &resources.Host{Name: "local", T: local.New()}
+	fakeBin(t, false, map[string]string{
+		"dpkg-query": "echo 'ii |tend-base 1.0'",
+		"apt-get":    "echo 'Reading package lists...'; echo 'W: something else'; echo 'E: Unable to locate package tend-nosuch' >&2; exit 100",
+	})
+	_, err := Package{}.Apply(context.Background(), host, before, after)
+	var ce *resources.ChangeError
+	if !errors.As(err, &ce) || ce.Error() != "install tend-nosuch: apt failed (exit status 100): E: Unable to locate package tend-nosuch" ||
+		!strings.Contains(string(ce.Stderr), "W: something else") || strings.Contains(string(ce.Stderr), "Unable to locate") {
+		t.Errorf("error %v (%T)", err, err)
+		if ce != nil {
+			t.Logf("stderr %q", ce.Stderr)
+		}
+	}
 }

@@ -130,11 +130,9 @@ func runTxn(ctx context.Context, h *resources.Host, p provider, root string, ops
 	out := string(res.Stdout)
 	i := strings.Index(out, markLog+"\n")
 	if i < 0 {
-		msg := strings.TrimSpace(string(res.Stderr) + "\n" + out)
-		if msg == "" {
-			msg = fmt.Sprintf("exit status %d", res.ExitStatus)
-		}
-		return nil, fmt.Errorf("%s transaction did not run: %s", p.id(), msg)
+		ce := resources.ScriptError("", "", res)
+		ce.Cause = p.id() + " transaction did not run: " + ce.Cause
+		return nil, ce
 	}
 	r := &txnResult{Log: out[i+len(markLog)+1:] + string(res.Stderr), Status: res.ExitStatus, Change: newChange()}
 	head := out[:i]
@@ -183,9 +181,63 @@ func transact(ctx context.Context, h *resources.Host, p provider, root string, o
 		r, log = r2, r.Log+"\n"+r2.Log
 	}
 	if r.Status != 0 {
-		return ch, log, refresh, fmt.Errorf("%s failed (exit status %d):\n%s", p.id(), r.Status, words(r.Log, 25))
+		return ch, log, refresh, txnError(p, r.Status, r.Log)
 	}
 	return ch, log, refresh, nil
+}
+
+// txnError is a failed transaction's error, for no package in
+// particular (itemError names it): the package manager's error line is
+// the cause, its last words are kept as the stderr shown under it.
+func txnError(p provider, status int, log string) *resources.ChangeError {
+	w := words(log, 25)
+	ls := strings.Split(w, "\n")
+	at := len(ls) - 1
+	for i := len(ls) - 1; i >= 0; i-- {
+		l := strings.ToLower(strings.TrimSpace(ls[i]))
+		if strings.HasPrefix(l, "e: ") || strings.HasPrefix(l, "error") {
+			at = i
+			break
+		}
+	}
+	line := strings.TrimSpace(ls[at])
+	ce := &resources.ChangeError{Cause: fmt.Sprintf("%s failed (exit status %d)", p.id(), status), Status: status}
+	if line != "" && line != "..." {
+		ce.Cause += ": " + line
+	}
+	if at == len(ls)-1 {
+		// The cause ends the output: shown once.
+		ls = ls[:at]
+	}
+	if rest := strings.TrimSpace(strings.Join(ls, "\n")); rest != "" && rest != "..." {
+		ce.Stderr = []byte(strings.Join(ls, "\n") + "\n")
+	}
+	return ce
+}
+
+// itemError is err, a transaction's or a check's, as the error of one
+// op's change: a *resources.ChangeError gets the op's action and package.
+func itemError(err error, action, name string) error {
+	var ce *resources.ChangeError
+	if !errors.As(err, &ce) || ce.Action != "" {
+		return err
+	}
+	c := *ce
+	c.Action, c.Path = action, name
+	return &c
+}
+
+// opAction is the word for what an op does.
+func opAction(o op) string {
+	switch {
+	case o.Kind == opRemove:
+		return "remove"
+	case o.Installed && o.Kind == opLatest:
+		return "upgrade"
+	case o.Installed:
+		return "update"
+	}
+	return "install"
 }
 
 // opFor turns a planned change into the op making it.
@@ -284,6 +336,9 @@ func (t Package) ApplyBatch(ctx context.Context, h *resources.Host, items []reso
 			case err != nil:
 				results[i].Err = err
 			}
+			if results[i].Err != nil {
+				results[i].Err = itemError(results[i].Err, opAction(ops[k]), ops[k].Name)
+			}
 			if results[i].Err == nil && !extrasDone && ch != nil && ch.Known {
 				// What the transaction did besides the declared changes is
 				// reverted with the first successful one, reverted last.
@@ -332,7 +387,11 @@ func check(p provider, o op, before *resources.State, ch *change, refreshed bool
 	if problem == "" {
 		return nil
 	}
-	return fmt.Errorf("%s %s:\n%s", p.id(), problem, words(log, 15))
+	ce := &resources.ChangeError{Cause: p.id() + " " + problem}
+	if w := words(log, 15); strings.TrimSpace(w) != "" {
+		ce.Stderr = []byte(w + "\n")
+	}
+	return ce
 }
 
 func describe(v string) string {
@@ -446,9 +505,16 @@ func (t Package) Revert(ctx context.Context, h *resources.Host, before, after *r
 	if after.Present && after.Str("version") == "" {
 		pre.Attrs["installed"] = cty.StringVal("(unknown version)")
 	}
+	action := "restore"
+	if main.Kind == opRemove {
+		action = "remove"
+	}
 	ch, log, _, err := transact(ctx, h, p, t.root, ops, false)
 	if err == nil && ch != nil && ch.Known {
 		err = check(p, main, pre, ch, false, log)
+	}
+	if err != nil {
+		err = itemError(err, action, name)
 	}
 	if err == nil || len(extras) == 0 {
 		return err
@@ -458,7 +524,7 @@ func (t Package) Revert(ctx context.Context, h *resources.Host, before, after *r
 		err2 = check(p, main, pre, ch, false, log)
 	}
 	if err2 != nil {
-		return err2
+		return itemError(err2, action, name)
 	}
 	return errors.Join(fmt.Errorf("restored %s, but not the other packages its change touched (%s)", name, describeOps(extras)), err)
 }

@@ -507,19 +507,21 @@ func probeError(out resources.ProbeOutput) error {
 // scriptPrelude starts every change script: stop at the first error,
 // remove a half-written temporary file, and run commands with their
 // output shown only when they fail.
-const scriptPrelude = `set -e
+var scriptPrelude = `set -e
 t=
 o=$(mktemp)
 trap 'rm -f "$o" $t' EXIT
-run() { if ! "$@" </dev/null >"$o" 2>&1; then cat "$o" >&2; echo "tend: $* failed" >&2; exit 1; fi; }
-`
+run() { if ! "$@" </dev/null >"$o" 2>&1; then cat "$o" >&2; ` + resources.CauseLine(`"$* failed"`) + `; exit 1; fi; }
+` + resources.PathCheckFunc
 
 // writeFile appends commands writing data to p atomically (a temporary
-// file in p's directory renamed over it), root:root, mode 0644.
+// file in p's directory renamed over it), root:root, mode 0644 (chown
+// first: it clears set-id bits).
 func writeFile(sb *strings.Builder, p string, data []byte) {
+	sb.WriteString(resources.PathCheck(p, "file", "exit 1"))
 	fmt.Fprintf(sb, "t=$(mktemp %s)\n", shell.Quote(path.Dir(p)+"/.tend.XXXXXX"))
 	fmt.Fprintf(sb, "printf '%%s' %s | base64 -d > \"$t\"\n", shell.Quote(base64.StdEncoding.EncodeToString(data)))
-	fmt.Fprintf(sb, "chmod 0644 \"$t\"\nchown 0:0 \"$t\"\nmv -f \"$t\" %s\nt=\n", shell.Quote(p))
+	fmt.Fprintf(sb, "chown 0:0 \"$t\"\nchmod 0644 \"$t\"\nmv -f \"$t\" %s\nt=\n", shell.Quote(p))
 }
 
 // backup appends commands copying p into the run's backup directory.
@@ -553,9 +555,10 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 		} else {
 			fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(p))
 		}
-		return undo, resources.RunScript(ctx, h, sb.String(), nil)
+		return undo, resources.RunChange(ctx, h, resources.ChangeAction(before, after), p, sb.String(), nil)
 	}
-	unit := shell.Quote("tend-" + name + ".timer")
+	timer := "tend-" + name + ".timer"
+	unit := shell.Quote(timer)
 	sp, tp := UnitPaths(name)
 	have := map[string]bool{}
 	if before.Present {
@@ -574,7 +577,7 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 			sb.WriteString("run systemctl disable --now --quiet -- " + unit + "\n")
 		}
 		fmt.Fprintf(&sb, "rm -f -- %s %s\nrun systemctl daemon-reload\n", shell.Quote(sp), shell.Quote(tp))
-		return undo, resources.RunScript(ctx, h, sb.String(), nil)
+		return undo, resources.RunChange(ctx, h, "remove", timer, sb.String(), nil)
 	}
 	if after.Content == nil || !after.Content.Known {
 		return nil, fmt.Errorf("internal error: the unit files of %s are not known", name)
@@ -595,7 +598,7 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 	if active, _ := boolAttr(before, "active"); !active {
 		sb.WriteString("run systemctl start -- " + unit + "\n")
 	}
-	return undo, resources.RunScript(ctx, h, sb.String(), nil)
+	return undo, resources.RunChange(ctx, h, resources.ChangeAction(before, after), timer, sb.String(), nil)
 }
 
 // ApplyBatch implements resources.Batcher: a host's cron files are
@@ -684,9 +687,10 @@ func (Task) Revert(ctx context.Context, h *resources.Host, before, after *resour
 		} else {
 			fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(p))
 		}
-		return resources.RunScript(ctx, h, sb.String(), nil)
+		return resources.RunChange(ctx, h, resources.RevertAction(before), p, sb.String(), nil)
 	}
-	unit := shell.Quote("tend-" + name + ".timer")
+	timer := "tend-" + name + ".timer"
+	unit := shell.Quote(timer)
 	sp, tp := UnitPaths(name)
 	hadTimer := undo["timer_backup"] != ""
 	if !hadTimer {
@@ -715,5 +719,5 @@ func (Task) Revert(ctx context.Context, h *resources.Host, before, after *resour
 			sb.WriteString(map[bool]string{true: "run systemctl start -- ", false: "run systemctl stop -- "}[active] + unit + "\n")
 		}
 	}
-	return resources.RunScript(ctx, h, sb.String(), nil)
+	return resources.RunChange(ctx, h, resources.RevertAction(before), timer, sb.String(), nil)
 }

@@ -404,7 +404,7 @@ func steps(from, to *resources.State) []step {
 const runPrelude = `set -e
 t=$(mktemp)
 trap 'rm -f "$t"' EXIT
-run() { if ! "$@" </dev/null >"$t" 2>&1; then cat "$t" >&2; echo "tend: $* failed" >&2; exit 1; fi; }
+run() { if ! "$@" </dev/null >"$t" 2>&1; then cat "$t" >&2; printf 'tend-cause: %s\n' "$* failed" >&2; exit 1; fi; }
 `
 
 // changeScript returns the script making steps on a service.
@@ -483,7 +483,7 @@ func (Service) Apply(ctx context.Context, h *resources.Host, before, after *reso
 			}
 		}
 	}
-	return nil, resources.RunScript(ctx, h, changeScript(before.Str("provider"), before.Str("name"), ss), nil)
+	return nil, resources.RunChange(ctx, h, "update", "service "+before.Str("name"), changeScript(before.Str("provider"), before.Str("name"), ss), nil)
 }
 
 // Revert implements resources.Type: it puts back the running and enabled
@@ -507,7 +507,7 @@ func (Service) Revert(ctx context.Context, h *resources.Host, before, after *res
 			}
 		}
 	}
-	return resources.RunScript(ctx, h, changeScript(before.Str("provider"), before.Str("name"), ss), nil)
+	return resources.RunChange(ctx, h, "restore", "service "+before.Str("name"), changeScript(before.Str("provider"), before.Str("name"), ss), nil)
 }
 
 // Refresh implements resources.Refresher: restart or reload the service
@@ -518,7 +518,8 @@ func (Service) Refresh(ctx context.Context, h *resources.Host, cfg cty.Value) er
 	if err != nil {
 		return err
 	}
-	return resources.RunScript(ctx, h, refreshScript(providerScript(cfg), n, str(cfg, "refresh", Restart)), nil)
+	r := str(cfg, "refresh", Restart)
+	return resources.RunChange(ctx, h, r, "service "+n, refreshScript(providerScript(cfg), n, r), nil)
 }
 
 // refreshScript restarts or reloads service n if it runs; pvScript sets

@@ -328,8 +328,9 @@ func TestApplyRevertRun(t *testing.T) {
 	bad := state(Systemd, false, false)
 	bad.Attrs["name"] = s("bad")
 	_, err = Service{}.Apply(context.Background(), h, bad, &resources.State{Present: true, Attrs: map[string]cty.Value{"name": s("bad"), "running": b(true)}})
-	if err == nil || !strings.Contains(err.Error(), "Job for bad.service failed.") || !strings.Contains(err.Error(), "systemctl start -- bad failed") {
-		t.Errorf("failing start: %v", err)
+	// The command's output goes under the error, not in it.
+	if stderr, _ := resources.Detail(err); err == nil || err.Error() != "update service bad: systemctl start -- bad failed" || !strings.Contains(string(stderr), "Job for bad.service failed.") {
+		t.Errorf("failing start: %v, stderr %q", err, stderr)
 	}
 }
 
