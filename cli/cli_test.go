@@ -328,7 +328,7 @@ func TestRollbackOnFailure(t *testing.T) {
 	if diff := cmp.Diff(before, snapshot(t, root)); diff != "" {
 		t.Errorf("host not restored after rollback (-before +after):\n%s\n%s", diff, out)
 	}
-	if !strings.Contains(out, "file.three failed") || !strings.Contains(out, "rolled back 2 changes") {
+	if !strings.Contains(out, "! file.three: create "+root+"/blocker/child: parent "+root+"/blocker is not a directory") || !strings.Contains(out, "rolled back 2 changes") {
 		t.Errorf("output does not report the failure and the rollback:\n%s", out)
 	}
 	want := map[string]journal.Status{

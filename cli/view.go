@@ -63,7 +63,7 @@ func (v *humanView) event(e *engine.Event) {
 		if e.Address == "" {
 			fmt.Fprintf(w, "  %s: ! %s\n", e.Host, e.Error)
 		} else {
-			fmt.Fprintf(w, "  %s: ! %s failed: %s\n", e.Host, e.Address, e.Error)
+			fmt.Fprintf(w, "  %s: ! %s: %s\n", e.Host, e.Address, e.Error)
 		}
 		fmt.Fprint(w, indent(e.Stderr, "      "))
 	case engine.ChangeUnknown:

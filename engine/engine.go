@@ -79,6 +79,9 @@ type Engine struct {
 	// run's existing entries.
 	Entries     map[string]map[string]int
 	Subscribers []Subscriber
+	// NoBatch makes every change on its own, even of a type that batches
+	// (tests compare runs with and without batching).
+	NoBatch bool
 
 	interrupted atomic.Bool
 	seq         atomic.Int64

@@ -349,7 +349,7 @@ func refreshSatisfied(ch *plan.Change, changed bool) bool {
 // order, no-ops aside: when one fails, the changes made are then exactly
 // those made without batching (a batch stops at its first failure).
 func (a *hostRun) batch(first *plan.Change, batched map[*plan.Change]resources.BatchResult, failed map[string]bool) []*plan.Change {
-	if _, ok := first.Resource.(resources.Batcher); !ok {
+	if _, ok := first.Resource.(resources.Batcher); !ok || a.e.NoBatch {
 		return []*plan.Change{first}
 	}
 	made := map[string]bool{}
@@ -876,11 +876,15 @@ func RunHealthCheck(ctx context.Context, t transport.Transport, hc *HealthCheck)
 // stderrOf returns the host's stderr an error carries apart from its
 // message, if any (a transport.ExitError's message holds its stderr).
 func stderrOf(err error) string {
-	return ""
+	stderr, _ := resources.Detail(err)
+	return string(stderr)
 }
 
 // stdoutOf returns the host's stdout an error carries, if any.
-func stdoutOf(err error) string { return "" }
+func stdoutOf(err error) string {
+	_, stdout := resources.Detail(err)
+	return string(stdout)
+}
 
 func hostBackupDir(hp *plan.HostPlan, runID string) string {
 	return hp.Facts.BackupDir + "/" + runID

@@ -80,7 +80,7 @@ file "fails" {
 	if code != 1 {
 		t.Fatalf("apply: exit %d, want 1", code)
 	}
-	if !strings.Contains(out, "file.fails failed") || !strings.Contains(out, "rolled back 5 changes") {
+	if !strings.Contains(out, "! file.fails: create /etc/motd/not-a-directory: parent /etc/motd is not a directory") || !strings.Contains(out, "rolled back 5 changes") {
 		t.Errorf("the output does not report the failure and the rollback of 5 changes")
 	}
 	if after := state(); after != before {
