@@ -115,7 +115,7 @@ func hostPlan(t *testing.T, typ resources.Type, fh *fakeHost, keys []string, dep
 }
 
 func statuses(j *journal.Journal, dir string) map[string]journal.Status {
-	r, _ := journal.Read(dir, strings.TrimSuffix(j.Path()[strings.LastIndex(j.Path(), "/")+1:], ".json"))
+	r, _ := journal.Read(dir, strings.TrimSuffix(j.Path()[strings.LastIndex(j.Path(), "/")+1:], ".journal"))
 	out := map[string]journal.Status{}
 	for _, e := range r.Hosts[0].Changes {
 		out[e.Address] = e.Status

@@ -126,6 +126,7 @@ func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailur
 	if err != nil {
 		return err
 	}
+	defer j.Close()
 	var enc *json.Encoder
 	if asJSON {
 		enc = json.NewEncoder(io.Stdout)

@@ -186,6 +186,7 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 	if err != nil {
 		return err
 	}
+	defer j.Close()
 	fmt.Fprintf(w, "\nPatching (run %s)\n", j.Path())
 	var hc func(context.Context, *plan.HostPlan) error
 	if ro.HealthCheck != nil {

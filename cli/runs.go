@@ -66,7 +66,7 @@ func revertible(h *journal.Host) []*journal.Entry {
 		if e.Irreversible != "" {
 			continue
 		}
-		if e.Status == journal.Applied || e.Status == journal.Applying || e.Status == journal.RevertFailed {
+		if e.Status == journal.Applied || e.Status == journal.Applying || e.Status == journal.Unknown || e.Status == journal.RevertFailed {
 			out = append(out, e)
 		}
 	}
@@ -138,8 +138,10 @@ func rollbackCmd(io IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer rj.Close()
 			connect := c.connector()
 			failed := 0
+			reverted := map[*journal.Entry]bool{}
 			for _, h := range hosts {
 				jh := &journal.Host{Name: h.Name, BackupDir: h.BackupDir, Outcome: "success", Changes: []*journal.Entry{}}
 				ih := l.inv.Host(h.Name)
@@ -181,6 +183,7 @@ func rollbackCmd(io IO) *cobra.Command {
 					} else {
 						ne.Status = journal.Reverted
 						e.Status = journal.Reverted
+						reverted[e] = true
 						fmt.Fprintf(w, "  %s: ↶ %s reverted\n", h.Name, e.Address)
 					}
 					jh.Changes = append(jh.Changes, &ne)
@@ -196,7 +199,18 @@ func rollbackCmd(io IO) *cobra.Command {
 			// Mark what was reverted in the original run, so a second
 			// rollback does not revert it again.
 			if oj, err := journal.Open(c.dir, run); err == nil {
-				_ = oj.Update(func(r *journal.Run) {})
+				for i, h := range run.Hosts {
+					var ns []int
+					for n, e := range h.Changes {
+						if reverted[e] {
+							ns = append(ns, n)
+						}
+					}
+					if len(ns) > 0 {
+						_ = oj.UpdateEntries(i, ns, func(int, *journal.Entry) {})
+					}
+				}
+				oj.Close()
 			}
 			if failed > 0 {
 				fmt.Fprintf(w, "\nRollback failed for %s; run %s journaled.\n", plural(failed, "change", "changes"), rj.Path())
