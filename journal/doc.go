@@ -34,7 +34,8 @@
 //
 // Runs written before this format are one JSON document, RUN-ID.json
 // (LegacyFormat); Read and List still read them, and Open converts one to
-// a journal file before appending to it.
+// a journal file before appending to it. Their writers took no lock, so
+// a legacy run still "running" reads as interrupted.
 //
 // # Durability
 //
@@ -64,7 +65,7 @@
 // for as long as the Journal is open (Create, Open; Close releases it),
 // and the run records its Controller (host name) and PID. The kernel
 // drops the lock when that process dies, however it dies. Read and List
-// try a shared lock on the file (LOCK_SH|LOCK_NB) and re-read it while
+// try a shared lock on the file (LOCK_SH|LOCK_NB) and read it while
 // they hold it: a run whose Outcome is still "running" although nobody
 // holds the lock was interrupted, and is reported with Outcome
 // "interrupted" and its entries that were "applying" or "reverting" as

@@ -268,11 +268,11 @@ func Open(configDir string, run *Run) (*Journal, error) {
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("journal: lock %s: %w", path, err)
 		}
-		holder, rerr := readFile(f)
-		if rerr != nil {
-			return nil, fmt.Errorf("run %s is still running (its journal is locked)", run.ID)
+		re := &RunningError{ID: run.ID}
+		if holder, err := readFile(f); err == nil {
+			re.PID, re.Controller = holder.PID, holder.Controller
 		}
-		return nil, fmt.Errorf("run %s is still running (pid %d on %s)", run.ID, holder.PID, holder.Controller)
+		return nil, re
 	}
 	j, err := open(path, f, run)
 	if err != nil {
@@ -280,6 +280,26 @@ func Open(configDir string, run *Run) (*Journal, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	return j, nil
+}
+
+// RunningError is Open's error for a run whose journal a live process
+// holds.
+type RunningError struct {
+	ID string
+	// PID and Controller are the holder's, as its journal records them
+	// (zero if it could not be read).
+	PID        int
+	Controller string
+}
+
+func (e *RunningError) Error() string {
+	switch {
+	case e.PID == 0:
+		return fmt.Sprintf("run %s is still running (its journal is locked)", e.ID)
+	case e.Controller == "":
+		return fmt.Sprintf("run %s is still running (pid %d)", e.ID, e.PID)
+	}
+	return fmt.Sprintf("run %s is still running (pid %d on %s)", e.ID, e.PID, e.Controller)
 }
 
 // lockWriter takes f's exclusive lock. Readers hold a shared lock for
@@ -489,13 +509,14 @@ func (j *Journal) update(rec func(b []byte) ([]byte, error)) error {
 	if j.err != nil {
 		return j.err
 	}
-	n := len(j.pending)
+	n, hosts, runRec := len(j.pending), j.hosts, j.runRec
 	b, err := rec(j.pending)
-	j.pending = b
 	if err != nil {
-		j.pending = j.pending[:n]
+		// Nothing of a failed update is recorded.
+		j.pending, j.hosts, j.runRec = j.pending[:n], hosts, runRec
 		return err
 	}
+	j.pending = b
 	if len(b) > n {
 		j.seq++
 	}

@@ -116,6 +116,15 @@ func TestReplayEqualsMemory(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	// A later batch's hosts join the run through Update.
+	late := newRun(1, 2).Hosts[0]
+	late.Name = "late"
+	if err := j.Update(func(r *Run) { r.Hosts = append(r.Hosts, late) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.UpdateEntries(hosts, []int{1}, func(_ int, e *Entry) { e.Status, e.Error = Failed, "no\nspace" }); err != nil {
+		t.Fatal(err)
+	}
 	if err := j.Update(func(r *Run) { r.Outcome, r.Finished, r.Batches[0].Outcome = "success", time.Now().UTC(), "applied" }); err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +472,9 @@ func TestInterrupted(t *testing.T) {
 	if r.Interrupted() {
 		t.Error("a live run says it was interrupted")
 	}
-	if _, err := Open(dir, r); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("run %s is still running (pid %d", id, pid)) {
+	_, err = Open(dir, r)
+	var re *RunningError
+	if !errors.As(err, &re) || re.PID != pid || !strings.Contains(err.Error(), fmt.Sprintf("run %s is still running (pid %d on ", id, pid)) {
 		t.Errorf("Open of a live run: %v", err)
 	}
 
