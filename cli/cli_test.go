@@ -360,7 +360,7 @@ directory "two" {
   path = "%[1]s/newdir"
 }
 exec "three" {
-  command    = "cp %[2]s/.tend/runs/*.json %[3]s/during.json && exit 1"
+  command    = "cp %[2]s/.tend/runs/*.journal %[3]s/during.journal && exit 1"
   creates    = "%[3]s/never"
   depends_on = [directory.two, file.one]
 }
@@ -383,19 +383,15 @@ symlink "five" {
 	if diff := cmp.Diff(before, snapshot(t, root)); diff != "" {
 		t.Errorf("host not restored after rollback (-before +after):\n%s", diff)
 	}
-	b, err := os.ReadFile(filepath.Join(snap, "during.json"))
+	during, err := journal.ReadFile(filepath.Join(snap, "during.journal"))
 	if err != nil {
 		t.Fatalf("the journal was not on disk while the third change ran: %v\n%s%s", err, out, errOut)
-	}
-	var during journal.Run
-	if err := json.Unmarshal(b, &during); err != nil {
-		t.Fatalf("journal during the apply: %v\n%s", err, b)
 	}
 	want := map[string]journal.Status{
 		"file.one": journal.Applied, "directory.two": journal.Applied, "exec.three": journal.Applying,
 		"file.four": journal.Pending, "symlink.five": journal.Pending,
 	}
-	if diff := cmp.Diff(want, statuses(&during)); diff != "" {
+	if diff := cmp.Diff(want, statuses(during)); diff != "" {
 		t.Errorf("journal while the third change ran (-want +got):\n%s", diff)
 	}
 	// The pre-state of the first change is journaled with it.

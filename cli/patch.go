@@ -176,6 +176,7 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 	if err != nil {
 		return err
 	}
+	defer j.Close()
 	fmt.Fprintf(w, "\nPatching (run %s)\n", j.Path())
 	view, hv := c.view(false)
 	hv.rolloutPolicy = ro.OnFailure

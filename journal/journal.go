@@ -1,26 +1,27 @@
-// Package journal records runs: every change and its pre-state, written
-// before and after the change is applied, so a failed or finished run can
-// be reverted (`tend rollback RUN-ID`) and audited (`tend runs`). Journals
-// live in .tend/runs/RUN-ID.json under the configuration directory, mode
-// 0600, and never hold a secret: sensitive values are left out.
 package journal
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tendhq/tend/plan"
 	"github.com/tendhq/tend/resources"
 )
+
+// Format is the version of the journal file layout, in every header.
+const Format = "tend-journal/2"
+
+// LegacyFormat is what Read reports for a run journaled as one JSON
+// document (RUN-ID.json), before Format.
+const LegacyFormat = "tend-journal/1"
 
 // Status of one change in a run.
 type Status string
@@ -36,30 +37,44 @@ const (
 	Reverted     Status = "reverted"
 	RevertFailed Status = "revert_failed"
 	NotReverted  Status = "not_reverted"
-	Unknown      Status = "unknown"
-	NotApplied   Status = "not_applied"
+	// Unknown is a change that was applying or reverting when its run
+	// died: it may or may not have reached the host.
+	Unknown Status = "unknown"
+	// NotApplied is a change a rollback found never reached the host.
+	NotApplied Status = "not_applied"
 )
 
-// Run is one apply or rollback.
+// Run is one apply, rollback, patch or resume.
 type Run struct {
-	ID        string    `json:"id"`
+	ID string `json:"id"`
+	// Format is the layout of the run's journal file (Format or
+	// LegacyFormat), set when it is created or read.
+	Format    string    `json:"format,omitempty"`
 	Command   string    `json:"command"`
 	Started   time.Time `json:"started"`
 	Finished  time.Time `json:"finished,omitzero"`
 	User      string    `json:"user"`
 	ConfigDir string    `json:"config_dir"`
 	Target    string    `json:"target,omitempty"`
-	// Outcome is running, success, failed, rolled_back or partial.
-	Outcome    string  `json:"outcome"`
-	Hosts      []*Host `json:"hosts"`
-	Controller string  `json:"controller,omitempty"`
-	PID        int     `json:"pid,omitempty"`
-	ResumesRun string  `json:"resumes_run,omitempty"`
+	// Controller (host name) and PID are of the process that last opened
+	// the journal for writing.
+	Controller string `json:"controller,omitempty"`
+	PID        int    `json:"pid,omitempty"`
+	// Outcome is running, success, failed, rolled_back, partial or
+	// interrupted (see Interrupted).
+	Outcome string  `json:"outcome"`
+	Hosts   []*Host `json:"hosts"`
 	// RevertsRun names the run a rollback reverted.
 	RevertsRun string `json:"reverts_run,omitempty"`
+	// ResumesRun names the run a resume continued.
+	ResumesRun string `json:"resumes_run,omitempty"`
 	// Batches records a rollout's batches, in order.
 	Batches []*Batch `json:"batches,omitempty"`
 }
+
+// Interrupted reports whether the run's process died before the run
+// finished (Read and List derive it from the journal's lock).
+func (r *Run) Interrupted() bool { return r.Outcome == "interrupted" }
 
 // Batch is one batch of a rollout.
 type Batch struct {
@@ -91,14 +106,18 @@ type Entry struct {
 	Undo    resources.Undo   `json:"undo,omitempty"`
 	Status  Status           `json:"status"`
 	Error   string           `json:"error,omitempty"`
+	// Stdout is the output of the change's command, kept for the record
+	// (messages show its error and stderr).
+	Stdout string `json:"stdout,omitempty"`
 	// Irreversible says why the change cannot be reverted.
 	Irreversible string `json:"irreversible,omitempty"`
 	// Refreshed is set when the resource's refresh action ran.
-	Refreshed bool      `json:"refreshed,omitempty"`
-	Time      time.Time `json:"time,omitzero"`
-	Started   time.Time `json:"started,omitzero"`
-	Finished  time.Time `json:"finished,omitzero"`
-	Stdout    string    `json:"stdout,omitempty"`
+	Refreshed bool `json:"refreshed,omitempty"`
+	// Started and Finished bound the change's work on the host; Time is
+	// when the entry last changed.
+	Started  time.Time `json:"started,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
+	Time     time.Time `json:"time,omitzero"`
 	// Config is the resource's configuration (sensitive values left
 	// out), so a rollback can read the resource back from the host.
 	Config json.RawMessage `json:"config,omitempty"`
@@ -108,30 +127,44 @@ type Entry struct {
 	BackupKey string `json:"backup_key,omitempty"`
 }
 
-// Close ends writing the journal.
-func (j *Journal) Close() error { return nil }
-
 // Journal is a run being written. Its methods are safe for concurrent
 // use by the goroutines applying different hosts.
 type Journal struct {
 	path string
+	f    *os.File
 	mu   sync.Mutex
 	run  *Run
-	// Group commit: every Update returns once a write holding its change
-	// is on disk, but the hosts of a run applying in parallel share
-	// writes. seq counts changes, written is the last one on disk.
-	seq, written uint64
-	writing      bool
-	wrote        *sync.Cond
-	writes       int
-	// enc holds each entry's encoding from the last write: UpdateEntries
-	// drops only those of the entries it changes, Update (which may change
-	// anything) all of them. A write then encodes the run's own fields,
-	// its hosts' and the changed entries, and reuses the rest, so a
-	// change's record costs in proportion to what changed, not to the
-	// whole run (before, a fresh apply of thousands of changes spent most
-	// of its controller CPU re-encoding unchanged states).
-	enc map[*Entry][]byte
+	// hosts is how many of run.Hosts have records: Update records the
+	// hosts appended after them.
+	hosts int
+	// runRec is the last run record, so an Update that changed no
+	// run-level field writes none.
+	runRec []byte
+	// Group commit: records gather in pending; one writer at a time
+	// takes them all, writes and fsyncs them. seq counts updates that
+	// added records, written is the last one durable.
+	pending, spare []byte
+	seq, written   uint64
+	writing        bool
+	wrote          *sync.Cond
+	writes         int
+	// size is the length of the file's durable records.
+	size int64
+	// err fails every later update once a write failed or the journal
+	// was closed.
+	err error
+	// write appends b to the file and makes it durable; tests replace
+	// it to make writes fail.
+	write func(f *os.File, b []byte) error
+}
+
+var errClosed = errors.New("journal: closed")
+
+func appendSync(f *os.File, b []byte) error {
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // Writes reports how many times the journal was written so far.
@@ -152,219 +185,412 @@ func NewID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// Create starts a journal for run and writes it.
-func Create(configDir string, run *Run) (*Journal, error) {
-	dir := Dir(configDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	j := &Journal{path: filepath.Join(dir, run.ID+".json"), run: run}
-	return j, j.Update(func(*Run) {})
-}
-
 // Path is the journal's file.
 func (j *Journal) Path() string { return j.path }
 
-// Update changes the run and writes the journal atomically. It returns
-// once a write holding the change is on disk (see the group commit below).
+func newJournal(path string, f *os.File, run *Run) *Journal {
+	j := &Journal{path: path, f: f, run: run, write: appendSync}
+	j.wrote = sync.NewCond(&j.mu)
+	return j
+}
+
+// Create starts the journal of a new run: it writes the header, the run
+// and its hosts, durably, and holds the file's lock until Close. It sets
+// run's Format, and its Controller and PID when they are unset.
+func Create(configDir string, run *Run) (*Journal, error) {
+	dir := Dir(configDir)
+	if err := mkdirAll(dir); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	run.Format = Format
+	if run.PID == 0 {
+		run.PID = os.Getpid()
+	}
+	if run.Controller == "" {
+		run.Controller, _ = os.Hostname()
+	}
+	j, err := create(dir, run)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return j, nil
+}
+
+// create writes run's journal in dir through a temporary file, so that
+// RUN-ID.journal appears whole, and locked.
+func create(dir string, run *Run) (*Journal, error) {
+	path := filepath.Join(dir, run.ID+".journal")
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(dir, "."+run.ID+"."+hex.EncodeToString(rnd[:])+".tmp")
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp)
+	// The file is new: nobody else can hold its lock yet.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, err
+	}
+	j := newJournal(path, f, run)
+	b, err := encodeHeader(run.ID)
+	if err == nil {
+		b, err = j.recordRun(b)
+	}
+	if err == nil {
+		err = appendSync(f, b)
+	}
+	if err == nil {
+		// link(2) fails if the run exists, where rename would replace it.
+		err = os.Link(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	j.size, j.writes = int64(len(b)), 1
+	return j, nil
+}
+
+// Open continues writing the journal of an existing run: a rollback
+// marks what it reverted, a resume continues the run. It takes the
+// file's lock, and fails if a live process holds it. run becomes the
+// journal's run (typically as Read returned it); Open sets its
+// Controller and PID to this process's. If the run was interrupted
+// (it is "running" on disk, yet nobody held the lock), Open records
+// that: Outcome "interrupted" and the entries left applying or
+// reverting "unknown", in run and on disk.
+func Open(configDir string, run *Run) (*Journal, error) {
+	dir := Dir(configDir)
+	path := filepath.Join(dir, run.ID+".journal")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		f, err = convert(dir, run.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if err := lockWriter(f); err != nil {
+		defer f.Close()
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("journal: lock %s: %w", path, err)
+		}
+		re := &RunningError{ID: run.ID}
+		if holder, err := readFile(f); err == nil {
+			re.PID, re.Controller = holder.PID, holder.Controller
+		}
+		return nil, re
+	}
+	j, err := open(path, f, run)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return j, nil
+}
+
+// RunningError is Open's error for a run whose journal a live process
+// holds.
+type RunningError struct {
+	ID string
+	// PID and Controller are the holder's, as its journal records them
+	// (zero if it could not be read).
+	PID        int
+	Controller string
+}
+
+func (e *RunningError) Error() string {
+	switch {
+	case e.PID == 0:
+		return fmt.Sprintf("run %s is still running (its journal is locked)", e.ID)
+	case e.Controller == "":
+		return fmt.Sprintf("run %s is still running (pid %d)", e.ID, e.PID)
+	}
+	return fmt.Sprintf("run %s is still running (pid %d on %s)", e.ID, e.PID, e.Controller)
+}
+
+// lockWriter takes f's exclusive lock. Readers hold a shared lock for
+// the moment they read, so a few tries tell them from a writer.
+func lockWriter(f *os.File) error {
+	var err error
+	for range 20 {
+		if err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return err
+}
+
+// open continues the journal in f, whose lock is held.
+func open(path string, f *os.File, run *Run) (*Journal, error) {
+	b, err := readAll(f)
+	if err != nil {
+		return nil, err
+	}
+	disk, valid, err := replay(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if disk.ID != run.ID {
+		return nil, fmt.Errorf("%s: the journal of run %s, not %s", path, disk.ID, run.ID)
+	}
+	// Appending after a torn tail would glue the next record to it.
+	if valid < len(b) {
+		if err := f.Truncate(int64(valid)); err != nil {
+			return nil, err
+		}
+		if err := f.Sync(); err != nil {
+			return nil, err
+		}
+	}
+	j := newJournal(path, f, run)
+	j.size = int64(valid)
+	j.hosts = min(len(disk.Hosts), len(run.Hosts))
+	run.Format = Format
+	run.PID = os.Getpid()
+	run.Controller, _ = os.Hostname()
+	var rec []byte
+	if disk.Outcome == "running" {
+		if run.Outcome == "running" {
+			run.Outcome = "interrupted"
+		}
+		for i, h := range disk.Hosts[:j.hosts] {
+			for n, e := range h.Changes {
+				if n >= len(run.Hosts[i].Changes) || !inFlight(e.Status) {
+					continue
+				}
+				re := run.Hosts[i].Changes[n]
+				if inFlight(re.Status) || re.Status == Unknown {
+					re.Status = Unknown
+					if rec, err = appendRecord(rec, entryRecord{"entry", i, n, re}); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+	}
+	if rec, err = j.recordRun(rec); err != nil {
+		return nil, err
+	}
+	if err := j.write(f, rec); err != nil {
+		return nil, err
+	}
+	j.size += int64(len(rec))
+	j.writes = 1
+	return j, nil
+}
+
+func inFlight(s Status) bool { return s == Applying || s == Reverting }
+
+// convert turns a legacy RUN-ID.json into RUN-ID.journal and returns the
+// new file, open for appending and not locked (another process may be
+// converting it too: the one that links first wins).
+func convert(dir, id string) (*os.File, error) {
+	legacy := filepath.Join(dir, id+".json")
+	b, err := os.ReadFile(legacy)
+	if err != nil {
+		return nil, err
+	}
+	old, err := decodeLegacy(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", legacy, err)
+	}
+	old.Format = Format
+	j, err := create(dir, old)
+	switch {
+	case err == nil:
+		j.f.Close()
+		if err := os.Remove(legacy); err != nil {
+			return nil, err
+		}
+		if err := syncDir(dir); err != nil {
+			return nil, err
+		}
+	case !errors.Is(err, os.ErrExist):
+		return nil, err
+	}
+	return os.OpenFile(filepath.Join(dir, id+".journal"), os.O_RDWR|os.O_APPEND, 0)
+}
+
+// Close releases the journal's lock; later updates fail.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.writing {
+		j.wrote.Wait()
+	}
+	if j.f == nil {
+		return nil
+	}
+	if j.err == nil {
+		j.err = errClosed
+	}
+	err := j.f.Close() // closing the last descriptor releases the flock
+	j.f = nil
+	return err
+}
+
+// Update changes the run's own fields (outcome, finish time, batches)
+// and records them, with the hosts f appended to r.Hosts (and their
+// entries). It returns once the records are durable. Update does not
+// see changes to the hosts already recorded: UpdateHost and
+// UpdateEntries record those.
 func (j *Journal) Update(f func(r *Run)) error {
-	return j.update(func() {
+	return j.update(func(b []byte) ([]byte, error) {
 		f(j.run)
-		clear(j.enc)
+		return j.recordRun(b)
 	})
 }
 
 // UpdateEntries changes entries ns of host number host (in the run's
-// order) and writes the journal as Update does; f gets each entry with
-// its index in ns.
+// order) and records them, as Update does; f gets each entry with its
+// index in ns. Only the entries named are recorded.
 func (j *Journal) UpdateEntries(host int, ns []int, f func(i int, e *Entry)) error {
-	return j.update(func() {
+	return j.update(func(b []byte) ([]byte, error) {
+		if host < 0 || host >= j.hosts {
+			return b, fmt.Errorf("journal: host %d is not journaled (Update appends hosts)", host)
+		}
 		h := j.run.Hosts[host]
+		for _, n := range ns {
+			if n < 0 || n >= len(h.Changes) {
+				return b, fmt.Errorf("journal: host %s has no entry %d", h.Name, n)
+			}
+		}
+		var err error
 		for i, n := range ns {
 			e := h.Changes[n]
 			f(i, e)
-			delete(j.enc, e)
+			if b, err = appendRecord(b, entryRecord{"entry", host, n, e}); err != nil {
+				return b, err
+			}
 		}
+		return b, nil
 	})
 }
 
 // UpdateHost changes host number host's own fields (its outcome, its
-// error) and writes the journal as Update does. f must not change the
-// host's entries: UpdateEntries does.
+// error) and records them, as Update does. f must not change the host's
+// entries: UpdateEntries does.
 func (j *Journal) UpdateHost(host int, f func(h *Host)) error {
-	return j.update(func() { f(j.run.Hosts[host]) })
+	return j.update(func(b []byte) ([]byte, error) {
+		if host < 0 || host >= j.hosts {
+			return b, fmt.Errorf("journal: host %d is not journaled (Update appends hosts)", host)
+		}
+		h := j.run.Hosts[host]
+		f(h)
+		own := *h
+		own.Changes = nil // null: the entries are kept
+		return appendRecord(b, hostRecord{"host", host, &own})
+	})
 }
 
-// encode returns the run's JSON, as json.Marshal(run) would, reusing the
-// encodings of the entries that did not change since the last write.
-func (j *Journal) encode() ([]byte, error) {
-	if j.enc == nil {
-		j.enc = map[*Entry][]byte{}
+// recordRun appends the run record, unless it is unchanged, and the
+// records of the hosts not yet recorded.
+func (j *Journal) recordRun(b []byte) ([]byte, error) {
+	if len(j.run.Hosts) < j.hosts {
+		return b, fmt.Errorf("journal: run %s lost hosts that were journaled", j.run.ID)
 	}
-	r := *j.run
-	r.Hosts = nil
-	top, err := json.Marshal(&r)
+	rr, err := encodeRecord(runRecord{"run", runFields{Run: j.run}})
 	if err != nil {
-		return nil, err
+		return b, err
 	}
-	hosts := []byte{'['}
-	for i, h := range j.run.Hosts {
-		if i > 0 {
-			hosts = append(hosts, ',')
-		}
-		hc := *h
-		hc.Changes = nil
-		hb, err := json.Marshal(&hc)
-		if err != nil {
-			return nil, err
-		}
-		changes := []byte{'['}
-		for k, e := range h.Changes {
-			if k > 0 {
-				changes = append(changes, ',')
-			}
-			b, ok := j.enc[e]
-			if !ok {
-				if b, err = json.Marshal(e); err != nil {
-					return nil, err
-				}
-				j.enc[e] = b
-			}
-			changes = append(changes, b...)
-		}
-		changes = append(changes, ']')
-		hosts = append(hosts, splice(hb, `"changes":null`, changes)...)
+	if string(rr) != string(j.runRec) {
+		b = append(b, rr...)
+		j.runRec = rr
 	}
-	hosts = append(hosts, ']')
-	return splice(top, `"hosts":null`, hosts), nil
+	for ; j.hosts < len(j.run.Hosts); j.hosts++ {
+		if b, err = appendRecord(b, hostRecord{"host", j.hosts, j.run.Hosts[j.hosts]}); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
 }
 
-// splice replaces the first occurrence of key (a field whose value was
-// encoded as null) in b with the field holding v. A string value cannot
-// contain key: its quotes would be escaped.
-func splice(b []byte, key string, v []byte) []byte {
-	i := bytes.Index(b, []byte(key))
-	if i < 0 {
-		panic("journal: " + key + " missing from the encoding")
-	}
-	name := key[:len(key)-len("null")]
-	out := make([]byte, 0, len(b)+len(v))
-	out = append(out, b[:i]...)
-	out = append(out, name...)
-	out = append(out, v...)
-	return append(out, b[i+len(key):]...)
-}
-
-// update runs apply (under the journal's lock) and writes the journal.
-func (j *Journal) update(apply func()) error {
+// update runs rec under the journal's lock, which applies a change to
+// the run and appends its records to the pending ones, and returns once
+// they are durable.
+func (j *Journal) update(rec func(b []byte) ([]byte, error)) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.wrote == nil {
-		j.wrote = sync.NewCond(&j.mu)
+	if j.err != nil {
+		return j.err
 	}
-	apply()
-	j.seq++
+	n, hosts, runRec := len(j.pending), j.hosts, j.runRec
+	b, err := rec(j.pending)
+	if err != nil {
+		// Nothing of a failed update is recorded.
+		j.pending, j.hosts, j.runRec = j.pending[:n], hosts, runRec
+		return err
+	}
+	j.pending = b
+	if len(b) > n {
+		j.seq++
+	}
+	// An update that recorded nothing still waits for the earlier ones.
 	mine := j.seq
-	// The file is rewritten whole at each write (unchanged entries
-	// copied from enc), which costs in proportion to its size: while one
-	// write is under way, the changes of other hosts gather and the next
-	// write carries them all, instead of one write each.
 	for j.written < mine {
+		if j.err != nil {
+			return j.err
+		}
 		if j.writing {
 			j.wrote.Wait()
 			continue
 		}
 		j.writing = true
-		upto := j.seq
-		b, err := j.encode()
-		if err == nil {
-			j.mu.Unlock()
-			err = plan.WriteFileAtomic(j.path, append(b, '\n'), 0o600)
-			j.mu.Lock()
+		upto, buf := j.seq, j.pending
+		j.pending = j.spare[:0]
+		j.mu.Unlock()
+		err := j.write(j.f, buf)
+		if err != nil {
+			// Leave the file replayable: without the partial write.
+			_ = j.f.Truncate(j.size)
 		}
+		j.mu.Lock()
 		j.writing = false
 		j.writes++
-		j.wrote.Broadcast()
 		if err != nil {
-			return fmt.Errorf("journal: %w", err)
+			j.err = fmt.Errorf("journal: %w", err)
+		} else {
+			j.written = upto
+			j.size += int64(len(buf))
 		}
-		j.written = max(j.written, upto)
+		j.spare = buf
+		j.wrote.Broadcast()
 	}
 	return nil
 }
 
-// Read loads a run by id (or unique id prefix).
-func Read(configDir, id string) (*Run, error) {
-	dir := Dir(configDir)
-	path := filepath.Join(dir, id+".json")
-	if _, err := os.Stat(path); err != nil {
-		runs, _ := List(configDir)
-		var match []string
-		for _, r := range runs {
-			if strings.HasPrefix(r.ID, id) {
-				match = append(match, r.ID)
-			}
+// mkdirAll makes dir and its missing parents, mode 0700, each made
+// durable in its parent.
+func mkdirAll(dir string) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
 		}
-		switch len(match) {
-		case 0:
-			return nil, fmt.Errorf("no run %q in %s", id, dir)
-		case 1:
-			path = filepath.Join(dir, match[0]+".json")
-		default:
-			return nil, fmt.Errorf("run id %q is ambiguous: %s", id, strings.Join(match, ", "))
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := mkdirAll(parent); err != nil {
+			return err
 		}
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
 	}
-	var r Run
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &r, nil
+	return syncDir(parent)
 }
 
-// List returns every journaled run, oldest first.
-func List(configDir string) ([]*Run, error) {
-	entries, err := os.ReadDir(Dir(configDir))
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var runs []*Run
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(Dir(configDir), e.Name()))
-		if err != nil {
-			continue
-		}
-		var r Run
-		if json.Unmarshal(b, &r) == nil {
-			runs = append(runs, &r)
-		}
-	}
-	// By start time: IDs sort by time to the second only, and runs a
-	// second apart are common (their random suffixes would decide).
-	sort.Slice(runs, func(i, k int) bool {
-		if !runs[i].Started.Equal(runs[k].Started) {
-			return runs[i].Started.Before(runs[k].Started)
-		}
-		return runs[i].ID < runs[k].ID
-	})
-	return runs, nil
-}
-
-// Open returns a journal for rewriting an existing run (a rollback marks
-// what it reverted).
-func Open(configDir string, run *Run) (*Journal, error) {
-	path := filepath.Join(Dir(configDir), run.ID+".json")
-	if _, err := os.Stat(path); err != nil {
-		return nil, err
-	}
-	return &Journal{path: path, run: run}, nil
+	defer d.Close()
+	return d.Sync()
 }

@@ -319,7 +319,7 @@ user "deploy" {
 	}
 	runs, _ = journal.List(dir)
 	for _, r := range runs {
-		fi, err := os.Stat(filepath.Join(journal.Dir(dir), r.ID+".json"))
+		fi, err := os.Stat(filepath.Join(journal.Dir(dir), r.ID+".journal"))
 		if err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("journal %s: %v %v, want mode 0600", r.ID, fi.Mode(), err)
 		}

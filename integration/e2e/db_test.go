@@ -447,7 +447,7 @@ db_grant "legacy_pg" {
 			t.Fatalf("runs: %v", err)
 		}
 		id := runs[len(runs)-1].ID
-		j := read(t, filepath.Join(dir, ".tend", "runs", id+".json"))
+		j := read(t, filepath.Join(dir, ".tend", "runs", id+".journal"))
 		for _, pw := range []string{dbAdminPW, dbLegacyNew, dbLegacyOld} {
 			if strings.Contains(j, pw) {
 				t.Errorf("a password is in journal %s", id)

@@ -120,11 +120,11 @@ func TestReadmeFreshClone(t *testing.T) {
 			want, _ = strconv.Atoi(m[1])
 		}
 		if strings.Contains(cmd, "RUN-ID") {
-			runs, _ := filepath.Glob(filepath.Join(clone, "examples/quickstart/.tend/runs/*.json"))
+			runs, _ := filepath.Glob(filepath.Join(clone, "examples/quickstart/.tend/runs/*.journal"))
 			if len(runs) == 0 {
 				t.Fatal("no journaled run for the rollback line")
 			}
-			id := strings.TrimSuffix(filepath.Base(runs[len(runs)-1]), ".json")
+			id := strings.TrimSuffix(filepath.Base(runs[len(runs)-1]), ".journal")
 			cmd = strings.Replace(cmd, "RUN-ID", id+" -y", 1)
 		}
 		out, code := sh(cmd)
