@@ -73,7 +73,9 @@ for _w_t in /dev/shm "${TMPDIR:-/tmp}" /tmp; do
 	fi
 done
 if [ -z "$_w_d" ]; then echo "tend-worker unsupported no writable temporary directory (mktemp -d)"; exit 0; fi
-trap 'rm -rf "$_w_d"' EXIT
+# A signal (sshd's session ending: SIGHUP) kills the running script too.
+_w_r=
+trap 'if [ -n "$_w_r" ]; then kill -s KILL -- "-$_w_r" "$_w_r" 2>/dev/null; fi; rm -rf "$_w_d"' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 141' PIPE
@@ -92,6 +94,7 @@ done
 mkfifo -m 600 "$_w_d/in" || { echo "tend-worker unsupported no FIFO in $_w_d (mkfifo)"; exit 0; }
 exec 3<&0
 {
+	trap : HUP INT TERM
 	cat
 	: > "$_w_d/e"
 	if read -r _w_g < "$_w_d/g" && [ -n "$_w_g" ]; then kill -s KILL -- "-$_w_g" "$_w_g"; fi
@@ -136,11 +139,13 @@ while IFS=' ' read -r _w_id _w_sl _w_il _w_x; do
 	if [ -e "$_w_d/e" ]; then exit 0; fi
 	setsid /bin/sh "$_w_f.s" < "$_w_in" > "$_w_f.o" 2> "$_w_f.e" &
 	_w_p=$!
+	_w_r=$_w_p
 	echo "$_w_p" > "$_w_d/g"
 	if [ -e "$_w_d/e" ]; then kill -s KILL -- "-$_w_p" "$_w_p" 2>/dev/null; fi
 	echo "$_w_id pid $_w_p"
 	wait "$_w_p"
 	_w_rc=$?
+	_w_r=
 	: > "$_w_d/g"
 	# Emptied at once (a builtin, no process): stdin may carry file
 	# content or a sudo password, which must not outlive the script.
