@@ -162,12 +162,19 @@ func (t *Transport) Lock(ctx context.Context, info transport.LockInfo, wait time
 // lockRelease returns the release function of the lock held by w: it
 // closes the shell's input and waits for the shell to end. It fails if the
 // session had ended before (the connection was lost: the host released
-// the lock then).
+// the lock then), unless Close ended it.
 func (t *Transport) lockRelease(w *worker, path string) func() error {
 	var once sync.Once
 	var err error
 	return func() error {
 		once.Do(func() {
+			select {
+			case <-t.done:
+				// Close ended the session, and so the lock, as asked.
+				w.close()
+				return
+			default:
+			}
 			select {
 			case <-w.done:
 				err = fmt.Errorf("ssh %s: release lock %s: the lock session had ended: %w", t.name, path, w.deadErr(nil))
