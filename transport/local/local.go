@@ -1,5 +1,11 @@
 // Package local is the transport for the machine tend runs on: scripts run
 // under /bin/sh as the invoking user, files are read and written directly.
+//
+// A script never outlives tend: each runs in a process group of its own,
+// which a guard process (one per tend process, see guard) kills when tend
+// dies, however it dies. The host's run lock (Lock) is an flock(2) on the
+// lock file every transport uses, which the kernel releases when tend
+// dies.
 package local
 
 import (
@@ -12,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -24,7 +31,16 @@ import (
 const argMax = 64 << 10
 
 // Transport runs on the local machine.
-type Transport struct{ closed atomic.Bool }
+type Transport struct {
+	// LockPath is the run lock's file (see Lock); empty means tend.lock
+	// in the first of transport.LockDirs that exists, the file the SSH
+	// transport locks on the same machine.
+	LockPath string
+
+	closed atomic.Bool
+	mu     sync.Mutex
+	locks  map[*lock]bool // held, released by Close
+}
 
 var _ transport.Transport = (*Transport)(nil)
 
@@ -66,7 +82,16 @@ func (t *Transport) Run(ctx context.Context, c transport.Command) (*transport.Re
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	g, err := guard()
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	g.watch(cmd.Process.Pid)
+	err = cmd.Wait()
+	g.unwatch(cmd.Process.Pid)
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("local: %w", ctx.Err())
 	}
@@ -129,8 +154,18 @@ func (t *Transport) Download(ctx context.Context, path string, w io.Writer) erro
 	return nil
 }
 
-// Close implements transport.Transport: later calls fail.
+// Close implements transport.Transport: later calls fail, and the locks
+// it holds are released.
 func (t *Transport) Close() error {
 	t.closed.Store(true)
+	t.mu.Lock()
+	held := make([]*lock, 0, len(t.locks))
+	for l := range t.locks {
+		held = append(held, l)
+	}
+	t.mu.Unlock()
+	for _, l := range held {
+		l.release()
+	}
 	return nil
 }

@@ -63,7 +63,14 @@
 //   - a process a script leaves behind writes into files already removed,
 //     never into a later script's output;
 //   - a worker that dies (killed, connection lost) fails the Run it was
-//     running with the reason, never hangs it; the next Run starts another.
+//     running with the reason, never hangs it; the next Run starts another;
+//   - a script never outlives its controller: the frames reach the worker
+//     through a relay (cat into a FIFO), the only reader of the session's
+//     input, which sshd closes when the controller dies or the connection
+//     drops; the relay then kills the running script's process group, and
+//     the worker ends and removes its directory. A Run that fails because
+//     the connection dropped returns an error wrapping
+//     transport.ErrConnLost.
 //
 // A Run whose stdin is streamed (a reader that does not know its length)
 // or larger than 16 MiB, every Upload or Download through the shell, and
@@ -111,6 +118,21 @@
 // next to its marker, after sending TERM through the channel (sshd
 // honours it for non-root logins only) and closing it. Children of the
 // script die with it, under sudo too.
+//
+// # Run lock
+//
+// Lock (transport.Locker) takes the host's run lock: an exec session of
+// its own runs a shell that opens the lock file (Options.LockPath, else
+// tend.lock in /run/lock, /var/lock or /tmp, whichever exists first;
+// created 0644, opened read-only so that root and unprivileged logins
+// lock the same file), takes an flock with flock(1) (polling every 0.2 s
+// up to the wait), writes the holder record next to it (tend.lock.holder:
+// "key=value" lines, see transport.LockInfo.MarshalText, plus host_pid)
+// and then blocks reading its input. Release closes that input; so does
+// sshd when the controller dies or the connection drops: the shell exits
+// and the host's kernel releases the flock. A busy lock is a
+// *transport.LockedError naming the holder from its record. The session
+// counts in MaxSessions (which must then be 2 or more).
 //
 // # Files
 //

@@ -52,6 +52,10 @@ type Options struct {
 	// Home is where ~ points for config, known_hosts and default identity
 	// files; empty means the current user's home directory.
 	Home string
+	// LockPath is the host's run lock file (see Transport.Lock); empty
+	// means tend.lock in the first of /run/lock, /var/lock and /tmp that
+	// the host has. Every run locking a host must use the same path.
+	LockPath string
 	// Stderr receives warnings and notices (host keys recorded). Nil
 	// discards them.
 	Stderr io.Writer

@@ -33,6 +33,8 @@ type Transport struct {
 	warn   io.Writer
 
 	sem chan struct{}
+	// lockPath is Options.LockPath.
+	lockPath string
 	// pool holds the workers that run scripts; nil with
 	// Options.SessionPerRun.
 	pool *pool
@@ -48,7 +50,8 @@ type Transport struct {
 	closeErr  error
 
 	lostMu sync.Mutex
-	lost   error // why the connection died, when it did by itself
+	lost   error         // why the connection died, when it did by itself
+	lostc  chan struct{} // closed when lost is set
 
 	sftpMu  sync.Mutex
 	sftp    *sftp.Client
@@ -105,10 +108,12 @@ func Dial(ctx context.Context, h *inventory.Host, opts Options) (*Transport, err
 		return nil, fmt.Errorf("ssh %s: config: %w", name, err)
 	}
 	t := &Transport{
-		name: name,
-		warn: opts.Stderr,
-		sem:  make(chan struct{}, opts.MaxSessions),
-		done: make(chan struct{}),
+		name:     name,
+		warn:     opts.Stderr,
+		sem:      make(chan struct{}, opts.MaxSessions),
+		done:     make(chan struct{}),
+		lostc:    make(chan struct{}),
+		lockPath: opts.LockPath,
 	}
 	if !opts.SessionPerRun {
 		// Half the session slots at most: Runs that cannot use a worker
@@ -261,6 +266,7 @@ func (t *Transport) setLost(err error) {
 	t.lostMu.Lock()
 	if t.lost == nil {
 		t.lost = err
+		close(t.lostc)
 	}
 	t.lostMu.Unlock()
 }
@@ -338,18 +344,36 @@ func (t *Transport) Close() error {
 var errClosed = fmt.Errorf("transport closed: %w", net.ErrClosed)
 
 // connErr explains a failure to use the connection: closed by us, lost
-// (with the keepalive's or the reader's reason) or err itself.
+// (with the keepalive's or the reader's reason, wrapping
+// transport.ErrConnLost) or err itself.
+//
+// A channel fails a moment before the client's Wait returns when the
+// connection drops, so a non-nil err waits briefly for watch to record
+// the loss: only then can the caller tell a lost connection from a failed
+// session.
 func (t *Transport) connErr(err error) error {
+	if err != nil {
+		timer := time.NewTimer(connLostGrace)
+		select {
+		case <-t.done:
+		case <-t.lostc:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
 	select {
 	case <-t.done:
 		return errClosed
 	default:
 	}
 	if lost := t.lostErr(); lost != nil {
-		return fmt.Errorf("connection lost: %w", lost)
+		return fmt.Errorf("%w: %w", transport.ErrConnLost, lost)
 	}
 	return err
 }
+
+// connLostGrace bounds connErr's wait for watch.
+const connLostGrace = 300 * time.Millisecond
 
 // Run runs cmd.Script with /bin/sh on the host (through sudo when the host
 // has become set), with cmd.Stdin as its standard input. It runs on one of

@@ -552,6 +552,18 @@ func newFreezer(t *testing.T, to string) *freezer {
 	return f
 }
 
+// cut closes every connection through f at once, without a word to
+// either side's SSH layer: a controller that died or a network that
+// dropped, as the server sees it.
+func (f *freezer) cut() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.conns {
+		c.Close()
+	}
+	f.conns = nil
+}
+
 func (f *freezer) pipe(dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -72,14 +73,33 @@ for _w_t in /dev/shm "${TMPDIR:-/tmp}" /tmp; do
 	fi
 done
 if [ -z "$_w_d" ]; then echo "tend-worker unsupported no writable temporary directory (mktemp -d)"; exit 0; fi
-trap 'rm -rf "$_w_d"' EXIT
+# A signal (sshd's session ending: SIGHUP) kills the running script too.
+_w_r=
+trap 'if [ -n "$_w_r" ]; then kill -s KILL -- "-$_w_r" "$_w_r" 2>/dev/null; fi; rm -rf "$_w_d"' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 141' PIPE
 trap 'exit 143' TERM
-for _w_c in setsid dd cat rm; do
+for _w_c in setsid dd cat rm mkfifo; do
 	command -v "$_w_c" >/dev/null 2>&1 || { echo "tend-worker unsupported no $_w_c command"; exit 0; }
 done
+# The frames reach the loop through a relay (cat into a FIFO), the only
+# reader of the session's stdin: when the controller dies or its
+# connection drops, sshd closes that stdin and the relay, seeing EOF,
+# marks the worker ended (file e) and kills the running script's process
+# group (its PID is in file g while it runs). The loop checks e after
+# writing g, and the relay reads g after writing e, so a script started
+# as the relay ends is killed by one or the other.
+: > "$_w_d/g"
+mkfifo -m 600 "$_w_d/in" || { echo "tend-worker unsupported no FIFO in $_w_d (mkfifo)"; exit 0; }
+exec 3<&0
+{
+	trap : HUP INT TERM
+	cat
+	: > "$_w_d/e"
+	if read -r _w_g < "$_w_d/g" && [ -n "$_w_g" ]; then kill -s KILL -- "-$_w_g" "$_w_g"; fi
+} <&3 > "$_w_d/in" 2>/dev/null &
+exec < "$_w_d/in" 3<&-
 # _w_get N FILE copies exactly N bytes of stdin into FILE. dd asks read(2)
 # for at most what remains, so nothing after the N bytes is consumed. A dd
 # without iflag=fullblock fails at once, reading nothing; a loop of single
@@ -116,11 +136,17 @@ while IFS=' ' read -r _w_id _w_sl _w_il _w_x; do
 		_w_get "$_w_il" "$_w_f.i" || { echo "tend-worker: stdin stream truncated" >&2; exit 125; }
 		_w_in=$_w_f.i
 	fi
+	if [ -e "$_w_d/e" ]; then exit 0; fi
 	setsid /bin/sh "$_w_f.s" < "$_w_in" > "$_w_f.o" 2> "$_w_f.e" &
 	_w_p=$!
+	_w_r=$_w_p
+	echo "$_w_p" > "$_w_d/g"
+	if [ -e "$_w_d/e" ]; then kill -s KILL -- "-$_w_p" "$_w_p" 2>/dev/null; fi
 	echo "$_w_id pid $_w_p"
 	wait "$_w_p"
 	_w_rc=$?
+	_w_r=
+	: > "$_w_d/g"
 	# Emptied at once (a builtin, no process): stdin may carry file
 	# content or a sudo password, which must not outlive the script.
 	if [ "$_w_il" -gt 0 ]; then : > "$_w_f.i"; fi
@@ -130,7 +156,7 @@ while IFS=' ' read -r _w_id _w_sl _w_il _w_x; do
 	if [ -s "$_w_f.e" ]; then cat "$_w_f.e"; fi
 	printf '\036%s-e\036\n' "$_w_id"
 	: > "$_w_f.o"; : > "$_w_f.e"
-	if [ $((_w_k % 16)) -eq 0 ]; then rm -f "$_w_d"/*; fi
+	if [ $((_w_k % 16)) -eq 0 ]; then rm -f "$_w_d"/[0-9]*; fi
 done
 `
 
@@ -148,6 +174,10 @@ type worker struct {
 	// for the error when it dies.
 	stderr *tailBuffer
 	marker []byte
+	// nonce is the launch's; pid and pgid are the shell's, as its
+	// bootstrap reported them (zero until hello read them).
+	nonce     string
+	pid, pgid atomic.Int64
 	// ready is set once the marker and the greeting were read.
 	ready bool
 	done  chan struct{} // closed when the session ended
@@ -291,7 +321,18 @@ func (t *Transport) put(w *worker) {
 // runs: the first frame goes right behind the worker program, so a
 // worker's first Run costs one round trip like a Run of its own.
 func (t *Transport) startWorker(ctx context.Context) (*worker, error) {
-	l, err := newLaunch(workerProgram, t.become)
+	w, err := t.startShell(ctx, workerProgram)
+	if err == nil {
+		t.workers.Add(1)
+	}
+	return w, err
+}
+
+// startShell opens an exec session running program through the bootstrap
+// (behind sudo with become), for a conversation on its stdin and stdout:
+// a worker, or the lock. The session holds a slot of t.sem until it ends.
+func (t *Transport) startShell(ctx context.Context, program string) (*worker, error) {
+	l, err := newLaunch(program, t.become)
 	if err != nil {
 		return nil, err
 	}
@@ -310,8 +351,7 @@ func (t *Transport) startWorker(ctx context.Context) (*worker, error) {
 		return nil, t.connErr(err)
 	}
 	t.sessions.Add(1)
-	t.workers.Add(1)
-	w := &worker{t: t, sess: sess, stderr: &tailBuffer{}, marker: []byte(l.marker), done: make(chan struct{}), release: release}
+	w := &worker{t: t, sess: sess, stderr: &tailBuffer{}, marker: []byte(l.marker), nonce: l.nonce, done: make(chan struct{}), release: release}
 	sess.Stderr = w.stderr
 	if w.stdin, err = sess.StdinPipe(); err == nil {
 		var out io.Reader
@@ -373,6 +413,9 @@ func (w *worker) deadErr(cause error) error {
 	}
 	select {
 	case <-w.done:
+		if err := w.lostErr(); err != nil {
+			return err
+		}
 		msg := w.stderr.String()
 		// What the bootstrap printed (its marker, PID and group) is not
 		// the worker's words.
@@ -405,10 +448,41 @@ func (w *worker) deadErr(cause error) error {
 	return fmt.Errorf("worker session: %w", cause)
 }
 
+// lostErr is the connection's fate when the ended session w went down
+// with it: sshd sent no exit status because the connection dropped, not
+// because the shell died (a killed shell has an exit signal).
+func (w *worker) lostErr() error {
+	var missing *gossh.ExitMissingError
+	if !errors.As(w.exit, &missing) {
+		return w.t.connErr(nil)
+	}
+	if err := w.t.connErr(w.exit); err != w.exit {
+		return err
+	}
+	return nil
+}
+
 // greet reads what comes before the first answer: the bootstrap's marker
 // (anything before it is a login script's chatter or sudo's refusal) and
 // the worker's greeting.
 func (w *worker) greet() error {
+	line, err := w.hello()
+	if err != nil {
+		return err
+	}
+	if reason, ok := strings.CutPrefix(line, "tend-worker unsupported "); ok {
+		return fmt.Errorf("%w: %s", errWorkerUnsupported, reason)
+	}
+	if line != "tend-worker ok" {
+		return w.deadErr(fmt.Errorf("unexpected greeting %q", line))
+	}
+	return nil
+}
+
+// hello reads the bootstrap's marker (anything before it is a login
+// script's chatter or sudo's refusal) and returns the program's first
+// line, without its newline.
+func (w *worker) hello() (string, error) {
 	var pending []byte
 	for {
 		b, err := w.out.ReadByte()
@@ -417,17 +491,17 @@ func (w *worker) greet() error {
 			select {
 			case <-w.done:
 			case <-time.After(5 * time.Second):
-				return w.deadErr(err)
+				return "", w.deadErr(err)
 			}
 			status := 0
 			var ee *gossh.ExitError
 			if errors.As(w.exit, &ee) {
 				status = ee.ExitStatus()
 			}
-			if w.t.connErr(nil) != nil {
-				return w.t.connErr(nil)
+			if err := w.lostErr(); err != nil {
+				return "", err
 			}
-			return w.t.launchError(status, pending, []byte(w.stderr.String()))
+			return "", w.t.launchError(status, pending, []byte(w.stderr.String()))
 		}
 		pending = append(pending, b)
 		if len(pending) > maxPending {
@@ -437,22 +511,22 @@ func (w *worker) greet() error {
 			break
 		}
 	}
-	// PID.PGID: of the worker shell, unused.
-	if _, err := w.out.ReadString(':'); err != nil {
-		return w.deadErr(err)
+	ids, err := w.out.ReadString(':')
+	if err != nil {
+		return "", w.deadErr(err)
+	}
+	pid, pgid, _ := strings.Cut(strings.TrimSuffix(ids, ":"), ".")
+	if n, err := strconv.Atoi(pid); err == nil {
+		w.pid.Store(int64(n))
+	}
+	if n, err := strconv.Atoi(pgid); err == nil {
+		w.pgid.Store(int64(n))
 	}
 	line, err := w.out.ReadString('\n')
 	if err != nil {
-		return w.deadErr(err)
+		return "", w.deadErr(err)
 	}
-	line = strings.TrimSuffix(line, "\n")
-	if reason, ok := strings.CutPrefix(line, "tend-worker unsupported "); ok {
-		return fmt.Errorf("%w: %s", errWorkerUnsupported, reason)
-	}
-	if line != "tend-worker ok" {
-		return w.deadErr(fmt.Errorf("unexpected greeting %q", line))
-	}
-	return nil
+	return strings.TrimSuffix(line, "\n"), nil
 }
 
 // wrun is one Run on a worker, shared between the Run (which may give up
@@ -633,11 +707,15 @@ func readUntil(r *bufio.Reader, trailer string) ([]byte, error) {
 // kill ends the process group of a cancelled script from a session of its
 // own (see killScript), leaving its worker to report the script's end and
 // take the next one.
-func (t *Transport) kill(id string, pid int) {
+func (t *Transport) kill(id string, pid int) { t.killGroup(id, pid, pid) }
+
+// killGroup runs killScript(nonce, pid, pgid) in a session of its own,
+// retrying while the server refuses sessions.
+func (t *Transport) killGroup(nonce string, pid, pgid int) {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, _, err = t.exec(ctx, "cancel", killScript(id, pid, pid), nil, io.Discard, false)
+		_, _, err = t.exec(ctx, "cancel", killScript(nonce, pid, pgid), nil, io.Discard, false)
 		cancel()
 		if err == nil || t.connErr(nil) != nil {
 			break

@@ -311,7 +311,8 @@ type workerAnswer struct {
 
 // runWorkerLocally runs the worker program under shell, the way sshd would
 // (through the bootstrap), with PATH set to path, feeds it frames and
-// parses its answers.
+// parses its answers. Its stdin stays open until the answers are in, as a
+// controller's does: a worker whose stdin ends stops.
 func runWorkerLocally(t *testing.T, shell, path string, frames []workerFrame) (greeting string, answers []workerAnswer) {
 	t.Helper()
 	l, err := newLaunch(workerProgram, nil)
@@ -324,19 +325,36 @@ func runWorkerLocally(t *testing.T, shell, path string, frames []workerFrame) (g
 		in = append(append(in, f.script...), f.stdin...)
 	}
 	cmd := exec.Command(shell, "-c", l.command)
-	cmd.Stdin = bytes.NewReader(in)
-	cmd.Env = []string{"PATH=" + path, "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir()}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	out, err := cmd.Output()
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		t.Fatalf("%s: %v: %s", shell, err, errb.String())
+		t.Fatal(err)
 	}
-	i := bytes.Index(out, []byte(l.marker))
-	if i < 0 {
-		t.Fatalf("no marker in %q", out)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	r := bufio.NewReader(bytes.NewReader(out[i+len(l.marker):]))
+	cmd.Env = []string{"PATH=" + path, "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir()}
+	var errb syncBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		io.Copy(io.Discard, stdout)
+		cmd.Wait()
+	}()
+	go stdin.Write(in)
+	out := bufio.NewReader(stdout)
+	var pending []byte
+	for !bytes.HasSuffix(pending, []byte(l.marker)) {
+		b, err := out.ReadByte()
+		if err != nil {
+			t.Fatalf("no marker in %q: %v (stderr %s)", pending, err, errb.String())
+		}
+		pending = append(pending, b)
+	}
+	r := out
 	if _, err := r.ReadString(':'); err != nil {
 		t.Fatal(err)
 	}
@@ -370,8 +388,12 @@ func runWorkerLocally(t *testing.T, shell, path string, frames []workerFrame) (g
 		a.stdout, a.errs = string(o), string(e)
 		answers = append(answers, a)
 	}
+	stdin.Close()
 	if rest, _ := io.ReadAll(r); len(rest) > 0 {
 		t.Errorf("trailing output %q", rest)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("%s: %v: %s", shell, err, errb.String())
 	}
 	return greeting, answers
 }
@@ -398,7 +420,7 @@ func toolDir(t *testing.T, names []string, extra map[string]string) string {
 }
 
 func TestWorkerProgramLocally(t *testing.T) {
-	tools := []string{"mktemp", "rm", "dd", "head", "wc", "setsid", "cat", "tr", "grep"}
+	tools := []string{"mktemp", "rm", "dd", "head", "wc", "setsid", "cat", "tr", "grep", "mkfifo"}
 	realDD, err := exec.LookPath("dd")
 	if err != nil {
 		t.Skip("no dd")

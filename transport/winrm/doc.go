@@ -82,6 +82,14 @@
 // followed by its SHA-256. Windows has no POSIX modes: Upload ignores
 // mode. Paths are quoted for PowerShell by Quote.
 //
+// # Run lock
+//
+// The WinRM transport does not implement transport.Locker: a Windows host
+// has no flock(1), and a lock that the host releases when the controller
+// dies would need a process tied to the shell's life (a named mutex held
+// by a command of the shell, released when WinRM deletes an idle shell).
+// The run engine runs without a host lock on such hosts.
+//
 // # masterzen/winrm
 //
 // The SOAP messages are built with github.com/masterzen/winrm (its
