@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/plan"
@@ -11,11 +13,17 @@ import (
 )
 
 // connector opens each host's transport as its inventory entry says.
+// TEND_LOCK_DIR, when set, is where the local host's run lock is kept
+// (default /run/lock, as on any host).
 func (c *common) connector() plan.Connector {
 	return func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {
 		switch h.Transport {
 		case "local", "":
-			return local.New(), nil
+			t := local.New()
+			if d := os.Getenv("TEND_LOCK_DIR"); d != "" {
+				t.LockPath = filepath.Join(d, transport.LockFileName)
+			}
+			return t, nil
 		case "ssh":
 			return dialSSH(ctx, h, c)
 		case "winrm":

@@ -17,6 +17,7 @@ const (
 	// any of them starts; Entries says, on a resumed run, which entry of
 	// the run each change continues.
 	HostPlanned    Kind = "host_planned"
+	LockWaiting    Kind = "lock_waiting"
 	HostLocked     Kind = "host_locked"
 	Reconnecting   Kind = "reconnecting"
 	Reconnected    Kind = "reconnected"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tendhq/tend/plan"
@@ -22,7 +23,9 @@ type hostRun struct {
 	// no further change, reverts included.
 	vetoed error
 	// locked is set while the host's run lock is held; release frees it.
+	// waited is set when another run held it first.
 	locked  bool
+	waited  bool
 	release func() error
 	index   map[*plan.Change]int
 	applied []done
@@ -71,12 +74,48 @@ func (a *hostRun) lock(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	rel, err := l.Lock(ctx, *a.e.Lock, a.e.LockWait)
+	rel, err := l.Lock(ctx, *a.e.Lock, 0)
+	var le *transport.LockedError
+	if errors.As(err, &le) && a.e.LockWait > 0 {
+		_ = a.emit(&Event{Kind: LockWaiting, Message: le.Error()})
+		rel, err = l.Lock(ctx, *a.e.Lock, a.e.LockWait)
+		a.waited = true
+	}
 	if err != nil {
 		return err
 	}
 	a.locked, a.release = true, rel
 	_ = a.emit(&Event{Kind: HostLocked})
+	return nil
+}
+
+// checkStale reads the host's pending changes again after waiting for its
+// lock: another run may have changed what this run planned against. A
+// change whose resource no longer holds its planned state before fails
+// the host before anything is made.
+func (a *hostRun) checkStale(ctx context.Context) error {
+	var chs []*plan.Change
+	for _, ch := range a.hp.Pending() {
+		if ch.Deferred == "" && ch.Action != plan.Refresh && ch.Before != nil {
+			chs = append(chs, ch)
+		}
+	}
+	if len(chs) == 0 {
+		return nil
+	}
+	cur, err := a.read(ctx, chs)
+	if err != nil {
+		return fmt.Errorf("reading the host again after waiting for its lock: %w", err)
+	}
+	var stale []string
+	for i, ch := range chs {
+		if cur[i] == nil || !atBefore(cur[i], ch.Before) {
+			stale = append(stale, ch.Address)
+		}
+	}
+	if len(stale) > 0 {
+		return fmt.Errorf("the host changed while this run waited for its lock (%s); nothing was changed: plan again", strings.Join(stale, ", "))
+	}
 	return nil
 }
 
@@ -177,6 +216,12 @@ func (a *hostRun) run(ctx context.Context) *HostResult {
 		}
 	}
 	defer a.unlock()
+	if a.waited {
+		if err := a.checkStale(ctx); err != nil {
+			res.Outcome, res.Err = Failed, err
+			return res
+		}
+	}
 	firstErr := a.walk(ctx, res, notified)
 	if firstErr == nil && len(a.applied) > 0 {
 		if err := a.verify(ctx, a.applied); err != nil {
