@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -99,37 +98,29 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 	w := c.io.Stdout
 	connect := c.connector()
 	hosts := make([]*patchHost, len(l.hosts))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(c.parallel, 1))
-	for i, h := range l.hosts {
-		hosts[i] = &patchHost{inv: h}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(ph *patchHost) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			t, err := connect(ctx, ph.inv)
-			if err != nil {
-				ph.outcome, ph.err = "unreachable", err
-				return
-			}
-			ph.t = t
-			res, err := probe.RunOn(ctx, t, plan.IsWindows(ph.inv), true, nil)
-			if err != nil {
-				ph.outcome, ph.err = "failed", err
-				return
-			}
-			c.facts().save(ph.inv.Name, res.Facts)
-			if ph.mgr, err = patch.For(res.Facts.PackageManager); err != nil {
-				ph.outcome, ph.err = "failed", err
-				return
-			}
-			if ph.pending, err = ph.mgr.Pending(ctx, t, securityOnly); err != nil {
-				ph.outcome, ph.err = "failed", err
-			}
-		}(hosts[i])
-	}
-	wg.Wait()
+	engine.Each(c.parallel, len(hosts), func(i int) {
+		ph := &patchHost{inv: l.hosts[i]}
+		hosts[i] = ph
+		t, err := connect(ctx, ph.inv)
+		if err != nil {
+			ph.outcome, ph.err = "unreachable", err
+			return
+		}
+		ph.t = t
+		res, err := probe.RunOn(ctx, t, plan.IsWindows(ph.inv), true, nil)
+		if err != nil {
+			ph.outcome, ph.err = "failed", err
+			return
+		}
+		c.facts().save(ph.inv.Name, res.Facts)
+		if ph.mgr, err = patch.For(res.Facts.PackageManager); err != nil {
+			ph.outcome, ph.err = "failed", err
+			return
+		}
+		if ph.pending, err = ph.mgr.Pending(ctx, t, securityOnly); err != nil {
+			ph.outcome, ph.err = "failed", err
+		}
+	})
 	defer func() {
 		for _, ph := range hosts {
 			if ph.t != nil {

@@ -329,3 +329,25 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// Each calls f for 0..n-1, at most parallel at once (default 32), and
+// returns when all calls have: the bound every per-host step honours,
+// including what is read of the hosts before a run (a patch's pending
+// upgrades).
+func Each(parallel, n int, f func(i int)) {
+	if parallel <= 0 {
+		parallel = 32
+	}
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
