@@ -19,9 +19,11 @@ type hostRun struct {
 	hp  *plan.HostPlan
 	seq int
 	h   *resources.Host
-	// vetoed is why a subscriber (the journal) refused: the host makes
-	// no further change, reverts included.
-	vetoed error
+	// vetoed is why the host makes no further change, reverts included:
+	// a subscriber (the journal) refused, or the host's state became
+	// unknown (lostState) and it could not be reached again.
+	vetoed    error
+	lostState bool
 	// locked is set while the host's run lock is held; release frees it.
 	// waited is set when another run held it first.
 	locked  bool
@@ -249,8 +251,12 @@ func (a *hostRun) run(ctx context.Context) *HostResult {
 		// Without a journal nothing more is done, reverts included: what
 		// the host holds is what the journal says.
 		res.Outcome = Failed
-		if len(a.applied) > 0 {
-			firstErr = fmt.Errorf("%w; the journal could not be written, so the %d applied change(s) were left in place (tend rollback %s once it can be written)", firstErr, len(a.applied), a.e.RunID)
+		switch {
+		case len(a.applied) == 0:
+		case a.lostState:
+			firstErr = fmt.Errorf("%w; the host could not be reached again, so the %d change(s) made were left in place (tend rollback %s --target %s once it is back)", firstErr, len(a.applied), a.e.RunID, a.hp.Name)
+		default:
+			firstErr = fmt.Errorf("%w; the journal could not be written, so the %d change(s) made were left in place (tend rollback %s once it can be written)", firstErr, len(a.applied), a.e.RunID)
 		}
 	case a.e.OnFailure == Rollback || (a.e.Interrupted() && a.e.OnFailure != Stop && a.e.OnFailure != Continue):
 		a.revert(ctx, res)
@@ -484,7 +490,7 @@ func (a *hostRun) applyOne(ctx context.Context, ch *plan.Change, n int, res *Hos
 			ev := changeEvent(ChangeUnknown, ch, n)
 			ev.Undo, ev.Error = undo, fmt.Sprintf("%v; its outcome on the host is unknown: %v", err, rerr)
 			_ = a.emit(ev)
-			a.vetoed = errors.New("the host's state is unknown")
+			a.vetoed, a.lostState = errors.New("the host's state is unknown"), true
 			return errors.New(ev.Error)
 		case made[0] == 1:
 			err = nil
@@ -587,7 +593,7 @@ func (a *hostRun) applyBatch(ctx context.Context, batch []*plan.Change, res *Hos
 			ev.Error, ev.Undo = r.Err.Error(), undo
 			a.applied = append(a.applied, done{c, undo, n})
 			if ue.read != nil {
-				a.vetoed = errors.New("the host's state is unknown")
+				a.vetoed, a.lostState = errors.New("the host's state is unknown"), true
 			}
 		case r.Err == nil:
 			a.applied = append(a.applied, done{c, undo, n})
