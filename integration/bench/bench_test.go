@@ -144,9 +144,9 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("%s %s: %+v", sc, tool, ms)
 			}
 		}
-		// The probe in a session of its own, then (fresh) one worker for
-		// every change.
-		execs := map[string]float64{"fresh": 2, "noop-plan": 1}[sc]
+		// The probe in a session of its own, then (fresh) the host's run
+		// lock in one and one worker for every change.
+		execs := map[string]float64{"fresh": 3, "noop-plan": 1}[sc]
 		if m := c.runs[sc]["tend"]; len(m) == 1 && (m[0].Conns != 1 || m[0].Execs != execs) {
 			t.Errorf("%s: tend used %v connections and %v exec sessions per host, want 1 and %v", sc, m[0].Conns, m[0].Execs, execs)
 		}
