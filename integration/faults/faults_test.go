@@ -261,23 +261,31 @@ func TestFaults(t *testing.T) {
 		})
 	}
 
-	t.Run("SIGPIPE", func(t *testing.T) {
-		s.fails.reset(t, s.l)
-		dir := s.fails.writeConfig(t, s.l)
-		p := startShell(t, `"$TEND" apply -C '`+dir+`' -y | head -1`)
-		p.wait(applyTimeout)
-		id := runID(t, dir, "")
-		if id == "" {
-			t.Fatal("no run was journaled")
-		}
-		// The run itself must end, rolling back after the failing exec,
-		// though no one reads its output any more.
-		if run := readRun(t, dir, id); run != nil && (run.Outcome == "running" || run.Outcome == "interrupted" || run.Outcome == "") {
-			t.Errorf("journal: outcome %q with stdout closed, want the run finished (tend must complete its rollback)", run.Outcome)
-		}
-		s.fails.atState(t, s.l, false, "after the run's own rollback with stdout closed")
-		s.afterFault(t, s.fails, dir, id)
-	})
+	// A closed stdout must not stop the run: neither at once (head -1
+	// exits after the first line) nor during the rollback after the
+	// failing exec (the reader goes away once boom ran).
+	boom := filepath.Join(s.l.Host(1).Root, gateDir, "boom")
+	for _, c := range []struct{ name, reader string }{
+		{"SIGPIPE at once", "head -1"},
+		{"SIGPIPE during rollback", `{ head -1; while [ ! -e '` + boom + `' ]; do n=$(dd bs=4k count=1 status=none | wc -c); [ "$n" -gt 0 ] || break; done; } >/dev/null`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s.fails.reset(t, s.l)
+			dir := s.fails.writeConfig(t, s.l)
+			p := startShell(t, `"$TEND" apply -C '`+dir+`' -y | `+c.reader)
+			p.wait(applyTimeout)
+			id := runID(t, dir, "")
+			if id == "" {
+				t.Errorf("no run was journaled: tend stopped when its stdout closed, before applying anything")
+			} else if run := readRun(t, dir, id); run != nil && (run.Outcome == "running" || run.Outcome == "interrupted" || run.Outcome == "") {
+				t.Errorf("journal: outcome %q with stdout closed, want the run finished (tend must complete its rollback)", run.Outcome)
+			}
+			if id != "" && c.name == "SIGPIPE during rollback" && !s.gate(1, "boom") {
+				t.Errorf("the run never reached the failing exec")
+			}
+			s.afterFault(t, s.fails, dir, id)
+		})
+	}
 
 	t.Run("host killed mid-apply", func(t *testing.T) {
 		p, dir := s.apply(t, s.plain)

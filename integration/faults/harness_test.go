@@ -192,7 +192,7 @@ func (p *proc) wait(d time.Duration) int {
 	}
 	how := fmt.Sprintf("exit %d", p.code)
 	if p.signal != 0 {
-		how = "killed by " + p.signal.String()
+		how = "killed by signal " + p.signal.String()
 	}
 	p.t.Logf("%s → %s\n--- stdout\n%s--- stderr\n%s", p.desc, how, tail(p.out.String(), 60), tail(p.err.String(), 30))
 	return p.code
@@ -750,7 +750,7 @@ func (w *workload) atState(t *testing.T, l *lab.Lab, isNew bool, context string)
 			if s := snap[f.path]; !s.equal(target) {
 				n++
 				if len(bad) < 6 {
-					bad = append(bad, fmt.Sprintf("%s: %s, want %s (%s)", f.path, s, target, f.classify(s)))
+					bad = append(bad, fmt.Sprintf("%s: %s (its %s), want %s", f.path, s, f.classify(s), target))
 				}
 			}
 		}
