@@ -50,6 +50,14 @@ var (
 	buildErr  error
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if tendBin != "" {
+		os.RemoveAll(filepath.Dir(tendBin))
+	}
+	os.Exit(code)
+}
+
 // binary builds ./cmd/tend once per test process.
 func binary(t *testing.T) string {
 	t.Helper()
