@@ -23,8 +23,8 @@ import (
 
 // Statuses the run engine adds to the journal's.
 const (
-	statusUnknown    journal.Status = "unknown"
-	statusNotApplied journal.Status = "not_applied"
+	statusUnknown    = journal.Unknown
+	statusNotApplied = journal.NotApplied
 )
 
 // Sizes of the workload: newPerBatch new files of fileSize bytes in each
