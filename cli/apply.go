@@ -252,7 +252,11 @@ func printApplySummary(c *common, res *engine.Result, onFailure, runID, journalP
 		case engine.Unreachable:
 			bad = append(bad, fmt.Sprintf("%s (unreachable: %s)", h.Name, h.Err))
 		case engine.RolledBack:
-			bad = append(bad, fmt.Sprintf("%s (failed, rolled back %s: %s)", h.Name, plural(h.Reverted, "change", "changes"), h.Err))
+			kept := ""
+			if h.Irreversible > 0 {
+				kept = fmt.Sprintf("; %s cannot be undone", plural(h.Irreversible, "command", "commands"))
+			}
+			bad = append(bad, fmt.Sprintf("%s (failed, rolled back %s%s: %s)", h.Name, plural(h.Reverted, "change", "changes"), kept, h.Err))
 		case engine.UnhealthyO:
 			bad = append(bad, fmt.Sprintf("%s (unhealthy, %s stay applied: %s)", h.Name, plural(h.Applied, "change", "changes"), h.Err))
 		case engine.NotStarted:

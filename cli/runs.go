@@ -158,7 +158,7 @@ first.`,
 					for _, k := range es {
 						e := h.Changes[k]
 						re := &engine.RevertEntry{Address: e.Address, TypeName: e.Type, Action: e.Action, Before: e.Before, After: e.After,
-							Undo: e.Undo, Unknown: e.Status == journal.Applying || e.Status == journal.Unknown, BackupKey: e.BackupKey}
+							Undo: e.Undo, Unknown: e.Status == journal.Applying || e.Status == journal.Unknown, BackupKey: e.BackupKey, RunID: r.ID}
 						if typ, ok := types[e.Type]; ok {
 							re.Type = resources.OnHost(typ, rh.Windows)
 							re.Config = journal.DecodeConfig(typ, e.Config)

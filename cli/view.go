@@ -73,6 +73,8 @@ func (v *humanView) event(e *engine.Event) {
 		if strings.HasPrefix(e.Error, "depends on") {
 			fmt.Fprintf(w, "  %s: - %s skipped: %s\n", e.Host, e.Address, e.Error)
 		}
+	case engine.HostReplanned:
+		fmt.Fprintf(w, "  %s: %s\n", e.Host, e.Message)
 	case engine.LockWaiting:
 		fmt.Fprintf(w, "  %s: waiting for the host's lock: %s\n", e.Host, e.Message)
 	case engine.Reconnecting:

@@ -130,13 +130,23 @@ func (r *Result) OK() bool {
 	return true
 }
 
-// Outcome is the run's outcome: success, failed, or interrupted.
+// Outcome is the run's outcome: success; rolled_back when it was
+// interrupted and every host it changed was rolled back; interrupted;
+// or failed.
 func (r *Result) Outcome(e *Engine) string {
 	switch {
 	case r.OK():
 		return Success
 	case e.Interrupted():
-		return Interrupt
+		for _, h := range r.Hosts {
+			switch {
+			case h.Outcome == RolledBack, h.Outcome == Success && h.Applied == 0:
+			case h.Outcome == NotStarted, h.Outcome == Failed && h.Applied == 0 && h.NotReverted == 0:
+			default:
+				return Interrupt
+			}
+		}
+		return RolledBack
 	}
 	return Failed
 }
@@ -146,8 +156,10 @@ type HostResult struct {
 	Name    string
 	Outcome string
 	Err     error
-	// Applied, Failed, Reverted, NotReverted count changes.
-	Applied, Failed, Reverted, NotReverted int
+	// Applied, Failed, Reverted, NotReverted count changes; Irreversible
+	// counts those made that no revert can undo (commands), which a
+	// rolled back host may keep.
+	Applied, Failed, Reverted, NotReverted, Irreversible int
 	// Upgrades are a patched host's upgrades (name, from, to).
 	Upgrades [][3]string
 	// Rebooted is set when a patched host was rebooted.

@@ -91,14 +91,15 @@ func (a *hostRun) lock(ctx context.Context) error {
 	return nil
 }
 
-// checkStale reads the host's pending changes again after waiting for its
-// lock: another run may have changed what this run planned against. A
-// change whose resource no longer holds its planned state before fails
-// the host before anything is made.
-func (a *hostRun) checkStale(ctx context.Context) error {
+// replan reads the host's resources again after waiting for its lock
+// (another run may have changed them) and plans its changes from what it
+// holds now, before any is made: the run then makes the host match its
+// configuration, whatever the other run left. The journal's entries for
+// the host are replaced.
+func (a *hostRun) replan(ctx context.Context) error {
 	var chs []*plan.Change
-	for _, ch := range a.hp.Pending() {
-		if ch.Deferred == "" && ch.Action != plan.Refresh && ch.Before != nil {
+	for _, ch := range a.hp.Changes {
+		if ch.Deferred == "" && ch.Action != plan.Refresh && ch.After != nil {
 			chs = append(chs, ch)
 		}
 	}
@@ -109,16 +110,28 @@ func (a *hostRun) checkStale(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the host again after waiting for its lock: %w", err)
 	}
-	var stale []string
+	var moved []string
 	for i, ch := range chs {
-		if cur[i] == nil || !atBefore(cur[i], ch.Before) {
-			stale = append(stale, ch.Address)
+		after := ch.After
+		if rs, ok := ch.Resource.(resources.Resolver); ok {
+			if after, err = rs.Resolve(ch.Config, cur[i], ch.After); err != nil {
+				return fmt.Errorf("%s: %w", ch.Address, err)
+			}
 		}
+		act, changed := plan.Diff(cur[i], after)
+		if act != ch.Action || (ch.Before != nil && !atBefore(cur[i], ch.Before)) {
+			moved = append(moved, ch.Address)
+		}
+		ch.Before, ch.After, ch.Action, ch.Changed = cur[i], after, act, changed
 	}
-	if len(stale) > 0 {
-		return fmt.Errorf("the host changed while this run waited for its lock (%s); nothing was changed: plan again", strings.Join(stale, ", "))
+	if len(moved) == 0 {
+		return nil
 	}
-	return nil
+	a.index = map[*plan.Change]int{}
+	for _, ch := range a.hp.Pending() {
+		a.index[ch] = len(a.index)
+	}
+	return a.emit(&Event{Kind: HostReplanned, Plan: a.hp, Message: fmt.Sprintf("the host changed while this run waited for its lock (%s); planned again from what it holds now", strings.Join(moved, ", "))})
 }
 
 func (a *hostRun) unlock() {
@@ -219,7 +232,7 @@ func (a *hostRun) run(ctx context.Context) *HostResult {
 	}
 	defer a.unlock()
 	if a.waited {
-		if err := a.checkStale(ctx); err != nil {
+		if err := a.replan(ctx); err != nil {
 			res.Outcome, res.Err = Failed, err
 			return res
 		}
@@ -340,6 +353,13 @@ func (a *hostRun) walk(ctx context.Context, res *HostResult, notified map[string
 					batched[b] = results[i]
 				}
 				err, changed = results[0].Err, results[0].Err == nil
+				if errors.Is(err, resources.ErrNotAttempted) {
+					// Not attempted with its batch (one before it in the
+					// batch's own order failed, or the connection went):
+					// made on its own now, as without batching.
+					err = a.applyOne(ctx, ch, n, res)
+					changed = err == nil
+				}
 			} else {
 				err = a.applyOne(ctx, ch, n, res)
 				changed = err == nil
@@ -804,7 +824,7 @@ func (a *hostRun) revert(ctx context.Context, res *HostResult) {
 	for i := len(applied) - 1; i >= 0; i-- {
 		d := applied[i]
 		if d.ch.Irreversible != "" {
-			res.NotReverted++
+			res.Irreversible++
 			ev := changeEvent(NotReverted, d.ch, d.n)
 			ev.Error = d.ch.Irreversible
 			_ = a.emit(ev)
@@ -836,6 +856,7 @@ func (a *hostRun) revert(ctx context.Context, res *HostResult) {
 		}
 		tried = append(tried, d)
 	}
+	a.tidy(ctx, applied)
 	if len(tried) == 0 {
 		return
 	}
@@ -863,6 +884,28 @@ func (a *hostRun) revert(ctx context.Context, res *HostResult) {
 		default:
 			res.Reverted++
 			_ = a.emit(changeEvent(Reverted, d.ch, d.n))
+		}
+	}
+}
+
+// tidy removes what the run's writes left next to the paths of changes
+// (a script cut short when the connection went).
+func (a *hostRun) tidy(ctx context.Context, ds []done) {
+	states := map[resources.Tidier][]*resources.State{}
+	var order []resources.Tidier
+	for _, d := range ds {
+		t, ok := d.ch.Resource.(resources.Tidier)
+		if !ok {
+			continue
+		}
+		if _, seen := states[t]; !seen {
+			order = append(order, t)
+		}
+		states[t] = append(states[t], d.ch.Before, d.ch.After)
+	}
+	for _, t := range order {
+		if err := t.Tidy(ctx, a.h, states[t]); err != nil {
+			_ = a.emit(&Event{Kind: Diagnostic, Message: "removing temporary files: " + err.Error()})
 		}
 	}
 }

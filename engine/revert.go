@@ -42,6 +42,9 @@ type RevertEntry struct {
 	Unknown bool
 	// BackupKey names the change's backups (resources.Host.BackupKey).
 	BackupKey string
+	// RunID is the run that made the change (its temporary files are
+	// named after it).
+	RunID string
 	// SecretErr, when set, says which secret(...) the journaled states
 	// needed could not be resolved again: a revert failing for want of a
 	// secret reports it.
@@ -225,6 +228,7 @@ func (a *hostRun) revertJournaled(ctx context.Context, rh *RevertHost) *HostResu
 			_ = a.emit(ev(Reverted, i, re))
 		}
 	}
+	a.tidyJournaled(ctx, rh)
 	if r.NotReverted == 0 {
 		r.Outcome = Success
 	} else {
@@ -242,4 +246,32 @@ func atBefore(cur, before *resources.State) bool {
 		return !cur.Present
 	}
 	return sameState(cur, before)
+}
+
+// tidyJournaled removes what the runs of rh's entries left behind next
+// to the paths they manage (a run killed in mid-write).
+func (a *hostRun) tidyJournaled(ctx context.Context, rh *RevertHost) {
+	type key struct {
+		t     resources.Tidier
+		runID string
+	}
+	states := map[key][]*resources.State{}
+	var order []key
+	for _, re := range rh.Entries {
+		t, ok := re.Type.(resources.Tidier)
+		if !ok || re.RunID == "" {
+			continue
+		}
+		k := key{t, re.RunID}
+		if _, seen := states[k]; !seen {
+			order = append(order, k)
+		}
+		states[k] = append(states[k], re.Before, re.After)
+	}
+	for _, k := range order {
+		h := &resources.Host{Name: rh.Name, T: a.hp.T, RunID: k.runID, BackupDir: rh.BackupDir}
+		if err := k.t.Tidy(ctx, h, states[k]); err != nil {
+			_ = a.emit(&Event{Kind: Diagnostic, Message: fmt.Sprintf("removing what run %s left behind: %v", k.runID, err)})
+		}
+	}
 }

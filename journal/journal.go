@@ -594,3 +594,20 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// ReplaceEntries replaces the entries of host number host, in one
+// record: a host planned again (after waiting for its lock) before any
+// of its changes started.
+func (j *Journal) ReplaceEntries(host int, es []*Entry) error {
+	if es == nil {
+		es = []*Entry{}
+	}
+	return j.update(func(b []byte) ([]byte, error) {
+		if host < 0 || host >= j.hosts {
+			return b, fmt.Errorf("journal: host %d is not journaled (Update appends hosts)", host)
+		}
+		h := j.run.Hosts[host]
+		h.Changes = es
+		return appendRecord(b, hostRecord{"host", host, h})
+	})
+}

@@ -43,6 +43,12 @@ func (r *Recorder) Event(e *engine.Event) error {
 	switch e.Kind {
 	case engine.HostPlanned:
 		return r.hostPlanned(e)
+	case engine.HostReplanned:
+		h, ok := r.hostIndex(e.Seq)
+		if !ok {
+			return fmt.Errorf("journal: host %s was not registered", e.Host)
+		}
+		return r.j.ReplaceEntries(h, r.entries(e.Plan))
 	case engine.Refreshed:
 		return r.host(e, func(h *Host) { h.Refreshed = append(h.Refreshed, e.Address) })
 	case engine.HostOutcome:
@@ -161,11 +167,7 @@ func (r *Recorder) hostPlanned(e *engine.Event) error {
 		} else if hp.Facts.BackupDir != "" {
 			jh.BackupDir = hp.Facts.BackupDir + "/" + r.runID
 		}
-		for k, ch := range hp.Pending() {
-			jh.Changes = append(jh.Changes, &Entry{Address: ch.Address, Type: ch.Type, Action: ch.Action,
-				Before: ch.Before, After: ch.After, Status: Pending, Irreversible: ch.Irreversible,
-				Config: EncodeConfig(ch.Resource, ch.Config), Notify: ch.Notify, BackupKey: fmt.Sprintf("%04d", k)})
-		}
+		jh.Changes = r.entries(hp)
 	}
 	var idx int
 	err := r.j.Update(func(run *Run) {
@@ -176,6 +178,17 @@ func (r *Recorder) hostPlanned(e *engine.Event) error {
 	r.hosts[e.Seq] = idx
 	r.mu.Unlock()
 	return err
+}
+
+// entries are the pending changes of a host's plan, as journal entries.
+func (r *Recorder) entries(hp *plan.HostPlan) []*Entry {
+	es := []*Entry{}
+	for k, ch := range hp.Pending() {
+		es = append(es, &Entry{Address: ch.Address, Type: ch.Type, Action: ch.Action,
+			Before: ch.Before, After: ch.After, Status: Pending, Irreversible: ch.Irreversible,
+			Config: EncodeConfig(ch.Resource, ch.Config), Notify: ch.Notify, BackupKey: fmt.Sprintf("%04d", k)})
+	}
+	return es
 }
 
 func (r *Recorder) hostIndex(seq int) (int, bool) {

@@ -251,7 +251,7 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 				group = before.Str("gid")
 			}
 		}
-		writeAtomic(&sb, p, mode, owner, group)
+		writeAtomic(&sb, h, p, mode, owner, group)
 		stdin = after.Content.Data
 	default:
 		if !before.Present {
@@ -260,7 +260,7 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 			if mode == "" {
 				mode = "0644"
 			}
-			writeAtomic(&sb, p, mode, after.Str("owner"), after.Str("group"))
+			writeAtomic(&sb, h, p, mode, after.Str("owner"), after.Str("group"))
 			stdin = nil
 		} else {
 			chmodChown(&sb, p, before, after)
@@ -297,9 +297,9 @@ func RevertAction(before *State) string {
 // file in p's directory, sets mode and ownership on it, and renames it
 // into place. Ownership is set before the mode: chown and chgrp clear
 // the set-user-ID and set-group-ID bits.
-func writeAtomic(sb *strings.Builder, p, mode, owner, group string) {
+func writeAtomic(sb *strings.Builder, h *Host, p, mode, owner, group string) {
 	qp := shell.Quote(p)
-	fmt.Fprintf(sb, "t=$(mktemp %s)\n", shell.Quote(path.Dir(p)+"/.tend.XXXXXX"))
+	fmt.Fprintf(sb, "t=$(mktemp %s)\n", shell.Quote(path.Dir(p)+"/"+h.TempPrefix()+"XXXXXX"))
 	sb.WriteString("trap 'rm -f \"$t\"' EXIT\n")
 	sb.WriteString("cat > \"$t\"\n")
 	if owner != "" {
@@ -349,6 +349,30 @@ func setID(mode string) bool {
 	return len(mode) > 3 && strings.TrimLeft(mode[:len(mode)-3], "0") != ""
 }
 
+// Tidy implements Tidier: the run's temporary files and staging
+// directories in the directories of the states' paths.
+func (File) Tidy(ctx context.Context, h *Host, states []*State) error {
+	dirs := map[string]bool{}
+	var sb strings.Builder
+	for _, st := range states {
+		p := st.Str("path")
+		if p == "" || h.RunID == "" {
+			continue
+		}
+		d := path.Dir(p)
+		if dirs[d] {
+			continue
+		}
+		dirs[d] = true
+		fmt.Fprintf(&sb, "rm -rf -- %s*\n", shell.Quote(d+"/"+h.TempPrefix()))
+	}
+	if sb.Len() == 0 {
+		return nil
+	}
+	// The star is outside the quotes: a glob of the quoted prefix.
+	return RunScript(ctx, h, sb.String(), nil)
+}
+
 // Revert implements Type.
 func (File) Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
 	p := before.Str("path")
@@ -361,7 +385,9 @@ func (File) Revert(ctx context.Context, h *Host, before, after *State, undo Undo
 	case undo["backup"] != "":
 		// Copy the backup next to p and rename it, so the restore is atomic
 		// too; cp -p restores mode, ownership and times.
-		fmt.Fprintf(&sb, "t=%s\ncp -p -- %s \"$t\"\nmv -f \"$t\" %s\n", shell.Quote(path.Dir(p)+"/.tend.restore"), shell.Quote(undo["backup"]), qp)
+		// The temporary name is unique (mktemp), so two restores never
+		// share one.
+		fmt.Fprintf(&sb, "t=$(mktemp %s)\ntrap 'rm -f \"$t\"' EXIT\ncp -p -- %s \"$t\"\nmv -f \"$t\" %s\ntrap - EXIT\n", shell.Quote(path.Dir(p)+"/"+h.TempPrefix()+"restore.XXXXXX"), shell.Quote(undo["backup"]), qp)
 	default:
 		restoreModeOwner(&sb, p, before)
 	}

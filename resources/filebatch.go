@@ -107,7 +107,7 @@ func (f File) runBatch(ctx context.Context, h *Host, items []BatchItem, idx []in
 			rest = append(rest, i)
 		}
 	}
-	b := newBatchScript()
+	b := newBatchScript(h)
 	b.items(h, items, rest, res)
 	b.stage(h, items, staged, res)
 	done, out, err := b.run(ctx, h)
@@ -167,10 +167,12 @@ const trFunc = `_tr() {
 
 // newTag returns a random tag for a script's temporary names and its
 // completion lines.
-func newTag() string {
+// newTag names a batch's temporary files and staging directory: the
+// run's temporary prefix (without ".tend."), then a nonce.
+func newTag(h *Host) string {
 	var nonce [6]byte
 	_, _ = rand.Read(nonce[:])
-	return hex.EncodeToString(nonce[:])
+	return strings.TrimPrefix(h.TempPrefix(), ".tend.") + hex.EncodeToString(nonce[:])
 }
 
 // batchScript is one script making a batch's changes. The contents it
@@ -184,8 +186,8 @@ type batchScript struct {
 	stdin bytes.Buffer
 }
 
-func newBatchScript() *batchScript {
-	b := &batchScript{tag: newTag()}
+func newBatchScript(h *Host) *batchScript {
+	b := &batchScript{tag: newTag(h)}
 	// Temporary files are created private and given their mode after.
 	b.sb.WriteString("umask 077\n")
 	b.sb.WriteString(trFunc)
@@ -362,7 +364,7 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 // runItems runs the items idx as one script, filling their results; it
 // reports whether all succeeded.
 func (File) runItems(ctx context.Context, h *Host, items []BatchItem, idx []int, res []BatchResult) bool {
-	b := newBatchScript()
+	b := newBatchScript(h)
 	b.items(h, items, idx, res)
 	done, out, err := b.run(ctx, h)
 	return itemResults(items, idx, res, done, out, err)

@@ -133,6 +133,25 @@ func (h *Host) NextBackup(p string) string {
 	return fmt.Sprintf("%s/%03d-%s-%s", h.BackupDir, n, hex.EncodeToString(sum[:4]), path.Base(p))
 }
 
+// TempPrefix is the prefix of the temporary names a change of this run
+// makes next to the files it writes (".tend.RUNTAG-"): a run killed in
+// the middle of a write leaves them behind, and Tidier finds them by it.
+func (h *Host) TempPrefix() string {
+	if h.RunID == "" {
+		return ".tend."
+	}
+	sum := sha256.Sum256([]byte(h.RunID))
+	return ".tend." + hex.EncodeToString(sum[:4]) + "-"
+}
+
+// Tidier is implemented by types whose changes write temporary files next
+// to the paths they manage: Tidy removes what a run (h.RunID) left behind
+// in the directories of states (a run killed in mid-write), without
+// touching anything else.
+type Tidier interface {
+	Tidy(ctx context.Context, h *Host, states []*State) error
+}
+
 // BackupName is the name of the n-th backup (from 1) a change keyed key
 // makes of p.
 func (h *Host) BackupName(key, p string, n int) string {
