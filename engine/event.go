@@ -16,10 +16,10 @@ const (
 	// HostPlanned registers a host and its pending changes (Plan) before
 	// any of them starts; Entries says, on a resumed run, which entry of
 	// the run each change continues.
-	HostPlanned    Kind = "host_planned"
+	HostPlanned Kind = "host_planned"
 	// HostReplanned replaces a host's pending changes (Plan) before any
 	// started: it was planned again after waiting for its lock.
-	HostReplanned Kind = "host_replanned"
+	HostReplanned  Kind = "host_replanned"
 	LockWaiting    Kind = "lock_waiting"
 	HostLocked     Kind = "host_locked"
 	Reconnecting   Kind = "reconnecting"
