@@ -166,6 +166,7 @@ first.`,
 						// A secret that cannot be resolved again fails only
 						// the changes whose revert needs it.
 						re.SecretErr = resolveSecrets(e)
+						re.Config = withSecrets(re.Config, e.Before, e.After)
 						rh.BackupDir = h.BackupDir
 						rh.Entries = append(rh.Entries, re)
 						from[h.Name] = append(from[h.Name], src{r, hi, k})
@@ -294,4 +295,32 @@ func describeRevert(e *journal.Entry) string {
 // resolved again here, from the environment rollback runs in.
 func resolveSecrets(e *journal.Entry) error {
 	return errors.Join(e.Before.ResolveSecrets(lang.ResolveSecret), e.After.ResolveSecrets(lang.ResolveSecret))
+}
+
+// withSecrets puts back into a journaled configuration (whose sensitive
+// values were left out) the secrets its states resolved again, so the
+// resource can be read back with them (a database admin's password).
+func withSecrets(cfg cty.Value, states ...*resources.State) cty.Value {
+	if cfg == cty.NilVal || !cfg.Type().IsObjectType() || cfg.IsNull() {
+		return cfg
+	}
+	attrs := cfg.AsValueMap()
+	changed := false
+	for _, st := range states {
+		if st == nil {
+			continue
+		}
+		for k := range st.SecretRefs {
+			v, ok := st.Attrs[k]
+			cur, has := attrs[k]
+			if !ok || !has || !cur.IsNull() || !v.Type().Equals(cur.Type()) {
+				continue
+			}
+			attrs[k], changed = v, true
+		}
+	}
+	if !changed {
+		return cfg
+	}
+	return cty.ObjectVal(attrs)
 }
