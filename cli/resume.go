@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,8 +23,9 @@ func resumeCmd(io IO) *cobra.Command {
 target, and apply what is still to do: the changes the run did not make,
 and the refreshes (restarts) its changes notified that never ran. Changes
 of the run whose outcome was unknown are settled from the new plan (made
-when the host already holds them, not applied otherwise). The resume is a
-run of its own; rolling back the resumed run rolls back the resume too.`,
+when the host already holds them, not applied otherwise). The resume
+continues the run in its own journal: tend rollback RUN-ID then reverts
+what both made.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch onFailure {
@@ -38,7 +40,7 @@ run of its own; rolling back the resumed run rolls back the resume too.`,
 			switch {
 			case run.Outcome == "running":
 				return fmt.Errorf("run %s is still running (pid %d on %s)", run.ID, run.PID, run.Controller)
-			case run.Command != "apply" && run.Command != "resume":
+			case run.Command != "apply":
 				return fmt.Errorf("run %s is a %s; only apply runs can be resumed", run.ID, run.Command)
 			}
 			if run.ConfigDir != "" && !cmd.Flags().Changed("chdir") {
@@ -71,16 +73,21 @@ run of its own; rolling back the resumed run rolls back the resume too.`,
 				return err
 			}
 			owed := owedRefreshes(run)
-			settleUnknown(c, run, pl)
 			if !asJSON {
 				(&plan.Renderer{W: io.Stdout, Color: c.color()}).Plan(pl)
 				for _, h := range sortedKeys(owed) {
 					for _, t := range owed[h] {
-						fmt.Fprintf(io.Stdout, "%s: ~ %s will be refreshed (notified by run %s, never ran)\n", h, t, run.ID)
+						fmt.Fprintf(io.Stdout, "%s: ~ %s will be refreshed (notified by the run, never ran)\n", h, t)
 					}
 				}
 			}
 			if !pl.HasChanges() && len(owed) == 0 {
+				// Nothing left: the run's unknown changes are settled.
+				if j, err := journal.Open(c.dir, run); err == nil {
+					settleUnknown(j, run, pl)
+					_ = j.Update(func(r *journal.Run) { r.Outcome, r.Finished = engine.Success, time.Now().UTC() })
+					j.Close()
+				}
 				fmt.Fprintf(io.Stdout, "Run %s has nothing left to do.\n", run.ID)
 				if pl.HasErrors() {
 					return &exitError{ExitError}
@@ -90,20 +97,29 @@ run of its own; rolling back the resumed run rolls back the resume too.`,
 			if !yes && !c.confirm("Apply these changes?", "Resume cancelled; nothing was changed.", "Error: refusing to resume without confirmation: this is not a terminal. Review the plan and pass -y.") {
 				return &exitError{ExitError}
 			}
-			j, nrun, err := c.startRun("resume", l.cfg.Dir, func(r *journal.Run) { r.ResumesRun = run.ID })
+			// The resume continues the run in its own journal: one run,
+			// whose rollback reverts what both made.
+			j, err := journal.Open(c.dir, run)
 			if err != nil {
+				return err
+			}
+			settleUnknown(j, run, pl)
+			if err := j.Update(func(r *journal.Run) { r.Outcome, r.Finished = "running", time.Time{} }); err != nil {
+				j.Close()
 				return err
 			}
 			view, _ := c.view(asJSON)
 			if !asJSON {
-				fmt.Fprintf(io.Stdout, "\nResuming run %s (run %s)\n", run.ID, nrun.ID)
+				fmt.Fprintf(io.Stdout, "\nResuming run %s\n", run.ID)
 			}
-			eng := c.newEngine(nrun, j, l, onFailure, view)
+			eng := c.newEngine(run, j, l, onFailure, view)
+			eng.Subscribers[0] = journal.ResumeRecorder(j, run)
 			eng.Notified = owed
+			eng.Entries = resumeEntries(run, pl)
 			var res *engine.Result
 			c.execute(eng, j, onFailure, func() { res = eng.Apply(cmd.Context(), pl) })
 			if !asJSON {
-				printApplySummary(c, res, onFailure, nrun.ID, j.Path())
+				printApplySummary(c, res, onFailure, run.ID, j.Path())
 			}
 			if !res.OK() {
 				return &exitError{ExitError}
@@ -151,44 +167,65 @@ func owedRefreshes(run *journal.Run) map[string][]string {
 
 // settleUnknown marks the run's changes of unknown outcome from the new
 // plan: made when the host holds them now (the plan has nothing to do for
-// them), not applied otherwise.
-func settleUnknown(c *common, run *journal.Run, pl *plan.Plan) {
-	type pos struct{ h, e int }
-	var unknown []pos
-	for hi, h := range run.Hosts {
-		for ei, e := range h.Changes {
-			if e.Status == journal.Unknown || e.Status == journal.Applying {
-				unknown = append(unknown, pos{hi, ei})
-			}
-		}
-	}
-	if len(unknown) == 0 {
-		return
-	}
+// them), not applied otherwise (the resume makes them).
+func settleUnknown(j *journal.Journal, run *journal.Run, pl *plan.Plan) {
 	planned := map[string]*plan.HostPlan{}
 	for _, hp := range pl.Hosts {
 		planned[hp.Name] = hp
 	}
-	j, err := journal.Open(c.dir, run)
-	if err != nil {
-		return
-	}
-	defer j.Close()
-	for _, u := range unknown {
-		h := run.Hosts[u.h]
+	for hi, h := range run.Hosts {
 		hp := planned[h.Name]
 		if hp == nil || hp.Err != nil {
 			continue
 		}
-		e := h.Changes[u.e]
-		st := journal.NotApplied
-		for _, ch := range hp.Changes {
-			if ch.Address == e.Address && !ch.HasChange() {
-				st = journal.Applied
+		for ei, e := range h.Changes {
+			if e.Status != journal.Unknown && e.Status != journal.Applying {
+				continue
+			}
+			st := journal.NotApplied
+			for _, ch := range hp.Changes {
+				if ch.Address == e.Address && !ch.HasChange() {
+					st = journal.Applied
+				}
+			}
+			_ = j.UpdateEntries(hi, []int{ei}, func(_ int, en *journal.Entry) { en.Status = st })
+		}
+	}
+}
+
+// resumeEntries numbers the new plan's pending changes as the run's
+// journal does: a change the run did not make takes its entry again;
+// one it made that differs again, and one it never planned, a new one.
+func resumeEntries(run *journal.Run, pl *plan.Plan) map[string]map[string]int {
+	out := map[string]map[string]int{}
+	for _, hp := range pl.Hosts {
+		var h *journal.Host
+		for _, rh := range run.Hosts {
+			if rh.Name == hp.Name {
+				h = rh
 			}
 		}
-		_ = j.UpdateEntries(u.h, []int{u.e}, func(_ int, en *journal.Entry) { en.Status = st })
+		if h == nil {
+			continue
+		}
+		m := map[string]int{}
+		next := len(h.Changes)
+		for _, ch := range hp.Pending() {
+			k := -1
+			for i, e := range h.Changes {
+				if e.Address == ch.Address && e.Status != journal.Applied {
+					k = i
+				}
+			}
+			if k < 0 {
+				k = next
+				next++
+			}
+			m[ch.Address] = k
+		}
+		out[hp.Name] = m
 	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

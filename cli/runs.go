@@ -78,19 +78,6 @@ func revertible(h *journal.Host) []int {
 	return out
 }
 
-// resumesOf returns the runs that resumed run id (and those resuming
-// them), newest first: rolling a run back reverts what its resumes made
-// first.
-func resumesOf(runs []*journal.Run, id string) []*journal.Run {
-	var out []*journal.Run
-	for _, r := range runs {
-		if r.ResumesRun == id {
-			out = append(append(resumesOf(runs, r.ID), r), out...)
-		}
-	}
-	return out
-}
-
 func rollbackCmd(io IO) *cobra.Command {
 	c := &common{io: io}
 	var yes, asJSON bool
@@ -103,8 +90,7 @@ before the run and its backups on the host. Changes whose outcome is
 unknown (the run was killed while making them) are read back from the
 host first: one never made is marked not applied, the others reverted.
 A change counts as reverted only once the host was read back at its state
-before the run. Runs that resumed RUN-ID are rolled back with it, theirs
-first.`,
+before the run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, err := journal.Read(c.dir, args[0])
@@ -114,8 +100,7 @@ first.`,
 			if run.Outcome == "running" {
 				return fmt.Errorf("run %s is still running (pid %d on %s); wait for it to end, or stop it first", run.ID, run.PID, run.Controller)
 			}
-			all, _ := journal.List(c.dir)
-			chain := append(resumesOf(all, run.ID), run)
+			chain := []*journal.Run{run}
 			l, err := c.load(false)
 			if err != nil {
 				return err

@@ -127,10 +127,7 @@ func (a *hostRun) replan(ctx context.Context) error {
 	if len(moved) == 0 {
 		return nil
 	}
-	a.index = map[*plan.Change]int{}
-	for _, ch := range a.hp.Pending() {
-		a.index[ch] = len(a.index)
-	}
+	a.reindex()
 	return a.emit(&Event{Kind: HostReplanned, Plan: a.hp, Message: fmt.Sprintf("the host changed while this run waited for its lock (%s); planned again from what it holds now", strings.Join(moved, ", "))})
 }
 
@@ -201,6 +198,20 @@ func (a *hostRun) reconnect(ctx context.Context, cause error) error {
 	return fmt.Errorf("%w (could not reconnect after %d attempts: %v)", cause, attempts, last)
 }
 
+// reindex numbers the host's pending changes: in order, or, on a resumed
+// run, as the run's journal numbered them (Engine.Entries).
+func (a *hostRun) reindex() {
+	a.index = map[*plan.Change]int{}
+	m := a.e.Entries[a.hp.Name]
+	for _, ch := range a.hp.Pending() {
+		if k, ok := m[ch.Address]; ok {
+			a.index[ch] = k
+		} else {
+			a.index[ch] = len(a.index)
+		}
+	}
+}
+
 // hostFor returns the resources.Host a change of entry n sees: its
 // backups are named after the entry, so the journal can say where they
 // will be before the change starts.
@@ -216,10 +227,7 @@ func (a *hostRun) run(ctx context.Context) *HostResult {
 		res.Outcome, res.Err = Failed, fmt.Errorf("not started: %w", a.vetoed)
 		return res
 	}
-	a.index = map[*plan.Change]int{}
-	for _, ch := range hp.Pending() {
-		a.index[ch] = len(a.index)
-	}
+	a.reindex()
 	notified := map[string]bool{}
 	for _, t := range a.e.Notified[hp.Name] {
 		notified[t] = true
@@ -231,6 +239,15 @@ func (a *hostRun) run(ctx context.Context) *HostResult {
 		}
 	}
 	defer a.unlock()
+	if _, resumed := a.e.Entries[hp.Name]; resumed && a.locked {
+		// A resumed run removes what it left behind when it was killed
+		// (temporary files of a write cut short) before going on.
+		var all []done
+		for _, ch := range hp.Changes {
+			all = append(all, done{ch: ch})
+		}
+		a.tidy(ctx, all)
+	}
 	if a.waited {
 		if err := a.replan(ctx); err != nil {
 			res.Outcome, res.Err = Failed, err
@@ -830,11 +847,10 @@ func (a *hostRun) revert(ctx context.Context, res *HostResult) {
 			_ = a.emit(ev)
 			continue
 		}
-		if a.vetoed != nil {
+		if a.vetoed != nil || ctx.Err() != nil {
+			// Stopped at once, or without a journal: what is left stays
+			// journaled as made, for tend rollback.
 			res.NotReverted++
-			ev := changeEvent(RevertFailed, d.ch, d.n)
-			ev.Error = "not reverted: " + a.vetoed.Error()
-			_ = a.emit(ev)
 			continue
 		}
 		if err := a.emit(changeEvent(Reverting, d.ch, d.n)); err != nil {
@@ -845,7 +861,17 @@ func (a *hostRun) revert(ctx context.Context, res *HostResult) {
 		if err != nil && connLost(err) {
 			if rerr := a.reconnect(ctx, err); rerr == nil {
 				err = d.ch.Resource.Revert(ctx, a.hostFor(d.n), d.ch.Before, d.ch.After, d.undo)
+			} else {
+				err = rerr
 			}
+		}
+		if err != nil && (ctx.Err() != nil || connLost(err)) {
+			// Cut short: the revert may or may not have reached the host.
+			res.NotReverted++
+			ev := changeEvent(ChangeUnknown, d.ch, d.n)
+			ev.Error = fmt.Sprintf("reverting it was cut short (%v): whether the host holds its state before the run is unknown", err)
+			_ = a.emit(ev)
+			continue
 		}
 		if err != nil {
 			res.NotReverted++
@@ -856,7 +882,9 @@ func (a *hostRun) revert(ctx context.Context, res *HostResult) {
 		}
 		tried = append(tried, d)
 	}
-	a.tidy(ctx, applied)
+	if ctx.Err() == nil {
+		a.tidy(ctx, applied)
+	}
 	if len(tried) == 0 {
 		return
 	}
@@ -867,6 +895,11 @@ func (a *hostRun) revert(ctx context.Context, res *HostResult) {
 	cur, err := a.read(ctx, chs)
 	for i, d := range tried {
 		switch {
+		case (cur == nil || cur[i] == nil) && ctx.Err() != nil:
+			// Its revert ran to its end; only reading it back was cut
+			// short.
+			res.Reverted++
+			_ = a.emit(changeEvent(Reverted, d.ch, d.n))
 		case cur == nil || cur[i] == nil:
 			res.NotReverted++
 			ev := changeEvent(RevertFailed, d.ch, d.n)

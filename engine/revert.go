@@ -161,6 +161,10 @@ func (a *hostRun) revertJournaled(ctx context.Context, rh *RevertHost) *HostResu
 			_ = a.emit(e)
 			continue
 		}
+		if ctx.Err() != nil {
+			r.NotReverted++
+			continue
+		}
 		if err := a.emit(ev(Reverting, i, re)); err != nil {
 			r.NotReverted++
 			continue
@@ -172,6 +176,13 @@ func (a *hostRun) revertJournaled(ctx context.Context, rh *RevertHost) *HostResu
 				h.T = a.hp.T
 				err = re.Type.Revert(ctx, h, re.Before, re.After, re.Undo)
 			}
+		}
+		if err != nil && (ctx.Err() != nil || connLost(err)) {
+			r.NotReverted++
+			e := ev(ChangeUnknown, i, re)
+			e.Error = fmt.Sprintf("reverting it was cut short (%v): whether the host holds its state before the run is unknown", err)
+			_ = a.emit(e)
+			continue
 		}
 		if err != nil {
 			if errors.Is(err, resources.ErrSecretNeeded) && re.SecretErr != nil {
@@ -212,6 +223,9 @@ func (a *hostRun) revertJournaled(ctx context.Context, rh *RevertHost) *HostResu
 		}
 		c := got[i]
 		switch {
+		case c == nil && ctx.Err() != nil:
+			r.Reverted++
+			_ = a.emit(ev(Reverted, i, re))
 		case c == nil:
 			r.NotReverted++
 			e := ev(RevertFailed, i, re)

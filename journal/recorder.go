@@ -25,6 +25,19 @@ type Recorder struct {
 	runID string
 	mu    sync.Mutex
 	hosts map[int]int // the engine's host sequence → the run's host index
+	// resumed is the run a resume continues (ResumeRecorder): its hosts
+	// are planned again in place, their entries numbered by the
+	// engine's Entries.
+	resumed *Run
+}
+
+// ResumeRecorder returns a recorder continuing run, opened as j: a host
+// of the run planned again keeps its entries, those of changes still to
+// make replaced, new ones appended (engine.Event.Entries numbers them).
+func ResumeRecorder(j *Journal, run *Run) *Recorder {
+	r := NewRecorder(j, run.ID)
+	r.resumed = run
+	return r
 }
 
 // NewRecorder returns a recorder writing run runID's events to j.
@@ -157,6 +170,34 @@ func (r *Recorder) changes(e *engine.Event) error {
 }
 
 func (r *Recorder) hostPlanned(e *engine.Event) error {
+	if r.resumed != nil && e.Plan != nil {
+		for i := len(r.resumed.Hosts) - 1; i >= 0; i-- {
+			h := r.resumed.Hosts[i]
+			if h.Name != e.Host {
+				continue
+			}
+			merged := append([]*Entry{}, h.Changes...)
+			for _, ch := range e.Plan.Pending() {
+				k, ok := e.Entries[ch.Address]
+				if !ok || k > len(merged) {
+					return fmt.Errorf("journal: %s on %s has no entry in run %s", ch.Address, e.Host, r.runID)
+				}
+				en := entryFor(ch, k)
+				if k == len(merged) {
+					merged = append(merged, en)
+				} else {
+					merged[k] = en
+				}
+			}
+			r.mu.Lock()
+			r.hosts[e.Seq] = i
+			r.mu.Unlock()
+			if err := r.j.ReplaceEntries(i, merged); err != nil {
+				return err
+			}
+			return r.j.UpdateHost(i, func(h *Host) { h.Outcome, h.Error = "pending", "" })
+		}
+	}
 	jh := &Host{Name: e.Host, Outcome: "pending", Changes: []*Entry{}}
 	if hp := e.Plan; hp != nil {
 		if hp.Err != nil {
@@ -184,11 +225,16 @@ func (r *Recorder) hostPlanned(e *engine.Event) error {
 func (r *Recorder) entries(hp *plan.HostPlan) []*Entry {
 	es := []*Entry{}
 	for k, ch := range hp.Pending() {
-		es = append(es, &Entry{Address: ch.Address, Type: ch.Type, Action: ch.Action,
-			Before: ch.Before, After: ch.After, Status: Pending, Irreversible: ch.Irreversible,
-			Config: EncodeConfig(ch.Resource, ch.Config), Notify: ch.Notify, BackupKey: fmt.Sprintf("%04d", k)})
+		es = append(es, entryFor(ch, k))
 	}
 	return es
+}
+
+// entryFor is the journal entry, pending, of change ch numbered k.
+func entryFor(ch *plan.Change, k int) *Entry {
+	return &Entry{Address: ch.Address, Type: ch.Type, Action: ch.Action,
+		Before: ch.Before, After: ch.After, Status: Pending, Irreversible: ch.Irreversible,
+		Config: EncodeConfig(ch.Resource, ch.Config), Notify: ch.Notify, BackupKey: fmt.Sprintf("%04d", k)}
 }
 
 func (r *Recorder) hostIndex(seq int) (int, bool) {
@@ -283,6 +329,8 @@ func (m *Marker) Event(e *engine.Event) error {
 		st = NotApplied
 	case engine.Reverting:
 		st = Reverting
+	case engine.ChangeUnknown:
+		st = Unknown
 	default:
 		return nil
 	}
