@@ -125,6 +125,7 @@ first.`,
 				selected[h.Name] = true
 			}
 			types := resources.ByName(builtin.Types())
+			secrets := lang.NewSecrets(c.dir)
 			w := io.Stdout
 			type src struct {
 				run *journal.Run
@@ -165,7 +166,7 @@ first.`,
 						}
 						// A secret that cannot be resolved again fails only
 						// the changes whose revert needs it.
-						re.SecretErr = resolveSecrets(e)
+						re.SecretErr = resolveSecrets(secrets, e)
 						rh.BackupDir = h.BackupDir
 						rh.Entries = append(rh.Entries, re)
 						from[h.Name] = append(from[h.Name], src{r, hi, k})
@@ -292,6 +293,6 @@ func describeRevert(e *journal.Entry) string {
 // reverted (a database admin's password): the journal keeps the
 // secret(...) reference each came from, never the value, and it is
 // resolved again here, from the environment rollback runs in.
-func resolveSecrets(e *journal.Entry) error {
-	return errors.Join(e.Before.ResolveSecrets(lang.ResolveSecret), e.After.ResolveSecrets(lang.ResolveSecret))
+func resolveSecrets(secrets *lang.Secrets, e *journal.Entry) error {
+	return errors.Join(e.Before.ResolveSecrets(secrets.Resolve), e.After.ResolveSecrets(secrets.Resolve))
 }
