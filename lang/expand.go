@@ -80,6 +80,11 @@ func (c *Config) RoleHosts(vars map[string]cty.Value) (map[*Role]string, hcl.Dia
 		if ds.HasErrors() {
 			continue
 		}
+		if u := UnresolvedIn(v); len(u) > 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid hosts pattern",
+				Detail: fmt.Sprintf("Role %q: the pattern must be known to select hosts: %s.", r.Name, u[0].Secret), Subject: r.HostsExpr.Range().Ptr()})
+			continue
+		}
 		v, err := convert.Convert(v, cty.String)
 		if err != nil || v.IsNull() || !v.IsKnown() {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid hosts pattern",
