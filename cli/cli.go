@@ -248,7 +248,11 @@ func (c *common) load(needConfig bool) (*loaded, error) {
 	if len(invPaths) == 0 {
 		l.inv = inventory.Localhost()
 	} else {
-		ectx := &hcl.EvalContext{Functions: lang.Functions(c.dir)}
+		var secrets *lang.Secrets // the configuration's, when loaded: one resolution per run
+		if l.cfg != nil {
+			secrets = l.cfg.Secrets
+		}
+		ectx := &hcl.EvalContext{Functions: lang.Functions(c.dir, secrets)}
 		inv, ds := inventory.Load(invPaths, ectx)
 		diags = append(diags, ds...)
 		for k, v := range inv.Files() {

@@ -17,6 +17,9 @@ import (
 // (default /run/lock, as on any host).
 func (c *common) connector() plan.Connector {
 	return func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {
+		if err := h.SecretErr(); err != nil {
+			return nil, err
+		}
 		switch h.Transport {
 		case "local", "":
 			t := local.New()

@@ -110,6 +110,7 @@ before the run.`,
 				selected[h.Name] = true
 			}
 			types := resources.ByName(builtin.Types())
+			secrets := lang.NewSecrets(c.dir)
 			w := io.Stdout
 			type src struct {
 				run *journal.Run
@@ -150,7 +151,7 @@ before the run.`,
 						}
 						// A secret that cannot be resolved again fails only
 						// the changes whose revert needs it.
-						re.SecretErr = resolveSecrets(e)
+						re.SecretErr = resolveSecrets(secrets, e)
 						re.Config = withSecrets(re.Config, e.Before, e.After)
 						rh.BackupDir = h.BackupDir
 						rh.Entries = append(rh.Entries, re)
@@ -278,8 +279,8 @@ func describeRevert(e *journal.Entry) string {
 // reverted (a database admin's password): the journal keeps the
 // secret(...) reference each came from, never the value, and it is
 // resolved again here, from the environment rollback runs in.
-func resolveSecrets(e *journal.Entry) error {
-	return errors.Join(e.Before.ResolveSecrets(lang.ResolveSecret), e.After.ResolveSecrets(lang.ResolveSecret))
+func resolveSecrets(secrets *lang.Secrets, e *journal.Entry) error {
+	return errors.Join(e.Before.ResolveSecrets(secrets.Resolve), e.After.ResolveSecrets(secrets.Resolve))
 }
 
 // withSecrets puts back into a journaled configuration (whose sensitive

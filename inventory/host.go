@@ -1,6 +1,9 @@
 package inventory
 
 import (
+	"fmt"
+	"sort"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -53,6 +56,27 @@ type Host struct {
 	WinRM WinRMSettings
 	// DeclRange is where the host was declared, for diagnostics.
 	DeclRange hcl.Range
+
+	// Unresolved are the passwords whose secret(...) could not be
+	// resolved when the inventory was loaded ("winrm password": why), so
+	// are empty above; see SecretErr.
+	Unresolved map[string]error
+}
+
+// SecretErr reports a password of the host whose secret(...) could not
+// be resolved when the inventory was loaded (an environment variable not
+// set, ...): connecting needs it, so connecting fails with this error.
+// The inventory itself loads without the secrets it names.
+func (h *Host) SecretErr() error {
+	settings := make([]string, 0, len(h.Unresolved))
+	for s := range h.Unresolved {
+		settings = append(settings, s)
+	}
+	if len(settings) == 0 {
+		return nil
+	}
+	sort.Strings(settings)
+	return fmt.Errorf("connecting to %s needs its %s: %w", h.Name, settings[0], h.Unresolved[settings[0]])
 }
 
 // SSHSettings are the ssh options an inventory may set per host; anything

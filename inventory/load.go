@@ -75,6 +75,10 @@ type layer struct {
 
 	winrmAuth, winrmUser, winrmPassword, winrmCAFile, winrmServerName *string
 	winrmKrbService, winrmKrbHostname, winrmKeytab                    *string
+
+	// unresolved are the passwords set here whose secret(...) could not
+	// be resolved, by setting (see decodeSecret).
+	unresolved map[string]error
 }
 
 func setIf[T any](dst *T, src *T) {
@@ -92,9 +96,9 @@ func (l *layer) applyTo(h *Host) {
 	setIf(&h.Port, l.port)
 	setIf(&h.Become, l.become)
 	setIf(&h.BecomeUser, l.becomeUser)
-	setIf(&h.BecomePassword, l.becomePassword)
+	l.setSecret(h, "become_password", &h.BecomePassword, l.becomePassword)
 	setIf(&h.IdentityFile, l.identityFile)
-	setIf(&h.Password, l.password)
+	l.setSecret(h, "password", &h.Password, l.password)
 	setIf(&h.SSH.ProxyJump, l.proxyJump)
 	setIf(&h.SSH.KnownHostsFile, l.knownHostsFile)
 	setIf(&h.SSH.StrictHostKeyChecking, l.strictHostKeyChecking)
@@ -104,12 +108,28 @@ func (l *layer) applyTo(h *Host) {
 	setIf(&h.WinRM.InsecureHTTP, l.winrmInsecureHTTP)
 	setIf(&h.WinRM.Auth, l.winrmAuth)
 	setIf(&h.WinRM.User, l.winrmUser)
-	setIf(&h.WinRM.Password, l.winrmPassword)
+	l.setSecret(h, "winrm password", &h.WinRM.Password, l.winrmPassword)
 	setIf(&h.WinRM.CAFile, l.winrmCAFile)
 	setIf(&h.WinRM.ServerName, l.winrmServerName)
 	setIf(&h.WinRM.KerberosService, l.winrmKrbService)
 	setIf(&h.WinRM.KerberosHostname, l.winrmKrbHostname)
 	setIf(&h.WinRM.Keytab, l.winrmKeytab)
+}
+
+// setSecret is setIf for a password: a layer that sets it replaces what
+// a lower layer set, resolved or not.
+func (l *layer) setSecret(h *Host, setting string, dst *string, src *string) {
+	if src != nil {
+		*dst = *src
+		delete(h.Unresolved, setting)
+	}
+	if err := l.unresolved[setting]; err != nil {
+		*dst = ""
+		if h.Unresolved == nil {
+			h.Unresolved = map[string]error{}
+		}
+		h.Unresolved[setting] = err
+	}
 }
 
 // varValues returns the layer's vars with where they were set. Vars
@@ -333,9 +353,9 @@ func decodeLayer(content *hcl.BodyContent, ectx *hcl.EvalContext) (layer, hcl.Di
 	diags = append(diags, decodeAttr(attrs, "port", ectx, &l.port)...)
 	diags = append(diags, decodeAttr(attrs, "become", ectx, &l.become)...)
 	diags = append(diags, decodeAttr(attrs, "become_user", ectx, &l.becomeUser)...)
-	diags = append(diags, decodeAttr(attrs, "become_password", ectx, &l.becomePassword)...)
+	diags = append(diags, l.decodeSecret(attrs, "become_password", "become_password", ectx, &l.becomePassword)...)
 	diags = append(diags, decodeAttr(attrs, "identity_file", ectx, &l.identityFile)...)
-	diags = append(diags, decodeAttr(attrs, "password", ectx, &l.password)...)
+	diags = append(diags, l.decodeSecret(attrs, "password", "password", ectx, &l.password)...)
 	diags = append(diags, checkOneOf(attrs, "transport", l.transport, validTransports)...)
 	if l.port != nil && (*l.port < 1 || *l.port > 65535) {
 		diags = append(diags, &hcl.Diagnostic{
@@ -379,7 +399,7 @@ func decodeLayer(content *hcl.BodyContent, ectx *hcl.EvalContext) (layer, hcl.Di
 			diags = append(diags, decodeAttr(c.Attributes, "https", ectx, &l.winrmHTTPS)...)
 			diags = append(diags, decodeAttr(c.Attributes, "auth", ectx, &l.winrmAuth)...)
 			diags = append(diags, decodeAttr(c.Attributes, "user", ectx, &l.winrmUser)...)
-			diags = append(diags, decodeAttr(c.Attributes, "password", ectx, &l.winrmPassword)...)
+			diags = append(diags, l.decodeSecret(c.Attributes, "password", "winrm password", ectx, &l.winrmPassword)...)
 			diags = append(diags, decodeAttr(c.Attributes, "insecure", ectx, &l.winrmInsecure)...)
 			diags = append(diags, decodeAttr(c.Attributes, "insecure_http", ectx, &l.winrmInsecureHTTP)...)
 			diags = append(diags, decodeAttr(c.Attributes, "ca_file", ectx, &l.winrmCAFile)...)
@@ -435,6 +455,46 @@ func decodeAttr[T any](attrs hcl.Attributes, name string, ectx *hcl.EvalContext,
 	}
 	*dst = &out
 	return diags
+}
+
+// decodeSecret is decodeAttr for a password, usually secret(...). A
+// secret whose source cannot give it now evaluates to an unknown value
+// marked with an error saying why (lang.UnresolvedSecret): it leaves
+// *dst unset and is recorded under setting, so that connecting to a host
+// that uses it fails (Host.SecretErr), not loading the inventory.
+func (l *layer) decodeSecret(attrs hcl.Attributes, name, setting string, ectx *hcl.EvalContext, dst **string) hcl.Diagnostics {
+	if attr, ok := attrs[name]; ok {
+		val, diags := attr.Expr.Value(ectx)
+		if !diags.HasErrors() && !val.IsWhollyKnown() {
+			if err := markedError(val); err != nil {
+				if l.unresolved == nil {
+					l.unresolved = map[string]error{}
+				}
+				l.unresolved[setting] = err
+				return diags
+			}
+		}
+	}
+	return decodeAttr(attrs, name, ectx, dst)
+}
+
+// markedError returns the first (in message order) of v's marks that is
+// an error, or nil.
+func markedError(v cty.Value) error {
+	_, pvm := v.UnmarkDeepWithPaths()
+	var errs []error
+	for _, pm := range pvm {
+		for m := range pm.Marks {
+			if err, ok := m.(error); ok {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errs[0]
 }
 
 // decodeVars keeps each var as a cty.Value, marks included, so objects,

@@ -577,3 +577,58 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Fatalf("want one error naming %s, got %v", p, diags)
 	}
 }
+
+// missingSecret is an error mark, as lang.UnresolvedSecret is one.
+type missingSecret string
+
+func (m missingSecret) Error() string { return string(m) + " is not set" }
+
+// TestUnresolvedPassword: a password whose secret cannot be resolved
+// does not fail loading; it fails connecting to the hosts that use it,
+// and a host that sets its own password is not affected.
+func TestUnresolvedPassword(t *testing.T) {
+	ectx := &hcl.EvalContext{Functions: map[string]function.Function{
+		"secret": function.New(&function.Spec{
+			Params: []function.Parameter{{Name: "ref", Type: cty.String}},
+			Type:   function.StaticReturnType(cty.String),
+			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+				return cty.UnknownVal(cty.String).Mark("sensitive").Mark(missingSecret(args[0].AsString())), nil
+			},
+		}),
+	}}
+	inv := mustLoad(t, map[string]string{"inventory.hcl": `
+group "win" {
+  transport = "winrm"
+  winrm {
+    password = secret("WIN_PW")
+  }
+}
+host "w1" { groups = ["win"] }
+host "w2" {
+  groups = ["win"]
+  winrm {
+    password = "given"
+  }
+}
+host "l1" {
+  become_password = secret("SUDO_PW")
+}
+`}, ectx)
+	for name, want := range map[string]string{
+		"w1": "connecting to w1 needs its winrm password: WIN_PW is not set",
+		"w2": "",
+		"l1": "connecting to l1 needs its become_password: SUDO_PW is not set",
+	} {
+		h := inv.Host(name)
+		got := ""
+		if err := h.SecretErr(); err != nil {
+			got = err.Error()
+		}
+		if got != want {
+			t.Errorf("%s: SecretErr() = %q, want %q", name, got, want)
+		}
+	}
+	if w2 := inv.Host("w2"); w2.WinRM.Password != "given" {
+		t.Errorf("w2's own password = %q", w2.WinRM.Password)
+	}
+}

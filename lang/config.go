@@ -30,6 +30,9 @@ type Config struct {
 	Resources []*Resource
 	byAddr    map[string]*Resource
 	types     map[string]resources.Type
+	// Secrets resolves secret(...) for this Config's life (one run).
+	// Load sets it; a caller may configure it before evaluating.
+	Secrets *Secrets
 	// files caches what file and templatefile read, for this Config's
 	// life (one run).
 	files *fileCache
@@ -124,6 +127,7 @@ func Load(dir string, types []resources.Type) (*Config, hcl.Diagnostics) {
 		byAddr:    map[string]*Resource{},
 		types:     resources.ByName(types),
 		files:     &fileCache{},
+		Secrets:   NewSecrets(dir),
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {

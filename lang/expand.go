@@ -33,6 +33,10 @@ type Instance struct {
 	// Maybe is set when `when` is not known yet (it depends on facts not
 	// gathered).
 	Maybe bool
+	// Unresolved are the secrets the instance needs, in its attributes
+	// or its when, that could not be resolved (see Secrets); planning it
+	// fails naming them.
+	Unresolved []UnresolvedAt
 	// skip is set when `when` is false: the instance lends its value to
 	// references but is not applied.
 	skip bool
@@ -61,7 +65,9 @@ func (c *Config) Order() []*Resource {
 	return out
 }
 
-func (c *Config) functions() map[string]function.Function { return functions(c.Dir, c.files) }
+func (c *Config) functions() map[string]function.Function {
+	return functions(c.Dir, c.files, c.Secrets)
+}
 
 // RoleHosts evaluates each role's hosts pattern (which may use var.*).
 func (c *Config) RoleHosts(vars map[string]cty.Value) (map[*Role]string, hcl.Diagnostics) {
@@ -72,6 +78,11 @@ func (c *Config) RoleHosts(vars map[string]cty.Value) (map[*Role]string, hcl.Dia
 		v, ds := r.HostsExpr.Value(ctx)
 		diags = append(diags, ds...)
 		if ds.HasErrors() {
+			continue
+		}
+		if u := UnresolvedIn(v); len(u) > 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid hosts pattern",
+				Detail: fmt.Sprintf("Role %q: the pattern must be known to select hosts: %s.", r.Name, u[0].Secret), Subject: r.HostsExpr.Range().Ptr()})
 			continue
 		}
 		v, err := convert.Convert(v, cty.String)
@@ -254,6 +265,10 @@ func (c *Config) expandResource(r *Resource, ctx *hcl.EvalContext) ([]*Instance,
 	if diags.HasErrors() {
 		return nil, cty.NilVal, diags
 	}
+	if u := UnresolvedIn(fe); len(u) > 0 {
+		return nil, cty.NilVal, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "for_each needs a secret",
+			Detail: fmt.Sprintf("The keys of for_each must be known to check the configuration: %s.", u[0].Secret), Subject: r.ForEach.Range().Ptr()})
+	}
 	if !fe.IsWhollyKnown() {
 		return nil, cty.NilVal, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "for_each depends on facts",
 			Detail: "The keys of for_each must be known before facts are gathered: it may use variables and inventory vars, not host.facts.", Subject: r.ForEach.Range().Ptr()})
@@ -320,11 +335,19 @@ func (c *Config) instance(r *Resource, ctx *hcl.EvalContext, addr string) (*Inst
 	}
 	cfg = markSensitive(r, defaultName(r, cfg))
 	inst := &Instance{Resource: r, Addr: addr, Config: cfg, Known: cfg.IsWhollyKnown()}
+	if !inst.Known {
+		inst.Unresolved = UnresolvedIn(cfg)
+	}
 	if r.When != nil {
 		w, ds := r.When.Value(ctx)
 		diags = append(diags, ds...)
 		if ds.HasErrors() {
 			return nil, diags
+		}
+		if !w.IsKnown() {
+			for _, u := range UnresolvedIn(w) {
+				inst.Unresolved = append(inst.Unresolved, UnresolvedAt{Path: cty.GetAttrPath("when"), Secret: u.Secret})
+			}
 		}
 		w, err := convert.Convert(w, cty.Bool)
 		if err != nil || w.IsNull() {
@@ -392,12 +415,13 @@ func (r *Resource) AttrRange(name string) hcl.Range {
 
 // Env returns the resources.Env of this configuration: files and
 // templates relative to its directory.
-func (c *Config) Env() Env { return Env{dir: c.Dir, files: c.files} }
+func (c *Config) Env() Env { return Env{dir: c.Dir, files: c.files, secrets: c.Secrets} }
 
 // Env implements resources.Env for a configuration directory.
 type Env struct {
-	dir   string
-	files *fileCache
+	dir     string
+	files   *fileCache
+	secrets *Secrets
 }
 
 // ReadFile implements resources.Env.
@@ -405,9 +429,16 @@ func (e Env) ReadFile(path string) ([]byte, error) { return e.files.readFile(res
 
 // RenderTemplate implements resources.Env.
 func (e Env) RenderTemplate(path string, vars cty.Value) (string, error) {
-	v, err := renderTemplate(e.dir, path, vars, functions(e.dir, e.files), e.files)
+	secrets := e.secrets
+	if secrets == nil {
+		secrets = NewSecrets(e.dir)
+	}
+	v, err := renderTemplate(e.dir, path, vars, functions(e.dir, e.files, secrets), e.files)
 	if err != nil {
 		return "", err
+	}
+	if u := UnresolvedIn(v); len(u) > 0 {
+		return "", u[0].Secret
 	}
 	v, _ = v.Unmark()
 	if !v.IsKnown() {

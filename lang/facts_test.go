@@ -69,7 +69,7 @@ func TestTemplateNumbers(t *testing.T) {
 		t.Fatal(err)
 	}
 	vars := cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(7), "s": cty.StringVal("x").Mark(Sensitive)})
-	v, err := renderTemplate(dir, "t.tftpl", vars, Functions(dir), &fileCache{})
+	v, err := renderTemplate(dir, "t.tftpl", vars, Functions(dir, nil), &fileCache{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestTemplateNumbers(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	ref, diags := expr.Value(&hcl.EvalContext{Variables: vars.AsValueMap(), Functions: Functions(dir)})
+	ref, diags := expr.Value(&hcl.EvalContext{Variables: vars.AsValueMap(), Functions: Functions(dir, nil)})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

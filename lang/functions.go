@@ -29,7 +29,14 @@ const Sensitive = resources.Sensitive
 
 // Functions returns the functions configuration may call: HCL's standard
 // library plus file, templatefile and secret. Paths are relative to dir.
-func Functions(dir string) map[string]function.Function { return functions(dir, nil) }
+// secret(...) resolves with secrets (see Secrets), a new resolver for
+// dir when nil.
+func Functions(dir string, secrets *Secrets) map[string]function.Function {
+	if secrets == nil {
+		secrets = NewSecrets(dir)
+	}
+	return functions(dir, nil, secrets)
+}
 
 // fileCache keeps the files a configuration's functions read, and the
 // templates parsed from them, for one run: a template rendered for 50
@@ -97,7 +104,7 @@ func (fc *fileCache) template(full string) (hclsyntax.Expression, error) {
 	return f.expr, nil
 }
 
-func functions(dir string, fc *fileCache) map[string]function.Function {
+func functions(dir string, fc *fileCache, secrets *Secrets) map[string]function.Function {
 	fns := map[string]function.Function{
 		"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "chomp": stdlib.ChompFunc,
 		"coalesce": stdlib.CoalesceFunc, "coalescelist": stdlib.CoalesceListFunc,
@@ -129,7 +136,7 @@ func functions(dir string, fc *fileCache) map[string]function.Function {
 			sum := sha256.Sum256([]byte(s))
 			return hex.EncodeToString(sum[:]), nil
 		}),
-		"secret": secretFunc,
+		"secret": secrets.function(),
 	}
 	fns["file"] = function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "path", Type: cty.String}},
@@ -167,37 +174,6 @@ func stringFunc(f func(string) (string, error)) function.Function {
 			return cty.StringVal(s), nil
 		},
 	})
-}
-
-// secretFunc resolves a secret reference. Only "env:NAME" exists so far;
-// the reference, not the value, is what a saved plan or run journal keeps
-// (the value is marked Sensitive and with its resources.SecretRef).
-var secretFunc = function.New(&function.Spec{
-	Params: []function.Parameter{{Name: "ref", Type: cty.String}},
-	Type:   function.StaticReturnType(cty.String),
-	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		return ResolveSecret(args[0].AsString())
-	},
-})
-
-// ResolveSecret resolves a secret reference as secret(ref) does: the
-// value, marked Sensitive and with its resources.SecretRef. `tend
-// rollback` uses it to get back a secret a journaled state names.
-func ResolveSecret(ref string) (cty.Value, error) {
-	src, name, ok := strings.Cut(ref, ":")
-	if !ok {
-		return cty.NilVal, fmt.Errorf("secret reference %q has no source; use \"env:NAME\"", ref)
-	}
-	switch src {
-	case "env":
-		v, ok := os.LookupEnv(name)
-		if !ok {
-			return cty.NilVal, fmt.Errorf("environment variable %s is not set", name)
-		}
-		return cty.StringVal(v).Mark(Sensitive).Mark(resources.SecretRef{Ref: ref, Sum: sha256.Sum256([]byte(v))}), nil
-	default:
-		return cty.NilVal, fmt.Errorf("unknown secret source %q in %q; supported: env", src, ref)
-	}
 }
 
 func resolve(dir, p string) string {

@@ -220,6 +220,33 @@ func (p *Planner) expand(h *inventory.Host, facts cty.Value, static bool) (*eval
 	return ev, diags
 }
 
+// unresolvedSecrets reports each secret a host's instances need that
+// could not be resolved (lang.Secrets), naming the reference, the
+// resource and the host. Checking the configuration lets such a secret be
+// unknown; planning a host that needs it cannot.
+func unresolvedSecrets(h *inventory.Host, insts []*lang.Instance) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	seen := map[string]bool{}
+	for _, in := range insts {
+		for _, u := range in.Unresolved {
+			if k := in.Addr + "\x00" + u.Secret.Ref; !seen[k] {
+				seen[k] = true
+				subject := in.Resource.DeclRange
+				switch a := u.Attr(); {
+				case a == "when" && in.Resource.When != nil:
+					subject = in.Resource.When.Range()
+				case a != "":
+					subject = in.Resource.AttrRange(a)
+				}
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Secret not available",
+					Detail:  fmt.Sprintf("secret(%q) is needed by %s on %s: %s.", u.Secret.Ref, in.Addr, h.Name, u.Secret.Reason),
+					Subject: &subject})
+			}
+		}
+	}
+	return diags
+}
+
 // attrDiag turns a type's error into a diagnostic at the attribute.
 func attrDiag(in *lang.Instance, err error) *hcl.Diagnostic {
 	var ae *resources.AttrError
@@ -298,6 +325,12 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 	// same: no resource reads the facts, so the first pass's evaluation
 	// is the host's (and its desired states too).
 	same := !p.Config.UsesFacts()
+	if same {
+		if diags := unresolvedSecrets(h, insts1); diags.HasErrors() {
+			hp.Err = &DiagError{diags}
+			return hp
+		}
+	}
 	var frags []probe.Fragment
 	// probed: what pass 1 probes; base: its probe without a desired
 	// state, to tell in pass 2 whether the facts changed what a resource
@@ -337,6 +370,9 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 	insts := insts1
 	if !same {
 		ev, diags := p.expand(h, res.Facts.Value(), false)
+		if !diags.HasErrors() {
+			diags = unresolvedSecrets(h, ev.insts)
+		}
 		if diags.HasErrors() {
 			hp.Err = &DiagError{diags}
 			return hp

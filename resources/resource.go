@@ -34,6 +34,18 @@ type SecretRef struct {
 	Sum [32]byte
 }
 
+// UnresolvedSecret is the cty mark, beside Sensitive, of the unknown
+// value secret(Ref) evaluates to when its source cannot give the value
+// now, and the error resolving it returns then. Reason says why ("the
+// environment variable DB_PASS is not set"); it never holds the value or
+// a command's output.
+type UnresolvedSecret struct {
+	Ref    string
+	Reason string
+}
+
+func (e UnresolvedSecret) Error() string { return fmt.Sprintf("secret(%q): %s", e.Ref, e.Reason) }
+
 // SecretRefOf returns the reference of the secret v is, or "" when v is
 // not exactly one secret(...)'s value.
 func SecretRefOf(v cty.Value) string {
@@ -327,7 +339,12 @@ func (s *State) ResolveSecrets(resolve func(ref string) (cty.Value, error)) erro
 		}
 		ref := s.SecretRefs[k]
 		v, err := resolve(ref)
-		if err != nil {
+		var us UnresolvedSecret
+		switch {
+		case errors.As(err, &us) && us.Ref == ref:
+			errs = append(errs, fmt.Errorf("%s comes from %w", k, err))
+			continue
+		case err != nil:
 			errs = append(errs, fmt.Errorf("%s comes from secret(%q): %w", k, ref, err))
 			continue
 		}

@@ -460,7 +460,7 @@ db_grant "legacy_pg" {
 		t.Setenv("TEND_TEST_DB_ADMIN", dbAdminPW)
 		os.Unsetenv("TEND_TEST_DB_ADMIN")
 		out, errs, code := tend(t, "rollback", id, "-C", dir, "-y")
-		if want := `admin_password comes from secret("env:TEND_TEST_DB_ADMIN"): environment variable TEND_TEST_DB_ADMIN is not set: set it and roll back again`; code == 0 || !strings.Contains(out+errs, want) {
+		if want := `admin_password comes from secret("env:TEND_TEST_DB_ADMIN"): the environment variable TEND_TEST_DB_ADMIN is not set: set it and roll back again`; code == 0 || !strings.Contains(out+errs, want) {
 			t.Errorf("rollback without the secret: exit %d, want an error saying %q:\n%s%s", code, want, out, errs)
 		}
 		if now := snapshot(); now != applied {
