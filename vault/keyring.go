@@ -109,12 +109,12 @@ func (e *NoPasswordError) Error() string {
 // the others, and fails with the HMAC error of the text's own id when
 // none opens it.
 func (k *Keyring) Decrypt(data []byte, name string) ([]byte, error) {
+	if k.Empty() {
+		return nil, &NoPasswordError{Name: name}
+	}
 	e, err := Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if k.Empty() {
-		return nil, &NoPasswordError{Name: name}
 	}
 	var ordered []*source
 	for _, s := range k.sources {
