@@ -19,6 +19,7 @@ import (
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 
 	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/vault"
 )
 
 // Sensitive marks values that must never be displayed: results of
@@ -193,6 +194,12 @@ func ResolveSecret(ref string) (cty.Value, error) {
 		v, ok := os.LookupEnv(name)
 		if !ok {
 			return cty.NilVal, fmt.Errorf("environment variable %s is not set", name)
+		}
+		return cty.StringVal(v).Mark(Sensitive).Mark(resources.SecretRef{Ref: ref, Sum: sha256.Sum256([]byte(v))}), nil
+	case "vault":
+		v, err := vault.Resolve(name)
+		if err != nil {
+			return cty.NilVal, err
 		}
 		return cty.StringVal(v).Mark(Sensitive).Mark(resources.SecretRef{Ref: ref, Sum: sha256.Sum256([]byte(v))}), nil
 	default:
