@@ -3,6 +3,7 @@ package inventory
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,19 +73,8 @@ func plainVars(t *testing.T, h *Host) (map[string]string, []string) {
 		}
 		vars[k] = string(b)
 	}
-	return vars, sortStrings(sensitive)
-}
-
-func sortStrings(s []string) []string {
-	out := append([]string{}, s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
+	slices.Sort(sensitive)
+	return vars, sensitive
 }
 
 const iniInventory = "[web]\nweb1 ansible_host=10.0.0.1 role=front\n[web:vars]\nntp=pool.ntp.org\n"
@@ -187,8 +177,8 @@ func TestVaultInlineWithoutPassword(t *testing.T) {
 	}
 }
 
-// TestVaultMarkSurvivesTemplates: a sensitive var stays marked in the
-// value a template would see.
+// TestVaultMarkIsCtyMark: an inline vault value's cty value carries
+// the sensitive mark templates propagate.
 func TestVaultMarkIsCtyMark(t *testing.T) {
 	v := (&aval{kind: aScalar, v: cty.StringVal("x"), secret: true}).cty()
 	if !v.HasMark(resources.Sensitive) {
