@@ -33,7 +33,7 @@ func TestInventoryVault(t *testing.T) {
 		t.Errorf("no password: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 
-	_, errOut, code = tend(t, "inventory", "-C", dir, "-i", inv, "--vault-password-file", wrongFile)
+	_, errOut, code = tend(t, "inventory", "-C", dir, "-i", inv, "--vault-id", "prod@"+wrongFile)
 	if code != 1 || !strings.Contains(errOut, "wrong vault password for vault id prod") {
 		t.Errorf("wrong password: exit %d\nstderr: %s", code, errOut)
 	}

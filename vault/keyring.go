@@ -148,10 +148,22 @@ func (k *Keyring) Decrypt(data []byte, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is encrypted with Ansible Vault, and no vault password could be read: %s", name, strings.Join(readErrs, "; "))
 	}
 	msg := fmt.Sprintf("%s: wrong vault password for vault id %s (%d tried)", name, e.ID, tried)
+	if !k.has(e.ID) {
+		msg = fmt.Sprintf("%s: no vault password given for vault id %s, and none of the %d others opens it", name, e.ID, tried)
+	}
 	if len(readErrs) > 0 {
 		msg += "; also: " + strings.Join(readErrs, "; ")
 	}
 	return nil, &WrongPasswordError{msg: msg}
+}
+
+func (k *Keyring) has(id string) bool {
+	for _, s := range k.sources {
+		if s.id == id {
+			return true
+		}
+	}
+	return false
 }
 
 // WrongPasswordError is a vault text no password opened; it wraps

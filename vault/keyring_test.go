@@ -47,6 +47,7 @@ func TestKeyringSources(t *testing.T) {
 		{name: "client without the label", opts: Options{IDs: []string{"dev@" + client}}, text: v12, wantErr: "has no password for vault id dev"},
 		{name: "no password", opts: Options{}, text: v11, wantErr: "NAME is encrypted with Ansible Vault; give --vault-password-file or --vault-id"},
 		{name: "wrong password", opts: Options{IDs: []string{"prod@" + wrong}}, text: v12, wantErr: "NAME: wrong vault password for vault id prod (1 tried) (HMAC mismatch"},
+		{name: "no password for the label", opts: Options{IDs: []string{"dev@" + wrong}}, text: v12, wantErr: "NAME: no vault password given for vault id prod, and none of the 1 others opens it (HMAC mismatch"},
 		{name: "missing file", opts: Options{PasswordFiles: []string{filepath.Join(dir, "absent")}}, text: v11, wantErr: "was not found"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
