@@ -21,6 +21,7 @@ import (
 	"github.com/tendhq/tend/lang"
 	"github.com/tendhq/tend/plan"
 	"github.com/tendhq/tend/resources/builtin"
+	"github.com/tendhq/tend/vault"
 )
 
 // Version is set at build time with -ldflags "-X github.com/tendhq/tend/cli.Version=...".
@@ -134,6 +135,8 @@ type common struct {
 	parallel    int
 	acceptNew   bool
 	lockTimeout time.Duration
+	vaultIDs    []string // --vault-id
+	vaultFiles  []string // --vault-password-file
 }
 
 // addRunFlags adds the flags of commands that change hosts.
@@ -158,6 +161,20 @@ func (c *common) addConfigFlags(cmd *cobra.Command) {
 	f.BoolVar(&c.noColor, "no-color", false, "disable color (also NO_COLOR)")
 	f.IntVar(&c.parallel, "parallel", 32, "hosts handled at once")
 	f.BoolVar(&c.acceptNew, "accept-new-host-keys", false, "record unknown SSH host keys instead of refusing them (a changed key is still refused)")
+	f.StringArrayVar(&c.vaultIDs, "vault-id", nil, "Ansible Vault password: [label@]FILE, a password file or an executable printing it (repeatable)")
+	f.StringArrayVar(&c.vaultFiles, "vault-password-file", nil, "Ansible Vault password file or script (repeatable; also ANSIBLE_VAULT_PASSWORD_FILE)")
+}
+
+// vaultKeyring returns the Ansible Vault passwords the flags name, and
+// makes them the ones secret("vault:...") uses. Nothing is read until
+// vault data is met.
+func (c *common) vaultKeyring() (*vault.Keyring, error) {
+	k, err := vault.NewKeyring(vault.OptionsFromEnv(c.vaultIDs, c.vaultFiles))
+	if err != nil {
+		return nil, err
+	}
+	vault.SetDefault(k)
+	return k, nil
 }
 
 func newRoot(io IO) *cobra.Command {
@@ -220,6 +237,10 @@ func (c *common) inventoryPaths() []string {
 func (c *common) load(needConfig bool) (*loaded, error) {
 	l := &loaded{files: map[string]*hcl.File{}}
 	var diags hcl.Diagnostics
+	keys, err := c.vaultKeyring()
+	if err != nil {
+		return nil, err
+	}
 	if needConfig {
 		cfg, ds := lang.Load(c.dir, builtin.Types())
 		diags = append(diags, ds...)
@@ -253,7 +274,7 @@ func (c *common) load(needConfig bool) (*loaded, error) {
 			secrets = l.cfg.Secrets
 		}
 		ectx := &hcl.EvalContext{Functions: lang.Functions(c.dir, secrets)}
-		inv, ds := inventory.Load(invPaths, ectx)
+		inv, ds := inventory.LoadContext(context.Background(), invPaths, inventory.Options{EvalContext: ectx, Vault: keys})
 		diags = append(diags, ds...)
 		for k, v := range inv.Files() {
 			l.files[k] = v

@@ -113,7 +113,7 @@ func (l *loader) scriptInventory(path string) error {
 	if !utf8.Valid(out) {
 		return fail("%s --list printed text that is not UTF-8.", path)
 	}
-	data, err := decodeJSON(out, rng)
+	data, err := decodeJSON(out, rng, l.m.vault)
 	if err != nil {
 		return fail("%s --list did not print valid JSON: %s.", path, err)
 	}
@@ -266,7 +266,7 @@ func (l *loader) scriptHostVars(path, name string) (*aval, error) {
 	if strings.TrimSpace(string(out)) == "" {
 		return nil, nil
 	}
-	v, err := decodeData(out, path)
+	v, err := decodeData(out, path, l.m.vault)
 	if err != nil {
 		return nil, fmt.Errorf("could not parse the output of %s --host %s: %s", path, name, err)
 	}

@@ -94,7 +94,7 @@ func TestYAMLInventoryErrors(t *testing.T) {
 		"host vars not a mapping": {"web:\n  hosts:\n    h: [1]\n", []string{"inv.yml:3,8: Invalid YAML inventory"}, "expected a mapping of variables"},
 		"syntax error":            {"web:\n  hosts: [\n", []string{"inv.yml:1,1: Invalid YAML inventory"}, ""},
 		"vault value":             {"web:\n  vars:\n    pw: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6162\n", []string{"inv.yml:3,9: Invalid YAML inventory"}, "Ansible Vault"},
-		"vault file":              {"$ANSIBLE_VAULT;1.1;AES256\n616263\n", []string{"inv.yml:1,1: Invalid YAML inventory"}, "Ansible Vault"},
+		"vault file":              {"$ANSIBLE_VAULT;1.1;AES256\n616263\n", []string{"inv.yml:1,1: Cannot decrypt inventory"}, "is encrypted with Ansible Vault; give --vault-password-file or --vault-id"},
 		"unexpected key":          {"web:\n  hots: {h: }\n", []string{"inv.yml:2,3: warning: Ignored YAML inventory entry"}, `Skipping unexpected key (hots) in group (web)`},
 		"not a group":             {"web: 1\n", []string{"inv.yml:1,1: warning: Ignored YAML inventory entry"}, `Skipping "web" as this is not a valid group definition`},
 		"scalar in a group":       {"web:\n  note: hi\n", []string{"inv.yml:2,3: warning: Ignored YAML inventory entry"}, "it is a str"},

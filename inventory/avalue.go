@@ -9,9 +9,13 @@ import (
 	"math"
 	"math/big"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/vault"
 )
 
 // aval is a value read from an Ansible source (YAML or JSON) before it
@@ -27,6 +31,9 @@ type aval struct {
 	items []*aval        // sequence items
 	rng   hcl.Range      // where the value starts, for diagnostics
 	index map[string]int // mapping: keyID -> position in keys
+	// secret is set on a scalar decrypted from an inline Ansible Vault
+	// value: its cty value is marked sensitive.
+	secret bool
 }
 
 type avalKind int
@@ -198,6 +205,9 @@ func (a *aval) cty() cty.Value {
 		}
 		return cty.TupleVal(elems)
 	}
+	if a.secret {
+		return a.v.Mark(resources.Sensitive)
+	}
 	return a.v
 }
 
@@ -211,11 +221,11 @@ func strVal(s string, rng hcl.Range) *aval { return scalar(cty.StringVal(s), rng
 // module does, with numbers as Python reads them: integers exact,
 // anything with a fraction or exponent a float. Objects with a
 // "__ansible_unsafe" key stand for their value, as Ansible's JSON decoder
-// has it; "__ansible_vault" (an encrypted value) is refused.
-func decodeJSON(data []byte, rng hcl.Range) (*aval, error) {
+// has it; "__ansible_vault" (an encrypted value) is decrypted with k.
+func decodeJSON(data []byte, rng hcl.Range, k *vault.Keyring) (*aval, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	v, err := jsonValue(dec, rng, 0)
+	v, err := jsonValue(dec, rng, 0, k)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +235,7 @@ func decodeJSON(data []byte, rng hcl.Range) (*aval, error) {
 	return v, nil
 }
 
-func jsonValue(dec *json.Decoder, rng hcl.Range, depth int) (*aval, error) {
+func jsonValue(dec *json.Decoder, rng hcl.Range, depth int, k *vault.Keyring) (*aval, error) {
 	if depth > 10000 {
 		return nil, errors.New("JSON nested too deeply")
 	}
@@ -246,7 +256,7 @@ func jsonValue(dec *json.Decoder, rng hcl.Range, depth int) (*aval, error) {
 				if err != nil {
 					return nil, err
 				}
-				v, err := jsonValue(dec, rng, depth+1)
+				v, err := jsonValue(dec, rng, depth+1, k)
 				if err != nil {
 					return nil, err
 				}
@@ -256,7 +266,11 @@ func jsonValue(dec *json.Decoder, rng hcl.Range, depth int) (*aval, error) {
 				return nil, err
 			}
 			if m.has("__ansible_vault") {
-				return nil, errVault
+				text := m.get("__ansible_vault")
+				if !text.isStr() {
+					return nil, errors.New("__ansible_vault must hold a vault text")
+				}
+				return decryptInline([]byte(text.str()), rng.Filename, rng, k)
 			}
 			if m.has("__ansible_unsafe") {
 				return m.get("__ansible_unsafe"), nil
@@ -265,7 +279,7 @@ func jsonValue(dec *json.Decoder, rng hcl.Range, depth int) (*aval, error) {
 		case '[':
 			s := &aval{kind: aSeq, rng: rng}
 			for dec.More() {
-				v, err := jsonValue(dec, rng, depth+1)
+				v, err := jsonValue(dec, rng, depth+1, k)
 				if err != nil {
 					return nil, err
 				}
@@ -311,5 +325,21 @@ func jsonNumber(s string) (cty.Value, error) {
 	return cty.NumberFloatVal(x), nil
 }
 
-// errVault is returned for Ansible Vault data, which tend cannot decrypt.
-var errVault = errors.New("the value is encrypted with Ansible Vault, which tend cannot decrypt; keep secrets in secret(...) references of a native inventory instead")
+// errVault is returned for a whole file still encrypted with Ansible
+// Vault where only its decrypted text can be read.
+var errVault = errors.New("the data is encrypted with Ansible Vault")
+
+// decryptInline decrypts an inline vault value (name says where it is)
+// into a secret string scalar.
+func decryptInline(text []byte, name string, rng hcl.Range, k *vault.Keyring) (*aval, error) {
+	plain, err := k.Decrypt(text, name)
+	if err != nil {
+		return nil, err
+	}
+	if !utf8.Valid(plain) {
+		return nil, fmt.Errorf("%s: the decrypted value is not UTF-8 text", name)
+	}
+	a := strVal(string(plain), rng)
+	a.secret = true
+	return a, nil
+}

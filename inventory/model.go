@@ -8,6 +8,9 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/resources"
+	"github.com/tendhq/tend/vault"
 )
 
 // model is every source's declarations merged the way Ansible's
@@ -28,6 +31,8 @@ type model struct {
 	varsCache  map[string][]level
 	diags      hcl.Diagnostics
 	seenDiag   map[string]bool
+	vault      *vault.Keyring  // passwords for Ansible Vault data; nil: none
+	secret     map[string]bool // files that were encrypted: their vars are sensitive
 }
 
 // value is one variable as a source set it, and where.
@@ -70,6 +75,7 @@ func newModel() *model {
 		files:     map[string]*hcl.File{},
 		varsCache: map[string][]level{},
 		seenDiag:  map[string]bool{},
+		secret:    map[string]bool{},
 	}
 	all := m.addGroup(GroupAll, hcl.Range{})
 	m.addChild(all, m.addGroup(GroupUngrouped, hcl.Range{}))
@@ -467,6 +473,9 @@ func (m *model) resolveHost(h *host) *Host {
 	for k, v := range merged {
 		if !connectionVars[k] {
 			out.Vars[k] = v.v
+			if m.secret[v.rng.Filename] {
+				out.Vars[k] = v.v.Mark(resources.Sensitive)
+			}
 		}
 	}
 	if out.Transport == "winrm" && ansibleTransport {
@@ -490,4 +499,28 @@ func joinNames(names []string) string {
 		return strings.Join(names[:most], ", ") + fmt.Sprintf(" and %d more", len(names)-most)
 	}
 	return strings.Join(names, ", ")
+}
+
+// decrypt returns src decrypted when it is an Ansible Vault text (a
+// whole file encrypted with ansible-vault), and records the file as
+// secret: its vars are marked sensitive and its text is never shown in
+// a diagnostic. Other sources are returned as they are.
+func (m *model) decrypt(src []byte, path string) ([]byte, error) {
+	if !vault.IsEncrypted(src) {
+		return src, nil
+	}
+	plain, err := m.vault.Decrypt(src, path)
+	if err != nil {
+		return nil, err
+	}
+	m.secret[path] = true
+	return plain, nil
+}
+
+// hideSecretFiles keeps only the names of decrypted files, so that a
+// diagnostic in one shows its place but not its text.
+func (m *model) hideSecretFiles() {
+	for path := range m.secret {
+		m.files[path] = &hcl.File{Body: hcl.EmptyBody()}
+	}
 }

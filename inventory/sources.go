@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/tendhq/tend/vault"
 )
 
 // Options configure LoadContext.
@@ -22,6 +24,10 @@ type Options struct {
 	// ScriptTimeout bounds each run of a dynamic inventory script;
 	// zero means DefaultScriptTimeout.
 	ScriptTimeout time.Duration
+	// Vault holds the passwords of Ansible Vault data: whole encrypted
+	// inventory and vars files, and inline !vault values. Without it,
+	// such data is an error naming the file.
+	Vault *vault.Keyring
 }
 
 // Load reads inventory sources and merges them into one Inventory. ectx
@@ -88,11 +94,13 @@ func LoadContext(ctx context.Context, paths []string, opts Options) (*Inventory,
 		m:    newModel(),
 		p:    hclparse.NewParser(),
 	}
+	l.m.vault = opts.Vault
 	l.d = &decls{m: l.m, hosts: map[string]*hostDecl{}, groups: map[string]*groupDecl{}}
 	for _, path := range paths {
 		l.source(path, true)
 	}
 	inv := l.m.resolve()
+	l.m.hideSecretFiles()
 	inv.files = l.p.Files()
 	for name, f := range l.m.files {
 		inv.files[name] = f
@@ -185,6 +193,12 @@ func (l *loader) file(path string, fi os.FileInfo) {
 		l.errorf(path, "Failed to read inventory", "%s", err)
 		return
 	}
+	// An encrypted file is decrypted first, whatever its format, as
+	// Ansible's DataLoader does; never read as INI text.
+	if src, err = l.m.decrypt(src, path); err != nil {
+		l.errorf(path, "Cannot decrypt inventory", "%s.", err)
+		return
+	}
 	switch {
 	case bytes.HasPrefix(src, []byte("#!")):
 		l.errorf(path, "Inventory script is not executable",
@@ -200,7 +214,7 @@ func (l *loader) file(path string, fi os.FileInfo) {
 	l.m.ansible = true
 	switch ext {
 	case ".yml", ".yaml", ".json":
-		data, err := decodeData(src, path)
+		data, err := decodeData(src, path, l.m.vault)
 		if err != nil {
 			l.diags = append(l.diags, dataError(path, "Invalid YAML inventory", err))
 			return
@@ -209,7 +223,7 @@ func (l *loader) file(path string, fi os.FileInfo) {
 		l.diags = append(l.diags, parseYAMLInventory(l.m, path, data)...)
 	case "":
 		// Ansible tries its yaml plugin first, then ini.
-		if data, err := decodeData(src, path); err == nil && checkYAMLInventory(path, data) == nil {
+		if data, err := decodeData(src, path, l.m.vault); err == nil && checkYAMLInventory(path, data) == nil {
 			l.m.files[path] = &hcl.File{Bytes: src, Body: hcl.EmptyBody()}
 			l.diags = append(l.diags, parseYAMLInventory(l.m, path, data)...)
 			return
@@ -241,16 +255,18 @@ func looksLikeHCL(src []byte) bool {
 }
 
 // decodeData reads a YAML or JSON file as Ansible's DataLoader does:
-// JSON first (with JSON's types), then YAML with PyYAML's rules. A file
-// encrypted with Ansible Vault is refused.
-func decodeData(src []byte, path string) (*aval, error) {
+// JSON first (with JSON's types), then YAML with PyYAML's rules. Inline
+// Ansible Vault values (YAML's !vault, JSON's {"__ansible_vault": ...})
+// are decrypted with k. A whole encrypted file is decrypted before this
+// (model.decrypt); one still encrypted here is refused.
+func decodeData(src []byte, path string, k *vault.Keyring) (*aval, error) {
 	if bytes.HasPrefix(bytes.TrimSpace(src), []byte("$ANSIBLE_VAULT;")) {
 		return nil, errVault
 	}
-	if v, err := decodeJSON(src, hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos}); err == nil {
+	if v, err := decodeJSON(src, hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos}, k); err == nil {
 		return v, nil
 	}
-	return yamlDoc(src, path)
+	return yamlDoc(src, path, k)
 }
 
 // dataError turns a decodeData error into a diagnostic, at the place in

@@ -109,7 +109,7 @@ func TestVarsFileErrors(t *testing.T) {
 	})
 	_, diags := loadSources(t, dir, Options{}, "hosts")
 	want := []string{
-		"group_vars/all.yml:1,1: Invalid vars file",
+		"group_vars/all.yml:1,1: Cannot decrypt vars file",
 		"group_vars/web.yml:1,1: Invalid vars file",
 		"host_vars/web1.yml:1,1: Invalid vars file",
 	}

@@ -101,8 +101,13 @@ func (m *model) readVarsFile(path string) map[string]value {
 			Subject: &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos}})
 		return nil
 	}
+	if src, err = m.decrypt(src, path); err != nil {
+		m.diag(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot decrypt vars file", Detail: err.Error() + ".",
+			Subject: &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos}})
+		return nil
+	}
 	m.files[path] = &hcl.File{Bytes: src, Body: hcl.EmptyBody()}
-	data, err := decodeData(src, path)
+	data, err := decodeData(src, path, m.vault)
 	if err != nil {
 		m.diag(dataError(path, "Invalid vars file", err))
 		return nil

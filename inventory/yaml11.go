@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/tendhq/tend/vault"
 )
 
 // Ansible reads YAML with PyYAML, which implements YAML 1.1: yes/no/on/off
@@ -36,7 +38,7 @@ var (
 // yamlDoc parses one YAML document with PyYAML's semantics. An empty
 // document is a nil value (no error). src is kept for the line offsets
 // of diagnostics.
-func yamlDoc(src []byte, filename string) (*aval, error) {
+func yamlDoc(src []byte, filename string, k *vault.Keyring) (*aval, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -52,7 +54,7 @@ func yamlDoc(src []byte, filename string) (*aval, error) {
 		}
 		return nil, errors.New("expected a single document in the stream, but found another document")
 	}
-	c := &yamlConv{file: filename, lines: lineOffsets(src), src: src}
+	c := &yamlConv{file: filename, lines: lineOffsets(src), src: src, vault: k}
 	if len(doc.Content) == 0 {
 		return nil, nil
 	}
@@ -88,6 +90,7 @@ type yamlConv struct {
 	file  string
 	lines []int
 	src   []byte
+	vault *vault.Keyring // for !vault values
 }
 
 // yamlError is a problem at a place in a YAML file.
@@ -164,6 +167,14 @@ func (c *yamlConv) value(n *yaml.Node, depth int) (*aval, error) {
 		}
 		return m, nil
 	case yaml.ScalarNode:
+		if tagged && n.Tag == "!vault" {
+			name := fmt.Sprintf("%s:%d", c.file, n.Line)
+			a, err := decryptInline([]byte(n.Value), name, rng, c.vault)
+			if err != nil {
+				return nil, &yamlError{rng: rng, msg: err.Error()}
+			}
+			return a, nil
+		}
 		v, err := c.scalar(n)
 		if err != nil {
 			return nil, err
@@ -297,8 +308,6 @@ func (c *yamlConv) scalar(n *yaml.Node) (cty.Value, error) {
 			return bad("timestamp")
 		}
 		return cty.StringVal(v), nil
-	case "!vault":
-		return cty.NilVal, &yamlError{rng: c.rangeOf(n), msg: errVault.Error()}
 	}
 	return cty.NilVal, c.errorf(n, "could not determine a constructor for the tag %q", tag)
 }

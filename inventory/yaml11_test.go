@@ -34,7 +34,7 @@ func TestYAMLScalars(t *testing.T) {
 	}
 	for in, want := range tests {
 		got := "ERR"
-		v, err := yamlDoc([]byte("v: "+in), "test.yml")
+		v, err := yamlDoc([]byte("v: "+in), "test.yml", nil)
 		if err == nil {
 			b, err := ctyjson.SimpleJSONValue{Value: v.get("v").cty()}.MarshalJSON()
 			if err != nil {
@@ -67,7 +67,7 @@ func TestYAMLStructure(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			v, err := yamlDoc([]byte(tc.src), "test.yml")
+			v, err := yamlDoc([]byte(tc.src), "test.yml", nil)
 			if strings.HasPrefix(tc.want, "ERR: ") {
 				if err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(tc.want, "ERR: ")) {
 					t.Fatalf("error = %v, want one containing %q", err, strings.TrimPrefix(tc.want, "ERR: "))
@@ -99,7 +99,7 @@ func TestDecodeJSON(t *testing.T) {
 	}
 	for in, want := range tests {
 		got := "ERR"
-		if v, err := decodeJSON([]byte(in), hclRange("x.json")); err == nil {
+		if v, err := decodeJSON([]byte(in), hclRange("x.json"), nil); err == nil {
 			b, err := ctyjson.SimpleJSONValue{Value: v.cty()}.MarshalJSON()
 			if err != nil {
 				t.Fatal(err)
@@ -111,7 +111,7 @@ func TestDecodeJSON(t *testing.T) {
 		}
 	}
 	// Key order is kept: Ansible creates groups in the order listed.
-	v, err := decodeJSON([]byte(`{"z": 1, "a": 2, "m": 3}`), hclRange("x.json"))
+	v, err := decodeJSON([]byte(`{"z": 1, "a": 2, "m": 3}`), hclRange("x.json"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

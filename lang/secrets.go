@@ -18,6 +18,7 @@ import (
 
 	"github.com/tendhq/tend/resources"
 	"github.com/tendhq/tend/shell"
+	"github.com/tendhq/tend/vault"
 )
 
 // DefaultSecretTimeout bounds how long a cmd: secret source may run.
@@ -67,7 +68,7 @@ func (e *unknownSourceError) Error() string {
 	if e.src == "" {
 		return fmt.Sprintf("secret reference %q has no source; use \"env:NAME\", \"file:PATH\" or \"cmd:PROGRAM ARGS...\"", e.ref)
 	}
-	return fmt.Sprintf("unknown secret source %q in %q; supported: env, file, cmd", e.src, e.ref)
+	return fmt.Sprintf("unknown secret source %q in %q; supported: env, file, cmd, vault", e.src, e.ref)
 }
 
 // Resolve returns the secret ref names, marked Sensitive and with its
@@ -117,6 +118,10 @@ func (s *Secrets) read(src, name string) (string, error) {
 		return readSecretFile(resolve(s.dir, name))
 	case "cmd":
 		return s.runCommand(name)
+	case "vault":
+		// An Ansible Vault encrypted file (relative to the configuration
+		// directory), decrypted with the run's vault passwords.
+		return vault.Resolve(resolve(s.dir, name))
 	default:
 		return "", &unknownSourceError{src: src}
 	}

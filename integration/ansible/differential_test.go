@@ -88,6 +88,9 @@ type diffCase struct {
 	env      []string
 	cwd      string // empty: no playbook-adjacent group_vars
 	sem      chan struct{}
+	// vaultArgs are --vault-id and --vault-password-file arguments for
+	// Ansible; tend gets the same through inventory.Options.Vault.
+	vaultArgs []string
 }
 
 func newCase(t *testing.T, src string) *diffCase {
@@ -107,6 +110,14 @@ func newCase(t *testing.T, src string) *diffCase {
 	for _, line := range readLines(t, filepath.Join(dir, "patterns")) {
 		c.patterns = append(c.patterns, strings.ReplaceAll(line, "{dir}", dir))
 	}
+	c.setEnv()
+	c.load(inventory.Options{})
+	return c
+}
+
+// setEnv sets the environment Ansible runs with.
+func (c *diffCase) setEnv() {
+	t := c.t
 	// An empty configuration, so no ansible.cfg of the machine applies.
 	home := t.TempDir()
 	cfg := filepath.Join(home, "ansible.cfg")
@@ -121,8 +132,12 @@ func newCase(t *testing.T, src string) *diffCase {
 		"ANSIBLE_LOCALHOST_WARNING=False",
 		"ANSIBLE_DEPRECATION_WARNINGS=False",
 	)
+}
 
-	inv, diags := inventory.LoadContext(context.Background(), c.sources, inventory.Options{})
+// load reads the case's sources with tend.
+func (c *diffCase) load(opts inventory.Options) {
+	t := c.t
+	inv, diags := inventory.LoadContext(context.Background(), c.sources, opts)
 	for _, d := range diags {
 		t.Logf("tend: %s", d)
 	}
@@ -130,7 +145,6 @@ func newCase(t *testing.T, src string) *diffCase {
 		t.Fatalf("tend could not load %v: %s", c.sources, diags.Error())
 	}
 	c.inv = inv
-	return c
 }
 
 // readLines returns the non-blank lines of a file that do not start
@@ -191,7 +205,7 @@ func (c *diffCase) inventoryArgs() []string {
 	for _, s := range c.sources {
 		args = append(args, "-i", s)
 	}
-	return args
+	return append(args, c.vaultArgs...)
 }
 
 // ansibleList is what `ansible-inventory --list` prints.
@@ -230,7 +244,7 @@ func (c *diffCase) list() ansibleList {
 				t.Fatal(err)
 			}
 			for h, hv := range meta.Hostvars {
-				l.hostvars[h] = decodeObject(t, hv)
+				l.hostvars[h] = c.decryptValues(decodeObject(t, hv)).(map[string]any)
 			}
 			continue
 		}
@@ -270,6 +284,41 @@ func unwrapUnsafe(v any) any {
 		}
 	}
 	return v
+}
+
+// decryptValues replaces {"__ansible_vault": TEXT}, which is how
+// ansible-inventory prints an inline !vault value, with what
+// ansible-vault decrypts TEXT to, with the case's vault arguments.
+func (c *diffCase) decryptValues(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if text, ok := v["__ansible_vault"].(string); ok && len(v) == 1 {
+			return c.ansibleVaultDecrypt(text)
+		}
+		for k, x := range v {
+			v[k] = c.decryptValues(x)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = c.decryptValues(x)
+		}
+	}
+	return v
+}
+
+func (c *diffCase) ansibleVaultDecrypt(text string) string {
+	c.sem <- struct{}{}
+	defer func() { <-c.sem }()
+	cmd := exec.Command("ansible-vault", append([]string{"decrypt", "--output", "-"}, c.vaultArgs...)...)
+	cmd.Dir, cmd.Env = c.cwd, c.env
+	cmd.Stdin = strings.NewReader(text)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		c.t.Fatalf("ansible-vault decrypt: %v\n%s", err, stderr.String())
+	}
+	return string(out)
 }
 
 // membership computes each host's groups (all included) from --list.
@@ -468,6 +517,7 @@ func (c *diffCase) compareVars(h *inventory.Host, want map[string]any) int {
 			t.Errorf("host %s: var %s missing, Ansible has %s", h.Name, k, show(wv))
 			continue
 		}
+		gv, _ = gv.UnmarkDeep() // vault values are marked sensitive
 		b, err := ctyjson.SimpleJSONValue{Value: gv}.MarshalJSON()
 		if err != nil {
 			t.Errorf("host %s: var %s: %v", h.Name, k, err)

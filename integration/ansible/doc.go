@@ -14,6 +14,11 @@
 // With TEND_LAB=1 and ansible-inventory missing the test fails rather
 // than skips.
 //
+// TestDifferentialVault does the same for an inventory written at test
+// time with ansible-vault (whole files, inline values, two vault ids, a
+// client script), and checks that a missing or wrong password, or a
+// tampered file, fails in tend as it does in Ansible.
+//
 // Host selections are compared as sets: tend lists hosts in name order,
 // Ansible in inventory order. Where tend deliberately differs from
 // Ansible the test accepts exactly that difference and nothing else: a
