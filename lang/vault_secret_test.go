@@ -2,8 +2,8 @@ package lang
 
 import (
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tendhq/tend/resources"
