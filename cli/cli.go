@@ -20,6 +20,7 @@ import (
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/lang"
 	"github.com/tendhq/tend/plan"
+	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/resources/builtin"
 	"github.com/tendhq/tend/vault"
 )
@@ -72,6 +73,15 @@ func Main(args []string) int {
 func Run(ctx context.Context, args []string, io IO) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Every byte tend prints goes through the run's redactor: the last
+	// line of defence, by value, should a secret reach a message.
+	stdout, stderr := redact.Default.Writer(io.Stdout), redact.Default.Writer(io.Stderr)
+	defer stderr.Flush()
+	defer stdout.Flush()
+	io.Stdout, io.Stderr = stdout, stderr
+	if io.Stdin != nil {
+		io.Stdin = &flushingReader{r: io.Stdin, w: []*redact.Writer{stdout, stderr}}
+	}
 	if io.Signals != nil {
 		io.sig = &interrupts{cancel: cancel, w: io.Stderr}
 		go func() {
@@ -101,6 +111,21 @@ func Run(ctx context.Context, args []string, io IO) int {
 		fmt.Fprintf(io.Stderr, "Error: %s\n", err)
 		return ExitError
 	}
+}
+
+// flushingReader passes on what the redacting writers hold back before
+// reading: a prompt without a line end is shown before tend waits for
+// the answer.
+type flushingReader struct {
+	r io.Reader
+	w []*redact.Writer
+}
+
+func (f *flushingReader) Read(p []byte) (int, error) {
+	for _, w := range f.w {
+		_ = w.Flush()
+	}
+	return f.r.Read(p)
 }
 
 // longFlags accepts Terraform-style single-dash long flags (-var, -out,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/plan"
+	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/probe"
 )
 
@@ -46,6 +47,8 @@ func (fc factsCache) save(host string, f probe.Facts) {
 	if os.MkdirAll(fc.dir, 0o700) != nil {
 		return
 	}
+	// Facts are the host's, but a host may hold (and report) a secret.
+	b = []byte(redact.String(string(b)))
 	_ = plan.WriteFileAtomic(fc.path(host), append(b, '\n'), 0o600)
 }
 

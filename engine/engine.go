@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/plan"
 	"github.com/tendhq/tend/transport"
 )
@@ -104,6 +105,7 @@ func (e *Engine) emit(ev *Event) error {
 		ev.Time = time.Now()
 	}
 	ev.RunID = e.RunID
+	scrub(ev)
 	var first error
 	for _, s := range e.Subscribers {
 		if err := s.Event(ev); err != nil && first == nil {
@@ -111,6 +113,19 @@ func (e *Engine) emit(ev *Event) error {
 		}
 	}
 	return first
+}
+
+// scrub rids the text an event carries (errors, a program's output,
+// messages) of the run's secrets, before any subscriber (a view, the
+// journal) sees it: a program may print a secret it was given.
+func scrub(ev *Event) {
+	ev.Error = redact.String(ev.Error)
+	ev.Stderr = redact.String(ev.Stderr)
+	ev.Stdout = redact.String(ev.Stdout)
+	ev.Message = redact.String(ev.Message)
+	for _, it := range ev.Items {
+		scrub(it)
+	}
 }
 
 // Result is how a run ended.

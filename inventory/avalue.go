@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/resources"
 	"github.com/tendhq/tend/vault"
 )
@@ -206,6 +207,7 @@ func (a *aval) cty() cty.Value {
 		return cty.TupleVal(elems)
 	}
 	if a.secret {
+		redact.Default.AddValue(a.v)
 		return a.v.Mark(resources.Sensitive)
 	}
 	return a.v

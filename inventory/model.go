@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/resources"
 	"github.com/tendhq/tend/vault"
 )
@@ -474,6 +475,7 @@ func (m *model) resolveHost(h *host) *Host {
 		if !connectionVars[k] {
 			out.Vars[k] = v.v
 			if m.secret[v.rng.Filename] {
+				redact.Default.AddValue(v.v)
 				out.Vars[k] = v.v.Mark(resources.Sensitive)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tendhq/tend/engine"
 	"github.com/tendhq/tend/plan"
+	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/resources"
 )
 
@@ -201,7 +202,7 @@ func (r *Recorder) hostPlanned(e *engine.Event) error {
 	jh := &Host{Name: e.Host, Outcome: "pending", Changes: []*Entry{}}
 	if hp := e.Plan; hp != nil {
 		if hp.Err != nil {
-			jh.Outcome, jh.Error = "failed", hp.Err.Error()
+			jh.Outcome, jh.Error = "failed", redact.String(hp.Err.Error())
 			if plan.Unreachable(hp.Err) {
 				jh.Outcome = "unreachable"
 			}

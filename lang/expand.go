@@ -10,6 +10,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/tendhq/tend/redact"
 )
 
 // HostScope is what configuration sees of the host being evaluated.
@@ -390,6 +392,7 @@ func markSensitive(r *Resource, cfg cty.Value) cty.Value {
 	for _, a := range r.Type.Schema().Attributes {
 		if a.Sensitive {
 			if v, ok := m[a.Name]; ok && !v.IsNull() {
+				redact.Default.AddValue(v)
 				m[a.Name] = v.Mark(Sensitive)
 				changed = true
 			}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 
+	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/resources"
 )
 
@@ -159,7 +161,78 @@ func functions(dir string, fc *fileCache, secrets *Secrets) map[string]function.
 			return renderTemplate(dir, args[0].AsString(), args[1], fns, fc)
 		},
 	})
+	for name, f := range fns {
+		fns[name] = quietOnSensitive(f)
+	}
 	return fns
+}
+
+// quietOnSensitive returns f, with its errors rid of the sensitive values
+// it was given: cty's functions quote the value they could not use
+// (tonumber: `cannot convert "..." to number`), and HCL makes the error
+// a diagnostic. Marks are left to f, which drops and puts them back as
+// it always does.
+func quietOnSensitive(f function.Function) function.Function {
+	allow := func(p function.Parameter) function.Parameter {
+		p.AllowMarked = true
+		return p
+	}
+	params := f.Params()
+	for i := range params {
+		params[i] = allow(params[i])
+	}
+	var vp *function.Parameter
+	if p := f.VarParam(); p != nil {
+		q := allow(*p)
+		vp = &q
+	}
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      params,
+		VarParam:    vp,
+		Type:        f.ReturnTypeForValues,
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v, err := f.Call(args)
+			if err == nil {
+				return v, nil
+			}
+			return v, scrubError(err, args)
+		},
+	})
+}
+
+// scrubError returns err with the sensitive values among args (and any
+// secret of the run) replaced by "(sensitive)"; an argument's error
+// stays one, so HCL still points at the argument.
+func scrubError(err error, args []cty.Value) error {
+	var secrets []string
+	for _, a := range args {
+		for _, m := range redact.Marked(a, Sensitive) {
+			secrets = append(secrets, redact.Strings(m)...)
+		}
+	}
+	msg := err.Error()
+	clean := msg
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		// Quoted, as cty quotes what it could not use, a value of any
+		// length; bare, only one long enough not to hit ordinary words.
+		clean = strings.ReplaceAll(clean, strconv.Quote(s), `"`+redact.Replacement+`"`)
+		if len(s) >= redact.MinLen {
+			clean = strings.ReplaceAll(clean, s, redact.Replacement)
+		}
+	}
+	clean = redact.String(clean)
+	if clean == msg {
+		return err
+	}
+	var ae function.ArgError
+	if errors.As(err, &ae) {
+		return function.NewArgErrorf(ae.Index, "%s", clean)
+	}
+	return errors.New(clean)
 }
 
 func stringFunc(f func(string) (string, error)) function.Function {

@@ -16,6 +16,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 
+	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/resources"
 	"github.com/tendhq/tend/shell"
 	"github.com/tendhq/tend/vault"
@@ -101,6 +102,9 @@ func (s *Secrets) Resolve(ref string) (cty.Value, error) {
 		case err != nil:
 			r.err = UnresolvedSecret{Ref: ref, Reason: err.Error()}
 		default:
+			// Registered before anything can print it: the value is
+			// scrubbed from every output from now on.
+			redact.Add(v)
 			r.val = cty.StringVal(v).Mark(Sensitive).Mark(resources.SecretRef{Ref: ref, Sum: sha256.Sum256([]byte(v))})
 		}
 	})

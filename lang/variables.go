@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/tendhq/tend/redact"
 )
 
 // VarInputs are the variable values given on the command line and in the
@@ -99,6 +101,11 @@ func (c *Config) Values(in VarInputs) (map[string]cty.Value, hcl.Diagnostics) {
 			}
 			v = decl.Default
 		}
+		if decl.Sensitive {
+			// Before anything can quote it, a value not fitting the type
+			// included.
+			redact.Default.AddValue(v)
+		}
 		cv, err := convert.Convert(v, decl.Type)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for variable",
@@ -106,6 +113,7 @@ func (c *Config) Values(in VarInputs) (map[string]cty.Value, hcl.Diagnostics) {
 			continue
 		}
 		if decl.Sensitive {
+			redact.Default.AddValue(cv)
 			cv = cv.Mark(Sensitive)
 		}
 		out[name] = cv
