@@ -8,8 +8,8 @@ import (
 
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/plan"
-	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/probe"
+	"github.com/tendhq/tend/redact"
 )
 
 // factsCache keeps each host's facts from its last plan, apply, drift,

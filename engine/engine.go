@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/plan"
+	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/transport"
 )
 
