@@ -30,7 +30,7 @@ func (File) Schema() *Schema {
 			{Name: "source", Type: cty.String, Doc: "A file on the controller, relative to the configuration directory, copied verbatim."},
 			{Name: "template", Type: cty.String, Doc: "A template file on the controller, relative to the configuration directory, rendered with `vars` (the syntax of templatefile)."},
 			{Name: "vars", Type: cty.DynamicPseudoType, Doc: "An object of variables for `template`."},
-			{Name: "mode", Type: cty.String, OS: OSPOSIX, Doc: "Octal permission bits, e.g. \"0644\". New files default to \"0644\"; existing files keep theirs when unset."},
+			{Name: "mode", Type: cty.String, OS: OSPOSIX, Doc: "Octal permission bits, e.g. \"0644\". New files default to \"0644\"; existing files keep theirs when unset. Content from a secret (secret(...), a sensitive variable, a template var holding one) makes the default \"0600\", for existing files too; a declared mode that lets the group or others read it is kept, and the plan warns."},
 			{Name: "owner", Type: cty.String, Doc: "Owning user, by name or numeric id. Unset: new files belong to the connecting user, existing files keep theirs."},
 			{Name: "group", Type: cty.String, OS: OSPOSIX, Doc: "Owning group, by name or numeric id."},
 			{Name: "state", Type: cty.String, Doc: "\"present\" (default) or \"absent\"."},
@@ -103,7 +103,40 @@ func (File) Desired(cfg cty.Value, env Env) (*State, error) {
 		return st, nil
 	}
 	st.Content = newContent(data, sensitive)
+	if sensitive && !isSet(cfg, "mode") {
+		// Content from a secret is for its owner only, unless the
+		// configuration says otherwise (and the plan then warns).
+		st.Attrs["mode"] = cty.StringVal("0600")
+	}
 	return st, nil
+}
+
+// Notes implements Noter: a declared mode that lets others than the
+// owner read content from a secret (the default for such content is
+// 0600, so a wider mode was declared).
+func (File) Notes(current, desired *State) []string {
+	if n := SecretModeNote(desired); n != "" {
+		return []string{n}
+	}
+	return nil
+}
+
+// SecretModeNote returns the plan's warning for a file state whose
+// content comes from a secret and whose mode lets its group or others
+// read it, or "".
+func SecretModeNote(st *State) string {
+	if st == nil || !st.Present || st.Content == nil || !st.Content.Sensitive {
+		return ""
+	}
+	m, err := strconv.ParseUint(st.Str("mode"), 8, 32)
+	if err != nil || m&0o044 == 0 {
+		return ""
+	}
+	who := "others"
+	if m&0o004 == 0 {
+		who = "its group"
+	}
+	return fmt.Sprintf("warning: the content comes from a secret and the declared mode %s lets %s read it", st.Str("mode"), who)
 }
 
 func newContent(data []byte, sensitive bool) *Content {

@@ -11,9 +11,12 @@ import (
 )
 
 // Command is one script run on a host. On POSIX hosts Script is POSIX sh,
-// run as `sh -c Script` (or fed to `sh -s`, at the transport's choice; the
-// script must not care). Stdin, when set, is streamed to the script's
-// standard input and closed at EOF.
+// read by /bin/sh from a file, a pipe or a variable it evals, at the
+// transport's choice (the script must not care, nor rely on $0). A script
+// may carry secrets, so a transport never puts it on a command line
+// (/proc/PID/cmdline is readable by every user) and removes or empties
+// any file holding it once it has run. Stdin, when set, is streamed to
+// the script's standard input and closed at EOF.
 type Command struct {
 	Script string
 	Stdin  io.Reader

@@ -46,11 +46,12 @@ func (Task) Name() string { return "scheduled_task" }
 func (Task) Schema() *resources.Schema {
 	return &resources.Schema{
 		Doc: "A command run on a schedule, as cron does. " +
-			"With kind = \"cron\" (the default) it is the file /etc/cron.d/tend-NAME (root:root, mode 0644): a header saying tend manages it, " +
+			"With kind = \"cron\" (the default) it is the file /etc/cron.d/tend-NAME (root:root, mode 0644, or 0600 when its command or environment comes from a secret): a header saying tend manages it, " +
 			"the environment as NAME=\"value\" lines, then one line `SCHEDULE USER COMMAND` (`%` and `\\` in the command escaped for cron). " +
 			"With kind = \"systemd_timer\" it is /etc/systemd/system/tend-NAME.service (Type=oneshot, User=, WorkingDirectory=-~ like cron, Environment=, " +
 			"ExecStart=/bin/sh -c \"COMMAND\") and tend-NAME.timer (OnCalendar= translated from the schedule, WantedBy=timers.target), " +
-			"followed by `systemctl daemon-reload` and the timer enabled and started. " +
+			"followed by `systemctl daemon-reload` (both files 0644, the service's 0600 when the command or environment comes from a secret; systemd still shows the unit's settings to every local user through `systemctl show`), " +
+			" and the timer enabled and started. " +
 			"The schedule is validated at plan time as Debian's cron reads it, so cron never skips a line tend wrote; " +
 			"its translation to OnCalendar= fires at exactly the same minutes (`*/15 * * * *` → `*-*-* *:00/15:00`, `0 9-17 * * 1-5` → `Mon..Fri *-*-* 09..17:00:00`, " +
 			"`@weekly` → `Sun *-*-* 00:00:00`, cron's week starting on Sunday), and schedules without an exact translation are refused: `@reboot`, and " +
@@ -166,7 +167,7 @@ func (Task) Desired(cfg cty.Value, env resources.Env) (*resources.State, error) 
 	switch kind {
 	case Cron:
 		data, err = cronFile(sp)
-		st.Attrs["mode"] = cty.StringVal("0644")
+		st.Attrs["mode"] = cty.StringVal(fileMode(sp.sensitive))
 		st.Attrs["owner"] = cty.StringVal("root")
 	case Timer:
 		var svc, tmr []byte
@@ -514,14 +515,23 @@ trap 'rm -f "$o" $t' EXIT
 run() { if ! "$@" </dev/null >"$o" 2>&1; then cat "$o" >&2; ` + resources.CauseLine(`"$* failed"`) + `; exit 1; fi; }
 ` + resources.PathCheckFunc
 
+// fileMode is the mode of a task's files: 0600 when they hold a secret
+// (cron and systemd read root's files whatever their mode), else 0644.
+func fileMode(sensitive bool) string {
+	if sensitive {
+		return "0600"
+	}
+	return "0644"
+}
+
 // writeFile appends commands writing data to p atomically (a temporary
-// file in p's directory renamed over it), root:root, mode 0644 (chown
-// first: it clears set-id bits).
-func writeFile(sb *strings.Builder, p string, data []byte) {
+// file in p's directory, created 0600 by mktemp, renamed over it),
+// root:root, with the given mode (chown first: it clears set-id bits).
+func writeFile(sb *strings.Builder, p string, data []byte, mode string) {
 	sb.WriteString(resources.PathCheck(p, "file", "exit 1"))
 	fmt.Fprintf(sb, "t=$(mktemp %s)\n", shell.Quote(path.Dir(p)+"/.tend.XXXXXX"))
 	fmt.Fprintf(sb, "printf '%%s' %s | base64 -d > \"$t\"\n", shell.Quote(base64.StdEncoding.EncodeToString(data)))
-	fmt.Fprintf(sb, "chown 0:0 \"$t\"\nchmod 0644 \"$t\"\nmv -f \"$t\" %s\nt=\n", shell.Quote(p))
+	fmt.Fprintf(sb, "chown 0:0 \"$t\"\nchmod %s \"$t\"\nmv -f \"$t\" %s\nt=\n", mode, shell.Quote(p))
 }
 
 // backup appends commands copying p into the run's backup directory.
@@ -551,7 +561,7 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 			if after.Content == nil || !after.Content.Known {
 				return nil, fmt.Errorf("internal error: the content of %s is not known", p)
 			}
-			writeFile(&sb, p, after.Content.Data)
+			writeFile(&sb, p, after.Content.Data, cronMode(after))
 		} else {
 			fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(p))
 		}
@@ -587,8 +597,9 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 		if err != nil {
 			return nil, err
 		}
-		writeFile(&sb, sp, svc)
-		writeFile(&sb, tp, tmr)
+		// The timer unit holds only the schedule.
+		writeFile(&sb, sp, svc, fileMode(after.Content.Sensitive))
+		writeFile(&sb, tp, tmr, "0644")
 		// An active timer takes a changed schedule at the reload.
 		sb.WriteString("run systemctl daemon-reload\n")
 	}
@@ -635,7 +646,7 @@ func (t Task) ApplyBatch(ctx context.Context, h *resources.Host, items []resourc
 }
 
 // cronChange is a cron task's change as the file change Apply would make:
-// the whole file written, root:root 0644, or removed; a previous file
+// the whole file written, root:root with its mode (cronMode), or removed; a previous file
 // backed up (the undo's "backup", as Revert expects).
 func cronChange(it resources.BatchItem) resources.BatchItem {
 	name := it.After.Str("name")
@@ -652,12 +663,21 @@ func cronChange(it resources.BatchItem) resources.BatchItem {
 	}
 	after := &resources.State{Present: it.After.Present, Attrs: map[string]cty.Value{"path": cty.StringVal(p)}}
 	if it.After.Present {
-		after.Attrs["mode"] = cty.StringVal("0644")
+		after.Attrs["mode"] = cty.StringVal(cronMode(it.After))
 		after.Attrs["owner"] = cty.StringVal("0")
 		after.Attrs["group"] = cty.StringVal("0")
 		after.Content = it.After.Content
 	}
 	return resources.BatchItem{Config: it.Config, Before: before, After: after}
+}
+
+// cronMode is the mode of a present cron task's file: the desired
+// state's (0600 for a secret), or 0644 for a state recorded without one.
+func cronMode(st *resources.State) string {
+	if m := st.Str("mode"); m != "" {
+		return m
+	}
+	return fileMode(st.Content != nil && st.Content.Sensitive)
 }
 
 // boolAttr returns a bool attribute and whether it is set.

@@ -1,6 +1,13 @@
 // Package local is the transport for the machine tend runs on: scripts run
 // under /bin/sh as the invoking user, files are read and written directly.
 //
+// A script never appears on a command line or in a file: /bin/sh reads it
+// from a pipe it inherits as file descriptor 3 (`/bin/sh /dev/fd/3`), so
+// what it carries (a secret in an exec's command) is not in
+// /proc/PID/cmdline, which every user of the machine can read, nor left
+// on disk when tend is killed. The script's first line closes descriptor
+// 3, so the commands it runs do not inherit the pipe.
+//
 // A script never outlives tend: each runs in a process group of its own,
 // which a guard process (one per tend process, see guard) kills when tend
 // dies, however it dies. The host's run lock (Lock) is an flock(2) on the
@@ -26,9 +33,14 @@ import (
 	"github.com/tendhq/tend/transport"
 )
 
-// argMax is the largest script passed in argv; Linux refuses a single
-// argument over 128 KiB, so larger scripts go through a temporary file.
-const argMax = 64 << 10
+// scriptFD is the descriptor the script's pipe has in the shell
+// (ExtraFiles start at 3).
+const scriptFD = 3
+
+// scriptHead starts every script: the shell has opened /dev/fd/3 again as
+// its script, so the inherited descriptor only leaks the script to the
+// commands it runs.
+const scriptHead = "exec 3<&-\n"
 
 // Transport runs on the local machine.
 type Transport struct {
@@ -55,23 +67,14 @@ func (t *Transport) Run(ctx context.Context, c transport.Command) (*transport.Re
 	if t.closed.Load() {
 		return nil, errors.New("local: transport closed")
 	}
-	args := []string{"-c", c.Script}
-	if len(c.Script) > argMax {
-		f, err := os.CreateTemp("", "tend-script-*.sh")
-		if err != nil {
-			return nil, fmt.Errorf("local: writing script: %w", err)
-		}
-		defer os.Remove(f.Name())
-		if _, err := f.WriteString(c.Script); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("local: writing script: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			return nil, fmt.Errorf("local: writing script: %w", err)
-		}
-		args = []string{f.Name()}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, "/bin/sh", args...)
+	defer pr.Close()
+	defer pw.Close()
+	cmd := exec.CommandContext(ctx, "/bin/sh", fmt.Sprintf("/dev/fd/%d", scriptFD))
+	cmd.ExtraFiles = []*os.File{pr}
 	// The script's children share its process group, so cancelling ends
 	// all of them, not just the shell.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -90,6 +93,13 @@ func (t *Transport) Run(ctx context.Context, c transport.Command) (*transport.Re
 		return nil, fmt.Errorf("local: %w", err)
 	}
 	g.watch(cmd.Process.Pid)
+	// Only the shell keeps the read end: when it exits without reading
+	// the whole script, the write fails instead of blocking.
+	pr.Close()
+	go func() {
+		io.WriteString(pw, scriptHead+c.Script)
+		pw.Close()
+	}()
 	err = cmd.Wait()
 	g.unwatch(cmd.Process.Pid)
 	if ctx.Err() != nil {

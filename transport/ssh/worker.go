@@ -53,9 +53,9 @@ import (
 // milliseconds on a busy virtual machine), so the loop spawns few: dd for
 // the script (and one for stdin when there is some), setsid and the
 // script's shell, one cat per non-empty output, and one rm every 16
-// scripts. A script's stdin and outputs are emptied (by the shell itself)
-// as soon as it has ended and its outputs are sent, so nothing a script
-// read or printed stays on the host.
+// scripts. A script's file and stdin are emptied (by the shell itself) as
+// soon as it has ended, and its outputs as soon as they are sent, so
+// nothing a script carried, read or printed stays on the host.
 
 // maxWorkerStdin is the largest stdin a Run may carry through a worker.
 // It must be known in advance (a sized reader: bytes.Reader, strings.Reader,
@@ -147,8 +147,10 @@ while IFS=' ' read -r _w_id _w_sl _w_il _w_x; do
 	_w_rc=$?
 	_w_r=
 	: > "$_w_d/g"
-	# Emptied at once (a builtin, no process): stdin may carry file
-	# content or a sudo password, which must not outlive the script.
+	# Emptied at once (a builtin, no process): the script may carry a
+	# secret (an exec's command), stdin file content or a sudo password,
+	# and none must outlive the script.
+	: > "$_w_f.s"
 	if [ "$_w_il" -gt 0 ]; then : > "$_w_f.i"; fi
 	echo "$_w_id exit $_w_rc"
 	if [ -s "$_w_f.o" ]; then cat "$_w_f.o"; fi
