@@ -144,7 +144,8 @@ before the run.`,
 					for _, k := range es {
 						e := h.Changes[k]
 						re := &engine.RevertEntry{Address: e.Address, TypeName: e.Type, Action: e.Action, Before: e.Before, After: e.After,
-							Undo: e.Undo, Unknown: e.Status == journal.Applying || e.Status == journal.Unknown, BackupKey: e.BackupKey, RunID: r.ID}
+							Unknown: e.Status == journal.Applying || e.Status == journal.Unknown, BackupKey: e.BackupKey, RunID: r.ID}
+						re.Undo, re.UndoErr = journal.OpenUndo(r.ID, e.Undo)
 						if typ, ok := types[e.Type]; ok {
 							re.Type = resources.OnHost(typ, rh.Windows)
 							re.Config = journal.DecodeConfig(typ, e.Config)
@@ -153,6 +154,9 @@ before the run.`,
 						// the changes whose revert needs it.
 						re.SecretErr = resolveSecrets(secrets, e)
 						re.Config = withSecrets(re.Config, e.Before, e.After)
+						if re.Type != nil && re.UndoErr == nil {
+							re.Before = withSecretUndo(e.Before, re.Undo, resources.SecretUndoKeys(re.Type))
+						}
 						rh.BackupDir = h.BackupDir
 						rh.Entries = append(rh.Entries, re)
 						from[h.Name] = append(from[h.Name], src{r, hi, k})
@@ -175,6 +179,9 @@ before the run.`,
 						what += " (its outcome is unknown: the host is read first)"
 					}
 					fmt.Fprintf(w, "  ↶ %s %s\n", re.Address, what)
+					if re.UndoErr != nil {
+						fmt.Fprintf(w, "    ! %v\n", re.UndoErr)
+					}
 				}
 				for _, r := range chain {
 					for _, h := range r.Hosts {
@@ -281,6 +288,36 @@ func describeRevert(e *journal.Entry) string {
 // resolved again here, from the environment rollback runs in.
 func resolveSecrets(secrets *lang.Secrets, e *journal.Entry) error {
 	return errors.Join(e.Before.ResolveSecrets(secrets.Resolve), e.After.ResolveSecrets(secrets.Resolve))
+}
+
+// withSecretUndo returns before with the sensitive attributes the journal
+// left out put back from the secret undo values holding them (the
+// previous password hash), so the host is checked against them: without
+// them a change of the password alone would look reverted already.
+func withSecretUndo(before *resources.State, undo resources.Undo, keys []string) *resources.State {
+	if before == nil || !before.Present {
+		return before
+	}
+	var out *resources.State
+	for _, k := range keys {
+		v, ok := undo[k]
+		if _, has := before.Attrs[k]; !ok || v == "" || has {
+			continue
+		}
+		if out == nil {
+			c := *before
+			c.Attrs = make(map[string]cty.Value, len(before.Attrs)+1)
+			for n, a := range before.Attrs {
+				c.Attrs[n] = a
+			}
+			out = &c
+		}
+		out.Attrs[k] = cty.StringVal(v).Mark(resources.Sensitive)
+	}
+	if out == nil {
+		return before
+	}
+	return out
 }
 
 // withSecrets puts back into a journaled configuration (whose sensitive

@@ -725,3 +725,7 @@ func revertUpdateScript(before, after *resources.State, undo resources.Undo) *sc
 	}
 	return s
 }
+
+// SecretUndo implements resources.SecretUndoer: the previous hash is
+// journaled encrypted.
+func (User) SecretUndo() []string { return []string{"password_hash"} }

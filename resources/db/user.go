@@ -398,3 +398,8 @@ func (User) Revert(ctx context.Context, h *resources.Host, before, after *resour
 	defer closeFn()
 	return revertUser(ctx, conn, t, before, after, undo)
 }
+
+// SecretUndo implements resources.SecretUndoer: the previous verifier
+// (a password hash, or the password itself on engines storing it
+// reversibly) is journaled encrypted.
+func (User) SecretUndo() []string { return []string{"verifier"} }
