@@ -142,21 +142,7 @@ before the run.`,
 						order = append(order, h.Name)
 					}
 					for _, k := range es {
-						e := h.Changes[k]
-						re := &engine.RevertEntry{Address: e.Address, TypeName: e.Type, Action: e.Action, Before: e.Before, After: e.After,
-							Unknown: e.Status == journal.Applying || e.Status == journal.Unknown, BackupKey: e.BackupKey, RunID: r.ID}
-						re.Undo, re.UndoErr = journal.OpenUndo(r.ID, e.Undo)
-						if typ, ok := types[e.Type]; ok {
-							re.Type = resources.OnHost(typ, rh.Windows)
-							re.Config = journal.DecodeConfig(typ, e.Config)
-						}
-						// A secret that cannot be resolved again fails only
-						// the changes whose revert needs it.
-						re.SecretErr = resolveSecrets(secrets, e)
-						re.Config = withSecrets(re.Config, e.Before, e.After)
-						if re.Type != nil && re.UndoErr == nil {
-							re.Before = withSecretUndo(e.Before, re.Undo, resources.SecretUndoKeys(re.Type))
-						}
+						re := revertEntry(r.ID, h.Changes[k], types, rh.Windows, secrets)
 						rh.BackupDir = h.BackupDir
 						rh.Entries = append(rh.Entries, re)
 						from[h.Name] = append(from[h.Name], src{r, hi, k})
@@ -251,6 +237,27 @@ before the run.`,
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "roll back without asking")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
 	return cmd
+}
+
+// revertEntry is what reverting journaled entry e of run id needs: its
+// type's provider for the host, its configuration and states with the
+// secrets resolved again, and its undo data decrypted.
+func revertEntry(id string, e *journal.Entry, types map[string]resources.Type, windows bool, secrets *lang.Secrets) *engine.RevertEntry {
+	re := &engine.RevertEntry{Address: e.Address, TypeName: e.Type, Action: e.Action, Before: e.Before, After: e.After,
+		Unknown: e.Status == journal.Applying || e.Status == journal.Unknown, BackupKey: e.BackupKey, RunID: id}
+	re.Undo, re.UndoErr = journal.OpenUndo(id, e.Undo)
+	if typ, ok := types[e.Type]; ok {
+		re.Type = resources.OnHost(typ, windows)
+		re.Config = journal.DecodeConfig(typ, e.Config)
+	}
+	// A secret that cannot be resolved again fails only the changes
+	// whose revert needs it.
+	re.SecretErr = resolveSecrets(secrets, e)
+	re.Config = withSecrets(re.Config, e.Before, e.After)
+	if re.Type != nil && re.UndoErr == nil {
+		re.Before = withSecretUndo(e.Before, re.Undo, resources.SecretUndoKeys(re.Type))
+	}
+	return re
 }
 
 func chainEntry(r *journal.Run, h, e int) *journal.Entry { return r.Hosts[h].Changes[e] }
