@@ -40,7 +40,7 @@ func (f *stdinRecorder) Upload(context.Context, string, io.Reader, fs.FileMode) 
 	return errors.New("no")
 }
 func (f *stdinRecorder) Download(context.Context, string, io.Writer) error { return errors.New("no") }
-func (f *stdinRecorder) Close() error                                       { return nil }
+func (f *stdinRecorder) Close() error                                      { return nil }
 
 // journalUserPassword applies a password change of user deploy through
 // account.User on a fake host, journaled by the recorder as apply does,
