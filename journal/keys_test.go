@@ -142,10 +142,16 @@ func TestSecretUndoKeyUnwritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	ch := &plan.Change{Address: "user.deploy", Type: "user", Action: plan.Update, Before: &resources.State{Present: true}, After: &resources.State{Present: true}, Resource: account.User{}}
+	before := &resources.State{Present: true, Attrs: map[string]cty.Value{"password_hash": cty.StringVal(oldHash).Mark(resources.Sensitive)}}
+	ch := &plan.Change{Address: "user.deploy", Type: "user", Action: plan.Update, Before: before, After: &resources.State{Present: true}, Resource: account.User{}}
 	r := NewRecorder(j, id)
 	if err := r.Event(&engine.Event{Kind: engine.HostPlanned, Plan: &plan.HostPlan{Name: "h1", Changes: []*plan.Change{ch}}}); err != nil {
 		t.Fatal(err)
+	}
+	// The intent is refused: the engine does not make the change.
+	err = r.Event(&engine.Event{Kind: engine.ChangeStarted, Address: ch.Address, Type: "user", Before: before, After: ch.After})
+	if err == nil || !strings.Contains(err.Error(), "cannot be encrypted") {
+		t.Errorf("the intent of a password change with no key: %v, want a refusal", err)
 	}
 	err = r.Event(&engine.Event{Kind: engine.ChangeApplied, Address: ch.Address, Undo: resources.Undo{"password_hash": oldHash}})
 	if err == nil || !strings.Contains(err.Error(), "cannot be encrypted") {

@@ -73,10 +73,21 @@ func (r *Recorder) learn(hp *plan.HostPlan) {
 // the undo keys may be secret, the run's key is made ready first: a key
 // that cannot be written fails the update (so the change is not made)
 // rather than the value being journaled in clear.
-func (r *Recorder) sealing(u resources.Undo, f func(en *Entry)) (func(en *Entry), error) {
+func (r *Recorder) sealing(e *engine.Event, f func(en *Entry)) (func(en *Entry), error) {
+	u := e.Undo
 	r.mu.Lock()
 	secret := r.secret
+	// The key is made before a change that may keep a secret undo value
+	// (its state before has the attribute: SecretUndoer) starts, so a key
+	// that cannot be written stops the change, not its outcome's record.
 	need := false
+	if e.Kind == engine.ChangeStarted && e.Before != nil {
+		for _, k := range secret[e.Type] {
+			if _, ok := e.Before.Attrs[k]; ok {
+				need = true
+			}
+		}
+	}
 	for _, ks := range secret {
 		for _, k := range ks {
 			if _, ok := u[k]; ok {
@@ -225,7 +236,7 @@ func (r *Recorder) changes(e *engine.Event) error {
 	var fs []func(en *Entry)
 	for _, it := range e.Items {
 		if f := entryUpdate(it); f != nil {
-			f, err := r.sealing(it.Undo, f)
+			f, err := r.sealing(it, f)
 			if err != nil {
 				return err
 			}
@@ -322,7 +333,7 @@ func (r *Recorder) entry(e *engine.Event, f func(en *Entry)) error {
 	if !ok {
 		return fmt.Errorf("journal: host %s was not registered", e.Host)
 	}
-	f, err := r.sealing(e.Undo, f)
+	f, err := r.sealing(e, f)
 	if err != nil {
 		return err
 	}
