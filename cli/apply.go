@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -55,6 +56,9 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 				saved = s
 				if cmd.Flags().Changed("chdir") || cmd.Flags().Changed("inventory") || cmd.Flags().Changed("target") || cmd.Flags().Changed("var-file") {
 					return fmt.Errorf("a saved plan carries its configuration directory, inventory, target and variable files; do not give them again")
+				}
+				if errs := s.Inputs.MissingSensitive(func(n string) bool { return givenAgain(c.vars, n) }); len(errs) > 0 {
+					return errors.Join(errs...)
 				}
 				c.dir, c.inventories, c.target, c.varFiles = s.Inputs.ConfigDir, s.Inputs.Inventories, s.Inputs.Target, s.Inputs.VarFiles
 				c.vars = append(append([]string{}, s.Inputs.Vars...), c.vars...)

@@ -3,10 +3,14 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tendhq/tend/lang"
 	"github.com/tendhq/tend/plan"
 )
 
@@ -43,7 +47,7 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.`,
 				r.Plan(pl)
 			}
 			if out != "" {
-				if err := plan.Save(out, c.inputs(), pl); err != nil {
+				if err := plan.Save(out, c.inputs(l.cfg), pl); err != nil {
 					return fmt.Errorf("saving plan: %w", err)
 				}
 				if !asJSON {
@@ -85,8 +89,10 @@ func (c *common) makePlan(cmd *cobra.Command, l *loaded) (*plan.Plan, error) {
 	return pl, nil
 }
 
-// inputs records what a saved plan was made from.
-func (c *common) inputs() plan.Inputs {
+// inputs records what a saved plan was made from: the values of
+// sensitive variables given with -var are left out, only their names
+// kept.
+func (c *common) inputs(cfg *lang.Config) plan.Inputs {
 	abs := func(p string) string {
 		a, err := filepath.Abs(p)
 		if err != nil {
@@ -94,7 +100,20 @@ func (c *common) inputs() plan.Inputs {
 		}
 		return a
 	}
-	in := plan.Inputs{ConfigDir: abs(c.dir), Target: c.target, Vars: c.vars}
+	in := plan.Inputs{ConfigDir: abs(c.dir), Target: c.target}
+	seen := map[string]bool{}
+	for _, kv := range c.vars {
+		name, _, _ := strings.Cut(kv, "=")
+		if v := cfg.Variables[name]; v != nil && v.Sensitive {
+			if !seen[name] {
+				seen[name] = true
+				in.SensitiveVars = append(in.SensitiveVars, name)
+			}
+			continue
+		}
+		in.Vars = append(in.Vars, kv)
+	}
+	sort.Strings(in.SensitiveVars)
 	for _, p := range c.inventories {
 		in.Inventories = append(in.Inventories, abs(p))
 	}
@@ -102,4 +121,16 @@ func (c *common) inputs() plan.Inputs {
 		in.VarFiles = append(in.VarFiles, abs(p))
 	}
 	return in
+}
+
+// givenAgain reports whether a sensitive variable left out of a saved plan
+// has a value again: a -var flag or TEND_VAR_name.
+func givenAgain(flags []string, name string) bool {
+	for _, kv := range flags {
+		if n, _, ok := strings.Cut(kv, "="); ok && n == name {
+			return true
+		}
+	}
+	_, ok := os.LookupEnv("TEND_VAR_" + name)
+	return ok
 }

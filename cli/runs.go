@@ -142,17 +142,7 @@ before the run.`,
 						order = append(order, h.Name)
 					}
 					for _, k := range es {
-						e := h.Changes[k]
-						re := &engine.RevertEntry{Address: e.Address, TypeName: e.Type, Action: e.Action, Before: e.Before, After: e.After,
-							Undo: e.Undo, Unknown: e.Status == journal.Applying || e.Status == journal.Unknown, BackupKey: e.BackupKey, RunID: r.ID}
-						if typ, ok := types[e.Type]; ok {
-							re.Type = resources.OnHost(typ, rh.Windows)
-							re.Config = journal.DecodeConfig(typ, e.Config)
-						}
-						// A secret that cannot be resolved again fails only
-						// the changes whose revert needs it.
-						re.SecretErr = resolveSecrets(secrets, e)
-						re.Config = withSecrets(re.Config, e.Before, e.After)
+						re := revertEntry(r.ID, h.Changes[k], types, rh.Windows, secrets)
 						rh.BackupDir = h.BackupDir
 						rh.Entries = append(rh.Entries, re)
 						from[h.Name] = append(from[h.Name], src{r, hi, k})
@@ -175,6 +165,9 @@ before the run.`,
 						what += " (its outcome is unknown: the host is read first)"
 					}
 					fmt.Fprintf(w, "  ↶ %s %s\n", re.Address, what)
+					if re.UndoErr != nil {
+						fmt.Fprintf(w, "    ! %v\n", re.UndoErr)
+					}
 				}
 				for _, r := range chain {
 					for _, h := range r.Hosts {
@@ -246,6 +239,27 @@ before the run.`,
 	return cmd
 }
 
+// revertEntry is what reverting journaled entry e of run id needs: its
+// type's provider for the host, its configuration and states with the
+// secrets resolved again, and its undo data decrypted.
+func revertEntry(id string, e *journal.Entry, types map[string]resources.Type, windows bool, secrets *lang.Secrets) *engine.RevertEntry {
+	re := &engine.RevertEntry{Address: e.Address, TypeName: e.Type, Action: e.Action, Before: e.Before, After: e.After,
+		Unknown: e.Status == journal.Applying || e.Status == journal.Unknown, BackupKey: e.BackupKey, RunID: id}
+	re.Undo, re.UndoErr = journal.OpenUndo(id, e.Undo)
+	if typ, ok := types[e.Type]; ok {
+		re.Type = resources.OnHost(typ, windows)
+		re.Config = journal.DecodeConfig(typ, e.Config)
+	}
+	// A secret that cannot be resolved again fails only the changes
+	// whose revert needs it.
+	re.SecretErr = resolveSecrets(secrets, e)
+	re.Config = withSecrets(re.Config, e.Before, e.After)
+	if re.Type != nil && re.UndoErr == nil {
+		re.Before = withSecretUndo(e.Before, re.Undo, resources.SecretUndoKeys(re.Type))
+	}
+	return re
+}
+
 func chainEntry(r *journal.Run, h, e int) *journal.Entry { return r.Hosts[h].Changes[e] }
 
 // describeRevert says what reverting a journaled change does.
@@ -281,6 +295,36 @@ func describeRevert(e *journal.Entry) string {
 // resolved again here, from the environment rollback runs in.
 func resolveSecrets(secrets *lang.Secrets, e *journal.Entry) error {
 	return errors.Join(e.Before.ResolveSecrets(secrets.Resolve), e.After.ResolveSecrets(secrets.Resolve))
+}
+
+// withSecretUndo returns before with the sensitive attributes the journal
+// left out put back from the secret undo values holding them (the
+// previous password hash), so the host is checked against them: without
+// them a change of the password alone would look reverted already.
+func withSecretUndo(before *resources.State, undo resources.Undo, keys []string) *resources.State {
+	if before == nil || !before.Present {
+		return before
+	}
+	var out *resources.State
+	for _, k := range keys {
+		v, ok := undo[k]
+		if _, has := before.Attrs[k]; !ok || v == "" || has {
+			continue
+		}
+		if out == nil {
+			c := *before
+			c.Attrs = make(map[string]cty.Value, len(before.Attrs)+1)
+			for n, a := range before.Attrs {
+				c.Attrs[n] = a
+			}
+			out = &c
+		}
+		out.Attrs[k] = cty.StringVal(v).Mark(resources.Sensitive)
+	}
+	if out == nil {
+		return before
+	}
+	return out
 }
 
 // withSecrets puts back into a journaled configuration (whose sensitive

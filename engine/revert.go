@@ -49,6 +49,10 @@ type RevertEntry struct {
 	// needed could not be resolved again: a revert failing for want of a
 	// secret reports it.
 	SecretErr error
+	// UndoErr, when set, says why the journaled undo data could not be
+	// read (its secret values are encrypted with a key that is gone):
+	// the change fails with it, unreverted, and the others go on.
+	UndoErr error
 }
 
 func (re *RevertEntry) change() *plan.Change {
@@ -153,6 +157,14 @@ func (a *hostRun) revertJournaled(ctx context.Context, rh *RevertHost) *HostResu
 			continue
 		case at[i] && re.Unknown:
 			_ = a.emit(ev(NotApplied, i, re))
+			continue
+		case re.UndoErr != nil:
+			// Without its secret undo data the state before is not
+			// whole either: the host cannot be checked against it.
+			r.NotReverted++
+			e := ev(RevertFailed, i, re)
+			e.Error = re.UndoErr.Error()
+			_ = a.emit(e)
 			continue
 		case at[i]:
 			r.Reverted++

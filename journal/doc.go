@@ -2,8 +2,9 @@
 // every change and everything needed to undo it are on disk before the
 // change starts, its outcome after, so a run that failed, finished or
 // died can be reverted (`tend rollback RUN-ID`), resumed (`tend resume
-// RUN-ID`) and audited (`tend runs`). Journals never hold a secret:
-// sensitive values are left out.
+// RUN-ID`) and audited (`tend runs`). Journals never hold a secret in
+// clear: sensitive values of states are left out, and the undo values a
+// type declares secret (resources.SecretUndoer) are encrypted (see Keys).
 //
 // # Files
 //
@@ -36,6 +37,18 @@
 // (LegacyFormat); Read and List still read them, and Open converts one to
 // a journal file before appending to it. Their writers took no lock, so
 // a legacy run still "running" reads as interrupted.
+//
+// # Keys
+//
+// A run's secret undo values are sealed with AES-256-GCM under the run's
+// own random 256-bit key, as "tend-sealed:1:" and the base64 of the nonce
+// and ciphertext, the run id and undo key bound in as additional data.
+// The key is made the first time the run has such a value to record,
+// durably, before the record that needs it, in KeyDir (the user's state
+// directory, outside the configuration directory: a copy of .tend does
+// not carry it), RUN-ID.key, mode 0600. A key that cannot be made fails
+// the record, so the change is not made; OpenUndo decrypts for rollback
+// and reports a missing key as a MissingKeyError naming the run and file.
 //
 // # Durability
 //

@@ -30,6 +30,11 @@ type Recorder struct {
 	// are planned again in place, their entries numbered by the
 	// engine's Entries.
 	resumed *Run
+	// secret maps a type name to its undo keys holding secrets
+	// (resources.SecretUndoer), learnt from the plans of the run's hosts;
+	// their values are journaled sealed with key, the run's own.
+	secret map[string][]string
+	key    *runKey
 }
 
 // ResumeRecorder returns a recorder continuing run, opened as j: a host
@@ -43,7 +48,80 @@ func ResumeRecorder(j *Journal, run *Run) *Recorder {
 
 // NewRecorder returns a recorder writing run runID's events to j.
 func NewRecorder(j *Journal, runID string) *Recorder {
-	return &Recorder{j: j, runID: runID, hosts: map[int]int{}}
+	return &Recorder{j: j, runID: runID, hosts: map[int]int{}, secret: map[string][]string{}, key: &runKey{id: runID}}
+}
+
+// learn notes which undo keys of the types of a host's changes hold
+// secrets.
+func (r *Recorder) learn(hp *plan.HostPlan) {
+	if hp == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ch := range hp.Changes {
+		if ch.Resource == nil {
+			continue
+		}
+		if ks := resources.SecretUndoKeys(ch.Resource); len(ks) > 0 {
+			r.secret[ch.Type] = ks
+		}
+	}
+}
+
+// sealing wraps an entry update so that the secret values of the undo
+// data it sets are encrypted before the entry is recorded. When one of
+// the undo keys may be secret, the run's key is made ready first: a key
+// that cannot be written fails the update (so the change is not made)
+// rather than the value being journaled in clear.
+func (r *Recorder) sealing(e *engine.Event, f func(en *Entry)) (func(en *Entry), error) {
+	u := e.Undo
+	r.mu.Lock()
+	secret := r.secret
+	// The key is made before a change that may keep a secret undo value
+	// (its state before has the attribute: SecretUndoer) starts, so a key
+	// that cannot be written stops the change, not its outcome's record.
+	need := false
+	if e.Kind == engine.ChangeStarted && e.Before != nil {
+		for _, k := range secret[e.Type] {
+			if _, ok := e.Before.Attrs[k]; ok {
+				need = true
+			}
+		}
+	}
+	for _, ks := range secret {
+		for _, k := range ks {
+			if _, ok := u[k]; ok {
+				need = true
+			}
+		}
+	}
+	r.mu.Unlock()
+	if !need {
+		return f, nil
+	}
+	if _, err := r.key.get(); err != nil {
+		return nil, fmt.Errorf("journal: the secret undo data of run %s cannot be encrypted: %w", r.runID, err)
+	}
+	return func(en *Entry) {
+		f(en)
+		r.mu.Lock()
+		ks := r.secret[en.Type]
+		r.mu.Unlock()
+		sealed, err := r.key.seal(en.Undo, ks)
+		if err != nil {
+			// Never in clear: without the value the revert fails,
+			// saying the undo data is missing.
+			sealed = resources.Undo{}
+			for k, v := range en.Undo {
+				sealed[k] = v
+			}
+			for _, k := range ks {
+				delete(sealed, k)
+			}
+		}
+		en.Undo = sealed
+	}, nil
 }
 
 // Event implements engine.Subscriber.
@@ -56,8 +134,10 @@ func (r *Recorder) Event(e *engine.Event) error {
 	}
 	switch e.Kind {
 	case engine.HostPlanned:
+		r.learn(e.Plan)
 		return r.hostPlanned(e)
 	case engine.HostReplanned:
+		r.learn(e.Plan)
 		h, ok := r.hostIndex(e.Seq)
 		if !ok {
 			return fmt.Errorf("journal: host %s was not registered", e.Host)
@@ -157,6 +237,10 @@ func (r *Recorder) changes(e *engine.Event) error {
 	var fs []func(en *Entry)
 	for _, it := range e.Items {
 		if f := entryUpdate(it); f != nil {
+			f, err := r.sealing(it, f)
+			if err != nil {
+				return err
+			}
 			ns, fs = append(ns, it.Entry), append(fs, f)
 		}
 	}
@@ -249,6 +333,10 @@ func (r *Recorder) entry(e *engine.Event, f func(en *Entry)) error {
 	h, ok := r.hostIndex(e.Seq)
 	if !ok {
 		return fmt.Errorf("journal: host %s was not registered", e.Host)
+	}
+	f, err := r.sealing(e, f)
+	if err != nil {
+		return err
 	}
 	now := time.Now().UTC()
 	return r.j.UpdateEntries(h, []int{e.Entry}, func(_ int, en *Entry) {

@@ -134,10 +134,25 @@ type Inputs struct {
 	ConfigDir   string   `json:"config_dir"`
 	Inventories []string `json:"inventories,omitempty"`
 	Target      string   `json:"target,omitempty"`
-	// Vars are -var flags; values of sensitive variables are not stored
-	// and must be given again at apply.
-	Vars     []string `json:"vars,omitempty"`
-	VarFiles []string `json:"var_files,omitempty"`
+	// Vars are -var flags ("name=value") of variables that are not
+	// sensitive.
+	Vars []string `json:"vars,omitempty"`
+	// SensitiveVars names the sensitive variables -var gave: their
+	// values are not stored, and apply needs them given again.
+	SensitiveVars []string `json:"sensitive_vars,omitempty"`
+	VarFiles      []string `json:"var_files,omitempty"`
+}
+
+// MissingSensitive returns, for each sensitive variable the plan was
+// made with, an error unless given says it was given again.
+func (in Inputs) MissingSensitive(given func(name string) bool) []error {
+	var errs []error
+	for _, n := range in.SensitiveVars {
+		if !given(n) {
+			errs = append(errs, fmt.Errorf("variable %s is sensitive and was not saved with the plan: give -var %s=... again", n, n))
+		}
+	}
+	return errs
 }
 
 const savedKind = "tend-plan"

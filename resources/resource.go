@@ -208,7 +208,8 @@ type Type interface {
 	// Read turns the probe's output into the current state.
 	Read(cfg cty.Value, out ProbeOutput) (*State, error)
 	// Apply changes the host from before to after. It returns data needed
-	// to revert the change later (stored in the run journal; never secret).
+	// to revert the change later, stored in the run journal: values that
+	// are secret only under the keys its SecretUndoer names (encrypted).
 	Apply(ctx context.Context, h *Host, before, after *State) (Undo, error)
 	// Revert restores before, undoing a change Apply made (from the
 	// journal: after carries no secret values).

@@ -202,6 +202,9 @@ func TestUserCLI(t *testing.T) {
 	lab.Required(t)
 	l := lab.StartT(t, lab.Options{Hosts: 2, Name: "ucli"})
 	dir := t.TempDir()
+	// The run keys of the journals' secret undo data.
+	keys := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", keys)
 	if err := l.WriteInventory(filepath.Join(dir, "inventory.hcl")); err != nil {
 		t.Fatal(err)
 	}
@@ -310,18 +313,26 @@ user "deploy" {
 		}
 	}
 
-	// The hashes never show in output; the journal (mode 0600) holds the
-	// previous hash only in a change's undo data, never in a state.
+	// The hashes never show in output nor, in clear, in the journal's
+	// bytes: the previous hash is in a change's undo data, encrypted with
+	// the run's key, kept outside the configuration directory.
 	for _, h := range []string{hash1, hash2} {
 		if strings.Contains(all.String(), h) {
 			t.Errorf("a password hash appears in the output")
 		}
 	}
 	runs, _ = journal.List(dir)
+	if fi, err := os.Stat(filepath.Join(keys, "tend", "keys", first+".key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the key of run %s: %v, want a file of mode 0600", first, err)
+	}
 	for _, r := range runs {
 		fi, err := os.Stat(filepath.Join(journal.Dir(dir), r.ID+".journal"))
 		if err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("journal %s: %v %v, want mode 0600", r.ID, fi.Mode(), err)
+		}
+		raw, _ := os.ReadFile(filepath.Join(journal.Dir(dir), r.ID+".journal"))
+		if strings.Contains(string(raw), hash1) || strings.Contains(string(raw), hash2) {
+			t.Errorf("run %s: a password hash is in the journal file in clear", r.ID)
 		}
 		for _, jh := range r.Hosts {
 			for _, e := range jh.Changes {

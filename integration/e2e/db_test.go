@@ -189,6 +189,8 @@ func TestDatabases(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	dir := t.TempDir()
+	// The run keys of the journals' secret undo data (the verifiers).
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	if err := l.WriteInventory(filepath.Join(dir, "inventory.hcl")); err != nil {
 		t.Fatal(err)
 	}
@@ -342,8 +344,8 @@ mariadb -N -e "SELECT authentication_string FROM mysql.user WHERE User IN ('web'
 				t.Errorf("a password or verifier (%.6s...) appears in tend's output", s)
 			}
 		}
-		// Journals: mode 0600, no password; the previous verifiers are
-		// there on purpose (undo data, for rollback), never displayed.
+		// Journals: mode 0600, no password, no verifier in clear (the
+		// previous ones are undo data for rollback, encrypted).
 		jd := filepath.Join(dir, ".tend", "runs")
 		entries, err := os.ReadDir(jd)
 		if err != nil || len(entries) == 0 {
@@ -355,9 +357,9 @@ mariadb -N -e "SELECT authentication_string FROM mysql.user WHERE User IN ('web'
 				t.Errorf("journal %s: mode %v (%v), want 0600", e.Name(), fi.Mode().Perm(), err)
 			}
 			j := read(t, p)
-			for _, pw := range passwords {
+			for _, pw := range secrets {
 				if strings.Contains(j, pw) {
-					t.Errorf("a password is in journal %s", e.Name())
+					t.Errorf("a password or verifier (%.6s...) is in journal %s", pw, e.Name())
 				}
 			}
 		}

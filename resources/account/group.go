@@ -219,3 +219,7 @@ func (Group) Revert(ctx context.Context, h *resources.Host, before, after *resou
 	_, err := run(ctx, h, resources.RevertAction(before), "group "+changeName(before, after), s)
 	return err
 }
+
+// SecretUndo implements resources.SecretUndoer: the previous hash is
+// journaled encrypted.
+func (Group) SecretUndo() []string { return []string{"password_hash"} }

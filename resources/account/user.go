@@ -45,7 +45,7 @@ func (User) Schema() *resources.Schema {
 			{Name: "create_home", Type: cty.Bool, Doc: "Create the home directory (from /etc/skel) when creating the user. Default true. Used only at creation."},
 			{Name: "system", Type: cty.Bool, Doc: "Create a system account (useradd -r: uid below UID_MIN, no aging, no subordinate ids). Used only at creation; it changes nothing on an existing user."},
 			{Name: "comment", Type: cty.String, Doc: "The GECOS field, e.g. the full name."},
-			{Name: "password_hash", Type: cty.String, Sensitive: true, Doc: "The password hash as /etc/shadow stores it (e.g. from mkpasswd -m yescrypt), compared with the host's and set with chpasswd -e through stdin, never a command line. \"!\" or \"*\" locks password login. The host's current hash is never displayed either; the previous one is kept in the run journal's undo data (mode 0600) for rollback."},
+			{Name: "password_hash", Type: cty.String, Sensitive: true, Doc: "The password hash as /etc/shadow stores it (e.g. from mkpasswd -m yescrypt), compared with the host's and set with chpasswd -e through stdin, never a command line. \"!\" or \"*\" locks password login. The host's current hash is never displayed either; the previous one is kept for rollback in the run journal's undo data, encrypted with the run's key (kept outside the journal, in the user's state directory)."},
 			{Name: "authorized_keys", Type: cty.List(cty.String), Doc: "SSH public keys, one line each. When set, ~/.ssh/authorized_keys holds exactly these lines (an empty list: an empty file), mode 0600 in a 0700 ~/.ssh, both owned by the user; tend writes them as the user, never through a symbolic link, in the home directory the user has after the change (created, mode 0700, if missing). The previous file is kept for rollback."},
 			{Name: "state", Type: cty.String, Doc: "\"present\" (default) or \"absent\" (userdel; the home directory stays unless remove_home)."},
 			{Name: "remove_home", Type: cty.Bool, Doc: "With state = \"absent\", also remove the home directory and mail spool. They are moved into the run's backup directory, so a rollback puts them back; when the home is on another filesystem than /var/lib/tend it is deleted instead (userdel -r), and the plan says the change cannot be rolled back. A home not owned by the user is left alone."},
@@ -725,3 +725,7 @@ func revertUpdateScript(before, after *resources.State, undo resources.Undo) *sc
 	}
 	return s
 }
+
+// SecretUndo implements resources.SecretUndoer: the previous hash is
+// journaled encrypted.
+func (User) SecretUndo() []string { return []string{"password_hash"} }

@@ -58,7 +58,7 @@ func (User) Schema() *resources.Schema {
 	return &resources.Schema{
 		Doc: "A database account on a server the host runs: a PostgreSQL role, a MySQL/MariaDB user, an MSSQL login or an Oracle user. " +
 			"tend connects through the host's SSH connection with the engine's pure-Go driver, as an admin that can read password verifiers (PostgreSQL: a superuser; MySQL/MariaDB: root or SELECT on mysql.*). " +
-			"Only the attributes set are managed. A rollback restores every attribute the run changed, the memberships and the previous password verifier verbatim (kept in the run journal's undo data, mode 0600, never displayed); a created account is dropped, a dropped one recreated. " +
+			"Only the attributes set are managed. A rollback restores every attribute the run changed, the memberships and the previous password verifier verbatim (kept in the run journal's undo data encrypted with the run's key, never displayed); a created account is dropped, a dropped one recreated. " +
 			"MSSQL logins and Oracle users go through the same steps with their drivers, but only their statements and verifiers are unit-tested: they have not been run against real servers.",
 		Attributes: attrs,
 	}
@@ -339,7 +339,7 @@ func (User) Irreversible(before, after *resources.State) string {
 }
 
 // Apply implements resources.Type. The previous verifier goes into the
-// undo data (the run journal, mode 0600), verbatim.
+// undo data, verbatim (journaled encrypted: SecretUndo).
 func (User) Apply(ctx context.Context, h *resources.Host, before, after *resources.State) (resources.Undo, error) {
 	t := stateTarget(after)
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
@@ -398,3 +398,8 @@ func (User) Revert(ctx context.Context, h *resources.Host, before, after *resour
 	defer closeFn()
 	return revertUser(ctx, conn, t, before, after, undo)
 }
+
+// SecretUndo implements resources.SecretUndoer: the previous verifier
+// (a password hash, or the password itself on engines storing it
+// reversibly) is journaled encrypted.
+func (User) SecretUndo() []string { return []string{"verifier"} }
