@@ -594,22 +594,33 @@ func (a *hostRun) applyBatch(ctx context.Context, batch []*plan.Change, res *Hos
 		}
 	}
 	// Items lost with the connection may have been made: read them back.
+	// The batch's script may have gone on after its answer was lost, so
+	// the items it reports not attempted are read back too.
 	var lost []*plan.Change
 	var lostAt []int
 	var cause error
-	for i, r := range results {
+	for _, r := range results {
 		if r.Err != nil && (connLost(r.Err) || ctx.Err() != nil) {
-			lost, lostAt, cause = append(lost, batch[i]), append(lostAt, i), r.Err
+			cause = r.Err
+			break
 		}
 	}
-	if len(lost) > 0 {
+	if cause != nil {
+		for i, r := range results {
+			if r.Err != nil && (connLost(r.Err) || ctx.Err() != nil || errors.Is(r.Err, resources.ErrNotAttempted)) {
+				lost, lostAt = append(lost, batch[i]), append(lostAt, i)
+			}
+		}
 		made, rerr := a.readBack(ctx, lost, cause)
 		for k, i := range lostAt {
+			notAttempted := errors.Is(results[i].Err, resources.ErrNotAttempted)
 			switch {
 			case rerr != nil || made[k] == -1:
 				results[i].Err = &unknownError{cause: cause, read: rerr}
 			case made[k] == 1:
 				results[i].Err = nil
+			case notAttempted:
+				// Not made: pending again, made later as without batching.
 			default:
 				results[i].Err = fmt.Errorf("%w (the host was read again: the change was not made)", cause)
 			}
@@ -855,6 +866,9 @@ func (a *hostRun) revert(ctx context.Context, res *HostResult) {
 		}
 		if err := a.emit(changeEvent(Reverting, d.ch, d.n)); err != nil {
 			res.NotReverted++
+			ev := changeEvent(RevertFailed, d.ch, d.n)
+			ev.Error = "not reverted: the journal could not record it: " + err.Error()
+			_ = a.emit(ev)
 			continue
 		}
 		err := d.ch.Resource.Revert(ctx, a.hostFor(d.n), d.ch.Before, d.ch.After, d.undo)

@@ -77,7 +77,13 @@ func (e *Engine) Revert(ctx context.Context, hosts []*RevertHost) *Result {
 		seq := int(e.seq.Add(1) - 1)
 		hp := &plan.HostPlan{Name: rh.Name, Windows: rh.Windows}
 		for _, re := range rh.Entries {
-			hp.Changes = append(hp.Changes, &plan.Change{Address: re.Address, Type: re.TypeName, Action: re.Action,
+			// Every entry is registered (a change journaled as made with
+			// nothing to do is still reverted from what the journal says).
+			action := re.Action
+			if action == plan.NoOp || action == "" {
+				action = plan.Update
+			}
+			hp.Changes = append(hp.Changes, &plan.Change{Address: re.Address, Type: re.TypeName, Action: action,
 				Before: re.Before, After: re.After, Resource: re.Type, Config: re.Config})
 		}
 		a := &hostRun{e: e, hp: hp, seq: seq}
@@ -179,6 +185,9 @@ func (a *hostRun) revertJournaled(ctx context.Context, rh *RevertHost) *HostResu
 		}
 		if err := a.emit(ev(Reverting, i, re)); err != nil {
 			r.NotReverted++
+			e := ev(RevertFailed, i, re)
+			e.Error = "not reverted: the journal could not record it: " + err.Error()
+			_ = a.emit(e)
 			continue
 		}
 		h := &resources.Host{Name: rh.Name, T: a.hp.T, RunID: a.e.RunID, BackupDir: rh.BackupDir, BackupKey: re.BackupKey}

@@ -229,8 +229,13 @@ func (File) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 
 // backupScript copies p to b in the run's backup directory, preserving
 // mode, ownership and times.
+//
+// A backup already there is kept: it is this change's, made by an attempt
+// cut short (a lost connection, a killed run) before the one now, and it
+// holds the state before the run, which the file may no longer have.
 func backupScript(p, b string) string {
-	return "mkdir -p -m 0700 " + shell.Quote(path.Dir(b)) + " && cp -p -- " + shell.Quote(p) + " " + shell.Quote(b) + "\n"
+	qb := shell.Quote(b)
+	return "mkdir -p -m 0700 " + shell.Quote(path.Dir(b)) + " && { [ -e " + qb + " ] || cp -p -- " + shell.Quote(p) + " " + qb + "; }\n"
 }
 
 // PredictUndo implements UndoPredictor: a removed file, and one whose
