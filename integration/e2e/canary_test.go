@@ -425,6 +425,36 @@ func TestCanaryLab(t *testing.T) {
 		t.Errorf("rollback left the user canary in /etc/shadow")
 	}
 
+	// A previous content holding the secret: apply keeps it in the run's
+	// backup directory on the host (by design), readable by root only;
+	// rollback puts it back.
+	handMade := "password = " + c.secret + "-by-hand\n"
+	write(t, filepath.Join(h.Root, "etc/canary-app.conf"), handMade)
+	if err := os.Chmod(filepath.Join(h.Root, "etc/canary-app.conf"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = c.tend(envVar, "apply", "-C", dir, "-y")
+	if m := canaryRunRE.FindStringSubmatch(out); code != 0 || m == nil {
+		t.Errorf("apply over the hand-made file: exit %d", code)
+	} else {
+		backup := filepath.Join(h.Root, "var/lib/tend/backup", m[1])
+		_ = filepath.WalkDir(backup, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if fi, err := d.Info(); err == nil && fi.Mode().Perm()&0o077 != 0 && (!d.IsDir() || p == backup) {
+				t.Errorf("the backup %s has mode %v", strings.TrimPrefix(p, h.Root), fi.Mode().Perm())
+			}
+			return nil
+		})
+		if _, _, code := c.tend(nil, "rollback", "-C", dir, m[1], "-y"); code != 0 {
+			t.Errorf("rollback %s: exit %d", m[1], code)
+		}
+		if got := read(t, filepath.Join(h.Root, "etc/canary-app.conf")); got != handMade {
+			t.Errorf("rollback restored %q, want the hand-made content", got)
+		}
+	}
+
 	// Diagnostics: the secret and a sensitive variable that are not
 	// numbers.
 	for _, config := range canaryDiagConfigs {
@@ -515,9 +545,11 @@ func TestCanaryLab(t *testing.T) {
 	}) {
 		rel := strings.TrimPrefix(hit, h.Root)
 		switch {
+		case strings.HasPrefix(rel, "/etc/canary-app.conf: "):
+			t.Logf("the hand-made file the last rollback restored: %s", rel)
 		case strings.HasPrefix(rel, "/var/lib/tend/backup/"):
 			t.Logf("a backup of a managed file's previous content holds the canary (by design): %s", rel)
-		case rel == "/etc/shadow-" || rel == "/etc/shadow":
+		case strings.HasPrefix(rel, "/etc/shadow-: ") || strings.HasPrefix(rel, "/etc/shadow: "):
 			// shadow's utilities keep the previous /etc/shadow
 			// (root:shadow 0640) as /etc/shadow-.
 			t.Logf("the host's shadow file or its backup holds the password hash: %s", rel)
