@@ -160,7 +160,7 @@ before the run.`,
 				hosts = append(hosts, rh)
 				fmt.Fprintf(w, "%s\n", name)
 				for k, re := range rh.Entries {
-					what := describeRevert(chainEntry(from[name][k].run, from[name][k].h, from[name][k].e))
+					what := describeRevert(chainEntry(from[name][k].run, from[name][k].h, from[name][k].e), re.Type)
 					if re.Unknown {
 						what += " (its outcome is unknown: the host is read first)"
 					}
@@ -262,8 +262,9 @@ func revertEntry(id string, e *journal.Entry, types map[string]resources.Type, w
 
 func chainEntry(r *journal.Run, h, e int) *journal.Entry { return r.Hosts[h].Changes[e] }
 
-// describeRevert says what reverting a journaled change does.
-func describeRevert(e *journal.Entry) string {
+// describeRevert says what reverting a journaled change of type typ
+// (nil when unknown) does.
+func describeRevert(e *journal.Entry, typ resources.Type) string {
 	if e.Before == nil || !e.Before.Present {
 		return "will be removed (it did not exist before the run)"
 	}
@@ -275,8 +276,17 @@ func describeRevert(e *journal.Entry) string {
 	if e.Before.Content != nil && e.After != nil && e.After.Content != nil && e.Before.Content.SHA256 != e.After.Content.SHA256 {
 		what = append(what, fmt.Sprintf("content (sha256 %.12s)", e.Before.Content.SHA256))
 	}
+	// What it restores, beside the attributes naming it: what the
+	// configuration can set (the schema's attributes), not what a probe
+	// reads only to put back (numeric ownership).
+	skip := map[string]bool{}
+	if id, ok := typ.(resources.Identifier); ok {
+		for _, k := range id.Identity() {
+			skip[k] = true
+		}
+	}
 	for _, k := range e.Before.AttrNames() {
-		if k == "uid" || k == "gid" || k == "path" || e.After == nil {
+		if skip[k] || e.After == nil || typ == nil || typ.Schema().Attribute(k) == nil {
 			continue
 		}
 		if a := e.After.Attr(k); a != cty.NilVal && !a.RawEquals(e.Before.Attr(k)) {

@@ -833,7 +833,7 @@ func (a *hostRun) verify(ctx context.Context, applied []done) error {
 			}
 		}
 		if act, changed := plan.Diff(cur[i], want); act != plan.NoOp {
-			if d.ch.Type == "exec" {
+			if _, ok := d.ch.Resource.(resources.Command); ok {
 				continue // a command's guard may legitimately stay unmet
 			}
 			errs = append(errs, fmt.Errorf("verifying %s: still differs after apply (%s %v)", d.ch.Address, act, changed))

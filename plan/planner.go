@@ -537,7 +537,7 @@ func order(hp *HostPlan, byAddr map[string]*Change) {
 		}
 	}
 	implied := map[*Change]map[*Change]bool{}
-	// The changes with a path, sorted by it: those inside a directory
+	// The changes that occupy a path, sorted by it: those inside a directory
 	// follow each other from the first at or after "DIR/" (a host's
 	// hundreds of files cost n log n, not n² comparisons).
 	type withPath struct {
@@ -546,8 +546,10 @@ func order(hp *HostPlan, byAddr map[string]*Change) {
 	}
 	var paths []withPath
 	for _, ch := range hp.Changes {
-		if p := ch.After.Str("path"); p != "" {
-			paths = append(paths, withPath{ch, p})
+		if o, ok := ch.Resource.(resources.Occupant); ok {
+			if p := o.Occupies(ch.After); p != "" {
+				paths = append(paths, withPath{ch, p})
+			}
 		}
 	}
 	sort.Slice(paths, func(i, j int) bool { return paths[i].p < paths[j].p })

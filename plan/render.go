@@ -9,6 +9,8 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/resources"
 )
 
 // Renderer prints plans for people.
@@ -101,8 +103,12 @@ func (r *Renderer) Change(ch *Change) {
 			r.content(ch)
 		}
 	case Delete:
-		if p := ch.Before.Attr("path"); p != cty.NilVal {
-			fmt.Fprintf(r.W, "        path = %s\n", formatValue(p))
+		if id, ok := ch.Resource.(resources.Identifier); ok {
+			for _, k := range id.Identity() {
+				if v := ch.Before.Attr(k); v != cty.NilVal {
+					fmt.Fprintf(r.W, "        %s = %s\n", k, formatValue(v))
+				}
+			}
 		}
 	case Update:
 		for _, k := range ch.Changed {
@@ -130,7 +136,7 @@ func (r *Renderer) Change(ch *Change) {
 func verb(ch *Change) string {
 	switch ch.Action {
 	case Create:
-		if ch.Type == "exec" {
+		if _, ok := ch.Resource.(resources.Command); ok {
 			return "will run"
 		}
 		return "will be created"
@@ -141,7 +147,7 @@ func verb(ch *Change) string {
 	case Replace:
 		return "will be replaced"
 	case Refresh:
-		if ch.Type == "exec" {
+		if _, ok := ch.Resource.(resources.Command); ok {
 			return "will run"
 		}
 		return "will be refreshed"

@@ -91,6 +91,12 @@ func (Directory) PredictUndo(h *Host, before, after *State) Undo {
 	return Undo{"backup": h.BackupName(h.BackupKey, after.Str("path"), 1)}
 }
 
+// Occupies implements Occupant.
+func (Directory) Occupies(st *State) string { return st.Str("path") }
+
+// Identity implements Identifier.
+func (Directory) Identity() []string { return []string{"path"} }
+
 // Apply implements Type.
 func (Directory) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
 	p := after.Str("path")

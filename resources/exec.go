@@ -45,6 +45,9 @@ func (Exec) Desired(cfg cty.Value, env Env) (*State, error) {
 	return &State{Present: true, Attrs: map[string]cty.Value{"command": cfg.GetAttr("command")}}, nil
 }
 
+// RunsCommand implements Command.
+func (Exec) RunsCommand() {}
+
 // Probe implements Type.
 func (Exec) Probe(cfg cty.Value, want *State) string {
 	s := "out done 0\n"

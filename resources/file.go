@@ -251,6 +251,12 @@ func (File) PredictUndo(h *Host, before, after *State) Undo {
 	return nil
 }
 
+// Occupies implements Occupant.
+func (File) Occupies(st *State) string { return st.Str("path") }
+
+// Identity implements Identifier.
+func (File) Identity() []string { return []string{"path"} }
+
 // Apply implements Type.
 func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
 	p := changePath(before, after)

@@ -57,6 +57,12 @@ func (Symlink) Probe(cfg cty.Value, want *State) string {
 `
 }
 
+// Occupies implements Occupant.
+func (Symlink) Occupies(st *State) string { return st.Str("path") }
+
+// Identity implements Identifier.
+func (Symlink) Identity() []string { return []string{"path"} }
+
 // ProbePath implements PathProber.
 func (Symlink) ProbePath(cfg cty.Value) (string, bool) { return str(cfg, "path", ""), false }
 

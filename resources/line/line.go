@@ -129,6 +129,13 @@ func sensitive(st *resources.State) bool {
 	return v != cty.NilVal && v.IsMarked()
 }
 
+// Occupies implements resources.Occupant: a line lives in its file, which
+// follows the directory holding it.
+func (Line) Occupies(st *resources.State) string { return st.Str("path") }
+
+// Identity implements resources.Identifier.
+func (Line) Identity() []string { return []string{"path"} }
+
 // Probe implements resources.Type.
 func (Line) Probe(cfg cty.Value, want *resources.State) string {
 	return probeScript(str(cfg, "path"))
