@@ -119,10 +119,10 @@ func (Directory) Apply(ctx context.Context, h *Host, before, after *State) (Undo
 		fmt.Fprintf(&sb, "mkdir -m %s -- %s\n", mode, qp)
 		o, g := after.Str("owner"), after.Str("group")
 		if o != "" {
-			fmt.Fprintf(&sb, "chown %s %s\n", shell.Quote(o), qp)
+			fmt.Fprintf(&sb, "chown -- %s %s\n", shell.Quote(o), qp)
 		}
 		if g != "" {
-			fmt.Fprintf(&sb, "chgrp %s %s\n", shell.Quote(g), qp)
+			fmt.Fprintf(&sb, "chgrp -- %s %s\n", shell.Quote(g), qp)
 		}
 		if (o != "" || g != "") && setID(mode) {
 			// chown and chgrp may clear set-id bits.

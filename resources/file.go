@@ -347,10 +347,10 @@ func writeAtomic(sb *strings.Builder, h *Host, p, mode, owner, group string) {
 	sb.WriteString("trap 'rm -f \"$t\"' EXIT\n")
 	sb.WriteString("cat > \"$t\"\n")
 	if owner != "" {
-		fmt.Fprintf(sb, "chown %s \"$t\"\n", shell.Quote(owner))
+		fmt.Fprintf(sb, "chown -- %s \"$t\"\n", shell.Quote(owner))
 	}
 	if group != "" {
-		fmt.Fprintf(sb, "chgrp %s \"$t\"\n", shell.Quote(group))
+		fmt.Fprintf(sb, "chgrp -- %s \"$t\"\n", shell.Quote(group))
 	}
 	fmt.Fprintf(sb, "chmod %s \"$t\"\n", mode)
 	sb.WriteString(notDirScript(p, "exit 1"))
@@ -373,11 +373,11 @@ func chmodChown(sb *strings.Builder, p string, before, after *State) {
 	qp := shell.Quote(p)
 	owned := false
 	if o := after.Str("owner"); o != "" && o != before.Str("owner") {
-		fmt.Fprintf(sb, "chown -h %s %s\n", shell.Quote(o), qp)
+		fmt.Fprintf(sb, "chown -h -- %s %s\n", shell.Quote(o), qp)
 		owned = true
 	}
 	if g := after.Str("group"); g != "" && g != before.Str("group") {
-		fmt.Fprintf(sb, "chgrp -h %s %s\n", shell.Quote(g), qp)
+		fmt.Fprintf(sb, "chgrp -h -- %s %s\n", shell.Quote(g), qp)
 		owned = true
 	}
 	if m := after.Str("mode"); m != "" && m != before.Str("mode") {
@@ -443,7 +443,7 @@ func (File) Revert(ctx context.Context, h *Host, before, after *State, undo Undo
 func restoreModeOwner(sb *strings.Builder, p string, before *State) {
 	qp := shell.Quote(p)
 	if u, g := before.Str("uid"), before.Str("gid"); u != "" && g != "" {
-		fmt.Fprintf(sb, "[ \"$(stat -c %%u:%%g -- %s)\" = %s ] || chown -h %s %s\n", qp, u+":"+g, u+":"+g, qp)
+		fmt.Fprintf(sb, "[ \"$(stat -c %%u:%%g -- %s)\" = %s ] || chown -h -- %s %s\n", qp, u+":"+g, u+":"+g, qp)
 	}
 	if m := before.Str("mode"); m != "" {
 		fmt.Fprintf(sb, "chmod %s %s\n", m, qp)

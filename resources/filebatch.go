@@ -301,13 +301,13 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 		owner, group := after.Str("owner"), after.Str("group")
 		switch {
 		case owner != "" && group != "":
-			own("chown " + shell.Quote(owner+":"+group))
+			own("chown -- " + shell.Quote(owner+":"+group))
 		case owner != "" || group != "":
 			if owner != "" {
-				own("chown " + shell.Quote(owner))
+				own("chown -- " + shell.Quote(owner))
 			}
 			if group != "" {
-				own("chgrp " + shell.Quote(group))
+				own("chgrp -- " + shell.Quote(group))
 			}
 		}
 	}
@@ -342,7 +342,7 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 		}
 		if u, g := before.Str("uid"), before.Str("gid"); u != "" && g != "" {
 			qp := shell.Quote(changePath(before, after))
-			fmt.Fprintf(sb, "{ [ -O %s ] && [ -G %s ] && [ -G %s ]; } || chown %s %s || return 1\n", qp, qp, staged[k], u+":"+g, staged[k])
+			fmt.Fprintf(sb, "{ [ -O %s ] && [ -G %s ] && [ -G %s ]; } || chown -- %s %s || return 1\n", qp, qp, staged[k], u+":"+g, staged[k])
 		}
 	}
 	for _, m := range modes {
@@ -403,20 +403,20 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 			owner, group := after.Str("owner"), after.Str("group")
 			switch {
 			case owner != "" && group != "":
-				fmt.Fprintf(sb, "chown %s \"$_tt\" || %s\n", shell.Quote(owner+":"+group), fail)
+				fmt.Fprintf(sb, "chown -- %s \"$_tt\" || %s\n", shell.Quote(owner+":"+group), fail)
 			case owner != "" || group != "":
 				if owner != "" {
-					fmt.Fprintf(sb, "chown %s \"$_tt\" || %s\n", shell.Quote(owner), fail)
+					fmt.Fprintf(sb, "chown -- %s \"$_tt\" || %s\n", shell.Quote(owner), fail)
 				}
 				if group != "" {
-					fmt.Fprintf(sb, "chgrp %s \"$_tt\" || %s\n", shell.Quote(group), fail)
+					fmt.Fprintf(sb, "chgrp -- %s \"$_tt\" || %s\n", shell.Quote(group), fail)
 				}
 			case before.Present:
 				// A rewritten file keeps its ownership: the temporary
 				// file has it already when the old one is ours (test's -O
 				// and -G, no process), else chown gives it.
 				if u, g := before.Str("uid"), before.Str("gid"); u != "" && g != "" {
-					fmt.Fprintf(sb, "{ [ -O %s ] && [ -G %s ] && [ -G \"$_tt\" ]; } || chown %s \"$_tt\" || %s\n", qp, qp, u+":"+g, fail)
+					fmt.Fprintf(sb, "{ [ -O %s ] && [ -G %s ] && [ -G \"$_tt\" ]; } || chown -- %s \"$_tt\" || %s\n", qp, qp, u+":"+g, fail)
 				}
 			}
 			fmt.Fprintf(sb, "chmod %s \"$_tt\" || %s\n", mode, fail)
@@ -433,10 +433,10 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 				fmt.Fprintf(sb, "_tt=%s\nset -C; _tc=\n{ _tc=1; } 3>\"$_tt\"\nset +C\n[ -n \"$_tc\" ] || return 1\n", shell.Quote(path.Dir(p)+"/.tend."+tag+"."+fmt.Sprint(k)))
 				fail := "{ rm -f -- \"$_tt\"; return 1; }"
 				if o := after.Str("owner"); o != "" {
-					fmt.Fprintf(sb, "chown %s \"$_tt\" || %s\n", shell.Quote(o), fail)
+					fmt.Fprintf(sb, "chown -- %s \"$_tt\" || %s\n", shell.Quote(o), fail)
 				}
 				if g := after.Str("group"); g != "" {
-					fmt.Fprintf(sb, "chgrp %s \"$_tt\" || %s\n", shell.Quote(g), fail)
+					fmt.Fprintf(sb, "chgrp -- %s \"$_tt\" || %s\n", shell.Quote(g), fail)
 				}
 				fmt.Fprintf(sb, "chmod %s \"$_tt\" || %s\n", mode, fail)
 				sb.WriteString(notDirScript(p, fail))

@@ -186,7 +186,7 @@ fi
 		s.raw(asUser(`rmdir -- "$1" 2>/dev/null || true`, `"$d"`) + "\n")
 	} else if m, o, ok := strings.Cut(undo["ssh_dir"], " "); ok {
 		s.raw(asUser(`chmod "$2" "$1"`, `"$d"`, shell.Quote(m)) + "\n")
-		s.raw(`[ ` + shell.Quote(o) + ` = "$uid:$ugid" ] || chown -h ` + shell.Quote(o) + ` "$d"` + "\n")
+		s.raw(`[ ` + shell.Quote(o) + ` = "$uid:$ugid" ] || chown -h -- ` + shell.Quote(o) + ` "$d"` + "\n")
 	}
 	s.raw("fi\n")
 	if h := undo["keys_home_created"]; isRemovableHome(h) {

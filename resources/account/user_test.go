@@ -435,7 +435,7 @@ func TestUserKeysCommands(t *testing.T) {
 	}
 	rs := &script{}
 	restoreKeys(rs, resources.Undo{"keys_home": "/home/deploy", "keys_backup": "/b/001", "ssh_dir": "755 0:0"})
-	for _, w := range []string{"< \"$b\"", `chown -h 0:0 "$d"`, "chmod"} {
+	for _, w := range []string{"< \"$b\"", `chown -h -- 0:0 "$d"`, "chmod"} {
 		if !strings.Contains(rs.String(), w) {
 			t.Errorf("the restore lacks %q:\n%s", w, rs.String())
 		}

@@ -331,7 +331,7 @@ func writeAtomic(sb *strings.Builder, p, mode, owner string) {
 	fmt.Fprintf(sb, "d=%s\nt=$(mktemp \"$d/.tend.XXXXXX\")\ntrap 'rm -f \"$t\"' EXIT\ncat > \"$t\"\n", shell.Quote(path.Dir(p)))
 	if owner != "" {
 		// chown before chmod: chown clears set-id bits.
-		fmt.Fprintf(sb, "chown %s \"$t\"\n", shell.Quote(owner))
+		fmt.Fprintf(sb, "chown -- %s \"$t\"\n", shell.Quote(owner))
 	}
 	fmt.Fprintf(sb, "chmod %s \"$t\"\nmv -f \"$t\" %s\ntrap - EXIT\n", shell.Quote(mode), shell.Quote(p))
 }
