@@ -330,7 +330,7 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 	}
 	// Ownership before modes: chown and chgrp clear set-id bits.
 	for _, o := range owners {
-		fmt.Fprintf(sb, "%s -- %s || return 1\n", o, strings.Join(byOwner[o], " "))
+		fmt.Fprintf(sb, "%s %s || return 1\n", o, strings.Join(byOwner[o], " "))
 	}
 	for k, i := range idx {
 		// A rewritten file without a declared owner keeps its ownership:
