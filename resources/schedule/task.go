@@ -540,9 +540,10 @@ func backup(sb *strings.Builder, p, b string) {
 }
 
 // restore appends commands putting backup b back at p atomically, with
-// its mode, ownership and times (so the file is byte for byte the old one).
-func restore(sb *strings.Builder, p, b string) {
-	fmt.Fprintf(sb, "t=%s\ncp -p -- %s \"$t\"\nmv -f \"$t\" %s\nt=\n", shell.Quote(path.Dir(p)+"/.tend.restore"), shell.Quote(b), shell.Quote(p))
+// its mode, ownership and times (so the file is byte for byte the old one),
+// through a temporary name no other restore shares (mktemp).
+func restore(sb *strings.Builder, h *resources.Host, p, b string) {
+	fmt.Fprintf(sb, "t=$(mktemp %s)\ncp -p -- %s \"$t\"\nmv -f \"$t\" %s\nt=\n", shell.Quote(path.Dir(p)+"/"+h.TempPrefix()+"restore.XXXXXX"), shell.Quote(b), shell.Quote(p))
 }
 
 // Apply implements resources.Type.
@@ -703,7 +704,7 @@ func (Task) Revert(ctx context.Context, h *resources.Host, before, after *resour
 			if undo["backup"] == "" {
 				return fmt.Errorf("no backup of %s was recorded", p)
 			}
-			restore(&sb, p, undo["backup"])
+			restore(&sb, h, p, undo["backup"])
 		} else {
 			fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(p))
 		}
@@ -721,7 +722,7 @@ func (Task) Revert(ctx context.Context, h *resources.Host, before, after *resour
 	if before.Present != after.Present || before.Content == nil || after.Content == nil || before.Content.SHA256 != after.Content.SHA256 {
 		for _, f := range []struct{ key, p string }{{"service", sp}, {"timer", tp}} {
 			if b := undo[f.key+"_backup"]; b != "" {
-				restore(&sb, f.p, b)
+				restore(&sb, h, f.p, b)
 			} else {
 				fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(f.p))
 			}
