@@ -101,7 +101,7 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 				return nil
 			}
 			if saved == nil && !yes {
-				if !c.confirm("Apply these changes?", "Apply cancelled; nothing was changed.", "Error: refusing to apply without confirmation: this is not a terminal. Review the plan and pass -y, or apply a saved plan (tend plan --out FILE; tend apply FILE).") {
+				if !c.confirm(cmd.Context(), "Apply these changes?", "Apply cancelled; nothing was changed.", "Error: refusing to apply without confirmation: this is not a terminal. Review the plan and pass -y, or apply a saved plan (tend plan --out FILE; tend apply FILE).") {
 					return &exitError{ExitError}
 				}
 			}
@@ -118,19 +118,29 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 }
 
 // confirm asks for "yes" on a terminal; without one it refuses with
-// refusal. It reports whether to go on.
-func (c *common) confirm(question, cancelled, refusal string) bool {
+// refusal. It reports whether to go on. An interrupt while it waits
+// cancels, as any answer but "yes" does.
+func (c *common) confirm(ctx context.Context, question, cancelled, refusal string) bool {
 	if !c.io.IsTerminal {
 		fmt.Fprintln(c.io.Stderr, refusal)
 		return false
 	}
 	fmt.Fprintf(c.io.Stdout, "%s Only 'yes' is accepted: ", question)
-	line, _ := bufio.NewReader(c.io.Stdin).ReadString('\n')
-	if strings.TrimSpace(line) != "yes" {
-		fmt.Fprintln(c.io.Stdout, cancelled)
-		return false
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(c.io.Stdin).ReadString('\n')
+		answer <- line
+	}()
+	select {
+	case line := <-answer:
+		if strings.TrimSpace(line) == "yes" {
+			return true
+		}
+	case <-ctx.Done():
+		fmt.Fprintln(c.io.Stdout)
 	}
-	return true
+	fmt.Fprintln(c.io.Stdout, cancelled)
+	return false
 }
 
 func currentUser() string {

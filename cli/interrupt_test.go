@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -132,4 +134,57 @@ func TestSecondInterruptStops(t *testing.T) {
 	if d := cmp.Diff(before, after); d != "" {
 		t.Errorf("host not restored by tend rollback (-before +after):\n%s", d)
 	}
+}
+
+// TestInterruptAtPrompt: an interrupt while apply waits for its "yes"
+// cancels it at once, changing nothing (the prompt does not keep
+// waiting for a line).
+func TestInterruptAtPrompt(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, root, map[string]string{"existing.txt": "original content\n"})
+	writeFiles(t, dir, map[string]string{"main.hcl": interruptConfig(root)})
+	before := snapshot(t, root)
+	stdin, w := io.Pipe()
+	defer w.Close()
+	ch := make(chan os.Signal, 1)
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(context.Background(), []string{"apply", "-C", dir}, IO{Stdin: stdin, Stdout: &out, Stderr: &out, IsTerminal: true, Signals: ch})
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "Only 'yes' is accepted"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no prompt:\n%s", out.String())
+		}
+	}
+	ch <- os.Interrupt
+	select {
+	case code := <-done:
+		if code != 1 || !strings.Contains(out.String(), "Apply cancelled; nothing was changed.") {
+			t.Errorf("exit %d:\n%s", code, out.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("apply still waits for an answer after the interrupt")
+	}
+	if d := cmp.Diff(before, snapshot(t, root)); d != "" {
+		t.Errorf("the host changed (-before +after):\n%s", d)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

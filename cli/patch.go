@@ -160,7 +160,7 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 		}
 		return nil
 	}
-	if !yes && !c.confirm("Patch these hosts?", "Patch cancelled; nothing was changed.", "Error: refusing to patch without confirmation: this is not a terminal. Review the upgrades above and pass -y.") {
+	if !yes && !c.confirm(ctx, "Patch these hosts?", "Patch cancelled; nothing was changed.", "Error: refusing to patch without confirmation: this is not a terminal. Review the upgrades above and pass -y.") {
 		return &exitError{ExitError}
 	}
 	j, run, err := c.startRun("patch", c.dir, nil)

@@ -94,7 +94,7 @@ what both made.`,
 				}
 				return nil
 			}
-			if !yes && !c.confirm("Apply these changes?", "Resume cancelled; nothing was changed.", "Error: refusing to resume without confirmation: this is not a terminal. Review the plan and pass -y.") {
+			if !yes && !c.confirm(cmd.Context(), "Apply these changes?", "Resume cancelled; nothing was changed.", "Error: refusing to resume without confirmation: this is not a terminal. Review the plan and pass -y.") {
 				return &exitError{ExitError}
 			}
 			// The resume continues the run in its own journal: one run,

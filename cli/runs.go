@@ -184,7 +184,7 @@ before the run.`,
 				fmt.Fprintln(w)
 			}
 			fmt.Fprintf(w, "Rollback: %s of run %s on %s.\n", plural(total, "change", "changes"), run.ID, plural(len(hosts), "host", "hosts"))
-			if !yes && !c.confirm("Revert these changes?", "Rollback cancelled; nothing was changed.", "Error: refusing to roll back without confirmation: this is not a terminal. Review the plan above and pass -y.") {
+			if !yes && !c.confirm(cmd.Context(), "Revert these changes?", "Rollback cancelled; nothing was changed.", "Error: refusing to roll back without confirmation: this is not a terminal. Review the plan above and pass -y.") {
 				return &exitError{ExitError}
 			}
 			// The runs being reverted are marked as their entries are.
