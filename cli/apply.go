@@ -42,10 +42,8 @@ flight finish, then --on-failure runs (rollback by default). A second one
 stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch onFailure {
-			case engine.Rollback, engine.Stop, engine.Continue:
-			default:
-				return fmt.Errorf("--on-failure must be rollback, stop or continue, not %q", onFailure)
+			if err := checkOnFailure(onFailure); err != nil {
+				return err
 			}
 			var saved *plan.Saved
 			if len(args) == 1 {
@@ -115,6 +113,15 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 	rf.add(cmd)
 	cmd.Flags().StringVar(&onFailure, "on-failure", engine.Rollback, "when a change fails on a host: rollback (revert the host's applied changes), stop (keep them), continue (go on with changes not depending on it)")
 	return cmd
+}
+
+// checkOnFailure refuses an --on-failure the engine does not know.
+func checkOnFailure(onFailure string) error {
+	switch onFailure {
+	case engine.Rollback, engine.Stop, engine.Continue:
+		return nil
+	}
+	return fmt.Errorf("--on-failure must be rollback, stop or continue, not %q", onFailure)
 }
 
 // confirm asks for "yes" on a terminal; without one it refuses with

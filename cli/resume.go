@@ -28,10 +28,8 @@ continues the run in its own journal: tend rollback RUN-ID then reverts
 what both made.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch onFailure {
-			case engine.Rollback, engine.Stop, engine.Continue:
-			default:
-				return fmt.Errorf("--on-failure must be rollback, stop or continue, not %q", onFailure)
+			if err := checkOnFailure(onFailure); err != nil {
+				return err
 			}
 			run, err := journal.Read(c.dir, args[0])
 			if err != nil {

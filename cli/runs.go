@@ -117,8 +117,8 @@ before the run.`,
 				h   int
 				e   int
 			}
-			// One RevertHost per host name, its entries from every run of
-			// the chain, newest run first.
+			// One RevertHost per host name (a rollout lists a host once per
+			// run), each entry remembering where the run journals it.
 			byName := map[string]*engine.RevertHost{}
 			from := map[string][]src{}
 			var order []string

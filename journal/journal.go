@@ -66,8 +66,6 @@ type Run struct {
 	Hosts   []*Host `json:"hosts"`
 	// RevertsRun names the run a rollback reverted.
 	RevertsRun string `json:"reverts_run,omitempty"`
-	// ResumesRun names the run a resume continued.
-	ResumesRun string `json:"resumes_run,omitempty"`
 	// Batches records a rollout's batches, in order.
 	Batches []*Batch `json:"batches,omitempty"`
 }
