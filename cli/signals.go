@@ -37,6 +37,11 @@ func (s *interrupts) signal(sig os.Signal) {
 	case s.soft != nil:
 		fmt.Fprintf(s.w, "\nStopping at once (%s). The run is left as it is; see what it did with tend runs, then:\n%s", sig, s.after)
 		s.cancel()
+	case s.n == 1:
+		// Nothing is being changed (planning, a prompt, the summary):
+		// stop now.
+		fmt.Fprintf(s.w, "\nInterrupt received (%s): stopping; no change is under way.\n", sig)
+		s.cancel()
 	default:
 		s.cancel()
 	}
