@@ -65,6 +65,9 @@ grep -E '^(=== RUN|[[:space:]]*--- (PASS|FAIL|SKIP)|PASS|FAIL|ok )|lab: [0-9]+ h
 if [ "$status" -ne 0 ]; then
   echo "end-to-end tests failed; the full log follows" >&2
   cat "$log" >&2
+  # The failures again, last, where a log's tail shows them.
+  echo "== end-to-end failures" >&2
+  grep -nE '^[[:space:]]*--- FAIL|^FAIL|^panic:|timed out' "$log" >&2 || true
   exit "$status"
 fi
 if grep -qE '^[[:space:]]*--- SKIP' "$log"; then
