@@ -1,17 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/spf13/cobra"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
@@ -41,58 +36,6 @@ func validateCmd(io IO) *cobra.Command {
 		},
 	}
 	c.addConfigFlags(cmd)
-	return cmd
-}
-
-func fmtCmd(io IO) *cobra.Command {
-	var dir string
-	var check bool
-	cmd := &cobra.Command{
-		Use:   "fmt [FILE...]",
-		Short: "Rewrite configuration files in canonical HCL format",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			files := args
-			if len(files) == 0 {
-				m, _ := filepath.Glob(filepath.Join(dir, "*.hcl"))
-				files = m
-			}
-			sort.Strings(files)
-			bad := 0
-			for _, f := range files {
-				src, err := os.ReadFile(f)
-				if err != nil {
-					return err
-				}
-				if _, diags := hclwrite.ParseConfig(src, f, hcl.Pos{Line: 1, Column: 1}); diags.HasErrors() {
-					writeDiags(io.Stderr, map[string]*hcl.File{f: {Bytes: src}}, diags, false)
-					return &exitError{ExitError}
-				}
-				out := hclwrite.Format(src)
-				if bytes.Equal(out, src) {
-					continue
-				}
-				bad++
-				if check {
-					fmt.Fprintln(io.Stdout, f)
-					continue
-				}
-				info, err := os.Stat(f)
-				if err != nil {
-					return err
-				}
-				if err := plan.WriteFileAtomic(f, out, info.Mode().Perm()); err != nil {
-					return err
-				}
-				fmt.Fprintln(io.Stdout, f)
-			}
-			if check && bad > 0 {
-				return &exitError{ExitError}
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVarP(&dir, "chdir", "C", ".", "configuration directory")
-	cmd.Flags().BoolVar(&check, "check", false, "list files that are not formatted and exit 1, changing nothing")
 	return cmd
 }
 

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -284,4 +286,72 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestFmtDiffRecursiveStdin(t *testing.T) {
+	dir := t.TempDir()
+	ugly := "file \"a\" {\npath=\"/a\"\n}\n"
+	want := "file \"a\" {\n  path = \"/a\"\n}\n"
+	writeFiles(t, dir, map[string]string{
+		"main.hcl":         ugly,
+		"sub/more.hcl":     ugly,
+		".tend/hidden.hcl": ugly,
+	})
+
+	// --diff --check: the diff of each file, nothing written.
+	out, _, code := tend(t, "fmt", "--check", "--diff", "--recursive", dir)
+	if code != 1 {
+		t.Fatalf("fmt --check --diff: exit %d, want 1\n%s", code, out)
+	}
+	for _, w := range []string{"--- old/" + filepath.Join(dir, "main.hcl"), "+++ new/" + filepath.Join(dir, "sub/more.hcl"), "-path=\"/a\"", "+  path = \"/a\""} {
+		if !strings.Contains(out, w) {
+			t.Errorf("fmt --diff output lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "hidden.hcl") {
+		t.Errorf("fmt --recursive went into .tend:\n%s", out)
+	}
+	for _, f := range []string{"main.hcl", "sub/more.hcl"} {
+		if b, _ := os.ReadFile(filepath.Join(dir, f)); string(b) != ugly {
+			t.Fatalf("fmt --check --diff changed %s", f)
+		}
+	}
+
+	// Without --recursive a directory's subdirectories are left alone.
+	if _, _, code := tend(t, "fmt", dir); code != 0 {
+		t.Fatalf("fmt DIR: exit %d", code)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "sub/more.hcl")); string(b) != ugly {
+		t.Error("fmt without --recursive formatted a subdirectory")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "main.hcl")); string(b) != want {
+		t.Errorf("fmt DIR: main.hcl is\n%s", b)
+	}
+	if _, _, code := tend(t, "fmt", "--recursive", dir); code != 0 {
+		t.Fatalf("fmt --recursive: exit %d", code)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "sub/more.hcl")); string(b) != want {
+		t.Errorf("fmt --recursive: sub/more.hcl is\n%s", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, ".tend/hidden.hcl")); string(b) != ugly {
+		t.Error("fmt --recursive formatted a file under .tend")
+	}
+
+	// Standard input to standard output.
+	var stdout, stderr bytes.Buffer
+	code = Run(context.Background(), []string{"fmt", "-"}, IO{Stdin: strings.NewReader(ugly), Stdout: &stdout, Stderr: &stderr})
+	if code != 0 || stdout.String() != want {
+		t.Errorf("fmt -: exit %d, out %q, err %q; want %q", code, stdout.String(), stderr.String(), want)
+	}
+	stdout.Reset()
+	code = Run(context.Background(), []string{"fmt", "--check", "-"}, IO{Stdin: strings.NewReader(ugly), Stdout: &stdout, Stderr: &stderr})
+	if code != 1 || stdout.Len() != 0 {
+		t.Errorf("fmt --check -: exit %d, out %q; want 1 and nothing", code, stdout.String())
+	}
+	// A syntax error on stdin is reported with its position.
+	stderr.Reset()
+	code = Run(context.Background(), []string{"fmt", "-"}, IO{Stdin: strings.NewReader("file \"a\" {\n  path = \n"), Stdout: &stdout, Stderr: &stderr})
+	if code != 1 || !strings.Contains(stderr.String(), "<stdin>:") {
+		t.Errorf("fmt - with a syntax error: exit %d, stderr %q", code, stderr.String())
+	}
 }
