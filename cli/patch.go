@@ -29,6 +29,9 @@ type patchHost struct {
 	pending []patch.Upgrade
 	outcome string // success, failed, unreachable, not_started
 	err     error
+	// rebootPending: upgraded, and asks for a reboot --reboot never kept
+	// from it.
+	rebootPending bool
 }
 
 func patchCmd(io IO) *cobra.Command {
@@ -196,6 +199,15 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 		}
 	}
 	fmt.Fprintln(w)
+	var waiting []string
+	for _, ph := range hosts {
+		if ph.rebootPending {
+			waiting = append(waiting, ph.inv.Name)
+		}
+	}
+	if len(waiting) > 0 {
+		fmt.Fprintf(w, "Reboot required, not rebooted (--reboot never): %s.\n", strings.Join(waiting, ", "))
+	}
 	if len(bad) == 0 {
 		fmt.Fprintf(w, "Patch complete: %s on %s.\n", plural(upgraded, "package upgraded", "packages upgraded"), plural(ok, "host", "hosts"))
 		return nil
@@ -221,16 +233,20 @@ func (ph *patchHost) work(securityOnly bool, reboot string, timeout time.Duratio
 	step := &patch.Step{Manager: ph.mgr, Pending: ph.pending, SecurityOnly: securityOnly, Reboot: reboot, RebootTimeout: timeout,
 		Connect: func(ctx context.Context) (transport.Transport, error) { return connect(ctx, ph.inv) }}
 	return &engine.Work{Plan: hp, Do: func(ctx context.Context, t transport.Transport, report func(*engine.Event)) (transport.Transport, []string, error) {
-		say := func(msg string) {
+		say := func(what, msg string) {
 			kind := engine.Upgraded
-			if strings.HasPrefix(msg, "rebooted") {
+			switch what {
+			case patch.SaidRebooted:
 				kind = engine.Rebooted
+			case patch.SaidRebootPending:
+				kind = engine.RebootPending
 			}
 			report(&engine.Event{Kind: kind, Message: msg})
 		}
-		nt, done, _, err := step.Run(ctx, t, say)
+		nt, r, err := step.Run(ctx, t, say)
+		ph.rebootPending = r.RebootPending
 		var made []string
-		for _, u := range done {
+		for _, u := range r.Upgraded {
 			made = append(made, "patch."+u.Name)
 		}
 		return nt, made, err

@@ -102,7 +102,7 @@ func (v *humanView) event(e *engine.Event) {
 		fmt.Fprintf(w, "  %s: ! %s not reverted: %s\n", e.Host, e.Address, e.Error)
 	case engine.Upgraded:
 		fmt.Fprintf(w, "  %s: ~ %s\n", e.Host, e.Message)
-	case engine.Rebooted:
+	case engine.Rebooted, engine.RebootPending:
 		fmt.Fprintf(w, "  %s: %s\n", e.Host, e.Message)
 	case engine.HostOutcome:
 		if !v.printed[e.Host] && e.Error != "" && e.Outcome != engine.Success && e.Outcome != engine.NotStarted {

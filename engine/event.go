@@ -49,6 +49,7 @@ const (
 	RunFinished    Kind = "run_finished"
 	Upgraded       Kind = "upgraded"
 	Rebooted       Kind = "rebooted"
+	RebootPending  Kind = "reboot_pending" // patched, asks for a reboot it was not given
 	// Changes carries the events of a batch's items (Items) together:
 	// each item keeps its own record (intent with its undo data, then
 	// outcome), and a journal writes them in one durable write.

@@ -21,33 +21,59 @@ type Step struct {
 	Connect func(ctx context.Context) (transport.Transport, error)
 }
 
+// What a step tells as it happens.
+const (
+	SaidUpgraded      = "upgraded"       // a package upgraded: "name from → to"
+	SaidRebooted      = "rebooted"       // the host rebooted and is back
+	SaidRebootPending = "reboot_pending" // the host asks for a reboot it was not given
+)
+
+// Result is what a step did.
+type Result struct {
+	Upgraded []Upgrade
+	Rebooted bool
+	// RebootPending: the host asks for a reboot and --reboot never kept
+	// it from having one.
+	RebootPending bool
+}
+
 // Run upgrades the host over t. It returns the connection to use from
-// then on (a new one after a reboot), the upgrades made and whether the
-// host was rebooted; say tells each step as it happens.
-func (s *Step) Run(ctx context.Context, t transport.Transport, say func(string)) (transport.Transport, []Upgrade, bool, error) {
+// then on (a new one after a reboot) and what it did; say tells each
+// step as it happens (what: one of the Said constants).
+func (s *Step) Run(ctx context.Context, t transport.Transport, say func(what, msg string)) (transport.Transport, Result, error) {
+	var r Result
 	done, err := s.Manager.Upgrade(ctx, t, s.Pending, s.SecurityOnly)
+	r.Upgraded = done
 	for _, u := range done {
-		say(fmt.Sprintf("%s %s → %s", u.Name, orNew(u.From), u.To))
+		say(SaidUpgraded, fmt.Sprintf("%s %s → %s", u.Name, orNew(u.From), u.To))
 	}
 	if err != nil {
-		return t, done, false, err
+		return t, r, err
 	}
 	need := s.Reboot == "always"
-	if s.Reboot == "auto" {
+	if s.Reboot != "always" {
+		// Asked under never too: an operator who keeps reboots for
+		// later must hear which hosts wait for one.
 		if need, err = s.Manager.RebootRequired(ctx, t); err != nil {
-			return t, done, false, err
+			return t, r, err
+		}
+		if need && s.Reboot == "never" {
+			r.RebootPending = true
+			say(SaidRebootPending, "reboot required, not rebooted (--reboot never)")
+			return t, r, nil
 		}
 	}
 	if !need {
-		return t, done, false, nil
+		return t, r, nil
 	}
 	start := time.Now()
 	nt, err := s.rebootAndWait(ctx, t)
 	if err != nil {
-		return nt, done, false, err
+		return nt, r, err
 	}
-	say(fmt.Sprintf("rebooted, back after %s", time.Since(start).Round(time.Second)))
-	return nt, done, true, nil
+	r.Rebooted = true
+	say(SaidRebooted, fmt.Sprintf("rebooted, back after %s", time.Since(start).Round(time.Second)))
+	return nt, r, nil
 }
 
 // rebootAndWait reboots a host and reconnects once it is back with a new
