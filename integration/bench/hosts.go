@@ -67,8 +67,7 @@ func (b *bench) prepareHosts(ctx context.Context) error {
 		if err := os.WriteFile(filepath.Join(h.Root, "etc/ssh/sshd_config.d/zz-bench.conf"), []byte(conf), 0o644); err != nil {
 			return err
 		}
-		_, err := b.lab.ExecContext(ctx, i, "systemctl reload ssh")
-		return err
+		return b.lab.ReloadSSH(ctx, i)
 	}); err != nil {
 		return fmt.Errorf("sshd logging: %w", err)
 	}

@@ -89,7 +89,7 @@ func TestOneRoundTrip(t *testing.T) {
 	// accepted connection and each session started (exec or subsystem).
 	for _, h := range l.Hosts {
 		write(t, filepath.Join(h.Root, "etc/ssh/sshd_config.d/verbose.conf"), "LogLevel VERBOSE\n")
-		if _, err := l.Exec(h.Index, "systemctl reload ssh.service"); err != nil {
+		if err := l.ReloadSSH(context.Background(), h.Index); err != nil {
 			t.Fatal(err)
 		}
 		waitSSH(t, h.Address)
@@ -221,7 +221,7 @@ host "target" {
 	// both hosts share the controller's loopback, where a direct
 	// connection would work too.
 	write(t, filepath.Join(h1.Root, "etc/ssh/sshd_config.d/debug.conf"), "LogLevel DEBUG1\n")
-	if _, err := l.Exec(h1.Index, "systemctl reload ssh.service"); err != nil {
+	if err := l.ReloadSSH(context.Background(), h1.Index); err != nil {
 		t.Fatal(err)
 	}
 	waitSSH(t, h1.Address)

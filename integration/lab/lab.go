@@ -496,6 +496,27 @@ func (l *Lab) ExecContext(ctx context.Context, i int, command string) (string, e
 	return out, nil
 }
 
+// ReloadSSH reloads host i's sshd (after a change to its configuration)
+// and returns once the new daemon listens. A reload re-executes sshd,
+// which closes its listening socket for a moment some time after
+// `systemctl reload` returns: waiting for the banner alone can meet the
+// old daemon and have the next connection refused. sshd logs "Server
+// listening on" each time it binds, so this waits for one more of those
+// lines than before the reload.
+func (l *Lab) ReloadSSH(ctx context.Context, i int) error {
+	const script = `count() { journalctl -u ssh.service -o cat --no-pager | grep -c '^Server listening on '; }
+n=$(count)
+systemctl reload ssh.service || exit 1
+i=0
+while [ "$(count)" -le "$n" ]; do
+  i=$((i+1))
+  if [ "$i" -gt 300 ]; then echo "sshd does not listen again 30s after a reload" >&2; exit 1; fi
+  sleep 0.1
+done`
+	_, err := l.ExecContext(ctx, i, script)
+	return err
+}
+
 // SSHArgs returns the arguments for ssh(1) to log in to host i as user with
 // the lab's key, checking the host key strictly against KnownHostsFile and
 // ignoring the invoking user's ssh configuration. Append the remote command.
