@@ -55,6 +55,7 @@ func runsCmd(io IO) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&dir, "chdir", "C", ".", "configuration directory (runs are journaled in its .tend/runs)")
+	cmd.AddCommand(pruneCmd(io))
 	return cmd
 }
 
