@@ -59,7 +59,7 @@ func (c canaryCheck) files(root string, skip ...string) {
 
 // TestCanary threads one secret (from the environment) and a sensitive
 // -var through file content, a template's variables, the command and
-// stderr of a failing exec, and runs every command on them with the
+// stderr of a failing exec, a rollout's health check, and runs every command on them with the
 // local transport: no output, saved plan or file of .tend/ holds either.
 func TestCanary(t *testing.T) {
 	t.Setenv("TEND_CANARY", canarySecret)
@@ -68,6 +68,12 @@ func TestCanary(t *testing.T) {
 		"main.hcl": fmt.Sprintf(`
 variable "pw" {
   sensitive = true
+}
+rollout {
+  health_check {
+    command = "echo \"checking with ${secret("env:TEND_CANARY")}\" >&2; test -f %[1]s/healthy"
+    timeout = "10s"
+  }
 }
 file "conf" {
   path    = "%[1]s/app.conf"
@@ -103,9 +109,18 @@ exec "fails" {
 		t.Errorf("apply does not show the exec's stderr, redacted:\n%s%s", out, errOut)
 	}
 	c.run(false, "apply", "-C", dir, "-var", v, "-y", "--json")
-	// With the exec's creates in place, apply succeeds; then drift and
-	// rollback have something to report and revert.
+	// With the exec's creates in place, the changes are made, but the
+	// health check (holding the secret) fails: its stderr and command
+	// are shown without the secret. Rollback reverts the run.
 	writeFiles(t, root, map[string]string{"ok": ""})
+	out, errOut = c.run(false, "apply", "-C", dir, "-var", v, "-y")
+	if !strings.Contains(out+errOut, "checking with (sensitive)") || !strings.Contains(out+errOut, `${secret("env:TEND_CANARY")}`) {
+		t.Errorf("apply does not show the failed health check, redacted:\n%s%s", out, errOut)
+	}
+	c.run(true, "rollback", "-C", dir, lastRun(t, dir).ID, "-y")
+	// Healthy, apply succeeds; then drift and rollback have something
+	// to report and revert.
+	writeFiles(t, root, map[string]string{"healthy": ""})
 	c.run(true, "apply", "-C", dir, "-var", v, "-y")
 	if b, _ := os.ReadFile(filepath.Join(root, "tpl.conf")); string(b) != "pw = "+canaryVar+"\ns = "+canarySecret+"\n" {
 		t.Fatalf("tpl.conf = %q: the secrets did not reach the host", b)
