@@ -80,6 +80,10 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 			}
 			r := &plan.Renderer{W: io.Stdout, Color: c.color()}
 			if saved != nil {
+				if why := saved.KeyMismatch(); why != "" {
+					fmt.Fprintf(io.Stderr, "Error: the saved plan %s cannot be checked; nothing was applied: %s.\n", args[0], why)
+					return &exitError{ExitError}
+				}
 				if stale := plan.Stale(saved.Plan, pl); len(stale) > 0 {
 					fmt.Fprintf(io.Stderr, "Error: the saved plan %s is stale; nothing was applied:\n", args[0])
 					for _, s := range stale {

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
@@ -17,6 +20,18 @@ const (
 	canaryVar    = "Wp4" + canaryMark + "J8m2yR" // a sensitive -var
 )
 
+// canaryNeedles are what no output or file may hold: the canaries'
+// mark, and each canary's SHA-256 (hex) and base64, which tell the value
+// as surely (a digest to whoever tries candidates).
+func canaryNeedles() []string {
+	out := []string{canaryMark}
+	for _, v := range []string{canarySecret, canaryVar} {
+		sum := sha256.Sum256([]byte(v))
+		out = append(out, hex.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString([]byte(v)))
+	}
+	return out
+}
+
 // canaryCheck collects what commands print and the files they leave,
 // and reports every place holding a canary.
 type canaryCheck struct {
@@ -30,8 +45,10 @@ func (c canaryCheck) run(wantOK bool, args ...string) (string, string) {
 		c.t.Errorf("%v: exit %d\n%s%s", args, code, out, errOut)
 	}
 	for name, s := range map[string]string{"stdout": out, "stderr": errOut} {
-		if i := strings.Index(s, canaryMark); i >= 0 {
-			c.t.Errorf("%v: the canary is in %s: ...%s...", args, name, s[max(0, i-60):min(len(s), i+40)])
+		for _, n := range canaryNeedles() {
+			if i := strings.Index(s, n); i >= 0 {
+				c.t.Errorf("%v: the canary (%s) is in %s: ...%s...", args, n, name, s[max(0, i-60):min(len(s), i+len(n)+40)])
+			}
 		}
 	}
 	return out, errOut
@@ -50,8 +67,10 @@ func (c canaryCheck) files(root string, skip ...string) {
 			}
 		}
 		b, _ := os.ReadFile(p)
-		if strings.Contains(string(b), canaryMark) {
-			c.t.Errorf("the canary is in %s", p)
+		for _, n := range canaryNeedles() {
+			if strings.Contains(string(b), n) {
+				c.t.Errorf("the canary (%s) is in %s", n, p)
+			}
 		}
 		return nil
 	})
@@ -59,7 +78,8 @@ func (c canaryCheck) files(root string, skip ...string) {
 
 // TestCanary threads one secret (from the environment) and a sensitive
 // -var through file content, a template's variables, the command and
-// stderr of a failing exec, a rollout's health check, and runs every command on them with the
+// stderr of a failing exec, a rollout's health check, files holding
+// exactly each (whose content digests would be theirs), and runs every command on them with the
 // local transport: no output, saved plan or file of .tend/ holds either.
 func TestCanary(t *testing.T) {
 	t.Setenv("TEND_CANARY", canarySecret)
@@ -79,6 +99,14 @@ file "conf" {
   path    = "%[1]s/app.conf"
   content = "password = ${secret("env:TEND_CANARY")}\n"
   mode    = "0600"
+}
+file "raw" {
+  path    = "%[1]s/raw"
+  content = secret("env:TEND_CANARY")
+}
+file "rawvar" {
+  path    = "%[1]s/rawvar"
+  content = var.pw
 }
 file "tpl" {
   path    = "%[1]s/tpl.conf"

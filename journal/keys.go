@@ -48,6 +48,26 @@ func KeyPath(id string) (string, error) {
 	return filepath.Join(d, id+".key"), nil
 }
 
+// DigestKey returns the user's key for digests of sensitive values
+// (redact.Keyed), KeyDir()/digest.key, creating it on first use: saved
+// plans and run journals hold such digests, never plain ones, and a later
+// run of the same user compares them.
+func DigestKey() ([]byte, error) {
+	d, err := KeyDir()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(d, "digest.key")
+	key, err := readKey(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key, err = createKey(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("digest key %s: %w", path, err)
+	}
+	return key, nil
+}
+
 // MissingKeyError is a sealed undo value whose run key cannot be read.
 type MissingKeyError struct {
 	Run, Path string

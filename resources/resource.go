@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/transport"
 )
 
@@ -378,6 +380,19 @@ type Content struct {
 	Known bool `json:"-"`
 	// Sensitive content is never displayed.
 	Sensitive bool `json:"sensitive,omitempty"`
+}
+
+// MarshalJSON implements json.Marshaler. The digest of sensitive content
+// is keyed (redact.Keyed): a plain SHA-256 of a short secret, or of a
+// file holding little else, tells the value to whoever tries candidates.
+// Keyed digests still compare equal when their contents are.
+func (c Content) MarshalJSON() ([]byte, error) {
+	type plain Content
+	p := plain(c)
+	if c.Sensitive && p.SHA256 != "" {
+		p.SHA256 = redact.Keyed(p.SHA256)
+	}
+	return json.Marshal(p)
 }
 
 // Attr returns the named attribute, or cty.NilVal.
