@@ -395,6 +395,19 @@ func (c Content) MarshalJSON() ([]byte, error) {
 	return json.Marshal(p)
 }
 
+// SameDigest reports whether two content digests are of the same content.
+// A keyed digest (sensitive content read back from a journal or a saved
+// plan) is compared with the other keyed the same way.
+func SameDigest(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if redact.IsKeyed(a) || redact.IsKeyed(b) {
+		return redact.Keyed(a) == redact.Keyed(b)
+	}
+	return false
+}
+
 // Attr returns the named attribute, or cty.NilVal.
 func (s *State) Attr(name string) cty.Value {
 	if s == nil || s.Attrs == nil {
