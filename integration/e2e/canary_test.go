@@ -121,16 +121,16 @@ file "after" {
 // canaryRun is the state of TestCanaryLab: the canaries, the tend binary
 // and its environment, and the leaks found.
 type canaryRun struct {
-	t      *testing.T
-	mark   string // in both canaries; random, so no other test's files hold it
+	t    *testing.T
+	mark string // in both canaries; random, so no other test's files hold it
 	// needles are what no output or file may hold: the mark, and each
 	// canary's SHA-256 (hex) and base64, which tell it as surely.
 	needles []string
-	secret string // TEND_CANARY, the ops user's sudo password too
-	pw     string // the sensitive variable pw
-	bin    string
-	env    []string
-	tmp    string // the controller's TMPDIR for tend
+	secret  string // TEND_CANARY, the ops user's sudo password too
+	pw      string // the sensitive variable pw
+	bin     string
+	env     []string
+	tmp     string // the controller's TMPDIR for tend
 }
 
 // tend runs the binary to completion and reports the canary in its
