@@ -202,6 +202,11 @@ func Save(path string, in Inputs, p *Plan) error {
 			}
 		}
 	}
+	if saved.DigestKey != "" {
+		if err := redact.DigestKeyError(); err != nil {
+			return fmt.Errorf("the plan holds digests of sensitive values, keyed with the user's digest key, which cannot be had: %w", err)
+		}
+	}
 	b, err := json.MarshalIndent(saved, "", "  ")
 	if err != nil {
 		return err

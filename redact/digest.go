@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"hash"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ var digestKey struct {
 	mu     sync.Mutex
 	source func() ([]byte, error)
 	key    []byte
+	err    error // why the source gave no key
 }
 
 // SetDigestKeySource sets where Keyed takes its key from, on first use:
@@ -44,15 +46,28 @@ func key() []byte {
 		source := digestKey.source
 		digestKey.mu.Unlock()
 		if source != nil {
-			if k, err := source(); err == nil && len(k) >= 16 {
+			k, err := source()
+			if err == nil && len(k) >= 16 {
 				digestKey.key = k
 				return
 			}
+			if err == nil {
+				err = errors.New("the key is too short")
+			}
+			digestKey.err = err
 		}
 		digestKey.key = make([]byte, 32)
 		_, _ = rand.Read(digestKey.key)
 	})
 	return digestKey.key
+}
+
+// DigestKeyError says why the key source set gave no key (Keyed then
+// uses a key of the process's own, which no later process shares), or
+// nil.
+func DigestKeyError() error {
+	key()
+	return digestKey.err
 }
 
 // Keyed returns a keyed digest (HMAC-SHA256) of s, for a value, or a
