@@ -69,6 +69,10 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 			if err != nil {
 				return err
 			}
+			hc, err := c.healthCheck(l.cfg, l.vars, ro)
+			if err != nil {
+				return err
+			}
 			pl, err := c.makePlan(cmd, l)
 			defer closeAll(pl)
 			if err != nil {
@@ -76,6 +80,10 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 			}
 			r := &plan.Renderer{W: io.Stdout, Color: c.color()}
 			if saved != nil {
+				if why := saved.KeyMismatch(); why != "" {
+					fmt.Fprintf(io.Stderr, "Error: the saved plan %s cannot be checked; nothing was applied: %s.\n", args[0], why)
+					return &exitError{ExitError}
+				}
 				if stale := plan.Stale(saved.Plan, pl); len(stale) > 0 {
 					fmt.Fprintf(io.Stderr, "Error: the saved plan %s is stale; nothing was applied:\n", args[0])
 					for _, s := range stale {
@@ -103,7 +111,7 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 					return &exitError{ExitError}
 				}
 			}
-			return c.runApply(cmd, l, pl, onFailure, asJSON, ro)
+			return c.runApply(cmd, l, pl, onFailure, asJSON, ro, hc)
 		},
 	}
 	c.addConfigFlags(cmd)
@@ -220,7 +228,7 @@ func (c *common) execute(eng *engine.Engine, j *journal.Journal, onFailure strin
 	_ = j.Close()
 }
 
-func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailure string, asJSON bool, ro *lang.Rollout) error {
+func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailure string, asJSON bool, ro *lang.Rollout, hc *engine.HealthCheck) error {
 	io := c.io
 	j, run, err := c.startRun("apply", l.cfg.Dir, nil)
 	if err != nil {
@@ -238,9 +246,7 @@ func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailur
 		if hv != nil {
 			hv.rolloutPolicy = ro.OnFailure
 		}
-		if hc := ro.HealthCheck; hc != nil {
-			eng.HealthCheck = &engine.HealthCheck{Command: hc.Command, Retries: hc.Retries, Delay: hc.Delay, Timeout: hc.Timeout}
-		}
+		eng.HealthCheck = hc
 		eng.Replan = func(ctx context.Context, batch []*plan.HostPlan) ([]*plan.HostPlan, []string) {
 			return c.replan(ctx, l, batch, pl)
 		}

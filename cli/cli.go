@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tendhq/tend/inventory"
+	"github.com/tendhq/tend/journal"
 	"github.com/tendhq/tend/lang"
 	"github.com/tendhq/tend/plan"
 	"github.com/tendhq/tend/redact"
@@ -76,6 +77,7 @@ func Run(ctx context.Context, args []string, io IO) int {
 	// Every byte tend prints goes through the run's redactor: the last
 	// line of defence, by value, should a secret reach a message.
 	stdout, stderr := redact.Default.Writer(io.Stdout), redact.Default.Writer(io.Stderr)
+	redact.SetDigestKeySource(journal.DigestKey)
 	defer stderr.Flush()
 	defer stdout.Flush()
 	io.Stdout, io.Stderr = stdout, stderr

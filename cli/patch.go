@@ -83,7 +83,11 @@ some have, 1 on error.`,
 			if ro == nil {
 				ro = &lang.Rollout{OnFailure: lang.RolloutStop}
 			}
-			return c.runPatch(cmd.Context(), l, ro, securityOnly, reboot, rebootTimeout, yes, check)
+			hc, err := c.healthCheck(cfg, l.vars, ro)
+			if err != nil {
+				return err
+			}
+			return c.runPatch(cmd.Context(), l, ro, hc, securityOnly, reboot, rebootTimeout, yes, check)
 		},
 	}
 	c.addConfigFlags(cmd)
@@ -97,7 +101,7 @@ some have, 1 on error.`,
 	return cmd
 }
 
-func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, securityOnly bool, reboot string, rebootTimeout time.Duration, yes, check bool) error {
+func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, hc *engine.HealthCheck, securityOnly bool, reboot string, rebootTimeout time.Duration, yes, check bool) error {
 	w := c.io.Stdout
 	connect := c.connector()
 	hosts := make([]*patchHost, len(l.hosts))
@@ -176,9 +180,7 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 	hv.rolloutPolicy = ro.OnFailure
 	eng := c.newEngine(run, j, l, engine.Stop, view)
 	eng.Rollout = &engine.Rollout{Batches: lang.Batches(ro.Serial, len(hosts)), MaxFailPercent: ro.MaxFailPercent, Pause: ro.Pause, OnFailure: ro.OnFailure}
-	if hc := ro.HealthCheck; hc != nil {
-		eng.HealthCheck = &engine.HealthCheck{Command: hc.Command, Retries: hc.Retries, Delay: hc.Delay, Timeout: hc.Timeout}
-	}
+	eng.HealthCheck = hc
 	works := make([]*engine.Work, len(hosts))
 	for i, ph := range hosts {
 		works[i] = ph.work(securityOnly, reboot, rebootTimeout, connect)

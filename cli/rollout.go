@@ -6,9 +6,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/zclconf/go-cty/cty"
 
+	"github.com/tendhq/tend/engine"
 	"github.com/tendhq/tend/lang"
 	"github.com/tendhq/tend/plan"
+	"github.com/tendhq/tend/redact"
 )
 
 // rolloutFlags are apply's rollout flags; they override the rollout block.
@@ -107,4 +110,28 @@ func (c *common) replan(ctx context.Context, l *loaded, batch []*plan.HostPlan, 
 		}
 	}
 	return fresh.Hosts, stale
+}
+
+// healthCheck evaluates the rollout's health check for the run, before
+// anything is planned: a secret it needs and cannot have stops the run
+// here. A command holding a secret is shown by its text in the
+// configuration.
+func (c *common) healthCheck(cfg *lang.Config, vars map[string]cty.Value, ro *lang.Rollout) (*engine.HealthCheck, error) {
+	if ro == nil || ro.HealthCheck == nil {
+		return nil, nil
+	}
+	hc := ro.HealthCheck
+	command, sensitive, diags := cfg.HealthCommand(hc, vars)
+	if diags.HasErrors() {
+		c.printDiags(cfg.Parser.Files(), diags)
+		return nil, &exitError{ExitError}
+	}
+	out := &engine.HealthCheck{Command: command, Retries: hc.Retries, Delay: hc.Delay, Timeout: hc.Timeout}
+	if sensitive {
+		out.Display = hc.Source
+		if out.Display == "" {
+			out.Display = redact.Replacement
+		}
+	}
+	return out, nil
 }

@@ -275,7 +275,11 @@ func describeRevert(e *journal.Entry, typ resources.Type) string {
 	}
 	var what []string
 	if e.Before.Content != nil && e.After != nil && e.After.Content != nil && e.Before.Content.SHA256 != e.After.Content.SHA256 {
-		what = append(what, fmt.Sprintf("content (sha256 %.12s)", e.Before.Content.SHA256))
+		if e.Before.Content.Sensitive {
+			what = append(what, "content (sensitive)")
+		} else {
+			what = append(what, fmt.Sprintf("content (sha256 %.12s)", e.Before.Content.SHA256))
+		}
 	}
 	// What it restores, beside the attributes naming it: what the
 	// configuration can set (the schema's attributes), not what a probe

@@ -43,6 +43,9 @@ type Rollout struct {
 // Timeout.
 type HealthCheck struct {
 	Command string
+	// Display is what errors show of the command instead of it, set
+	// when the command holds a secret (its text in the configuration).
+	Display string
 	Retries int
 	Delay   time.Duration
 	Timeout time.Duration

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -1011,7 +1012,11 @@ func RunHealthCheck(ctx context.Context, t transport.Transport, hc *HealthCheck)
 	if attempts > 1 {
 		what = fmt.Sprintf("%d attempts", attempts)
 	}
-	return fmt.Errorf("%q failed after %s: %w", hc.Command, what, last)
+	shown := strconv.Quote(hc.Command)
+	if hc.Display != "" {
+		shown = hc.Display
+	}
+	return fmt.Errorf("%s failed after %s: %w", shown, what, last)
 }
 
 // stderrOf returns the host's stderr an error carries apart from its

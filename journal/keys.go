@@ -48,6 +48,35 @@ func KeyPath(id string) (string, error) {
 	return filepath.Join(d, id+".key"), nil
 }
 
+// DigestKey returns the user's key for digests of sensitive values
+// (redact.Keyed), KeyDir()/digest.key, creating it on first use: saved
+// plans and run journals hold such digests, never plain ones, and a later
+// run of the same user compares them. TEND_DIGEST_KEY_FILE names another
+// key file (32 bytes in base64; never created), so that a plan made in
+// one place can be applied in another (a CI job's secret).
+func DigestKey() ([]byte, error) {
+	if p := os.Getenv("TEND_DIGEST_KEY_FILE"); p != "" {
+		key, err := readKey(p)
+		if err != nil {
+			return nil, fmt.Errorf("TEND_DIGEST_KEY_FILE %s: %w", p, err)
+		}
+		return key, nil
+	}
+	d, err := KeyDir()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(d, "digest.key")
+	key, err := readKey(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key, err = createKey(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("digest key %s: %w", path, err)
+	}
+	return key, nil
+}
+
 // MissingKeyError is a sealed undo value whose run key cannot be read.
 type MissingKeyError struct {
 	Run, Path string

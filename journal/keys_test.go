@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -159,5 +160,35 @@ func TestSecretUndoKeyUnwritable(t *testing.T) {
 	}
 	if bytes.Contains(readFileT(t, j.Path()), []byte(oldHash)) {
 		t.Error("the hash was journaled in clear")
+	}
+}
+
+// TestDigestKey: the user's digest key is made once (0600) and read back;
+// TEND_DIGEST_KEY_FILE names another, which must exist and be a key.
+func TestDigestKey(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	t.Setenv("TEND_DIGEST_KEY_FILE", "")
+	k1, err := DigestKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(state, "tend", "keys", "digest.key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the key file: %v, %v", fi, err)
+	}
+	if k2, err := DigestKey(); err != nil || string(k2) != string(k1) {
+		t.Errorf("read back: %v", err)
+	}
+	other := filepath.Join(t.TempDir(), "ci.key")
+	t.Setenv("TEND_DIGEST_KEY_FILE", other)
+	if _, err := DigestKey(); err == nil || !strings.Contains(err.Error(), "TEND_DIGEST_KEY_FILE "+other) {
+		t.Errorf("a missing key file: %v", err)
+	}
+	if err := os.WriteFile(other, []byte(base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := DigestKey(); err != nil || len(k) != 32 || string(k) == string(k1) {
+		t.Errorf("the named key: %v", err)
 	}
 }

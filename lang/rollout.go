@@ -52,7 +52,14 @@ func (b BatchSize) String() string {
 // HealthCheck is a command run on each host after its apply; the host
 // counts as failed unless it exits 0 within the retries.
 type HealthCheck struct {
+	// Command is the command when it is a literal string; an expression
+	// using variables or functions (secret(...) among them) is evaluated
+	// for a run by Config.HealthCommand.
 	Command string
+	// Expr is the command's expression, Source its text in the
+	// configuration (what output shows of a command holding a secret).
+	Expr    hcl.Expression
+	Source  string
 	Retries int
 	Delay   time.Duration
 	Timeout time.Duration
@@ -169,7 +176,7 @@ func (c *Config) loadRollout(b *hcl.Block) hcl.Diagnostics {
 		}})
 		diags = append(diags, ds...)
 		if a, ok := hcContent.Attributes["command"]; ok {
-			diags = append(diags, decodeAttr(a, cty.String, func(v cty.Value) { hc.Command = v.AsString() })...)
+			diags = append(diags, c.healthCommand(hc, a)...)
 		}
 		if a, ok := hcContent.Attributes["retries"]; ok {
 			diags = append(diags, decodeAttr(a, cty.Number, func(v cty.Value) { n, _ := v.AsBigFloat().Int64(); hc.Retries = int(n) })...)
@@ -184,6 +191,73 @@ func (c *Config) loadRollout(b *hcl.Block) hcl.Diagnostics {
 	}
 	c.Rollout = r
 	return diags
+}
+
+// healthCommand keeps a health check's command: a literal string as it
+// is, an expression to be evaluated for each run. The expression may use
+// var.* and functions; what a host sees (host.*) is not known to a
+// rollout, which spans hosts.
+func (c *Config) healthCommand(hc *HealthCheck, a *hcl.Attribute) hcl.Diagnostics {
+	hc.Expr = a.Expr
+	rng := a.Expr.Range()
+	if f := c.Parser.Files()[rng.Filename]; f != nil && rng.End.Byte <= len(f.Bytes) {
+		hc.Source = string(rng.SliceBytes(f.Bytes))
+	}
+	var diags hcl.Diagnostics
+	for _, tr := range a.Expr.Variables() {
+		if root := tr.RootName(); root != "var" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid reference in health check",
+				Detail:  fmt.Sprintf("A health check's command may use var.* and functions such as secret(...); %s is not available to it (the rollout spans hosts).", root),
+				Subject: tr.SourceRange().Ptr()})
+		}
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	if _, ds := a.Expr.Value(nil); len(a.Expr.Variables()) > 0 || ds.HasErrors() {
+		// Variables and function calls: checked now with the variables
+		// unknown, evaluated for the run.
+		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.DynamicVal}, Functions: c.functions()}
+		_, ds := a.Expr.Value(ctx)
+		return append(diags, ds...)
+	}
+	return decodeAttr(a, cty.String, func(v cty.Value) { hc.Command = v.AsString() })
+}
+
+// HealthCommand evaluates the rollout's health check command with the
+// run's variables. sensitive reports a command derived from a secret or
+// a sensitive variable: it travels only inside the script the host runs
+// (never on a command line), and output shows hc.Source instead. A
+// secret it needs that cannot be resolved is an error naming it.
+func (c *Config) HealthCommand(hc *HealthCheck, vars map[string]cty.Value) (cmd string, sensitive bool, diags hcl.Diagnostics) {
+	if hc.Command != "" || hc.Expr == nil {
+		return hc.Command, false, nil
+	}
+	varVal := cty.EmptyObjectVal
+	if len(vars) > 0 {
+		varVal = cty.ObjectVal(vars)
+	}
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": varVal}, Functions: c.functions()}
+	v, diags := hc.Expr.Value(ctx)
+	if diags.HasErrors() {
+		return "", false, diags
+	}
+	rng := hc.Expr.Range().Ptr()
+	if u := UnresolvedIn(v); len(u) > 0 {
+		return "", false, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Secret not available",
+			Detail: fmt.Sprintf("The rollout's health check needs %s.", u[0].Secret), Subject: rng})
+	}
+	cv, err := convert.Convert(v, cty.String)
+	if err == nil && !cv.IsNull() && !cv.IsKnown() {
+		err = fmt.Errorf("unknown")
+	}
+	if err != nil || cv.IsNull() {
+		return "", false, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+			Detail: "The health check's command must be a string.", Subject: rng})
+	}
+	sensitive = cv.ContainsMarked()
+	cv, _ = cv.UnmarkDeep()
+	return cv.AsString(), sensitive, diags
 }
 
 func durationAttr(a *hcl.Attribute, dst *time.Duration) hcl.Diagnostics {

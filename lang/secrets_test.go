@@ -167,3 +167,77 @@ file "f" {
 		t.Errorf("an unknown source: %v", diags)
 	}
 }
+
+// TestHealthCheckSecret: a rollout's health check may take a secret and
+// variables; it is evaluated for the run (a missing secret is an error
+// naming it then, not at load), and reported as sensitive, with the
+// configuration's text to show instead.
+func TestHealthCheckSecret(t *testing.T) {
+	os.Unsetenv("LANG_TEST_HC")
+	c := load(t, map[string]string{"main.hcl": `
+variable "port" {
+  default = 8080
+}
+rollout {
+  health_check {
+    command = "printf 'user = admin:%s\n' '${secret("env:LANG_TEST_HC")}' | curl -K - http://localhost:${var.port}/"
+  }
+}
+`})
+	hc := c.Rollout.HealthCheck
+	if hc.Command != "" {
+		t.Errorf("Command = %q at load, want it evaluated for the run", hc.Command)
+	}
+	vars := map[string]cty.Value{"port": cty.NumberIntVal(8080)}
+	if _, _, diags := c.HealthCommand(hc, vars); !diags.HasErrors() || !strings.Contains(diags.Error(), `health check needs secret("env:LANG_TEST_HC"): the environment variable LANG_TEST_HC is not set`) {
+		t.Errorf("without the secret: %v", diags)
+	}
+	t.Setenv("LANG_TEST_HC", "hc-s3cret")
+	c = load(t, map[string]string{"main.hcl": `
+variable "port" {
+  default = 8080
+}
+rollout {
+  health_check {
+    command = "printf 'user = admin:%s\n' '${secret("env:LANG_TEST_HC")}' | curl -K - http://localhost:${var.port}/"
+  }
+}
+`})
+	hc = c.Rollout.HealthCheck
+	cmd, sensitive, diags := c.HealthCommand(hc, vars)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if want := "printf 'user = admin:%s\n' 'hc-s3cret' | curl -K - http://localhost:8080/"; cmd != want || !sensitive {
+		t.Errorf("command = %q (sensitive %v), want %q (sensitive)", cmd, sensitive, want)
+	}
+	if want := `"printf 'user = admin:%s\n' '${secret("env:LANG_TEST_HC")}' | curl -K - http://localhost:${var.port}/"`; hc.Source != want {
+		t.Errorf("Source = %s, want %s", hc.Source, want)
+	}
+
+	// A literal stays as it was; host.* is not available to a rollout.
+	c = load(t, map[string]string{"main.hcl": `
+rollout {
+  health_check {
+    command = "true"
+  }
+}
+`})
+	if cmd, sensitive, _ := c.HealthCommand(c.Rollout.HealthCheck, nil); cmd != "true" || sensitive {
+		t.Errorf("literal: %q %v", cmd, sensitive)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(`
+rollout {
+  health_check {
+    command = "curl http://${host.name}/"
+  }
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, diags = Load(dir, nil)
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "main.hcl:4,30") || !strings.Contains(diags.Error(), "host is not available") {
+		t.Errorf("host.name: %v", diags)
+	}
+}

@@ -24,7 +24,7 @@ func Diff(before, after *resources.State) (Action, []string) {
 			changed = append(changed, k)
 		}
 	}
-	if after.Content != nil && (before.Content == nil || before.Content.SHA256 != after.Content.SHA256) {
+	if after.Content != nil && (before.Content == nil || !resources.SameDigest(before.Content.SHA256, after.Content.SHA256)) {
 		changed = append(changed, "content")
 	}
 	if len(changed) == 0 {

@@ -14,6 +14,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/tendhq/tend/probe"
+	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/resources"
 )
 
@@ -97,9 +98,14 @@ func (p *Plan) JSON() *JSONPlan {
 }
 
 // Fingerprint digests a state, sensitive values included, so two states
-// can be compared without storing them.
+// can be compared without storing them. The digest of a state holding
+// sensitive values is keyed (redact.KeyedHash): a plain one would let
+// whoever tries candidates for a short secret find it.
 func Fingerprint(s *resources.State) string {
-	h := sha256.New()
+	h, prefix := sha256.New(), ""
+	if stateSensitive(s) {
+		h, prefix = redact.KeyedHash(), redact.KeyedPrefix
+	}
 	fmt.Fprintf(h, "present=%v\n", s.Present)
 	for _, k := range s.AttrNames() {
 		v := s.Attrs[k]
@@ -116,7 +122,23 @@ func Fingerprint(s *resources.State) string {
 	if s.Content != nil {
 		fmt.Fprintf(h, "content=%s\n", s.Content.SHA256)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return prefix + hex.EncodeToString(h.Sum(nil))
+}
+
+// stateSensitive reports whether s holds a sensitive value.
+func stateSensitive(s *resources.State) bool {
+	if s == nil {
+		return false
+	}
+	if len(s.SecretRefs) > 0 || s.Content != nil && s.Content.Sensitive {
+		return true
+	}
+	for _, v := range s.Attrs {
+		if v != cty.NilVal && v.ContainsMarked() {
+			return true
+		}
+	}
+	return false
 }
 
 // Saved is a plan file (`tend plan --out FILE`): the plan, and the inputs
@@ -127,6 +149,19 @@ type Saved struct {
 	Kind   string    `json:"kind"`
 	Inputs Inputs    `json:"inputs"`
 	Plan   *JSONPlan `json:"plan"`
+	// DigestKey names the key of the plan's keyed digests (of states
+	// holding sensitive values; redact.DigestKeyID), when it has any:
+	// they compare only under the same key.
+	DigestKey string `json:"digest_key,omitempty"`
+}
+
+// KeyMismatch says why the saved plan cannot be checked here, or "": its
+// keyed digests were made with another key than this process's.
+func (s *Saved) KeyMismatch() string {
+	if s.DigestKey == "" || s.DigestKey == redact.DigestKeyID() {
+		return ""
+	}
+	return "the plan's digests of sensitive values were made with another digest key (" + s.DigestKey + ") than this user's (" + redact.DigestKeyID() + "): apply it as the user who made it, on the same machine, or plan again"
 }
 
 // Inputs are what a saved plan was made from.
@@ -159,7 +194,20 @@ const savedKind = "tend-plan"
 
 // Save writes a plan file atomically with mode 0600.
 func Save(path string, in Inputs, p *Plan) error {
-	b, err := json.MarshalIndent(&Saved{Kind: savedKind, Inputs: in, Plan: p.JSON()}, "", "  ")
+	saved := &Saved{Kind: savedKind, Inputs: in, Plan: p.JSON()}
+	for _, h := range saved.Plan.Hosts {
+		for _, c := range h.Changes {
+			if redact.IsKeyed(c.BeforeFingerprint) || redact.IsKeyed(c.AfterFingerprint) {
+				saved.DigestKey = redact.DigestKeyID()
+			}
+		}
+	}
+	if saved.DigestKey != "" {
+		if err := redact.DigestKeyError(); err != nil {
+			return fmt.Errorf("the plan holds digests of sensitive values, keyed with the user's digest key, which cannot be had: %w", err)
+		}
+	}
+	b, err := json.MarshalIndent(saved, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/transport"
 )
 
@@ -378,6 +380,32 @@ type Content struct {
 	Known bool `json:"-"`
 	// Sensitive content is never displayed.
 	Sensitive bool `json:"sensitive,omitempty"`
+}
+
+// MarshalJSON implements json.Marshaler. The digest of sensitive content
+// is keyed (redact.Keyed): a plain SHA-256 of a short secret, or of a
+// file holding little else, tells the value to whoever tries candidates.
+// Keyed digests still compare equal when their contents are.
+func (c Content) MarshalJSON() ([]byte, error) {
+	type plain Content
+	p := plain(c)
+	if c.Sensitive && p.SHA256 != "" {
+		p.SHA256 = redact.Keyed(p.SHA256)
+	}
+	return json.Marshal(p)
+}
+
+// SameDigest reports whether two content digests are of the same content.
+// A keyed digest (sensitive content read back from a journal or a saved
+// plan) is compared with the other keyed the same way.
+func SameDigest(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if redact.IsKeyed(a) || redact.IsKeyed(b) {
+		return redact.Keyed(a) == redact.Keyed(b)
+	}
+	return false
 }
 
 // Attr returns the named attribute, or cty.NilVal.

@@ -99,7 +99,15 @@ scheduled_task %q {
 }
 `, "run_"+strings.TrimPrefix(kind, "systemd_"), kind, command+out)
 	}
-	write(t, filepath.Join(dir, "main.hcl"), hcl("cron", "/var/tmp/cron.out")+hcl("systemd_timer", "/var/tmp/timer.out"))
+	// The same command from a sensitive variable: cron gives it to the
+	// shell on standard input instead.
+	secret := fmt.Sprintf(`
+variable "cmd" {
+  sensitive = true
+  default   = %q
+}
+`, command+"/var/tmp/secret.out") + strings.Replace(strings.Replace(hcl("cron", ""), fmt.Sprintf("%q", command), "var.cmd", 1), `"run_cron"`, `"run_secret"`, 1)
+	write(t, filepath.Join(dir, "main.hcl"), hcl("cron", "/var/tmp/cron.out")+hcl("systemd_timer", "/var/tmp/timer.out")+secret)
 	if _, _, code := tend(t, "apply", "-C", dir, "-y"); code != 0 {
 		t.Fatalf("apply: exit %d", code)
 	}
@@ -108,21 +116,26 @@ scheduled_task %q {
 	if got := read(t, filepath.Join(l.Host(1).Root, "var/tmp/timer.out")); got != want {
 		t.Errorf("the timer's service wrote\n%s\nwant\n%s", got, want)
 	}
-	// cron runs it at the start of the next minute.
-	p := filepath.Join(l.Host(1).Root, "var/tmp/cron.out")
+	if line := read(t, filepath.Join(l.Host(1).Root, "etc/cron.d/tend-run_secret")); !strings.Contains(line, "* * * * * root /bin/sh%printf '|\\%s'") {
+		t.Errorf("the secret command's cron file:\n%s", line)
+	}
+	// cron runs them at the start of the next minute.
 	deadline := time.Now().Add(75 * time.Second)
-	for {
-		if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
-			if string(b) != want {
-				t.Errorf("cron wrote\n%s\nwant\n%s", b, want)
+	for _, out := range []string{"cron.out", "secret.out"} {
+		p := filepath.Join(l.Host(1).Root, "var/tmp", out)
+		for {
+			if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
+				if string(b) != want {
+					t.Errorf("cron wrote %s\n%s\nwant\n%s", out, b, want)
+				}
+				break
 			}
-			break
+			if time.Now().After(deadline) {
+				out, _ := l.Exec(1, "journalctl -u cron --no-pager | tail")
+				t.Fatalf("cron did not run the task within 75 s:\n%s", out)
+			}
+			time.Sleep(time.Second)
 		}
-		if time.Now().After(deadline) {
-			out, _ := l.Exec(1, "journalctl -u cron --no-pager | tail")
-			t.Fatalf("cron did not run the task within 75 s:\n%s", out)
-		}
-		time.Sleep(time.Second)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/tendhq/tend/probe"
+	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/resources"
 	"github.com/tendhq/tend/shell"
 )
@@ -80,8 +81,9 @@ func keyValue(v cty.Value) string {
 	u, _ := v.Unmark()
 	s := u.AsString()
 	if v.IsMarked() {
-		sum := sha256.Sum256([]byte(s))
-		return "(sensitive, sha256 " + hex.EncodeToString(sum[:6]) + ")"
+		// Keyed: a plain digest of a short secret tells it.
+		d := strings.TrimPrefix(redact.Keyed(s), redact.KeyedPrefix)
+		return "(sensitive, hmac " + d[:12] + ")"
 	}
 	return strconv.Quote(s)
 }

@@ -47,7 +47,8 @@ func (Task) Schema() *resources.Schema {
 	return &resources.Schema{
 		Doc: "A command run on a schedule, as cron does. " +
 			"With kind = \"cron\" (the default) it is the file /etc/cron.d/tend-NAME (root:root, mode 0644, or 0600 when its command or environment comes from a secret): a header saying tend manages it, " +
-			"the environment as NAME=\"value\" lines, then one line `SCHEDULE USER COMMAND` (`%` and `\\` in the command escaped for cron). " +
+			"the environment as NAME=\"value\" lines, then one line `SCHEDULE USER COMMAND` (`%` and `\\` in the command escaped for cron); " +
+			"a command that comes from a secret is written `SCHEDULE USER /bin/sh%COMMAND` (`%` escaped), so that cron gives it to the shell on standard input and it is never on a command line. " +
 			"With kind = \"systemd_timer\" it is /etc/systemd/system/tend-NAME.service (Type=oneshot, User=, WorkingDirectory=-~ like cron, Environment=, " +
 			"ExecStart=/bin/sh -c \"COMMAND\") and tend-NAME.timer (OnCalendar= translated from the schedule, WantedBy=timers.target), " +
 			"followed by `systemctl daemon-reload` (both files 0644, the service's 0600 when the command or environment comes from a secret; systemd still shows the unit's settings to every local user through `systemctl show`), " +
@@ -140,6 +141,9 @@ type spec struct {
 	sched                     *Schedule
 	env                       [][2]string // sorted by name
 	sensitive                 bool
+	// secretCommand says the command itself comes from a secret: cron
+	// then gives it to the shell on standard input (cronFile).
+	secretCommand bool
 }
 
 // Desired implements resources.Type.
@@ -205,6 +209,7 @@ func parseSpec(cfg cty.Value, name, kind string) (*spec, error) {
 		return nil, &resources.AttrError{Attr: "command", Msg: "a present scheduled task needs a command"}
 	}
 	sp.sensitive = cmd.IsMarked()
+	sp.secretCommand = cmd.IsMarked()
 	sp.command = str(cfg, "command", "")
 	if err := oneLine(sp.command); err != nil {
 		return nil, &resources.AttrError{Attr: "command", Msg: err.Error() + "; put longer programs in a script and run that"}
@@ -267,9 +272,22 @@ func cronFile(sp *spec) ([]byte, error) {
 		}
 		b.WriteString(kv[0] + "=" + q + kv[1] + q + "\n")
 	}
-	fmt.Fprintf(&b, "%s %s %s\n", sp.sched.Spec, sp.user, cronCommand(sp.command))
+	if sp.secretCommand {
+		// cron runs `/bin/sh -c /bin/sh` and writes what follows the
+		// first % to its standard input: the command reaches the shell
+		// without ever being an argument, which every local user could
+		// read in /proc/PID/cmdline while it runs.
+		fmt.Fprintf(&b, "%s %s /bin/sh%%%s\n", sp.sched.Spec, sp.user, cronInput(sp.command))
+	} else {
+		fmt.Fprintf(&b, "%s %s %s\n", sp.sched.Spec, sp.user, cronCommand(sp.command))
+	}
 	return []byte(b.String()), nil
 }
+
+// cronInput escapes a command for the standard input part of a cron line
+// (after the first %): there cron turns an unescaped % into a line break
+// and \% into %, and keeps every other backslash.
+func cronInput(c string) string { return strings.ReplaceAll(c, "%", `\%`) }
 
 // cronCommand escapes a command for a cron line: cron turns an unescaped
 // % into a line break (the rest going to stdin), and reads \% and \\ as

@@ -163,6 +163,27 @@ func TestSensitive(t *testing.T) {
 	}
 }
 
+// TestSecretCommand: a command from a secret goes to the shell on its
+// standard input (after cron's first %, with % escaped), never as an
+// argument; one from the configuration stays an argument of sh -c.
+func TestSecretCommand(t *testing.T) {
+	for name, tc := range map[string]struct {
+		command cty.Value
+		want    string
+	}{
+		"secret":   {s(`printf '100%s\n' "$PW" > /x`).Mark(resources.Sensitive), `30 2 * * * root /bin/sh%printf '100\%s\n' "$PW" > /x` + "\n"},
+		"variable": {s(`printf '100%s\n' "$PW" > /x`), `30 2 * * * root printf '100\%s\\n' "$PW" > /x` + "\n"},
+	} {
+		st, err := Task{}.Desired(cfg(base(map[string]cty.Value{"command": tc.command})), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(st.Content.Data); !strings.HasSuffix(got, "\n"+tc.want) {
+			t.Errorf("%s: the cron file is\n%s\nwant it to end with\n%s", name, got, tc.want)
+		}
+	}
+}
+
 func TestAbsent(t *testing.T) {
 	st, err := Task{}.Desired(cfg(map[string]cty.Value{"name": s("old"), "state": s("absent"), "kind": s("systemd_timer")}), nil)
 	if err != nil || st.Present || st.Content != nil || st.Str("path") != "/etc/systemd/system/tend-old.timer" {
