@@ -212,7 +212,7 @@ func newRoot(io IO) *cobra.Command {
 	}
 	root.AddCommand(
 		validateCmd(io), fmtCmd(io), inventoryCmd(io), factsCmd(io), planCmd(io),
-		applyCmd(io), driftCmd(io), patchCmd(io), runsCmd(io), rollbackCmd(io), resumeCmd(io), versionCmd(io),
+		applyCmd(io), driftCmd(io), patchCmd(io), runsCmd(io), rollbackCmd(io), resumeCmd(io), showCmd(io), versionCmd(io),
 	)
 	return root
 }
