@@ -52,17 +52,22 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 					return err
 				}
 				saved = s
-				if cmd.Flags().Changed("chdir") || cmd.Flags().Changed("inventory") || cmd.Flags().Changed("target") || cmd.Flags().Changed("var-file") {
-					return fmt.Errorf("a saved plan carries its configuration directory, inventory, target and variable files; do not give them again")
+				if cmd.Flags().Changed("chdir") || cmd.Flags().Changed("inventory") || cmd.Flags().Changed("target") || cmd.Flags().Changed("var-file") ||
+					cmd.Flags().Changed("resource") || cmd.Flags().Changed("replace") {
+					return fmt.Errorf("a saved plan carries its configuration directory, inventory, target, --resource, --replace and variable files; do not give them again")
 				}
 				if errs := s.Inputs.MissingSensitive(func(n string) bool { return givenAgain(c.vars, n) }); len(errs) > 0 {
 					return errors.Join(errs...)
 				}
 				c.dir, c.inventories, c.target, c.varFiles = s.Inputs.ConfigDir, s.Inputs.Inventories, s.Inputs.Target, s.Inputs.VarFiles
+				c.resources, c.replace = s.Inputs.Resources, s.Inputs.Replace
 				c.vars = append(append([]string{}, s.Inputs.Vars...), c.vars...)
 			}
 			l, err := c.load(true)
 			if err != nil {
+				return err
+			}
+			if err := c.checkTargeting(l); err != nil {
 				return err
 			}
 			ro, err := rf.rollout(cmd, l.cfg)
@@ -108,6 +113,7 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 	}
 	c.addConfigFlags(cmd)
 	c.addRunFlags(cmd)
+	c.addTargetingFlags(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
 	rf.add(cmd)

@@ -265,7 +265,7 @@ func planMarkdown(w io.Writer, pl *plan.Plan, saved *plan.Saved) {
 			var details []string
 			details = append(details, plan.Verb(ch))
 			switch ch.Action {
-			case plan.Create:
+			case plan.Create, plan.Replace:
 				for _, k := range ch.After.AttrNames() {
 					details = append(details, fmt.Sprintf("%s = %s", k, plan.FormatValue(ch.After.Attrs[k])))
 				}

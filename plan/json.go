@@ -148,6 +148,9 @@ type Inputs struct {
 	// values are not stored, and apply needs them given again.
 	SensitiveVars []string `json:"sensitive_vars,omitempty"`
 	VarFiles      []string `json:"var_files,omitempty"`
+	// Resources and Replace are the --resource and --replace addresses.
+	Resources []string `json:"resources,omitempty"`
+	Replace   []string `json:"replace,omitempty"`
 }
 
 // MissingSensitive returns, for each sensitive variable the plan was

@@ -96,7 +96,7 @@ func (r *Renderer) Change(ch *Change) {
 	col := r.actionColor(ch.Action)
 	fmt.Fprintf(r.W, "%s %s %s\n", r.c(col, fmt.Sprintf("%5s", ch.Action.Symbol())), r.c(bold, ch.Address), r.c(dim, verb(ch)))
 	switch ch.Action {
-	case Create:
+	case Create, Replace:
 		for _, k := range ch.After.AttrNames() {
 			fmt.Fprintf(r.W, "        %s = %s\n", k, formatValue(ch.After.Attrs[k]))
 		}
