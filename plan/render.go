@@ -226,11 +226,22 @@ func contentView(ch *Change) (diff, note string) {
 	return unified(old, after.Data), ""
 }
 
+// TextDiff returns a unified diff of two texts, headed with their names,
+// or false when either is not displayable text.
+func TextDiff(fromName string, from []byte, toName string, to []byte) (string, bool) {
+	if !isText(from) || !isText(to) {
+		return "", false
+	}
+	return unifiedNamed(from, to, fromName, toName), true
+}
+
 // unified returns a unified diff of two texts.
-func unified(a, b []byte) string {
+func unified(a, b []byte) string { return unifiedNamed(a, b, "before", "after") }
+
+func unifiedNamed(a, b []byte, aName, bName string) string {
 	d := difflib.UnifiedDiff{
 		A: splitLines(a), B: splitLines(b),
-		FromFile: "before", ToFile: "after", Context: 3,
+		FromFile: aName, ToFile: bName, Context: 3,
 	}
 	s, _ := difflib.GetUnifiedDiffString(d)
 	// difflib leaves a last line without its newline unmarked.
