@@ -172,7 +172,7 @@ func controllerName() string {
 func (c *common) startRun(command, configDir string, extra func(r *journal.Run)) (*journal.Journal, *journal.Run, error) {
 	now := time.Now()
 	run := &journal.Run{ID: journal.NewID(now), Command: command, Started: now.UTC(), User: currentUser(),
-		Controller: controllerName(), PID: os.Getpid(), ConfigDir: configDir, Target: c.target, Outcome: "running"}
+		Controller: controllerName(), PID: os.Getpid(), ConfigDir: configDir, Target: c.target, Resources: c.resources, Outcome: "running"}
 	if extra != nil {
 		extra(run)
 	}

@@ -187,6 +187,9 @@ func runFacts(run *journal.Run) [][2]string {
 	if run.Target != "" {
 		out = append(out, [2]string{"target", run.Target})
 	}
+	if len(run.Resources) > 0 {
+		out = append(out, [2]string{"resources", strings.Join(run.Resources, ", ")})
+	}
 	out = append(out, [2]string{"config", run.ConfigDir})
 	if run.RevertsRun != "" {
 		out = append(out, [2]string{"reverts", "run " + run.RevertsRun})

@@ -280,3 +280,35 @@ func TestFlagHints(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeKeepsTargeting: resuming a run limited with --resource
+// finishes it for those resources only.
+func TestResumeKeepsTargeting(t *testing.T) {
+	dir, root := rollbackFixture(t)
+	out, errOut, code := tend(t, "apply", "-C", dir, "-y", "--on-failure", "stop", "--resource", "file.three")
+	if code != 1 {
+		t.Fatalf("apply: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	run := lastRun(t, dir)
+	if d := cmp.Diff([]string{"file.three"}, run.Resources); d != "" {
+		t.Errorf("journaled resources: %s", d)
+	}
+	if err := os.Remove(filepath.Join(root, "blocker")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(root, "blocker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := tend(t, "resume", run.ID, "-C", dir, "-y"); code != 0 {
+		t.Fatalf("resume: exit %d\n%s%s", code, out, errOut)
+	}
+	if got := mustRead(t, filepath.Join(root, "blocker", "child")); got != "cannot be written" {
+		t.Errorf("file.three = %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(root, "newdir", "four")); !os.IsNotExist(err) {
+		t.Errorf("resume applied file.four, which the run did not target: %v", err)
+	}
+	if target, _ := os.Readlink(filepath.Join(root, "link")); target != "original-target" {
+		t.Errorf("resume applied symlink.five: link → %q", target)
+	}
+}
