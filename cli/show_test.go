@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/yuin/goldmark/util"
 
 	"github.com/tendhq/tend/journal"
+	"github.com/tendhq/tend/plan"
 )
 
 // mdDoc is what a Markdown document is made of, read from its CommonMark
@@ -378,5 +380,31 @@ func TestMarkdownEscapes(t *testing.T) {
 	}
 	if d := cmp.Diff([]mdCodeBlock{{"diff", "```\ninside\n```\n"}}, doc.Code); d != "" {
 		t.Errorf("fence: %s", d)
+	}
+}
+
+// TestPlanMarkdownHosts: a host that failed to plan gets a heading and
+// its error in a code block; unchanged hosts are listed, not given
+// headings.
+func TestPlanMarkdownHosts(t *testing.T) {
+	pl := &plan.Plan{Target: "all", Hosts: []*plan.HostPlan{
+		{Name: "web1", Err: errors.New("probe: exit status 1:\nsh: 1: `bad`: not found")},
+		{Name: "web2"},
+		{Name: "web_3"},
+	}}
+	var sb strings.Builder
+	planMarkdown(&sb, pl, &plan.Saved{Inputs: plan.Inputs{ConfigDir: "/etc/tend"}})
+	doc := parseMarkdown(t, sb.String())
+	if d := cmp.Diff([]string{"# Plan", "## web1 (failed)"}, doc.Headings); d != "" {
+		t.Errorf("headings: %s\n%s", d, sb.String())
+	}
+	if d := cmp.Diff([]mdCodeBlock{{"text", "probe: exit status 1:\nsh: 1: `bad`: not found\n"}}, doc.Code); d != "" {
+		t.Errorf("code blocks: %s\n%s", d, sb.String())
+	}
+	if len(doc.Tables) != 0 {
+		t.Errorf("tables for hosts without changes: %q", doc.Tables)
+	}
+	if !strings.Contains(sb.String(), "Unchanged: web2, web\\_3.") {
+		t.Errorf("unchanged hosts not listed:\n%s", sb.String())
 	}
 }
