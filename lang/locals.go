@@ -263,8 +263,12 @@ func (c *Config) validate(decl *Variable, v cty.Value, valueRange *hcl.Range) hc
 		msg, ds := val.ErrorMessage.Value(ctx)
 		text := "The value does not meet the variable's validation."
 		if !ds.HasErrors() {
-			if m, err := convert.Convert(msg, cty.String); err == nil && !m.IsNull() && m.IsWhollyKnown() {
-				m, _ = m.Unmark()
+			m, err := convert.Convert(msg, cty.String)
+			switch {
+			case err != nil || m.IsNull() || !m.IsWhollyKnown():
+			case m.ContainsMarked():
+				text = "The value does not meet the variable's validation; its error_message uses a sensitive value, so it is not shown."
+			default:
 				text = m.AsString()
 			}
 		}

@@ -205,6 +205,20 @@ variable "env" {
   }
 }
 `, "bad.vars.hcl": "env = \"Dev\"\n"})
+	// A message holding a sensitive value is not shown.
+	sc := load(t, map[string]string{"main.hcl": `
+variable "pw" {
+  sensitive = true
+  validation {
+    condition     = can(regex("^.{12,}$", var.pw))
+    error_message = "too short: ${var.pw}"
+  }
+}
+`})
+	_, diags := sc.Values(VarInputs{Flags: []string{"pw=VALCANARY"}, Env: []string{}})
+	if len(diags) != 1 || strings.Contains(diags[0].Detail, "VALCANARY") || !strings.Contains(diags[0].Detail, "uses a sensitive value") {
+		t.Errorf("sensitive message: %s", diags.Error())
+	}
 	if vals, diags := c.Values(VarInputs{Env: []string{}}); diags.HasErrors() || vals["port"].AsBigFloat().String() != "8080" {
 		t.Fatalf("defaults should pass: %s", diags.Error())
 	}
