@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -310,5 +312,45 @@ func TestResumeKeepsTargeting(t *testing.T) {
 	}
 	if target, _ := os.Readlink(filepath.Join(root, "link")); target != "original-target" {
 		t.Errorf("resume applied symlink.five: link → %q", target)
+	}
+}
+
+// TestReplaceAfterLockWait: a replace planned while another run holds
+// the host is still made after waiting for the lock, though the host,
+// read again, matches.
+func TestReplaceAfterLockWait(t *testing.T) {
+	root := t.TempDir()
+	dirA, dirB := t.TempDir(), t.TempDir()
+	writeFiles(t, dirA, map[string]string{"main.hcl": lockConfig(root, "A")})
+	writeFiles(t, dirB, map[string]string{"main.hcl": fmt.Sprintf(`
+exec "again" {
+  command = "echo ran >> %[1]s/count"
+  creates = "%[1]s/count"
+}
+`, root)})
+	writeFiles(t, root, map[string]string{"count": "ran\n"})
+	a := make(chan string, 1)
+	go func() {
+		var out strings.Builder
+		code := Run(context.Background(), []string{"apply", "-C", dirA, "-y"}, IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out})
+		a <- fmt.Sprintf("exit %d\n%s", code, out.String())
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(root, ".holding-A")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first run never started holding the host:\n%s", <-a)
+		}
+	}
+	out, errOut, code := tend(t, "apply", "-C", dirB, "-y", "--replace", "exec.again", "--lock-timeout", "20s")
+	if outA := <-a; !strings.HasPrefix(outA, "exit 0") {
+		t.Fatalf("first apply:\n%s", outA)
+	}
+	if code != 0 {
+		t.Fatalf("apply --replace: exit %d\n%s%s", code, out, errOut)
+	}
+	if got := mustRead(t, filepath.Join(root, "count")); got != "ran\nran\n" {
+		t.Errorf("count = %q: the replace was dropped after waiting for the lock\n%s", got, out)
 	}
 }

@@ -40,7 +40,7 @@ type Planner struct {
 	// checks them first.
 	Resources []string
 	// Replace are resources or instances planned as replaced even when
-	// they match (--replace; see replaceBase).
+	// they match (--replace; see ReplaceBase).
 	Replace []string
 
 	targetOnce sync.Once
@@ -482,7 +482,7 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 				if desire.Content != nil {
 					changed = append(changed, "content")
 				}
-				cur = replaceBase(typ, cur, desire)
+				cur = ReplaceBase(typ, cur, desire)
 				notes = append(notes, "replaced as asked (--replace): made again from its configuration")
 			case Delete:
 				notes = append(notes, "not replaced (--replace): the configuration removes it")

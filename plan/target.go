@@ -107,13 +107,13 @@ func replaced(addrs []string, in *lang.Instance) bool {
 	return slices.Contains(addrs, in.Addr) || slices.Contains(addrs, in.Resource.Addr())
 }
 
-// replaceBase is the current state a replaced resource is applied from:
+// ReplaceBase is the current state a replaced resource is applied from:
 // what the host holds, without the attributes the configuration sets and
 // without its content, so apply makes each of them again. It stays
 // present: what apply replaces is kept for rollback (a file's content is
 // backed up) as for any update.
 // The attributes naming the resource (resources.Identifier) are kept.
-func replaceBase(typ resources.Type, cur, desire *resources.State) *resources.State {
+func ReplaceBase(typ resources.Type, cur, desire *resources.State) *resources.State {
 	var ident []string
 	if id, ok := typ.(resources.Identifier); ok {
 		ident = id.Identity()
