@@ -52,17 +52,22 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 					return err
 				}
 				saved = s
-				if cmd.Flags().Changed("chdir") || cmd.Flags().Changed("inventory") || cmd.Flags().Changed("target") || cmd.Flags().Changed("var-file") {
-					return fmt.Errorf("a saved plan carries its configuration directory, inventory, target and variable files; do not give them again")
+				if cmd.Flags().Changed("chdir") || cmd.Flags().Changed("inventory") || cmd.Flags().Changed("target") || cmd.Flags().Changed("var-file") ||
+					cmd.Flags().Changed("resource") || cmd.Flags().Changed("replace") {
+					return fmt.Errorf("a saved plan carries its configuration directory, inventory, target, --resource, --replace and variable files; do not give them again")
 				}
 				if errs := s.Inputs.MissingSensitive(func(n string) bool { return givenAgain(c.vars, n) }); len(errs) > 0 {
 					return errors.Join(errs...)
 				}
 				c.dir, c.inventories, c.target, c.varFiles = s.Inputs.ConfigDir, s.Inputs.Inventories, s.Inputs.Target, s.Inputs.VarFiles
+				c.resources, c.replace = s.Inputs.Resources, s.Inputs.Replace
 				c.vars = append(append([]string{}, s.Inputs.Vars...), c.vars...)
 			}
 			l, err := c.load(true)
 			if err != nil {
+				return err
+			}
+			if err := c.checkTargeting(l); err != nil {
 				return err
 			}
 			ro, err := rf.rollout(cmd, l.cfg)
@@ -116,6 +121,7 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 	}
 	c.addConfigFlags(cmd)
 	c.addRunFlags(cmd)
+	c.addTargetingFlags(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
 	rf.add(cmd)
@@ -174,7 +180,7 @@ func controllerName() string {
 func (c *common) startRun(command, configDir string, extra func(r *journal.Run)) (*journal.Journal, *journal.Run, error) {
 	now := time.Now()
 	run := &journal.Run{ID: journal.NewID(now), Command: command, Started: now.UTC(), User: currentUser(),
-		Controller: controllerName(), PID: os.Getpid(), ConfigDir: configDir, Target: c.target, Outcome: "running"}
+		Controller: controllerName(), PID: os.Getpid(), ConfigDir: configDir, Target: c.target, Resources: c.resources, Outcome: "running"}
 	if extra != nil {
 		extra(run)
 	}

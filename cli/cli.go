@@ -164,6 +164,15 @@ type common struct {
 	lockTimeout time.Duration
 	vaultIDs    []string // --vault-id
 	vaultFiles  []string // --vault-password-file
+	resources   []string // --resource
+	replace     []string // --replace
+}
+
+// addTargetingFlags adds --resource and --replace (plan and apply).
+func (c *common) addTargetingFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVar(&c.resources, "resource", nil, "plan only this resource address (TYPE.NAME or TYPE.NAME[\"key\"]) and what it depends on or notifies (repeatable)")
+	f.StringArrayVar(&c.replace, "replace", nil, "plan this resource address as replaced, made again from its configuration even when it matches (repeatable)")
 }
 
 // addRunFlags adds the flags of commands that change hosts.
@@ -212,9 +221,10 @@ func newRoot(io IO) *cobra.Command {
 		SilenceErrors: true,
 		Version:       Version,
 	}
+	root.SetFlagErrorFunc(flagHint)
 	root.AddCommand(
 		validateCmd(io), fmtCmd(io), inventoryCmd(io), factsCmd(io), planCmd(io),
-		applyCmd(io), driftCmd(io), patchCmd(io), runsCmd(io), rollbackCmd(io), resumeCmd(io), versionCmd(io),
+		applyCmd(io), driftCmd(io), patchCmd(io), runsCmd(io), rollbackCmd(io), resumeCmd(io), showCmd(io), versionCmd(io),
 	)
 	return root
 }
@@ -316,6 +326,9 @@ func (c *common) load(needConfig bool) (*loaded, error) {
 	hosts, err := l.inv.SelectString(c.target)
 	if err != nil {
 		c.printDiags(l.files, diags)
+		if l.cfg != nil && l.cfg.Resource(plan.ResourceOf(c.target)) != nil {
+			return nil, fmt.Errorf("--target %q: %w (--target selects hosts; to plan one resource use --resource %s)", c.target, err, c.target)
+		}
 		return nil, fmt.Errorf("--target %q: %w", c.target, err)
 	}
 	c.printDiags(l.files, diags)
@@ -328,7 +341,8 @@ func (c *common) load(needConfig bool) (*loaded, error) {
 
 // planner returns a planner for the loaded configuration.
 func (c *common) planner(l *loaded) *plan.Planner {
-	return &plan.Planner{Config: l.cfg, Vars: l.vars, Inventory: l.inv, Connect: c.connector(), Parallel: c.parallel}
+	return &plan.Planner{Config: l.cfg, Vars: l.vars, Inventory: l.inv, Connect: c.connector(), Parallel: c.parallel,
+		Resources: c.resources, Replace: c.replace}
 }
 
 // closeAll closes every host connection of a plan.
@@ -348,4 +362,39 @@ func plural(n int, one, many string) string {
 		return fmt.Sprintf("%d %s", n, one)
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// flagHint adds, to an unknown flag's error, the flag tend has for what
+// a Terraform or Ansible habit reached for.
+func flagHint(cmd *cobra.Command, err error) error {
+	msg := err.Error()
+	name := ""
+	switch {
+	case strings.HasPrefix(msg, "unknown flag: --"):
+		name, _, _ = strings.Cut(strings.TrimPrefix(msg, "unknown flag: --"), "=")
+	case strings.HasPrefix(msg, "unknown shorthand flag: '"):
+		name = strings.TrimPrefix(msg, "unknown shorthand flag: '")
+		name, _, _ = strings.Cut(name, "'")
+	default:
+		return err
+	}
+	hint := ""
+	switch name {
+	case "auto-approve":
+		if cmd.Flags().Lookup("yes") != nil {
+			hint = "did you mean -y (--yes)?"
+		} else {
+			hint = fmt.Sprintf("tend %s never asks for approval", cmd.Name())
+		}
+	case "check":
+		hint = "to see what would change without changing anything, use tend plan"
+	case "limit", "l":
+		if cmd.Flags().Lookup("target") != nil {
+			hint = "tend selects hosts with --target PATTERN (-t), in Ansible's pattern syntax"
+		}
+	}
+	if hint == "" {
+		return err
+	}
+	return fmt.Errorf("%w; %s", err, hint)
 }

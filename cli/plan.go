@@ -31,6 +31,9 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.`,
 			if err != nil {
 				return err
 			}
+			if err := c.checkTargeting(l); err != nil {
+				return err
+			}
 			pl, err := c.makePlan(cmd, l)
 			defer closeAll(pl)
 			if err != nil {
@@ -64,6 +67,7 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.`,
 		},
 	}
 	c.addConfigFlags(cmd)
+	c.addTargetingFlags(cmd)
 	cmd.Flags().StringVar(&out, "out", "", "save the plan to FILE for `tend apply FILE`")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON (docs/json.md)")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes (0 none, 1 error)")
@@ -89,6 +93,15 @@ func (c *common) makePlan(cmd *cobra.Command, l *loaded) (*plan.Plan, error) {
 	return pl, nil
 }
 
+// checkTargeting refuses --resource and --replace addresses the
+// configuration does not declare.
+func (c *common) checkTargeting(l *loaded) error {
+	if err := plan.CheckAddrs(l.cfg, "--resource", c.resources); err != nil {
+		return err
+	}
+	return plan.CheckAddrs(l.cfg, "--replace", c.replace)
+}
+
 // inputs records what a saved plan was made from: the values of
 // sensitive variables given with -var are left out, only their names
 // kept.
@@ -100,7 +113,7 @@ func (c *common) inputs(cfg *lang.Config) plan.Inputs {
 		}
 		return a
 	}
-	in := plan.Inputs{ConfigDir: abs(c.dir), Target: c.target}
+	in := plan.Inputs{ConfigDir: abs(c.dir), Target: c.target, Resources: c.resources, Replace: c.replace}
 	seen := map[string]bool{}
 	for _, kv := range c.vars {
 		name, _, _ := strings.Cut(kv, "=")

@@ -19,8 +19,8 @@ func resumeCmd(io IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "resume RUN-ID",
 		Short: "Finish a failed or interrupted apply from its journal",
-		Long: `Plan the run's hosts again, from the run's configuration directory and
-target, and apply what is still to do: the changes the run did not make,
+		Long: `Plan the run's hosts again, from the run's configuration directory,
+target and --resource addresses, and apply what is still to do: the changes the run did not make,
 and the refreshes (restarts) its changes notified that never ran. Changes
 of the run whose outcome was unknown are settled from the new plan (made
 when the host already holds them, not applied otherwise). The resume
@@ -47,6 +47,9 @@ what both made.`,
 			if !cmd.Flags().Changed("target") {
 				c.target = run.Target
 			}
+			// A run limited to some resources is finished for them only
+			// (--replace is not carried over: what it made again is made).
+			c.resources = run.Resources
 			l, err := c.load(true)
 			if err != nil {
 				return err

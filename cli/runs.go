@@ -156,16 +156,30 @@ before the run.`,
 				return nil
 			}
 			var hosts []*engine.RevertHost
+			tasks := map[string][]*previewTask{}
 			for _, name := range order {
 				rh := byName[name]
 				hosts = append(hosts, rh)
+				for k, re := range rh.Entries {
+					if t := contentRestore(chainEntry(from[name][k].run, from[name][k].h, from[name][k].e), re, rh.Windows); t != nil {
+						tasks[name] = append(tasks[name], t)
+					}
+				}
+			}
+			previews := c.previewContents(cmd.Context(), hosts, tasks)
+			for _, name := range order {
+				rh := byName[name]
 				fmt.Fprintf(w, "%s\n", name)
 				for k, re := range rh.Entries {
-					what := describeRevert(chainEntry(from[name][k].run, from[name][k].h, from[name][k].e), re.Type)
+					e := chainEntry(from[name][k].run, from[name][k].h, from[name][k].e)
+					what := describeRevert(e, re.Type)
 					if re.Unknown {
 						what += " (its outcome is unknown: the host is read first)"
 					}
 					fmt.Fprintf(w, "  ↶ %s %s\n", re.Address, what)
+					if p, ok := previews[re]; ok {
+						printContentPreview(w, e, p)
+					}
 					if re.UndoErr != nil {
 						fmt.Fprintf(w, "    ! %v\n", re.UndoErr)
 					}
@@ -275,11 +289,7 @@ func describeRevert(e *journal.Entry, typ resources.Type) string {
 	}
 	var what []string
 	if e.Before.Content != nil && e.After != nil && e.After.Content != nil && e.Before.Content.SHA256 != e.After.Content.SHA256 {
-		if e.Before.Content.Sensitive {
-			what = append(what, "content (sensitive)")
-		} else {
-			what = append(what, fmt.Sprintf("content (sha256 %.12s)", e.Before.Content.SHA256))
-		}
+		what = append(what, "content")
 	}
 	// What it restores, beside the attributes naming it: what the
 	// configuration can set (the schema's attributes), not what a probe

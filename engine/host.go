@@ -120,10 +120,15 @@ func (a *hostRun) replan(ctx context.Context) error {
 			}
 		}
 		act, changed := plan.Diff(cur[i], after)
+		before := cur[i]
+		if ch.Action == plan.Replace && (act == plan.NoOp || act == plan.Update) {
+			// Asked to be made again (--replace): still is.
+			act, changed, before = plan.Replace, ch.Changed, plan.ReplaceBase(ch.Resource, cur[i], after)
+		}
 		if act != ch.Action || (ch.Before != nil && !atBefore(cur[i], ch.Before)) {
 			moved = append(moved, ch.Address)
 		}
-		ch.Before, ch.After, ch.Action, ch.Changed = cur[i], after, act, changed
+		ch.Before, ch.After, ch.Action, ch.Changed = before, after, act, changed
 	}
 	if len(moved) == 0 {
 		return nil

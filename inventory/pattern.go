@@ -7,7 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/tendhq/tend/lang"
 )
 
 // ErrEmptyPattern is returned for a pattern with no terms: selecting
@@ -495,45 +496,9 @@ func (s *subscript) apply(hs []*Host, raw string) ([]*Host, error) {
 // suggest returns the host or group name closest to name, if it is close
 // enough to be a likely typo.
 func (inv *Inventory) suggest(name string) string {
-	best, bestDist := "", 3
-	consider := func(c string) {
-		d := editDistance(name, c)
-		if d < bestDist && d < utf8.RuneCountInString(name) {
-			best, bestDist = c, d
-		}
-	}
-	for _, g := range inv.Groups() {
-		consider(g)
-	}
+	names := inv.Groups()
 	for _, h := range inv.hosts {
-		consider(h.Name)
+		names = append(names, h.Name)
 	}
-	return best
-}
-
-// editDistance is the optimal string alignment distance: Levenshtein plus
-// swapping two adjacent letters as one edit, the commonest typo ("wbe").
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
+	return lang.Suggest(name, names)
 }

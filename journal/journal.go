@@ -56,6 +56,9 @@ type Run struct {
 	User      string    `json:"user"`
 	ConfigDir string    `json:"config_dir"`
 	Target    string    `json:"target,omitempty"`
+	// Resources are the --resource addresses the run was limited to (a
+	// resume keeps to them).
+	Resources []string `json:"resources,omitempty"`
 	// Controller (host name) and PID are of the process that last opened
 	// the journal for writing.
 	Controller string `json:"controller,omitempty"`

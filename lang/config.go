@@ -23,7 +23,10 @@ type Config struct {
 	Dir       string
 	Parser    *hclparse.Parser
 	Variables map[string]*Variable
-	Roles     []*Role
+	// Locals are the values of locals blocks, by name.
+	Locals     map[string]*Local
+	localOrder []*Local
+	Roles      []*Role
 	// Rollout is the rollout block, nil when there is none.
 	Rollout *Rollout
 	// Resources in declaration order.
@@ -56,6 +59,8 @@ type Variable struct {
 	Default     cty.Value
 	Description string
 	Sensitive   bool
+	// Validations are its validation blocks, in order.
+	Validations []*Validation
 	DeclRange   hcl.Range
 }
 
@@ -100,6 +105,15 @@ func (r *Resource) references() []hcl.Traversal {
 // Addr is the resource's address, TYPE.NAME.
 func (r *Resource) Addr() string { return r.Type.Name() + "." + r.Name }
 
+// Addrs returns every resource's address, in declaration order.
+func (c *Config) Addrs() []string {
+	out := make([]string, len(c.Resources))
+	for i, r := range c.Resources {
+		out[i] = r.Addr()
+	}
+	return out
+}
+
 // Resource returns the resource with the given address, or nil.
 func (c *Config) Resource(addr string) *Resource { return c.byAddr[addr] }
 
@@ -124,6 +138,7 @@ func Load(dir string, types []resources.Type) (*Config, hcl.Diagnostics) {
 		Dir:       dir,
 		Parser:    hclparse.NewParser(),
 		Variables: map[string]*Variable{},
+		Locals:    map[string]*Local{},
 		byAddr:    map[string]*Resource{},
 		types:     resources.ByName(types),
 		files:     &fileCache{},
@@ -172,6 +187,7 @@ func (c *Config) bodySchema(top bool) *hcl.BodySchema {
 		s.Blocks = append(s.Blocks,
 			hcl.BlockHeaderSchema{Type: "variable", LabelNames: []string{"name"}},
 			hcl.BlockHeaderSchema{Type: "role", LabelNames: []string{"name"}},
+			hcl.BlockHeaderSchema{Type: "locals"},
 			hcl.BlockHeaderSchema{Type: "rollout"})
 	} else {
 		s.Attributes = []hcl.AttributeSchema{{Name: "hosts", Required: true}}
@@ -198,6 +214,8 @@ func (c *Config) loadBody(body hcl.Body, role *Role) hcl.Diagnostics {
 			diags = append(diags, c.loadVariable(b)...)
 		case "rollout":
 			diags = append(diags, c.loadRollout(b)...)
+		case "locals":
+			diags = append(diags, c.loadLocals(b)...)
 		case "role":
 			r := &Role{Name: b.Labels[0], DeclRange: b.DefRange}
 			for _, o := range c.Roles {
@@ -219,7 +237,10 @@ func (c *Config) loadVariable(b *hcl.Block) hcl.Diagnostics {
 	v := &Variable{Name: b.Labels[0], Type: cty.DynamicPseudoType, DeclRange: b.DefRange}
 	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "type"}, {Name: "default"}, {Name: "description"}, {Name: "sensitive"},
-	}})
+	}, Blocks: []hcl.BlockHeaderSchema{{Type: "validation"}}})
+	for _, vb := range content.Blocks {
+		diags = append(diags, c.loadValidation(v, vb)...)
+	}
 	if !hclsyntaxValidName(v.Name) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid variable name",
 			Detail: "A name must start with a letter and may contain letters, digits, underscores and dashes.", Subject: b.LabelRanges[0].Ptr()})
@@ -343,7 +364,7 @@ func traversalList(expr hcl.Expression) ([]hcl.Traversal, hcl.Diagnostics) {
 // resolveReferences checks every reference in resource bodies and
 // meta-arguments and records the dependencies they imply.
 func (c *Config) resolveReferences() hcl.Diagnostics {
-	var diags hcl.Diagnostics
+	diags := c.resolveLocals()
 	for _, r := range c.Resources {
 		deps := map[string]bool{}
 		for _, tr := range r.references() {
@@ -391,15 +412,10 @@ func (c *Config) checkReference(r *Resource, tr hcl.Traversal) (string, hcl.Diag
 	root := tr.RootName()
 	switch root {
 	case "var":
-		name := stepName(tr, 1)
-		if name == "" {
-			return "", nil
-		}
-		if _, ok := c.Variables[name]; !ok {
-			return "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Reference to undeclared variable",
-				Detail: fmt.Sprintf("No variable named %q is declared. Declare it with a variable \"%s\" {} block.", name, name), Subject: tr.SourceRange().Ptr()}}
-		}
-		return "", nil
+		return "", c.checkVarRef(tr)
+	case "local":
+		_, diags := c.checkLocalRef(tr)
+		return "", diags
 	case "host":
 		return "", nil
 	case "each":
@@ -412,8 +428,39 @@ func (c *Config) checkReference(r *Resource, tr hcl.Traversal) (string, hcl.Diag
 	if _, ok := c.types[root]; ok {
 		return c.resourceAddr(tr, "")
 	}
-	return "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown reference",
-		Detail: fmt.Sprintf("%q is not a variable, resource type or host attribute. References start with var., host., each. or a resource type such as file.", root), Subject: tr.SourceRange().Ptr()}}
+	return "", hcl.Diagnostics{c.unknownRoot(tr)}
+}
+
+// checkVarRef checks a reference to var.NAME.
+func (c *Config) checkVarRef(tr hcl.Traversal) hcl.Diagnostics {
+	name := stepName(tr, 1)
+	if name == "" {
+		return nil
+	}
+	if _, ok := c.Variables[name]; !ok {
+		hint := didYouMean(name, c.varNames())
+		if hint == "" {
+			hint = fmt.Sprintf(" Declare it with a variable \"%s\" {} block.", name)
+		} else {
+			hint = strings.Replace(hint, "mean ", "mean var.", 1)
+		}
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Reference to undeclared variable",
+			Detail: fmt.Sprintf("No variable named %q is declared.%s", name, hint), Subject: tr.SourceRange().Ptr()}}
+	}
+	return nil
+}
+
+// unknownRoot reports a reference whose first name is nothing tend knows.
+func (c *Config) unknownRoot(tr hcl.Traversal) *hcl.Diagnostic {
+	root := tr.RootName()
+	roots := []string{"var", "local", "host", "each"}
+	for n := range c.types {
+		roots = append(roots, n)
+	}
+	sort.Strings(roots[4:])
+	hint := didYouMean(root, roots)
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown reference",
+		Detail: fmt.Sprintf("%q is not a variable, local value, resource type or host attribute. References start with var., local., host., each. or a resource type such as file.%s", root, hint), Subject: tr.SourceRange().Ptr()}
 }
 
 func stepName(tr hcl.Traversal, i int) string {
@@ -437,7 +484,7 @@ func (c *Config) resourceAddr(tr hcl.Traversal, what string) (string, hcl.Diagno
 	addr := root + "." + name
 	if _, ok := c.byAddr[addr]; !ok {
 		return "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Reference to undeclared resource",
-			Detail: fmt.Sprintf("No resource %s is declared in this configuration.", addr), Subject: tr.SourceRange().Ptr()}}
+			Detail: fmt.Sprintf("No resource %s is declared in this configuration.%s", addr, didYouMean(addr, c.Addrs())), Subject: tr.SourceRange().Ptr()}}
 	}
 	return addr, nil
 }

@@ -73,10 +73,23 @@ func (c *Config) functions() map[string]function.Function {
 
 // RoleHosts evaluates each role's hosts pattern (which may use var.*).
 func (c *Config) RoleHosts(vars map[string]cty.Value) (map[*Role]string, hcl.Diagnostics) {
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)}, Functions: c.functions()}
+	varVal := cty.ObjectVal(vars)
+	locals, diags := c.localsValue(varVal, cty.NilVal)
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": varVal, "local": locals}, Functions: c.functions()}
 	out := map[*Role]string{}
-	var diags hcl.Diagnostics
 	for _, r := range c.Roles {
+		usesHost := false
+		for _, tr := range r.HostsExpr.Variables() {
+			if host, _ := c.localUsesHost(tr); host {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid hosts pattern",
+					Detail:  fmt.Sprintf("Role %q: local.%s depends on the host, and a role's hosts are chosen before any host is.", r.Name, stepName(tr, 1)),
+					Subject: tr.SourceRange().Ptr()})
+				usesHost = true
+			}
+		}
+		if usesHost {
+			continue
+		}
 		v, ds := r.HostsExpr.Value(ctx)
 		diags = append(diags, ds...)
 		if ds.HasErrors() {
@@ -124,7 +137,7 @@ func (c *Config) Expand(vars map[string]cty.Value, h HostScope, selected func(*R
 	free := c.hostFreeResources()
 	values := map[string]map[string]cty.Value{} // type → name → value
 	var out []*Instance
-	var diags hcl.Diagnostics
+	localVal, diags := c.localsValue(varVal, hostVal)
 	applies := map[string]bool{}
 	for _, r := range c.Order() {
 		if r.Role != nil && !selected(r.Role) {
@@ -148,7 +161,7 @@ func (c *Config) Expand(vars map[string]cty.Value, h HostScope, selected func(*R
 			ev = c.sharedEvaluation(r, vars)
 		}
 		if ev == nil {
-			ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": varVal, "host": hostVal}, Functions: fns}
+			ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": varVal, "host": hostVal, "local": localVal}, Functions: fns}
 			for _, d := range r.Deps {
 				// Only the types the resource refers to (or follows).
 				t, _, _ := strings.Cut(d, ".")
@@ -199,7 +212,7 @@ func (c *Config) hostFreeResources() map[*Resource]bool {
 		for _, r := range c.Order() {
 			free := true
 			for _, tr := range r.references() {
-				if tr.RootName() == "host" {
+				if host, _ := c.localUsesHost(tr); host || tr.RootName() == "host" {
 					free = false
 					break
 				}

@@ -14,7 +14,7 @@ func (c *Config) UsesFacts() bool {
 	c.factsOnce.Do(func() {
 		for _, r := range c.Resources {
 			for _, tr := range r.references() {
-				if readsFacts(tr) {
+				if _, facts := c.localUsesHost(tr); facts || readsFacts(tr) {
 					c.usesFacts = true
 					return
 				}

@@ -90,7 +90,8 @@ func (c *Config) Values(in VarInputs) (map[string]cty.Value, hcl.Diagnostics) {
 		delete(rng, name)
 	}
 	out := map[string]cty.Value{}
-	for name, decl := range c.Variables {
+	for _, name := range c.varNames() {
+		decl := c.Variables[name]
 		v, ok := raw[name]
 		if !ok {
 			if decl.Default == cty.NilVal {
@@ -115,6 +116,12 @@ func (c *Config) Values(in VarInputs) (map[string]cty.Value, hcl.Diagnostics) {
 		if decl.Sensitive {
 			redact.Default.AddValue(cv)
 			cv = cv.Mark(Sensitive)
+		}
+		if ds := c.validate(decl, cv, rng[name]); len(ds) > 0 {
+			diags = append(diags, ds...)
+			if ds.HasErrors() {
+				continue
+			}
 		}
 		out[name] = cv
 	}

@@ -42,18 +42,21 @@ type JSONHost struct {
 
 // JSONChange is one resource instance of a JSON plan.
 type JSONChange struct {
-	Address      string           `json:"address"`
-	Type         string           `json:"type"`
-	Action       Action           `json:"action"`
-	Changed      []string         `json:"changed,omitempty"`
-	Before       *resources.State `json:"before"`
-	After        *resources.State `json:"after"`
-	ContentDiff  string           `json:"content_diff,omitempty"`
-	Irreversible string           `json:"irreversible,omitempty"`
-	Deferred     string           `json:"deferred,omitempty"`
-	Notes        []string         `json:"notes,omitempty"`
-	DependsOn    []string         `json:"depends_on,omitempty"`
-	NotifiedBy   []string         `json:"notified_by,omitempty"`
+	Address     string           `json:"address"`
+	Type        string           `json:"type"`
+	Action      Action           `json:"action"`
+	Changed     []string         `json:"changed,omitempty"`
+	Before      *resources.State `json:"before"`
+	After       *resources.State `json:"after"`
+	ContentDiff string           `json:"content_diff,omitempty"`
+	// ContentNote says what changed in the content when no diff can be
+	// shown (sensitive, too large, binary).
+	ContentNote  string   `json:"content_note,omitempty"`
+	Irreversible string   `json:"irreversible,omitempty"`
+	Deferred     string   `json:"deferred,omitempty"`
+	Notes        []string `json:"notes,omitempty"`
+	DependsOn    []string `json:"depends_on,omitempty"`
+	NotifiedBy   []string `json:"notified_by,omitempty"`
 	// Fingerprints identify the before and after states (sensitive
 	// values included, as digests), so a saved plan can be checked for
 	// staleness without holding the values.
@@ -85,9 +88,13 @@ func (p *Plan) JSON() *JSONPlan {
 			jh.Facts = &f
 		}
 		for _, ch := range h.Changes {
+			var diff, note string
+			if changesContent(ch) {
+				diff, note = contentView(ch)
+			}
 			jh.Changes = append(jh.Changes, JSONChange{
 				Address: ch.Address, Type: ch.Type, Action: ch.Action, Changed: ch.Changed,
-				Before: ch.Before, After: ch.After, ContentDiff: ContentDiff(ch),
+				Before: ch.Before, After: ch.After, ContentDiff: diff, ContentNote: note,
 				Irreversible: ch.Irreversible, Deferred: ch.Deferred, Notes: ch.Notes, DependsOn: ch.Deps, NotifiedBy: ch.NotifiedBy,
 				BeforeFingerprint: Fingerprint(ch.Before), AfterFingerprint: Fingerprint(ch.After),
 			})
@@ -176,6 +183,9 @@ type Inputs struct {
 	// values are not stored, and apply needs them given again.
 	SensitiveVars []string `json:"sensitive_vars,omitempty"`
 	VarFiles      []string `json:"var_files,omitempty"`
+	// Resources and Replace are the --resource and --replace addresses.
+	Resources []string `json:"resources,omitempty"`
+	Replace   []string `json:"replace,omitempty"`
 }
 
 // MissingSensitive returns, for each sensitive variable the plan was

@@ -89,6 +89,10 @@ type Change struct {
 	Resource resources.Type
 	Config   cty.Value
 	Instance *lang.Instance
+
+	// saved holds, for a change read back from a saved plan, how its
+	// content change was shown when it was planned.
+	saved *savedContent
 }
 
 // HasChange reports whether applying the change does anything.

@@ -34,6 +34,17 @@ type Planner struct {
 	Parallel int
 	// Progress, when set, is told when each host is done.
 	Progress func(h *HostPlan)
+	// Resources, when set, are the only resources planned (--resource):
+	// addresses of resources (TYPE.NAME) or instances (TYPE.NAME["key"]),
+	// and, whole, every resource they depend on or notify. CheckAddrs
+	// checks them first.
+	Resources []string
+	// Replace are resources or instances planned as replaced even when
+	// they match (--replace; see ReplaceBase).
+	Replace []string
+
+	targetOnce sync.Once
+	targets    *targeting
 
 	roles map[*lang.Role]map[string]bool
 
@@ -177,6 +188,16 @@ func (p *Planner) expand(h *inventory.Host, facts cty.Value, static bool) (*eval
 		func(r *lang.Role) bool { return p.roles[r][h.Name] })
 	if diags.HasErrors() {
 		return nil, diags
+	}
+	p.targetOnce.Do(func() { p.targets = newTargeting(p.Config, p.Resources) })
+	if p.targets != nil {
+		kept := insts[:0:0]
+		for _, in := range insts {
+			if p.targets.keep(in) {
+				kept = append(kept, in)
+			}
+		}
+		insts = kept
 	}
 	ev := &evaluated{insts: insts, wants: make(map[string]*resources.State, len(insts))}
 	keys := map[string]*lang.Instance{}
@@ -453,11 +474,26 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 			cur.Content.Sensitive = true
 		}
 		act, changed := Diff(cur, desire)
+		var notes []string
+		if replaced(p.Replace, in) {
+			switch act {
+			case NoOp, Update:
+				act, changed = Replace, desire.AttrNames()
+				if desire.Content != nil {
+					changed = append(changed, "content")
+				}
+				cur = ReplaceBase(typ, cur, desire)
+				notes = append(notes, "replaced as asked (--replace): made again from its configuration")
+			case Delete:
+				notes = append(notes, "not replaced (--replace): the configuration removes it")
+			}
+		}
 		ch := &Change{Address: in.Addr, Type: typ.Name(), Action: act, Before: cur, After: desire,
 			Changed: changed, Resource: typ, Config: in.Config, Instance: in}
 		if n, ok := typ.(resources.Noter); ok {
 			ch.Notes = n.Notes(cur, desire)
 		}
+		ch.Notes = append(ch.Notes, notes...)
 		if ir, ok := typ.(resources.Irreversibler); ok && act != NoOp {
 			ch.Irreversible = ir.Irreversible(cur, desire)
 		}

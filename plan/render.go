@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -95,7 +96,7 @@ func (r *Renderer) Change(ch *Change) {
 	col := r.actionColor(ch.Action)
 	fmt.Fprintf(r.W, "%s %s %s\n", r.c(col, fmt.Sprintf("%5s", ch.Action.Symbol())), r.c(bold, ch.Address), r.c(dim, verb(ch)))
 	switch ch.Action {
-	case Create:
+	case Create, Replace:
 		for _, k := range ch.After.AttrNames() {
 			fmt.Fprintf(r.W, "        %s = %s\n", k, formatValue(ch.After.Attrs[k]))
 		}
@@ -133,6 +134,9 @@ func (r *Renderer) Change(ch *Change) {
 	}
 }
 
+// Verb says what applying the change does ("will be created").
+func Verb(ch *Change) string { return verb(ch) }
+
 func verb(ch *Change) string {
 	switch ch.Action {
 	case Create:
@@ -156,27 +160,14 @@ func verb(ch *Change) string {
 }
 
 // content prints a content change as a unified diff when both sides are
-// known, displayable text and not sensitive.
+// known, displayable text and not sensitive, and otherwise a line saying
+// what changed.
 func (r *Renderer) content(ch *Change) {
-	before, after := ch.Before.Content, ch.After.Content
-	if after.Sensitive || (before != nil && before.Sensitive) {
-		fmt.Fprintf(r.W, "        content: (sensitive, %d bytes)\n", after.Size)
+	diff, note := contentView(ch)
+	if diff == "" {
+		fmt.Fprintf(r.W, "        content: %s\n", note)
 		return
 	}
-	var old []byte
-	if before != nil {
-		if !before.Known {
-			fmt.Fprintf(r.W, "        content: %s (%d bytes) → %s (%d bytes); too large to show\n",
-				short(before.SHA256), before.Size, short(after.SHA256), after.Size)
-			return
-		}
-		old = before.Data
-	}
-	if !isText(old) || !isText(after.Data) {
-		fmt.Fprintf(r.W, "        content: binary, %d → %d bytes (sha256 %s)\n", len(old), after.Size, short(after.SHA256))
-		return
-	}
-	diff := unified(old, after.Data)
 	fmt.Fprintln(r.W, "        content:")
 	for _, l := range strings.Split(strings.TrimRight(diff, "\n"), "\n") {
 		col := ""
@@ -194,11 +185,63 @@ func (r *Renderer) content(ch *Change) {
 	}
 }
 
+// changesContent reports whether a change writes content: one created or
+// replaced with content, or updated where content differs.
+func changesContent(ch *Change) bool {
+	switch ch.Action {
+	case Create, Replace:
+		return ch.After != nil && ch.After.Content != nil
+	case Update:
+		return slices.Contains(ch.Changed, "content")
+	}
+	return false
+}
+
+// contentView returns a content change's unified diff, or, when it
+// cannot be shown (sensitive, too large, binary), a note saying what
+// changed. A change rebuilt from a saved plan has no content bytes: the
+// diff and note computed when it was planned stand in for them.
+func contentView(ch *Change) (diff, note string) {
+	if ch.saved != nil {
+		return ch.saved.diff, ch.saved.note
+	}
+	before, after := ch.Before.Content, ch.After.Content
+	if after == nil {
+		return "", ""
+	}
+	if after.Sensitive || (before != nil && before.Sensitive) {
+		return "", fmt.Sprintf("(sensitive, %d bytes)", after.Size)
+	}
+	var old []byte
+	if before != nil {
+		if !before.Known {
+			return "", fmt.Sprintf("%s (%d bytes) → %s (%d bytes); too large to show",
+				short(before.SHA256), before.Size, short(after.SHA256), after.Size)
+		}
+		old = before.Data
+	}
+	if !isText(old) || !isText(after.Data) {
+		return "", fmt.Sprintf("binary, %d → %d bytes (sha256 %s)", len(old), after.Size, short(after.SHA256))
+	}
+	return unified(old, after.Data), ""
+}
+
+// TextDiff returns a unified diff of two texts, headed with their names,
+// or false when either is not displayable text.
+func TextDiff(fromName string, from []byte, toName string, to []byte) (string, bool) {
+	if !isText(from) || !isText(to) {
+		return "", false
+	}
+	return unifiedNamed(from, to, fromName, toName), true
+}
+
 // unified returns a unified diff of two texts.
-func unified(a, b []byte) string {
+func unified(a, b []byte) string { return unifiedNamed(a, b, "before", "after") }
+
+func unifiedNamed(a, b []byte, aName, bName string) string {
 	d := difflib.UnifiedDiff{
 		A: splitLines(a), B: splitLines(b),
-		FromFile: "before", ToFile: "after", Context: 3,
+		FromFile: aName, ToFile: bName, Context: 3,
 	}
 	s, _ := difflib.GetUnifiedDiffString(d)
 	// difflib leaves a last line without its newline unmarked.
@@ -306,19 +349,19 @@ func hostsWord(n int) string {
 	return "hosts"
 }
 
+// ContentView returns what the human plan shows of a change's content:
+// its unified diff, or a note saying what changed when no diff can be
+// shown; both are "" when the change does not write content.
+func ContentView(ch *Change) (diff, note string) {
+	if !changesContent(ch) {
+		return "", ""
+	}
+	return contentView(ch)
+}
+
 // ContentDiff returns the unified diff of a change's content, or "" when
 // it is not displayable.
 func ContentDiff(ch *Change) string {
-	b, a := ch.Before.Content, ch.After.Content
-	if a == nil || a.Sensitive || (b != nil && (b.Sensitive || !b.Known)) {
-		return ""
-	}
-	var old []byte
-	if b != nil {
-		old = b.Data
-	}
-	if !isText(old) || !isText(a.Data) {
-		return ""
-	}
-	return unified(old, a.Data)
+	d, _ := contentView(ch)
+	return d
 }

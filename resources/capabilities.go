@@ -22,6 +22,15 @@ type Command interface {
 	RunsCommand()
 }
 
+// ContentBackuper is implemented by types whose changes keep the content
+// they replace in a backup on the host (under the run's backup
+// directory): a rollback preview shows what it will put back.
+type ContentBackuper interface {
+	// ContentBackup returns the host path of the backup a change's undo
+	// data names, or "" when the change made none.
+	ContentBackup(undo Undo) string
+}
+
 // Identifier is implemented by types that name their resources by some of
 // their attributes (a file by its path): a removal shows them, and a
 // rollback describes what it restores beside them.

@@ -257,6 +257,9 @@ func (File) Occupies(st *State) string { return st.Str("path") }
 // Identity implements Identifier.
 func (File) Identity() []string { return []string{"path"} }
 
+// ContentBackup implements ContentBackuper.
+func (File) ContentBackup(undo Undo) string { return undo["backup"] }
+
 // Apply implements Type.
 func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
 	p := changePath(before, after)

@@ -320,6 +320,11 @@ type State struct {
 	// that was exactly a secret: its value is not saved, ResolveSecrets
 	// puts it back.
 	SecretRefs map[string]string `json:"-"`
+	// Redacted names, for a state read back from a run journal or a
+	// saved plan, the sensitive attributes whose values were left out,
+	// so the state is written back as it was read and displayed with
+	// them as (sensitive).
+	Redacted []string `json:"-"`
 }
 
 // ErrSecretNeeded is what a Revert returns (wrapped) when it needs a

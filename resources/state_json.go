@@ -3,6 +3,7 @@ package resources
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/zclconf/go-cty/cty"
@@ -55,6 +56,12 @@ func (s *State) MarshalJSON() ([]byte, error) {
 			out.Sensitive = append(out.Sensitive, k)
 		}
 	}
+	// Sensitive attributes left out of the state this one was read from.
+	for _, k := range s.Redacted {
+		if _, ok := s.Attrs[k]; !ok && !slices.Contains(out.Sensitive, k) {
+			out.Sensitive = append(out.Sensitive, k)
+		}
+	}
 	sort.Strings(out.Sensitive)
 	return json.Marshal(out)
 }
@@ -68,6 +75,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 	s.Present = in.Present
 	s.Content = in.Content
 	s.SecretRefs = in.SecretRefs
+	s.Redacted = in.Sensitive
 	s.Attrs = map[string]cty.Value{}
 	for k, raw := range in.Attrs {
 		v, err := ctyjson.Unmarshal(raw, cty.DynamicPseudoType)

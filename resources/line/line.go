@@ -138,6 +138,9 @@ func (Line) Occupies(st *resources.State) string { return st.Str("path") }
 // Identity implements resources.Identifier.
 func (Line) Identity() []string { return []string{"path"} }
 
+// ContentBackup implements resources.ContentBackuper.
+func (Line) ContentBackup(undo resources.Undo) string { return undo["backup"] }
+
 // Probe implements resources.Type.
 func (Line) Probe(cfg cty.Value, want *resources.State) string {
 	return probeScript(str(cfg, "path"))
