@@ -71,10 +71,14 @@ func (m *model) connectionLayers(scope *tmplScope, vars map[string]value, rank m
 	render := func(name string, v value) (cty.Value, bool) {
 		val, err := scope.lookup(name)
 		if err != nil {
+			hint := ""
+			if strings.Contains(err.Error(), "not supported") {
+				hint = " tend renders {{ var }}, {{ var | default(x) }}, inventory_hostname, inventory_hostname_short, group_names and ~ or text around them."
+			}
 			m.diag(&hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  "Template not supported",
-				Detail:   fmt.Sprintf("Host %q: %s. tend renders {{ var }}, {{ var | default(x) }}, inventory_hostname, inventory_hostname_short, group_names and ~ or text around them.", scope.host, err),
+				Summary:  "Cannot render template",
+				Detail:   fmt.Sprintf("Host %q: %s.%s", scope.host, err, hint),
 				Subject:  v.rng.Ptr(),
 			})
 			return cty.NilVal, false

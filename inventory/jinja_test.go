@@ -91,7 +91,7 @@ func TestTemplateErrors(t *testing.T) {
 		vars string
 		want []string // in the diagnostic, in order
 	}{
-		"undefined":        {"ansible_user: '{{ deploy_user }}'", []string{"hosts.yml:5,", "Template not supported", `ansible_user = "{{ deploy_user }}" (` + "hosts.yml:5): \"deploy_user\" is undefined"}},
+		"undefined":        {"ansible_user: '{{ deploy_user }}'", []string{"hosts.yml:5,", "Cannot render template", `ansible_user = "{{ deploy_user }}" (` + "hosts.yml:5): \"deploy_user\" is undefined"}},
 		"other filter":     {"ansible_user: '{{ u | upper }}'\n        u: x", []string{"hosts.yml:5,", `the filter "upper" (only default is) is not supported`}},
 		"block":            {"ansible_host: '{% if x %}a{% endif %}'", []string{"hosts.yml:5,", "block is not supported"}},
 		"lookup":           {"ansible_become_password: \"{{ lookup('env', 'PW') }}\"", []string{"hosts.yml:5,", "ansible_become_password", "lookup(...) is not supported"}},
