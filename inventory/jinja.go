@@ -502,7 +502,7 @@ func (s *tmplScope) render(text string) (cty.Value, cty.ValueMarks, error) {
 	if err != nil {
 		return cty.NilVal, nil, err
 	}
-	used := cty.NewValueMarks()
+	used := cty.ValueMarks{}
 	if len(parts) == 1 && parts[0].expr != nil {
 		v, err := s.eval(parts[0].expr)
 		if err != nil {
@@ -564,7 +564,7 @@ func (s *tmplScope) eval(n tmplNode) (cty.Value, error) {
 		return v, nil
 	case tmplConcat:
 		var b strings.Builder
-		marks := cty.NewValueMarks()
+		marks := cty.ValueMarks{}
 		for _, p := range n.parts {
 			v, err := s.eval(p)
 			if err != nil {

@@ -219,3 +219,29 @@ func TestParseTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateOfVaultVarIsSensitive checks that what a template makes of
+// a variable from an encrypted file, or an inline !vault value, is
+// sensitive too, and that the become password it sets is the secret.
+func TestTemplateOfVaultVarIsSensitive(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"hosts.yml":                "all:\n  hosts:\n    h:\n  vars:\n    ansible_become_password: '{{ vault_pw }}'\n    motd: 'pw {{ vault_pw }}'\n    inline_copy: '{{ inline }}'\n    inline: " + inlineVault(t, "inline-secret", "pw", "", 6),
+		"group_vars/all/vault.yml": vaultFixture(t, "vault_pw: file-secret\n", "pw", ""),
+	})
+	inv, diags := loadSources(t, dir, Options{Vault: keyring(t, "=pw")}, "hosts.yml")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	h := inv.Host("h")
+	if h.BecomePassword != "file-secret" {
+		t.Errorf("BecomePassword = %q", h.BecomePassword)
+	}
+	for _, k := range []string{"motd", "inline_copy"} {
+		if !h.Vars[k].HasMark(resources.Sensitive) {
+			t.Errorf("%s = %#v is not marked sensitive", k, h.Vars[k])
+		}
+	}
+	if v, _ := h.Vars["motd"].Unmark(); !v.RawEquals(cty.StringVal("pw file-secret")) {
+		t.Errorf("motd = %#v", v)
+	}
+}

@@ -460,6 +460,15 @@ func (m *model) resolveHost(h *host) *Host {
 			layers = append(layers, rankedLayer{rank: i, layer: lv.layer})
 		}
 	}
+	// Vars of encrypted files are sensitive, and so is what a template
+	// makes of them.
+	for k, v := range merged {
+		if m.secret[v.rng.Filename] {
+			redact.Default.AddValue(v.v)
+			v.v = v.v.Mark(resources.Sensitive)
+			merged[k] = v
+		}
+	}
 	scope := newTmplScope(h.name, out.Groups, merged)
 	layers = append(layers, m.connectionLayers(scope, merged, rank)...)
 	// Native settings and settings from Ansible's connection variables
@@ -474,7 +483,7 @@ func (m *model) resolveHost(h *host) *Host {
 		}
 		schemeSet = schemeSet || l.layer.winrmHTTPS != nil
 	}
-	for k, v := range merged {
+	for k := range merged {
 		if connectionVars[k] {
 			continue
 		}
@@ -485,10 +494,6 @@ func (m *model) resolveHost(h *host) *Host {
 		rv, err := scope.lookup(k)
 		if err != nil {
 			rv = cty.DynamicVal.Mark(resources.UnresolvedSecret{Var: k, Reason: err.Error()})
-		}
-		if m.secret[v.rng.Filename] {
-			redact.Default.AddValue(rv)
-			rv = rv.Mark(resources.Sensitive)
 		}
 		out.Vars[k] = rv
 	}
