@@ -43,13 +43,18 @@ role "motd" {
 	if out, errOut, code := tend(t, "validate", "-C", dir, "-i", filepath.Join(dir, "hosts.ini")); code != 0 {
 		t.Fatalf("validate: exit %d\n%s%s", code, out, errOut)
 	}
+	// The inventory says why a var has no value, rather than a value.
+	out, errOut, code := tend(t, "inventory", "-C", dir, "-i", filepath.Join(dir, "hosts.ini"))
+	if code != 0 || !strings.Contains(out, `motd="(not rendered: motd = \"{{ lookup('file', '/etc/motd') }}\"`) || !strings.Contains(out, `site="h1.example.com"`) {
+		t.Errorf("inventory: exit %d\n%s%s", code, out, errOut)
+	}
 	if out, errOut, code := tend(t, "apply", "-C", dir, "-i", filepath.Join(dir, "hosts.ini"), "-t", "h2", "-y"); code != 0 {
 		t.Fatalf("apply to h2: exit %d\n%s%s", code, out, errOut)
 	}
 	if b, err := os.ReadFile(filepath.Join(root, "h2.site")); err != nil || string(b) != "h2.example.com\n" {
 		t.Errorf("h2.site = %q, %v", b, err)
 	}
-	out, errOut, code := tend(t, "plan", "-C", dir, "-i", filepath.Join(dir, "hosts.ini"), "-t", "h1")
+	out, errOut, code = tend(t, "plan", "-C", dir, "-i", filepath.Join(dir, "hosts.ini"), "-t", "h1")
 	want := `host.vars.motd is needed by file.motd on h1: motd = "{{ lookup('file', '/etc/motd') }}" (`
 	if code == 0 || !strings.Contains(out+errOut, want) || !strings.Contains(out+errOut, "lookup(...) is not supported") {
 		t.Errorf("plan of h1: exit %d, want %q in\n%s%s", code, want, out, errOut)

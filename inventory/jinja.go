@@ -9,6 +9,8 @@ import (
 	"unicode"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/resources"
 )
 
 // Ansible inventories template their variables with Jinja2:
@@ -422,8 +424,11 @@ func (s *tmplScope) lookup(name string) (cty.Value, error) {
 	delete(s.active, name)
 	if err != nil {
 		text := ""
-		if sv, _ := v.v.UnmarkDeep(); sv.Type() == cty.String && !sv.IsNull() && sv.IsKnown() {
+		if sv, marks := v.v.UnmarkDeep(); sv.Type() == cty.String && !sv.IsNull() && sv.IsKnown() {
 			text = sv.AsString()
+			if _, secret := marks[resources.Sensitive]; secret {
+				text = "(sensitive)" // from an encrypted file: never quoted
+			}
 		}
 		at := ""
 		if v.rng.Filename != "" {
@@ -616,4 +621,17 @@ func pyTruthy(v cty.Value) bool {
 		return v.LengthInt() > 0
 	}
 	return true
+}
+
+// Unrendered returns why an inventory variable's value is unknown: a
+// template tend cannot render (the variable, where it was set, and
+// what is not supported), or "" when v is not such a value.
+func Unrendered(v cty.Value) string {
+	_, marks := v.Unmark()
+	for m := range marks {
+		if us, ok := m.(resources.UnresolvedSecret); ok && us.Var != "" {
+			return us.Reason
+		}
+	}
+	return ""
 }
