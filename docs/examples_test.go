@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // tend is the binary the examples run, built once by TestMain.
@@ -247,6 +248,86 @@ func checkAnsible(t *testing.T, b block, beside map[string]string) {
 	if code != 0 || strings.Contains(out, "warning") {
 		t.Errorf("%s: tend inventory -i %s: exit %d\n%s\n%s", b.name(), name, code, out, b.text)
 	}
+	if os.Getenv("TEND_LAB") == "1" {
+		sameAsAnsible(t, b, dir, name)
+	}
+}
+
+// sameAsAnsible checks that tend and ansible-inventory read an example
+// inventory into the same hosts and groups.
+func sameAsAnsible(t *testing.T, b block, dir, name string) {
+	if _, err := exec.LookPath("ansible-inventory"); err != nil {
+		t.Fatalf("TEND_LAB=1 but ansible-inventory is not installed: run integration/scripts/ansible-deps.sh")
+	}
+	cmd := exec.Command("ansible-inventory", "-i", name, "--list")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG="+filepath.Join(dir, "none.cfg"), "ANSIBLE_HOME="+t.TempDir())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || strings.Contains(stderr.String(), "Failed to parse") {
+		t.Fatalf("%s: ansible-inventory: %v\n%s", b.name(), err, stderr.String())
+	}
+	var list map[string]struct {
+		Hosts    []string `json:"hosts"`
+		Children []string `json:"children"`
+	}
+	if err := json.Unmarshal(out, &list); err != nil {
+		t.Fatal(err)
+	}
+	var members func(g string, seen map[string]bool) []string
+	members = func(g string, seen map[string]bool) []string {
+		if seen[g] {
+			return nil
+		}
+		seen[g] = true
+		hs := append([]string{}, list[g].Hosts...)
+		for _, c := range list[g].Children {
+			hs = append(hs, members(c, seen)...)
+		}
+		return hs
+	}
+	want := map[string][]string{}
+	for g := range list {
+		if g == "_meta" {
+			continue
+		}
+		for _, h := range members(g, map[string]bool{}) {
+			if !contains(want[h], g) {
+				want[h] = append(want[h], g)
+			}
+		}
+	}
+	for h := range want {
+		if !contains(want[h], "all") {
+			want[h] = append(want[h], "all")
+		}
+		sort.Strings(want[h])
+	}
+	text, code := runTend(t, dir, "inventory", "-C", dir, "-i", name, "--json")
+	var hosts []struct {
+		Name   string   `json:"name"`
+		Groups []string `json:"groups"`
+	}
+	if err := json.Unmarshal([]byte(text), &hosts); code != 0 || err != nil {
+		t.Fatalf("%s: tend inventory --json: exit %d, %v\n%s", b.name(), code, err, text)
+	}
+	got := map[string][]string{}
+	for _, h := range hosts {
+		got[h.Name] = h.Groups
+	}
+	if fmt.Sprint(want) != fmt.Sprint(got) {
+		t.Errorf("%s: hosts and groups differ from ansible-inventory's:\nansible: %v\ntend:    %v", b.name(), want, got)
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // checkJSON parses one document, or JSON lines.
@@ -417,12 +498,19 @@ func newestRun(t *testing.T, work, line string) string {
 	if err != nil || len(entries) == 0 {
 		t.Fatalf("no run journaled in %s for %q: %v", dir, line, err)
 	}
-	var ids []string
+	// Run IDs start with the second they started; the journal written
+	// last is the newest run.
+	newest, at := "", time.Time{}
 	for _, e := range entries {
-		ids = append(ids, strings.TrimSuffix(e.Name(), filepath.Ext(e.Name())))
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.ModTime().After(at) {
+			newest, at = strings.TrimSuffix(e.Name(), filepath.Ext(e.Name())), info.ModTime()
+		}
 	}
-	sort.Strings(ids)
-	return ids[len(ids)-1]
+	return newest
 }
 
 func copyTree(src, dst string) error {

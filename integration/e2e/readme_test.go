@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tendhq/tend/integration/lab"
 )
@@ -131,7 +132,15 @@ func TestReadmeFreshClone(t *testing.T) {
 			if len(runs) == 0 {
 				t.Fatal("no journaled run for the rollback line")
 			}
-			id := strings.TrimSuffix(filepath.Base(runs[len(runs)-1]), ".journal")
+			// IDs start with the second a run started: the journal
+			// written last is the newest.
+			newest, at := "", time.Time{}
+			for _, r := range runs {
+				if fi, err := os.Stat(r); err == nil && fi.ModTime().After(at) {
+					newest, at = r, fi.ModTime()
+				}
+			}
+			id := strings.TrimSuffix(filepath.Base(newest), ".journal")
 			cmd = strings.Replace(cmd, "RUN-ID", id, 1)
 		}
 		out, code := sh(cmd)
