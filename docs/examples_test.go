@@ -207,15 +207,17 @@ func runTend(t *testing.T, dir string, args ...string) (string, int) {
 	return out.String(), 0
 }
 
-var inventoryBlockRE = regexp.MustCompile(`(?m)^\s*(host|group|defaults)\b`)
-var configBlockRE = regexp.MustCompile(`(?m)^\s*(variable|role|rollout|[a-z_]+\s+"[^"]+")\s*[{"]`)
+var (
+	inventoryBlockRE = regexp.MustCompile(`(?m)^\s*(host|group|defaults)\b`)
+	configBlockRE    = regexp.MustCompile(`(?m)^\s*(variable|role|rollout)\b`)
+)
 
 // checkHCL validates a configuration example, or reads an inventory
 // example.
 func checkHCL(t *testing.T, b block, beside map[string]string) {
 	dir := scratch(t, beside)
 	name := b.attrs["file"]
-	inventory := inventoryBlockRE.MatchString(b.text) && !regexp.MustCompile(`(?m)^\s*(variable|role|rollout)\b`).MatchString(b.text)
+	inventory := inventoryBlockRE.MatchString(b.text) && !configBlockRE.MatchString(b.text)
 	if name == "" {
 		name = "example.hcl"
 		if inventory {
