@@ -246,6 +246,9 @@ func TestBecomeSu(t *testing.T) {
 	if string(res.Stdout) != nopasswdUser+"\nonly this" || len(res.Stderr) != 0 {
 		t.Errorf("su: stdout %q stderr %q", res.Stdout, res.Stderr)
 	}
+	// Everything else holds under su too.
+	suHost := *h
+	transporttest.Run(t, func(t *testing.T) transport.Transport { return c.dial(t, &suHost, c.options()) })
 
 	h.BecomePassword = "not the password"
 	tr = c.dial(t, h, c.options())
