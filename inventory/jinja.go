@@ -501,7 +501,8 @@ func (s *tmplScope) renderValue(v cty.Value) (cty.Value, error) {
 // render renders one template string as ansible-core does without
 // Jinja's native types: one expression alone keeps a list, a mapping or
 // a boolean as it is and turns anything else into text; text around
-// expressions makes text. used are the marks of the values it took.
+// expressions makes text; text that is a Python list, mapping or boolean
+// literal becomes that value. used are the marks of the values it took.
 func (s *tmplScope) render(text string) (cty.Value, cty.ValueMarks, error) {
 	parts, err := parseTemplate(text)
 	if err != nil {
@@ -524,7 +525,7 @@ func (s *tmplScope) render(text string) (cty.Value, cty.ValueMarks, error) {
 		if err != nil {
 			return cty.NilVal, nil, err
 		}
-		return cty.StringVal(str), used, nil
+		return literalOrText(str), used, nil
 	}
 	var b strings.Builder
 	for _, p := range parts {
@@ -546,7 +547,19 @@ func (s *tmplScope) render(text string) (cty.Value, cty.ValueMarks, error) {
 		}
 		b.WriteString(str)
 	}
-	return cty.StringVal(b.String()), used, nil
+	return literalOrText(b.String()), used, nil
+}
+
+// literalOrText is ansible-core's last step of rendering: text that
+// looks like a list, a mapping or a boolean and is a Python literal
+// becomes that value ("[{{ a }}, 2]" is a list).
+func literalOrText(s string) cty.Value {
+	if strings.HasPrefix(s, "{") || strings.HasPrefix(s, "[") || s == "True" || s == "False" {
+		if v, ok := pyLiteral(s); ok {
+			return v
+		}
+	}
+	return cty.StringVal(s)
 }
 
 func (s *tmplScope) eval(n tmplNode) (cty.Value, error) {

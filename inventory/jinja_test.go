@@ -195,6 +195,7 @@ func TestParseTemplate(t *testing.T) {
 		"n":       {v: cty.NumberIntVal(7)},
 		"empty":   {v: cty.StringVal("")},
 		"flag":    {v: cty.True},
+		"t":       {v: cty.StringVal("True")},
 		"nothing": {v: cty.NullVal(cty.DynamicPseudoType)},
 	}
 	for in, want := range tests {
