@@ -461,10 +461,13 @@ func (m *model) resolveHost(h *host) *Host {
 		}
 	}
 	// Vars of encrypted files are sensitive, and so is what a template
-	// makes of them.
+	// makes of them. (Connection settings are not registered for
+	// redaction by value: an address would be scrubbed from every line.)
 	for k, v := range merged {
 		if m.secret[v.rng.Filename] {
-			redact.Default.AddValue(v.v)
+			if !connectionVars[k] {
+				redact.Default.AddValue(v.v)
+			}
 			v.v = v.v.Mark(resources.Sensitive)
 			merged[k] = v
 		}
