@@ -262,6 +262,14 @@ func TestBecomeSu(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, "become "+nopasswdUser+" with su failed") || !strings.Contains(msg, "Authentication failure") || strings.Contains(msg, "not the password") {
 		t.Errorf("wrong su password: %q", msg)
 	}
+
+	// Without a password su fails too, saying what is missing.
+	h.BecomePassword = ""
+	tr = c.dial(t, h, c.options())
+	_, err = tr.Run(ctx, transport.Command{Script: "echo should-not-run"})
+	if !errors.As(err, &be) || !strings.Contains(err.Error(), "set ansible_become_password") {
+		t.Errorf("su without a password: %v", err)
+	}
 }
 
 func TestBecomeRefused(t *testing.T) {

@@ -627,6 +627,9 @@ func (t *Transport) launchError(status int, stdout, stderr []byte) error {
 		if t.become.password != "" {
 			msg = strings.ReplaceAll(msg, t.become.password, "(sensitive)")
 		}
+		if t.become.method == "su" && t.become.password == "" {
+			msg += " (su asks for " + t.become.user + "'s password unless the login user is root: set ansible_become_password or become_password)"
+		}
 		return &BecomeError{Method: t.become.methodName(), User: t.become.user, Status: status, Message: msg}
 	}
 	if msg == "" {
