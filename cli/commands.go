@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/plan"
 	"github.com/tendhq/tend/probe"
 )
@@ -64,6 +65,10 @@ func inventoryCmd(io IO) *cobra.Command {
 			for _, h := range l.hosts {
 				hj := hostJSON{Name: h.Name, Address: h.Address, Transport: h.Transport, User: h.User, Port: h.Port, Groups: h.Groups, Vars: map[string]json.RawMessage{}}
 				for k, v := range h.Vars {
+					if why := inventory.Unrendered(v); why != "" {
+						hj.Vars[k], _ = json.Marshal("(not rendered: " + why + ")")
+						continue
+					}
 					if v.ContainsMarked() {
 						hj.Vars[k] = json.RawMessage(`"(sensitive)"`)
 						continue

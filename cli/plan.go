@@ -68,7 +68,7 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.`,
 	}
 	c.addConfigFlags(cmd)
 	c.addTargetingFlags(cmd)
-	cmd.Flags().StringVar(&out, "out", "", "save the plan to FILE for `tend apply FILE`")
+	cmd.Flags().StringVar(&out, "out", "", "save the plan to FILE, to apply later with: tend apply FILE")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON (docs/json.md)")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes (0 none, 1 error)")
 	return cmd

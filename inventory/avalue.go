@@ -35,6 +35,24 @@ type aval struct {
 	// secret is set on a scalar decrypted from an inline Ansible Vault
 	// value: its cty value is marked sensitive.
 	secret bool
+	// unsafe is set on a string Ansible must not template (!unsafe,
+	// __ansible_unsafe).
+	unsafe bool
+}
+
+// markUnsafe marks every string in a as not to be templated.
+func (a *aval) markUnsafe() *aval {
+	if a == nil {
+		return a
+	}
+	a.unsafe = true
+	for _, x := range a.vals {
+		x.markUnsafe()
+	}
+	for _, x := range a.items {
+		x.markUnsafe()
+	}
+	return a
 }
 
 type avalKind int
@@ -210,6 +228,9 @@ func (a *aval) cty() cty.Value {
 		redact.Default.AddValue(a.v)
 		return a.v.Mark(resources.Sensitive)
 	}
+	if a.unsafe && a.isStr() {
+		return a.v.Mark(unsafeMark{})
+	}
 	return a.v
 }
 
@@ -275,7 +296,7 @@ func jsonValue(dec *json.Decoder, rng hcl.Range, depth int, k *vault.Keyring) (*
 				return decryptInline([]byte(text.str()), rng.Filename, rng, k)
 			}
 			if m.has("__ansible_unsafe") {
-				return m.get("__ansible_unsafe"), nil
+				return m.get("__ansible_unsafe").markUnsafe(), nil
 			}
 			return m, nil
 		case '[':

@@ -30,6 +30,8 @@ var connSettings = []connSetting{
 	{[]string{"ansible_become"}, setBool(func(l *layer) **bool { return &l.become })},
 	{[]string{"ansible_become_user", "ansible_sudo_user"}, setString(func(l *layer) **string { return &l.becomeUser })},
 	{[]string{"ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"}, setString(func(l *layer) **string { return &l.becomePassword })},
+	{[]string{"ansible_become_method"}, setBecomeMethod},
+	{[]string{"ansible_shell_type"}, setString(func(l *layer) **string { return &l.shellType })},
 	{[]string{"ansible_host_key_checking", "ansible_ssh_host_key_checking"}, setHostKeyChecking},
 	{[]string{"ansible_winrm_scheme"}, setScheme},
 	{[]string{"ansible_psrp_protocol"}, setScheme},
@@ -61,21 +63,37 @@ var connectionVars = func() map[string]bool {
 
 // connectionLayers returns, for each setting with a connection variable
 // among vars, a one-setting layer ranked where that variable was set.
-func (m *model) connectionLayers(vars map[string]value, rank map[string]int) []rankedLayer {
+//
+// Templates in these variables are rendered here, with the host's
+// variables; one tend cannot render is an error, never literal text.
+func (m *model) connectionLayers(scope *tmplScope, vars map[string]value, rank map[string]int) []rankedLayer {
 	var out []rankedLayer
+	render := func(name string, v value) (cty.Value, bool) {
+		val, err := scope.lookup(name)
+		if err != nil {
+			hint := ""
+			if strings.Contains(err.Error(), "not supported") {
+				hint = " tend renders {{ var }}, {{ var | default(x) }}, inventory_hostname, inventory_hostname_short, group_names and ~ or text around them."
+			}
+			m.diag(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Cannot render template",
+				Detail:   fmt.Sprintf("Host %q: %s.%s", scope.host, err, hint),
+				Subject:  v.rng.Ptr(),
+			})
+			return cty.NilVal, false
+		}
+		val, _ = val.UnmarkDeep()
+		return val, true
+	}
 	add := func(name string, v value, set func(*layer, cty.Value) error) {
-		val, _ := v.v.UnmarkDeep()
+		val, ok := render(name, v)
+		if !ok {
+			return
+		}
 		l := &layer{}
 		if val.IsNull() {
 			return // null means unset in Ansible's option lookup too
-		}
-		if val.Type() == cty.String && strings.Contains(val.AsString(), "{{") {
-			m.diag(&hcl.Diagnostic{
-				Severity: hcl.DiagWarning,
-				Summary:  "Template not evaluated",
-				Detail:   fmt.Sprintf("%s = %q is a Jinja2 template, which tend does not evaluate; the text is used as it is.", name, val.AsString()),
-				Subject:  v.rng.Ptr(),
-			})
 		}
 		if err := set(l, val); err != nil {
 			if w, ok := err.(*settingWarning); ok {
@@ -114,7 +132,10 @@ func (m *model) connectionLayers(vars map[string]value, rank map[string]int) []r
 		if !ok {
 			continue
 		}
-		val, _ := v.v.UnmarkDeep()
+		val, ok := render(name, v)
+		if !ok {
+			continue
+		}
 		if val.IsNull() || val.Type() != cty.String {
 			continue
 		}
@@ -275,6 +296,20 @@ func setConnection(l *layer, v cty.Value) error {
 		return &settingWarning{"tend has no transport for this connection plugin (only ssh, winrm, psrp and local); the host cannot be reached until its connection is one of those"}
 	}
 	l.transport = &t
+	return nil
+}
+
+// setBecomeMethod keeps Ansible's become plugin by its short name; the
+// transport refuses one it cannot use, naming it.
+func setBecomeMethod(l *layer, v cty.Value) error {
+	s, err := settingText(v)
+	if err != nil {
+		return err
+	}
+	s = strings.TrimPrefix(s, "ansible.builtin.")
+	s = strings.TrimPrefix(s, "community.general.")
+	s = strings.TrimPrefix(s, "ansible.windows.")
+	l.becomeMethod = &s
 	return nil
 }
 

@@ -39,7 +39,15 @@ type Host struct {
 	// Ansible: ansible_become, ansible_become_user.
 	Become     bool
 	BecomeUser string
-	// BecomePassword is the sudo password, usually from secret(...); empty
+	// BecomeMethod is how: "sudo" (also when empty), "su" or "doas" over
+	// ssh. Ansible: ansible_become_method; another plugin's name is kept,
+	// and the transport refuses it by name.
+	BecomeMethod string
+	// ShellType is Ansible's ansible_shell_type when set ("sh",
+	// "powershell", ...). Over ssh tend runs POSIX sh, and refuses a
+	// host whose shell is powershell or cmd.
+	ShellType string
+	// BecomePassword is the sudo (or su) password, usually from secret(...); empty
 	// means sudo must not ask. Ansible: ansible_become_password.
 	BecomePassword string
 	// IdentityFile is an SSH private key path; empty means agent/ssh

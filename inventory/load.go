@@ -69,6 +69,8 @@ type layer struct {
 
 	user, transport, becomeUser, becomePassword, identityFile, password *string
 
+	becomeMethod, shellType *string // Ansible sources only
+
 	proxyJump, knownHostsFile, strictHostKeyChecking, sshConfigFile *string
 
 	winrmHTTPS, winrmInsecure, winrmInsecureHTTP *bool
@@ -96,6 +98,8 @@ func (l *layer) applyTo(h *Host) {
 	setIf(&h.Port, l.port)
 	setIf(&h.Become, l.become)
 	setIf(&h.BecomeUser, l.becomeUser)
+	setIf(&h.BecomeMethod, l.becomeMethod)
+	setIf(&h.ShellType, l.shellType)
 	l.setSecret(h, "become_password", &h.BecomePassword, l.becomePassword)
 	setIf(&h.IdentityFile, l.identityFile)
 	l.setSecret(h, "password", &h.Password, l.password)
@@ -138,7 +142,7 @@ func (l *layer) setSecret(h *Host, setting string, dst *string, src *string) {
 func (l *layer) varValues() map[string]value {
 	out := make(map[string]value, len(l.vars))
 	for k, v := range l.vars {
-		out[k] = value{v: v, rng: l.varsRange}
+		out[k] = value{v: v, rng: l.varsRange, native: true}
 	}
 	return out
 }
@@ -328,7 +332,7 @@ func (d *decls) addGroup(b *hcl.Block, ectx *hcl.EvalContext) hcl.Diagnostics {
 	mg.declRange = b.DefRange
 	mg.layer = &g.layer
 	for _, k := range sortedKeys(g.layer.vars) {
-		d.m.setGroupVar(mg, k, value{v: g.layer.vars[k], rng: g.layer.varsRange})
+		d.m.setGroupVar(mg, k, value{v: g.layer.vars[k], rng: g.layer.varsRange, native: true})
 	}
 	for _, c := range g.children {
 		if cycle := d.m.addChild(mg, d.m.addGroup(c, hcl.Range{})); cycle != nil {

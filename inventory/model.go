@@ -36,10 +36,12 @@ type model struct {
 	secret     map[string]bool // files that were encrypted: their vars are sensitive
 }
 
-// value is one variable as a source set it, and where.
+// value is one variable as a source set it, and where. A native (HCL)
+// value is never a Jinja template.
 type value struct {
-	v   cty.Value
-	rng hcl.Range
+	v      cty.Value
+	rng    hcl.Range
+	native bool
 }
 
 // level is the variables and native settings one place contributes to a
@@ -458,7 +460,20 @@ func (m *model) resolveHost(h *host) *Host {
 			layers = append(layers, rankedLayer{rank: i, layer: lv.layer})
 		}
 	}
-	layers = append(layers, m.connectionLayers(merged, rank)...)
+	// Vars of encrypted files are sensitive, and so is what a template
+	// makes of them. (Connection settings are not registered for
+	// redaction by value: an address would be scrubbed from every line.)
+	for k, v := range merged {
+		if m.secret[v.rng.Filename] {
+			if !connectionVars[k] {
+				redact.Default.AddValue(v.v)
+			}
+			v.v = v.v.Mark(resources.Sensitive)
+			merged[k] = v
+		}
+	}
+	scope := newTmplScope(h.name, out.Groups, merged)
+	layers = append(layers, m.connectionLayers(scope, merged, rank)...)
 	// Native settings and settings from Ansible's connection variables
 	// apply together, by where they were set; at the same place the
 	// variable wins.
@@ -471,14 +486,19 @@ func (m *model) resolveHost(h *host) *Host {
 		}
 		schemeSet = schemeSet || l.layer.winrmHTTPS != nil
 	}
-	for k, v := range merged {
-		if !connectionVars[k] {
-			out.Vars[k] = v.v
-			if m.secret[v.rng.Filename] {
-				redact.Default.AddValue(v.v)
-				out.Vars[k] = v.v.Mark(resources.Sensitive)
-			}
+	for k := range merged {
+		if connectionVars[k] {
+			continue
 		}
+		// A template tend cannot render leaves the variable unknown,
+		// marked with why: configuration that uses it fails with that
+		// reason, and an inventory var nothing uses does no harm, as
+		// Ansible renders a variable only where it is used.
+		rv, err := scope.lookup(k)
+		if err != nil {
+			rv = cty.DynamicVal.Mark(resources.UnresolvedSecret{Var: k, Reason: err.Error()})
+		}
+		out.Vars[k] = rv
 	}
 	if out.Transport == "winrm" && ansibleTransport {
 		finishWinRM(out, schemeSet)

@@ -265,7 +265,7 @@ func TestConnectionVarDiagnostics(t *testing.T) {
 		"port out of range":   {"h ansible_port=70000", "hosts.ini:2,1: Invalid ansible_port"},
 		"bad become":          {"h ansible_become=maybe", "hosts.ini:2,1: Invalid ansible_become"},
 		"unknown connection":  {"h ansible_connection=docker", "hosts.ini:2,1: warning: Unsupported ansible_connection"},
-		"template":            {"h ansible_host='{{ inventory_hostname }}.corp'", "hosts.ini:2,1: warning: Template not evaluated"},
+		"template":            {"h ansible_host='{{ inventory_hostname | upper }}.corp'", "hosts.ini:2,1: Cannot render template"},
 		"list as a user":      {"h ansible_user=[1]", "hosts.ini:2,1: Invalid ansible_user"},
 		"other ProxyCommand":  {`h ansible_ssh_common_args='-o ProxyCommand="nc -X 5 -x proxy %h %p"'`, "hosts.ini:2,1: warning: SSH arguments not understood"},
 		"bad winrm scheme":    {"h ansible_winrm_scheme=ftp", "hosts.ini:2,1: Invalid ansible_winrm_scheme"},

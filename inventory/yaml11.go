@@ -141,6 +141,9 @@ func (c *yamlConv) value(n *yaml.Node, depth int) (*aval, error) {
 			}
 			s.items = append(s.items, v)
 		}
+		if n.Tag == "!unsafe" {
+			s.markUnsafe()
+		}
 		return s, nil
 	case yaml.MappingNode:
 		if tagged && n.Tag != "!!map" && n.Tag != "!unsafe" {
@@ -165,6 +168,9 @@ func (c *yamlConv) value(n *yaml.Node, depth int) (*aval, error) {
 			}
 			m.set(k, v)
 		}
+		if n.Tag == "!unsafe" {
+			m.markUnsafe()
+		}
 		return m, nil
 	case yaml.ScalarNode:
 		if tagged && n.Tag == "!vault" {
@@ -179,7 +185,9 @@ func (c *yamlConv) value(n *yaml.Node, depth int) (*aval, error) {
 		if err != nil {
 			return nil, err
 		}
-		return scalar(v, rng), nil
+		a := scalar(v, rng)
+		a.unsafe = tagged && n.Tag == "!unsafe"
+		return a, nil
 	}
 	return nil, c.errorf(n, "unexpected YAML node")
 }

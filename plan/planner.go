@@ -250,7 +250,7 @@ func unresolvedSecrets(h *inventory.Host, insts []*lang.Instance) hcl.Diagnostic
 	seen := map[string]bool{}
 	for _, in := range insts {
 		for _, u := range in.Unresolved {
-			if k := in.Addr + "\x00" + u.Secret.Ref; !seen[k] {
+			if k := in.Addr + "\x00" + u.Secret.Ref + "\x00" + u.Secret.Var; !seen[k] {
 				seen[k] = true
 				subject := in.Resource.DeclRange
 				switch a := u.Attr(); {
@@ -258,6 +258,12 @@ func unresolvedSecrets(h *inventory.Host, insts []*lang.Instance) hcl.Diagnostic
 					subject = in.Resource.When.Range()
 				case a != "":
 					subject = in.Resource.AttrRange(a)
+				}
+				if u.Secret.Var != "" {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Inventory variable not available",
+						Detail:  fmt.Sprintf("host.vars.%s is needed by %s on %s: %s.", u.Secret.Var, in.Addr, h.Name, u.Secret.Reason),
+						Subject: &subject})
+					continue
 				}
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Secret not available",
 					Detail:  fmt.Sprintf("secret(%q) is needed by %s on %s: %s.", u.Secret.Ref, in.Addr, h.Name, u.Secret.Reason),

@@ -44,9 +44,18 @@ type SecretRef struct {
 type UnresolvedSecret struct {
 	Ref    string
 	Reason string
+	// Var, when set, names an inventory variable whose value cannot be
+	// had (an Ansible template tend does not render); Ref is then empty
+	// and Reason names the template and where it was set.
+	Var string
 }
 
-func (e UnresolvedSecret) Error() string { return fmt.Sprintf("secret(%q): %s", e.Ref, e.Reason) }
+func (e UnresolvedSecret) Error() string {
+	if e.Var != "" {
+		return fmt.Sprintf("inventory variable %s: %s", e.Var, e.Reason)
+	}
+	return fmt.Sprintf("secret(%q): %s", e.Ref, e.Reason)
+}
 
 // SecretRefOf returns the reference of the secret v is, or "" when v is
 // not exactly one secret(...)'s value.

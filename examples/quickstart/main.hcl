@@ -43,6 +43,7 @@ file "index" {
   template = "templates/index.html.tftpl"
   vars     = { greeting = var.greeting, host = host.facts.hostname, pages = keys(var.pages) }
   mode     = "0644"
+  notify   = [exec.stamp]
 }
 
 # for_each makes one instance per key: file.page["about"], file.page["contact"].
@@ -59,8 +60,9 @@ symlink "current" {
   target = directory.site.path
 }
 
-# Notified resources run after what notifies them, once, and only when it
-# changed: here, a stamp of when the front page last changed.
+# A notified resource runs after what notifies it, once, and only when
+# that changed: file.index notifies this stamp of when the front page last
+# changed (an edit by hand that apply puts back is a change too).
 exec "stamp" {
   command      = "date > ${directory.root.path}/last-change"
   refresh_only = true
@@ -70,5 +72,4 @@ file "robots" {
   path    = "${directory.site.path}/robots.txt"
   content = "User-agent: *\nDisallow:\n"
   mode    = "0644"
-  notify  = [exec.stamp]
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/tendhq/tend/integration/lab"
 	"github.com/tendhq/tend/inventory"
+	"github.com/tendhq/tend/resources"
 )
 
 // corpus is the directory of cases: each holds "sources" (one -i source
@@ -209,9 +210,12 @@ func (c *diffCase) inventoryArgs() []string {
 }
 
 // ansibleList is what `ansible-inventory --list` prints.
+// Templates in hostvars are replaced by what Ansible renders them to
+// (render); renderErrors are the variables Ansible cannot render.
 type ansibleList struct {
-	groups   map[string]ansibleGroup
-	hostvars map[string]map[string]any
+	groups       map[string]ansibleGroup
+	hostvars     map[string]map[string]any
+	renderErrors map[string]map[string]string
 }
 
 type ansibleGroup struct {
@@ -234,17 +238,24 @@ func (c *diffCase) list() ansibleList {
 	if err := dec.Decode(&raw); err != nil {
 		t.Fatalf("ansible-inventory output: %v\n%s", err, out)
 	}
-	l := ansibleList{groups: map[string]ansibleGroup{}, hostvars: map[string]map[string]any{}}
+	l := ansibleList{groups: map[string]ansibleGroup{}, hostvars: map[string]map[string]any{}, renderErrors: map[string]map[string]string{}}
+	templates := map[string][]string{}
 	for name, v := range raw {
 		if name == "_meta" {
 			var meta struct {
-				Hostvars map[string]json.RawMessage `json:"hostvars"`
+				Hostvars map[string]map[string]json.RawMessage `json:"hostvars"`
 			}
 			if err := json.Unmarshal(v, &meta); err != nil {
 				t.Fatal(err)
 			}
 			for h, hv := range meta.Hostvars {
-				l.hostvars[h] = c.decryptValues(decodeObject(t, hv)).(map[string]any)
+				b, _ := json.Marshal(hv)
+				l.hostvars[h] = c.decryptValues(decodeObject(t, b)).(map[string]any)
+				for k, raw := range hv {
+					if isTemplate(string(raw)) {
+						templates[h] = append(templates[h], k)
+					}
+				}
 			}
 			continue
 		}
@@ -254,7 +265,123 @@ func (c *diffCase) list() ansibleList {
 		}
 		l.groups[name] = g
 	}
+	if len(templates) > 0 {
+		c.render(l, templates)
+	}
 	return l
+}
+
+// renderFailed stands in hostvars for a variable Ansible cannot render
+// (compareInventory checks tend has no value for it either).
+type renderFailed struct{}
+
+// isTemplate is what makes Ansible template a string.
+func isTemplate(s string) bool {
+	return strings.Contains(s, "{{") || strings.Contains(s, "{%") || strings.Contains(s, "{#")
+}
+
+// render replaces the templates among l's hostvars by what Ansible
+// renders them to, with ansible_render.py, and checks one value per
+// host against the real ansible command's debug module.
+func (c *diffCase) render(l ansibleList, templates map[string][]string) {
+	t := c.t
+	python, err := ansiblePython()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := filepath.Abs("ansible_render.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := json.Marshal(map[string]any{"sources": c.sources, "hosts": templates})
+	c.sem <- struct{}{}
+	cmd := exec.Command(python, script)
+	cmd.Dir, cmd.Env = c.cwd, c.env
+	cmd.Stdin = bytes.NewReader(req)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	<-c.sem
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", python, script, err, stderr.String())
+	}
+	var rendered map[string]map[string]struct {
+		Value json.RawMessage `json:"value"`
+		Error string          `json:"error"`
+	}
+	if err := json.Unmarshal(out, &rendered); err != nil {
+		t.Fatalf("ansible_render.py: %v\n%s", err, out)
+	}
+	var hosts []string
+	for h := range templates {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	for i, h := range hosts {
+		for _, k := range templates[h] {
+			r, ok := rendered[h][k]
+			switch {
+			case !ok:
+				t.Fatalf("ansible_render.py did not render %s of %s", k, h)
+			case r.Error != "":
+				if l.renderErrors[h] == nil {
+					l.renderErrors[h] = map[string]string{}
+				}
+				l.renderErrors[h][k] = r.Error
+				l.hostvars[h][k] = renderFailed{}
+			default:
+				l.hostvars[h][k] = decodeAny(t, r.Value)
+			}
+		}
+		// The library's rendering is what the ansible command does
+		// (checked on the first and last hosts: each run costs seconds).
+		if i != 0 && i != len(hosts)-1 {
+			continue
+		}
+		sort.Strings(templates[h])
+		k := templates[h][0]
+		if _, failed := l.renderErrors[h][k]; failed {
+			k = templates[h][len(templates[h])-1]
+		}
+		if _, failed := l.renderErrors[h][k]; failed {
+			continue
+		}
+		if got := c.debugVar(h, k); !jsonEqual(l.hostvars[h][k], got) {
+			t.Errorf("host %s: %s: ansible_render.py says %s, the ansible command %s", h, k, show(l.hostvars[h][k]), show(got))
+		}
+	}
+}
+
+// debugVar is what `ansible HOST -m debug -a var=NAME` prints
+// ("HOST | SUCCESS => {JSON}").
+func (c *diffCase) debugVar(host, name string) any {
+	t := c.t
+	args := append([]string{"ansible", host}, c.inventoryArgs()...)
+	args = append(args, "-m", "debug", "-a", "var="+name)
+	stdout, stderr, err := c.ansible(args...)
+	_, body, ok := strings.Cut(stdout, host+" | SUCCESS => ")
+	if err != nil || !ok {
+		t.Fatalf("%s: %v\n%s%s", strings.Join(args, " "), err, stdout, stderr)
+	}
+	var res map[string]json.RawMessage
+	if err := json.NewDecoder(strings.NewReader(body)).Decode(&res); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, stdout)
+	}
+	v, ok := res[name]
+	if !ok {
+		t.Fatalf("%s printed no %s:\n%s", strings.Join(args, " "), name, stdout)
+	}
+	return decodeAny(t, v)
+}
+
+func decodeAny(t *testing.T, b []byte) any {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return unwrapUnsafe(v)
 }
 
 func decodeObject(t *testing.T, b []byte) map[string]any {
@@ -389,6 +516,19 @@ func (c *diffCase) compareInventory() (nhosts, nvars int) {
 		}
 		nhosts++
 		nvars += c.compareVars(h, l.hostvars[h.Name])
+		for k, why := range l.renderErrors[h.Name] {
+			// What Ansible cannot render, tend has no value for either.
+			v, marks := h.Vars[k].Unmark()
+			unresolved := false
+			for m := range marks {
+				if us, ok := m.(resources.UnresolvedSecret); ok && us.Var == k {
+					unresolved = true
+				}
+			}
+			if v.IsKnown() || !unresolved {
+				t.Errorf("host %s: var %s = %#v; Ansible cannot render it (%s)", h.Name, k, h.Vars[k], why)
+			}
+		}
 	}
 	return nhosts, nvars
 }
@@ -437,6 +577,8 @@ var settings = []setting{
 	{"Become", []string{"ansible_become"}, func(h *inventory.Host) any { return h.Become }, boolean, false},
 	{"BecomeUser", []string{"ansible_become_user", "ansible_sudo_user"}, func(h *inventory.Host) any { return h.BecomeUser }, text, ""},
 	{"BecomePassword", []string{"ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"}, func(h *inventory.Host) any { return h.BecomePassword }, text, ""},
+	{"BecomeMethod", []string{"ansible_become_method"}, func(h *inventory.Host) any { return h.BecomeMethod }, text, ""},
+	{"ShellType", []string{"ansible_shell_type"}, func(h *inventory.Host) any { return h.ShellType }, text, ""},
 	{"SSH.StrictHostKeyChecking", []string{"ansible_host_key_checking", "ansible_ssh_host_key_checking"}, func(h *inventory.Host) any { return h.SSH.StrictHostKeyChecking }, func(v any) any {
 		if boolean(v).(bool) {
 			return "yes"
@@ -509,6 +651,9 @@ func (c *diffCase) compareVars(h *inventory.Host, want map[string]any) int {
 			if _, ok := h.Vars[k]; ok {
 				t.Errorf("host %s: connection variable %s is also in Vars", h.Name, k)
 			}
+			continue
+		}
+		if _, failed := wv.(renderFailed); failed {
 			continue
 		}
 		n++

@@ -5,6 +5,12 @@
 // prints, and the hosts every pattern selects must equal what
 // `ansible all --list-hosts --limit PATTERN` lists.
 //
+// ansible-inventory prints Jinja templates as written; a variable holding
+// one is compared with what Ansible renders it to (ansible_render.py runs
+// Ansible's own VariableManager and Templar for the host, and the
+// ansible command's debug module must agree on some of them). A variable
+// Ansible cannot render must have no value in tend either.
+//
 // It needs ansible-core (integration/scripts/ansible-deps.sh installs
 // Debian's) and runs with the project's end-to-end gate:
 //

@@ -226,3 +226,99 @@ func TestBashLoginShell(t *testing.T) {
 	}
 	transporttest.Run(t, func(t *testing.T) transport.Transport { return c.dial(t, c.host(s), c.options()) })
 }
+
+func TestBecomeSu(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("su"); err != nil {
+		t.Skip("su not installed")
+	}
+	// su asks for the target user's password, which it reads from
+	// standard input when there is no terminal.
+	c, s := startBecomeServer(t)
+	h := becomeHost(c, s, sudoUser, "unused")
+	h.BecomeMethod = "su"
+	h.BecomeUser = nopasswdUser
+	tr := c.dial(t, h, c.options())
+	res, err := tr.Run(context.Background(), transport.Command{Script: "id -un; cat", Stdin: strings.NewReader("only this")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Stdout) != nopasswdUser+"\nonly this" || len(res.Stderr) != 0 {
+		t.Errorf("su: stdout %q stderr %q", res.Stdout, res.Stderr)
+	}
+	// Everything else holds under su too.
+	suHost := *h
+	transporttest.Run(t, func(t *testing.T) transport.Transport { return c.dial(t, &suHost, c.options()) })
+
+	h.BecomePassword = "not the password"
+	tr = c.dial(t, h, c.options())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = tr.Run(ctx, transport.Command{Script: "echo should-not-run"})
+	var be *BecomeError
+	if !errors.As(err, &be) || ctx.Err() != nil {
+		t.Fatalf("wrong su password: %v, want *BecomeError", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "become "+nopasswdUser+" with su failed") || !strings.Contains(msg, "Authentication failure") || strings.Contains(msg, "not the password") {
+		t.Errorf("wrong su password: %q", msg)
+	}
+
+	// Without a password su fails too, saying what is missing.
+	h.BecomePassword = ""
+	tr = c.dial(t, h, c.options())
+	_, err = tr.Run(ctx, transport.Command{Script: "echo should-not-run"})
+	if !errors.As(err, &be) || !strings.Contains(err.Error(), "set ansible_become_password") {
+		t.Errorf("su without a password: %v", err)
+	}
+}
+
+func TestBecomeRefused(t *testing.T) {
+	t.Parallel()
+	// What tend cannot do over ssh is refused before connecting, naming
+	// the variable.
+	tests := map[string]struct {
+		h    inventory.Host
+		want string
+	}{
+		"doas with a password": {inventory.Host{Become: true, BecomeMethod: "doas", BecomePassword: "pw"}, "ansible_become_method = doas with a become password"},
+		"runas":                {inventory.Host{Become: true, BecomeMethod: "runas"}, "ansible_become_method = runas is not supported over ssh"},
+		"pbrun":                {inventory.Host{Become: true, BecomeMethod: "pbrun"}, "ansible_become_method = pbrun is not supported over ssh"},
+		"powershell":           {inventory.Host{ShellType: "powershell"}, "ansible_shell_type = powershell: tend runs POSIX sh over ssh"},
+		"cmd":                  {inventory.Host{ShellType: "cmd"}, "ansible_shell_type = cmd"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := tc.h
+			h.Name, h.Address, h.Port = "h1", "127.0.0.1", 1 // never dialled
+			_, err := Dial(context.Background(), &h, Options{})
+			if err == nil || !strings.Contains(err.Error(), "ssh h1: "+tc.want) {
+				t.Errorf("Dial: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestBecomeLaunchCommand(t *testing.T) {
+	// The command line each method runs; the password travels on stdin,
+	// never on it.
+	for method, want := range map[string]string{
+		"":     "sudo -S -p '' -u admin -- /bin/sh -c '",
+		"sudo": "sudo -S -p '' -u admin -- /bin/sh -c '",
+		"su":   `su admin -c '/bin/sh -c '\''`,
+	} {
+		l, err := newLaunch("true", &become{method: method, user: "admin", password: "pw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(l.command, want) || strings.Contains(l.command, "pw") {
+			t.Errorf("method %q: %s", method, l.command)
+		}
+		if !strings.HasPrefix(string(l.prelude), "pw\n") {
+			t.Errorf("method %q: the password is not first on stdin", method)
+		}
+	}
+	l, err := newLaunch("true", &become{method: "doas", user: "admin"})
+	if err != nil || !strings.HasPrefix(l.command, "doas -n -u admin /bin/sh -c '") {
+		t.Errorf("doas: %v %+v", err, l)
+	}
+}

@@ -111,6 +111,14 @@
 // not read. A refusal is a *BecomeError whose message
 // never contains the password.
 //
+// Inventory's BecomeMethod "su" runs `su USER -c '/bin/sh -c ...'` with
+// the password alone on the first line of stdin (su reads it there when
+// there is no terminal, and a wrong one ends it at once); "doas" runs
+// `doas -n -u USER /bin/sh -c ...` and needs a nopass rule, since doas
+// reads a password only from a terminal. Dial refuses doas with a
+// password, any other method, and a host whose ShellType is powershell
+// or cmd, naming the Ansible variable.
+//
 // Cancelling a Run's context returns the context's error at once; in the
 // background the transport kills the script's process group from a second
 // session (TERM, then KILL after two seconds): the group the worker

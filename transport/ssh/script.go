@@ -18,6 +18,8 @@ import (
 //	/bin/sh -c 'BOOTSTRAP'                                (plain)
 //	sudo -n -u USER -- /bin/sh -c 'BOOTSTRAP'             (become, no password)
 //	sudo -S -p '' -u USER -- /bin/sh -c 'BOOTSTRAP'       (become, password)
+//	su USER -c '/bin/sh -c '"'"'BOOTSTRAP'"'"''            (become with su)
+//	doas -n -u USER /bin/sh -c 'BOOTSTRAP'                (become with doas)
 //
 // and standard input carries, in order:
 //
@@ -40,6 +42,12 @@ import (
 // The two empty lines after the password bound a wrong password: sudo
 // (passwd_tries=3) spends its remaining attempts on them and exits instead
 // of reading into the script or waiting for input that never comes.
+//
+// su (util-linux, through PAM) reads the password from standard input
+// when it has no terminal, one line, and leaves the rest; a wrong one
+// ends it at once. doas reads a password only from a terminal, which
+// tend does not use, so doas is for rules with nopass; Dial refuses doas
+// with a password.
 
 // exitTruncated is the bootstrap's exit status when stdin ended before the
 // whole script arrived; it is reported as a transport error.
@@ -48,10 +56,19 @@ const exitTruncated = 125
 // truncatedMsg is what the bootstrap prints on stderr with exitTruncated.
 const truncatedMsg = "tend-bootstrap: script stream truncated"
 
-// become says how scripts are lifted to another user with sudo.
+// become says how scripts are lifted to another user: method is "sudo",
+// "su" or "doas".
 type become struct {
+	method   string
 	user     string
 	password string
+}
+
+func (b *become) methodName() string {
+	if b.method == "" {
+		return "sudo"
+	}
+	return b.method
 }
 
 // launch is everything one Run sends: the exec request's command line, the
@@ -130,15 +147,29 @@ func newLaunch(script string, b *become) (*launch, error) {
 		if user == "" {
 			user = "root"
 		}
-		if b.password != "" {
-			if strings.ContainsAny(b.password, "\r\n") {
-				return nil, errors.New("become password contains a line break, which sudo cannot read")
+		if strings.ContainsAny(b.password, "\r\n") {
+			return nil, fmt.Errorf("become password contains a line break, which %s cannot read", b.methodName())
+		}
+		switch b.method {
+		case "su":
+			cmd = "su " + shell.Quote(user) + " -c " + shell.Quote(cmd)
+			if b.password != "" {
+				prelude.WriteString(b.password)
+				prelude.WriteString("\n")
 			}
-			cmd = "sudo -S -p '' -u " + shell.Quote(user) + " -- " + cmd
-			prelude.WriteString(b.password)
-			prelude.WriteString("\n\n\n")
-		} else {
-			cmd = "sudo -n -u " + shell.Quote(user) + " -- " + cmd
+		case "doas":
+			if b.password != "" {
+				return nil, errors.New("doas reads a password only from a terminal; give this user a nopass rule in doas.conf, or become with sudo or su")
+			}
+			cmd = "doas -n -u " + shell.Quote(user) + " " + cmd
+		default:
+			if b.password != "" {
+				cmd = "sudo -S -p '' -u " + shell.Quote(user) + " -- " + cmd
+				prelude.WriteString(b.password)
+				prelude.WriteString("\n\n\n")
+			} else {
+				cmd = "sudo -n -u " + shell.Quote(user) + " -- " + cmd
+			}
 		}
 	}
 	prelude.Grow(len(script) + 64)

@@ -120,10 +120,22 @@ func Dial(ctx context.Context, h *inventory.Host, opts Options) (*Transport, err
 		// (streamed stdin) still find a slot.
 		t.pool = newPool(opts.MaxSessions / 2)
 	}
+	if err := checkShell(h); err != nil {
+		return nil, fmt.Errorf("ssh %s: %w", name, err)
+	}
 	if h.Become {
-		t.become = &become{user: h.BecomeUser, password: h.BecomePassword}
+		t.become = &become{method: h.BecomeMethod, user: h.BecomeUser, password: h.BecomePassword}
 		if t.become.user == "" {
 			t.become.user = "root"
+		}
+		switch t.become.method {
+		case "", "sudo", "su":
+		case "doas":
+			if t.become.password != "" {
+				return nil, fmt.Errorf("ssh %s: ansible_become_method = doas with a become password: doas reads a password only from a terminal, which tend does not use; give the login user a nopass rule in doas.conf, or become with sudo or su", name)
+			}
+		default:
+			return nil, fmt.Errorf("ssh %s: ansible_become_method = %s is not supported over ssh: tend becomes another user with sudo, su or doas", name, t.become.method)
 		}
 	}
 	keys := &hostKeys{
@@ -423,13 +435,26 @@ func (t *Transport) Run(ctx context.Context, cmd transport.Command) (*transport.
 	return &transport.Result{Stdout: stdout.Bytes(), Stderr: stderr, ExitStatus: status}, nil
 }
 
-// BecomeError reports that sudo refused to run a script as another user:
-// wrong or missing password, user not in sudoers, requiretty, ... Message
-// is sudo's own words; it never contains the password.
+// checkShell refuses a host whose inventory says its shell is not a
+// POSIX one: tend's scripts over ssh are sh.
+func checkShell(h *inventory.Host) error {
+	switch h.ShellType {
+	case "powershell", "pwsh", "cmd":
+		return fmt.Errorf("ansible_shell_type = %s: tend runs POSIX sh over ssh and cannot manage a Windows host through it; reach this host over WinRM (ansible_connection=winrm)", h.ShellType)
+	}
+	return nil
+}
+
+// BecomeError reports that sudo (or su, doas) refused to run a script as
+// another user: wrong or missing password, user not in sudoers,
+// requiretty, ... Message is the program's own words; it never contains
+// the password.
 type BecomeError struct {
-	// User is the user sudo was asked to run the script as.
+	// Method is the program: sudo, su or doas.
+	Method string
+	// User is the user the script was to run as.
 	User string
-	// Status is sudo's exit status.
+	// Status is the program's exit status.
 	Status int
 	// Message is what sudo (or the login shell) printed, on one line.
 	Message string
@@ -440,7 +465,11 @@ func (e *BecomeError) Error() string {
 	if msg == "" {
 		msg = fmt.Sprintf("exit status %d", e.Status)
 	}
-	return fmt.Sprintf("become %s with sudo failed: %s", e.User, msg)
+	method := e.Method
+	if method == "" {
+		method = "sudo"
+	}
+	return fmt.Sprintf("become %s with %s failed: %s", e.User, method, msg)
 }
 
 // run is Run with the stdout sink chosen by the caller (a buffer, or the
@@ -598,7 +627,10 @@ func (t *Transport) launchError(status int, stdout, stderr []byte) error {
 		if t.become.password != "" {
 			msg = strings.ReplaceAll(msg, t.become.password, "(sensitive)")
 		}
-		return &BecomeError{User: t.become.user, Status: status, Message: msg}
+		if t.become.method == "su" && t.become.password == "" {
+			msg += " (su asks for " + t.become.user + "'s password unless the login user is root: set ansible_become_password or become_password)"
+		}
+		return &BecomeError{Method: t.become.methodName(), User: t.become.user, Status: status, Message: msg}
 	}
 	if msg == "" {
 		msg = "no output"

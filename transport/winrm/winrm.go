@@ -232,6 +232,14 @@ func Dial(ctx context.Context, h *inventory.Host, opts Options) (*Transport, err
 		name = h.Address
 	}
 	fail := func(err error) error { return fmt.Errorf("winrm %s: %w", name, err) }
+	if h.Become {
+		// Ansible's runas; tend's scripts run as the login user.
+		method := h.BecomeMethod
+		if method == "" {
+			method = "sudo"
+		}
+		return nil, fail(fmt.Errorf("ansible_become (ansible_become_method = %s) is not supported over WinRM: scripts run as the WinRM login user; log in as the account that should run them, or set ansible_become=false for this host", method))
+	}
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, fail(err)
