@@ -124,13 +124,14 @@ exec "fails" {
 	v := "pw=" + canaryVar
 	planFile := filepath.Join(t.TempDir(), "saved.plan")
 	c.run(true, "validate", "-C", dir, "-var", v)
-	// Not yet here: `tend show` (of the saved plan and of a run) belongs
-	// in this sequence, checked like every other command, once it exists.
 	c.run(true, "plan", "-C", dir, "-var", v)
 	c.run(true, "plan", "-C", dir, "-var", v, "--json")
 	// A sensitive -var is not saved with the plan: applying it needs
 	// the variable again.
 	c.run(true, "plan", "-C", dir, "-var", v, "-out", planFile)
+	for _, f := range [][]string{nil, {"--json"}, {"--format", "markdown"}} {
+		c.run(true, append([]string{"show", "-C", dir, planFile}, f...)...)
+	}
 	c.run(false, "apply", planFile, "-var", v, "--json")
 	// The failing exec prints both canaries on stderr: apply fails and
 	// rolls back.
@@ -163,6 +164,9 @@ exec "fails" {
 	c.run(false, "drift", "-C", dir, "-var", v, "--format", "json")
 	c.run(false, "drift", "-C", dir, "-var", v)
 	c.run(true, "runs", "-C", dir)
+	for _, f := range [][]string{nil, {"--json"}, {"--format", "markdown"}} {
+		c.run(true, append([]string{"show", "-C", dir, id}, f...)...)
+	}
 	c.run(true, "rollback", "-C", dir, id, "-y")
 	// A file holding the secret before the run: rollback restores it and
 	// checks it is as it was (by keyed digests: the journal keeps no plain

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/integration/lab"
+	"github.com/tendhq/tend/journal"
 	"github.com/tendhq/tend/transport"
 )
 
@@ -110,14 +111,17 @@ func TestCanaryLabDatabase(t *testing.T) {
 	if _, _, code := c.tend(nil, append([]string{"validate", "-C", dir}, v...)...); code != 0 {
 		t.Errorf("validate: exit %d", code)
 	}
-	// Not yet here: `tend show` (of the saved plan and of a run) belongs
-	// in this sequence, checked like every other command, once it exists.
 	if out, _, code := c.tend(nil, append([]string{"plan", "-C", dir}, v...)...); code != 0 || !strings.Contains(out, "db_user.app") {
 		t.Errorf("plan: exit %d, want the changes", code)
 	}
 	c.tend(nil, append([]string{"plan", "-C", dir, "--json"}, v...)...)
 	if _, _, code := c.tend(nil, append([]string{"plan", "-C", dir, "-out", planFile}, v...)...); code != 0 {
 		t.Errorf("plan -out: exit %d", code)
+	}
+	for _, f := range [][]string{nil, {"--json"}, {"--format", "markdown"}} {
+		if _, _, code := c.tend(nil, append([]string{"show", "-C", dir, planFile}, f...)...); code != 0 {
+			t.Errorf("show PLANFILE %v: exit %d", f, code)
+		}
 	}
 	if pb, err := os.ReadFile(planFile); err != nil {
 		t.Errorf("the saved plan: %v", err)
@@ -161,6 +165,15 @@ func TestCanaryLabDatabase(t *testing.T) {
 		t.Errorf("apply did not set the canary passwords again")
 	}
 	c.tend(nil, "runs", "-C", dir)
+	if runs, err := journal.List(dir); err == nil {
+		for _, r := range runs {
+			for _, f := range [][]string{nil, {"--json"}, {"--format", "markdown"}} {
+				if _, _, code := c.tend(nil, append([]string{"show", "-C", dir, r.ID}, f...)...); code != 0 {
+					t.Errorf("show %s %v: exit %d", r.ID, f, code)
+				}
+			}
+		}
+	}
 	if id == "" {
 		t.Error("no run id in apply --json's output")
 	} else if _, _, code := c.tend(nil, "rollback", "-C", dir, id, "-y"); code != 0 {

@@ -387,14 +387,17 @@ func TestCanaryLab(t *testing.T) {
 	if _, _, code := c.tend(nil, append([]string{"validate", "-C", dir}, v...)...); code != 0 {
 		t.Errorf("validate: exit %d", code)
 	}
-	// Not yet here: `tend show` (of the saved plan and of a run) belongs
-	// in this sequence, checked like every other command, once it exists.
 	if out, _, code := c.tend(nil, append([]string{"plan", "-C", dir}, v...)...); code != 0 || !strings.Contains(out, "file.conf") {
 		t.Errorf("plan: exit %d, want the changes", code)
 	}
 	c.tend(nil, append([]string{"plan", "-C", dir, "--json"}, v...)...)
 	if _, _, code := c.tend(nil, append([]string{"plan", "-C", dir, "-out", planFile}, v...)...); code != 0 {
 		t.Errorf("plan -out: exit %d", code)
+	}
+	for _, f := range [][]string{nil, {"--json"}, {"--format", "markdown"}} {
+		if _, _, code := c.tend(nil, append([]string{"show", "-C", dir, planFile}, f...)...); code != 0 {
+			t.Errorf("show PLANFILE %v: exit %d", f, code)
+		}
 	}
 	if pb, err := os.ReadFile(planFile); err != nil {
 		t.Errorf("the saved plan: %v", err)
@@ -472,6 +475,15 @@ func TestCanaryLab(t *testing.T) {
 		}
 	}
 	c.tend(nil, "runs", "-C", dir)
+	if runs, err := journal.List(dir); err == nil {
+		for _, r := range runs {
+			for _, f := range [][]string{nil, {"--json"}, {"--format", "markdown"}} {
+				if _, _, code := c.tend(nil, append([]string{"show", "-C", dir, r.ID}, f...)...); code != 0 {
+					t.Errorf("show %s %v: exit %d", r.ID, f, code)
+				}
+			}
+		}
+	}
 	c.tend(nil, "facts", "-C", dir)
 	if id == "" {
 		t.Error("no run to roll back")
