@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/tendhq/tend/engine"
 	"github.com/tendhq/tend/journal"
@@ -21,7 +22,7 @@ import (
 
 func applyCmd(io IO) *cobra.Command {
 	c := &common{io: io}
-	var yes, asJSON bool
+	var yes bool
 	var onFailure string
 	var rf rolloutFlags
 	cmd := &cobra.Command{
@@ -42,6 +43,7 @@ flight finish, then --on-failure runs (rollback by default). A second one
 stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON := io.ui.active()
 			if err := checkOnFailure(onFailure); err != nil {
 				return err
 			}
@@ -77,19 +79,23 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 			r := &plan.Renderer{W: io.Stdout, Color: c.color()}
 			if saved != nil {
 				if stale := plan.Stale(saved.Plan, pl); len(stale) > 0 {
-					fmt.Fprintf(io.Stderr, "Error: the saved plan %s is stale; nothing was applied:\n", args[0])
+					var lines []string
 					for _, s := range stale {
-						fmt.Fprintf(io.Stderr, "  - %s\n", s)
+						lines = append(lines, "  - "+s)
 					}
-					fmt.Fprintln(io.Stderr, "Run tend plan again.")
-					return &exitError{ExitError}
+					lines = append(lines, "Run tend plan again.")
+					return c.fail(fmt.Sprintf("the saved plan %s is stale; nothing was applied:", args[0]), lines...)
 				}
-			} else if !asJSON {
+			}
+			switch {
+			case asJSON:
+				io.ui.plan(pl, "apply")
+			case saved == nil:
 				r.Plan(pl)
 			}
 			if !pl.HasChanges() {
 				if asJSON {
-					fmt.Fprintln(io.Stdout, `{"event":"no_changes"}`)
+					io.ui.set("result", "no_changes")
 				} else if saved != nil {
 					fmt.Fprintln(io.Stdout, r.Summary(pl))
 				}
@@ -109,7 +115,7 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 	c.addConfigFlags(cmd)
 	c.addRunFlags(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
+	addJSONFlag(cmd, io)
 	rf.add(cmd)
 	cmd.Flags().StringVar(&onFailure, "on-failure", engine.Rollback, "when a change fails on a host: rollback (revert the host's applied changes), stop (keep them), continue (go on with changes not depending on it)")
 	return cmd
@@ -129,7 +135,11 @@ func checkOnFailure(onFailure string) error {
 // cancels, as any answer but "yes" does.
 func (c *common) confirm(ctx context.Context, question, cancelled, refusal string) bool {
 	if !c.io.IsTerminal {
-		fmt.Fprintln(c.io.Stderr, refusal)
+		if c.io.ui.active() {
+			c.io.ui.diagnostic("error", strings.TrimPrefix(refusal, "Error: "), "")
+		} else {
+			fmt.Fprintln(c.io.Stderr, refusal)
+		}
 		return false
 	}
 	fmt.Fprintf(c.io.Stdout, "%s Only 'yes' is accepted: ", question)
@@ -199,12 +209,18 @@ func (c *common) newEngine(run *journal.Run, j *journal.Journal, l *loaded, onFa
 	return eng
 }
 
-// view returns the run's output subscriber.
-func (c *common) view(asJSON bool) (engine.Subscriber, *humanView) {
-	if asJSON {
-		return newJSONView(c.io.Stdout), nil
+// view returns the run's output subscriber: the JSON lines with --json,
+// else the human view, live on a terminal.
+func (c *common) view() (engine.Subscriber, *humanView) {
+	if c.io.ui.active() {
+		return c.io.ui, nil
 	}
 	v := newHumanView(c.io.Stdout)
+	if c.io.IsTerminal {
+		v.live(terminalColumns())
+	} else {
+		v.periodic()
+	}
 	return v, v
 }
 
@@ -226,10 +242,11 @@ func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailur
 	if err != nil {
 		return err
 	}
-	view, hv := c.view(asJSON)
+	view, hv := c.view()
 	if asJSON {
-		fmt.Fprintf(io.Stdout, "{\"event\":\"run\",\"run_id\":%q,\"journal\":%q}\n", run.ID, j.Path())
+		io.ui.emit("run", map[string]any{"run_id": run.ID, "journal": j.Path()})
 	} else {
+		hv.hosts(pl)
 		fmt.Fprintf(io.Stdout, "\nApplying (run %s)\n", run.ID)
 	}
 	eng := c.newEngine(run, j, l, onFailure, view)
@@ -247,8 +264,13 @@ func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailur
 	}
 	var res *engine.Result
 	c.execute(eng, j, onFailure, func() { res = eng.Apply(cmd.Context(), pl) })
+	if hv != nil {
+		hv.stop()
+	}
 	if asJSON {
-		fmt.Fprintf(io.Stdout, "{\"event\":\"summary\",\"run_id\":%q,\"outcome\":%q}\n", run.ID, res.Outcome(eng))
+		io.ui.set("run_id", run.ID)
+		io.ui.set("result", res.Outcome(eng))
+		io.ui.set("hosts", hostOutcomes(res))
 	} else {
 		printApplySummary(c, res, onFailure, run.ID, j.Path())
 		if eng.Interrupted() && cmd.Context().Err() != nil {
@@ -311,4 +333,13 @@ func printApplySummary(c *common, res *engine.Result, onFailure, runID, journalP
 		fmt.Fprintf(w, "Not started: %s.\n", strings.Join(notStarted, ", "))
 	}
 	fmt.Fprintf(w, "Run %s journaled in %s\n", runID, journalPath)
+}
+
+// terminalColumns is the width of the terminal on stdout, 80 when it
+// cannot be read.
+func terminalColumns() int {
+	if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil && w > 0 {
+		return w
+	}
+	return 80
 }

@@ -35,12 +35,18 @@ func validateCmd(io IO) *cobra.Command {
 				c.printDiags(l.files, diags)
 				return &exitError{ExitError}
 			}
+			if io.ui.active() {
+				io.ui.emit("validated", map[string]any{"valid": true, "resources": len(l.cfg.Resources), "hosts": len(l.hosts)})
+				return nil
+			}
 			fmt.Fprintf(io.Stdout, "The configuration is valid: %s, %s.\n",
 				plural(len(l.cfg.Resources), "resource", "resources"), plural(len(l.hosts), "host", "hosts"))
 			return nil
 		},
 	}
-	c.addConfigFlags(cmd)
+	// validate connects to no host: no --parallel, no host key flags.
+	c.addLoadFlags(cmd, true)
+	addJSONFlag(cmd, io)
 	return cmd
 }
 
@@ -64,14 +70,25 @@ func fmtCmd(io IO) *cobra.Command {
 					return err
 				}
 				if _, diags := hclwrite.ParseConfig(src, f, hcl.Pos{Line: 1, Column: 1}); diags.HasErrors() {
-					writeDiags(io.Stderr, map[string]*hcl.File{f: {Bytes: src}}, diags, false)
+					if io.ui.active() {
+						io.ui.diagnostics(map[string]*hcl.File{f: {Bytes: src}}, diags)
+					} else {
+						writeDiags(io.Stderr, map[string]*hcl.File{f: {Bytes: src}}, diags, false)
+					}
 					return &exitError{ExitError}
 				}
 				out := hclwrite.Format(src)
 				if bytes.Equal(out, src) {
+					if io.ui.active() {
+						io.ui.emit("formatted_file", map[string]any{"file": f, "formatted": true, "written": false})
+					}
 					continue
 				}
 				bad++
+				if io.ui.active() && check {
+					io.ui.emit("formatted_file", map[string]any{"file": f, "formatted": false, "written": false})
+					continue
+				}
 				if check {
 					fmt.Fprintln(io.Stdout, f)
 					continue
@@ -83,6 +100,10 @@ func fmtCmd(io IO) *cobra.Command {
 				if err := plan.WriteFileAtomic(f, out, info.Mode().Perm()); err != nil {
 					return err
 				}
+				if io.ui.active() {
+					io.ui.emit("formatted_file", map[string]any{"file": f, "formatted": false, "written": true})
+					continue
+				}
 				fmt.Fprintln(io.Stdout, f)
 			}
 			if check && bad > 0 {
@@ -93,12 +114,12 @@ func fmtCmd(io IO) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&dir, "chdir", "C", ".", "configuration directory")
 	cmd.Flags().BoolVar(&check, "check", false, "list files that are not formatted and exit 1, changing nothing")
+	addJSONFlag(cmd, io)
 	return cmd
 }
 
 func inventoryCmd(io IO) *cobra.Command {
 	c := &common{io: io}
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "inventory",
 		Short: "List the hosts a pattern selects, with their groups and vars",
@@ -133,10 +154,11 @@ func inventoryCmd(io IO) *cobra.Command {
 				}
 				out = append(out, hj)
 			}
-			if asJSON {
-				enc := json.NewEncoder(io.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
+			if io.ui.active() {
+				for _, h := range out {
+					io.ui.emit("inventory_host", map[string]any{"host": h})
+				}
+				return nil
 			}
 			for _, h := range out {
 				fmt.Fprintf(io.Stdout, "%s\t%s\t%s\tgroups=%s", h.Name, h.Transport, h.Address, strings.Join(h.Groups, ","))
@@ -153,8 +175,10 @@ func inventoryCmd(io IO) *cobra.Command {
 			return nil
 		},
 	}
-	c.addConfigFlags(cmd)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	// inventory reads no configuration and connects to no host: no -var,
+	// no --parallel, no host key flags.
+	c.addLoadFlags(cmd, false)
+	addJSONFlag(cmd, io)
 	return cmd
 }
 
@@ -162,7 +186,7 @@ func factsCmd(io IO) *cobra.Command {
 	c := &common{io: io}
 	cmd := &cobra.Command{
 		Use:   "facts [HOST-PATTERN...]",
-		Short: "Gather facts from hosts and print them as JSON",
+		Short: "Gather facts from hosts and print them as one JSON document (--json: JSON lines)",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				c.target = strings.Join(args, ",")
@@ -205,6 +229,23 @@ func factsCmd(io IO) *cobra.Command {
 				}()
 			}
 			wg.Wait()
+			if io.ui.active() {
+				for _, h := range l.hosts {
+					r := out[h.Name]
+					m := map[string]any{"host": h.Name}
+					if r.Facts != nil {
+						m["facts"] = r.Facts
+					}
+					if r.Error != "" {
+						m["error"] = r.Error
+					}
+					io.ui.emit("host_facts", m)
+				}
+				if failed > 0 {
+					return &exitError{ExitError}
+				}
+				return nil
+			}
 			enc := json.NewEncoder(io.Stdout)
 			enc.SetIndent("", "  ")
 			if err := enc.Encode(out); err != nil {
@@ -216,6 +257,8 @@ func factsCmd(io IO) *cobra.Command {
 			return nil
 		},
 	}
-	c.addConfigFlags(cmd)
+	c.addLoadFlags(cmd, false)
+	c.addConnectFlags(cmd)
+	addJSONFlag(cmd, io)
 	return cmd
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -91,11 +92,17 @@ some have, 1 on error.`,
 	cmd.Flags().DurationVar(&rebootTimeout, "reboot-timeout", 10*time.Minute, "how long to wait for a rebooted host to come back")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "patch without asking")
 	cmd.Flags().BoolVar(&check, "check", false, "only show pending upgrades (exit 2 when there are some)")
+	addJSONFlag(cmd, io)
 	return cmd
 }
 
 func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, securityOnly bool, reboot string, rebootTimeout time.Duration, yes, check bool) error {
+	// With --json the human lines go nowhere: messages say it all.
+	ui := c.io.ui
 	w := c.io.Stdout
+	if ui.active() {
+		w = io.Discard
+	}
 	connect := c.connector()
 	hosts := make([]*patchHost, len(l.hosts))
 	engine.Each(c.parallel, len(hosts), func(i int) {
@@ -130,6 +137,23 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 	}()
 	total, errs := 0, 0
 	for _, ph := range hosts {
+		if ui.active() {
+			type upgrade struct {
+				Name string `json:"name"`
+				From string `json:"from,omitempty"`
+				To   string `json:"to"`
+			}
+			m := map[string]any{"host": ph.inv.Name}
+			ups := []upgrade{}
+			for _, u := range ph.pending {
+				ups = append(ups, upgrade{u.Name, u.From, u.To})
+			}
+			m["upgrades"] = ups
+			if ph.err != nil {
+				m["error"] = ph.err.Error()
+			}
+			ui.emit("pending_upgrades", m)
+		}
 		switch {
 		case ph.err != nil:
 			errs++
@@ -169,8 +193,17 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 	}
 	defer j.Close()
 	fmt.Fprintf(w, "\nPatching (run %s)\n", j.Path())
-	view, hv := c.view(false)
-	hv.rolloutPolicy = ro.OnFailure
+	view, hv := c.view()
+	if ui.active() {
+		ui.emit("run", map[string]any{"run_id": run.ID, "journal": j.Path()})
+	} else {
+		hv.rolloutPolicy = ro.OnFailure
+		var names []string
+		for _, ph := range hosts {
+			names = append(names, ph.inv.Name)
+		}
+		hv.width(names)
+	}
 	eng := c.newEngine(run, j, l, engine.Stop, view)
 	eng.Rollout = &engine.Rollout{Batches: lang.Batches(ro.Serial, len(hosts)), MaxFailPercent: ro.MaxFailPercent, Pause: ro.Pause, OnFailure: ro.OnFailure}
 	if hc := ro.HealthCheck; hc != nil {
@@ -182,6 +215,14 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 	}
 	var res *engine.Result
 	c.execute(eng, j, engine.Stop, func() { res = eng.RunWork(ctx, works) })
+	if hv != nil {
+		hv.stop()
+	}
+	if ui.active() {
+		ui.set("run_id", run.ID)
+		ui.set("result", res.Outcome(eng))
+		ui.set("hosts", hostOutcomes(res))
+	}
 	for i, ph := range hosts {
 		ph.t = works[i].Plan.T
 	}
