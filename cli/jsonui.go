@@ -49,7 +49,7 @@ func (u *jsonUI) emit(typ string, fields any) {
 func (u *jsonUI) emitLocked(typ string, at time.Time, fields any) {
 	if !u.started {
 		u.started = true
-		u.line("version", time.Now(), map[string]string{"tend": Version, "ui": UIVersion})
+		u.line("version", at, map[string]string{"tend": Version, "ui": UIVersion})
 	}
 	u.line(typ, at, fields)
 }

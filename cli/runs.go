@@ -2,9 +2,9 @@ package cli
 
 import (
 	"context"
-	stdio "io"
 	"errors"
 	"fmt"
+	stdio "io"
 	"strings"
 	"text/tabwriter"
 	"time"
