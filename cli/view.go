@@ -15,7 +15,7 @@ import (
 // humanView prints a run's events as lines, one per step, as they come,
 // each prefixed by its host, the prefixes aligned. While changes run it
 // shows their progress: on a terminal a status block of a few lines
-// below the printed ones, redrawn in place every second; elsewhere a
+// below the printed ones, redrawn in place twice a second; elsewhere a
 // "still running" line now and then. Writes are best effort: a closed
 // stdout never stops a run.
 type humanView struct {
@@ -74,6 +74,8 @@ const (
 	laterNote = 30 * time.Second
 	// maxStatus is how many running changes the status block lists.
 	maxStatus = 4
+	// redraw is how often the status block is drawn again.
+	redraw = 500 * time.Millisecond
 )
 
 func newHumanView(w io.Writer) *humanView {
@@ -97,7 +99,7 @@ func (v *humanView) start(m progressMode) {
 	v.mode = m
 	v.stopTick = make(chan struct{})
 	go func() {
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(redraw)
 		defer t.Stop()
 		for {
 			select {
