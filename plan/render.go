@@ -194,29 +194,37 @@ func (r *Renderer) content(ch *Change) {
 	}
 }
 
-// unified returns a unified diff of two texts.
+// unified returns a unified diff of two texts. A last line without a
+// newline is followed by diff's marker, on its own line, on each side
+// it ends: "b" to "a" is "-b", the marker, "+a", the marker.
 func unified(a, b []byte) string {
 	d := difflib.UnifiedDiff{
 		A: splitLines(a), B: splitLines(b),
 		FromFile: "before", ToFile: "after", Context: 3,
 	}
 	s, _ := difflib.GetUnifiedDiffString(d)
-	// difflib leaves a last line without its newline unmarked.
-	if len(b) > 0 && b[len(b)-1] != '\n' || len(a) > 0 && a[len(a)-1] != '\n' {
-		s = strings.TrimRight(s, "\n") + "\n\\ (no newline at end of file)\n"
-	}
-	return s
+	return strings.ReplaceAll(s, noNewline, "\n"+noNewlineMarker+"\n")
 }
 
-// splitLines splits text after each newline, keeping them.
+// noNewline ends, in place of its newline, a last line that has none,
+// so that it is a line of its own in the diff; noNewlineMarker replaces
+// it after.
+const (
+	noNewline       = "\x00no-newline\n"
+	noNewlineMarker = "\\ No newline at end of file"
+)
+
+// splitLines splits text after each newline, keeping them; a last line
+// without one ends with noNewline.
 func splitLines(b []byte) []string {
 	if len(b) == 0 {
 		return nil
 	}
 	lines := strings.SplitAfter(string(b), "\n")
 	if lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
+		return lines[:len(lines)-1]
 	}
+	lines[len(lines)-1] += noNewline
 	return lines
 }
 
