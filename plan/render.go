@@ -285,9 +285,14 @@ func (r *Renderer) Summary(p *Plan) string {
 	c := p.Count()
 	total := len(p.Hosts)
 	var s string
-	if c.HostsChanged == 0 {
+	switch {
+	case c.HostsChanged == 0 && c.Failed > 0:
+		// Not "No changes.": a host that could not be planned may well
+		// need some.
+		s = fmt.Sprintf("Plan: no changes on %d of %d hosts.", c.HostsUnchanged, total)
+	case c.HostsChanged == 0:
 		s = fmt.Sprintf("No changes. %d of %d hosts match the configuration.", c.HostsUnchanged, total)
-	} else {
+	default:
 		s = fmt.Sprintf("Plan: %d to add, %d to change, %d to remove on %d of %d hosts; %d %s unchanged.",
 			c.Add, c.Change, c.Remove, c.HostsChanged, total, c.HostsUnchanged, hostsWord(c.HostsUnchanged))
 	}
