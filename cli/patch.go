@@ -226,26 +226,48 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 	for i, ph := range hosts {
 		ph.t = works[i].Plan.T
 	}
+	if !printPatchSummary(w, res) {
+		return &exitError{ExitError}
+	}
+	return nil
+}
+
+// printPatchSummary prints how a patch run ended and reports whether it
+// succeeded. Hosts a stopped rollout never started are listed as such,
+// not counted as failed.
+func printPatchSummary(w io.Writer, res *engine.Result) bool {
 	ok, upgraded := 0, 0
-	var bad []string
+	var bad, notStarted []string
 	for _, r := range res.Hosts {
 		upgraded += r.Applied
-		if r.Outcome == engine.Success {
+		switch {
+		case r.Outcome == engine.Success:
 			ok++
-		} else {
-			bad = append(bad, fmt.Sprintf("%s (%s: %v)", r.Name, r.Outcome, r.Err))
+		case r.Outcome == engine.NotStarted:
+			notStarted = append(notStarted, r.Name)
+		case r.Err != nil:
+			bad = append(bad, fmt.Sprintf("%s (%s: %v)", r.Name, strings.ReplaceAll(r.Outcome, "_", " "), r.Err))
+		default:
+			bad = append(bad, fmt.Sprintf("%s (%s)", r.Name, strings.ReplaceAll(r.Outcome, "_", " ")))
 		}
 	}
 	fmt.Fprintln(w)
-	if len(bad) == 0 {
+	switch {
+	case len(bad) == 0 && len(notStarted) == 0:
 		fmt.Fprintf(w, "Patch complete: %s on %s.\n", plural(upgraded, "package upgraded", "packages upgraded"), plural(ok, "host", "hosts"))
-		return nil
+	case len(bad) == 0:
+		fmt.Fprintf(w, "Patch stopped: %s on %s; %s not started.\n", plural(upgraded, "package upgraded", "packages upgraded"),
+			plural(ok, "host", "hosts"), plural(len(notStarted), "host", "hosts"))
+	default:
+		fmt.Fprintf(w, "Patch failed on %d of %d hosts; %d succeeded:\n", len(bad), len(res.Hosts), ok)
+		for _, b := range bad {
+			fmt.Fprintf(w, "  %s\n", b)
+		}
 	}
-	fmt.Fprintf(w, "Patch failed on %d of %d hosts:\n", len(bad), len(hosts))
-	for _, b := range bad {
-		fmt.Fprintf(w, "  %s\n", b)
+	if len(notStarted) > 0 {
+		fmt.Fprintf(w, "Not started: %s.\n", strings.Join(notStarted, ", "))
 	}
-	return &exitError{ExitError}
+	return len(bad) == 0 && len(notStarted) == 0
 }
 
 // work is a host's patch for the engine: its pending upgrades as changes
