@@ -62,15 +62,17 @@ func runsCmd(io IO) *cobra.Command {
 	return cmd
 }
 
-// runChanges counts the changes a run left made on its hosts: applied
-// ones and those whose outcome is unknown. A change a rollback reverted
-// is not counted.
+// runChanges counts the changes a run made on its hosts that stand: for
+// an apply, those applied (or of unknown outcome) that no rollback
+// reverted since; for a rollback, the changes it reverted.
 func runChanges(r *journal.Run) int {
 	n := 0
 	for _, h := range r.Hosts {
 		for _, e := range h.Changes {
-			switch e.Status {
-			case journal.Applied, journal.Unknown, journal.Applying:
+			switch {
+			case r.Command == "rollback" && e.Status == journal.Reverted:
+				n++
+			case r.Command != "rollback" && (e.Status == journal.Applied || e.Status == journal.Unknown || e.Status == journal.Applying):
 				n++
 			}
 		}
