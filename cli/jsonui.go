@@ -255,8 +255,6 @@ func (u *jsonUI) event(e *engine.Event) {
 	u.emitLocked(string(e.Kind), at, ue)
 }
 
-// isJSONFormat reports whether a --format value asks for JSON lines.
-func isJSONFormat(f string) bool { return strings.EqualFold(f, "json") }
 
 // addJSONFlag adds --json to a command.
 func addJSONFlag(cmd *cobra.Command, io IO) {
