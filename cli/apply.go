@@ -216,7 +216,9 @@ func (c *common) view() (engine.Subscriber, *humanView) {
 		return c.io.ui, nil
 	}
 	v := newHumanView(c.io.Stdout)
-	if c.io.IsTerminal {
+	// A terminal that cannot move its cursor (TERM=dumb) gets the lines
+	// a log gets.
+	if c.io.IsTerminal && os.Getenv("TERM") != "dumb" {
 		v.live(terminalColumns())
 	} else {
 		v.periodic()
