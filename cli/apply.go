@@ -220,6 +220,7 @@ func (c *common) view() (engine.Subscriber, *humanView) {
 	// a log gets.
 	if c.io.IsTerminal && os.Getenv("TERM") != "dumb" {
 		v.live(terminalColumns())
+		c.io.sig.via(v.above)
 	} else {
 		v.periodic()
 	}

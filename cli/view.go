@@ -313,7 +313,32 @@ func (v *humanView) clear() {
 		return
 	}
 	fmt.Fprintf(v.w, "\x1b[%dA\r\x1b[J", v.drawn)
+	// Passed on at once: what comes next may go to another writer.
+	if f, ok := v.w.(interface{ Flush() error }); ok {
+		_ = f.Flush()
+	}
 	v.drawn = 0
+}
+
+// above returns a writer to the same terminal (stderr) whose writes
+// print above the status block.
+func (v *humanView) above(w io.Writer) io.Writer { return aboveWriter{v: v, w: w} }
+
+type aboveWriter struct {
+	v *humanView
+	w io.Writer
+}
+
+func (a aboveWriter) Write(p []byte) (int, error) {
+	a.v.mu.Lock()
+	defer a.v.mu.Unlock()
+	a.v.clear()
+	n, err := a.w.Write(p)
+	if f, ok := a.w.(interface{ Flush() error }); ok {
+		_ = f.Flush()
+	}
+	a.v.draw()
+	return n, err
 }
 
 // tick redraws the status block, or prints the "still running" lines due.

@@ -153,3 +153,20 @@ func TestAlignedHostPrefixes(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", out, want)
 	}
 }
+
+// TestAboveStatusBlock: a message to the terminal's other stream (an
+// interrupt's) erases the status block first and draws it again after.
+func TestAboveStatusBlock(t *testing.T) {
+	v, out, clk := newTestView(progressLive)
+	_ = v.Event(&engine.Event{Kind: engine.HostPlanned, Host: "web1", Plan: hostPlan("web1", 1)})
+	_ = v.Event(&engine.Event{Kind: engine.ChangeStarted, Host: "web1", Address: "exec.c0"})
+	clk.add(2 * time.Second)
+	v.tick()
+	out.Reset()
+	var errb bytes.Buffer
+	w := v.above(&errb)
+	_, _ = w.Write([]byte("\nInterrupt received\n"))
+	if !strings.HasPrefix(out.String(), "\x1b[2A\r\x1b[J") || !strings.Contains(out.String(), "still running, 2s") || errb.String() != "\nInterrupt received\n" {
+		t.Errorf("stdout %q, stderr %q", out, &errb)
+	}
+}
