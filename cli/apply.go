@@ -134,12 +134,15 @@ func checkOnFailure(onFailure string) error {
 // refusal. It reports whether to go on. An interrupt while it waits
 // cancels, as any answer but "yes" does.
 func (c *common) confirm(ctx context.Context, question, cancelled, refusal string) bool {
+	if c.io.ui.active() {
+		// A prompt has no place in a stream of JSON messages, terminal
+		// or not (as Terraform's apply -json needs -auto-approve).
+		c.io.ui.diagnostic("error", "refusing to go on without confirmation: --json asks no question",
+			"Review the plan in the messages above and run again with -y.")
+		return false
+	}
 	if !c.io.IsTerminal {
-		if c.io.ui.active() {
-			c.io.ui.diagnostic("error", strings.TrimPrefix(refusal, "Error: "), "")
-		} else {
-			fmt.Fprintln(c.io.Stderr, refusal)
-		}
+		fmt.Fprintln(c.io.Stderr, refusal)
 		return false
 	}
 	fmt.Fprintf(c.io.Stdout, "%s Only 'yes' is accepted: ", question)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -266,4 +267,20 @@ func TestPlanJSONDocument(t *testing.T) {
 	if _, _, code := tend(t, "plan", "-C", dir, "--json", "--json-document"); code != 1 {
 		t.Errorf("--json with --json-document: exit %d, want 1", code)
 	}
+}
+
+// TestJSONAsksNoQuestion: on a terminal too, --json never prompts: without
+// -y it refuses with a diagnostic and changes nothing.
+func TestJSONAsksNoQuestion(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, dir, map[string]string{"main.hcl": fmt.Sprintf("file \"a\" {\n  path    = \"%s/a\"\n  content = \"a\\n\"\n}\n", root)})
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), []string{"apply", "-C", dir, "--json"}, IO{Stdin: strings.NewReader("yes\n"), Stdout: &out, Stderr: &errb, IsTerminal: true})
+	if code != 1 || strings.Contains(out.String(), "Only 'yes'") || !strings.Contains(out.String(), "--json asks no question") {
+		t.Errorf("exit %d\n%s%s", code, &out, &errb)
+	}
+	if _, err := os.Stat(filepath.Join(root, "a")); err == nil {
+		t.Error("the file was created")
+	}
+	jsonLines(t, uiSchema(t), []string{"apply"}, out.String(), code)
 }
