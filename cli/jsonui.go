@@ -255,7 +255,6 @@ func (u *jsonUI) event(e *engine.Event) {
 	u.emitLocked(string(e.Kind), at, ue)
 }
 
-
 // addJSONFlag adds --json to a command.
 func addJSONFlag(cmd *cobra.Command, io IO) {
 	cmd.Flags().BoolVar(&io.ui.on, "json", false, "print JSON lines of typed messages (docs/json.md)")
