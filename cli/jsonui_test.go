@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -283,4 +284,29 @@ func TestJSONAsksNoQuestion(t *testing.T) {
 		t.Error("the file was created")
 	}
 	jsonLines(t, uiSchema(t), []string{"apply"}, out.String(), code)
+}
+
+// TestJSONDocExamples: every message docs/json.md shows (in a json block
+// or inline) is valid against the schema.
+func TestJSONDocExamples(t *testing.T) {
+	s := uiSchema(t)
+	b, err := os.ReadFile(filepath.Join("..", "docs", "json.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range regexp.MustCompile(`(?m)^\s*` + "`?" + `(\{"type":.*\})` + "`?" + `\.?$`).FindAllStringSubmatch(string(b), -1) {
+		n++
+		v, err := jsonschema.UnmarshalJSON(strings.NewReader(m[1]))
+		if err != nil {
+			t.Errorf("not JSON: %v\n%s", err, m[1])
+			continue
+		}
+		if err := s.Validate(v); err != nil {
+			t.Errorf("does not match the schema: %#v\n%s", err, m[1])
+		}
+	}
+	if n < 10 {
+		t.Errorf("found %d examples in docs/json.md, want at least 10", n)
+	}
 }
