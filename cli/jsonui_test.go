@@ -295,7 +295,7 @@ func TestJSONDocExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
-	for _, m := range regexp.MustCompile(`(?m)^\s*` + "`?" + `(\{"type":.*\})` + "`?" + `\.?$`).FindAllStringSubmatch(string(b), -1) {
+	for _, m := range regexp.MustCompile(`(?m)^\s*`+"`?"+`(\{"type":.*\})`+"`?"+`\.?$`).FindAllStringSubmatch(string(b), -1) {
 		n++
 		v, err := jsonschema.UnmarshalJSON(strings.NewReader(m[1]))
 		if err != nil {
