@@ -150,6 +150,10 @@ func (v *humanView) prefix(host string) string {
 	return fmt.Sprintf("  %-*s ", v.pad+1, host+":")
 }
 
+// under is the indentation of a host's output (a failed command's
+// stderr) below its line: past the aligned prefix.
+func (v *humanView) under() string { return strings.Repeat(" ", v.pad+6) }
+
 // indent prefixes every line of s.
 func indent(s, prefix string) string {
 	s = strings.TrimRight(s, "\n")
@@ -384,7 +388,7 @@ func (v *humanView) event(e *engine.Event) {
 		} else {
 			fmt.Fprintf(w, "%s! %s: %s\n", v.prefix(e.Host), e.Address, e.Error)
 		}
-		fmt.Fprint(w, indent(e.Stderr, "      "))
+		fmt.Fprint(w, indent(e.Stderr, v.under()))
 	case engine.ChangeUnknown:
 		v.printed[e.Host] = true
 		fmt.Fprintf(w, "%s? %s: %s\n", v.prefix(e.Host), e.Address, e.Error)
@@ -405,7 +409,7 @@ func (v *humanView) event(e *engine.Event) {
 	case engine.Unhealthy:
 		v.printed[e.Host] = true
 		fmt.Fprintf(w, "%s! %s\n", v.prefix(e.Host), e.Error)
-		fmt.Fprint(w, indent(e.Stderr, "      "))
+		fmt.Fprint(w, indent(e.Stderr, v.under()))
 	case engine.Reverted:
 		if e.Message != "" {
 			fmt.Fprintf(w, "%s↶ %s reverted (%s)\n", v.prefix(e.Host), e.Address, e.Message)
@@ -416,7 +420,7 @@ func (v *humanView) event(e *engine.Event) {
 		fmt.Fprintf(w, "%s↶ %s was never made on the host (read back at its state before the run)\n", v.prefix(e.Host), e.Address)
 	case engine.RevertFailed:
 		fmt.Fprintf(w, "%s! %s could not be reverted: %s\n", v.prefix(e.Host), e.Address, e.Error)
-		fmt.Fprint(w, indent(e.Stderr, "      "))
+		fmt.Fprint(w, indent(e.Stderr, v.under()))
 	case engine.NotReverted:
 		fmt.Fprintf(w, "%s! %s not reverted: %s\n", v.prefix(e.Host), e.Address, e.Error)
 	case engine.Upgraded:

@@ -139,15 +139,16 @@ func TestPeriodicStillRunning(t *testing.T) {
 }
 
 // TestAlignedHostPrefixes: each host's lines start at the same column,
-// whatever its name's length.
+// whatever its name's length; a failure's stderr is indented past them.
 func TestAlignedHostPrefixes(t *testing.T) {
 	v, out, _ := newTestView(progressNone)
 	v.hosts(&plan.Plan{Hosts: []*plan.HostPlan{hostPlan("a", 1), hostPlan("db-primary", 1)}})
 	_ = v.Event(&engine.Event{Kind: engine.ChangeApplied, Host: "a", Address: "file.x", Action: plan.Create})
-	_ = v.Event(&engine.Event{Kind: engine.ChangeFailed, Host: "db-primary", Address: "file.y", Error: "boom"})
+	_ = v.Event(&engine.Event{Kind: engine.ChangeFailed, Host: "db-primary", Address: "file.y", Error: "boom", Stderr: "why\n"})
 	_ = v.Event(&engine.Event{Kind: engine.Healthy, Host: "a"})
 	want := "  a:          + file.x created (0s)\n" +
 		"  db-primary: ! file.y: boom\n" +
+		"                why\n" +
 		"  a:          health check passed\n"
 	if out.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", out, want)
