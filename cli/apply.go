@@ -292,9 +292,14 @@ func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailur
 func printApplySummary(c *common, res *engine.Result, onFailure, runID, journalPath string) {
 	w := c.io.Stdout
 	applied, ok := 0, 0
-	var bad, notStarted []string
+	var bad, notStarted, withBatch []string
 	for _, h := range res.Hosts {
 		applied += h.Applied
+		if h.Outcome == engine.RolledBack && h.Err == nil {
+			// A host that did not fail, reverted with its failed batch.
+			withBatch = append(withBatch, fmt.Sprintf("%s (%s)", h.Name, plural(h.Reverted, "change", "changes")))
+			continue
+		}
 		switch h.Outcome {
 		case engine.Success:
 			ok++
@@ -325,7 +330,7 @@ func printApplySummary(c *common, res *engine.Result, onFailure, runID, journalP
 	}
 	fmt.Fprintln(w)
 	switch {
-	case len(bad) == 0 && len(notStarted) == 0:
+	case len(bad) == 0 && len(notStarted) == 0 && len(withBatch) == 0:
 		fmt.Fprintf(w, "Apply complete: %s on %s.\n", plural(applied, "change", "changes"), plural(ok, "host", "hosts"))
 	case len(bad) == 0:
 		fmt.Fprintf(w, "Apply stopped: %s on %s; %s not started.\n", plural(applied, "change", "changes"), plural(ok, "host", "hosts"), plural(len(notStarted), "host", "hosts"))
@@ -334,6 +339,9 @@ func printApplySummary(c *common, res *engine.Result, onFailure, runID, journalP
 		for _, b := range bad {
 			fmt.Fprintf(w, "  %s\n", b)
 		}
+	}
+	if len(withBatch) > 0 {
+		fmt.Fprintf(w, "Rolled back with their batch: %s.\n", strings.Join(withBatch, ", "))
 	}
 	if len(notStarted) > 0 {
 		fmt.Fprintf(w, "Not started: %s.\n", strings.Join(notStarted, ", "))

@@ -27,3 +27,25 @@ func TestPatchSummaryNotStarted(t *testing.T) {
 		t.Errorf("ok %v\n got %q\nwant %q", ok, b.String(), want)
 	}
 }
+
+// TestApplySummaryRolloutStopped: a rollout stopped by a failed batch
+// lists the failed host, the hosts rolled back with its batch (no error
+// of their own) and the hosts never started, each for what it is.
+func TestApplySummaryRolloutStopped(t *testing.T) {
+	var b bytes.Buffer
+	c := &common{io: IO{Stdout: &b}}
+	printApplySummary(c, &engine.Result{Hosts: []*engine.HostResult{
+		{Name: "r1", Outcome: engine.Success, Applied: 2},
+		{Name: "r3", Outcome: engine.RolledBack, Applied: 2, Reverted: 2},
+		{Name: "r4", Outcome: engine.RolledBack, Applied: 2, Reverted: 2, Err: errors.New("health check failed")},
+		{Name: "r6", Outcome: engine.NotStarted},
+	}}, engine.Rollback, "RUN", "J")
+	want := "\nApply failed on 1 of 4 hosts; 1 succeeded.\n" +
+		"  r4 (failed, rolled back 2 changes: health check failed)\n" +
+		"Rolled back with their batch: r3 (2 changes).\n" +
+		"Not started: r6.\n" +
+		"Run RUN journaled in J\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
