@@ -126,6 +126,10 @@ exec "fails" {
 `, root)})
 	unformatted := t.TempDir()
 	writeFiles(t, unformatted, map[string]string{"u.hcl": "file \"u\" {\npath=\"/x\"\n}\n"})
+	broken := t.TempDir()
+	writeFiles(t, broken, map[string]string{"b.hcl": "file \"b\" {\n  path = \n"})
+	unreachable := t.TempDir()
+	writeFiles(t, unreachable, map[string]string{"inventory.hcl": "host \"gone\" {\n  address = \"127.0.0.1\"\n  port    = 1\n}\n"})
 	planFile := filepath.Join(t.TempDir(), "saved.plan")
 
 	type step struct {
@@ -141,7 +145,9 @@ exec "fails" {
 		{[]string{"validate", "-C", dir, "--json", "--bogus-flag"}, 1, []string{"diagnostic"}},
 		{[]string{"fmt", "-C", dir, "--check", "--json"}, 0, []string{"formatted_file"}},
 		{[]string{"fmt", "-C", unformatted, "--check", "--json"}, 1, []string{"formatted_file"}},
+		{[]string{"fmt", "-C", broken, "--json"}, 1, []string{"diagnostic"}},
 		{[]string{"inventory", "-C", rollout, "--json"}, 0, []string{"inventory_host"}},
+		{[]string{"facts", "-C", unreachable, "--json"}, 1, []string{"host_facts"}},
 		{[]string{"inventory", "-C", rollout, "--target", "nothing", "--json"}, 1, []string{"diagnostic"}},
 		{[]string{"facts", "-C", dir, "--json"}, 0, []string{"host_facts"}},
 		{[]string{"plan", "-C", dir, "--json"}, 0, []string{"planned_host", "planned_change", "change_summary"}},
@@ -188,6 +194,7 @@ exec "fails" {
 `, root)})
 	for _, st := range []step{
 		{[]string{"resume", "-C", failing, failedID, "-y", "--json"}, 0, []string{"planned_change", "run", "change_applied"}},
+		{[]string{"resume", "-C", failing, failedID, "-y", "--json"}, 0, []string{"planned_host"}},
 		{[]string{"rollback", "-C", failing, failedID, "--json"}, 1, []string{"planned_revert", "revert_summary", "diagnostic"}},
 		{[]string{"rollback", "-C", failing, failedID, "-y", "--json"}, 0, []string{"planned_revert", "run", "reverted"}},
 		{[]string{"rollback", "-C", failing, "no-such-run", "-y", "--json"}, 1, []string{"diagnostic"}},
