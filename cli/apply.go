@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/tendhq/tend/engine"
 	"github.com/tendhq/tend/journal"
@@ -21,7 +22,7 @@ import (
 
 func applyCmd(io IO) *cobra.Command {
 	c := &common{io: io}
-	var yes, asJSON bool
+	var yes bool
 	var onFailure string
 	var rf rolloutFlags
 	cmd := &cobra.Command{
@@ -42,6 +43,7 @@ flight finish, then --on-failure runs (rollback by default). A second one
 stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON := io.ui.active()
 			if err := checkOnFailure(onFailure); err != nil {
 				return err
 			}
@@ -90,19 +92,23 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 					return &exitError{ExitError}
 				}
 				if stale := plan.Stale(saved.Plan, pl); len(stale) > 0 {
-					fmt.Fprintf(io.Stderr, "Error: the saved plan %s is stale; nothing was applied:\n", args[0])
+					var lines []string
 					for _, s := range stale {
-						fmt.Fprintf(io.Stderr, "  - %s\n", s)
+						lines = append(lines, "  - "+s)
 					}
-					fmt.Fprintln(io.Stderr, "Run tend plan again.")
-					return &exitError{ExitError}
+					lines = append(lines, "Run tend plan again.")
+					return c.fail(fmt.Sprintf("the saved plan %s is stale; nothing was applied:", args[0]), lines...)
 				}
-			} else if !asJSON {
+			}
+			switch {
+			case asJSON:
+				io.ui.plan(pl, "apply")
+			case saved == nil:
 				r.Plan(pl)
 			}
 			if !pl.HasChanges() {
 				if asJSON {
-					fmt.Fprintln(io.Stdout, `{"event":"no_changes"}`)
+					io.ui.set("result", "no_changes")
 				} else if saved != nil {
 					fmt.Fprintln(io.Stdout, r.Summary(pl))
 				}
@@ -123,7 +129,7 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 	c.addRunFlags(cmd)
 	c.addTargetingFlags(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
+	addJSONFlag(cmd, io)
 	rf.add(cmd)
 	cmd.Flags().StringVar(&onFailure, "on-failure", engine.Rollback, "when a change fails on a host: rollback (revert the host's applied changes), stop (keep them), continue (go on with changes not depending on it)")
 	return cmd
@@ -142,6 +148,13 @@ func checkOnFailure(onFailure string) error {
 // refusal. It reports whether to go on. An interrupt while it waits
 // cancels, as any answer but "yes" does.
 func (c *common) confirm(ctx context.Context, question, cancelled, refusal string) bool {
+	if c.io.ui.active() {
+		// A prompt has no place in a stream of JSON messages, terminal
+		// or not (as Terraform's apply -json needs -auto-approve).
+		c.io.ui.diagnostic("error", "refusing to go on without confirmation: --json asks no question",
+			"Review the plan in the messages above and run again with -y.")
+		return false
+	}
 	if !c.io.IsTerminal {
 		fmt.Fprintln(c.io.Stderr, refusal)
 		return false
@@ -213,12 +226,21 @@ func (c *common) newEngine(run *journal.Run, j *journal.Journal, l *loaded, onFa
 	return eng
 }
 
-// view returns the run's output subscriber.
-func (c *common) view(asJSON bool) (engine.Subscriber, *humanView) {
-	if asJSON {
-		return newJSONView(c.io.Stdout), nil
+// view returns the run's output subscriber: the JSON lines with --json,
+// else the human view, live on a terminal.
+func (c *common) view() (engine.Subscriber, *humanView) {
+	if c.io.ui.active() {
+		return c.io.ui, nil
 	}
 	v := newHumanView(c.io.Stdout)
+	// A terminal that cannot move its cursor (TERM=dumb) gets the lines
+	// a log gets.
+	if c.io.IsTerminal && os.Getenv("TERM") != "dumb" {
+		v.live(terminalColumns())
+		c.io.sig.via(v.above)
+	} else {
+		v.periodic()
+	}
 	return v, v
 }
 
@@ -240,10 +262,11 @@ func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailur
 	if err != nil {
 		return err
 	}
-	view, hv := c.view(asJSON)
+	view, hv := c.view()
 	if asJSON {
-		fmt.Fprintf(io.Stdout, "{\"event\":\"run\",\"run_id\":%q,\"journal\":%q}\n", run.ID, j.Path())
+		io.ui.emit("run", map[string]any{"run_id": run.ID, "journal": j.Path()})
 	} else {
+		hv.hosts(pl)
 		fmt.Fprintf(io.Stdout, "\nApplying (run %s)\n", run.ID)
 	}
 	eng := c.newEngine(run, j, l, onFailure, view)
@@ -259,8 +282,13 @@ func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailur
 	}
 	var res *engine.Result
 	c.execute(eng, j, onFailure, func() { res = eng.Apply(cmd.Context(), pl) })
+	if hv != nil {
+		hv.stop()
+	}
 	if asJSON {
-		fmt.Fprintf(io.Stdout, "{\"event\":\"summary\",\"run_id\":%q,\"outcome\":%q}\n", run.ID, res.Outcome(eng))
+		io.ui.set("run_id", run.ID)
+		io.ui.set("result", res.Outcome(eng))
+		io.ui.set("hosts", hostOutcomes(res))
 	} else {
 		printApplySummary(c, res, onFailure, run.ID, j.Path())
 		if eng.Interrupted() && cmd.Context().Err() != nil {
@@ -276,9 +304,14 @@ func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailur
 func printApplySummary(c *common, res *engine.Result, onFailure, runID, journalPath string) {
 	w := c.io.Stdout
 	applied, ok := 0, 0
-	var bad, notStarted []string
+	var bad, notStarted, withBatch []string
 	for _, h := range res.Hosts {
 		applied += h.Applied
+		if h.Outcome == engine.RolledBack && h.Err == nil {
+			// A host that did not fail, reverted with its failed batch.
+			withBatch = append(withBatch, fmt.Sprintf("%s (%s)", h.Name, plural(h.Reverted, "change", "changes")))
+			continue
+		}
 		switch h.Outcome {
 		case engine.Success:
 			ok++
@@ -309,7 +342,7 @@ func printApplySummary(c *common, res *engine.Result, onFailure, runID, journalP
 	}
 	fmt.Fprintln(w)
 	switch {
-	case len(bad) == 0 && len(notStarted) == 0:
+	case len(bad) == 0 && len(notStarted) == 0 && len(withBatch) == 0:
 		fmt.Fprintf(w, "Apply complete: %s on %s.\n", plural(applied, "change", "changes"), plural(ok, "host", "hosts"))
 	case len(bad) == 0:
 		fmt.Fprintf(w, "Apply stopped: %s on %s; %s not started.\n", plural(applied, "change", "changes"), plural(ok, "host", "hosts"), plural(len(notStarted), "host", "hosts"))
@@ -319,8 +352,20 @@ func printApplySummary(c *common, res *engine.Result, onFailure, runID, journalP
 			fmt.Fprintf(w, "  %s\n", b)
 		}
 	}
+	if len(withBatch) > 0 {
+		fmt.Fprintf(w, "Rolled back with their batch: %s.\n", strings.Join(withBatch, ", "))
+	}
 	if len(notStarted) > 0 {
 		fmt.Fprintf(w, "Not started: %s.\n", strings.Join(notStarted, ", "))
 	}
 	fmt.Fprintf(w, "Run %s journaled in %s\n", runID, journalPath)
+}
+
+// terminalColumns is the width of the terminal on stdout, 80 when it
+// cannot be read.
+func terminalColumns() int {
+	if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil && w > 0 {
+		return w
+	}
+	return 80
 }

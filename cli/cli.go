@@ -55,6 +55,8 @@ type IO struct {
 	Signals <-chan os.Signal
 
 	sig *interrupts
+	// ui is the command line's JSON output, written when --json is given.
+	ui *jsonUI
 }
 
 // Main runs the tend command line and returns the exit code.
@@ -97,22 +99,38 @@ func Run(ctx context.Context, args []string, io IO) int {
 			}
 		}()
 	}
+	io.ui = &jsonUI{w: io.Stdout}
 	root := newRoot(io)
 	root.SetArgs(longFlags(args))
 	root.SetIn(io.Stdin)
 	root.SetOut(io.Stdout)
 	root.SetErr(io.Stderr)
-	err := root.ExecuteContext(ctx)
+	root.SetContext(ctx)
+	cmd, err := root.ExecuteC()
+	code := ExitOK
 	var ee *exitError
 	switch {
 	case err == nil:
-		return ExitOK
 	case errors.As(err, &ee):
-		return ee.code
+		code = ee.code
 	default:
-		fmt.Fprintf(io.Stderr, "Error: %s\n", err)
-		return ExitError
+		code = ExitError
+		if io.ui.on || wantsJSON(args) {
+			io.ui.diagnostic("error", err.Error(), "")
+		} else {
+			fmt.Fprintf(io.Stderr, "Error: %s\n", err)
+		}
 	}
+	// With --json every command ends with its outcome, even one that
+	// failed before it could say anything else.
+	if io.ui.on || (err != nil && ee == nil && wantsJSON(args)) {
+		name := "tend"
+		if cmd != nil {
+			name = cmd.Name()
+		}
+		io.ui.outcome(name, code)
+	}
+	return code
 }
 
 // flushingReader passes on what the redacting writers hold back before
@@ -188,17 +206,31 @@ func (c *common) color() bool {
 }
 
 func (c *common) addConfigFlags(cmd *cobra.Command) {
+	c.addLoadFlags(cmd, true)
+	c.addConnectFlags(cmd)
+}
+
+// addLoadFlags adds the flags that say what configuration, variables and
+// inventory to read; vars adds -var and -var-file.
+func (c *common) addLoadFlags(cmd *cobra.Command, vars bool) {
 	f := cmd.Flags()
 	f.StringVarP(&c.dir, "chdir", "C", ".", "configuration directory")
 	f.StringArrayVarP(&c.inventories, "inventory", "i", nil, "inventory file (repeatable; default: inventory.hcl in the configuration directory, else localhost)")
 	f.StringVarP(&c.target, "target", "t", "all", "host pattern selecting the hosts to act on")
-	f.StringArrayVar(&c.vars, "var", nil, "set a variable: -var name=value (repeatable)")
-	f.StringArrayVar(&c.varFiles, "var-file", nil, "read variables from an HCL file (repeatable)")
+	if vars {
+		f.StringArrayVar(&c.vars, "var", nil, "set a variable: -var name=value (repeatable)")
+		f.StringArrayVar(&c.varFiles, "var-file", nil, "read variables from an HCL file (repeatable)")
+	}
 	f.BoolVar(&c.noColor, "no-color", false, "disable color (also NO_COLOR)")
-	f.IntVar(&c.parallel, "parallel", 32, "hosts handled at once")
-	f.BoolVar(&c.acceptNew, "accept-new-host-keys", false, "record unknown SSH host keys instead of refusing them (a changed key is still refused)")
 	f.StringArrayVar(&c.vaultIDs, "vault-id", nil, "Ansible Vault password: [label@]FILE, a password file or an executable printing it (repeatable)")
 	f.StringArrayVar(&c.vaultFiles, "vault-password-file", nil, "Ansible Vault password file or script (repeatable; also ANSIBLE_VAULT_PASSWORD_FILE)")
+}
+
+// addConnectFlags adds the flags of commands that connect to hosts.
+func (c *common) addConnectFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.IntVar(&c.parallel, "parallel", 32, "hosts handled at once")
+	f.BoolVar(&c.acceptNew, "accept-new-host-keys", false, "record unknown SSH host keys instead of refusing them (a changed key is still refused)")
 }
 
 // vaultKeyring returns the Ansible Vault passwords the flags name, and
@@ -230,14 +262,18 @@ func newRoot(io IO) *cobra.Command {
 }
 
 func versionCmd(io IO) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print tend's version",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
-			fmt.Fprintf(io.Stdout, "tend %s\n", Version)
+			if !io.ui.active() { // the version message says it
+				fmt.Fprintf(io.Stdout, "tend %s\n", Version)
+			}
 		},
 	}
+	addJSONFlag(cmd, io)
+	return cmd
 }
 
 // loaded is configuration, variables and inventory, ready to plan.
@@ -252,6 +288,10 @@ type loaded struct {
 // diagsPrinter prints diagnostics the way HCL does, with source snippets.
 func (c *common) printDiags(files map[string]*hcl.File, diags hcl.Diagnostics) {
 	if len(diags) == 0 {
+		return
+	}
+	if c.io.ui.active() {
+		c.io.ui.diagnostics(files, diags)
 		return
 	}
 	writeDiags(c.io.Stderr, files, diags, c.color())

@@ -31,18 +31,23 @@ func validateCmd(io IO) *cobra.Command {
 				c.printDiags(l.files, diags)
 				return &exitError{ExitError}
 			}
+			if io.ui.active() {
+				io.ui.emit("validated", map[string]any{"valid": true, "resources": len(l.cfg.Resources), "hosts": len(l.hosts)})
+				return nil
+			}
 			fmt.Fprintf(io.Stdout, "The configuration is valid: %s, %s.\n",
 				plural(len(l.cfg.Resources), "resource", "resources"), plural(len(l.hosts), "host", "hosts"))
 			return nil
 		},
 	}
-	c.addConfigFlags(cmd)
+	// validate connects to no host: no --parallel, no host key flags.
+	c.addLoadFlags(cmd, true)
+	addJSONFlag(cmd, io)
 	return cmd
 }
 
 func inventoryCmd(io IO) *cobra.Command {
 	c := &common{io: io}
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "inventory",
 		Short: "List the hosts a pattern selects, with their groups and vars",
@@ -81,10 +86,11 @@ func inventoryCmd(io IO) *cobra.Command {
 				}
 				out = append(out, hj)
 			}
-			if asJSON {
-				enc := json.NewEncoder(io.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
+			if io.ui.active() {
+				for _, h := range out {
+					io.ui.emit("inventory_host", map[string]any{"host": h})
+				}
+				return nil
 			}
 			for _, h := range out {
 				fmt.Fprintf(io.Stdout, "%s\t%s\t%s\tgroups=%s", h.Name, h.Transport, h.Address, strings.Join(h.Groups, ","))
@@ -101,8 +107,10 @@ func inventoryCmd(io IO) *cobra.Command {
 			return nil
 		},
 	}
-	c.addConfigFlags(cmd)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	// inventory reads no configuration and connects to no host: no -var,
+	// no --parallel, no host key flags.
+	c.addLoadFlags(cmd, false)
+	addJSONFlag(cmd, io)
 	return cmd
 }
 
@@ -110,7 +118,7 @@ func factsCmd(io IO) *cobra.Command {
 	c := &common{io: io}
 	cmd := &cobra.Command{
 		Use:   "facts [HOST-PATTERN...]",
-		Short: "Gather facts from hosts and print them as JSON",
+		Short: "Gather facts from hosts and print them as one JSON document (--json: JSON lines)",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				c.target = strings.Join(args, ",")
@@ -153,6 +161,23 @@ func factsCmd(io IO) *cobra.Command {
 				}()
 			}
 			wg.Wait()
+			if io.ui.active() {
+				for _, h := range l.hosts {
+					r := out[h.Name]
+					m := map[string]any{"host": h.Name}
+					if r.Facts != nil {
+						m["facts"] = r.Facts
+					}
+					if r.Error != "" {
+						m["error"] = r.Error
+					}
+					io.ui.emit("host_facts", m)
+				}
+				if failed > 0 {
+					return &exitError{ExitError}
+				}
+				return nil
+			}
 			enc := json.NewEncoder(io.Stdout)
 			enc.SetIndent("", "  ")
 			if err := enc.Encode(out); err != nil {
@@ -164,6 +189,8 @@ func factsCmd(io IO) *cobra.Command {
 			return nil
 		},
 	}
-	c.addConfigFlags(cmd)
+	c.addLoadFlags(cmd, false)
+	c.addConnectFlags(cmd)
+	addJSONFlag(cmd, io)
 	return cmd
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -20,14 +19,20 @@ func driftCmd(io IO) *cobra.Command {
 		Use:   "drift",
 		Short: "Report where hosts differ from the configuration, for CI (exit 0 none, 2 drift, 1 error)",
 		Long: `Plan every targeted host and report each resource that differs from the
-configuration. Formats: text, json, junit (one test case per host and
-resource, a failure per drifted resource, an error per unreachable host).
+configuration. Formats: text, json (JSON lines, the same as --json),
+junit (one test case per host and resource, a failure per drifted
+resource, an error per unreachable host).
 
 Exit codes: 0 no drift, 2 drift, 1 error (an error wins over drift).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch format {
-			case "text", "json", "junit":
+			case "json":
+				io.ui.on = true
+			case "text", "junit":
+				if io.ui.active() && cmd.Flags().Changed("format") {
+					return fmt.Errorf("--json and --format %s cannot be used together", format)
+				}
 			default:
 				return fmt.Errorf("--format must be text, json or junit, not %q", format)
 			}
@@ -40,14 +45,11 @@ Exit codes: 0 no drift, 2 drift, 1 error (an error wins over drift).`,
 			if err != nil {
 				return err
 			}
-			switch format {
-			case "json":
-				enc := json.NewEncoder(io.Stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(driftJSON(pl)); err != nil {
-					return err
-				}
-			case "junit":
+			switch {
+			case io.ui.active():
+				io.ui.plan(pl, "drift")
+				io.ui.emit("drift_summary", countDrift(pl))
+			case format == "junit":
 				if err := writeJUnit(io.Stdout, pl); err != nil {
 					return err
 				}
@@ -68,7 +70,8 @@ Exit codes: 0 no drift, 2 drift, 1 error (an error wins over drift).`,
 		},
 	}
 	c.addConfigFlags(cmd)
-	cmd.Flags().StringVar(&format, "format", "text", "text, json or junit")
+	cmd.Flags().StringVar(&format, "format", "text", "text, json (JSON lines, as --json) or junit")
+	addJSONFlag(cmd, io)
 	return cmd
 }
 
@@ -96,42 +99,25 @@ func driftSummary(pl *plan.Plan) string {
 	return s
 }
 
-// DriftReport is `tend drift --format json` (docs/json.md).
-type DriftReport struct {
-	FormatVersion string      `json:"format_version"`
-	Created       time.Time   `json:"created"`
-	Hosts         []DriftHost `json:"hosts"`
-	Drifted       int         `json:"drifted"`
-	HostsDrifted  int         `json:"hosts_drifted"`
-	HostsFailed   int         `json:"hosts_failed"`
+// driftCounts counts the resources that differ, the hosts with any, and
+// the hosts that could not be checked.
+type driftCounts struct {
+	Drifted      int `json:"drifted"`
+	HostsDrifted int `json:"hosts_drifted"`
+	HostsFailed  int `json:"hosts_failed"`
+	Hosts        int `json:"hosts"`
 }
 
-// DriftHost is one host of a drift report.
-type DriftHost struct {
-	Name      string            `json:"name"`
-	Error     string            `json:"error,omitempty"`
-	Resources int               `json:"resources"`
-	Drifted   []plan.JSONChange `json:"drifted"`
-}
-
-func driftJSON(pl *plan.Plan) *DriftReport {
-	jp := pl.JSON()
-	r := &DriftReport{FormatVersion: plan.FormatVersion, Created: pl.Created}
-	for _, h := range jp.Hosts {
-		dh := DriftHost{Name: h.Name, Error: h.Error, Resources: len(h.Changes), Drifted: []plan.JSONChange{}}
-		for _, c := range h.Changes {
-			if c.Action != plan.NoOp {
-				dh.Drifted = append(dh.Drifted, c)
-			}
-		}
-		r.Drifted += len(dh.Drifted)
-		if len(dh.Drifted) > 0 {
+func countDrift(pl *plan.Plan) driftCounts {
+	r := driftCounts{Hosts: len(pl.Hosts)}
+	for _, h := range pl.Hosts {
+		if n := len(h.Pending()); n > 0 {
+			r.Drifted += n
 			r.HostsDrifted++
 		}
-		if h.Error != "" {
+		if h.Err != nil {
 			r.HostsFailed++
 		}
-		r.Hosts = append(r.Hosts, dh)
 	}
 	return r
 }

@@ -66,6 +66,7 @@ and writes it formatted to standard output.`,
 	cmd.Flags().BoolVar(&o.check, "check", false, "list files that are not formatted and exit 1, changing nothing")
 	cmd.Flags().BoolVar(&o.diff, "diff", false, "print the changes formatting makes as a unified diff")
 	cmd.Flags().BoolVar(&o.recursive, "recursive", false, "also format the files in subdirectories")
+	addJSONFlag(cmd, io)
 	return cmd
 }
 
@@ -120,7 +121,12 @@ func (o *fmtOptions) files(args []string) ([]string, error) {
 // with its position and makes the command fail.
 func (o *fmtOptions) format(io IO, name string, src []byte) ([]byte, error) {
 	if _, diags := hclwrite.ParseConfig(src, name, hcl.Pos{Line: 1, Column: 1}); diags.HasErrors() {
-		writeDiags(io.Stderr, map[string]*hcl.File{name: {Bytes: src}}, diags, false)
+		files := map[string]*hcl.File{name: {Bytes: src}}
+		if io.ui.active() {
+			io.ui.diagnostics(files, diags)
+		} else {
+			writeDiags(io.Stderr, files, diags, false)
+		}
 		return nil, &exitError{ExitError}
 	}
 	return hclwrite.Format(src), nil
@@ -133,25 +139,50 @@ func (o *fmtOptions) file(io IO, f string) (bool, error) {
 		return false, err
 	}
 	out, err := o.format(io, f, src)
-	if err != nil || bytes.Equal(out, src) {
+	if err != nil {
 		return false, err
 	}
-	fmt.Fprintln(io.Stdout, f)
+	changed := !bytes.Equal(out, src)
+	if changed && !o.check {
+		info, err := os.Stat(f)
+		if err != nil {
+			return true, err
+		}
+		if err := plan.WriteFileAtomic(f, out, info.Mode().Perm()); err != nil {
+			return true, err
+		}
+	}
+	o.report(io, f, src, out)
+	return changed, nil
+}
+
+// report tells what formatting f does: with --json a formatted_file
+// message for every file; otherwise the name of each file not formatted,
+// followed by its diff under --diff.
+func (o *fmtOptions) report(io IO, f string, before, after []byte) {
+	changed := !bytes.Equal(before, after)
+	if io.ui.active() {
+		m := map[string]any{"file": f, "formatted": !changed, "written": changed && !o.check && f != "-"}
+		if changed && o.diff {
+			m["diff"] = fmtDiff(f, before, after)
+		}
+		io.ui.emit("formatted_file", m)
+		return
+	}
+	if !changed {
+		return
+	}
+	if f != "-" {
+		fmt.Fprintln(io.Stdout, f)
+	}
 	if o.diff {
-		writeFmtDiff(io.Stdout, f, src, out)
+		fmt.Fprint(io.Stdout, fmtDiff(f, before, after))
 	}
-	if o.check {
-		return true, nil
-	}
-	info, err := os.Stat(f)
-	if err != nil {
-		return true, err
-	}
-	return true, plan.WriteFileAtomic(f, out, info.Mode().Perm())
 }
 
 // stdin formats standard input onto standard output (with --diff, the
-// diff instead; with --check, nothing but the exit status).
+// diff instead; with --check or --json, nothing but the exit status and
+// the messages).
 func (o *fmtOptions) stdin(std IO) error {
 	src, err := io.ReadAll(std.Stdin)
 	if err != nil {
@@ -163,10 +194,8 @@ func (o *fmtOptions) stdin(std IO) error {
 	}
 	changed := !bytes.Equal(out, src)
 	switch {
-	case o.diff:
-		if changed {
-			writeFmtDiff(std.Stdout, "<stdin>", src, out)
-		}
+	case std.ui.active() || o.diff:
+		o.report(std, "-", src, out)
 	case !o.check:
 		if _, err := std.Stdout.Write(out); err != nil {
 			return err
@@ -178,12 +207,12 @@ func (o *fmtOptions) stdin(std IO) error {
 	return nil
 }
 
-// writeFmtDiff prints a unified diff of a file before and after formatting.
-func writeFmtDiff(w io.Writer, name string, before, after []byte) {
+// fmtDiff is a unified diff of a file before and after formatting.
+func fmtDiff(name string, before, after []byte) string {
 	d := difflib.UnifiedDiff{
 		A: difflib.SplitLines(string(before)), B: difflib.SplitLines(string(after)),
 		FromFile: "old/" + name, ToFile: "new/" + name, Context: 3,
 	}
 	s, _ := difflib.GetUnifiedDiffString(d)
-	fmt.Fprint(w, s)
+	return s
 }

@@ -148,9 +148,25 @@ file "b" {
 		}
 	}
 	out, _, code = tend(t, "drift", "-C", dir, "--format", "json")
-	var rep DriftReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 2 || rep.Drifted != 1 || rep.Hosts[0].Drifted[0].Address != "file.b" {
-		t.Errorf("json: exit %d, %+v, %v", code, rep, err)
+	var drifted []string
+	var sum driftCounts
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m struct {
+			Type   string
+			Change struct{ Address string }
+		}
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("json: %v: %s", err, line)
+		}
+		switch m.Type {
+		case "planned_change":
+			drifted = append(drifted, m.Change.Address)
+		case "drift_summary":
+			_ = json.Unmarshal([]byte(line), &sum)
+		}
+	}
+	if code != 2 || sum.Drifted != 1 || len(drifted) != 1 || drifted[0] != "file.b" {
+		t.Errorf("json: exit %d, %+v, %v", code, sum, drifted)
 	}
 	if _, _, pc := tend(t, "plan", "-C", dir, "-detailed-exitcode"); pc != code {
 		t.Errorf("plan -detailed-exitcode = %d, drift = %d", pc, code)

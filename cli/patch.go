@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -98,11 +99,17 @@ some have, 1 on error.`,
 	cmd.Flags().DurationVar(&rebootTimeout, "reboot-timeout", 10*time.Minute, "how long to wait for a rebooted host to come back")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "patch without asking")
 	cmd.Flags().BoolVar(&check, "check", false, "only show pending upgrades (exit 2 when there are some)")
+	addJSONFlag(cmd, io)
 	return cmd
 }
 
 func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, hc *engine.HealthCheck, securityOnly bool, reboot string, rebootTimeout time.Duration, yes, check bool) error {
+	// With --json the human lines go nowhere: messages say it all.
+	ui := c.io.ui
 	w := c.io.Stdout
+	if ui.active() {
+		w = io.Discard
+	}
 	connect := c.connector()
 	hosts := make([]*patchHost, len(l.hosts))
 	engine.Each(c.parallel, len(hosts), func(i int) {
@@ -137,6 +144,23 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, hc *
 	}()
 	total, errs := 0, 0
 	for _, ph := range hosts {
+		if ui.active() {
+			type upgrade struct {
+				Name string `json:"name"`
+				From string `json:"from,omitempty"`
+				To   string `json:"to"`
+			}
+			m := map[string]any{"host": ph.inv.Name}
+			ups := []upgrade{}
+			for _, u := range ph.pending {
+				ups = append(ups, upgrade{u.Name, u.From, u.To})
+			}
+			m["upgrades"] = ups
+			if ph.err != nil {
+				m["error"] = ph.err.Error()
+			}
+			ui.emit("pending_upgrades", m)
+		}
 		switch {
 		case ph.err != nil:
 			errs++
@@ -176,8 +200,17 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, hc *
 	}
 	defer j.Close()
 	fmt.Fprintf(w, "\nPatching (run %s)\n", j.Path())
-	view, hv := c.view(false)
-	hv.rolloutPolicy = ro.OnFailure
+	view, hv := c.view()
+	if ui.active() {
+		ui.emit("run", map[string]any{"run_id": run.ID, "journal": j.Path()})
+	} else {
+		hv.rolloutPolicy = ro.OnFailure
+		var names []string
+		for _, ph := range hosts {
+			names = append(names, ph.inv.Name)
+		}
+		hv.width(names)
+	}
 	eng := c.newEngine(run, j, l, engine.Stop, view)
 	eng.Rollout = &engine.Rollout{Batches: lang.Batches(ro.Serial, len(hosts)), MaxFailPercent: ro.MaxFailPercent, Pause: ro.Pause, OnFailure: ro.OnFailure}
 	eng.HealthCheck = hc
@@ -187,38 +220,69 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, hc *
 	}
 	var res *engine.Result
 	c.execute(eng, j, engine.Stop, func() { res = eng.RunWork(ctx, works) })
+	if hv != nil {
+		hv.stop()
+	}
+	if ui.active() {
+		ui.set("run_id", run.ID)
+		ui.set("result", res.Outcome(eng))
+		ui.set("hosts", hostOutcomes(res))
+	}
 	for i, ph := range hosts {
 		ph.t = works[i].Plan.T
 	}
-	ok, upgraded := 0, 0
-	var bad []string
-	for _, r := range res.Hosts {
-		upgraded += r.Applied
-		if r.Outcome == engine.Success {
-			ok++
-		} else {
-			bad = append(bad, fmt.Sprintf("%s (%s: %v)", r.Name, r.Outcome, r.Err))
-		}
-	}
-	fmt.Fprintln(w)
 	var waiting []string
 	for _, ph := range hosts {
 		if ph.rebootPending {
 			waiting = append(waiting, ph.inv.Name)
 		}
 	}
+	if !printPatchSummary(w, res, waiting) {
+		return &exitError{ExitError}
+	}
+	return nil
+}
+
+// printPatchSummary prints how a patch run ended and reports whether it
+// succeeded. Hosts a stopped rollout never started are listed as such,
+// not counted as failed.
+// waiting lists the hosts --reboot never left asking for a reboot.
+func printPatchSummary(w io.Writer, res *engine.Result, waiting []string) bool {
+	ok, upgraded := 0, 0
+	var bad, notStarted []string
+	for _, r := range res.Hosts {
+		upgraded += r.Applied
+		switch {
+		case r.Outcome == engine.Success:
+			ok++
+		case r.Outcome == engine.NotStarted:
+			notStarted = append(notStarted, r.Name)
+		case r.Err != nil:
+			bad = append(bad, fmt.Sprintf("%s (%s: %v)", r.Name, strings.ReplaceAll(r.Outcome, "_", " "), r.Err))
+		default:
+			bad = append(bad, fmt.Sprintf("%s (%s)", r.Name, strings.ReplaceAll(r.Outcome, "_", " ")))
+		}
+	}
+	fmt.Fprintln(w)
 	if len(waiting) > 0 {
 		fmt.Fprintf(w, "Reboot required, not rebooted (--reboot never): %s.\n", strings.Join(waiting, ", "))
 	}
-	if len(bad) == 0 {
+	switch {
+	case len(bad) == 0 && len(notStarted) == 0:
 		fmt.Fprintf(w, "Patch complete: %s on %s.\n", plural(upgraded, "package upgraded", "packages upgraded"), plural(ok, "host", "hosts"))
-		return nil
+	case len(bad) == 0:
+		fmt.Fprintf(w, "Patch stopped: %s on %s; %s not started.\n", plural(upgraded, "package upgraded", "packages upgraded"),
+			plural(ok, "host", "hosts"), plural(len(notStarted), "host", "hosts"))
+	default:
+		fmt.Fprintf(w, "Patch failed on %d of %d hosts; %d succeeded:\n", len(bad), len(res.Hosts), ok)
+		for _, b := range bad {
+			fmt.Fprintf(w, "  %s\n", b)
+		}
 	}
-	fmt.Fprintf(w, "Patch failed on %d of %d hosts:\n", len(bad), len(hosts))
-	for _, b := range bad {
-		fmt.Fprintf(w, "  %s\n", b)
+	if len(notStarted) > 0 {
+		fmt.Fprintf(w, "Not started: %s.\n", strings.Join(notStarted, ", "))
 	}
-	return &exitError{ExitError}
+	return len(bad) == 0 && len(notStarted) == 0
 }
 
 // work is a host's patch for the engine: its pending upgrades as changes

@@ -17,14 +17,17 @@ import (
 func planCmd(io IO) *cobra.Command {
 	c := &common{io: io}
 	var out string
-	var asJSON, detailed bool
+	var asDocument, detailed bool
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Gather facts and state from the hosts and show what apply would change",
 		Long: `Gather facts and the current state of every resource from the targeted hosts
 (one connection and one round trip per host) and print what apply would change.
 
-Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.`,
+Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.
+
+--json prints JSON lines of typed messages, as every command does;
+--json-document prints the plan as one JSON document (docs/json.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := c.load(true)
@@ -39,13 +42,16 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
+			switch {
+			case io.ui.active():
+				io.ui.plan(pl, "plan")
+			case asDocument:
 				enc := json.NewEncoder(io.Stdout)
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(pl.JSON()); err != nil {
 					return err
 				}
-			} else {
+			default:
 				r := &plan.Renderer{W: io.Stdout, Color: c.color()}
 				r.Plan(pl)
 			}
@@ -53,7 +59,10 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.`,
 				if err := plan.Save(out, c.inputs(l.cfg), pl); err != nil {
 					return fmt.Errorf("saving plan: %w", err)
 				}
-				if !asJSON {
+				switch {
+				case io.ui.active():
+					io.ui.emit("plan_saved", map[string]any{"path": out})
+				case !asDocument:
 					fmt.Fprintf(io.Stdout, "Saved the plan to %s; apply exactly it with: tend apply %s\n", out, out)
 				}
 			}
@@ -69,7 +78,9 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.`,
 	c.addConfigFlags(cmd)
 	c.addTargetingFlags(cmd)
 	cmd.Flags().StringVar(&out, "out", "", "save the plan to FILE, to apply later with: tend apply FILE")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON (docs/json.md)")
+	addJSONFlag(cmd, io)
+	cmd.Flags().BoolVar(&asDocument, "json-document", false, "print the plan as one JSON document (docs/json.md)")
+	cmd.MarkFlagsMutuallyExclusive("json", "json-document")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes (0 none, 1 error)")
 	return cmd
 }

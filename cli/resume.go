@@ -14,7 +14,7 @@ import (
 
 func resumeCmd(io IO) *cobra.Command {
 	c := &common{io: io}
-	var yes, asJSON bool
+	var yes bool
 	var onFailure string
 	cmd := &cobra.Command{
 		Use:   "resume RUN-ID",
@@ -28,6 +28,7 @@ continues the run in its own journal: tend rollback RUN-ID then reverts
 what both made.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON := io.ui.active()
 			if err := checkOnFailure(onFailure); err != nil {
 				return err
 			}
@@ -74,7 +75,14 @@ what both made.`,
 				return err
 			}
 			owed := owedRefreshes(run)
-			if !asJSON {
+			if asJSON {
+				io.ui.plan(pl, "resume")
+				for _, h := range sortedKeys(owed) {
+					for _, t := range owed[h] {
+						io.ui.emit("planned_refresh", map[string]any{"host": h, "address": t})
+					}
+				}
+			} else {
 				(&plan.Renderer{W: io.Stdout, Color: c.color()}).Plan(pl)
 				for _, h := range sortedKeys(owed) {
 					for _, t := range owed[h] {
@@ -89,7 +97,12 @@ what both made.`,
 					_ = j.Update(func(r *journal.Run) { r.Outcome, r.Finished = engine.Success, time.Now().UTC() })
 					j.Close()
 				}
-				fmt.Fprintf(io.Stdout, "Run %s has nothing left to do.\n", run.ID)
+				if asJSON {
+					io.ui.set("run_id", run.ID)
+					io.ui.set("result", "no_changes")
+				} else {
+					fmt.Fprintf(io.Stdout, "Run %s has nothing left to do.\n", run.ID)
+				}
 				if pl.HasErrors() {
 					return &exitError{ExitError}
 				}
@@ -109,8 +122,11 @@ what both made.`,
 				j.Close()
 				return err
 			}
-			view, _ := c.view(asJSON)
-			if !asJSON {
+			view, hv := c.view()
+			if asJSON {
+				io.ui.emit("run", map[string]any{"run_id": run.ID, "journal": j.Path()})
+			} else {
+				hv.hosts(pl)
 				fmt.Fprintf(io.Stdout, "\nResuming run %s\n", run.ID)
 			}
 			eng := c.newEngine(run, j, l, onFailure, view)
@@ -119,7 +135,12 @@ what both made.`,
 			eng.Entries = resumeEntries(run, pl)
 			var res *engine.Result
 			c.execute(eng, j, onFailure, func() { res = eng.Apply(cmd.Context(), pl) })
-			if !asJSON {
+			if asJSON {
+				io.ui.set("run_id", run.ID)
+				io.ui.set("result", res.Outcome(eng))
+				io.ui.set("hosts", hostOutcomes(res))
+			} else {
+				hv.stop()
 				printApplySummary(c, res, onFailure, run.ID, j.Path())
 			}
 			if !res.OK() {
@@ -131,7 +152,7 @@ what both made.`,
 	c.addConfigFlags(cmd)
 	c.addRunFlags(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "resume without asking")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
+	addJSONFlag(cmd, io)
 	cmd.Flags().StringVar(&onFailure, "on-failure", engine.Rollback, "when a change fails on a host: rollback (revert what this resume made), stop, continue")
 	return cmd
 }

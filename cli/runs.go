@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdio "io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -32,6 +33,17 @@ func runsCmd(io IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if io.ui.active() {
+				for _, r := range runs {
+					m := map[string]any{"run_id": r.ID, "started": r.Started, "user": r.User, "command": r.Command,
+						"target": r.Target, "hosts": len(r.Hosts), "changes": runChanges(r), "outcome": r.Outcome}
+					if r.RevertsRun != "" {
+						m["reverts_run"] = r.RevertsRun
+					}
+					io.ui.emit("journaled_run", m)
+				}
+				return nil
+			}
 			if len(runs) == 0 {
 				fmt.Fprintf(io.Stdout, "No runs journaled in %s.\n", journal.Dir(dir))
 				return nil
@@ -39,24 +51,34 @@ func runsCmd(io IO) *cobra.Command {
 			tw := tabwriter.NewWriter(io.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "RUN\tSTARTED\tUSER\tCOMMAND\tTARGET\tHOSTS\tCHANGES\tOUTCOME")
 			for _, r := range runs {
-				n := 0
-				for _, h := range r.Hosts {
-					for _, e := range h.Changes {
-						switch e.Status {
-						case journal.Applied, journal.Unknown, journal.Applying:
-							n++
-						}
-					}
-				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", r.ID, r.Started.Local().Format(time.DateTime), r.User,
-					r.Command, r.Target, len(r.Hosts), n, r.Outcome)
+					r.Command, r.Target, len(r.Hosts), runChanges(r), r.Outcome)
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().StringVarP(&dir, "chdir", "C", ".", "configuration directory (runs are journaled in its .tend/runs)")
 	cmd.AddCommand(pruneCmd(io))
+	addJSONFlag(cmd, io)
 	return cmd
+}
+
+// runChanges counts the changes a run made on its hosts that stand: for
+// an apply, those applied (or of unknown outcome) that no rollback
+// reverted since; for a rollback, the changes it reverted.
+func runChanges(r *journal.Run) int {
+	n := 0
+	for _, h := range r.Hosts {
+		for _, e := range h.Changes {
+			switch {
+			case r.Command == "rollback" && e.Status == journal.Reverted:
+				n++
+			case r.Command != "rollback" && (e.Status == journal.Applied || e.Status == journal.Unknown || e.Status == journal.Applying):
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // revertible lists a run's changes on one host that rollback would
@@ -81,7 +103,7 @@ func revertible(h *journal.Host) []int {
 
 func rollbackCmd(io IO) *cobra.Command {
 	c := &common{io: io}
-	var yes, asJSON bool
+	var yes bool
 	cmd := &cobra.Command{
 		Use:   "rollback RUN-ID",
 		Short: "Revert the changes a run made, showing what will be reverted first",
@@ -112,7 +134,12 @@ before the run.`,
 			}
 			types := resources.ByName(builtin.Types())
 			secrets := lang.NewSecrets(c.dir)
+			// With --json the human lines go nowhere: messages say it all.
+			ui := io.ui
 			w := io.Stdout
+			if ui.active() {
+				w = stdio.Discard
+			}
 			type src struct {
 				run *journal.Run
 				h   int
@@ -152,6 +179,9 @@ before the run.`,
 				}
 			}
 			if total == 0 {
+				if ui.active() {
+					ui.set("result", "no_changes")
+				}
 				fmt.Fprintf(w, "Run %s has no applied changes left to revert on the targeted hosts.\n", run.ID)
 				return nil
 			}
@@ -183,6 +213,13 @@ before the run.`,
 					if re.UndoErr != nil {
 						fmt.Fprintf(w, "    ! %v\n", re.UndoErr)
 					}
+					if ui.active() {
+						m := map[string]any{"host": name, "address": re.Address, "description": what}
+						if re.UndoErr != nil {
+							m["error"] = re.UndoErr.Error()
+						}
+						ui.emit("planned_revert", m)
+					}
 				}
 				for _, r := range chain {
 					for _, h := range r.Hosts {
@@ -192,6 +229,9 @@ before the run.`,
 						for _, e := range h.Changes {
 							if e.Irreversible != "" && (e.Status == journal.Applied || e.Status == journal.NotReverted) {
 								fmt.Fprintf(w, "  ! %s cannot be reverted: %s\n", e.Address, e.Irreversible)
+								if ui.active() {
+									ui.emit("planned_revert", map[string]any{"host": name, "address": e.Address, "irreversible": e.Irreversible})
+								}
 							}
 						}
 					}
@@ -199,6 +239,9 @@ before the run.`,
 				fmt.Fprintln(w)
 			}
 			fmt.Fprintf(w, "Rollback: %s of run %s on %s.\n", plural(total, "change", "changes"), run.ID, plural(len(hosts), "host", "hosts"))
+			if ui.active() {
+				ui.emit("revert_summary", map[string]any{"reverts_run": run.ID, "changes": total, "hosts": len(hosts)})
+			}
 			if !yes && !c.confirm(cmd.Context(), "Revert these changes?", "Rollback cancelled; nothing was changed.", "Error: refusing to roll back without confirmation: this is not a terminal. Review the plan above and pass -y.") {
 				return &exitError{ExitError}
 			}
@@ -223,11 +266,19 @@ before the run.`,
 			if err != nil {
 				return err
 			}
-			view, _ := c.view(asJSON)
+			view, hv := c.view()
+			if ui.active() {
+				ui.emit("run", map[string]any{"run_id": rrun.ID, "journal": rj.Path()})
+			} else {
+				hv.width(order)
+			}
 			eng := c.newEngine(rrun, rj, l, engine.Rollback, view)
 			eng.Subscribers = append(eng.Subscribers, marker)
 			var res *engine.Result
 			c.execute(eng, rj, engine.Stop, func() { res = eng.Revert(cmd.Context(), hosts) })
+			if hv != nil {
+				hv.stop()
+			}
 			reverted, failed := 0, 0
 			for _, h := range res.Hosts {
 				reverted += h.Reverted
@@ -237,6 +288,17 @@ before the run.`,
 					failed += len(byName[h.Name].Entries)
 				} else if h.Outcome != engine.Success && h.NotReverted == 0 && h.Err != nil {
 					failed += len(byName[h.Name].Entries)
+				}
+			}
+			if ui.active() {
+				ui.set("run_id", rrun.ID)
+				ui.set("reverted", reverted)
+				ui.set("not_reverted", failed)
+				ui.set("hosts", hostOutcomes(res))
+				if failed > 0 {
+					ui.set("result", engine.Failed)
+				} else {
+					ui.set("result", engine.Success)
 				}
 			}
 			if failed > 0 {
@@ -250,7 +312,7 @@ before the run.`,
 	c.addConfigFlags(cmd)
 	c.addRunFlags(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "roll back without asking")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
+	addJSONFlag(cmd, io)
 	return cmd
 }
 

@@ -173,7 +173,7 @@ func TestShowSavedPlan(t *testing.T) {
 	// The JSON document, byte for byte: plan --json of the same plan
 	// (saved with it, so Created matches).
 	jsonFile := filepath.Join(t.TempDir(), "j.plan")
-	planJSON, errOut, code := tend(t, "plan", "-C", dir, "-json", "-out", jsonFile)
+	planJSON, errOut, code := tend(t, "plan", "-C", dir, "-json-document", "-out", jsonFile)
 	if code != 0 {
 		t.Fatalf("plan --json: exit %d\n%s", code, errOut)
 	}

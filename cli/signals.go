@@ -61,6 +61,17 @@ func (s *interrupts) running(soft func(), policy, after string) {
 	}
 }
 
+// via makes the interrupt messages go through wrap(w), e.g. above a live
+// status block.
+func (s *interrupts) via(wrap func(io.Writer) io.Writer) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.w = wrap(s.w)
+}
+
 func (s *interrupts) done() {
 	if s == nil {
 		return

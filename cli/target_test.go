@@ -112,7 +112,7 @@ func TestResourceTargeting(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			out, errOut, code := tend(t, append([]string{"plan", "-C", dir, "--json"}, tc.args...)...)
+			out, errOut, code := tend(t, append([]string{"plan", "-C", dir, "--json-document"}, tc.args...)...)
 			if code != 0 {
 				t.Fatalf("exit %d\n%s", code, errOut)
 			}
@@ -208,7 +208,7 @@ func TestReplace(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("the applied configuration still has changes: exit %d\n%s", code, out)
 	}
-	out, errOut, code := tend(t, "plan", "-C", dir, "--json", "--replace", "exec.stamp", "--replace", "file.conf")
+	out, errOut, code := tend(t, "plan", "-C", dir, "--json-document", "--replace", "exec.stamp", "--replace", "file.conf")
 	if code != 0 {
 		t.Fatalf("plan --replace: exit %d\n%s", code, errOut)
 	}

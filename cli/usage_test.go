@@ -13,7 +13,7 @@ import (
 // takes a `quoted` word in it as the flag's value name, so `--out tend
 // apply FILE` would show in --help.
 func TestFlagUsageHasNoBackquotes(t *testing.T) {
-	root := newRoot(IO{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard})
+	root := newRoot(IO{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, ui: &jsonUI{w: io.Discard}})
 	var walk func(c *cobra.Command)
 	n := 0
 	walk = func(c *cobra.Command) {

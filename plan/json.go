@@ -22,7 +22,7 @@ import (
 // It changes in its major part when a field is removed or changes meaning.
 const FormatVersion = "1.0"
 
-// JSONPlan is the machine-readable plan (`tend plan --json`).
+// JSONPlan is the machine-readable plan (`tend plan --json-document`).
 type JSONPlan struct {
 	FormatVersion string      `json:"format_version"`
 	Created       time.Time   `json:"created"`

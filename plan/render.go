@@ -235,7 +235,9 @@ func TextDiff(fromName string, from []byte, toName string, to []byte) (string, b
 	return unifiedNamed(from, to, fromName, toName), true
 }
 
-// unified returns a unified diff of two texts.
+// unified returns a unified diff of two texts. A last line without a
+// newline is followed by diff's marker, on its own line, on each side
+// it ends: "b" to "a" is "-b", the marker, "+a", the marker.
 func unified(a, b []byte) string { return unifiedNamed(a, b, "before", "after") }
 
 func unifiedNamed(a, b []byte, aName, bName string) string {
@@ -244,22 +246,28 @@ func unifiedNamed(a, b []byte, aName, bName string) string {
 		FromFile: aName, ToFile: bName, Context: 3,
 	}
 	s, _ := difflib.GetUnifiedDiffString(d)
-	// difflib leaves a last line without its newline unmarked.
-	if len(b) > 0 && b[len(b)-1] != '\n' || len(a) > 0 && a[len(a)-1] != '\n' {
-		s = strings.TrimRight(s, "\n") + "\n\\ (no newline at end of file)\n"
-	}
-	return s
+	return strings.ReplaceAll(s, noNewline, "\n"+noNewlineMarker+"\n")
 }
 
-// splitLines splits text after each newline, keeping them.
+// noNewline ends, in place of its newline, a last line that has none,
+// so that it is a line of its own in the diff; noNewlineMarker replaces
+// it after.
+const (
+	noNewline       = "\x00no-newline\n"
+	noNewlineMarker = "\\ No newline at end of file"
+)
+
+// splitLines splits text after each newline, keeping them; a last line
+// without one ends with noNewline.
 func splitLines(b []byte) []string {
 	if len(b) == 0 {
 		return nil
 	}
 	lines := strings.SplitAfter(string(b), "\n")
 	if lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
+		return lines[:len(lines)-1]
 	}
+	lines[len(lines)-1] += noNewline
 	return lines
 }
 
@@ -320,9 +328,14 @@ func (r *Renderer) Summary(p *Plan) string {
 	c := p.Count()
 	total := len(p.Hosts)
 	var s string
-	if c.HostsChanged == 0 {
+	switch {
+	case c.HostsChanged == 0 && c.Failed > 0:
+		// Not "No changes.": a host that could not be planned may well
+		// need some.
+		s = fmt.Sprintf("Plan: no changes on %d of %d hosts.", c.HostsUnchanged, total)
+	case c.HostsChanged == 0:
 		s = fmt.Sprintf("No changes. %d of %d hosts match the configuration.", c.HostsUnchanged, total)
-	} else {
+	default:
 		s = fmt.Sprintf("Plan: %d to add, %d to change, %d to remove on %d of %d hosts; %d %s unchanged.",
 			c.Add, c.Change, c.Remove, c.HostsChanged, total, c.HostsUnchanged, hostsWord(c.HostsUnchanged))
 	}

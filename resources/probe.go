@@ -127,6 +127,13 @@ func readPathInfo(out ProbeOutput) (pathInfo, error) {
 	pi.GID = out.Values["gid"]
 	pi.Owner = out.Values["owner"]
 	pi.Group = out.Values["group"]
+	// stat names an id no account has "UNKNOWN": the id is what is known.
+	if pi.Owner == "UNKNOWN" {
+		pi.Owner = pi.UID
+	}
+	if pi.Group == "UNKNOWN" {
+		pi.Group = pi.GID
+	}
 	pi.Size, _ = strconv.ParseInt(out.Values["size"], 10, 64)
 	if pi.Mode == "" || pi.UID == "" {
 		return pi, probeError(out)

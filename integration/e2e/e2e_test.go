@@ -75,9 +75,9 @@ directory "by_fact" {
 // planJSON returns, per host, the addresses of resources with changes.
 func planJSON(t *testing.T, args ...string) (map[string][]string, map[string]string) {
 	t.Helper()
-	out, _, code := tend(t, append([]string{"plan", "-json"}, args...)...)
+	out, _, code := tend(t, append([]string{"plan", "-json-document"}, args...)...)
 	if code != 0 && code != 1 {
-		t.Fatalf("plan -json: exit %d", code)
+		t.Fatalf("plan -json-document: exit %d", code)
 	}
 	var p struct {
 		Hosts []struct {
@@ -87,7 +87,7 @@ func planJSON(t *testing.T, args ...string) (map[string][]string, map[string]str
 		}
 	}
 	if err := json.Unmarshal([]byte(out), &p); err != nil {
-		t.Fatalf("plan -json: %v\n%s", err, out)
+		t.Fatalf("plan -json-document: %v\n%s", err, out)
 	}
 	changed, errs := map[string][]string{}, map[string]string{}
 	for _, h := range p.Hosts {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -67,13 +68,16 @@ file "motd" {
 	for _, want := range []string{
 		"Batch 1 of 4: " + strings.Join(order[0:3], ", "),
 		"Batch 2 of 4: " + strings.Join(order[3:6], ", "),
-		order[4] + ": ! health check:",
 		"Batch 2 failed: 1 of 3 hosts",
 		"Rollout stopped at batch 2 of 4 (on_failure rollback_batch). Batches 1-1 stay applied. Not started: " + strings.Join(order[6:], ", ") + ".",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	// Host prefixes are padded to the longest name (roll10).
+	if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(order[4]) + `: +! health check:`).MatchString(out) {
+		t.Errorf("output lacks %s's failed health check", order[4])
 	}
 	if strings.Contains(out, "Batch 3 of 4") {
 		t.Error("batch 3 was started")

@@ -110,9 +110,9 @@ cleanup_command=forfiles /p C:\Temp /d -7 /c "cmd /c del @path"
 	write(t, filepath.Join(dir, "main.hcl"), mixedConfig)
 	inv := []string{"-i", filepath.Join(dir, "inventory.hcl"), "-i", filepath.Join(dir, "windows.ini")}
 
-	out, errOut, code := tend(t, append([]string{"plan", "-C", dir, "-json"}, inv...)...)
+	out, errOut, code := tend(t, append([]string{"plan", "-C", dir, "-json-document"}, inv...)...)
 	if code != 0 {
-		t.Fatalf("plan -json: exit %d\n%s", code, errOut)
+		t.Fatalf("plan -json-document: exit %d\n%s", code, errOut)
 	}
 	var p struct {
 		Hosts []struct {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -450,7 +451,7 @@ func (Task) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 	}
 	if kind == Cron {
 		if _, ok := out.Get("nocrond"); ok && str(cfg, "state", "present") == "present" {
-			return nil, fmt.Errorf("scheduled_task %s: this host has no %s: install cron (a package resource) or use kind = \"systemd_timer\"", name, CronDir)
+			return nil, fmt.Errorf("this host has no %s: install cron (a package resource) or use kind = \"systemd_timer\"", CronDir)
 		}
 		if _, ok := out.Get("absent"); ok {
 			return st, nil
@@ -480,7 +481,7 @@ func (Task) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 	svcEnc, hasSvc := out.Get("service")
 	tmrEnc, hasTmr := out.Get("timer")
 	if _, ok := out.Get("nosystemd"); ok && str(cfg, "state", "present") == "present" {
-		return nil, fmt.Errorf("scheduled_task %s: kind = \"systemd_timer\" needs systemd, which does not run on this host; use kind = \"cron\"", name)
+		return nil, errors.New("kind = \"systemd_timer\" needs systemd, which does not run on this host; use kind = \"cron\"")
 	}
 	if !hasSvc && !hasTmr {
 		return st, nil

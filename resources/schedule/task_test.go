@@ -222,6 +222,10 @@ func TestRead(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: err = %v, want %q", name, err, tc.err)
 			}
+			// The caller names the resource (scheduled_task.backup: ...).
+			if err != nil && strings.HasPrefix(err.Error(), "scheduled_task") {
+				t.Errorf("%s: err %q names the resource again", name, err)
+			}
 			continue
 		}
 		if err != nil {
