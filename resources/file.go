@@ -227,17 +227,6 @@ func (File) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 	return st, nil
 }
 
-// backupScript copies p to b in the run's backup directory, preserving
-// mode, ownership and times.
-//
-// A backup already there is kept: it is this change's, made by an attempt
-// cut short (a lost connection, a killed run) before the one now, and it
-// holds the state before the run, which the file may no longer have.
-func backupScript(p, b string) string {
-	qb := shell.Quote(b)
-	return "mkdir -p -m 0700 " + shell.Quote(path.Dir(b)) + " && { [ -e " + qb + " ] || cp -p -- " + shell.Quote(p) + " " + qb + "; }\n"
-}
-
 // PredictUndo implements UndoPredictor: a removed file, and one whose
 // content is replaced, are copied to the change's first backup first.
 func (File) PredictUndo(h *Host, before, after *State) Undo {
@@ -263,6 +252,7 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 	undo := Undo{}
 	var sb strings.Builder
 	sb.WriteString("set -e\n")
+	sb.WriteString(FileFuncs)
 	if after.Present && (contentChanges(before, after) || !before.Present) {
 		sb.WriteString(PathCheckFunc)
 		sb.WriteString(PathCheck(p, "file", "exit 1"))
@@ -271,40 +261,22 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 	switch {
 	case !after.Present:
 		undo["backup"] = h.NextBackup(p)
-		sb.WriteString(backupScript(p, undo["backup"]))
-		sb.WriteString("rm -f -- " + shell.Quote(p) + "\n")
+		sb.WriteString(BackupScript(p, undo["backup"]))
+		sb.WriteString(RemoveScript(p))
 	case contentChanges(before, after):
 		if before.Present {
+			// One look for an ACL or extended attributes serves the
+			// backup and the write.
+			sb.WriteString(MetaCheck(p))
 			undo["backup"] = h.NextBackup(p)
-			sb.WriteString(backupScript(p, undo["backup"]))
+			sb.WriteString(BackupScript(p, undo["backup"]))
 		}
-		mode := after.Str("mode")
-		if mode == "" {
-			mode = before.Str("mode")
-		}
-		if mode == "" {
-			mode = "0644"
-		}
-		owner, group := after.Str("owner"), after.Str("group")
-		if before.Present {
-			// A rewritten file keeps its ownership unless told otherwise.
-			if owner == "" {
-				owner = before.Str("uid")
-			}
-			if group == "" {
-				group = before.Str("gid")
-			}
-		}
-		writeAtomic(&sb, h, p, mode, owner, group)
+		sb.WriteString(WriteStdin(p, h.TempPrefix(), rewrite(before, after)))
 		stdin = after.Content.Data
 	default:
 		if !before.Present {
 			// No content declared and no file: create it empty.
-			mode := after.Str("mode")
-			if mode == "" {
-				mode = "0644"
-			}
-			writeAtomic(&sb, h, p, mode, after.Str("owner"), after.Str("group"))
+			sb.WriteString(WriteStdin(p, h.TempPrefix(), rewrite(before, after)))
 			stdin = nil
 		} else {
 			chmodChown(&sb, p, before, after)
@@ -337,32 +309,24 @@ func RevertAction(before *State) string {
 	return "restore"
 }
 
-// writeAtomic appends a script that writes stdin to p through a temporary
-// file in p's directory, sets mode and ownership on it, and renames it
-// into place. Ownership is set before the mode: chown and chgrp clear
-// the set-user-ID and set-group-ID bits.
-func writeAtomic(sb *strings.Builder, h *Host, p, mode, owner, group string) {
-	qp := shell.Quote(p)
-	fmt.Fprintf(sb, "t=$(mktemp %s)\n", shell.Quote(path.Dir(p)+"/"+h.TempPrefix()+"XXXXXX"))
-	sb.WriteString("trap 'rm -f \"$t\"' EXIT\n")
-	sb.WriteString("cat > \"$t\"\n")
-	if owner != "" {
-		fmt.Fprintf(sb, "chown -- %s \"$t\"\n", shell.Quote(owner))
+// rewrite is how a file's new content is installed: with the declared
+// mode, owner and group, and what is not declared kept from the file it
+// replaces (its mode, ownership, ACL and extended attributes), or, for a
+// new file, mode 0644 and the connecting user's ownership.
+func rewrite(before, after *State) Install {
+	in := Install{Mode: newMode(before, after), Owner: after.Str("owner"), Group: after.Str("group"), Meta: before.Present}
+	if before.Present {
+		u, g := before.Str("uid"), before.Str("gid")
+		switch {
+		case in.Owner == "" && in.Group == "":
+			in.KeepUID, in.KeepGID = u, g
+		case in.Owner == "":
+			in.Owner = u
+		case in.Group == "":
+			in.Group = g
+		}
 	}
-	if group != "" {
-		fmt.Fprintf(sb, "chgrp -- %s \"$t\"\n", shell.Quote(group))
-	}
-	fmt.Fprintf(sb, "chmod %s \"$t\"\n", mode)
-	sb.WriteString(notDirScript(p, "exit 1"))
-	fmt.Fprintf(sb, "mv -f \"$t\" %s\ntrap - EXIT\n", qp)
-}
-
-// notDirScript is a check, before a file is renamed onto p, that p has not
-// become a directory since it was read (mv would move the file into it):
-// the check gives the cause and runs fail.
-func notDirScript(p, fail string) string {
-	qp := shell.Quote(p)
-	return fmt.Sprintf("if [ -d %s ]; then %s; %s; fi\n", qp, CauseLine("'it is a directory, not a regular file'"), fail)
+	return in
 }
 
 // chmodChown appends commands changing only the attributes that differ:
@@ -420,18 +384,14 @@ func (File) Tidy(ctx context.Context, h *Host, states []*State) error {
 // Revert implements Type.
 func (File) Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
 	p := before.Str("path")
-	qp := shell.Quote(p)
 	var sb strings.Builder
 	sb.WriteString("set -e\n")
 	switch {
 	case !before.Present:
-		sb.WriteString("rm -f -- " + qp + "\n")
+		sb.WriteString(RemoveScript(p))
 	case undo["backup"] != "":
-		// Copy the backup next to p and rename it, so the restore is atomic
-		// too; cp -p restores mode, ownership and times.
-		// The temporary name is unique (mktemp), so two restores never
-		// share one.
-		fmt.Fprintf(&sb, "t=$(mktemp %s)\ntrap 'rm -f \"$t\"' EXIT\ncp -p -- %s \"$t\"\nmv -f \"$t\" %s\ntrap - EXIT\n", shell.Quote(path.Dir(p)+"/"+h.TempPrefix()+"restore.XXXXXX"), shell.Quote(undo["backup"]), qp)
+		sb.WriteString(FileFuncs)
+		sb.WriteString(RestoreScript(p, undo["backup"], h.TempPrefix()))
 	default:
 		restoreModeOwner(&sb, p, before)
 	}
