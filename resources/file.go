@@ -261,7 +261,7 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 	switch {
 	case !after.Present:
 		undo["backup"] = h.NextBackup(p)
-		sb.WriteString(BackupScript(p, undo["backup"]))
+		sb.WriteString(BackupScript(p, undo["backup"], "exit 1"))
 		sb.WriteString(RemoveScript(p))
 	case contentChanges(before, after):
 		if before.Present {
@@ -269,7 +269,7 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 			// backup and the write.
 			sb.WriteString(MetaCheck(p))
 			undo["backup"] = h.NextBackup(p)
-			sb.WriteString(BackupScript(p, undo["backup"]))
+			sb.WriteString(BackupScript(p, undo["backup"], "exit 1"))
 		}
 		sb.WriteString(WriteStdin(p, h.TempPrefix(), rewrite(before, after)))
 		stdin = after.Content.Data

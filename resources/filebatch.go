@@ -325,7 +325,7 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 		undo := Undo{}
 		if before.Present {
 			undo["backup"] = h.itemBackup(items[i], p)
-			sb.WriteString(strings.TrimSuffix(BackupScript(p, undo["backup"]), "\n") + " || return 1\n")
+			sb.WriteString(BackupScript(p, undo["backup"], "return 1"))
 		}
 		res[i].Undo = undo
 		fmt.Fprintf(sb, "_tt=%s\n", staged[k])
@@ -392,12 +392,12 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 		switch {
 		case !after.Present:
 			undo["backup"] = h.itemBackup(it, p)
-			sb.WriteString(strings.TrimSuffix(BackupScript(p, undo["backup"]), "\n") + " || return 1\n")
+			sb.WriteString(BackupScript(p, undo["backup"], "return 1"))
 			sb.WriteString(strings.TrimSuffix(RemoveScript(p), "\n") + " || return 1\n")
 		case contentChanges(before, after):
 			if before.Present {
 				undo["backup"] = h.itemBackup(it, p)
-				sb.WriteString(strings.TrimSuffix(BackupScript(p, undo["backup"]), "\n") + " || return 1\n")
+				sb.WriteString(BackupScript(p, undo["backup"], "return 1"))
 			}
 			sb.WriteString(PathCheck(p, "file", "return 1"))
 			tmp := shell.Quote(path.Dir(p) + "/.tend." + tag + "." + fmt.Sprint(k))

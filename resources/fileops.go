@@ -114,7 +114,8 @@ func word(v string) string {
 // change, run or restore shares the name. When mktemp fails, fail runs.
 func TempFile(v, p, prefix, fail string) string {
 	if varRE.MatchString(p) {
-		return fmt.Sprintf("%s=$(mktemp \"$(dirname -- %s)\"/%s) || %s\n", v, word(p), shell.Quote(prefix+"XXXXXX"), fail)
+		// An absolute path's directory, without a process.
+		return fmt.Sprintf("%s=$(mktemp \"${%s%%/*}\"/%s) || %s\n", v, p[1:], shell.Quote(prefix+"XXXXXX"), fail)
 	}
 	return fmt.Sprintf("%s=$(mktemp %s) || %s\n", v, shell.Quote(path.Dir(p)+"/"+prefix+"XXXXXX"), fail)
 }
@@ -193,15 +194,15 @@ func WriteStdin(p, prefix string, in Install) string {
 
 // BackupScript is the command copying p to b in the run's backup
 // directory, with its mode, ownership, times, ACL and extended
-// attributes, returning non-zero when it cannot.
+// attributes, running fail when it cannot.
 //
 // A backup already there is kept: it is this change's, made by an attempt
 // cut short (a lost connection, a killed run) before the one now, and it
 // holds the state before the run, which the file may no longer have.
-func BackupScript(p, b string) string {
+func BackupScript(p, b, fail string) string {
 	qb := shell.Quote(b)
 	qp := shell.Quote(p)
-	return "mkdir -p -m 0700 " + shell.Quote(path.Dir(b)) + " && { [ -e " + qb + " ] || { cp -p -- " + qp + " " + qb + " && _tmeta " + qp + " " + qb + "; }; }\n"
+	return "{ mkdir -p -m 0700 " + shell.Quote(path.Dir(b)) + " && { [ -e " + qb + " ] || { cp -p -- " + qp + " " + qb + " && _tmeta " + qp + " " + qb + "; }; }; } || " + fail + "\n"
 }
 
 // RestoreScript returns a script fragment, run with set -e, putting the

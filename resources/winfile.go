@@ -258,9 +258,18 @@ func (File) WindowsRevert(ctx context.Context, h *Host, before, after *State, un
 	case !before.Present:
 		sb.WriteString("if (Test-Path -LiteralPath $p) { Remove-Item -LiteralPath $p -Force }\n")
 	case undo["backup"] != "":
-		// Copy next to p, then replace: the restore is atomic too.
-		sb.WriteString("$t = $p + '.tend-restore'\nCopy-Item -LiteralPath " + shell.PSQuote(undo["backup"]) + " -Destination $t -Force\n")
-		sb.WriteString("if ([IO.File]::Exists($p)) { [IO.File]::Replace($t, $p, [NullString]::Value) } else { [IO.File]::Move($t, $p) }\n")
+		// Copy next to p, then replace: the restore is atomic too. The
+		// temporary name is new to every restore (a GUID), so two runs
+		// restoring one file, or one left behind by a killed run, never
+		// meet on it; a failed restore removes its own.
+		sb.WriteString(`$t = [IO.Path]::Combine([IO.Path]::GetDirectoryName($p), '.tend-restore-' + [Guid]::NewGuid().ToString('N') + '.tmp')
+try {
+  Copy-Item -LiteralPath ` + shell.PSQuote(undo["backup"]) + ` -Destination $t
+  if ([IO.File]::Exists($p)) { [IO.File]::Replace($t, $p, [NullString]::Value) } else { [IO.File]::Move($t, $p) }
+} finally {
+  if ([IO.File]::Exists($t)) { [IO.File]::Delete($t) }
+}
+`)
 	default:
 		if sid := before.Str("owner_sid"); sid != "" {
 			sb.WriteString(psSetOwnerSID("$p", sid))

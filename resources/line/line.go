@@ -292,6 +292,8 @@ func (Line) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 	}
 	var sb strings.Builder
 	sb.WriteString("set -e\n")
+	sb.WriteString(resources.FileFuncs)
+	sb.WriteString(resources.PathCheckFunc)
 	target := fs.Target
 	if fs.Type == "absent" {
 		if after.Attr("create") != cty.True {
@@ -299,7 +301,8 @@ func (Line) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 		}
 		data, _ := e.Apply(nil)
 		fmt.Fprintf(&sb, "p=%s\n[ ! -e \"$p\" ] || { %s; exit 1; }\n", shell.Quote(target), resources.CauseLine(`"it appeared while tend was creating it; plan again"`))
-		writeAtomic(&sb, target, "0644", "")
+		sb.WriteString(resources.PathCheck(target, "file", "exit 1"))
+		sb.WriteString(resources.WriteStdin(target, h.TempPrefix(), resources.Install{Mode: "0644"}))
 		if err := resources.RunChange(ctx, h, "create", target, sb.String(), data); err != nil {
 			return nil, err
 		}
@@ -314,26 +317,16 @@ func (Line) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 	b := h.NextBackup(target)
 	fmt.Fprintf(&sb, "p=%s\nh=$(sha256sum < \"$p\")\n[ \"${h%%%% *}\" = %s ] || { %s; exit 1; }\n",
 		shell.Quote(target), hex.EncodeToString(sum[:]), resources.CauseLine(`"it changed while tend was editing it; plan again"`))
-	fmt.Fprintf(&sb, "mkdir -p -m 0700 %s\ncp -p -- \"$p\" %s\n", shell.Quote(path.Dir(b)), shell.Quote(b))
-	writeAtomic(&sb, target, fs.Mode, fs.UID+":"+fs.GID)
+	// The file keeps its mode, ownership, ACL and extended attributes;
+	// one look for the last two serves the backup and the write.
+	sb.WriteString(resources.MetaCheck(target))
+	sb.WriteString(resources.BackupScript(target, b, "exit 1"))
+	sb.WriteString(resources.PathCheck(target, "file", "exit 1"))
+	sb.WriteString(resources.WriteStdin(target, h.TempPrefix(), resources.Install{Mode: fs.Mode, KeepUID: fs.UID, KeepGID: fs.GID, Meta: true}))
 	if err := resources.RunChange(ctx, h, "update", target, sb.String(), data); err != nil {
 		return nil, err
 	}
 	return resources.Undo{"path": target, "backup": b}, nil
-}
-
-// writeAtomic appends a script writing stdin to p through a temporary
-// file in p's directory, with the given mode and owner (uid:gid, or ""
-// for the connecting user's), renamed into place.
-func writeAtomic(sb *strings.Builder, p, mode, owner string) {
-	sb.WriteString(resources.PathCheckFunc)
-	sb.WriteString(resources.PathCheck(p, "file", "exit 1"))
-	fmt.Fprintf(sb, "d=%s\nt=$(mktemp \"$d/.tend.XXXXXX\")\ntrap 'rm -f \"$t\"' EXIT\ncat > \"$t\"\n", shell.Quote(path.Dir(p)))
-	if owner != "" {
-		// chown before chmod: chown clears set-id bits.
-		fmt.Fprintf(sb, "chown -- %s \"$t\"\n", shell.Quote(owner))
-	}
-	fmt.Fprintf(sb, "chmod %s \"$t\"\nmv -f \"$t\" %s\ntrap - EXIT\n", shell.Quote(mode), shell.Quote(p))
 }
 
 // Revert implements resources.Type: the file is put back from the backup
@@ -347,8 +340,8 @@ func (Line) Revert(ctx context.Context, h *resources.Host, before, after *resour
 	case undo["created"] == "1":
 		return resources.RunChange(ctx, h, "remove", p, "rm -f -- "+shell.Quote(p)+"\n", nil)
 	case undo["backup"] != "":
-		script := fmt.Sprintf("set -e\nb=%s\n[ -f \"$b\" ] || { "+strings.ReplaceAll(resources.CauseLine(`"its backup $b is missing"`), "%", "%%")+"; exit 1; }\nt=$(mktemp %s)\ntrap 'rm -f \"$t\"' EXIT\ncp -p -- \"$b\" \"$t\"\nmv -f \"$t\" %s\ntrap - EXIT\n",
-			shell.Quote(undo["backup"]), shell.Quote(path.Dir(p)+"/.tend.XXXXXX"), shell.Quote(p))
+		script := "set -e\n" + resources.FileFuncs + "b=" + shell.Quote(undo["backup"]) + "\n[ -f \"$b\" ] || { " + resources.CauseLine(`"its backup $b is missing"`) + "; exit 1; }\n" +
+			resources.RestoreScript(p, undo["backup"], h.TempPrefix())
 		return resources.RunChange(ctx, h, "restore", p, script, nil)
 	}
 	return fmt.Errorf("nothing in the journal says how to revert %s", p)

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -513,7 +512,7 @@ t=
 o=$(mktemp)
 trap 'rm -f "$o" $t' EXIT
 run() { if ! "$@" </dev/null >"$o" 2>&1; then cat "$o" >&2; ` + resources.CauseLine(`"$* failed"`) + `; exit 1; fi; }
-` + resources.PathCheckFunc
+` + resources.PathCheckFunc + resources.FileFuncs
 
 // fileMode is the mode of a task's files: 0600 when they hold a secret
 // (cron and systemd read root's files whatever their mode), else 0644.
@@ -524,26 +523,14 @@ func fileMode(sensitive bool) string {
 	return "0644"
 }
 
-// writeFile appends commands writing data to p atomically (a temporary
-// file in p's directory, created 0600 by mktemp, renamed over it),
-// root:root, with the given mode (chown first: it clears set-id bits).
-func writeFile(sb *strings.Builder, p string, data []byte, mode string) {
+// writeFile appends commands writing data to p atomically (see
+// resources.Install), root:root, with the given mode.
+func writeFile(sb *strings.Builder, h *resources.Host, p string, data []byte, mode string) {
 	sb.WriteString(resources.PathCheck(p, "file", "exit 1"))
-	fmt.Fprintf(sb, "t=$(mktemp %s)\n", shell.Quote(path.Dir(p)+"/.tend.XXXXXX"))
-	fmt.Fprintf(sb, "printf '%%s' %s | base64 -d > \"$t\"\n", shell.Quote(base64.StdEncoding.EncodeToString(data)))
-	fmt.Fprintf(sb, "chown 0:0 \"$t\"\nchmod %s \"$t\"\nmv -f \"$t\" %s\nt=\n", mode, shell.Quote(p))
-}
-
-// backup appends commands copying p into the run's backup directory.
-func backup(sb *strings.Builder, p, b string) {
-	fmt.Fprintf(sb, "mkdir -p -m 0700 %s\ncp -p -- %s %s\n", shell.Quote(path.Dir(b)), shell.Quote(p), shell.Quote(b))
-}
-
-// restore appends commands putting backup b back at p atomically, with
-// its mode, ownership and times (so the file is byte for byte the old one),
-// through a temporary name no other restore shares (mktemp).
-func restore(sb *strings.Builder, h *resources.Host, p, b string) {
-	fmt.Fprintf(sb, "t=$(mktemp %s)\ncp -p -- %s \"$t\"\nmv -f \"$t\" %s\nt=\n", shell.Quote(path.Dir(p)+"/"+h.TempPrefix()+"restore.XXXXXX"), shell.Quote(b), shell.Quote(p))
+	sb.WriteString(resources.TempFile("t", p, h.TempPrefix(), "exit 1"))
+	fmt.Fprintf(sb, "printf '%%s' %s | base64 -d > \"$t\" || { rm -f -- \"$t\"; exit 1; }\n", shell.Quote(base64.StdEncoding.EncodeToString(data)))
+	sb.WriteString(resources.Install{Temp: "t", Path: p, Owner: "0", Group: "0", Mode: mode, Meta: true, Fail: "exit 1"}.Script())
+	sb.WriteString("t=\n")
 }
 
 // Apply implements resources.Type.
@@ -556,15 +543,15 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 		p := CronPath(name)
 		if before.Present {
 			undo["backup"] = h.NextBackup(p)
-			backup(&sb, p, undo["backup"])
+			sb.WriteString(resources.BackupScript(p, undo["backup"], "exit 1"))
 		}
 		if after.Present {
 			if after.Content == nil || !after.Content.Known {
 				return nil, fmt.Errorf("internal error: the content of %s is not known", p)
 			}
-			writeFile(&sb, p, after.Content.Data, cronMode(after))
+			writeFile(&sb, h, p, after.Content.Data, cronMode(after))
 		} else {
-			fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(p))
+			sb.WriteString(resources.RemoveScript(p))
 		}
 		return undo, resources.RunChange(ctx, h, resources.ChangeAction(before, after), p, sb.String(), nil)
 	}
@@ -580,7 +567,7 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 	for _, f := range []struct{ key, p string }{{"service", sp}, {"timer", tp}} {
 		if have[f.key] {
 			undo[f.key+"_backup"] = h.NextBackup(f.p)
-			backup(&sb, f.p, undo[f.key+"_backup"])
+			sb.WriteString(resources.BackupScript(f.p, undo[f.key+"_backup"], "exit 1"))
 		}
 	}
 	if !after.Present {
@@ -599,8 +586,8 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 			return nil, err
 		}
 		// The timer unit holds only the schedule.
-		writeFile(&sb, sp, svc, fileMode(after.Content.Sensitive))
-		writeFile(&sb, tp, tmr, "0644")
+		writeFile(&sb, h, sp, svc, fileMode(after.Content.Sensitive))
+		writeFile(&sb, h, tp, tmr, "0644")
 		// An active timer takes a changed schedule at the reload.
 		sb.WriteString("run systemctl daemon-reload\n")
 	}
@@ -704,9 +691,9 @@ func (Task) Revert(ctx context.Context, h *resources.Host, before, after *resour
 			if undo["backup"] == "" {
 				return fmt.Errorf("no backup of %s was recorded", p)
 			}
-			restore(&sb, h, p, undo["backup"])
+			sb.WriteString(resources.RestoreScript(p, undo["backup"], h.TempPrefix()))
 		} else {
-			fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(p))
+			sb.WriteString(resources.RemoveScript(p))
 		}
 		return resources.RunChange(ctx, h, resources.RevertAction(before), p, sb.String(), nil)
 	}
@@ -722,7 +709,7 @@ func (Task) Revert(ctx context.Context, h *resources.Host, before, after *resour
 	if before.Present != after.Present || before.Content == nil || after.Content == nil || before.Content.SHA256 != after.Content.SHA256 {
 		for _, f := range []struct{ key, p string }{{"service", sp}, {"timer", tp}} {
 			if b := undo[f.key+"_backup"]; b != "" {
-				restore(&sb, h, f.p, b)
+				sb.WriteString(resources.RestoreScript(f.p, b, h.TempPrefix()))
 			} else {
 				fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(f.p))
 			}
