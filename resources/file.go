@@ -42,7 +42,7 @@ func (File) Schema() *Schema {
 func (File) Key(cfg cty.Value) (string, error) { return pathKey(cfg) }
 
 func pathKey(cfg cty.Value) (string, error) {
-	p := str(cfg, "path", "")
+	p := Str(cfg, "path", "")
 	if !path.IsAbs(p) {
 		return "", &AttrError{Attr: "path", Msg: fmt.Sprintf("must be an absolute path, got %q", p)}
 	}
@@ -51,8 +51,8 @@ func pathKey(cfg cty.Value) (string, error) {
 
 // Desired implements Type.
 func (File) Desired(cfg cty.Value, env Env) (*State, error) {
-	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
-	switch s := str(cfg, "state", "present"); s {
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(Str(cfg, "path", ""))}}
+	switch s := Str(cfg, "state", "present"); s {
 	case "present":
 		st.Present = true
 	case "absent":
@@ -81,9 +81,9 @@ func (File) Desired(cfg cty.Value, env Env) (*State, error) {
 	case isSet(cfg, "content"):
 		v := cfg.GetAttr("content")
 		sensitive = v.IsMarked()
-		data = []byte(str(cfg, "content", ""))
+		data = []byte(Str(cfg, "content", ""))
 	case isSet(cfg, "source"):
-		b, err := env.ReadFile(str(cfg, "source", ""))
+		b, err := env.ReadFile(Str(cfg, "source", ""))
 		if err != nil {
 			return nil, &AttrError{Attr: "source", Msg: err.Error()}
 		}
@@ -94,7 +94,7 @@ func (File) Desired(cfg cty.Value, env Env) (*State, error) {
 			vars = cty.EmptyObjectVal
 		}
 		sensitive = vars.ContainsMarked()
-		s, err := env.RenderTemplate(str(cfg, "template", ""), vars)
+		s, err := env.RenderTemplate(Str(cfg, "template", ""), vars)
 		if err != nil {
 			return nil, &AttrError{Attr: "template", Msg: err.Error()}
 		}
@@ -147,7 +147,7 @@ func newContent(data []byte, sensitive bool) *Content {
 // modeOwnerAttrs copies mode, owner and group from cfg into a desired state.
 func modeOwnerAttrs(st *State, cfg cty.Value) error {
 	if isSet(cfg, "mode") {
-		m := str(cfg, "mode", "")
+		m := Str(cfg, "mode", "")
 		if err := checkMode(m); err != nil {
 			return err
 		}
@@ -155,7 +155,7 @@ func modeOwnerAttrs(st *State, cfg cty.Value) error {
 	}
 	for _, a := range []string{"owner", "group"} {
 		if isSet(cfg, a) {
-			v := str(cfg, a, "")
+			v := Str(cfg, a, "")
 			if v == "" || strings.ContainsAny(v, ": \t\n") {
 				return &AttrError{Attr: a, Msg: fmt.Sprintf("%q is not a valid %s name", v, a)}
 			}
@@ -171,7 +171,7 @@ func (File) Probe(cfg cty.Value, want *State) string {
 	if want != nil && want.Content != nil {
 		wantSum = want.Content.SHA256
 	}
-	return pathProbe(str(cfg, "path", "")) + `if [ $t = file ]; then
+	return pathProbe(Str(cfg, "path", "")) + `if [ $t = file ]; then
   tsha "$p" || exit 1
   out sha256 $h
   if [ "$h" != ` + wantSum + ` ] && [ $6 -le ` + strconv.Itoa(contentLimit) + ` ]; then out content "$(b64 < "$p")"; fi
@@ -187,12 +187,12 @@ func (File) ProbeInline(cfg cty.Value, want *State) string {
 	if want != nil && want.Content != nil {
 		wantSum = want.Content.SHA256
 	}
-	return pathInline(str(cfg, "path", ""), `{ [ $_t != file ] || [ "$_th" = `+wantSum+` ]; }`,
+	return pathInline(Str(cfg, "path", ""), `{ [ $_t != file ] || [ "$_th" = `+wantSum+` ]; }`,
 		"  if [ $_t = file ]; then out sha256 $_th; fi\n")
 }
 
 // ProbePath implements PathProber.
-func (File) ProbePath(cfg cty.Value) (string, bool) { return str(cfg, "path", ""), true }
+func (File) ProbePath(cfg cty.Value) (string, bool) { return Str(cfg, "path", ""), true }
 
 // Read implements Type.
 func (File) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
@@ -200,15 +200,15 @@ func (File) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(Str(cfg, "path", ""))}}
 	switch pi.Type {
 	case "absent":
 		return st, nil
 	case "file":
 	case "link":
-		return nil, fmt.Errorf("%s is a symbolic link, not a regular file; manage it with a symlink resource or remove it first", str(cfg, "path", ""))
+		return nil, fmt.Errorf("%s is a symbolic link, not a regular file; manage it with a symlink resource or remove it first", Str(cfg, "path", ""))
 	default:
-		return nil, fmt.Errorf("%s is a %s, not a regular file", str(cfg, "path", ""), pi.Type)
+		return nil, fmt.Errorf("%s is a %s, not a regular file", Str(cfg, "path", ""), pi.Type)
 	}
 	st.Present = true
 	st.Attrs["mode"] = cty.StringVal(pi.Mode)

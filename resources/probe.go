@@ -170,14 +170,14 @@ func checkMode(m string) error {
 // configuration uses: numeric when it asked by id, names otherwise.
 func ownerAttrs(attrs map[string]cty.Value, cfg cty.Value, pi pathInfo) {
 	if isSet(cfg, "owner") {
-		if isNumeric(str(cfg, "owner", "")) {
+		if isNumeric(Str(cfg, "owner", "")) {
 			attrs["owner"] = cty.StringVal(pi.UID)
 		} else {
 			attrs["owner"] = cty.StringVal(pi.Owner)
 		}
 	}
 	if isSet(cfg, "group") {
-		if isNumeric(str(cfg, "group", "")) {
+		if isNumeric(Str(cfg, "group", "")) {
 			attrs["group"] = cty.StringVal(pi.GID)
 		} else {
 			attrs["group"] = cty.StringVal(pi.Group)

@@ -60,7 +60,7 @@ func (Line) Schema() *resources.Schema {
 // the key names the edit: two resources with the same regexp (or the same
 // line, without regexp) on one file would fight over it.
 func (Line) Key(cfg cty.Value) (string, error) {
-	p := str(cfg, "path")
+	p := resources.Str(cfg, "path", "")
 	if !path.IsAbs(p) {
 		return "", &resources.AttrError{Attr: "path", Msg: fmt.Sprintf("must be an absolute path, got %q", p)}
 	}
@@ -104,8 +104,8 @@ func (Line) Desired(cfg cty.Value, env resources.Env) (*resources.State, error) 
 // editAttrs is the edit's parameters as state attributes.
 func editAttrs(cfg cty.Value) map[string]cty.Value {
 	m := map[string]cty.Value{
-		"path":   cty.StringVal(str(cfg, "path")),
-		"state":  cty.StringVal(strDef(cfg, "state", "present")),
+		"path":   cty.StringVal(resources.Str(cfg, "path", "")),
+		"state":  cty.StringVal(resources.Str(cfg, "state", "present")),
 		"create": cty.BoolVal(boolDef(cfg, "create", false)),
 	}
 	for _, a := range []string{"line", "regexp", "insert_after", "insert_before"} {
@@ -138,7 +138,7 @@ func (Line) Identity() []string { return []string{"path"} }
 
 // Probe implements resources.Type.
 func (Line) Probe(cfg cty.Value, want *resources.State) string {
-	return probeScript(str(cfg, "path"))
+	return probeScript(resources.Str(cfg, "path", ""))
 }
 
 // probeScript prints the file's kind, mode, ownership, size and, up to
@@ -213,7 +213,7 @@ func readProbe(p string, out resources.ProbeOutput) (*fileState, error) {
 
 // Read implements resources.Type.
 func (Line) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, error) {
-	fs, err := readProbe(str(cfg, "path"), out)
+	fs, err := readProbe(resources.Str(cfg, "path", ""), out)
 	if err != nil {
 		return nil, err
 	}
@@ -345,17 +345,6 @@ func (Line) Revert(ctx context.Context, h *resources.Host, before, after *resour
 		return resources.RunChange(ctx, h, "restore", p, script, nil)
 	}
 	return fmt.Errorf("nothing in the journal says how to revert %s", p)
-}
-
-func str(cfg cty.Value, name string) string { return strDef(cfg, name, "") }
-
-func strDef(cfg cty.Value, name, def string) string {
-	v := cfg.GetAttr(name)
-	if v.IsNull() || !v.IsKnown() {
-		return def
-	}
-	v, _ = v.Unmark()
-	return v.AsString()
 }
 
 func boolDef(cfg cty.Value, name string, def bool) bool {

@@ -76,27 +76,17 @@ var (
 	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
-// str returns a config string attribute, or def when null or unknown.
-func str(cfg cty.Value, attr, def string) string {
-	v := cfg.GetAttr(attr)
-	if v.IsNull() || !v.IsKnown() {
-		return def
-	}
-	v, _ = v.Unmark()
-	return v.AsString()
-}
-
 // ident returns the task's name and kind, validated.
 func ident(cfg cty.Value) (name, kind string, err error) {
 	v := cfg.GetAttr("name")
 	if v.IsNull() {
 		return "", "", &resources.AttrError{Attr: "name", Msg: "name is required"}
 	}
-	name = str(cfg, "name", "")
+	name = resources.Str(cfg, "name", "")
 	if !nameRE.MatchString(name) {
 		return "", "", &resources.AttrError{Attr: "name", Msg: fmt.Sprintf("%q is not usable in a file name: use letters, digits, _ and - only (cron ignores files in /etc/cron.d named otherwise)", name)}
 	}
-	switch kind = str(cfg, "kind", Cron); kind {
+	switch kind = resources.Str(cfg, "kind", Cron); kind {
 	case Cron, Timer:
 	default:
 		return "", "", &resources.AttrError{Attr: "kind", Msg: fmt.Sprintf("must be \"cron\" or \"systemd_timer\", got %q", kind)}
@@ -150,7 +140,7 @@ func (Task) Desired(cfg cty.Value, env resources.Env) (*resources.State, error) 
 	st := &resources.State{Attrs: map[string]cty.Value{
 		"name": cty.StringVal(name), "kind": cty.StringVal(kind), "path": cty.StringVal(mainPath(kind, name)),
 	}}
-	switch s := str(cfg, "state", "present"); s {
+	switch s := resources.Str(cfg, "state", "present"); s {
 	case "present":
 		st.Present = true
 	case "absent":
@@ -185,11 +175,11 @@ func (Task) Desired(cfg cty.Value, env resources.Env) (*resources.State, error) 
 
 // parseSpec validates a present task's attributes.
 func parseSpec(cfg cty.Value, name, kind string) (*spec, error) {
-	sp := &spec{name: name, kind: kind, user: str(cfg, "user", "root")}
+	sp := &spec{name: name, kind: kind, user: resources.Str(cfg, "user", "root")}
 	if cfg.GetAttr("schedule").IsNull() {
 		return nil, &resources.AttrError{Attr: "schedule", Msg: "a present scheduled task needs a schedule, such as \"30 2 * * *\" or \"@daily\""}
 	}
-	sched, err := Parse(str(cfg, "schedule", ""))
+	sched, err := Parse(resources.Str(cfg, "schedule", ""))
 	if err != nil {
 		return nil, &resources.AttrError{Attr: "schedule", Msg: err.Error()}
 	}
@@ -200,11 +190,11 @@ func parseSpec(cfg cty.Value, name, kind string) (*spec, error) {
 		}
 	}
 	cmd := cfg.GetAttr("command")
-	if cmd.IsNull() || strings.TrimSpace(str(cfg, "command", "")) == "" {
+	if cmd.IsNull() || strings.TrimSpace(resources.Str(cfg, "command", "")) == "" {
 		return nil, &resources.AttrError{Attr: "command", Msg: "a present scheduled task needs a command"}
 	}
 	sp.sensitive = cmd.IsMarked()
-	sp.command = str(cfg, "command", "")
+	sp.command = resources.Str(cfg, "command", "")
 	if err := oneLine(sp.command); err != nil {
 		return nil, &resources.AttrError{Attr: "command", Msg: err.Error() + "; put longer programs in a script and run that"}
 	}
@@ -430,7 +420,7 @@ func (Task) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 		return nil, probeError(out)
 	}
 	if kind == Cron {
-		if _, ok := out.Get("nocrond"); ok && str(cfg, "state", "present") == "present" {
+		if _, ok := out.Get("nocrond"); ok && resources.Str(cfg, "state", "present") == "present" {
 			return nil, fmt.Errorf("scheduled_task %s: this host has no %s: install cron (a package resource) or use kind = \"systemd_timer\"", name, CronDir)
 		}
 		if _, ok := out.Get("absent"); ok {
@@ -460,7 +450,7 @@ func (Task) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 	}
 	svcEnc, hasSvc := out.Get("service")
 	tmrEnc, hasTmr := out.Get("timer")
-	if _, ok := out.Get("nosystemd"); ok && str(cfg, "state", "present") == "present" {
+	if _, ok := out.Get("nosystemd"); ok && resources.Str(cfg, "state", "present") == "present" {
 		return nil, fmt.Errorf("scheduled_task %s: kind = \"systemd_timer\" needs systemd, which does not run on this host; use kind = \"cron\"", name)
 	}
 	if !hasSvc && !hasTmr {

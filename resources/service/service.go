@@ -95,16 +95,6 @@ func (Service) Key(cfg cty.Value) (string, error) {
 	return "service " + strings.TrimSuffix(n, ".service"), nil
 }
 
-// str returns a config string attribute, or def when null or unknown.
-func str(cfg cty.Value, attr, def string) string {
-	v := cfg.GetAttr(attr)
-	if v.IsNull() || !v.IsKnown() {
-		return def
-	}
-	v, _ = v.Unmark()
-	return v.AsString()
-}
-
 // Desired implements resources.Type.
 func (Service) Desired(cfg cty.Value, env resources.Env) (*resources.State, error) {
 	n, err := name(cfg)
@@ -112,14 +102,14 @@ func (Service) Desired(cfg cty.Value, env resources.Env) (*resources.State, erro
 		return nil, err
 	}
 	st := &resources.State{Present: true, Attrs: map[string]cty.Value{"name": cty.StringVal(n)}}
-	switch p := str(cfg, "provider", ""); p {
+	switch p := resources.Str(cfg, "provider", ""); p {
 	case "":
 	case Systemd, SysVinit, OpenRC:
 		st.Attrs["provider"] = cty.StringVal(p)
 	default:
 		return nil, &resources.AttrError{Attr: "provider", Msg: fmt.Sprintf("must be \"systemd\", \"sysvinit\" or \"openrc\", got %q", p)}
 	}
-	switch r := str(cfg, "refresh", Restart); r {
+	switch r := resources.Str(cfg, "refresh", Restart); r {
 	case Restart, Reload:
 	default:
 		return nil, &resources.AttrError{Attr: "refresh", Msg: fmt.Sprintf("must be \"restart\" or \"reload\", got %q", r)}
@@ -142,7 +132,7 @@ else pv=sysvinit; fi
 
 // providerScript sets $pv: the configured provider, or the detected one.
 func providerScript(cfg cty.Value) string {
-	if p := str(cfg, "provider", ""); p != "" {
+	if p := resources.Str(cfg, "provider", ""); p != "" {
 		return "pv=" + shell.Quote(p) + "\n"
 	}
 	return detectScript
@@ -518,7 +508,7 @@ func (Service) Refresh(ctx context.Context, h *resources.Host, cfg cty.Value) er
 	if err != nil {
 		return err
 	}
-	r := str(cfg, "refresh", Restart)
+	r := resources.Str(cfg, "refresh", Restart)
 	return resources.RunChange(ctx, h, r, "service "+n, refreshScript(providerScript(cfg), n, r), nil)
 }
 
