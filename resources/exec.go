@@ -67,7 +67,7 @@ func (Exec) Probe(cfg cty.Value, want *State) string {
 func (Exec) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 	done, ok := out.Get("done")
 	if !ok {
-		return nil, probeError(out)
+		return nil, ProbeFailed(out)
 	}
 	ro := cfg.GetAttr("refresh_only")
 	if done == "1" || (!ro.IsNull() && ro.True()) {

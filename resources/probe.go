@@ -116,7 +116,7 @@ func readPathInfo(out ProbeOutput) (pathInfo, error) {
 	var pi pathInfo
 	t, ok := out.Get("type")
 	if !ok {
-		return pi, probeError(out)
+		return pi, ProbeFailed(out)
 	}
 	pi.Type = t
 	if t == "absent" {
@@ -129,13 +129,14 @@ func readPathInfo(out ProbeOutput) (pathInfo, error) {
 	pi.Group = out.Values["group"]
 	pi.Size, _ = strconv.ParseInt(out.Values["size"], 10, 64)
 	if pi.Mode == "" || pi.UID == "" {
-		return pi, probeError(out)
+		return pi, ProbeFailed(out)
 	}
 	return pi, nil
 }
 
-// probeError reports a probe that printed no usable state.
-func probeError(out ProbeOutput) error {
+// ProbeFailed is the error of a probe that printed no usable state: what
+// else it printed (the host's words), or that it printed nothing.
+func ProbeFailed(out ProbeOutput) error {
 	msg := strings.TrimSpace(out.Other)
 	if msg == "" {
 		msg = "probe printed no state"

@@ -62,3 +62,13 @@ func (s *State) List(name string) ([]string, bool) {
 	}
 	return []string{}, true
 }
+
+// Bool returns a bool attribute, unmarked, and whether it is set.
+func (s *State) Bool(name string) (bool, bool) {
+	v := s.Attr(name)
+	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool {
+		return false, false
+	}
+	v, _ = v.Unmark()
+	return v.True(), true
+}

@@ -151,7 +151,7 @@ func (File) WindowsProbe(cfg cty.Value, want *State) string {
 func (File) WindowsRead(cfg cty.Value, out ProbeOutput) (*State, error) {
 	t, ok := out.Get("type")
 	if !ok {
-		return nil, probeError(out)
+		return nil, ProbeFailed(out)
 	}
 	p := Str(cfg, "path", "")
 	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(p)}}
@@ -303,7 +303,7 @@ func (Directory) WindowsProbe(cfg cty.Value, want *State) string {
 func (Directory) WindowsRead(cfg cty.Value, out ProbeOutput) (*State, error) {
 	t, ok := out.Get("type")
 	if !ok {
-		return nil, probeError(out)
+		return nil, ProbeFailed(out)
 	}
 	p := Str(cfg, "path", "")
 	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(p)}}

@@ -97,7 +97,7 @@ func (Group) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, e
 	name, _ := cfgStr(cfg, "name")
 	exists, ok := out.Get("exists")
 	if !ok {
-		return nil, probeError(out)
+		return nil, resources.ProbeFailed(out)
 	}
 	if err := idClash(cfg, out, "gid", "group"); err != nil {
 		return nil, err

@@ -132,12 +132,10 @@ func strAttr(st *resources.State, name string) (string, bool) {
 
 // boolAttr returns a bool attribute, or def when unset.
 func boolAttr(st *resources.State, name string, def bool) bool {
-	v := st.Attr(name)
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool {
-		return def
+	if v, ok := st.Bool(name); ok {
+		return v
 	}
-	v, _ = v.Unmark()
-	return v.True()
+	return def
 }
 
 // numAttr returns a whole-number attribute as text, and whether it is set.

@@ -244,7 +244,7 @@ func (User) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 	name, _ := cfgStr(cfg, "name")
 	exists, ok := out.Get("exists")
 	if !ok {
-		return nil, probeError(out)
+		return nil, resources.ProbeFailed(out)
 	}
 	if err := idClash(cfg, out, "uid", "user"); err != nil {
 		return nil, err
@@ -368,14 +368,6 @@ func currentGroups(member []groupEntry, want []string, exclusive bool) []string 
 		}
 	}
 	return sortedUnique(out)
-}
-
-func probeError(out resources.ProbeOutput) error {
-	msg := strings.TrimSpace(out.Other)
-	if msg == "" {
-		msg = "probe printed no state"
-	}
-	return &resources.ProbeError{Msg: msg}
 }
 
 // Irreversible implements resources.Irreversibler.

@@ -115,12 +115,8 @@ func sortedUnique(list []string) []string {
 }
 
 func boolAttr(s *resources.State, name string) bool {
-	v := s.Attr(name)
-	if v == cty.NilVal || v.IsNull() || v.Type() != cty.Bool {
-		return false
-	}
-	v, _ = v.Unmark()
-	return v.True()
+	v, _ := s.Bool(name)
+	return v
 }
 
 func intAttr(s *resources.State, name string) (int64, bool) {

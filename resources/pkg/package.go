@@ -468,7 +468,7 @@ func (t Package) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.Stat
 	prov, ok := out.Get("provider")
 	installed, ok2 := out.Get("installed")
 	if !ok || !ok2 || providerByID(prov) == nil {
-		return nil, probeError(out)
+		return nil, resources.ProbeFailed(out)
 	}
 	p := providerByID(prov)
 	st := &resources.State{Attrs: map[string]cty.Value{
@@ -621,13 +621,4 @@ func (Package) Irreversible(before, after *resources.State) string {
 func (t Package) Apply(ctx context.Context, h *resources.Host, before, after *resources.State) (resources.Undo, error) {
 	r := t.ApplyBatch(ctx, h, []resources.BatchItem{{Before: before, After: after}})
 	return r[0].Undo, r[0].Err
-}
-
-// probeError reports a probe that printed no usable state.
-func probeError(out resources.ProbeOutput) error {
-	msg := strings.TrimSpace(out.Other)
-	if msg == "" {
-		msg = "probe printed no state"
-	}
-	return &resources.ProbeError{Msg: msg}
 }

@@ -417,7 +417,7 @@ func (Task) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 		"name": cty.StringVal(name), "kind": cty.StringVal(kind), "path": cty.StringVal(mainPath(kind, name)),
 	}}
 	if len(out.Values) == 0 {
-		return nil, probeError(out)
+		return nil, resources.ProbeFailed(out)
 	}
 	if kind == Cron {
 		if _, ok := out.Get("nocrond"); ok && resources.Str(cfg, "state", "present") == "present" {
@@ -428,7 +428,7 @@ func (Task) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 		}
 		mode, ok := out.Get("mode")
 		if !ok {
-			return nil, probeError(out)
+			return nil, resources.ProbeFailed(out)
 		}
 		if len(mode) == 3 {
 			mode = "0" + mode
@@ -484,14 +484,6 @@ func fileList(svc, tmr bool) string {
 	default:
 		return "timer"
 	}
-}
-
-func probeError(out resources.ProbeOutput) error {
-	msg := strings.TrimSpace(out.Other)
-	if msg == "" {
-		msg = "probe printed no state"
-	}
-	return &resources.ProbeError{Msg: msg}
 }
 
 // scriptPrelude starts every change script: stop at the first error,
@@ -581,10 +573,10 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 		// An active timer takes a changed schedule at the reload.
 		sb.WriteString("run systemctl daemon-reload\n")
 	}
-	if en, _ := boolAttr(before, "enabled"); !en {
+	if en, _ := before.Bool("enabled"); !en {
 		sb.WriteString("run systemctl enable --quiet -- " + unit + "\n")
 	}
-	if active, _ := boolAttr(before, "active"); !active {
+	if active, _ := before.Bool("active"); !active {
 		sb.WriteString("run systemctl start -- " + unit + "\n")
 	}
 	return undo, resources.RunChange(ctx, h, resources.ChangeAction(before, after), timer, sb.String(), nil)
@@ -658,16 +650,6 @@ func cronMode(st *resources.State) string {
 	return fileMode(st.Content != nil && st.Content.Sensitive)
 }
 
-// boolAttr returns a bool attribute and whether it is set.
-func boolAttr(s *resources.State, a string) (bool, bool) {
-	v := s.Attr(a)
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool {
-		return false, false
-	}
-	v, _ = v.Unmark()
-	return v.True(), true
-}
-
 // Revert implements resources.Type: the previous files byte for byte from
 // the backups (or none), and the timer's previous enabled and active
 // states.
@@ -710,10 +692,10 @@ func (Task) Revert(ctx context.Context, h *resources.Host, before, after *resour
 	if hadTimer {
 		// Apply left the timer enabled and active (or, removing it,
 		// neither): put back the states it had.
-		if en, _ := boolAttr(before, "enabled"); en != after.Present {
+		if en, _ := before.Bool("enabled"); en != after.Present {
 			sb.WriteString(map[bool]string{true: "run systemctl enable --quiet -- ", false: "run systemctl disable --quiet -- "}[en] + unit + "\n")
 		}
-		if active, _ := boolAttr(before, "active"); active != after.Present {
+		if active, _ := before.Bool("active"); active != after.Present {
 			sb.WriteString(map[bool]string{true: "run systemctl start -- ", false: "run systemctl stop -- "}[active] + unit + "\n")
 		}
 	}

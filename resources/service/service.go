@@ -188,7 +188,7 @@ func (Service) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State,
 	}
 	pv, ok := out.Get("provider")
 	if !ok {
-		return nil, probeError(out)
+		return nil, resources.ProbeFailed(out)
 	}
 	var ps providerState
 	switch pv {
@@ -251,7 +251,7 @@ func readSystemd(n string, out resources.ProbeOutput) (providerState, error) {
 	var ps providerState
 	load, ok := out.Get("LoadState")
 	if !ok {
-		return ps, probeError(out)
+		return ps, resources.ProbeFailed(out)
 	}
 	switch load {
 	case "loaded":
@@ -307,7 +307,7 @@ func readSysVinit(n string, out resources.ProbeOutput) (providerState, error) {
 	}
 	code, ok := out.Get("status")
 	if !ok {
-		return ps, probeError(out)
+		return ps, resources.ProbeFailed(out)
 	}
 	switch code {
 	case "0":
@@ -329,7 +329,7 @@ func readOpenRC(n string, out resources.ProbeOutput) (providerState, error) {
 	}
 	code, ok := out.Get("status")
 	if !ok {
-		return ps, probeError(out)
+		return ps, resources.ProbeFailed(out)
 	}
 	switch code {
 	case "0", "8":
@@ -340,24 +340,6 @@ func readOpenRC(n string, out resources.ProbeOutput) (providerState, error) {
 	}
 	ps.enabled = out.Values["enabled"] == "1"
 	return ps, nil
-}
-
-func probeError(out resources.ProbeOutput) error {
-	msg := strings.TrimSpace(out.Other)
-	if msg == "" {
-		msg = "probe printed no state"
-	}
-	return &resources.ProbeError{Msg: msg}
-}
-
-// boolAttr returns a bool attribute and whether it is set.
-func boolAttr(s *resources.State, a string) (bool, bool) {
-	v := s.Attr(a)
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool {
-		return false, false
-	}
-	v, _ = v.Unmark()
-	return v.True(), true
 }
 
 // step is one change to a service: enable or disable, start or stop.
@@ -375,8 +357,8 @@ type step struct {
 func steps(from, to *resources.State) []step {
 	var out []step
 	for _, a := range []string{"enabled", "running"} {
-		want, ok := boolAttr(to, a)
-		if have, _ := boolAttr(from, a); !ok || have == want {
+		want, ok := to.Bool(a)
+		if have, _ := from.Bool(a); !ok || have == want {
 			continue
 		}
 		out = append(out, step{attr: a, on: want})
@@ -482,7 +464,7 @@ func (Service) Revert(ctx context.Context, h *resources.Host, before, after *res
 	// Only what the change touched: the attributes after sets.
 	target := &resources.State{Attrs: map[string]cty.Value{}}
 	for _, a := range []string{"running", "enabled"} {
-		if _, ok := boolAttr(after, a); ok {
+		if _, ok := after.Bool(a); ok {
 			target.Attrs[a] = before.Attr(a)
 		}
 	}
@@ -537,7 +519,7 @@ func refreshScript(pvScript, n, action string) string {
 // (running false → true) already gave it its new configuration: a
 // notification from the same apply must not restart it a second time.
 func (Service) RefreshSatisfied(before, after *resources.State) bool {
-	was, _ := boolAttr(before, "running")
-	want, ok := boolAttr(after, "running")
+	was, _ := before.Bool("running")
+	want, ok := after.Bool("running")
 	return ok && want && !was
 }
