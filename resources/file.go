@@ -23,7 +23,7 @@ func (File) Name() string { return "file" }
 // Schema implements Type.
 func (File) Schema() *Schema {
 	return &Schema{
-		Doc: "A regular file: its content, mode and ownership. Content is written to a temporary file in the same directory and renamed into place, so readers never see a partial file; replaced content is kept on the host under the run's backup directory for rollback.",
+		Doc: "A regular file: its content, mode and ownership. Content is written to a temporary file in the same directory, flushed to disk and renamed into place, so readers never see a partial file; a rewrite keeps what is not declared: mode (set-id and sticky bits included), ownership, and the file's ACL, extended attributes and SELinux context where the host has the tools (getfattr, getfacl, chcon). Replaced content is kept on the host under the run's backup directory for rollback.",
 		Attributes: []Attribute{
 			{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the file."},
 			{Name: "content", Type: cty.String, Doc: "The file's content. Exactly one of content, source and template may be set; with none, only mode and ownership are managed."},

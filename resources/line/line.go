@@ -42,7 +42,7 @@ func (Line) Schema() *resources.Schema {
 			"Lines are compared without their line terminator; regexps are Go RE2 syntax, evaluated on the controller, and match anywhere in a line unless anchored (^, $). " +
 			"An inserted line uses the file's line ending (CRLF when the file's first line ends with CRLF, LF otherwise); a last line without a newline gets one before a line is added after it. " +
 			"The plan shows the change as a unified diff of the file (with the lines around it; when `line` is sensitive, e.g. from secret(), the file is never shown). Mode and ownership are not managed (use a file resource without content for that). At apply time the file is read again and the edit is made to what is found then, so several line resources may edit one file in one run; " +
-			"it is written atomically (a temporary file in the same directory renamed over it) keeping its mode and ownership, after a copy is kept in the run's backup directory, from which a rollback restores the exact previous bytes, mode and owner. " +
+			"it is written atomically (a temporary file in the same directory renamed over it) keeping its mode, ownership, ACL and extended attributes, after a copy is kept in the run's backup directory, from which a rollback restores the exact previous bytes, mode and owner. " +
 			"A symbolic link is followed: its target is edited. Files over 1 MiB are refused. Two line resources making the same edit (same file and same regexp, or same line without regexp) on a host are an error.",
 		Attributes: []resources.Attribute{
 			{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the file."},
