@@ -19,20 +19,21 @@ import (
 	"github.com/tendhq/tend/transport/local"
 )
 
-// slowCopies puts a cp first in PATH that logs its last argument (the
-// name it copies to) and waits before copying, so that restores started
-// together are all between their copy and their rename at once. It
-// returns a function reading the names logged.
-func slowCopies(t *testing.T) func() []string {
+// slowCopies puts a command (cp, ln) first in PATH that logs its last
+// argument (the name it copies or links to) and waits before running the
+// real one, so that restores started together are all between their copy
+// and their rename at once. It returns a function reading the names
+// logged.
+func slowCopies(t *testing.T, cmd string) func() []string {
 	t.Helper()
 	dir := t.TempDir()
-	log := filepath.Join(dir, "cp.log")
-	real, err := exec.LookPath("cp")
+	log := filepath.Join(dir, cmd+".log")
+	real, err := exec.LookPath(cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := fmt.Sprintf("#!/bin/sh\neval \"_last=\\${$#}\"\nprintf '%%s\\n' \"$_last\" >> %s\nsleep 0.3\nexec %s \"$@\"\n", log, real)
-	if err := os.WriteFile(filepath.Join(dir, "cp"), []byte(w), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, cmd), []byte(w), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
@@ -46,7 +47,8 @@ func slowCopies(t *testing.T) func() []string {
 // the same time (runs of one tag, so the same temporary prefix: a run and
 // its retry, or two runs reverting the same change) each copy the backup
 // to a temporary name of their own, on a real sh, for every type whose
-// revert restores a backup; all succeed and the file is the backup.
+// revert restores a backup (and a symbolic link, put back through a
+// temporary link); all succeed and the file is the backup.
 func TestRestoresAtOnce(t *testing.T) {
 	const n = 4
 	root := t.TempDir()
@@ -59,17 +61,25 @@ func TestRestoresAtOnce(t *testing.T) {
 	state := func(present bool) *resources.State {
 		return &resources.State{Present: present, Attrs: map[string]cty.Value{"path": cty.StringVal(p), "mode": cty.StringVal("0640")}}
 	}
-	reverts := map[string]func(ctx context.Context) error{
-		"file": func(ctx context.Context) error {
+	link := &resources.State{Present: true, Attrs: map[string]cty.Value{"path": cty.StringVal(p), "target": cty.StringVal(backup)}}
+	reverts := map[string]struct {
+		cmd    string
+		revert func(ctx context.Context) error
+	}{
+		"file": {"cp", func(ctx context.Context) error {
 			return resources.File{}.Revert(ctx, host, state(true), state(true), resources.Undo{"backup": backup})
-		},
-		"line": func(ctx context.Context) error {
+		}},
+		"line": {"cp", func(ctx context.Context) error {
 			return line.Line{}.Revert(ctx, host, state(true), state(true), resources.Undo{"path": p, "backup": backup})
-		},
+		}},
+		"symlink": {"ln", func(ctx context.Context) error {
+			return resources.Symlink{}.Revert(ctx, host, link, link, nil)
+		}},
 	}
-	for name, revert := range reverts {
+	for name, r := range reverts {
 		t.Run(name, func(t *testing.T) {
-			copies := slowCopies(t)
+			copies := slowCopies(t, r.cmd)
+			_ = os.Remove(p)
 			if err := os.WriteFile(p, []byte("new\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +89,7 @@ func TestRestoresAtOnce(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					errs[i] = revert(context.Background())
+					errs[i] = r.revert(context.Background())
 				}()
 			}
 			wg.Wait()
@@ -107,6 +117,9 @@ func TestRestoresAtOnce(t *testing.T) {
 			}
 			if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o640 {
 				t.Errorf("file mode after the restores: %v %v", fi, err)
+			}
+			if target, err := os.Readlink(p); (name == "symlink") != (err == nil) || (err == nil && target != backup) {
+				t.Errorf("%s after the restores: link to %q (%v)", p, target, err)
 			}
 			left, _ := filepath.Glob(filepath.Join(root, ".tend*"))
 			if len(left) > 0 {

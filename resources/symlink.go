@@ -92,24 +92,26 @@ func (Symlink) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 // Apply implements Type.
 func (Symlink) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
 	if !after.Present {
-		return nil, RunChange(ctx, h, "remove", before.Str("path"), "rm -f -- "+shell.Quote(before.Str("path"))+"\n", nil)
+		return nil, RunChange(ctx, h, "remove", before.Str("path"), RemoveScript(before.Str("path")), nil)
 	}
-	return nil, RunChange(ctx, h, ChangeAction(before, after), after.Str("path"), linkScript(after.Str("path"), after.Str("target")), nil)
+	return nil, RunChange(ctx, h, ChangeAction(before, after), after.Str("path"), linkScript(h, after.Str("path"), after.Str("target")), nil)
 }
 
-// linkScript points p at target atomically: a link under a temporary name,
-// renamed over p.
-func linkScript(p, target string) string {
-	tmp := path.Dir(p) + "/.tend.link." + path.Base(p)
-	return fmt.Sprintf("set -e\n%srm -f -- %[2]s\nln -s -- %[3]s %[2]s\nmv -fT -- %[2]s %[4]s\n",
-		PathCheckFunc+PathCheck(p, "", "exit 1"), shell.Quote(tmp), shell.Quote(target), shell.Quote(p))
+// linkScript points p at target atomically: a link under a temporary
+// name of its own (the run's prefix and a random tag: two runs making or
+// restoring one link never share it, and ln never replaces what is
+// there), renamed over p.
+func linkScript(h *Host, p, target string) string {
+	tmp := shell.Quote(path.Dir(p) + "/.tend." + newTag(h) + ".link")
+	return fmt.Sprintf("set -e\n%sln -s -- %s %s\nmv -fT -- %s %s || { rm -f -- %s; exit 1; }\n",
+		PathCheckFunc+PathCheck(p, "", "exit 1"), shell.Quote(target), tmp, tmp, shell.Quote(p), tmp)
 }
 
 // Revert implements Type.
 func (Symlink) Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
 	p := before.Str("path")
 	if !before.Present {
-		return RunChange(ctx, h, "remove", p, "rm -f -- "+shell.Quote(p)+"\n", nil)
+		return RunChange(ctx, h, "remove", p, RemoveScript(p), nil)
 	}
-	return RunChange(ctx, h, "restore", p, linkScript(p, before.Str("target")), nil)
+	return RunChange(ctx, h, "restore", p, linkScript(h, p, before.Str("target")), nil)
 }
