@@ -28,8 +28,8 @@ const batchLine = 16 << 10
 // ApplyBatch implements Batcher: a host's file changes in one script, in
 // order, stopping at the first failure. Text content travels over stdin
 // and is written by the shell's own read and printf, so a new file costs
-// the host two processes (chmod and mv) instead of a script each; larger
-// or binary content goes through Apply.
+// the host three processes (chmod, sync and mv) instead of a script
+// each; larger or binary content goes through Apply.
 func (f File) ApplyBatch(ctx context.Context, h *Host, items []BatchItem) []BatchResult {
 	res := make([]BatchResult, len(items))
 	var seg []int
@@ -131,8 +131,8 @@ func (f File) runBatch(ctx context.Context, h *Host, items []BatchItem, idx []in
 }
 
 // stageMin is the fewest new contents in one directory worth staging: a
-// staged file costs its share of four processes (mkdir, chmod, mv, rm)
-// instead of two of its own (chmod and mv).
+// staged file costs its share of five processes (mkdir, chmod, sync, mv,
+// rm) instead of three of its own (chmod, sync and mv).
 const stageMin = 3
 
 // stageable returns the items of idx whose new content runStaged can
