@@ -35,8 +35,8 @@ func (Directory) Key(cfg cty.Value) (string, error) { return pathKey(cfg) }
 
 // Desired implements Type.
 func (Directory) Desired(cfg cty.Value, env Env) (*State, error) {
-	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
-	switch s := str(cfg, "state", "present"); s {
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(Str(cfg, "path", ""))}}
+	switch s := Str(cfg, "state", "present"); s {
 	case "present":
 		st.Present = true
 	case "absent":
@@ -49,16 +49,16 @@ func (Directory) Desired(cfg cty.Value, env Env) (*State, error) {
 
 // Probe implements Type.
 func (Directory) Probe(cfg cty.Value, want *State) string {
-	return pathProbe(str(cfg, "path", ""))
+	return pathProbe(Str(cfg, "path", ""))
 }
 
 // ProbeInline implements InlineProber.
 func (Directory) ProbeInline(cfg cty.Value, want *State) string {
-	return pathInline(str(cfg, "path", ""), "true", "")
+	return pathInline(Str(cfg, "path", ""), "true", "")
 }
 
 // ProbePath implements PathProber.
-func (Directory) ProbePath(cfg cty.Value) (string, bool) { return str(cfg, "path", ""), false }
+func (Directory) ProbePath(cfg cty.Value) (string, bool) { return Str(cfg, "path", ""), false }
 
 // Read implements Type.
 func (Directory) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
@@ -66,13 +66,13 @@ func (Directory) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(Str(cfg, "path", ""))}}
 	switch pi.Type {
 	case "absent":
 		return st, nil
 	case "directory":
 	default:
-		return nil, fmt.Errorf("%s is a %s, not a directory", str(cfg, "path", ""), pi.Type)
+		return nil, fmt.Errorf("%s is a %s, not a directory", Str(cfg, "path", ""), pi.Type)
 	}
 	st.Present = true
 	st.Attrs["mode"] = cty.StringVal(pi.Mode)

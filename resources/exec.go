@@ -51,10 +51,10 @@ func (Exec) RunsCommand() {}
 // Probe implements Type.
 func (Exec) Probe(cfg cty.Value, want *State) string {
 	s := "out done 0\n"
-	if c := str(cfg, "creates", ""); c != "" {
+	if c := Str(cfg, "creates", ""); c != "" {
 		s += "if [ -e " + shell.Quote(c) + " ]; then out done 1; fi\n"
 	}
-	if u := str(cfg, "unless", ""); u != "" {
+	if u := Str(cfg, "unless", ""); u != "" {
 		// Evaluated by the probe's own shell, in a subshell: as an
 		// argument of sh -c it would be on the host's process list,
 		// which every user can read, and it may carry a secret.
@@ -67,7 +67,7 @@ func (Exec) Probe(cfg cty.Value, want *State) string {
 func (Exec) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 	done, ok := out.Get("done")
 	if !ok {
-		return nil, probeError(out)
+		return nil, ProbeFailed(out)
 	}
 	ro := cfg.GetAttr("refresh_only")
 	if done == "1" || (!ro.IsNull() && ro.True()) {

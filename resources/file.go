@@ -23,7 +23,7 @@ func (File) Name() string { return "file" }
 // Schema implements Type.
 func (File) Schema() *Schema {
 	return &Schema{
-		Doc: "A regular file: its content, mode and ownership. Content is written to a temporary file in the same directory and renamed into place, so readers never see a partial file; replaced content is kept on the host under the run's backup directory for rollback.",
+		Doc: "A regular file: its content, mode and ownership. Content is written to a temporary file in the same directory, flushed to disk and renamed into place, so readers never see a partial file; a rewrite keeps what is not declared: mode (set-id and sticky bits included), ownership, and the file's ACL, extended attributes and SELinux context where the host has the tools (getfattr, getfacl, chcon). Replaced content is kept on the host under the run's backup directory for rollback.",
 		Attributes: []Attribute{
 			{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the file."},
 			{Name: "content", Type: cty.String, Doc: "The file's content. Exactly one of content, source and template may be set; with none, only mode and ownership are managed."},
@@ -42,7 +42,7 @@ func (File) Schema() *Schema {
 func (File) Key(cfg cty.Value) (string, error) { return pathKey(cfg) }
 
 func pathKey(cfg cty.Value) (string, error) {
-	p := str(cfg, "path", "")
+	p := Str(cfg, "path", "")
 	if !path.IsAbs(p) {
 		return "", &AttrError{Attr: "path", Msg: fmt.Sprintf("must be an absolute path, got %q", p)}
 	}
@@ -51,8 +51,8 @@ func pathKey(cfg cty.Value) (string, error) {
 
 // Desired implements Type.
 func (File) Desired(cfg cty.Value, env Env) (*State, error) {
-	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
-	switch s := str(cfg, "state", "present"); s {
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(Str(cfg, "path", ""))}}
+	switch s := Str(cfg, "state", "present"); s {
 	case "present":
 		st.Present = true
 	case "absent":
@@ -81,9 +81,9 @@ func (File) Desired(cfg cty.Value, env Env) (*State, error) {
 	case isSet(cfg, "content"):
 		v := cfg.GetAttr("content")
 		sensitive = v.IsMarked()
-		data = []byte(str(cfg, "content", ""))
+		data = []byte(Str(cfg, "content", ""))
 	case isSet(cfg, "source"):
-		b, err := env.ReadFile(str(cfg, "source", ""))
+		b, err := env.ReadFile(Str(cfg, "source", ""))
 		if err != nil {
 			return nil, &AttrError{Attr: "source", Msg: err.Error()}
 		}
@@ -94,7 +94,7 @@ func (File) Desired(cfg cty.Value, env Env) (*State, error) {
 			vars = cty.EmptyObjectVal
 		}
 		sensitive = vars.ContainsMarked()
-		s, err := env.RenderTemplate(str(cfg, "template", ""), vars)
+		s, err := env.RenderTemplate(Str(cfg, "template", ""), vars)
 		if err != nil {
 			return nil, &AttrError{Attr: "template", Msg: err.Error()}
 		}
@@ -147,7 +147,7 @@ func newContent(data []byte, sensitive bool) *Content {
 // modeOwnerAttrs copies mode, owner and group from cfg into a desired state.
 func modeOwnerAttrs(st *State, cfg cty.Value) error {
 	if isSet(cfg, "mode") {
-		m := str(cfg, "mode", "")
+		m := Str(cfg, "mode", "")
 		if err := checkMode(m); err != nil {
 			return err
 		}
@@ -155,7 +155,7 @@ func modeOwnerAttrs(st *State, cfg cty.Value) error {
 	}
 	for _, a := range []string{"owner", "group"} {
 		if isSet(cfg, a) {
-			v := str(cfg, a, "")
+			v := Str(cfg, a, "")
 			if v == "" || strings.ContainsAny(v, ": \t\n") {
 				return &AttrError{Attr: a, Msg: fmt.Sprintf("%q is not a valid %s name", v, a)}
 			}
@@ -171,7 +171,7 @@ func (File) Probe(cfg cty.Value, want *State) string {
 	if want != nil && want.Content != nil {
 		wantSum = want.Content.SHA256
 	}
-	return pathProbe(str(cfg, "path", "")) + `if [ $t = file ]; then
+	return pathProbe(Str(cfg, "path", "")) + `if [ $t = file ]; then
   tsha "$p" || exit 1
   out sha256 $h
   if [ "$h" != ` + wantSum + ` ] && [ $6 -le ` + strconv.Itoa(contentLimit) + ` ]; then out content "$(b64 < "$p")"; fi
@@ -187,12 +187,12 @@ func (File) ProbeInline(cfg cty.Value, want *State) string {
 	if want != nil && want.Content != nil {
 		wantSum = want.Content.SHA256
 	}
-	return pathInline(str(cfg, "path", ""), `{ [ $_t != file ] || [ "$_th" = `+wantSum+` ]; }`,
+	return pathInline(Str(cfg, "path", ""), `{ [ $_t != file ] || [ "$_th" = `+wantSum+` ]; }`,
 		"  if [ $_t = file ]; then out sha256 $_th; fi\n")
 }
 
 // ProbePath implements PathProber.
-func (File) ProbePath(cfg cty.Value) (string, bool) { return str(cfg, "path", ""), true }
+func (File) ProbePath(cfg cty.Value) (string, bool) { return Str(cfg, "path", ""), true }
 
 // Read implements Type.
 func (File) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
@@ -200,15 +200,15 @@ func (File) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(Str(cfg, "path", ""))}}
 	switch pi.Type {
 	case "absent":
 		return st, nil
 	case "file":
 	case "link":
-		return nil, fmt.Errorf("%s is a symbolic link, not a regular file; manage it with a symlink resource or remove it first", str(cfg, "path", ""))
+		return nil, fmt.Errorf("%s is a symbolic link, not a regular file; manage it with a symlink resource or remove it first", Str(cfg, "path", ""))
 	default:
-		return nil, fmt.Errorf("%s is a %s, not a regular file", str(cfg, "path", ""), pi.Type)
+		return nil, fmt.Errorf("%s is a %s, not a regular file", Str(cfg, "path", ""), pi.Type)
 	}
 	st.Present = true
 	st.Attrs["mode"] = cty.StringVal(pi.Mode)
@@ -225,17 +225,6 @@ func (File) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 	}
 	st.Content = c
 	return st, nil
-}
-
-// backupScript copies p to b in the run's backup directory, preserving
-// mode, ownership and times.
-//
-// A backup already there is kept: it is this change's, made by an attempt
-// cut short (a lost connection, a killed run) before the one now, and it
-// holds the state before the run, which the file may no longer have.
-func backupScript(p, b string) string {
-	qb := shell.Quote(b)
-	return "mkdir -p -m 0700 " + shell.Quote(path.Dir(b)) + " && { [ -e " + qb + " ] || cp -p -- " + shell.Quote(p) + " " + qb + "; }\n"
 }
 
 // PredictUndo implements UndoPredictor: a removed file, and one whose
@@ -266,6 +255,7 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 	undo := Undo{}
 	var sb strings.Builder
 	sb.WriteString("set -e\n")
+	sb.WriteString(FileFuncs)
 	if after.Present && (contentChanges(before, after) || !before.Present) {
 		sb.WriteString(PathCheckFunc)
 		sb.WriteString(PathCheck(p, "file", "exit 1"))
@@ -274,40 +264,22 @@ func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, err
 	switch {
 	case !after.Present:
 		undo["backup"] = h.NextBackup(p)
-		sb.WriteString(backupScript(p, undo["backup"]))
-		sb.WriteString("rm -f -- " + shell.Quote(p) + "\n")
+		sb.WriteString(BackupScript(p, undo["backup"], "exit 1"))
+		sb.WriteString(RemoveScript(p))
 	case contentChanges(before, after):
 		if before.Present {
+			// One look for an ACL or extended attributes serves the
+			// backup and the write.
+			sb.WriteString(MetaCheck(p))
 			undo["backup"] = h.NextBackup(p)
-			sb.WriteString(backupScript(p, undo["backup"]))
+			sb.WriteString(BackupScript(p, undo["backup"], "exit 1"))
 		}
-		mode := after.Str("mode")
-		if mode == "" {
-			mode = before.Str("mode")
-		}
-		if mode == "" {
-			mode = "0644"
-		}
-		owner, group := after.Str("owner"), after.Str("group")
-		if before.Present {
-			// A rewritten file keeps its ownership unless told otherwise.
-			if owner == "" {
-				owner = before.Str("uid")
-			}
-			if group == "" {
-				group = before.Str("gid")
-			}
-		}
-		writeAtomic(&sb, h, p, mode, owner, group)
+		sb.WriteString(WriteStdin(p, h.TempPrefix(), rewrite(before, after)))
 		stdin = after.Content.Data
 	default:
 		if !before.Present {
 			// No content declared and no file: create it empty.
-			mode := after.Str("mode")
-			if mode == "" {
-				mode = "0644"
-			}
-			writeAtomic(&sb, h, p, mode, after.Str("owner"), after.Str("group"))
+			sb.WriteString(WriteStdin(p, h.TempPrefix(), rewrite(before, after)))
 			stdin = nil
 		} else {
 			chmodChown(&sb, p, before, after)
@@ -340,32 +312,24 @@ func RevertAction(before *State) string {
 	return "restore"
 }
 
-// writeAtomic appends a script that writes stdin to p through a temporary
-// file in p's directory, sets mode and ownership on it, and renames it
-// into place. Ownership is set before the mode: chown and chgrp clear
-// the set-user-ID and set-group-ID bits.
-func writeAtomic(sb *strings.Builder, h *Host, p, mode, owner, group string) {
-	qp := shell.Quote(p)
-	fmt.Fprintf(sb, "t=$(mktemp %s)\n", shell.Quote(path.Dir(p)+"/"+h.TempPrefix()+"XXXXXX"))
-	sb.WriteString("trap 'rm -f \"$t\"' EXIT\n")
-	sb.WriteString("cat > \"$t\"\n")
-	if owner != "" {
-		fmt.Fprintf(sb, "chown -- %s \"$t\"\n", shell.Quote(owner))
+// rewrite is how a file's new content is installed: with the declared
+// mode, owner and group, and what is not declared kept from the file it
+// replaces (its mode, ownership, ACL and extended attributes), or, for a
+// new file, mode 0644 and the connecting user's ownership.
+func rewrite(before, after *State) Install {
+	in := Install{Mode: newMode(before, after), Owner: after.Str("owner"), Group: after.Str("group"), Meta: before.Present}
+	if before.Present {
+		u, g := before.Str("uid"), before.Str("gid")
+		switch {
+		case in.Owner == "" && in.Group == "":
+			in.KeepUID, in.KeepGID = u, g
+		case in.Owner == "":
+			in.Owner = u
+		case in.Group == "":
+			in.Group = g
+		}
 	}
-	if group != "" {
-		fmt.Fprintf(sb, "chgrp -- %s \"$t\"\n", shell.Quote(group))
-	}
-	fmt.Fprintf(sb, "chmod %s \"$t\"\n", mode)
-	sb.WriteString(notDirScript(p, "exit 1"))
-	fmt.Fprintf(sb, "mv -f \"$t\" %s\ntrap - EXIT\n", qp)
-}
-
-// notDirScript is a check, before a file is renamed onto p, that p has not
-// become a directory since it was read (mv would move the file into it):
-// the check gives the cause and runs fail.
-func notDirScript(p, fail string) string {
-	qp := shell.Quote(p)
-	return fmt.Sprintf("if [ -d %s ]; then %s; %s; fi\n", qp, CauseLine("'it is a directory, not a regular file'"), fail)
+	return in
 }
 
 // chmodChown appends commands changing only the attributes that differ:
@@ -423,18 +387,14 @@ func (File) Tidy(ctx context.Context, h *Host, states []*State) error {
 // Revert implements Type.
 func (File) Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
 	p := before.Str("path")
-	qp := shell.Quote(p)
 	var sb strings.Builder
 	sb.WriteString("set -e\n")
 	switch {
 	case !before.Present:
-		sb.WriteString("rm -f -- " + qp + "\n")
+		sb.WriteString(RemoveScript(p))
 	case undo["backup"] != "":
-		// Copy the backup next to p and rename it, so the restore is atomic
-		// too; cp -p restores mode, ownership and times.
-		// The temporary name is unique (mktemp), so two restores never
-		// share one.
-		fmt.Fprintf(&sb, "t=$(mktemp %s)\ntrap 'rm -f \"$t\"' EXIT\ncp -p -- %s \"$t\"\nmv -f \"$t\" %s\ntrap - EXIT\n", shell.Quote(path.Dir(p)+"/"+h.TempPrefix()+"restore.XXXXXX"), shell.Quote(undo["backup"]), qp)
+		sb.WriteString(FileFuncs)
+		sb.WriteString(RestoreScript(p, undo["backup"], h.TempPrefix()))
 	default:
 		restoreModeOwner(&sb, p, before)
 	}

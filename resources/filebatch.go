@@ -28,8 +28,8 @@ const batchLine = 16 << 10
 // ApplyBatch implements Batcher: a host's file changes in one script, in
 // order, stopping at the first failure. Text content travels over stdin
 // and is written by the shell's own read and printf, so a new file costs
-// the host two processes (chmod and mv) instead of a script each; larger
-// or binary content goes through Apply.
+// the host three processes (chmod, sync and mv) instead of a script
+// each; larger or binary content goes through Apply.
 func (f File) ApplyBatch(ctx context.Context, h *Host, items []BatchItem) []BatchResult {
 	res := make([]BatchResult, len(items))
 	var seg []int
@@ -131,8 +131,8 @@ func (f File) runBatch(ctx context.Context, h *Host, items []BatchItem, idx []in
 }
 
 // stageMin is the fewest new contents in one directory worth staging: a
-// staged file costs its share of four processes (mkdir, chmod, mv, rm)
-// instead of two of its own (chmod and mv).
+// staged file costs its share of five processes (mkdir, chmod, sync, mv,
+// rm) instead of three of its own (chmod, sync and mv).
 const stageMin = 3
 
 // stageable returns the items of idx whose new content runStaged can
@@ -192,6 +192,7 @@ func newBatchScript(h *Host) *batchScript {
 	b.sb.WriteString("umask 077\n")
 	b.sb.WriteString(trFunc)
 	b.sb.WriteString(PathCheckFunc)
+	b.sb.WriteString(FileFuncs)
 	return b
 }
 
@@ -273,6 +274,7 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 	var modes []string
 	byOwner := map[string][]string{} // "chown SPEC" or "chgrp SPEC" -> names
 	var owners []string
+	var rewritten []string // paths of existing files, whose metadata is kept
 	staged := make([]string, len(idx))
 	for k, i := range idx {
 		before, after := items[i].Before, items[i].After
@@ -298,30 +300,32 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 			}
 			byOwner[cmd] = append(byOwner[cmd], staged[k])
 		}
-		owner, group := after.Str("owner"), after.Str("group")
-		switch {
-		case owner != "" && group != "":
-			own("chown -- " + shell.Quote(owner+":"+group))
-		case owner != "" || group != "":
-			if owner != "" {
-				own("chown -- " + shell.Quote(owner))
-			}
-			if group != "" {
-				own("chgrp -- " + shell.Quote(group))
-			}
+		switch in := rewrite(before, after); {
+		case in.KeepUID != "":
+			// Kept ownership is given file by file, below.
+		case in.Owner != "" && in.Group != "":
+			own("chown -- " + shell.Quote(in.Owner+":"+in.Group))
+		case in.Owner != "":
+			own("chown -- " + shell.Quote(in.Owner))
+		case in.Group != "":
+			own("chgrp -- " + shell.Quote(in.Group))
+		}
+		if before.Present {
+			rewritten = append(rewritten, p)
 		}
 	}
 	// _tm is set once the staging directories exist and are ours: until
 	// then only empty ones (a partial mkdir) are removed.
 	sb.WriteString("_tm=\n_stage() {\n")
 	fmt.Fprintf(sb, "mkdir -- %s || return 1\n_tm=1\n", strings.Join(dirs, " "))
+	sb.WriteString(MetaCheck(rewritten...))
 	for k, i := range idx {
 		before, after := items[i].Before, items[i].After
 		p := changePath(before, after)
 		undo := Undo{}
 		if before.Present {
 			undo["backup"] = h.itemBackup(items[i], p)
-			sb.WriteString(strings.TrimSuffix(backupScript(p, undo["backup"]), "\n") + " || return 1\n")
+			sb.WriteString(BackupScript(p, undo["backup"], "return 1"))
 		}
 		res[i].Undo = undo
 		fmt.Fprintf(sb, "_tt=%s\n", staged[k])
@@ -335,19 +339,24 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 	for k, i := range idx {
 		// A rewritten file without a declared owner keeps its ownership:
 		// the staged file has it already when the old one is ours (test's
-		// -O and -G, no process), else chown gives it.
+		// -O and -G, no process), else chown gives it. Then it gets the
+		// old file's ACL and extended attributes.
 		before, after := items[i].Before, items[i].After
-		if !before.Present || after.Str("owner") != "" || after.Str("group") != "" {
+		if !before.Present {
 			continue
 		}
-		if u, g := before.Str("uid"), before.Str("gid"); u != "" && g != "" {
-			qp := shell.Quote(changePath(before, after))
-			fmt.Fprintf(sb, "{ [ -O %s ] && [ -G %s ] && [ -G %s ]; } || chown -- %s %s || return 1\n", qp, qp, staged[k], u+":"+g, staged[k])
+		qp := shell.Quote(changePath(before, after))
+		if in := rewrite(before, after); in.KeepUID != "" && in.KeepGID != "" {
+			fmt.Fprintf(sb, "{ [ -O %s ] && [ -G %s ] && [ -G %s ]; } || chown -- %s %s || return 1\n", qp, qp, staged[k], shell.Quote(in.KeepUID+":"+in.KeepGID), staged[k])
 		}
+		fmt.Fprintf(sb, "if [ -f %s ]; then _tmeta %s %s || return 1; fi\n", qp, qp, staged[k])
 	}
 	for _, m := range modes {
 		fmt.Fprintf(sb, "chmod %s -- %s || return 1\n", m, strings.Join(byMode[m], " "))
 	}
+	// One syncfs per staging directory flushes all its files: an fsync
+	// each would cost every file a disk flush of its own.
+	fmt.Fprintf(sb, "sync -f -- %s 2>/dev/null || :\n", strings.Join(dirs, " "))
 	sb.WriteString(":\n}\nif _stage; then\n")
 	for _, sd := range dirs {
 		// mv's last argument is the directory (a trailing slash): each
@@ -357,7 +366,7 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 	for k, i := range idx {
 		fmt.Fprintf(sb, "{ [ -e %s ] || [ -h %s ]; } || echo 'tend-ok-%s %d' >&2\n", staged[k], staged[k], tag, i)
 	}
-	sb.WriteString("fi\n")
+	sb.WriteString("fi\n" + MetaDone)
 	fmt.Fprintf(sb, "if [ -n \"$_tm\" ]; then rm -rf -- %s; else rmdir -- %s 2>/dev/null; fi\nexit 0\n", strings.Join(dirs, " "), strings.Join(dirs, " "))
 }
 
@@ -378,69 +387,34 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 		it := items[i]
 		before, after := it.Before, it.After
 		p := changePath(before, after)
-		qp := shell.Quote(p)
 		undo := Undo{}
 		fmt.Fprintf(sb, "_tb%d() {\n", k)
 		switch {
 		case !after.Present:
 			undo["backup"] = h.itemBackup(it, p)
-			sb.WriteString(strings.TrimSuffix(backupScript(p, undo["backup"]), "\n") + " || return 1\n")
-			sb.WriteString("rm -f -- " + qp + " || return 1\n")
+			sb.WriteString(BackupScript(p, undo["backup"], "return 1"))
+			sb.WriteString(strings.TrimSuffix(RemoveScript(p), "\n") + " || return 1\n")
 		case contentChanges(before, after):
 			if before.Present {
 				undo["backup"] = h.itemBackup(it, p)
-				sb.WriteString(strings.TrimSuffix(backupScript(p, undo["backup"]), "\n") + " || return 1\n")
+				sb.WriteString(BackupScript(p, undo["backup"], "return 1"))
 			}
-			mode := newMode(before, after)
 			sb.WriteString(PathCheck(p, "file", "return 1"))
 			tmp := shell.Quote(path.Dir(p) + "/.tend." + tag + "." + fmt.Sprint(k))
 			fmt.Fprintf(sb, "_tt=%s\n", tmp)
 			writeContent(sb, stdin, after.Content.Data)
-			fail := "{ rm -f -- \"$_tt\"; return 1; }"
-			fmt.Fprintf(sb, "[ $_ts = 0 ] || %s\n", fail)
-			// Ownership before the mode: chown and chgrp clear set-id
-			// bits.
-			owner, group := after.Str("owner"), after.Str("group")
-			switch {
-			case owner != "" && group != "":
-				fmt.Fprintf(sb, "chown -- %s \"$_tt\" || %s\n", shell.Quote(owner+":"+group), fail)
-			case owner != "" || group != "":
-				if owner != "" {
-					fmt.Fprintf(sb, "chown -- %s \"$_tt\" || %s\n", shell.Quote(owner), fail)
-				}
-				if group != "" {
-					fmt.Fprintf(sb, "chgrp -- %s \"$_tt\" || %s\n", shell.Quote(group), fail)
-				}
-			case before.Present:
-				// A rewritten file keeps its ownership: the temporary
-				// file has it already when the old one is ours (test's -O
-				// and -G, no process), else chown gives it.
-				if u, g := before.Str("uid"), before.Str("gid"); u != "" && g != "" {
-					fmt.Fprintf(sb, "{ [ -O %s ] && [ -G %s ] && [ -G \"$_tt\" ]; } || chown -- %s \"$_tt\" || %s\n", qp, qp, u+":"+g, fail)
-				}
-			}
-			fmt.Fprintf(sb, "chmod %s \"$_tt\" || %s\n", mode, fail)
-			sb.WriteString(notDirScript(p, fail))
-			fmt.Fprintf(sb, "mv -f -- \"$_tt\" %s || %s\n", qp, fail)
+			sb.WriteString("[ $_ts = 0 ] || { rm -f -- \"$_tt\"; return 1; }\n")
+			in := rewrite(before, after)
+			in.Temp, in.Path, in.Fail = "_tt", p, "return 1"
+			sb.WriteString(in.Script())
 		default:
 			if !before.Present {
 				// No content declared and no file: an empty one.
-				mode := after.Str("mode")
-				if mode == "" {
-					mode = "0644"
-				}
 				sb.WriteString(PathCheck(p, "file", "return 1"))
 				fmt.Fprintf(sb, "_tt=%s\nset -C; _tc=\n{ _tc=1; } 3>\"$_tt\"\nset +C\n[ -n \"$_tc\" ] || return 1\n", shell.Quote(path.Dir(p)+"/.tend."+tag+"."+fmt.Sprint(k)))
-				fail := "{ rm -f -- \"$_tt\"; return 1; }"
-				if o := after.Str("owner"); o != "" {
-					fmt.Fprintf(sb, "chown -- %s \"$_tt\" || %s\n", shell.Quote(o), fail)
-				}
-				if g := after.Str("group"); g != "" {
-					fmt.Fprintf(sb, "chgrp -- %s \"$_tt\" || %s\n", shell.Quote(g), fail)
-				}
-				fmt.Fprintf(sb, "chmod %s \"$_tt\" || %s\n", mode, fail)
-				sb.WriteString(notDirScript(p, fail))
-				fmt.Fprintf(sb, "mv -f -- \"$_tt\" %s || %s\n", qp, fail)
+				in := rewrite(before, after)
+				in.Temp, in.Path, in.Fail = "_tt", p, "return 1"
+				sb.WriteString(in.Script())
 			} else {
 				var cs strings.Builder
 				chmodChown(&cs, p, before, after)
@@ -454,8 +428,18 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 		sb.WriteString(":\n}\n")
 		res[i].Undo = undo
 	}
+	var rewritten []string
+	for _, i := range idx {
+		if it := items[i]; it.Before.Present && it.After.Present && contentChanges(it.Before, it.After) {
+			rewritten = append(rewritten, changePath(it.Before, it.After))
+		}
+	}
+	sb.WriteString(MetaCheck(rewritten...))
 	for k, i := range idx {
 		fmt.Fprintf(sb, "_tb%d || exit 1\necho 'tend-ok-%s %d' >&2\n", k, tag, i)
+	}
+	if len(rewritten) > 0 {
+		sb.WriteString(MetaDone)
 	}
 }
 

@@ -184,12 +184,12 @@ func TestFileBatchStaged(t *testing.T) {
 		names = append(names, name)
 	}
 	// Count the host's processes: wrappers first in PATH log each call.
-	calls := countCalls(t, "mkdir", "chmod", "chown", "mv", "rm", "rmdir", "cp")
+	calls := countCalls(t, "mkdir", "chmod", "chown", "mv", "rm", "rmdir", "cp", "sync")
 	rs := file.ApplyBatch(ctx, host, items)
 	// One mkdir for both staging directories (and one for the backup's
 	// directory with a cp), one chmod per mode, one chown for the owned
-	// files, one mv per directory, one rm.
-	want := map[string]int{"mkdir": 2, "cp": 1, "chmod": 3, "mv": 2, "rm": 1}
+	// files, one sync for all, one mv per directory, one rm.
+	want := map[string]int{"mkdir": 2, "cp": 1, "chmod": 3, "sync": 1, "mv": 2, "rm": 1}
 	if root0 {
 		want["chown"] = 1
 	}

@@ -116,7 +116,7 @@ func readPathInfo(out ProbeOutput) (pathInfo, error) {
 	var pi pathInfo
 	t, ok := out.Get("type")
 	if !ok {
-		return pi, probeError(out)
+		return pi, ProbeFailed(out)
 	}
 	pi.Type = t
 	if t == "absent" {
@@ -136,13 +136,14 @@ func readPathInfo(out ProbeOutput) (pathInfo, error) {
 	}
 	pi.Size, _ = strconv.ParseInt(out.Values["size"], 10, 64)
 	if pi.Mode == "" || pi.UID == "" {
-		return pi, probeError(out)
+		return pi, ProbeFailed(out)
 	}
 	return pi, nil
 }
 
-// probeError reports a probe that printed no usable state.
-func probeError(out ProbeOutput) error {
+// ProbeFailed is the error of a probe that printed no usable state: what
+// else it printed (the host's words), or that it printed nothing.
+func ProbeFailed(out ProbeOutput) error {
 	msg := strings.TrimSpace(out.Other)
 	if msg == "" {
 		msg = "probe printed no state"
@@ -177,14 +178,14 @@ func checkMode(m string) error {
 // configuration uses: numeric when it asked by id, names otherwise.
 func ownerAttrs(attrs map[string]cty.Value, cfg cty.Value, pi pathInfo) {
 	if isSet(cfg, "owner") {
-		if isNumeric(str(cfg, "owner", "")) {
+		if isNumeric(Str(cfg, "owner", "")) {
 			attrs["owner"] = cty.StringVal(pi.UID)
 		} else {
 			attrs["owner"] = cty.StringVal(pi.Owner)
 		}
 	}
 	if isSet(cfg, "group") {
-		if isNumeric(str(cfg, "group", "")) {
+		if isNumeric(Str(cfg, "group", "")) {
 			attrs["group"] = cty.StringVal(pi.GID)
 		} else {
 			attrs["group"] = cty.StringVal(pi.Group)

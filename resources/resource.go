@@ -479,16 +479,6 @@ func ByName(types []Type) map[string]Type {
 	return m
 }
 
-// str returns a config string attribute, or def when null.
-func str(cfg cty.Value, name, def string) string {
-	v := cfg.GetAttr(name)
-	if v.IsNull() || !v.IsKnown() {
-		return def
-	}
-	v, _ = v.Unmark()
-	return v.AsString()
-}
-
 // isSet reports whether a config attribute is set.
 func isSet(cfg cty.Value, name string) bool {
 	return !cfg.GetAttr(name).IsNull()

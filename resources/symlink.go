@@ -34,8 +34,8 @@ func (Symlink) Key(cfg cty.Value) (string, error) { return pathKey(cfg) }
 
 // Desired implements Type.
 func (Symlink) Desired(cfg cty.Value, env Env) (*State, error) {
-	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
-	switch s := str(cfg, "state", "present"); s {
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(Str(cfg, "path", ""))}}
+	switch s := Str(cfg, "state", "present"); s {
 	case "present":
 		st.Present = true
 	case "absent":
@@ -43,7 +43,7 @@ func (Symlink) Desired(cfg cty.Value, env Env) (*State, error) {
 	default:
 		return nil, &AttrError{Attr: "state", Msg: fmt.Sprintf("must be \"present\" or \"absent\", got %q", s)}
 	}
-	t := str(cfg, "target", "")
+	t := Str(cfg, "target", "")
 	if t == "" {
 		return nil, &AttrError{Attr: "target", Msg: "a present symlink needs a target"}
 	}
@@ -53,7 +53,7 @@ func (Symlink) Desired(cfg cty.Value, env Env) (*State, error) {
 
 // Probe implements Type.
 func (Symlink) Probe(cfg cty.Value, want *State) string {
-	return pathProbe(str(cfg, "path", "")) + `if [ $t = link ]; then out target "$(readlink -- "$p" | b64)"; fi
+	return pathProbe(Str(cfg, "path", "")) + `if [ $t = link ]; then out target "$(readlink -- "$p" | b64)"; fi
 `
 }
 
@@ -64,7 +64,7 @@ func (Symlink) Occupies(st *State) string { return st.Str("path") }
 func (Symlink) Identity() []string { return []string{"path"} }
 
 // ProbePath implements PathProber.
-func (Symlink) ProbePath(cfg cty.Value) (string, bool) { return str(cfg, "path", ""), false }
+func (Symlink) ProbePath(cfg cty.Value) (string, bool) { return Str(cfg, "path", ""), false }
 
 // Read implements Type.
 func (Symlink) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
@@ -72,13 +72,13 @@ func (Symlink) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(Str(cfg, "path", ""))}}
 	switch pi.Type {
 	case "absent":
 		return st, nil
 	case "link":
 	default:
-		return nil, fmt.Errorf("%s is a %s, not a symbolic link; tend does not replace it", str(cfg, "path", ""), pi.Type)
+		return nil, fmt.Errorf("%s is a %s, not a symbolic link; tend does not replace it", Str(cfg, "path", ""), pi.Type)
 	}
 	t, err := decodeB64(out.Values["target"])
 	if err != nil {
@@ -92,24 +92,26 @@ func (Symlink) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 // Apply implements Type.
 func (Symlink) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
 	if !after.Present {
-		return nil, RunChange(ctx, h, "remove", before.Str("path"), "rm -f -- "+shell.Quote(before.Str("path"))+"\n", nil)
+		return nil, RunChange(ctx, h, "remove", before.Str("path"), RemoveScript(before.Str("path")), nil)
 	}
-	return nil, RunChange(ctx, h, ChangeAction(before, after), after.Str("path"), linkScript(after.Str("path"), after.Str("target")), nil)
+	return nil, RunChange(ctx, h, ChangeAction(before, after), after.Str("path"), linkScript(h, after.Str("path"), after.Str("target")), nil)
 }
 
-// linkScript points p at target atomically: a link under a temporary name,
-// renamed over p.
-func linkScript(p, target string) string {
-	tmp := path.Dir(p) + "/.tend.link." + path.Base(p)
-	return fmt.Sprintf("set -e\n%srm -f -- %[2]s\nln -s -- %[3]s %[2]s\nmv -fT -- %[2]s %[4]s\n",
-		PathCheckFunc+PathCheck(p, "", "exit 1"), shell.Quote(tmp), shell.Quote(target), shell.Quote(p))
+// linkScript points p at target atomically: a link under a temporary
+// name of its own (the run's prefix and a random tag: two runs making or
+// restoring one link never share it, and ln never replaces what is
+// there), renamed over p.
+func linkScript(h *Host, p, target string) string {
+	tmp := shell.Quote(path.Dir(p) + "/.tend." + newTag(h) + ".link")
+	return fmt.Sprintf("set -e\n%sln -s -- %s %s\nmv -fT -- %s %s || { rm -f -- %s; exit 1; }\n",
+		PathCheckFunc+PathCheck(p, "", "exit 1"), shell.Quote(target), tmp, tmp, shell.Quote(p), tmp)
 }
 
 // Revert implements Type.
 func (Symlink) Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
 	p := before.Str("path")
 	if !before.Present {
-		return RunChange(ctx, h, "remove", p, "rm -f -- "+shell.Quote(p)+"\n", nil)
+		return RunChange(ctx, h, "remove", p, RemoveScript(p), nil)
 	}
-	return RunChange(ctx, h, "restore", p, linkScript(p, before.Str("target")), nil)
+	return RunChange(ctx, h, "restore", p, linkScript(h, p, before.Str("target")), nil)
 }

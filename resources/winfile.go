@@ -26,7 +26,7 @@ var winAbsPath = regexp.MustCompile(`^([A-Za-z]:[\\/]|\\\\[^\\/]+[\\/][^\\/]+)`)
 // WindowsPathKey is the key of a resource managing a Windows path: Windows
 // paths are case-insensitive and accept both separators.
 func WindowsPathKey(cfg cty.Value) (string, error) {
-	p := str(cfg, "path", "")
+	p := Str(cfg, "path", "")
 	if !winAbsPath.MatchString(p) {
 		return "", &AttrError{Attr: "path", Msg: fmt.Sprintf("must be an absolute Windows path (C:\\dir\\file or \\\\server\\share\\file), got %q", p)}
 	}
@@ -63,7 +63,7 @@ if ($i.Attributes -band [IO.FileAttributes]::ReparsePoint) { tendOut type 'link'
 // when it names the same account, else the host's.
 func winOwnerAttr(st *State, cfg cty.Value, out ProbeOutput) {
 	owner := out.Values["owner"]
-	if want := str(cfg, "owner", ""); want != "" {
+	if want := Str(cfg, "owner", ""); want != "" {
 		if sid := out.Values["want_owner_sid"]; sid != "" && strings.EqualFold(sid, out.Values["owner_sid"]) {
 			owner = want
 		}
@@ -83,8 +83,8 @@ func psSetOwnerSID(v, sid string) string {
 }
 
 func winPresence(cfg cty.Value) (*State, error) {
-	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(str(cfg, "path", ""))}}
-	switch s := str(cfg, "state", "present"); s {
+	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(Str(cfg, "path", ""))}}
+	switch s := Str(cfg, "state", "present"); s {
 	case "present":
 		st.Present = true
 	case "absent":
@@ -92,7 +92,7 @@ func winPresence(cfg cty.Value) (*State, error) {
 		return nil, &AttrError{Attr: "state", Msg: fmt.Sprintf("must be \"present\" or \"absent\", got %q", s)}
 	}
 	if st.Present && isSet(cfg, "owner") {
-		o := str(cfg, "owner", "")
+		o := Str(cfg, "owner", "")
 		if strings.TrimSpace(o) == "" || strings.ContainsAny(o, "\r\n") {
 			return nil, &AttrError{Attr: "owner", Msg: fmt.Sprintf("%q is not a valid Windows account name", o)}
 		}
@@ -139,7 +139,7 @@ func (File) WindowsProbe(cfg cty.Value, want *State) string {
 		}
 		owner = want.Str("owner")
 	}
-	return psPathProbe(str(cfg, "path", "")) + psOwnerProbe(owner) + `if (-not $i.PSIsContainer) {
+	return psPathProbe(Str(cfg, "path", "")) + psOwnerProbe(owner) + `if (-not $i.PSIsContainer) {
   $h = (Get-FileHash -LiteralPath $p -Algorithm SHA256).Hash.ToLowerInvariant()
   tendOut sha256 $h
   if ($h -ne '` + wantSum + `' -and $i.Length -le ` + strconv.Itoa(contentLimit) + `) { tendOut content (tendB64 $p) }
@@ -151,9 +151,9 @@ func (File) WindowsProbe(cfg cty.Value, want *State) string {
 func (File) WindowsRead(cfg cty.Value, out ProbeOutput) (*State, error) {
 	t, ok := out.Get("type")
 	if !ok {
-		return nil, probeError(out)
+		return nil, ProbeFailed(out)
 	}
-	p := str(cfg, "path", "")
+	p := Str(cfg, "path", "")
 	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(p)}}
 	switch t {
 	case "absent":
@@ -258,9 +258,18 @@ func (File) WindowsRevert(ctx context.Context, h *Host, before, after *State, un
 	case !before.Present:
 		sb.WriteString("if (Test-Path -LiteralPath $p) { Remove-Item -LiteralPath $p -Force }\n")
 	case undo["backup"] != "":
-		// Copy next to p, then replace: the restore is atomic too.
-		sb.WriteString("$t = $p + '.tend-restore'\nCopy-Item -LiteralPath " + shell.PSQuote(undo["backup"]) + " -Destination $t -Force\n")
-		sb.WriteString("if ([IO.File]::Exists($p)) { [IO.File]::Replace($t, $p, [NullString]::Value) } else { [IO.File]::Move($t, $p) }\n")
+		// Copy next to p, then replace: the restore is atomic too. The
+		// temporary name is new to every restore (a GUID), so two runs
+		// restoring one file, or one left behind by a killed run, never
+		// meet on it; a failed restore removes its own.
+		sb.WriteString(`$t = [IO.Path]::Combine([IO.Path]::GetDirectoryName($p), '.tend-restore-' + [Guid]::NewGuid().ToString('N') + '.tmp')
+try {
+  Copy-Item -LiteralPath ` + shell.PSQuote(undo["backup"]) + ` -Destination $t
+  if ([IO.File]::Exists($p)) { [IO.File]::Replace($t, $p, [NullString]::Value) } else { [IO.File]::Move($t, $p) }
+} finally {
+  if ([IO.File]::Exists($t)) { [IO.File]::Delete($t) }
+}
+`)
 	default:
 		if sid := before.Str("owner_sid"); sid != "" {
 			sb.WriteString(psSetOwnerSID("$p", sid))
@@ -287,16 +296,16 @@ func (Directory) WindowsProbe(cfg cty.Value, want *State) string {
 	if want != nil {
 		owner = want.Str("owner")
 	}
-	return psPathProbe(str(cfg, "path", "")) + psOwnerProbe(owner)
+	return psPathProbe(Str(cfg, "path", "")) + psOwnerProbe(owner)
 }
 
 // WindowsRead implements Windows.
 func (Directory) WindowsRead(cfg cty.Value, out ProbeOutput) (*State, error) {
 	t, ok := out.Get("type")
 	if !ok {
-		return nil, probeError(out)
+		return nil, ProbeFailed(out)
 	}
-	p := str(cfg, "path", "")
+	p := Str(cfg, "path", "")
 	st := &State{Attrs: map[string]cty.Value{"path": cty.StringVal(p)}}
 	switch t {
 	case "absent":

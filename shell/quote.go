@@ -47,11 +47,22 @@ func isSafe(s string) bool {
 	return true
 }
 
-// Join quotes each word and joins them with spaces.
+// Join quotes each word and joins them with spaces: a command's
+// arguments. One-letter options ("-u"), which the shell reads back as
+// they are, stay bare so that scripts read as they would be typed.
 func Join(words ...string) string {
 	q := make([]string, len(words))
 	for i, w := range words {
-		q[i] = Quote(w)
+		if isShortOption(w) {
+			q[i] = w
+		} else {
+			q[i] = Quote(w)
+		}
 	}
 	return strings.Join(q, " ")
+}
+
+// isShortOption reports whether w is a dash and one ASCII letter.
+func isShortOption(w string) bool {
+	return len(w) == 2 && w[0] == '-' && (w[1] >= 'a' && w[1] <= 'z' || w[1] >= 'A' && w[1] <= 'Z')
 }

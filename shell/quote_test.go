@@ -56,6 +56,9 @@ func TestJoin(t *testing.T) {
 	if got, want := Join("printf", "%s|", "a b", "", "it's"), `printf '%s|' 'a b' '' 'it'\''s'`; got != want {
 		t.Errorf("Join = %q, want %q", got, want)
 	}
+	if got, want := Join("useradd", "-u", "1001", "-", "--", "-1", "-uv", "-G", "a b"), `useradd -u 1001 '-' '--' '-1' '-uv' -G 'a b'`; got != want {
+		t.Errorf("Join = %q, want %q", got, want)
+	}
 	if got := Join(); got != "" {
 		t.Errorf("Join() = %q", got)
 	}

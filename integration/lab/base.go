@@ -66,10 +66,12 @@ type recipe struct {
 // bookworm is the recipe of the systemd Debian 12 base.
 func bookworm() recipe {
 	return recipe{
-		Version:  1,
-		Suite:    "bookworm",
-		Variant:  "minbase",
-		Packages: []string{"openssh-server", "sudo", "cron", "systemd", "systemd-sysv", "dbus", "iproute2", "procps"},
+		Version: 1,
+		Suite:   "bookworm",
+		Variant: "minbase",
+		// acl and attr: getfacl/setfacl and getfattr/setfattr, with which
+		// tend keeps a rewritten file's ACL and extended attributes.
+		Packages: []string{"openssh-server", "sudo", "cron", "systemd", "systemd-sysv", "dbus", "iproute2", "procps", "acl", "attr"},
 		Masked: []string{
 			// No consoles to log in on.
 			"console-getty.service", "getty@tty1.service", "getty-static.service",

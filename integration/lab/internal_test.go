@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -218,6 +219,18 @@ func TestRecipeHash(t *testing.T) {
 	b.Masked = append(b.Masked, "x.service")
 	if a.hash() == b.hash() {
 		t.Error("changing the recipe does not change its hash")
+	}
+	// A package added to the list is a new image, not the cached one.
+	c := bookworm()
+	c.Packages = c.Packages[:len(c.Packages)-1]
+	if a.hash() == c.hash() {
+		t.Error("changing the package list does not change the hash")
+	}
+	// The file tests read ACLs and extended attributes on the host.
+	for _, p := range []string{"acl", "attr"} {
+		if !slices.Contains(a.Packages, p) {
+			t.Errorf("the base image lacks the %s package", p)
+		}
 	}
 }
 

@@ -70,7 +70,7 @@ func (Group) Desired(cfg cty.Value, env resources.Env) (*resources.State, error)
 				return nil, &resources.AttrError{Attr: "members", Msg: err.Error()}
 			}
 		}
-		st.Attrs["members"] = listVal(sortedUnique(ms))
+		st.Attrs["members"] = resources.StringList(sortedUnique(ms))
 	}
 	return st, nil
 }
@@ -97,7 +97,7 @@ func (Group) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, e
 	name, _ := cfgStr(cfg, "name")
 	exists, ok := out.Get("exists")
 	if !ok {
-		return nil, probeError(out)
+		return nil, resources.ProbeFailed(out)
 	}
 	if err := idClash(cfg, out, "gid", "group"); err != nil {
 		return nil, err
@@ -117,13 +117,13 @@ func (Group) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, e
 		return nil, err
 	}
 	st.Attrs["gid"] = gid
-	st.Attrs["members"] = listVal(sortedUnique(g.Members))
+	st.Attrs["members"] = resources.StringList(sortedUnique(g.Members))
 	if l, ok := out.Get("gshadow"); ok {
 		gs, err := parseGshadow(l)
 		if err != nil {
 			return nil, err
 		}
-		st.Attrs["admins"] = listVal(gs.Admins)
+		st.Attrs["admins"] = resources.StringList(gs.Admins)
 		st.Attrs["password_hash"] = cty.StringVal(gs.Hash).Mark(resources.Sensitive)
 	}
 	return st, nil
@@ -146,9 +146,9 @@ func (Group) Apply(ctx context.Context, h *resources.Host, before, after *resour
 		if boolAttr(after, "system", false) {
 			args = append(args, "-r")
 		}
-		s.line("groupadd", quoteAll(args), `-- "$n"`)
+		s.line("groupadd", shell.Join(args...), `-- "$n"`)
 		s.undo("created", "1")
-		if ms, ok := listAttr(after, "members"); ok && len(ms) > 0 {
+		if ms, ok := after.List("members"); ok && len(ms) > 0 {
 			s.line("gpasswd -M", shell.Quote(strings.Join(ms, ",")), `"$n" >/dev/null`)
 		}
 	case !after.Present:
@@ -163,7 +163,7 @@ func (Group) Apply(ctx context.Context, h *resources.Host, before, after *resour
 			s.undo("modified", "1")
 		}
 		if differs(before, after, "members") {
-			ms, _ := listAttr(after, "members")
+			ms, _ := after.List("members")
 			s.line("gpasswd -M", shell.Quote(strings.Join(ms, ",")), `"$n" >/dev/null`)
 		}
 	}
@@ -196,10 +196,10 @@ func (Group) Revert(ctx context.Context, h *resources.Host, before, after *resou
 		gid, _ := numAttr(before, "gid")
 		s.raw(findLine("g", "/etc/group") + "if [ -z \"$g\" ]; then\n")
 		s.line("groupadd -g", shell.Quote(gid), `-- "$n"`)
-		if ms, _ := listAttr(before, "members"); len(ms) > 0 {
+		if ms, _ := before.List("members"); len(ms) > 0 {
 			s.line("gpasswd -M", shell.Quote(strings.Join(ms, ",")), `"$n" >/dev/null`)
 		}
-		if as, _ := listAttr(before, "admins"); len(as) > 0 {
+		if as, _ := before.List("admins"); len(as) > 0 {
 			s.line("gpasswd -A", shell.Quote(strings.Join(as, ",")), `"$n" >/dev/null`)
 		}
 		if hash, ok := undo["password_hash"]; ok {
@@ -212,7 +212,7 @@ func (Group) Revert(ctx context.Context, h *resources.Host, before, after *resou
 			s.line("groupmod -g", shell.Quote(gid), `-- "$n"`)
 		}
 		if differs(before, after, "members") {
-			ms, _ := listAttr(before, "members")
+			ms, _ := before.List("members")
 			s.line("gpasswd -M", shell.Quote(strings.Join(ms, ",")), `"$n" >/dev/null`)
 		}
 	}

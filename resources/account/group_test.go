@@ -53,7 +53,7 @@ func TestGroupProbeRead(t *testing.T) {
 
 func TestGroupDesired(t *testing.T) {
 	s := cty.StringVal
-	st, err := Group{}.Desired(object(Group{}, map[string]cty.Value{"name": s("admins"), "gid": cty.NumberIntVal(1500), "members": listVal([]string{"bob", "alice", "bob"})}), nil)
+	st, err := Group{}.Desired(object(Group{}, map[string]cty.Value{"name": s("admins"), "gid": cty.NumberIntVal(1500), "members": resources.StringList([]string{"bob", "alice", "bob"})}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,10 +66,10 @@ func TestGroupDesired(t *testing.T) {
 	}{
 		"no name":     {map[string]cty.Value{}, "name"},
 		"bad gid":     {map[string]cty.Value{"name": s("g"), "gid": cty.NumberFloatVal(-3)}, "gid"},
-		"bad member":  {map[string]cty.Value{"name": s("g"), "members": listVal([]string{"a,b"})}, "members"},
+		"bad member":  {map[string]cty.Value{"name": s("g"), "members": resources.StringList([]string{"a,b"})}, "members"},
 		"bad state":   {map[string]cty.Value{"name": s("g"), "state": s("no")}, "state"},
 		"colon name":  {map[string]cty.Value{"name": s("g:x")}, "name"},
-		"dash member": {map[string]cty.Value{"name": s("g"), "members": listVal([]string{"-A"})}, "members"},
+		"dash member": {map[string]cty.Value{"name": s("g"), "members": resources.StringList([]string{"-A"})}, "members"},
 	} {
 		_, err := Group{}.Desired(object(Group{}, c.config), nil)
 		var ae *resources.AttrError
@@ -81,11 +81,11 @@ func TestGroupDesired(t *testing.T) {
 
 func TestGroupCommands(t *testing.T) {
 	s := cty.StringVal
-	cur := state(true, map[string]cty.Value{"name": s("web"), "gid": cty.NumberIntVal(33), "members": listVal([]string{"alice", "deploy"}),
-		"admins": listVal([]string{"alice"}), "password_hash": s("$6$OLD$HASH").Mark(resources.Sensitive)})
-	want := state(true, map[string]cty.Value{"name": s("web"), "gid": cty.NumberIntVal(3300), "members": listVal([]string{"bob"})})
+	cur := state(true, map[string]cty.Value{"name": s("web"), "gid": cty.NumberIntVal(33), "members": resources.StringList([]string{"alice", "deploy"}),
+		"admins": resources.StringList([]string{"alice"}), "password_hash": s("$6$OLD$HASH").Mark(resources.Sensitive)})
+	want := state(true, map[string]cty.Value{"name": s("web"), "gid": cty.NumberIntVal(3300), "members": resources.StringList([]string{"bob"})})
 	gone := state(false, map[string]cty.Value{"name": s("web")})
-	created := state(true, map[string]cty.Value{"name": s("web"), "gid": cty.NumberIntVal(3300), "system": cty.True, "members": listVal([]string{"a", "b"})})
+	created := state(true, map[string]cty.Value{"name": s("web"), "gid": cty.NumberIntVal(3300), "system": cty.True, "members": resources.StringList([]string{"a", "b"})})
 	absent := state(false, map[string]cty.Value{"name": s("web")})
 	cases := map[string]struct {
 		run      func(h *resources.Host) error
@@ -141,7 +141,7 @@ func TestGroupApplyFailureUndone(t *testing.T) {
 	s := cty.StringVal
 	rec := &fakeTransport{fail: map[int]bool{0: true}, out: map[int]string{0: "undo created 1\n"}}
 	absent := state(false, map[string]cty.Value{"name": s("web")})
-	created := state(true, map[string]cty.Value{"name": s("web"), "members": listVal([]string{"nosuchuser"})})
+	created := state(true, map[string]cty.Value{"name": s("web"), "members": resources.StringList([]string{"nosuchuser"})})
 	_, err := Group{}.Apply(context.Background(), &resources.Host{T: rec}, absent, created)
 	if err == nil || !strings.Contains(err.Error(), "the part done was undone") {
 		t.Errorf("error %v", err)

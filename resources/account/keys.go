@@ -125,6 +125,17 @@ func mode4(m string) string {
 	return m
 }
 
+// keysWrite is the program, run as the user, writing its stdin to
+// $1/.ssh/authorized_keys atomically, mode 0600, in a 0700 ~/.ssh.
+var keysWrite = "set -e; umask 077\n" + resources.FileFuncs +
+	`d=$1/.ssh; f=$d/authorized_keys; chmod 0700 "$d"` + "\n" +
+	resources.WriteStdin("$f", ".tend.", resources.Install{Mode: "0600", Meta: true})
+
+// keysRestore is the program, run as the user, writing its stdin (the
+// backup) to the file $1 atomically with mode $2.
+var keysRestore = "set -e\n" + resources.FileFuncs + `f=$1; m=$2` + "\n" +
+	resources.WriteStdin("$f", ".tend.", resources.Install{Mode: "$m", Meta: true})
+
 // writeKeys appends the commands that make ~/.ssh/authorized_keys hold
 // content (sent on stdin) with mode 0600 in a 0700 ~/.ssh, owned by the
 // user, keeping the previous file at backup. It records in undo lines
@@ -151,10 +162,7 @@ elif [ -e "$f" ]; then
 fi
 printf 'undo keys_home %s\n' "$home"
 `)
-	s.raw(asUser(`set -e; umask 077
-d=$1/.ssh; chmod 0700 "$d"
-t=$(mktemp "$d/.tend.XXXXXX"); trap 'rm -f "$t"' EXIT
-cat > "$t"; chmod 0600 "$t"; mv -f "$t" "$d/authorized_keys"; trap - EXIT`, `"$home"`) + "\n")
+	s.raw(asUser(keysWrite, `"$home"`) + "\n")
 	s.stdin.WriteString(content)
 }
 
@@ -175,7 +183,7 @@ if [ -L "$b" ]; then
   ` + asUser(`ln -sfn -- "$1" "$2"`, `"$(readlink -- "$b")"`, `"$f"`) + `
 else
   m=$(stat -c '%a' -- "$b"); o=$(stat -c '%u:%g' -- "$b")
-  ` + asUser(`set -e; t=$(mktemp "$(dirname -- "$1")/.tend.XXXXXX"); trap 'rm -f "$t"' EXIT; cat > "$t"; chmod "$2" "$t"; mv -f "$t" "$1"; trap - EXIT`, `"$f"`, `"$m"`) + ` < "$b"
+  ` + asUser(keysRestore, `"$f"`, `"$m"`) + ` < "$b"
   [ "$o" = "$uid:$ugid" ] || chown -h "$o" "$f"
 fi
 `)

@@ -130,34 +130,12 @@ func strAttr(st *resources.State, name string) (string, bool) {
 	return v.AsString(), true
 }
 
-// listAttr returns a list-of-strings attribute and whether it is set.
-func listAttr(st *resources.State, name string) ([]string, bool) {
-	if st == nil {
-		return nil, false
-	}
-	v := st.Attr(name)
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.CanIterateElements() {
-		return nil, false
-	}
-	v, _ = v.UnmarkDeep()
-	out := []string{}
-	for _, e := range v.AsValueSlice() {
-		if e.IsNull() || e.Type() != cty.String {
-			continue
-		}
-		out = append(out, e.AsString())
-	}
-	return out, true
-}
-
 // boolAttr returns a bool attribute, or def when unset.
 func boolAttr(st *resources.State, name string, def bool) bool {
-	v := st.Attr(name)
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool {
-		return def
+	if v, ok := st.Bool(name); ok {
+		return v
 	}
-	v, _ = v.Unmark()
-	return v.True()
+	return def
 }
 
 // numAttr returns a whole-number attribute as text, and whether it is set.
@@ -189,18 +167,6 @@ func differs(before, after *resources.State, k string) bool {
 		return true
 	}
 	return !a.Equals(b).True()
-}
-
-// listVal makes a cty list of strings (an empty list when empty).
-func listVal(list []string) cty.Value {
-	if len(list) == 0 {
-		return cty.ListValEmpty(cty.String)
-	}
-	vals := make([]cty.Value, len(list))
-	for i, s := range list {
-		vals[i] = cty.StringVal(s)
-	}
-	return cty.ListVal(vals)
 }
 
 // Config accessors: null or unknown attributes read as unset.

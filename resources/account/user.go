@@ -148,7 +148,7 @@ func (User) Desired(cfg cty.Value, env resources.Env) (*resources.State, error) 
 				return nil, err
 			}
 		}
-		st.Attrs["groups"] = listVal(sortedUnique(gs))
+		st.Attrs["groups"] = resources.StringList(sortedUnique(gs))
 	}
 	for _, a := range []string{"shell", "home", "comment"} {
 		if v, ok := cfgStr(cfg, a); ok {
@@ -244,7 +244,7 @@ func (User) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 	name, _ := cfgStr(cfg, "name")
 	exists, ok := out.Get("exists")
 	if !ok {
-		return nil, probeError(out)
+		return nil, resources.ProbeFailed(out)
 	}
 	if err := idClash(cfg, out, "uid", "user"); err != nil {
 		return nil, err
@@ -285,7 +285,7 @@ func (User) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 	for _, g := range member {
 		all = append(all, g.Name)
 	}
-	a["all_groups"] = listVal(sortedUnique(all))
+	a["all_groups"] = resources.StringList(sortedUnique(all))
 	if g, ok := cfgStr(cfg, "group"); ok {
 		switch {
 		case isNumeric(g) || primary == "":
@@ -295,7 +295,7 @@ func (User) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 		}
 	}
 	if want, ok := cfgList(cfg, "groups"); ok {
-		a["groups"] = listVal(currentGroups(member, sortedUnique(want), boolOpt(cfg, "groups_exclusive")))
+		a["groups"] = resources.StringList(currentGroups(member, sortedUnique(want), boolOpt(cfg, "groups_exclusive")))
 	}
 	if l, ok := out.Get("shadow"); ok {
 		sh, err := parseShadow(l)
@@ -320,7 +320,7 @@ func (User) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 			ranges = append(ranges, r)
 		}
 		if len(ranges) > 0 {
-			a[f+"s"] = listVal(ranges)
+			a[f+"s"] = resources.StringList(ranges)
 		}
 	}
 	if _, ok := cfgList(cfg, "authorized_keys"); ok {
@@ -368,14 +368,6 @@ func currentGroups(member []groupEntry, want []string, exclusive bool) []string 
 		}
 	}
 	return sortedUnique(out)
-}
-
-func probeError(out resources.ProbeOutput) error {
-	msg := strings.TrimSpace(out.Other)
-	if msg == "" {
-		msg = "probe printed no state"
-	}
-	return &resources.ProbeError{Msg: msg}
 }
 
 // Irreversible implements resources.Irreversibler.
@@ -444,7 +436,7 @@ func createArgs(after *resources.State) []string {
 	if g, ok := strAttr(after, "group"); ok {
 		args = append(args, "-g", g)
 	}
-	if gs, ok := listAttr(after, "groups"); ok && len(gs) > 0 {
+	if gs, ok := after.List("groups"); ok && len(gs) > 0 {
 		args = append(args, "-G", strings.Join(gs, ","))
 	}
 	for _, f := range []struct{ attr, flag string }{{"shell", "-s"}, {"home", "-d"}, {"comment", "-c"}} {
@@ -476,7 +468,7 @@ func createScript(after *resources.State, keysBackup string) *script {
 m=/var/mail/$n; if [ -e "$m" ]; then mx=1; else mx=0; fi
 ` + findLine("g0", "/etc/group") + `if [ -n "$g0" ]; then printf 'undo group_existed %s\n' "$g0"; fi
 `)
-	s.line("useradd", quoteAll(createArgs(after)), `-- "$n"`)
+	s.line("useradd", shell.Join(createArgs(after)...), `-- "$n"`)
 	s.undo("created", "1")
 	s.raw(findLine("u", "/etc/passwd") + splitPasswd + `if [ $hx = 0 ] && [ "$home" = "$h" ] && [ -d "$h" ]; then printf 'undo home_created %s\n' "$h"; fi
 if [ $mx = 0 ] && [ -e "$m" ]; then printf 'undo mail_created %s\n' "$m"; fi
@@ -502,11 +494,11 @@ func usermodArgs(before, after *resources.State) []string {
 		args = append(args, "-g", g)
 	}
 	if differs(before, after, "groups") {
-		want, _ := listAttr(after, "groups")
+		want, _ := after.List("groups")
 		if boolAttr(after, "groups_exclusive", false) {
 			args = append(args, "-G", strings.Join(want, ","))
 		} else {
-			have, _ := listAttr(before, "groups")
+			have, _ := before.List("groups")
 			var missing []string
 			for _, g := range want {
 				if !contains(have, g) {
@@ -530,7 +522,7 @@ func usermodArgs(before, after *resources.State) []string {
 func updateScript(before, after *resources.State, keysBackup string) *script {
 	s := newScript(after.Str("name"))
 	if args := usermodArgs(before, after); len(args) > 0 {
-		s.line("usermod", quoteAll(args), `-- "$n"`)
+		s.line("usermod", shell.Join(args...), `-- "$n"`)
 		s.undo("modified", "1")
 	}
 	if differs(before, after, "password_hash") {
@@ -578,20 +570,6 @@ if [ -f "$m" ]; then mkdir -p -m 0700 ` + shell.Quote(path.Dir(bm)) + `; mv -- "
 func numStr(st *resources.State, name string) string {
 	v, _ := numAttr(st, name)
 	return v
-}
-
-// quoteAll quotes a command's arguments for the shell; one-letter options
-// ("-u"), safe as they are, stay bare for readable scripts.
-func quoteAll(words []string) string {
-	q := make([]string, len(words))
-	for i, w := range words {
-		if len(w) == 2 && w[0] == '-' && (w[1] >= 'a' && w[1] <= 'z' || w[1] >= 'A' && w[1] <= 'Z') {
-			q[i] = w
-		} else {
-			q[i] = shell.Quote(w)
-		}
-	}
-	return strings.Join(q, " ")
 }
 
 // Revert implements resources.Type. It works from the journaled states
@@ -648,17 +626,17 @@ if [ -z "$g" ]; then groupadd -g ` + shell.Quote(gid) + ` -- ` + shell.Quote(gn)
 	}
 	args := []string{"-M", "-u", numStr(before, "uid"), "-g", gid, "-s", before.Str("shell"), "-d", before.Str("home"), "-c", before.Str("comment"),
 		"-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0"}
-	if gs, _ := listAttr(before, "all_groups"); len(gs) > 0 {
+	if gs, _ := before.List("all_groups"); len(gs) > 0 {
 		args = append(args, "-G", strings.Join(gs, ","))
 	}
-	s.line("useradd", quoteAll(args), `-- "$n"`)
+	s.line("useradd", shell.Join(args...), `-- "$n"`)
 	for _, f := range []struct{ attr, flag string }{{"subuids", "-v"}, {"subgids", "-w"}} {
-		if rs, _ := listAttr(before, f.attr); len(rs) > 0 {
+		if rs, _ := before.List(f.attr); len(rs) > 0 {
 			var a []string
 			for _, r := range rs {
 				a = append(a, f.flag, r)
 			}
-			s.line("usermod", quoteAll(a), `-- "$n"`)
+			s.line("usermod", shell.Join(a...), `-- "$n"`)
 		}
 	}
 	if hash, ok := undo["password_hash"]; ok {
@@ -694,7 +672,7 @@ func restoreAging(s *script, before *resources.State) {
 		}
 		args = append(args, flag, v)
 	}
-	s.line("chage", quoteAll(args), `-- "$n"`)
+	s.line("chage", shell.Join(args...), `-- "$n"`)
 }
 
 func revertUpdateScript(before, after *resources.State, undo resources.Undo) *script {
@@ -708,7 +686,7 @@ func revertUpdateScript(before, after *resources.State, undo resources.Undo) *sc
 		args = append(args, "-g", before.Str("gid"))
 	}
 	if differs(before, after, "groups") {
-		all, _ := listAttr(before, "all_groups")
+		all, _ := before.List("all_groups")
 		args = append(args, "-G", strings.Join(all, ","))
 	}
 	for _, f := range []struct{ attr, flag string }{{"shell", "-s"}, {"home", "-d"}, {"comment", "-c"}} {
@@ -717,7 +695,7 @@ func revertUpdateScript(before, after *resources.State, undo resources.Undo) *sc
 		}
 	}
 	if len(args) > 0 {
-		s.line("usermod", quoteAll(args), `-- "$n"`)
+		s.line("usermod", shell.Join(args...), `-- "$n"`)
 	}
 	if hash, ok := undo["password_hash"]; ok {
 		s.secret("chpasswd", before.Str("name"), hash)

@@ -91,7 +91,7 @@ func show(attrs map[string]cty.Value) map[string]string {
 func TestUserProbeRead(t *testing.T) {
 	dir := fixtures(t, etcFiles)
 	s := cty.StringVal
-	list := func(v ...string) cty.Value { return listVal(v) }
+	list := func(v ...string) cty.Value { return resources.StringList(v) }
 	cases := map[string]struct {
 		config map[string]cty.Value
 		want   map[string]string
@@ -158,7 +158,7 @@ func TestUserDesiredMatchesRead(t *testing.T) {
 	dir := fixtures(t, etcFiles)
 	s := cty.StringVal
 	cfg := object(User{}, map[string]cty.Value{
-		"name": s("deploy"), "uid": cty.NumberIntVal(1001), "group": s("deploy"), "groups": listVal([]string{"sudo", "adm", "sudo"}),
+		"name": s("deploy"), "uid": cty.NumberIntVal(1001), "group": s("deploy"), "groups": resources.StringList([]string{"sudo", "adm", "sudo"}),
 		"shell": s("/bin/bash"), "home": s(dir), "comment": s("Deploy User,,,"), "password_hash": s("$y$j9T$salt$hash").Mark(resources.Sensitive),
 		"create_home": cty.False, "system": cty.False, "groups_exclusive": cty.False,
 	})
@@ -193,13 +193,13 @@ func TestUserDesiredErrors(t *testing.T) {
 		"negative uid":        {config: map[string]cty.Value{"name": s("a"), "uid": cty.NumberIntVal(-1)}, attr: "uid"},
 		"huge uid":            {config: map[string]cty.Value{"name": s("a"), "uid": cty.NumberIntVal(4294967295)}, attr: "uid"},
 		"bad group":           {config: map[string]cty.Value{"name": s("a"), "group": s("a b")}, attr: "group"},
-		"bad groups":          {config: map[string]cty.Value{"name": s("a"), "groups": listVal([]string{"ok", "no,pe"})}, attr: "groups"},
+		"bad groups":          {config: map[string]cty.Value{"name": s("a"), "groups": resources.StringList([]string{"ok", "no,pe"})}, attr: "groups"},
 		"colon in comment":    {config: map[string]cty.Value{"name": s("a"), "comment": s("a:b")}, attr: "comment"},
 		"relative home":       {config: map[string]cty.Value{"name": s("a"), "home": s("home/a")}, attr: "home"},
 		"unclean home":        {config: map[string]cty.Value{"name": s("a"), "home": s("/home/a/")}, attr: "home"},
 		"newline in shell":    {config: map[string]cty.Value{"name": s("a"), "shell": s("/bin/sh\n")}, attr: "shell"},
 		"colon in hash":       {config: map[string]cty.Value{"name": s("a"), "password_hash": s("$6$a:b")}, attr: "password_hash"},
-		"multi-line key":      {config: map[string]cty.Value{"name": s("a"), "authorized_keys": listVal([]string{"ssh-ed25519 A\nssh-rsa B"})}, attr: "authorized_keys"},
+		"multi-line key":      {config: map[string]cty.Value{"name": s("a"), "authorized_keys": resources.StringList([]string{"ssh-ed25519 A\nssh-rsa B"})}, attr: "authorized_keys"},
 		"remove_home present": {config: map[string]cty.Value{"name": s("a"), "remove_home": cty.True}, attr: "remove_home"},
 	}
 	for name, c := range cases {
@@ -219,7 +219,7 @@ func TestUserDesiredErrors(t *testing.T) {
 
 func TestUserDesiredKeys(t *testing.T) {
 	s := cty.StringVal
-	st, err := User{}.Desired(object(User{}, map[string]cty.Value{"name": s("a"), "authorized_keys": listVal([]string{"ssh-ed25519 AAA a@b", "ssh-rsa BBB"})}), nil)
+	st, err := User{}.Desired(object(User{}, map[string]cty.Value{"name": s("a"), "authorized_keys": resources.StringList([]string{"ssh-ed25519 AAA a@b", "ssh-rsa BBB"})}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,12 +301,12 @@ func TestUserCommands(t *testing.T) {
 	old := "$6$OLDSALT$OLDHASH"
 	cur := state(true, map[string]cty.Value{
 		"name": s("deploy"), "uid": cty.NumberIntVal(1001), "gid": s("1001"), "group_name": s("deploy"), "group": s("deploy"),
-		"groups": listVal([]string{"sudo"}), "all_groups": listVal([]string{"adm", "sudo"}), "shell": s("/bin/sh"), "home": s("/home/deploy"),
+		"groups": resources.StringList([]string{"sudo"}), "all_groups": resources.StringList([]string{"adm", "sudo"}), "shell": s("/bin/sh"), "home": s("/home/deploy"),
 		"comment": s(""), "password_hash": s(old).Mark(resources.Sensitive), "password_aging": s("19000:0:99999:7::"),
-		"subuids": listVal([]string{"165536-231071"}),
+		"subuids": resources.StringList([]string{"165536-231071"}),
 	})
 	want := state(true, map[string]cty.Value{
-		"name": s("deploy"), "uid": cty.NumberIntVal(2001), "group": s("users"), "groups": listVal([]string{"docker", "sudo"}),
+		"name": s("deploy"), "uid": cty.NumberIntVal(2001), "group": s("users"), "groups": resources.StringList([]string{"docker", "sudo"}),
 		"shell": s("/bin/bash"), "home": s("/srv/deploy"), "comment": s("Deploy it; $(rm -rf /)"), "password_hash": s(secret).Mark(resources.Sensitive),
 	})
 	cases := map[string]struct {
@@ -334,7 +334,7 @@ func TestUserCommands(t *testing.T) {
 			stdin:    "deploy:" + secret + "\n",
 		},
 		"update exclusive groups": {
-			s:        updateScript(cur, state(true, map[string]cty.Value{"name": s("deploy"), "groups": listVal([]string{"docker"}), "groups_exclusive": cty.True}), "b"),
+			s:        updateScript(cur, state(true, map[string]cty.Value{"name": s("deploy"), "groups": resources.StringList([]string{"docker"}), "groups_exclusive": cty.True}), "b"),
 			contains: []string{`usermod -G docker -- "$n"`},
 			absent:   []string{"chpasswd"},
 		},
@@ -538,8 +538,8 @@ func TestUserApplyFailureUndone(t *testing.T) {
 // nothing, so nothing is undone.
 func TestUserUpdateFailsAtOnce(t *testing.T) {
 	s := cty.StringVal
-	cur := state(true, map[string]cty.Value{"name": s("deploy"), "groups": listVal(nil)})
-	upd := state(true, map[string]cty.Value{"name": s("deploy"), "groups": listVal([]string{"nosuch"})})
+	cur := state(true, map[string]cty.Value{"name": s("deploy"), "groups": resources.StringList(nil)})
+	upd := state(true, map[string]cty.Value{"name": s("deploy"), "groups": resources.StringList([]string{"nosuch"})})
 	rec := &fakeTransport{fail: map[int]bool{0: true}}
 	_, err := (User{}).Apply(context.Background(), &resources.Host{T: rec, BackupDir: "/b"}, cur, upd)
 	if err == nil || strings.Contains(err.Error(), "undone") || len(rec.scripts) != 1 {

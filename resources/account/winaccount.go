@@ -77,18 +77,6 @@ func sortFold(s []string) {
 	sort.Slice(s, func(i, j int) bool { return strings.ToLower(s[i]) < strings.ToLower(s[j]) })
 }
 
-func listOf(v cty.Value) []string {
-	if v == cty.NilVal || v.IsNull() {
-		return nil
-	}
-	var out []string
-	for it := v.ElementIterator(); it.Next(); {
-		_, e := it.Element()
-		out = append(out, e.AsString())
-	}
-	return out
-}
-
 func containsFold(list []string, s string) bool {
 	for _, x := range list {
 		if strings.EqualFold(x, s) {
@@ -165,7 +153,7 @@ func (User) WindowsDesired(cfg cty.Value, env resources.Env) (*resources.State, 
 		st.Attrs["comment"] = cty.StringVal(c)
 	}
 	if g, ok := winList(cfg, "groups"); ok {
-		st.Attrs["groups"] = listVal(g)
+		st.Attrs["groups"] = resources.StringList(g)
 	}
 	if exclusive(cfg) {
 		// Configuration, not state: Read carries it too, so apply knows.
@@ -214,7 +202,7 @@ func (User) WindowsRead(cfg cty.Value, out resources.ProbeOutput) (*resources.St
 	}
 	st.Attrs["comment"] = cty.StringVal(out.Values["comment"])
 	want, _ := winList(cfg, "groups")
-	st.Attrs["groups"] = listVal(membership(currentList(out.Values["groups"], want), want, exclusive(cfg)))
+	st.Attrs["groups"] = resources.StringList(membership(currentList(out.Values["groups"], want), want, exclusive(cfg)))
 	if exclusive(cfg) {
 		st.Attrs["groups_exclusive"] = cty.True
 	}
@@ -302,7 +290,7 @@ func userScript(before, after *resources.State, exclusive bool) (string, []byte)
 		}
 	}
 	if g := after.Attr("groups"); g != cty.NilVal {
-		winGroupsScript(&sb, listOf(before.Attr("groups")), listOf(g), exclusive, false)
+		winGroupsScript(&sb, resources.Strings(before.Attr("groups")), resources.Strings(g), exclusive, false)
 	}
 	return sb.String(), stdin
 }
@@ -386,7 +374,7 @@ func (Group) WindowsDesired(cfg cty.Value, env resources.Env) (*resources.State,
 		return nil, &resources.AttrError{Attr: "state", Msg: fmt.Sprintf("must be \"present\" or \"absent\", got %q", s)}
 	}
 	if m, ok := winList(cfg, "members"); ok {
-		st.Attrs["members"] = listVal(m)
+		st.Attrs["members"] = resources.StringList(m)
 	}
 	return st, nil
 }
@@ -422,7 +410,7 @@ func (Group) WindowsRead(cfg cty.Value, out resources.ProbeOutput) (*resources.S
 	st := &resources.State{Present: p == "true", Attrs: map[string]cty.Value{"name": cty.StringVal(n)}}
 	if st.Present {
 		want, _ := winList(cfg, "members")
-		st.Attrs["members"] = listVal(currentList(out.Values["members"], want))
+		st.Attrs["members"] = resources.StringList(currentList(out.Values["members"], want))
 	}
 	return st, nil
 }
@@ -442,7 +430,7 @@ func groupScript(before, after *resources.State) string {
 		sb.WriteString("$null = New-LocalGroup -Name $n\n")
 	}
 	if m := after.Attr("members"); m != cty.NilVal {
-		winGroupsScript(&sb, listOf(before.Attr("members")), listOf(m), true, true)
+		winGroupsScript(&sb, resources.Strings(before.Attr("members")), resources.Strings(m), true, true)
 	}
 	return sb.String()
 }

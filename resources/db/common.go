@@ -61,30 +61,6 @@ func lostPassword(s *resources.State) bool {
 	return !ok && boolAttr(s, "admin_password_set")
 }
 
-func strs(list []string) cty.Value {
-	if len(list) == 0 {
-		return cty.ListValEmpty(cty.String)
-	}
-	vals := make([]cty.Value, len(list))
-	for i, s := range list {
-		vals[i] = cty.StringVal(s)
-	}
-	return cty.ListVal(vals)
-}
-
-func listOf(v cty.Value) []string {
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() {
-		return nil
-	}
-	v, _ = v.UnmarkDeep()
-	var out []string
-	for it := v.ElementIterator(); it.Next(); {
-		_, e := it.Element()
-		out = append(out, e.AsString())
-	}
-	return out
-}
-
 func cfgList(cfg cty.Value, name string) ([]string, bool) {
 	if !cfg.Type().HasAttribute(name) {
 		return nil, false
@@ -93,7 +69,7 @@ func cfgList(cfg cty.Value, name string) ([]string, bool) {
 	if v.IsNull() || !v.IsKnown() {
 		return nil, false
 	}
-	return listOf(v), true
+	return resources.Strings(v), true
 }
 
 func cfgBool(cfg cty.Value, name string) (bool, bool) {
@@ -139,12 +115,8 @@ func sortedUnique(list []string) []string {
 }
 
 func boolAttr(s *resources.State, name string) bool {
-	v := s.Attr(name)
-	if v == cty.NilVal || v.IsNull() || v.Type() != cty.Bool {
-		return false
-	}
-	v, _ = v.Unmark()
-	return v.True()
+	v, _ := s.Bool(name)
+	return v
 }
 
 func intAttr(s *resources.State, name string) (int64, bool) {

@@ -185,7 +185,7 @@ func (Grant) Desired(cfg cty.Value, env resources.Env) (*resources.State, error)
 	}
 	st := &resources.State{Present: true, Attrs: grantIdentity(g)}
 	putTarget(st.Attrs, t)
-	st.Attrs["privileges"] = strs(privs)
+	st.Attrs["privileges"] = resources.StringList(privs)
 	return st, nil
 }
 
@@ -236,7 +236,7 @@ func (Grant) ReadCurrent(ctx context.Context, h *resources.Host, cfg cty.Value, 
 	switch t.engine {
 	case Postgres:
 		var tables map[string][]string
-		privs, tables, err = pgReadGrant(ctx, conn, g, listOf(want.Attr("privileges")))
+		privs, tables, err = pgReadGrant(ctx, conn, g, resources.Strings(want.Attr("privileges")))
 		if tables != nil {
 			st.Attrs["table_privileges"] = cty.StringVal(encodeTables(tables))
 		}
@@ -245,14 +245,14 @@ func (Grant) ReadCurrent(ctx context.Context, h *resources.Host, cfg cty.Value, 
 		if err == nil {
 			var known []string
 			if known, err = myServerPrivileges(ctx, conn); err == nil {
-				st.Attrs["server_privileges"] = strs(known)
+				st.Attrs["server_privileges"] = resources.StringList(known)
 			}
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the privileges of %s on %s: %w", g.role, g.on, err)
 	}
-	st.Attrs["privileges"] = strs(privs)
+	st.Attrs["privileges"] = resources.StringList(privs)
 	return st, nil
 }
 
@@ -508,7 +508,7 @@ func myServerPrivileges(ctx context.Context, conn *sql.Conn) ([]string, error) {
 // has, so an apply never sends a GRANT the server rejects for a name.
 func (Grant) Resolve(cfg cty.Value, current, desired *resources.State) (*resources.State, error) {
 	e := desired.Str("engine")
-	known := listOf(current.Attr("server_privileges"))
+	known := resources.Strings(current.Attr("server_privileges"))
 	if (e != MySQL && e != MariaDB) || known == nil {
 		return desired, nil
 	}
@@ -524,7 +524,7 @@ func (Grant) Resolve(cfg cty.Value, current, desired *resources.State) (*resourc
 		}
 	}
 	var out []string
-	for _, p := range listOf(desired.Attr("privileges")) {
+	for _, p := range resources.Strings(desired.Attr("privileges")) {
 		switch {
 		case slices.Contains(known, p):
 			out = append(out, p)
@@ -537,7 +537,7 @@ func (Grant) Resolve(cfg cty.Value, current, desired *resources.State) (*resourc
 	for k, v := range desired.Attrs {
 		d.Attrs[k] = v
 	}
-	d.Attrs["privileges"] = strs(out)
+	d.Attrs["privileges"] = resources.StringList(out)
 	return &d, nil
 }
 
@@ -593,7 +593,7 @@ func (Grant) change(ctx context.Context, h *resources.Host, cur, want *resources
 		return err
 	}
 	defer closeFn()
-	c, w := listOf(cur.Attr("privileges")), listOf(want.Attr("privileges"))
+	c, w := resources.Strings(cur.Attr("privileges")), resources.Strings(want.Attr("privileges"))
 	if t.engine == Postgres {
 		_, err = execAll(ctx, conn, t.engine, pgGrantSQL(g, c, w, tables))
 		return err

@@ -64,7 +64,7 @@ JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	a["member_of"] = strs(member)
+	a["member_of"] = resources.StringList(member)
 	return st, nil
 }
 
@@ -159,17 +159,17 @@ func pgUserSQL(t target, cur, want *resources.State, verifier string) ([]string,
 	}
 	if has(want, "member_of") {
 		have := map[string]bool{}
-		for _, r := range listOf(cur.Attr("member_of")) {
+		for _, r := range resources.Strings(cur.Attr("member_of")) {
 			have[r] = true
 		}
 		wantSet := map[string]bool{}
-		for _, r := range listOf(want.Attr("member_of")) {
+		for _, r := range resources.Strings(want.Attr("member_of")) {
 			wantSet[r] = true
 			if !have[r] {
 				out = append(out, "GRANT "+pgIdent(r)+" TO "+role)
 			}
 		}
-		for _, r := range listOf(cur.Attr("member_of")) {
+		for _, r := range resources.Strings(cur.Attr("member_of")) {
 			if !wantSet[r] {
 				out = append(out, "REVOKE "+pgIdent(r)+" FROM "+role)
 			}

@@ -28,7 +28,7 @@ func TestPGUserSQL(t *testing.T) {
 	pw := cty.StringVal("s3cret").Mark(resources.Sensitive)
 	// Create: LOGIN by default, the password as a SCRAM verifier.
 	got, err := pgUserSQL(tg, st(false), st(true, "name", cty.StringVal("app"), "createdb", cty.True, "password", pw,
-		"connection_limit", cty.NumberIntVal(5), "member_of", strs([]string{"readers"})), "")
+		"connection_limit", cty.NumberIntVal(5), "member_of", resources.StringList([]string{"readers"})), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +41,9 @@ func TestPGUserSQL(t *testing.T) {
 		t.Errorf("the verifier sent does not match the password")
 	}
 	// Update: only what differs; memberships exactly.
-	cur := st(true, "name", cty.StringVal("app"), "createdb", cty.False, "login", cty.True, "member_of", strs([]string{"old", "readers"}),
+	cur := st(true, "name", cty.StringVal("app"), "createdb", cty.False, "login", cty.True, "member_of", resources.StringList([]string{"old", "readers"}),
 		"password", pw, "valid_until", cty.StringVal(""))
-	want := st(true, "name", cty.StringVal("app"), "createdb", cty.True, "login", cty.True, "member_of", strs([]string{"readers", "writers"}),
+	want := st(true, "name", cty.StringVal("app"), "createdb", cty.True, "login", cty.True, "member_of", resources.StringList([]string{"readers", "writers"}),
 		"password", pw, "valid_until", cty.StringVal("2030-01-01"))
 	got, _ = pgUserSQL(tg, cur, want, "")
 	wantSQL := []string{`ALTER ROLE "app" WITH CREATEDB VALID UNTIL '2030-01-01'`, `GRANT "writers" TO "app"`, `REVOKE "old" FROM "app"`}
@@ -213,7 +213,7 @@ func TestMySQLGrantResolve(t *testing.T) {
 		return cty.ObjectVal(map[string]cty.Value{"engine": cty.StringVal("mariadb"), "role": cty.StringVal("web"),
 			"on": cty.StringVal("webdb.*"), "privileges": cty.ListVal(vals)})
 	}
-	server := &resources.State{Present: true, Attrs: map[string]cty.Value{"server_privileges": strs([]string{"DELETE", "INSERT", "SELECT", "UPDATE"})}}
+	server := &resources.State{Present: true, Attrs: map[string]cty.Value{"server_privileges": resources.StringList([]string{"DELETE", "INSERT", "SELECT", "UPDATE"})}}
 	for _, c := range []struct {
 		privs   []string
 		want    string
@@ -237,7 +237,7 @@ func TestMySQLGrantResolve(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", c.privs, err)
 		}
-		if got := fmt.Sprint(listOf(r.Attr("privileges"))); got != c.want {
+		if got := fmt.Sprint(resources.Strings(r.Attr("privileges"))); got != c.want {
 			t.Errorf("%v: resolved to %s, want %s", c.privs, got, c.want)
 		}
 	}

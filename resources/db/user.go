@@ -179,7 +179,7 @@ func (User) Desired(cfg cty.Value, env resources.Env) (*resources.State, error) 
 		st.Attrs["valid_until"] = cty.StringVal(v)
 	}
 	if l, ok := cfgList(cfg, "member_of"); ok {
-		st.Attrs["member_of"] = strs(sortedUnique(l))
+		st.Attrs["member_of"] = resources.StringList(sortedUnique(l))
 	}
 	if v, ok := cfgStr(cfg, "tls_require"); ok {
 		v = strings.ToUpper(v)

@@ -58,12 +58,12 @@ func TestGrantDesiredErrors(t *testing.T) {
 		attr string
 		msg  string
 	}{
-		{pg(map[string]cty.Value{"on": cty.StringVal("tables"), "database": cty.StringVal("d"), "privileges": strs([]string{"SELEKT"})}), "privileges", `"SELEKT" is not a postgresql privilege on tables`},
-		{pg(map[string]cty.Value{"on": cty.StringVal("database"), "database": cty.StringVal("d"), "privileges": strs([]string{"USAGE"})}), "privileges", "not a postgresql privilege on database"},
-		{pg(map[string]cty.Value{"on": cty.StringVal("table"), "database": cty.StringVal("d"), "privileges": strs(nil)}), "on", "PostgreSQL scopes"},
-		{pg(map[string]cty.Value{"on": cty.StringVal("schema"), "privileges": strs(nil)}), "database", "required"},
-		{map[string]cty.Value{"engine": cty.StringVal("mysql"), "role": cty.StringVal("a"), "on": cty.StringVal("db"), "privileges": strs(nil)}, "on", "MySQL scopes"},
-		{map[string]cty.Value{"engine": cty.StringVal("mysql"), "role": cty.StringVal("a"), "on": cty.StringVal("db.t"), "privileges": strs([]string{"SHUTDOWN"})}, "privileges", "not a mysql privilege"},
+		{pg(map[string]cty.Value{"on": cty.StringVal("tables"), "database": cty.StringVal("d"), "privileges": resources.StringList([]string{"SELEKT"})}), "privileges", `"SELEKT" is not a postgresql privilege on tables`},
+		{pg(map[string]cty.Value{"on": cty.StringVal("database"), "database": cty.StringVal("d"), "privileges": resources.StringList([]string{"USAGE"})}), "privileges", "not a postgresql privilege on database"},
+		{pg(map[string]cty.Value{"on": cty.StringVal("table"), "database": cty.StringVal("d"), "privileges": resources.StringList(nil)}), "on", "PostgreSQL scopes"},
+		{pg(map[string]cty.Value{"on": cty.StringVal("schema"), "privileges": resources.StringList(nil)}), "database", "required"},
+		{map[string]cty.Value{"engine": cty.StringVal("mysql"), "role": cty.StringVal("a"), "on": cty.StringVal("db"), "privileges": resources.StringList(nil)}, "on", "MySQL scopes"},
+		{map[string]cty.Value{"engine": cty.StringVal("mysql"), "role": cty.StringVal("a"), "on": cty.StringVal("db.t"), "privileges": resources.StringList([]string{"SHUTDOWN"})}, "privileges", "not a mysql privilege"},
 	}
 	for _, c := range cases {
 		_, err := Grant{}.Desired(cfgOf(s, c.kv), nil)
@@ -72,8 +72,8 @@ func TestGrantDesiredErrors(t *testing.T) {
 			t.Errorf("%v: error %v, want %s: ...%s...", c.kv, err, c.attr, c.msg)
 		}
 	}
-	d, err := Grant{}.Desired(cfgOf(s, pg(map[string]cty.Value{"on": cty.StringVal("database"), "database": cty.StringVal("d"), "privileges": strs([]string{"connect", "temp", "Connect"})})), nil)
-	if err != nil || strings.Join(listOf(d.Attr("privileges")), ",") != "CONNECT,TEMPORARY" {
+	d, err := Grant{}.Desired(cfgOf(s, pg(map[string]cty.Value{"on": cty.StringVal("database"), "database": cty.StringVal("d"), "privileges": resources.StringList([]string{"connect", "temp", "Connect"})})), nil)
+	if err != nil || strings.Join(resources.Strings(d.Attr("privileges")), ",") != "CONNECT,TEMPORARY" {
 		t.Errorf("privileges normalized to %v (%v)", d.Attr("privileges"), err)
 	}
 }

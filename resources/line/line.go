@@ -43,7 +43,7 @@ func (Line) Schema() *resources.Schema {
 			"Lines are compared without their line terminator; regexps are Go RE2 syntax, evaluated on the controller, and match anywhere in a line unless anchored (^, $). " +
 			"An inserted line uses the file's line ending (CRLF when the file's first line ends with CRLF, LF otherwise); a last line without a newline gets one before a line is added after it. " +
 			"The plan shows the change as a unified diff of the file (with the lines around it; when `line` is sensitive, e.g. from secret(), the file is never shown). Mode and ownership are not managed (use a file resource without content for that). At apply time the file is read again and the edit is made to what is found then, so several line resources may edit one file in one run; " +
-			"it is written atomically (a temporary file in the same directory renamed over it) keeping its mode and ownership, after a copy is kept in the run's backup directory, from which a rollback restores the exact previous bytes, mode and owner. " +
+			"it is written atomically (a temporary file in the same directory renamed over it) keeping its mode, ownership, ACL and extended attributes, after a copy is kept in the run's backup directory, from which a rollback restores the exact previous bytes, mode and owner. " +
 			"A symbolic link is followed: its target is edited. Files over 1 MiB are refused. Two line resources making the same edit (same file and same regexp, or same line without regexp) on a host are an error.",
 		Attributes: []resources.Attribute{
 			{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the file."},
@@ -61,7 +61,7 @@ func (Line) Schema() *resources.Schema {
 // the key names the edit: two resources with the same regexp (or the same
 // line, without regexp) on one file would fight over it.
 func (Line) Key(cfg cty.Value) (string, error) {
-	p := str(cfg, "path")
+	p := resources.Str(cfg, "path", "")
 	if !path.IsAbs(p) {
 		return "", &resources.AttrError{Attr: "path", Msg: fmt.Sprintf("must be an absolute path, got %q", p)}
 	}
@@ -106,8 +106,8 @@ func (Line) Desired(cfg cty.Value, env resources.Env) (*resources.State, error) 
 // editAttrs is the edit's parameters as state attributes.
 func editAttrs(cfg cty.Value) map[string]cty.Value {
 	m := map[string]cty.Value{
-		"path":   cty.StringVal(str(cfg, "path")),
-		"state":  cty.StringVal(strDef(cfg, "state", "present")),
+		"path":   cty.StringVal(resources.Str(cfg, "path", "")),
+		"state":  cty.StringVal(resources.Str(cfg, "state", "present")),
 		"create": cty.BoolVal(boolDef(cfg, "create", false)),
 	}
 	for _, a := range []string{"line", "regexp", "insert_after", "insert_before"} {
@@ -143,7 +143,7 @@ func (Line) ContentBackup(undo resources.Undo) string { return undo["backup"] }
 
 // Probe implements resources.Type.
 func (Line) Probe(cfg cty.Value, want *resources.State) string {
-	return probeScript(str(cfg, "path"))
+	return probeScript(resources.Str(cfg, "path", ""))
 }
 
 // probeScript prints the file's kind, mode, ownership, size and, up to
@@ -218,7 +218,7 @@ func readProbe(p string, out resources.ProbeOutput) (*fileState, error) {
 
 // Read implements resources.Type.
 func (Line) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, error) {
-	fs, err := readProbe(str(cfg, "path"), out)
+	fs, err := readProbe(resources.Str(cfg, "path", ""), out)
 	if err != nil {
 		return nil, err
 	}
@@ -297,6 +297,8 @@ func (Line) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 	}
 	var sb strings.Builder
 	sb.WriteString("set -e\n")
+	sb.WriteString(resources.FileFuncs)
+	sb.WriteString(resources.PathCheckFunc)
 	target := fs.Target
 	if fs.Type == "absent" {
 		if after.Attr("create") != cty.True {
@@ -304,7 +306,8 @@ func (Line) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 		}
 		data, _ := e.Apply(nil)
 		fmt.Fprintf(&sb, "p=%s\n[ ! -e \"$p\" ] || { %s; exit 1; }\n", shell.Quote(target), resources.CauseLine(`"it appeared while tend was creating it; plan again"`))
-		writeAtomic(&sb, target, "0644", "")
+		sb.WriteString(resources.PathCheck(target, "file", "exit 1"))
+		sb.WriteString(resources.WriteStdin(target, h.TempPrefix(), resources.Install{Mode: "0644"}))
 		if err := resources.RunChange(ctx, h, "create", target, sb.String(), data); err != nil {
 			return nil, err
 		}
@@ -319,26 +322,16 @@ func (Line) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 	b := h.NextBackup(target)
 	fmt.Fprintf(&sb, "p=%s\nh=$(sha256sum < \"$p\")\n[ \"${h%%%% *}\" = %s ] || { %s; exit 1; }\n",
 		shell.Quote(target), hex.EncodeToString(sum[:]), resources.CauseLine(`"it changed while tend was editing it; plan again"`))
-	fmt.Fprintf(&sb, "mkdir -p -m 0700 %s\ncp -p -- \"$p\" %s\n", shell.Quote(path.Dir(b)), shell.Quote(b))
-	writeAtomic(&sb, target, fs.Mode, fs.UID+":"+fs.GID)
+	// The file keeps its mode, ownership, ACL and extended attributes;
+	// one look for the last two serves the backup and the write.
+	sb.WriteString(resources.MetaCheck(target))
+	sb.WriteString(resources.BackupScript(target, b, "exit 1"))
+	sb.WriteString(resources.PathCheck(target, "file", "exit 1"))
+	sb.WriteString(resources.WriteStdin(target, h.TempPrefix(), resources.Install{Mode: fs.Mode, KeepUID: fs.UID, KeepGID: fs.GID, Meta: true}))
 	if err := resources.RunChange(ctx, h, "update", target, sb.String(), data); err != nil {
 		return nil, err
 	}
 	return resources.Undo{"path": target, "backup": b}, nil
-}
-
-// writeAtomic appends a script writing stdin to p through a temporary
-// file in p's directory, with the given mode and owner (uid:gid, or ""
-// for the connecting user's), renamed into place.
-func writeAtomic(sb *strings.Builder, p, mode, owner string) {
-	sb.WriteString(resources.PathCheckFunc)
-	sb.WriteString(resources.PathCheck(p, "file", "exit 1"))
-	fmt.Fprintf(sb, "d=%s\nt=$(mktemp \"$d/.tend.XXXXXX\")\ntrap 'rm -f \"$t\"' EXIT\ncat > \"$t\"\n", shell.Quote(path.Dir(p)))
-	if owner != "" {
-		// chown before chmod: chown clears set-id bits.
-		fmt.Fprintf(sb, "chown -- %s \"$t\"\n", shell.Quote(owner))
-	}
-	fmt.Fprintf(sb, "chmod %s \"$t\"\nmv -f \"$t\" %s\ntrap - EXIT\n", shell.Quote(mode), shell.Quote(p))
 }
 
 // Revert implements resources.Type: the file is put back from the backup
@@ -352,22 +345,11 @@ func (Line) Revert(ctx context.Context, h *resources.Host, before, after *resour
 	case undo["created"] == "1":
 		return resources.RunChange(ctx, h, "remove", p, "rm -f -- "+shell.Quote(p)+"\n", nil)
 	case undo["backup"] != "":
-		script := fmt.Sprintf("set -e\nb=%s\n[ -f \"$b\" ] || { "+strings.ReplaceAll(resources.CauseLine(`"its backup $b is missing"`), "%", "%%")+"; exit 1; }\nt=$(mktemp %s)\ntrap 'rm -f \"$t\"' EXIT\ncp -p -- \"$b\" \"$t\"\nmv -f \"$t\" %s\ntrap - EXIT\n",
-			shell.Quote(undo["backup"]), shell.Quote(path.Dir(p)+"/.tend.XXXXXX"), shell.Quote(p))
+		script := "set -e\n" + resources.FileFuncs + "b=" + shell.Quote(undo["backup"]) + "\n[ -f \"$b\" ] || { " + resources.CauseLine(`"its backup $b is missing"`) + "; exit 1; }\n" +
+			resources.RestoreScript(p, undo["backup"], h.TempPrefix())
 		return resources.RunChange(ctx, h, "restore", p, script, nil)
 	}
 	return fmt.Errorf("nothing in the journal says how to revert %s", p)
-}
-
-func str(cfg cty.Value, name string) string { return strDef(cfg, name, "") }
-
-func strDef(cfg cty.Value, name, def string) string {
-	v := cfg.GetAttr(name)
-	if v.IsNull() || !v.IsKnown() {
-		return def
-	}
-	v, _ = v.Unmark()
-	return v.AsString()
 }
 
 func boolDef(cfg cty.Value, name string, def bool) bool {

@@ -141,10 +141,10 @@ func (a apk) txnSh(root string, ops []op) string {
 		if anyKind(ops, opLatest) {
 			c += " -u"
 		}
-		cmds = append(cmds, c+" -- "+quoteAll(add))
+		cmds = append(cmds, c+" -- "+shell.Join(add...))
 	}
 	if len(del) > 0 {
-		cmds = append(cmds, a.cmd(root)+" --wait 60 del -- "+quoteAll(del))
+		cmds = append(cmds, a.cmd(root)+" --wait 60 del -- "+shell.Join(del...))
 	}
 	return strings.Join(cmds, " &&\n") + "\n"
 }

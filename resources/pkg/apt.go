@@ -3,6 +3,8 @@ package pkg
 import (
 	"fmt"
 	"strings"
+
+	"github.com/tendhq/tend/shell"
 )
 
 // apt is Debian's and Ubuntu's package manager: dpkg-query for what is
@@ -29,7 +31,7 @@ case $v in ?[iWt]?*) v=${v#???};; *) v=;; esac
 // architectures is listed twice); dpkg-query says on stderr which names
 // it does not know, and fails.
 func (apt) namedSh(root string, names []string) string {
-	return `dpkg-query -W -f='${db:Status-Abbrev}${Package} ${Version}\n' -- ` + quoteAll(names)
+	return `dpkg-query -W -f='${db:Status-Abbrev}${Package} ${Version}\n' -- ` + shell.Join(names...)
 }
 
 // namedArms: installed or only awaiting triggers, as installedSh; any
@@ -149,9 +151,9 @@ func (apt) txnSh(root string, ops []op) string {
 		for i := range args {
 			args[i] = strings.TrimSuffix(args[i], "-")
 		}
-		return cmd + " remove " + quoteAll(args) + "\n"
+		return cmd + " remove " + shell.Join(args...) + "\n"
 	}
-	return cmd + " install " + quoteAll(args) + "\n"
+	return cmd + " install " + shell.Join(args...) + "\n"
 }
 
 // stale: apt-get cannot find a package or version its sources should

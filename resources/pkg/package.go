@@ -68,19 +68,6 @@ var (
 	versionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+~^:-]*$`)
 )
 
-// str returns a config string attribute, or def when null.
-func str(cfg cty.Value, name, def string) string {
-	if cfg == cty.NilVal || cfg.IsNull() || !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
-		return def
-	}
-	v := cfg.GetAttr(name)
-	if v.IsNull() || !v.IsKnown() {
-		return def
-	}
-	v, _ = v.Unmark()
-	return v.AsString()
-}
-
 func boolAttr(cfg cty.Value, name string) bool {
 	if cfg == cty.NilVal || cfg.IsNull() || !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
 		return false
@@ -101,10 +88,10 @@ type config struct {
 
 func readConfig(cfg cty.Value) (config, error) {
 	c := config{
-		name:        str(cfg, "name", ""),
-		state:       str(cfg, "state", "present"),
-		version:     str(cfg, "version", ""),
-		provider:    str(cfg, "provider", ""),
+		name:        resources.Str(cfg, "name", ""),
+		state:       resources.Str(cfg, "state", "present"),
+		version:     resources.Str(cfg, "version", ""),
+		provider:    resources.Str(cfg, "provider", ""),
 		updateCache: boolAttr(cfg, "update_cache"),
 	}
 	switch {
@@ -481,7 +468,7 @@ func (t Package) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.Stat
 	prov, ok := out.Get("provider")
 	installed, ok2 := out.Get("installed")
 	if !ok || !ok2 || providerByID(prov) == nil {
-		return nil, probeError(out)
+		return nil, resources.ProbeFailed(out)
 	}
 	p := providerByID(prov)
 	st := &resources.State{Attrs: map[string]cty.Value{
@@ -508,7 +495,7 @@ func (t Package) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.Stat
 			ix.Available = dedupe(append(ix.Available, cachedVersions(c.name, out)...))
 		}
 		st.Attrs["candidate"] = cty.StringVal(ix.Candidate)
-		st.Attrs["available"] = stringList(ix.Available)
+		st.Attrs["available"] = resources.StringList(ix.Available)
 	}
 	return st, nil
 }
@@ -545,34 +532,6 @@ func cachedVersions(name string, out resources.ProbeOutput) []string {
 		}
 	}
 	return vs
-}
-
-func stringList(ss []string) cty.Value {
-	if len(ss) == 0 {
-		return cty.ListValEmpty(cty.String)
-	}
-	vals := make([]cty.Value, len(ss))
-	for i, s := range ss {
-		vals[i] = cty.StringVal(s)
-	}
-	return cty.ListVal(vals)
-}
-
-// listAttr returns a list-of-strings attribute and whether it is set.
-func listAttr(s *resources.State, name string) ([]string, bool) {
-	v := s.Attr(name)
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !(v.Type().IsListType() || v.Type().IsTupleType() || v.Type().IsSetType()) {
-		return nil, false
-	}
-	v, _ = v.UnmarkDeep()
-	var out []string
-	for it := v.ElementIterator(); it.Next(); {
-		_, e := it.Element()
-		if e.Type() == cty.String && !e.IsNull() {
-			out = append(out, e.AsString())
-		}
-	}
-	return out, true
 }
 
 func boolState(s *resources.State, name string) bool {
@@ -612,7 +571,7 @@ func (Package) Resolve(cfg cty.Value, current, desired *resources.State) (*resou
 		d.Attrs["version"] = cty.StringVal(cand)
 		return d, nil
 	case c.version != "" && current.Str("version") != c.version:
-		avail, queried := listAttr(current, "available")
+		avail, queried := current.List("available")
 		if !queried || c.updateCache {
 			return desired, nil
 		}
@@ -642,7 +601,7 @@ func (Package) Irreversible(before, after *resources.State) string {
 	if after.Present && (after.Str("version") == "" || after.Str("version") == before.Str("version")) {
 		return ""
 	}
-	avail, queried := listAttr(before, "available")
+	avail, queried := before.List("available")
 	if !queried {
 		return ""
 	}
@@ -662,13 +621,4 @@ func (Package) Irreversible(before, after *resources.State) string {
 func (t Package) Apply(ctx context.Context, h *resources.Host, before, after *resources.State) (resources.Undo, error) {
 	r := t.ApplyBatch(ctx, h, []resources.BatchItem{{Before: before, After: after}})
 	return r[0].Undo, r[0].Err
-}
-
-// probeError reports a probe that printed no usable state.
-func probeError(out resources.ProbeOutput) error {
-	msg := strings.TrimSpace(out.Other)
-	if msg == "" {
-		msg = "probe printed no state"
-	}
-	return &resources.ProbeError{Msg: msg}
 }

@@ -253,7 +253,7 @@ func TestTxnCommands(t *testing.T) {
 esac
 `},
 		"dnf one verb":  {p: dnf{bin: "yum"}, ops: rm, want: "yum -y remove d e\n"},
-		"zypper":        {p: zypper{}, ops: ops, want: "zypper -n install --oldpackage -- 'a=1.0-1' b c '-d'\n"},
+		"zypper":        {p: zypper{}, ops: ops, want: "zypper -n install --oldpackage -- 'a=1.0-1' b c -d\n"},
 		"zypper remove": {p: zypper{}, ops: rm, want: "zypper -n remove -- d e\n"},
 		"apk":           {p: apk{}, ops: ops, want: "apk --wait 60 add -u -- 'a=1.0-1' b c &&\napk --wait 60 del -- d\n"},
 	}

@@ -41,7 +41,7 @@ func (p pacman) installedSh(root string) string {
 // on stderr which it does not have, and fails.
 func (p pacman) namedSh(root string, names []string) string {
 	opts, _, _ := p.paths(root)
-	return "pacman" + opts + " -Q -- " + quoteAll(names)
+	return "pacman" + opts + " -Q -- " + shell.Join(names...)
 }
 
 func (pacman) namedArms() string {
@@ -151,7 +151,7 @@ func (p pacman) txnSh(root string, ops []op) string {
 	}
 	var cmds []string
 	if len(sync) > 0 {
-		cmds = append(cmds, "pacman"+opts+" --noconfirm -S --needed "+quoteAll(sync))
+		cmds = append(cmds, "pacman"+opts+" --noconfirm -S --needed "+shell.Join(sync...))
 	}
 	if len(files) > 0 {
 		fmt.Fprintf(&sb, "c=%s; c=${c%%%%\"$nl\"*}; c=${c:-/var/cache/pacman/pkg/}\nset --\n", c)
@@ -163,7 +163,7 @@ func (p pacman) txnSh(root string, ops []op) string {
 		cmds = append(cmds, "pacman"+opts+" --noconfirm -U \"$@\"")
 	}
 	if len(remove) > 0 {
-		cmds = append(cmds, "pacman"+opts+" --noconfirm -R "+quoteAll(remove))
+		cmds = append(cmds, "pacman"+opts+" --noconfirm -R "+shell.Join(remove...))
 	}
 	sb.WriteString(strings.Join(cmds, " &&\n") + "\n")
 	return sb.String()

@@ -177,15 +177,6 @@ func dedupe(in []string) []string {
 	return out
 }
 
-// quoteAll quotes each word for sh and joins them with spaces.
-func quoteAll(words []string) string {
-	q := make([]string, len(words))
-	for i, w := range words {
-		q[i] = shell.Quote(w)
-	}
-	return strings.Join(q, " ")
-}
-
 // anyKind reports whether an op of kind k is in ops.
 func anyKind(ops []op, k opKind) bool {
 	for _, o := range ops {

@@ -34,7 +34,7 @@ func rpmInstalledSh(root string) string {
 // answers (rpm prints "package NAME is not installed" on stdout for the
 // others, and fails).
 func rpmNamedSh(root string, names []string) string {
-	return `rpm` + rpmRoot(root) + ` -q --qf 'tend:%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n' -- ` + quoteAll(names)
+	return `rpm` + rpmRoot(root) + ` -q --qf 'tend:%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n' -- ` + shell.Join(names...)
 }
 
 const rpmNamedArms = `"package "*" is not installed") tend_pkg_miss=1; continue;;
@@ -173,18 +173,18 @@ func (d dnf) txnSh(root string, ops []op) string {
 	}
 	base := d.cmd(root) + " -y"
 	if len(used) == 1 {
-		return base + " " + used[0] + " " + quoteAll(args[used[0]]) + "\n"
+		return base + " " + used[0] + " " + shell.Join(args[used[0]]...) + "\n"
 	}
 	var lines, seq []string
 	for _, v := range used {
 		// dnf shell splits its lines like a shell; names and versions
 		// hold no blanks or quotes (checked by Desired).
 		lines = append(lines, v+" "+strings.Join(args[v], " "))
-		seq = append(seq, base+" "+v+" "+quoteAll(args[v]))
+		seq = append(seq, base+" "+v+" "+shell.Join(args[v]...))
 	}
 	lines = append(lines, "run")
 	return fmt.Sprintf("case $(readlink -f \"$(command -v %s)\" 2>/dev/null) in\n*dnf5*) %s;;\n*) printf '%%s\\n' %s | %s shell;;\nesac\n",
-		d.bin, strings.Join(seq, " && "), quoteAll(lines), base)
+		d.bin, strings.Join(seq, " && "), shell.Join(lines...), base)
 }
 
 func (dnf) stale(log string, status int) bool {
@@ -307,13 +307,13 @@ func (z zypper) txnSh(root string, ops []op) string {
 		for i := range args {
 			args[i] = strings.TrimPrefix(args[i], "-")
 		}
-		return z.cmd(root) + " remove -- " + quoteAll(args) + "\n"
+		return z.cmd(root) + " remove -- " + shell.Join(args...) + "\n"
 	}
 	cmd := z.cmd(root) + " install"
 	if anyKind(ops, opVersion) {
 		cmd += " --oldpackage"
 	}
-	return cmd + " -- " + quoteAll(args) + "\n"
+	return cmd + " -- " + shell.Join(args...) + "\n"
 }
 
 func (zypper) stale(log string, status int) bool {

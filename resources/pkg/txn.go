@@ -266,7 +266,7 @@ func needsRefresh(p provider, o op, before *resources.State) bool {
 	if o.Kind == opRemove {
 		return false
 	}
-	avail, queried := listAttr(before, "available")
+	avail, queried := before.List("available")
 	if !queried {
 		return false
 	}

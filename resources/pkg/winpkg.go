@@ -41,9 +41,9 @@ type winConfig struct {
 }
 
 func readWinConfig(cfg cty.Value) (winConfig, error) {
-	c := winConfig{name: str(cfg, "name", ""), product: str(cfg, "product_code", ""), source: str(cfg, "source", ""),
-		state: str(cfg, "state", "present"), version: str(cfg, "version", "")}
-	c.provider = str(cfg, "provider", "")
+	c := winConfig{name: resources.Str(cfg, "name", ""), product: resources.Str(cfg, "product_code", ""), source: resources.Str(cfg, "source", ""),
+		state: resources.Str(cfg, "state", "present"), version: resources.Str(cfg, "version", "")}
+	c.provider = resources.Str(cfg, "provider", "")
 	if c.provider == "" {
 		c.provider = winChoco
 		if c.product != "" {

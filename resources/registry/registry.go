@@ -93,18 +93,6 @@ var kinds = map[string]string{
 	"dword": "DWord", "qword": "QWord", "binary": "Binary",
 }
 
-func str(cfg cty.Value, name, def string) string {
-	v := cfg.GetAttr(name)
-	if v.IsNull() || !v.IsKnown() {
-		return def
-	}
-	v, _ = v.Unmark()
-	if v.Type() != cty.String {
-		return def
-	}
-	return v.AsString()
-}
-
 type ident struct{ hive, key, name, view string }
 
 func (i ident) String() string {
@@ -113,20 +101,20 @@ func (i ident) String() string {
 
 func readIdent(cfg cty.Value) (ident, error) {
 	var id ident
-	h := strings.ToUpper(str(cfg, "hive", ""))
+	h := strings.ToUpper(resources.Str(cfg, "hive", ""))
 	if _, ok := hives[h]; !ok {
-		return id, &resources.AttrError{Attr: "hive", Msg: fmt.Sprintf("must be HKLM, HKCU, HKU, HKCR or HKCC, got %q", str(cfg, "hive", ""))}
+		return id, &resources.AttrError{Attr: "hive", Msg: fmt.Sprintf("must be HKLM, HKCU, HKU, HKCR or HKCC, got %q", resources.Str(cfg, "hive", ""))}
 	}
 	id.hive = hives[h]
-	id.key = strings.Trim(strings.ReplaceAll(str(cfg, "key", ""), "/", `\`), `\`)
+	id.key = strings.Trim(strings.ReplaceAll(resources.Str(cfg, "key", ""), "/", `\`), `\`)
 	if id.key == "" || strings.Contains(id.key, `\\`) || strings.ContainsAny(id.key, "\r\n\x00") {
-		return id, &resources.AttrError{Attr: "key", Msg: fmt.Sprintf("%q is not a registry key path (SOFTWARE\\Vendor\\Product)", str(cfg, "key", ""))}
+		return id, &resources.AttrError{Attr: "key", Msg: fmt.Sprintf("%q is not a registry key path (SOFTWARE\\Vendor\\Product)", resources.Str(cfg, "key", ""))}
 	}
-	id.name = str(cfg, "name", "")
+	id.name = resources.Str(cfg, "name", "")
 	if strings.ContainsAny(id.name, "\x00") {
 		return id, &resources.AttrError{Attr: "name", Msg: "a value name cannot contain NUL"}
 	}
-	switch id.view = str(cfg, "view", "64"); id.view {
+	switch id.view = resources.Str(cfg, "view", "64"); id.view {
 	case "64", "32":
 	default:
 		return id, &resources.AttrError{Attr: "view", Msg: fmt.Sprintf("must be \"64\" or \"32\", got %q", id.view)}
@@ -229,7 +217,7 @@ func (Value) WindowsDesired(cfg cty.Value, env resources.Env) (*resources.State,
 		return nil, err
 	}
 	st := &resources.State{Attrs: id.attrs()}
-	switch s := str(cfg, "state", "present"); s {
+	switch s := resources.Str(cfg, "state", "present"); s {
 	case "absent":
 		return st, nil
 	case "present":
@@ -237,7 +225,7 @@ func (Value) WindowsDesired(cfg cty.Value, env resources.Env) (*resources.State,
 	default:
 		return nil, &resources.AttrError{Attr: "state", Msg: fmt.Sprintf("must be \"present\" or \"absent\", got %q", s)}
 	}
-	kind := str(cfg, "type", "string")
+	kind := resources.Str(cfg, "type", "string")
 	if _, ok := kinds[kind]; !ok {
 		return nil, &resources.AttrError{Attr: "type", Msg: fmt.Sprintf("must be string, expand_string, multi_string, dword, qword or binary, got %q", kind)}
 	}

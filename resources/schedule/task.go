@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -79,27 +78,17 @@ var (
 	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
-// str returns a config string attribute, or def when null or unknown.
-func str(cfg cty.Value, attr, def string) string {
-	v := cfg.GetAttr(attr)
-	if v.IsNull() || !v.IsKnown() {
-		return def
-	}
-	v, _ = v.Unmark()
-	return v.AsString()
-}
-
 // ident returns the task's name and kind, validated.
 func ident(cfg cty.Value) (name, kind string, err error) {
 	v := cfg.GetAttr("name")
 	if v.IsNull() {
 		return "", "", &resources.AttrError{Attr: "name", Msg: "name is required"}
 	}
-	name = str(cfg, "name", "")
+	name = resources.Str(cfg, "name", "")
 	if !nameRE.MatchString(name) {
 		return "", "", &resources.AttrError{Attr: "name", Msg: fmt.Sprintf("%q is not usable in a file name: use letters, digits, _ and - only (cron ignores files in /etc/cron.d named otherwise)", name)}
 	}
-	switch kind = str(cfg, "kind", Cron); kind {
+	switch kind = resources.Str(cfg, "kind", Cron); kind {
 	case Cron, Timer:
 	default:
 		return "", "", &resources.AttrError{Attr: "kind", Msg: fmt.Sprintf("must be \"cron\" or \"systemd_timer\", got %q", kind)}
@@ -156,7 +145,7 @@ func (Task) Desired(cfg cty.Value, env resources.Env) (*resources.State, error) 
 	st := &resources.State{Attrs: map[string]cty.Value{
 		"name": cty.StringVal(name), "kind": cty.StringVal(kind), "path": cty.StringVal(mainPath(kind, name)),
 	}}
-	switch s := str(cfg, "state", "present"); s {
+	switch s := resources.Str(cfg, "state", "present"); s {
 	case "present":
 		st.Present = true
 	case "absent":
@@ -191,11 +180,11 @@ func (Task) Desired(cfg cty.Value, env resources.Env) (*resources.State, error) 
 
 // parseSpec validates a present task's attributes.
 func parseSpec(cfg cty.Value, name, kind string) (*spec, error) {
-	sp := &spec{name: name, kind: kind, user: str(cfg, "user", "root")}
+	sp := &spec{name: name, kind: kind, user: resources.Str(cfg, "user", "root")}
 	if cfg.GetAttr("schedule").IsNull() {
 		return nil, &resources.AttrError{Attr: "schedule", Msg: "a present scheduled task needs a schedule, such as \"30 2 * * *\" or \"@daily\""}
 	}
-	sched, err := Parse(str(cfg, "schedule", ""))
+	sched, err := Parse(resources.Str(cfg, "schedule", ""))
 	if err != nil {
 		return nil, &resources.AttrError{Attr: "schedule", Msg: err.Error()}
 	}
@@ -206,12 +195,12 @@ func parseSpec(cfg cty.Value, name, kind string) (*spec, error) {
 		}
 	}
 	cmd := cfg.GetAttr("command")
-	if cmd.IsNull() || strings.TrimSpace(str(cfg, "command", "")) == "" {
+	if cmd.IsNull() || strings.TrimSpace(resources.Str(cfg, "command", "")) == "" {
 		return nil, &resources.AttrError{Attr: "command", Msg: "a present scheduled task needs a command"}
 	}
 	sp.sensitive = cmd.IsMarked()
 	sp.secretCommand = cmd.IsMarked()
-	sp.command = str(cfg, "command", "")
+	sp.command = resources.Str(cfg, "command", "")
 	if err := oneLine(sp.command); err != nil {
 		return nil, &resources.AttrError{Attr: "command", Msg: err.Error() + "; put longer programs in a script and run that"}
 	}
@@ -447,10 +436,10 @@ func (Task) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 		"name": cty.StringVal(name), "kind": cty.StringVal(kind), "path": cty.StringVal(mainPath(kind, name)),
 	}}
 	if len(out.Values) == 0 {
-		return nil, probeError(out)
+		return nil, resources.ProbeFailed(out)
 	}
 	if kind == Cron {
-		if _, ok := out.Get("nocrond"); ok && str(cfg, "state", "present") == "present" {
+		if _, ok := out.Get("nocrond"); ok && resources.Str(cfg, "state", "present") == "present" {
 			return nil, fmt.Errorf("this host has no %s: install cron (a package resource) or use kind = \"systemd_timer\"", CronDir)
 		}
 		if _, ok := out.Get("absent"); ok {
@@ -458,7 +447,7 @@ func (Task) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 		}
 		mode, ok := out.Get("mode")
 		if !ok {
-			return nil, probeError(out)
+			return nil, resources.ProbeFailed(out)
 		}
 		if len(mode) == 3 {
 			mode = "0" + mode
@@ -480,7 +469,7 @@ func (Task) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 	}
 	svcEnc, hasSvc := out.Get("service")
 	tmrEnc, hasTmr := out.Get("timer")
-	if _, ok := out.Get("nosystemd"); ok && str(cfg, "state", "present") == "present" {
+	if _, ok := out.Get("nosystemd"); ok && resources.Str(cfg, "state", "present") == "present" {
 		return nil, errors.New("kind = \"systemd_timer\" needs systemd, which does not run on this host; use kind = \"cron\"")
 	}
 	if !hasSvc && !hasTmr {
@@ -516,14 +505,6 @@ func fileList(svc, tmr bool) string {
 	}
 }
 
-func probeError(out resources.ProbeOutput) error {
-	msg := strings.TrimSpace(out.Other)
-	if msg == "" {
-		msg = "probe printed no state"
-	}
-	return &resources.ProbeError{Msg: msg}
-}
-
 // scriptPrelude starts every change script: stop at the first error,
 // remove a half-written temporary file, and run commands with their
 // output shown only when they fail.
@@ -532,7 +513,7 @@ t=
 o=$(mktemp)
 trap 'rm -f "$o" $t' EXIT
 run() { if ! "$@" </dev/null >"$o" 2>&1; then cat "$o" >&2; ` + resources.CauseLine(`"$* failed"`) + `; exit 1; fi; }
-` + resources.PathCheckFunc
+` + resources.PathCheckFunc + resources.FileFuncs
 
 // fileMode is the mode of a task's files: 0600 when they hold a secret
 // (cron and systemd read root's files whatever their mode), else 0644.
@@ -543,26 +524,14 @@ func fileMode(sensitive bool) string {
 	return "0644"
 }
 
-// writeFile appends commands writing data to p atomically (a temporary
-// file in p's directory, created 0600 by mktemp, renamed over it),
-// root:root, with the given mode (chown first: it clears set-id bits).
-func writeFile(sb *strings.Builder, p string, data []byte, mode string) {
+// writeFile appends commands writing data to p atomically (see
+// resources.Install), root:root, with the given mode.
+func writeFile(sb *strings.Builder, h *resources.Host, p string, data []byte, mode string) {
 	sb.WriteString(resources.PathCheck(p, "file", "exit 1"))
-	fmt.Fprintf(sb, "t=$(mktemp %s)\n", shell.Quote(path.Dir(p)+"/.tend.XXXXXX"))
-	fmt.Fprintf(sb, "printf '%%s' %s | base64 -d > \"$t\"\n", shell.Quote(base64.StdEncoding.EncodeToString(data)))
-	fmt.Fprintf(sb, "chown 0:0 \"$t\"\nchmod %s \"$t\"\nmv -f \"$t\" %s\nt=\n", mode, shell.Quote(p))
-}
-
-// backup appends commands copying p into the run's backup directory.
-func backup(sb *strings.Builder, p, b string) {
-	fmt.Fprintf(sb, "mkdir -p -m 0700 %s\ncp -p -- %s %s\n", shell.Quote(path.Dir(b)), shell.Quote(p), shell.Quote(b))
-}
-
-// restore appends commands putting backup b back at p atomically, with
-// its mode, ownership and times (so the file is byte for byte the old one),
-// through a temporary name no other restore shares (mktemp).
-func restore(sb *strings.Builder, h *resources.Host, p, b string) {
-	fmt.Fprintf(sb, "t=$(mktemp %s)\ncp -p -- %s \"$t\"\nmv -f \"$t\" %s\nt=\n", shell.Quote(path.Dir(p)+"/"+h.TempPrefix()+"restore.XXXXXX"), shell.Quote(b), shell.Quote(p))
+	sb.WriteString(resources.TempFile("t", p, h.TempPrefix(), "exit 1"))
+	fmt.Fprintf(sb, "printf '%%s' %s | base64 -d > \"$t\" || { rm -f -- \"$t\"; exit 1; }\n", shell.Quote(base64.StdEncoding.EncodeToString(data)))
+	sb.WriteString(resources.Install{Temp: "t", Path: p, Owner: "0", Group: "0", Mode: mode, Meta: true, Fail: "exit 1"}.Script())
+	sb.WriteString("t=\n")
 }
 
 // Apply implements resources.Type.
@@ -575,15 +544,15 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 		p := CronPath(name)
 		if before.Present {
 			undo["backup"] = h.NextBackup(p)
-			backup(&sb, p, undo["backup"])
+			sb.WriteString(resources.BackupScript(p, undo["backup"], "exit 1"))
 		}
 		if after.Present {
 			if after.Content == nil || !after.Content.Known {
 				return nil, fmt.Errorf("internal error: the content of %s is not known", p)
 			}
-			writeFile(&sb, p, after.Content.Data, cronMode(after))
+			writeFile(&sb, h, p, after.Content.Data, cronMode(after))
 		} else {
-			fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(p))
+			sb.WriteString(resources.RemoveScript(p))
 		}
 		return undo, resources.RunChange(ctx, h, resources.ChangeAction(before, after), p, sb.String(), nil)
 	}
@@ -599,7 +568,7 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 	for _, f := range []struct{ key, p string }{{"service", sp}, {"timer", tp}} {
 		if have[f.key] {
 			undo[f.key+"_backup"] = h.NextBackup(f.p)
-			backup(&sb, f.p, undo[f.key+"_backup"])
+			sb.WriteString(resources.BackupScript(f.p, undo[f.key+"_backup"], "exit 1"))
 		}
 	}
 	if !after.Present {
@@ -618,15 +587,15 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 			return nil, err
 		}
 		// The timer unit holds only the schedule.
-		writeFile(&sb, sp, svc, fileMode(after.Content.Sensitive))
-		writeFile(&sb, tp, tmr, "0644")
+		writeFile(&sb, h, sp, svc, fileMode(after.Content.Sensitive))
+		writeFile(&sb, h, tp, tmr, "0644")
 		// An active timer takes a changed schedule at the reload.
 		sb.WriteString("run systemctl daemon-reload\n")
 	}
-	if en, _ := boolAttr(before, "enabled"); !en {
+	if en, _ := before.Bool("enabled"); !en {
 		sb.WriteString("run systemctl enable --quiet -- " + unit + "\n")
 	}
-	if active, _ := boolAttr(before, "active"); !active {
+	if active, _ := before.Bool("active"); !active {
 		sb.WriteString("run systemctl start -- " + unit + "\n")
 	}
 	return undo, resources.RunChange(ctx, h, resources.ChangeAction(before, after), timer, sb.String(), nil)
@@ -700,16 +669,6 @@ func cronMode(st *resources.State) string {
 	return fileMode(st.Content != nil && st.Content.Sensitive)
 }
 
-// boolAttr returns a bool attribute and whether it is set.
-func boolAttr(s *resources.State, a string) (bool, bool) {
-	v := s.Attr(a)
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool {
-		return false, false
-	}
-	v, _ = v.Unmark()
-	return v.True(), true
-}
-
 // Revert implements resources.Type: the previous files byte for byte from
 // the backups (or none), and the timer's previous enabled and active
 // states.
@@ -723,9 +682,9 @@ func (Task) Revert(ctx context.Context, h *resources.Host, before, after *resour
 			if undo["backup"] == "" {
 				return fmt.Errorf("no backup of %s was recorded", p)
 			}
-			restore(&sb, h, p, undo["backup"])
+			sb.WriteString(resources.RestoreScript(p, undo["backup"], h.TempPrefix()))
 		} else {
-			fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(p))
+			sb.WriteString(resources.RemoveScript(p))
 		}
 		return resources.RunChange(ctx, h, resources.RevertAction(before), p, sb.String(), nil)
 	}
@@ -741,7 +700,7 @@ func (Task) Revert(ctx context.Context, h *resources.Host, before, after *resour
 	if before.Present != after.Present || before.Content == nil || after.Content == nil || before.Content.SHA256 != after.Content.SHA256 {
 		for _, f := range []struct{ key, p string }{{"service", sp}, {"timer", tp}} {
 			if b := undo[f.key+"_backup"]; b != "" {
-				restore(&sb, h, f.p, b)
+				sb.WriteString(resources.RestoreScript(f.p, b, h.TempPrefix()))
 			} else {
 				fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(f.p))
 			}
@@ -752,10 +711,10 @@ func (Task) Revert(ctx context.Context, h *resources.Host, before, after *resour
 	if hadTimer {
 		// Apply left the timer enabled and active (or, removing it,
 		// neither): put back the states it had.
-		if en, _ := boolAttr(before, "enabled"); en != after.Present {
+		if en, _ := before.Bool("enabled"); en != after.Present {
 			sb.WriteString(map[bool]string{true: "run systemctl enable --quiet -- ", false: "run systemctl disable --quiet -- "}[en] + unit + "\n")
 		}
-		if active, _ := boolAttr(before, "active"); active != after.Present {
+		if active, _ := before.Bool("active"); active != after.Present {
 			sb.WriteString(map[bool]string{true: "run systemctl start -- ", false: "run systemctl stop -- "}[active] + unit + "\n")
 		}
 	}

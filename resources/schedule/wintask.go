@@ -91,11 +91,11 @@ type winSpec struct {
 
 func winTask(cfg cty.Value) (winSpec, bool, error) {
 	var w winSpec
-	w.name = str(cfg, "name", "")
+	w.name = resources.Str(cfg, "name", "")
 	if !nameRE.MatchString(w.name) {
 		return w, false, &resources.AttrError{Attr: "name", Msg: fmt.Sprintf("%q: use letters, digits, _ and - only", w.name)}
 	}
-	switch st := str(cfg, "state", "present"); st {
+	switch st := resources.Str(cfg, "state", "present"); st {
 	case "absent":
 		return w, false, nil
 	case "present":
@@ -105,7 +105,7 @@ func winTask(cfg cty.Value) (winSpec, bool, error) {
 	if !cfg.GetAttr("environment").IsNull() {
 		return w, false, &resources.AttrError{Attr: "environment", Msg: "Task Scheduler actions have no environment of their own; set it in the program or a wrapper script"}
 	}
-	spec := str(cfg, "schedule", "")
+	spec := resources.Str(cfg, "schedule", "")
 	if spec == "" {
 		return w, false, &resources.AttrError{Attr: "schedule", Msg: "schedule is required unless state is \"absent\""}
 	}
@@ -116,16 +116,16 @@ func winTask(cfg cty.Value) (winSpec, bool, error) {
 	if w.trigger, err = winTrigger(s); err != nil {
 		return w, false, &resources.AttrError{Attr: "schedule", Msg: err.Error()}
 	}
-	cmd := str(cfg, "command", "")
+	cmd := resources.Str(cfg, "command", "")
 	if cmd == "" || strings.ContainsAny(cmd, "\r\n") {
 		return w, false, &resources.AttrError{Attr: "command", Msg: "one line, required unless state is \"absent\""}
 	}
 	if cfg.GetAttr("arguments").IsNull() {
 		w.execute, w.arguments = "cmd.exe", "/c "+cmd
 	} else {
-		w.execute, w.arguments = cmd, str(cfg, "arguments", "")
+		w.execute, w.arguments = cmd, resources.Str(cfg, "arguments", "")
 	}
-	w.user = str(cfg, "user", "SYSTEM")
+	w.user = resources.Str(cfg, "user", "SYSTEM")
 	if !winUserRE.MatchString(w.user) {
 		return w, false, &resources.AttrError{Attr: "user", Msg: fmt.Sprintf("%q is not a Windows account name", w.user)}
 	}
@@ -137,7 +137,7 @@ func (Task) WindowsKey(cfg cty.Value) (string, error) {
 	if !cfg.GetAttr("name").IsKnown() {
 		return "", nil
 	}
-	n := str(cfg, "name", "")
+	n := resources.Str(cfg, "name", "")
 	if !nameRE.MatchString(n) {
 		return "", &resources.AttrError{Attr: "name", Msg: fmt.Sprintf("%q: use letters, digits, _ and - only", n)}
 	}
@@ -162,7 +162,7 @@ func (Task) WindowsDesired(cfg cty.Value, env resources.Env) (*resources.State, 
 
 // WindowsProbe implements resources.Windows.
 func (Task) WindowsProbe(cfg cty.Value, want *resources.State) string {
-	return "$n = " + shell.PSQuote(str(cfg, "name", "")) + `
+	return "$n = " + shell.PSQuote(resources.Str(cfg, "name", "")) + `
 $t = Get-ScheduledTask -TaskPath '` + TaskFolder + `' -TaskName $n -ErrorAction SilentlyContinue
 if ($null -eq $t) { tendOut present 'false'; return }
 tendOut present 'true'
@@ -194,7 +194,7 @@ func (Task) WindowsRead(cfg cty.Value, out resources.ProbeOutput) (*resources.St
 	if !ok {
 		return nil, fmt.Errorf("scheduled task probe printed no state: %s", strings.TrimSpace(out.Other))
 	}
-	n := str(cfg, "name", "")
+	n := resources.Str(cfg, "name", "")
 	st := &resources.State{Present: p == "true", Attrs: map[string]cty.Value{"name": cty.StringVal(n)}}
 	if !st.Present {
 		return st, nil
@@ -208,7 +208,7 @@ func (Task) WindowsRead(cfg cty.Value, out resources.ProbeOutput) (*resources.St
 		exe = c + " actions"
 	}
 	user := out.Values["user"]
-	if want := str(cfg, "user", "SYSTEM"); sameWinUser(user, want) {
+	if want := resources.Str(cfg, "user", "SYSTEM"); sameWinUser(user, want) {
 		user = want
 	}
 	st.Attrs["trigger"] = cty.StringVal(trig)

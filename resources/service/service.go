@@ -95,16 +95,6 @@ func (Service) Key(cfg cty.Value) (string, error) {
 	return "service " + strings.TrimSuffix(n, ".service"), nil
 }
 
-// str returns a config string attribute, or def when null or unknown.
-func str(cfg cty.Value, attr, def string) string {
-	v := cfg.GetAttr(attr)
-	if v.IsNull() || !v.IsKnown() {
-		return def
-	}
-	v, _ = v.Unmark()
-	return v.AsString()
-}
-
 // Desired implements resources.Type.
 func (Service) Desired(cfg cty.Value, env resources.Env) (*resources.State, error) {
 	n, err := name(cfg)
@@ -112,14 +102,14 @@ func (Service) Desired(cfg cty.Value, env resources.Env) (*resources.State, erro
 		return nil, err
 	}
 	st := &resources.State{Present: true, Attrs: map[string]cty.Value{"name": cty.StringVal(n)}}
-	switch p := str(cfg, "provider", ""); p {
+	switch p := resources.Str(cfg, "provider", ""); p {
 	case "":
 	case Systemd, SysVinit, OpenRC:
 		st.Attrs["provider"] = cty.StringVal(p)
 	default:
 		return nil, &resources.AttrError{Attr: "provider", Msg: fmt.Sprintf("must be \"systemd\", \"sysvinit\" or \"openrc\", got %q", p)}
 	}
-	switch r := str(cfg, "refresh", Restart); r {
+	switch r := resources.Str(cfg, "refresh", Restart); r {
 	case Restart, Reload:
 	default:
 		return nil, &resources.AttrError{Attr: "refresh", Msg: fmt.Sprintf("must be \"restart\" or \"reload\", got %q", r)}
@@ -142,7 +132,7 @@ else pv=sysvinit; fi
 
 // providerScript sets $pv: the configured provider, or the detected one.
 func providerScript(cfg cty.Value) string {
-	if p := str(cfg, "provider", ""); p != "" {
+	if p := resources.Str(cfg, "provider", ""); p != "" {
 		return "pv=" + shell.Quote(p) + "\n"
 	}
 	return detectScript
@@ -198,7 +188,7 @@ func (Service) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State,
 	}
 	pv, ok := out.Get("provider")
 	if !ok {
-		return nil, probeError(out)
+		return nil, resources.ProbeFailed(out)
 	}
 	var ps providerState
 	switch pv {
@@ -261,7 +251,7 @@ func readSystemd(n string, out resources.ProbeOutput) (providerState, error) {
 	var ps providerState
 	load, ok := out.Get("LoadState")
 	if !ok {
-		return ps, probeError(out)
+		return ps, resources.ProbeFailed(out)
 	}
 	switch load {
 	case "loaded":
@@ -317,7 +307,7 @@ func readSysVinit(n string, out resources.ProbeOutput) (providerState, error) {
 	}
 	code, ok := out.Get("status")
 	if !ok {
-		return ps, probeError(out)
+		return ps, resources.ProbeFailed(out)
 	}
 	switch code {
 	case "0":
@@ -339,7 +329,7 @@ func readOpenRC(n string, out resources.ProbeOutput) (providerState, error) {
 	}
 	code, ok := out.Get("status")
 	if !ok {
-		return ps, probeError(out)
+		return ps, resources.ProbeFailed(out)
 	}
 	switch code {
 	case "0", "8":
@@ -350,24 +340,6 @@ func readOpenRC(n string, out resources.ProbeOutput) (providerState, error) {
 	}
 	ps.enabled = out.Values["enabled"] == "1"
 	return ps, nil
-}
-
-func probeError(out resources.ProbeOutput) error {
-	msg := strings.TrimSpace(out.Other)
-	if msg == "" {
-		msg = "probe printed no state"
-	}
-	return &resources.ProbeError{Msg: msg}
-}
-
-// boolAttr returns a bool attribute and whether it is set.
-func boolAttr(s *resources.State, a string) (bool, bool) {
-	v := s.Attr(a)
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool {
-		return false, false
-	}
-	v, _ = v.Unmark()
-	return v.True(), true
 }
 
 // step is one change to a service: enable or disable, start or stop.
@@ -385,8 +357,8 @@ type step struct {
 func steps(from, to *resources.State) []step {
 	var out []step
 	for _, a := range []string{"enabled", "running"} {
-		want, ok := boolAttr(to, a)
-		if have, _ := boolAttr(from, a); !ok || have == want {
+		want, ok := to.Bool(a)
+		if have, _ := from.Bool(a); !ok || have == want {
 			continue
 		}
 		out = append(out, step{attr: a, on: want})
@@ -492,7 +464,7 @@ func (Service) Revert(ctx context.Context, h *resources.Host, before, after *res
 	// Only what the change touched: the attributes after sets.
 	target := &resources.State{Attrs: map[string]cty.Value{}}
 	for _, a := range []string{"running", "enabled"} {
-		if _, ok := boolAttr(after, a); ok {
+		if _, ok := after.Bool(a); ok {
 			target.Attrs[a] = before.Attr(a)
 		}
 	}
@@ -518,7 +490,7 @@ func (Service) Refresh(ctx context.Context, h *resources.Host, cfg cty.Value) er
 	if err != nil {
 		return err
 	}
-	r := str(cfg, "refresh", Restart)
+	r := resources.Str(cfg, "refresh", Restart)
 	return resources.RunChange(ctx, h, r, "service "+n, refreshScript(providerScript(cfg), n, r), nil)
 }
 
@@ -547,7 +519,7 @@ func refreshScript(pvScript, n, action string) string {
 // (running false → true) already gave it its new configuration: a
 // notification from the same apply must not restart it a second time.
 func (Service) RefreshSatisfied(before, after *resources.State) bool {
-	was, _ := boolAttr(before, "running")
-	want, ok := boolAttr(after, "running")
+	was, _ := before.Bool("running")
+	want, ok := after.Bool("running")
 	return ok && want && !was
 }

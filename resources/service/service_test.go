@@ -177,8 +177,8 @@ func TestReadSystemd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, _ := boolAttr(got, "running")
-			e, _ := boolAttr(got, "enabled")
+			r, _ := got.Bool("running")
+			e, _ := got.Bool("enabled")
 			if diff := cmp.Diff(tc.want, st{r, e, got.Str("unit_file_state")}); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
@@ -227,8 +227,8 @@ func TestReadSysVinitAndOpenRC(t *testing.T) {
 			t.Errorf("%s %v: %v", tc.provider, tc.out, err)
 			continue
 		}
-		r, _ := boolAttr(got, "running")
-		e, _ := boolAttr(got, "enabled")
+		r, _ := got.Bool("running")
+		e, _ := got.Bool("enabled")
 		if r != tc.running || e != tc.enabled || got.Str("provider") != tc.provider {
 			t.Errorf("%s %v: running %v enabled %v provider %s", tc.provider, tc.out, r, e, got.Str("provider"))
 		}
@@ -288,7 +288,7 @@ func TestCommands(t *testing.T) {
 		}
 		target := &resources.State{Attrs: map[string]cty.Value{}}
 		for _, a := range []string{"running", "enabled"} {
-			if _, ok := boolAttr(tc.after, a); ok {
+			if _, ok := tc.after.Bool(a); ok {
 				target.Attrs[a] = tc.before.Attr(a)
 			}
 		}

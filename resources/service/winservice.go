@@ -32,7 +32,7 @@ var windowsAttributes = []resources.Attribute{
 var winNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_ .\-]{0,255}$`)
 
 func winName(cfg cty.Value) (string, error) {
-	n := str(cfg, "name", "")
+	n := resources.Str(cfg, "name", "")
 	if n == "" {
 		if v := cfg.GetAttr("name"); !v.IsNull() && !v.IsKnown() {
 			return "", nil
@@ -62,7 +62,7 @@ func (Service) WindowsDesired(cfg cty.Value, env resources.Env) (*resources.Stat
 		return nil, err
 	}
 	st := &resources.State{Present: true, Attrs: map[string]cty.Value{"name": cty.StringVal(n)}}
-	switch r := str(cfg, "refresh", Restart); r {
+	switch r := resources.Str(cfg, "refresh", Restart); r {
 	case Restart:
 	default:
 		return nil, &resources.AttrError{Attr: "refresh", Msg: fmt.Sprintf("Windows services refresh by restarting: only \"restart\", got %q", r)}
@@ -71,7 +71,7 @@ func (Service) WindowsDesired(cfg cty.Value, env resources.Env) (*resources.Stat
 		v, _ = v.Unmark()
 		st.Attrs["running"] = v
 	}
-	switch m := str(cfg, "start_mode", ""); m {
+	switch m := resources.Str(cfg, "start_mode", ""); m {
 	case "":
 		if v := cfg.GetAttr("enabled"); !v.IsNull() {
 			v, _ = v.Unmark()
@@ -85,16 +85,16 @@ func (Service) WindowsDesired(cfg cty.Value, env resources.Env) (*resources.Stat
 	default:
 		return nil, &resources.AttrError{Attr: "start_mode", Msg: fmt.Sprintf("must be \"auto\", \"delayed\", \"manual\" or \"disabled\", got %q", m)}
 	}
-	switch u := str(cfg, "update_password", "on_create"); u {
+	switch u := resources.Str(cfg, "update_password", "on_create"); u {
 	case "on_create", "always":
 	default:
 		return nil, &resources.AttrError{Attr: "update_password", Msg: fmt.Sprintf("must be \"on_create\" or \"always\", got %q", u)}
 	}
-	if a := str(cfg, "logon_account", ""); a != "" {
+	if a := resources.Str(cfg, "logon_account", ""); a != "" {
 		st.Attrs["logon_account"] = cty.StringVal(a)
 	}
 	if pw := cfg.GetAttr("logon_password"); !pw.IsNull() {
-		if str(cfg, "logon_account", "") == "" {
+		if resources.Str(cfg, "logon_account", "") == "" {
 			return nil, &resources.AttrError{Attr: "logon_password", Msg: "logon_password needs logon_account"}
 		}
 		pw, _ = pw.Unmark()
@@ -105,7 +105,7 @@ func (Service) WindowsDesired(cfg cty.Value, env resources.Env) (*resources.Stat
 
 // WindowsProbe implements resources.Windows.
 func (Service) WindowsProbe(cfg cty.Value, want *resources.State) string {
-	return "$n = " + shell.PSQuote(str(cfg, "name", "")) + `
+	return "$n = " + shell.PSQuote(resources.Str(cfg, "name", "")) + `
 $s = Get-Service -Name ([WildcardPattern]::Escape($n)) -ErrorAction SilentlyContinue
 if ($null -eq $s) { tendOut present 'false'; return }
 tendOut present 'true'
@@ -162,7 +162,7 @@ func (Service) WindowsRead(cfg cty.Value, out resources.ProbeOutput) (*resources
 	if !ok {
 		return nil, fmt.Errorf("service probe printed no state: %s", strings.TrimSpace(out.Other))
 	}
-	n := str(cfg, "name", "")
+	n := resources.Str(cfg, "name", "")
 	if p != "true" {
 		return nil, fmt.Errorf("service %q is not installed on this host (tend manages existing Windows services; install it with a package resource it depends on)", n)
 	}
@@ -172,11 +172,11 @@ func (Service) WindowsRead(cfg cty.Value, out resources.ProbeOutput) (*resources
 		"running":    cty.BoolVal(out.Values["running"] == "true"),
 		"start_mode": cty.StringVal(mode),
 	}}
-	if str(cfg, "start_mode", "") == "" && !cfg.GetAttr("enabled").IsNull() {
+	if resources.Str(cfg, "start_mode", "") == "" && !cfg.GetAttr("enabled").IsNull() {
 		st.Attrs["enabled"] = cty.BoolVal(mode == "auto" || mode == "delayed" || mode == "boot" || mode == "system")
 	}
 	acct := out.Values["logon_account"]
-	want := str(cfg, "logon_account", "")
+	want := resources.Str(cfg, "logon_account", "")
 	if want != "" && sameAccount(acct, want) {
 		acct = want
 	}
@@ -185,7 +185,7 @@ func (Service) WindowsRead(cfg cty.Value, out resources.ProbeOutput) (*resources
 	// account changes (on_create) or the configuration asks for it to be
 	// set on every apply (always).
 	if pw := cfg.GetAttr("logon_password"); !pw.IsNull() {
-		if str(cfg, "update_password", "on_create") == "on_create" && sameAccount(out.Values["logon_account"], want) {
+		if resources.Str(cfg, "update_password", "on_create") == "on_create" && sameAccount(out.Values["logon_account"], want) {
 			pw, _ = pw.Unmark()
 			st.Attrs["logon_password"] = pw.Mark(resources.Sensitive)
 		}
@@ -309,7 +309,7 @@ func (Service) WindowsIrreversible(before, after *resources.State) string {
 // WindowsRefresh implements resources.WindowsRefresher: a notified
 // running service restarts; a stopped one stays stopped.
 func (Service) WindowsRefresh(ctx context.Context, h *resources.Host, cfg cty.Value) error {
-	_, err := resources.RunPowerShell(ctx, h, "$s = Get-Service -Name ([WildcardPattern]::Escape("+shell.PSQuote(str(cfg, "name", ""))+"))\nif ($s.Status -eq 'Running') { Restart-Service -InputObject $s -Force }\n", nil)
+	_, err := resources.RunPowerShell(ctx, h, "$s = Get-Service -Name ([WildcardPattern]::Escape("+shell.PSQuote(resources.Str(cfg, "name", ""))+"))\nif ($s.Status -eq 'Running') { Restart-Service -InputObject $s -Force }\n", nil)
 	return err
 }
 

@@ -93,7 +93,7 @@ func (t *Transport) Upload(ctx context.Context, p string, r io.Reader, mode fs.F
 }
 
 func tempName(p string) string {
-	return path.Join(path.Dir(p), "."+path.Base(p)+".tend-"+newNonce()[:12]+".tmp")
+	return path.Join(path.Dir(p), "."+path.Base(p)+".tend-"+transport.NewNonce()[:12]+".tmp")
 }
 
 func uploadSFTP(ctx context.Context, c *sftp.Client, p string, r io.Reader, mode fs.FileMode) (err error) {

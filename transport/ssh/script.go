@@ -1,14 +1,13 @@
 package ssh
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/tendhq/tend/shell"
+	"github.com/tendhq/tend/transport"
 )
 
 // How a script reaches the remote shell (see doc.go for the why).
@@ -81,14 +80,6 @@ type launch struct {
 	nonce   string
 }
 
-func newNonce() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand: " + err.Error()) // never fails on supported platforms
-	}
-	return hex.EncodeToString(b[:])
-}
-
 // bootstrap returns the POSIX sh program that reads the framed script from
 // stdin and evals it. It contains no single quote, backslash or newline, so
 // it survives being wrapped in single quotes by any login shell (sh, bash,
@@ -137,7 +128,7 @@ func newLaunch(script string, b *become) (*launch, error) {
 	if strings.IndexByte(script, 0) >= 0 {
 		return nil, errors.New("script contains a NUL byte, which POSIX sh cannot run")
 	}
-	nonce := newNonce()
+	nonce := transport.NewNonce()
 	boot := bootstrap(nonce)
 	cmd := "/bin/sh -c '" + boot + "'"
 

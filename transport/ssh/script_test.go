@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tendhq/tend/transport"
 )
 
 // runLocally runs a launch the way sshd would (login shell -c command,
@@ -116,7 +118,7 @@ func TestBootstrapTruncated(t *testing.T) {
 func TestBootstrapQuotingSafe(t *testing.T) {
 	// The bootstrap is wrapped in single quotes for every login shell:
 	// it must hold no quote, backslash or newline of its own.
-	b := bootstrap(newNonce())
+	b := bootstrap(transport.NewNonce())
 	if strings.ContainsAny(b, "'\\\n") {
 		t.Errorf("bootstrap contains a quote, backslash or newline: %s", b)
 	}
@@ -188,7 +190,7 @@ func TestMarkerWriterSplitWrites(t *testing.T) {
 func TestKillScriptLocally(t *testing.T) {
 	// A process group started with the nonce in its command line dies;
 	// one without the nonce is left alone.
-	nonce := newNonce()
+	nonce := transport.NewNonce()
 	victim := exec.Command("/bin/sh", "-c", "sleep 41 & sleep 42 & wait; : "+nonce)
 	setpgid(victim)
 	if err := victim.Start(); err != nil {

@@ -556,7 +556,7 @@ func (t *Transport) runWorker(ctx context.Context, script string, stdin []byte) 
 	if err != nil || w == nil {
 		return nil, err
 	}
-	id := newNonce()[:16]
+	id := transport.NewNonce()[:16]
 	r := &wrun{}
 	resc := make(chan workerResult, 1)
 	go func() {

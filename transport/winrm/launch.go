@@ -2,7 +2,6 @@ package winrm
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
 	_ "embed" // the bootstrap's source
 	"encoding/base64"
@@ -87,14 +86,6 @@ func CommandLine(powershell string) string {
 // maxCommandLine is cmd.exe's limit; the bootstrap stays under it even
 // though it is started without cmd.exe.
 const maxCommandLine = 8191
-
-func newNonce() string {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand: " + err.Error())
-	}
-	return hex.EncodeToString(b[:])
-}
 
 // checkScript refuses what PowerShell cannot be given: bytes that are
 // not UTF-8 (a script is text) and NUL.

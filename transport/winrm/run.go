@@ -86,7 +86,7 @@ func (t *Transport) exec(ctx context.Context, op, script string, stdin io.Reader
 		return 0, nil, fail(err)
 	}
 
-	nonce := newNonce()
+	nonce := transport.NewNonce()
 	out := &sink{w: stdout, marker: []byte("tend:" + nonce + ":run:")}
 	var stderr bytes.Buffer
 	sendCtx, cancelSend := context.WithCancelCause(runCtx)

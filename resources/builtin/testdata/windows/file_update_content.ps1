@@ -34,6 +34,10 @@ try {
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $p = 'C:\ProgramData\Contoso\app.conf'
-$t = $p + '.tend-restore'
-Copy-Item -LiteralPath 'C:\ProgramData\tend\backup\RUN-ID\001-dc33263b-app.conf' -Destination $t -Force
-if ([IO.File]::Exists($p)) { [IO.File]::Replace($t, $p, [NullString]::Value) } else { [IO.File]::Move($t, $p) }
+$t = [IO.Path]::Combine([IO.Path]::GetDirectoryName($p), '.tend-restore-' + [Guid]::NewGuid().ToString('N') + '.tmp')
+try {
+  Copy-Item -LiteralPath 'C:\ProgramData\tend\backup\RUN-ID\001-dc33263b-app.conf' -Destination $t
+  if ([IO.File]::Exists($p)) { [IO.File]::Replace($t, $p, [NullString]::Value) } else { [IO.File]::Move($t, $p) }
+} finally {
+  if ([IO.File]::Exists($t)) { [IO.File]::Delete($t) }
+}
