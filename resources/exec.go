@@ -50,17 +50,18 @@ func (Exec) RunsCommand() {}
 
 // Probe implements Type.
 func (Exec) Probe(cfg cty.Value, want *State) string {
-	s := "out done 0\n"
+	s := shell.NewScript("out done 0")
 	if c := str(cfg, "creates", ""); c != "" {
-		s += "if [ -e " + shell.Quote(c) + " ]; then out done 1; fi\n"
+		s.If(shell.Test("-e", c), func(s *shell.Script) { s.Line("out done 1") })
 	}
 	if u := str(cfg, "unless", ""); u != "" {
 		// Evaluated by the probe's own shell, in a subshell: as an
 		// argument of sh -c it would be on the host's process list,
 		// which every user can read, and it may carry a secret.
-		s += "_tu=" + shell.Quote(u) + "\nif (set --; eval \"$_tu\") >/dev/null 2>&1 </dev/null; then out done 1; fi\n"
+		s.Set("_tu", u)
+		s.Line(`if (set --; eval "$_tu") >/dev/null 2>&1 </dev/null; then out done 1; fi`)
 	}
-	return s
+	return s.String()
 }
 
 // Read implements Type.

@@ -53,8 +53,8 @@ func (Symlink) Desired(cfg cty.Value, env Env) (*State, error) {
 
 // Probe implements Type.
 func (Symlink) Probe(cfg cty.Value, want *State) string {
-	return pathProbe(str(cfg, "path", "")) + `if [ $t = link ]; then out target "$(readlink -- "$p" | b64)"; fi
-`
+	return pathProbeScript(str(cfg, "path", "")).
+		Line(`if [ $t = link ]; then out target "$(readlink -- "$p" | b64)"; fi`).String()
 }
 
 // Occupies implements Occupant.
@@ -92,7 +92,7 @@ func (Symlink) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 // Apply implements Type.
 func (Symlink) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
 	if !after.Present {
-		return nil, RunChange(ctx, h, "remove", before.Str("path"), "rm -f -- "+shell.Quote(before.Str("path"))+"\n", nil)
+		return nil, RunChange(ctx, h, "remove", before.Str("path"), shell.Cmd("rm", "-f").Operands(before.Str("path")).String()+"\n", nil)
 	}
 	return nil, RunChange(ctx, h, ChangeAction(before, after), after.Str("path"), linkScript(after.Str("path"), after.Str("target")), nil)
 }
@@ -101,15 +101,19 @@ func (Symlink) Apply(ctx context.Context, h *Host, before, after *State) (Undo, 
 // renamed over p.
 func linkScript(p, target string) string {
 	tmp := path.Dir(p) + "/.tend.link." + path.Base(p)
-	return fmt.Sprintf("set -e\n%srm -f -- %[2]s\nln -s -- %[3]s %[2]s\nmv -fT -- %[2]s %[4]s\n",
-		PathCheckFunc+PathCheck(p, "", "exit 1"), shell.Quote(tmp), shell.Quote(target), shell.Quote(p))
+	s := shell.NewScript("set -e").Raw(PathCheckFunc)
+	pathCheck(s, p, false)
+	s.Run(shell.Cmd("rm", "-f").Operands(tmp))
+	s.Run(shell.Cmd("ln", "-s").Operands(target, tmp))
+	s.Run(shell.Cmd("mv", "-fT").Operands(tmp, p))
+	return s.String()
 }
 
 // Revert implements Type.
 func (Symlink) Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
 	p := before.Str("path")
 	if !before.Present {
-		return RunChange(ctx, h, "remove", p, "rm -f -- "+shell.Quote(p)+"\n", nil)
+		return RunChange(ctx, h, "remove", p, shell.Cmd("rm", "-f").Operands(p).String()+"\n", nil)
 	}
 	return RunChange(ctx, h, "restore", p, linkScript(p, before.Str("target")), nil)
 }

@@ -49,6 +49,13 @@ func (s *Script) Set(name constant, value string) *Script {
 	return s
 }
 
+// Capture appends an assignment of c's standard output, without its
+// final newlines, to the shell variable name (name=$(c)).
+func (s *Script) Capture(name constant, c *Command) *Script {
+	s.b.WriteString(string(name) + "=$(" + c.String() + ")\n")
+	return s
+}
+
 // Run appends a command as one line.
 func (s *Script) Run(c *Command) *Script {
 	s.b.WriteString(c.String())
@@ -211,6 +218,11 @@ func (c *Command) From(path string) *Command {
 // Test is the condition `[ OP VALUE ]` ("-d", path).
 func Test(op constant, value string) *Command {
 	return &Command{words: []string{"[", string(op), Quote(value), "]"}}
+}
+
+// Compare is the condition `[ "$name" OP VALUE ]` ("=", "!=", "-eq"...).
+func Compare(name, op constant, value string) *Command {
+	return &Command{words: []string{"[", `"$` + string(name) + `"`, string(op), Quote(value), "]"}}
 }
 
 // Not is the condition `! c`.

@@ -172,3 +172,18 @@ func TestScriptTakesOnlyConstants(t *testing.T) {
 type importerFunc func(path string) (*types.Package, error)
 
 func (f importerFunc) Import(path string) (*types.Package, error) { return f(path) }
+
+func TestScriptCaptureCompare(t *testing.T) {
+	for _, v := range hostile {
+		s := NewScript()
+		s.Capture("o", Cmd("printf", "%s").Arg(v))
+		s.IfElse(Compare("o", "=", strings.TrimRight(v, "\n")), func(s *Script) {
+			s.Run(Cmd("args", "same"))
+		}, func(s *Script) {
+			s.Run(Cmd("args", "differs"))
+		})
+		if got := argvScript(t, s); got != "same\x00" {
+			t.Errorf("value %.40q: %q", v, got)
+		}
+	}
+}
