@@ -187,7 +187,7 @@ func factsCmd(io IO) *cobra.Command {
 					r := result{}
 					if t, err := connect(cmd.Context(), h); err != nil {
 						r.Error = err.Error()
-					} else if res, err := probe.RunOn(cmd.Context(), t, plan.IsWindows(h), true, nil); err != nil {
+					} else if res, err := probe.RunOn(cmd.Context(), t, h.Windows(), true, nil); err != nil {
 						t.Close()
 						r.Error = err.Error()
 					} else {

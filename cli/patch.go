@@ -107,7 +107,7 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, secu
 			return
 		}
 		ph.t = t
-		res, err := probe.RunOn(ctx, t, plan.IsWindows(ph.inv), true, nil)
+		res, err := probe.RunOn(ctx, t, ph.inv.Windows(), true, nil)
 		if err != nil {
 			ph.outcome, ph.err = "failed", err
 			return

@@ -154,15 +154,15 @@ func (sb *sandbox) reset(t testing.TB) {
 		}
 	}
 	files := map[string]string{
-		"etc/passwd":  "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n",
-		"etc/group":   "root:x:0:\ndaemon:x:1:\n",
-		"etc/shadow":  "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n",
-		"etc/gshadow": "root:*::\ndaemon:*::\n",
-		"srv/t/.keep": "",
+		"etc/passwd":       "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n",
+		"etc/group":        "root:x:0:\ndaemon:x:1:\n",
+		"etc/shadow":       "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n",
+		"etc/gshadow":      "root:*::\ndaemon:*::\n",
+		"srv/t/.keep":      "",
 		"etc/cron.d/.keep": "",
-		"root/.keep":  "",
-		"tmp/.keep":   "",
-		argvLog:       "",
+		"root/.keep":       "",
+		"tmp/.keep":        "",
+		argvLog:            "",
 	}
 	for p, c := range files {
 		full := filepath.Join(sb.root, p)
