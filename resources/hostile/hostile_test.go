@@ -208,7 +208,8 @@ func check(t *testing.T, sb *sandbox, tg target, v string) outcome {
 	read := func() (*resources.State, error) {
 		res, err := probe.Run(ctx, tr, false, []probe.Fragment{probe.For("r", typ, cfg, want)})
 		if err != nil {
-			t.Fatalf("%s: probe: %v", show, err)
+			t.Errorf("%s: the probe script broke: %.300v", show, err)
+			return nil, errProbe
 		}
 		if msg, ok := res.Failed["r"]; ok {
 			return nil, errors.New(msg)
@@ -216,6 +217,10 @@ func check(t *testing.T, sb *sandbox, tg target, v string) outcome {
 		return typ.Read(cfg, res.Outputs["r"])
 	}
 	current, err := read()
+	if err == errProbe {
+		checkCalls(t, sb, show, v)
+		return failed
+	}
 	if err != nil {
 		var ae *resources.AttrError
 		if errors.As(err, &ae) {
@@ -286,6 +291,9 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// errProbe is a probe script that did not run to its end.
+var errProbe = errors.New("the probe script broke")
 
 // diagnosed accepts a refusal that says something.
 func diagnosed(t *testing.T, show string, err error) outcome {
