@@ -481,13 +481,6 @@ else echo "neither update-rc.d nor chkconfig is installed: cannot disable $n" >&
 	return s
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // Apply implements resources.Type.
 func (Service) Apply(ctx context.Context, h *resources.Host, before, after *resources.State) (resources.Undo, error) {
 	ss := steps(before, after)
