@@ -181,13 +181,19 @@ const (
 // an option, no path changed outside what the resource declares, nothing
 // was written outside the sandbox, and (for a type whose scripts need no
 // stub) the state read back is the desired one.
-func check(t *testing.T, sb *sandbox, tg target, v string) outcome {
+//
+// With over set, the base configuration is applied first, so the value
+// goes through the type's update scripts rather than its create ones.
+func check(t *testing.T, sb *sandbox, tg target, v string, over bool) outcome {
 	t.Helper()
 	sb.reset(t)
 	ctx := context.Background()
 	typ := tg.typ
 	cfg := tg.config(v)
 	show := fmt.Sprintf("%s = %.60q", tg, v)
+	if over {
+		show += " (over the base)"
+	}
 	// Validation, as the planner does it.
 	if err := resources.CheckOS(typ, cfg, false); err != nil {
 		return diagnosed(t, show, err)
@@ -204,6 +210,9 @@ func check(t *testing.T, sb *sandbox, tg target, v string) outcome {
 	}
 	tr := sandboxTransport{sb}
 	h := &resources.Host{Name: "sandbox", T: tr, RunID: "hostile", BackupDir: "/var/lib/tend/backup/hostile"}
+	if over {
+		applyBase(t, sb, tr, tg)
+	}
 	before0 := sb.snapshot(t)
 	read := func() (*resources.State, error) {
 		res, err := probe.Run(ctx, tr, false, []probe.Fragment{probe.For("r", typ, cfg, want)})
@@ -292,6 +301,38 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// applyBase applies tg's type's base configuration in the sandbox.
+func applyBase(t *testing.T, sb *sandbox, tr sandboxTransport, tg target) {
+	t.Helper()
+	ctx := context.Background()
+	cfg := resourcetest.Object(tg.typ, bases[tg.typ.Name()].attrs)
+	want, err := tg.typ.Desired(cfg, noEnv{})
+	if err != nil {
+		t.Fatalf("%s: base configuration: %v", tg.typ.Name(), err)
+	}
+	res, err := probe.Run(ctx, tr, false, []probe.Fragment{probe.For("r", tg.typ, cfg, want)})
+	if err != nil {
+		t.Fatalf("%s: probing the base configuration: %v", tg.typ.Name(), err)
+	}
+	current, err := tg.typ.Read(cfg, res.Outputs["r"])
+	if err != nil {
+		t.Fatalf("%s: reading the base configuration: %v", tg.typ.Name(), err)
+	}
+	if r, ok := tg.typ.(resources.Resolver); ok {
+		if want, err = r.Resolve(cfg, current, want); err != nil {
+			t.Fatalf("%s: resolving the base configuration: %v", tg.typ.Name(), err)
+		}
+	}
+	h := &resources.Host{Name: "sandbox", T: tr, RunID: "base", BackupDir: "/var/lib/tend/backup/base"}
+	if _, err := tg.typ.Apply(ctx, h, current, want); err != nil {
+		t.Fatalf("%s: applying the base configuration: %v", tg.typ.Name(), err)
+	}
+	sb.calls(t)
+	if err := os.WriteFile(sb.root+"/"+argvLog, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // errProbe is a probe script that did not run to its end.
 var errProbe = errors.New("the probe script broke")
 
@@ -340,8 +381,8 @@ func checkCalls(t *testing.T, sb *sandbox, show, v string) {
 }
 
 // checkPaths fails t when a path changed in the sandbox that is neither
-// the resource's (what it occupies, its temporary names, its backups)
-// nor one its type is known to write.
+// the resource's (what it occupies, its temporary names, its backups and
+// the directories holding them) nor one its type is known to write.
 func checkPaths(t *testing.T, sb *sandbox, show string, tg target, before map[string]entry, current, want *resources.State, h *resources.Host) {
 	t.Helper()
 	allowed := append([]string{h.BackupDir, "/tmp"}, bases[tg.typ.Name()].also...)
@@ -361,7 +402,7 @@ func checkPaths(t *testing.T, sb *sandbox, show string, tg target, before map[st
 		if b, ok := before[p]; ok && b == e {
 			continue
 		}
-		if !under(p, allowed) {
+		if !under(p, allowed) && !(e.mode.IsDir() && strings.HasPrefix(h.BackupDir, p+"/")) {
 			bad = append(bad, p)
 		}
 	}
@@ -402,10 +443,6 @@ func TestBaseConfigurations(t *testing.T) {
 			t.Errorf("type %s has no base configuration in bases", ty.Name())
 			continue
 		}
-		windowsOnly := true
-		for _, a := range ty.Schema().Attributes {
-			windowsOnly = windowsOnly && a.OS == resources.OSWindows
-		}
 		var a resources.Attribute
 		for _, x := range ty.Schema().Attributes {
 			if v, ok := b.attrs[x.Name]; ok && v.Type() == cty.String {
@@ -414,42 +451,60 @@ func TestBaseConfigurations(t *testing.T) {
 			}
 		}
 		tg := target{typ: ty, attr: a}
-		got := check(t, sb, tg, b.attrs[a.Name].AsString())
+		got := check(t, sb, tg, b.attrs[a.Name].AsString(), false)
 		switch {
-		case windowsOnly && got != refused:
+		case windowsOnly(ty) && got != refused:
 			t.Errorf("%s, a Windows type, was not refused on a POSIX host: %s", ty.Name(), got)
-		case !windowsOnly && got != applied && got != noScript:
+		case !windowsOnly(ty) && got != applied && got != noScript:
 			t.Errorf("%s's base configuration did not apply: %s", ty.Name(), got)
 		}
 	}
 }
 
+// windowsOnly reports whether every attribute of ty is Windows-only.
+func windowsOnly(ty resources.Type) bool {
+	for _, a := range ty.Schema().Attributes {
+		if a.OS != resources.OSWindows {
+			return false
+		}
+	}
+	return true
+}
+
 // TestHostileValues puts every hostile value in every string attribute of
 // every built-in type.
 func TestHostileValues(t *testing.T) {
-	sb := newSandbox(t, t.TempDir())
-	counts := map[string]map[outcome]int{}
+	byType := map[string][]target{}
+	var order []string
 	for _, tg := range targets(t) {
 		if tg.attr.Script {
 			// Its text is the declared behaviour (an exec's command).
 			continue
 		}
-		counts[tg.String()] = map[outcome]int{}
-		for _, hv := range hostileValues {
-			for _, v := range tg.values(hv) {
-				counts[tg.String()][check(t, sb, tg, v)]++
-			}
+		if byType[tg.typ.Name()] == nil {
+			order = append(order, tg.typ.Name())
 		}
+		byType[tg.typ.Name()] = append(byType[tg.typ.Name()], tg)
 	}
-	if testing.Verbose() {
-		names := make([]string, 0, len(counts))
-		for n := range counts {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			t.Logf("%-40s %v", n, counts[n])
-		}
+	for _, name := range order {
+		tgs := byType[name]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sb := newSandbox(t, t.TempDir())
+			for _, tg := range tgs {
+				counts := map[outcome]int{}
+				updates := map[outcome]int{}
+				for _, hv := range hostileValues {
+					for _, v := range tg.values(hv) {
+						counts[check(t, sb, tg, v, false)]++
+						if _, direct := tg.typ.(resources.DirectReader); !direct && !windowsOnly(tg.typ) && v == hv {
+							updates[check(t, sb, tg, v, true)]++
+						}
+					}
+				}
+				t.Logf("%-36s %v; over the base: %v", tg, counts, updates)
+			}
+		})
 	}
 }
 
@@ -470,7 +525,10 @@ func FuzzHostileValues(f *testing.F) {
 	f.Fuzz(func(t *testing.T, which uint16, v string) {
 		tg := tgs[int(which)%len(tgs)]
 		for _, x := range tg.values(v) {
-			check(t, sb, tg, x)
+			check(t, sb, tg, x, false)
+			if _, direct := tg.typ.(resources.DirectReader); !direct && !windowsOnly(tg.typ) {
+				check(t, sb, tg, x, true)
+			}
 		}
 	})
 }
