@@ -124,7 +124,7 @@ func (Directory) Apply(ctx context.Context, h *Host, before, after *State) (Undo
 		}
 		if (o != "" || g != "") && setID(mode) {
 			// chown and chgrp may clear set-id bits.
-			s.Run(shell.Cmd("chmod").Operands(mode, p))
+			s.Run(chmod(mode, p))
 		}
 	default:
 		modeOwnerScript(s, p, before, after)

@@ -31,9 +31,9 @@ func modeOwnerScript(s *shell.Script, p string, before, after *State) {
 		owned = true
 	}
 	if m := after.Str("mode"); m != "" && m != before.Str("mode") {
-		s.Run(shell.Cmd("chmod").Operands(m, p))
+		s.Run(chmod(m, p))
 	} else if m := before.Str("mode"); owned && setID(m) {
-		s.Run(shell.Cmd("chmod").Operands(m, p))
+		s.Run(chmod(m, p))
 	}
 }
 
@@ -45,6 +45,12 @@ func restoreModeOwnerScript(s *shell.Script, p string, before *State) {
 		s.Run(shell.Compare("_to", "=", u+":"+g).Or(shell.Cmd("chown", "-h").Operands(u+":"+g, p)))
 	}
 	if m := before.Str("mode"); m != "" {
-		s.Run(shell.Cmd("chmod").Operands(m, p))
+		s.Run(chmod(m, p))
 	}
+}
+
+// chmod sets p's mode without "--", as tend always has: a checked octal
+// mode and an absolute path are never read as options.
+func chmod(mode, p string) *shell.Command {
+	return shell.Cmd("chmod").Arg(mode, p)
 }
