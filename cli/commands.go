@@ -11,7 +11,6 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/tendhq/tend/inventory"
-	"github.com/tendhq/tend/plan"
 	"github.com/tendhq/tend/probe"
 )
 
@@ -143,7 +142,7 @@ func factsCmd(io IO) *cobra.Command {
 					r := result{}
 					if t, err := connect(cmd.Context(), h); err != nil {
 						r.Error = err.Error()
-					} else if res, err := probe.RunOn(cmd.Context(), t, plan.IsWindows(h), true, nil); err != nil {
+					} else if res, err := probe.RunOn(cmd.Context(), t, h.Windows(), true, nil); err != nil {
 						t.Close()
 						r.Error = err.Error()
 					} else {

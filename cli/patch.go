@@ -121,7 +121,7 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, hc *
 			return
 		}
 		ph.t = t
-		res, err := probe.RunOn(ctx, t, plan.IsWindows(ph.inv), true, nil)
+		res, err := probe.RunOn(ctx, t, ph.inv.Windows(), true, nil)
 		if err != nil {
 			ph.outcome, ph.err = "failed", err
 			return

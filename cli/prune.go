@@ -60,7 +60,7 @@ they are, and the next prune tries again.`,
 					continue
 				}
 				switch {
-				case r.Outcome == "running":
+				case r.Running():
 					fmt.Fprintf(w, "  kept %s: still running\n", r.ID)
 				case r.Interrupted():
 					fmt.Fprintf(w, "  kept %s: interrupted; resume it (tend resume %s) or roll it back first\n", r.ID, r.ID)
@@ -184,7 +184,7 @@ func removeBackup(ctx context.Context, connect plan.Connector, inv *inventory.In
 	}
 	defer t.Close()
 	script := "rm -rf -- " + shell.Quote(dir)
-	if plan.IsWindows(ih) {
+	if ih.Windows() {
 		script = "Remove-Item -LiteralPath " + shell.PSQuote(dir) + " -Recurse -Force -ErrorAction SilentlyContinue; if (Test-Path -LiteralPath " + shell.PSQuote(dir) + ") { exit 1 }"
 	}
 	if _, err := transport.Output(ctx, t, transport.Command{Script: script}); err != nil {

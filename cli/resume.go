@@ -37,7 +37,7 @@ what both made.`,
 				return err
 			}
 			switch {
-			case run.Outcome == "running":
+			case run.Running():
 				return fmt.Errorf("run %s is still running (pid %d on %s)", run.ID, run.PID, run.Controller)
 			case run.Command != "apply":
 				return fmt.Errorf("run %s is a %s; only apply runs can be resumed", run.ID, run.Command)

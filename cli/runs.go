@@ -120,7 +120,7 @@ before the run.`,
 			if err != nil {
 				return err
 			}
-			if run.Outcome == "running" {
+			if run.Running() {
 				return fmt.Errorf("run %s is still running (pid %d on %s); wait for it to end, or stop it first", run.ID, run.PID, run.Controller)
 			}
 			chain := []*journal.Run{run}
@@ -164,7 +164,7 @@ before the run.`,
 					rh := byName[h.Name]
 					if rh == nil {
 						connect := c.connector()
-						rh = &engine.RevertHost{Name: h.Name, Windows: plan.IsWindows(ih), BackupDir: h.BackupDir,
+						rh = &engine.RevertHost{Name: h.Name, Windows: ih.Windows(), BackupDir: h.BackupDir,
 							Connect: func(ctx context.Context) (transport.Transport, error) { return connect(ctx, ih) }}
 						byName[h.Name] = rh
 						order = append(order, h.Name)

@@ -274,7 +274,7 @@ func planMarkdown(w io.Writer, pl *plan.Plan, saved *plan.Saved) {
 				}
 			case plan.Update:
 				for _, k := range ch.Changed {
-					if k != "content" {
+					if k != plan.ContentChange {
 						details = append(details, fmt.Sprintf("%s: %s → %s", k, plan.FormatValue(ch.Before.Attr(k)), plan.FormatValue(ch.After.Attr(k))))
 					}
 				}

@@ -67,10 +67,10 @@ func (inv *Inventory) osKernel(h *Host) string {
 			return "linux"
 		}
 	}
-	switch h.Transport {
-	case "winrm":
+	switch {
+	case h.Windows():
 		return "windows"
-	case "local":
+	case h.Transport == "local":
 		return runtime.GOOS
 	}
 	return "linux"

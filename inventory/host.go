@@ -113,3 +113,13 @@ type WinRMSettings struct {
 	KerberosHostname string
 	Keytab           string
 }
+
+// powerShellTransports are the transports that reach a host through
+// PowerShell rather than a POSIX shell.
+var powerShellTransports = map[string]bool{"winrm": true}
+
+// Windows reports whether the host is a Windows host, known before its
+// facts: its transport speaks PowerShell. Its resources use their types'
+// Windows providers (resources.OnHost) and its probe is one PowerShell
+// script.
+func (h *Host) Windows() bool { return powerShellTransports[h.Transport] }

@@ -77,6 +77,10 @@ type Run struct {
 // finished (Read and List derive it from the journal's lock).
 func (r *Run) Interrupted() bool { return r.Outcome == "interrupted" }
 
+// Running reports whether the run has not ended (or was interrupted and
+// nobody has looked since; see Open).
+func (r *Run) Running() bool { return r.Outcome == "running" }
+
 // Batch is one batch of a rollout.
 type Batch struct {
 	Number  int      `json:"number"`

@@ -25,13 +25,17 @@ func Diff(before, after *resources.State) (Action, []string) {
 		}
 	}
 	if after.Content != nil && (before.Content == nil || !resources.SameDigest(before.Content.SHA256, after.Content.SHA256)) {
-		changed = append(changed, "content")
+		changed = append(changed, ContentChange)
 	}
 	if len(changed) == 0 {
 		return NoOp, nil
 	}
 	return Update, changed
 }
+
+// ContentChange is the name Change.Changed gives a change of a state's
+// Content (file-like content, compared by digest).
+const ContentChange = "content"
 
 func equal(a, b cty.Value) bool {
 	if a == cty.NilVal || b == cty.NilVal {

@@ -66,7 +66,7 @@ type Change struct {
 	Action  Action
 	Before  *resources.State
 	After   *resources.State
-	// Changed lists the attributes that differ ("content" for content).
+	// Changed lists the attributes that differ (ContentChange for content).
 	Changed []string
 	// Irreversible says why a rollback could not undo this change.
 	Irreversible string
@@ -103,7 +103,7 @@ type HostPlan struct {
 	Name    string
 	Address string
 	// Windows is set for hosts reached over WinRM: their probes and
-	// changes are PowerShell (see IsWindows).
+	// changes are PowerShell (see inventory.Host.Windows).
 	Windows bool
 	Facts   probe.Facts
 	// Changes holds every resource instance on the host, in apply order,

@@ -201,7 +201,7 @@ func (p *Planner) expand(h *inventory.Host, facts cty.Value, static bool) (*eval
 	}
 	ev := &evaluated{insts: insts, wants: make(map[string]*resources.State, len(insts))}
 	keys := map[string]*lang.Instance{}
-	windows := IsWindows(h)
+	windows := h.Windows()
 	for _, in := range insts {
 		typ := resources.OnHost(in.Resource.Type, windows)
 		cfg := in.Config
@@ -334,14 +334,8 @@ func (p *Planner) Plan(ctx context.Context, hosts []*inventory.Host) (*Plan, hcl
 	return pl, nil
 }
 
-// IsWindows reports whether a host is a Windows host, known before its
-// facts: its transport is winrm, which speaks PowerShell. Its resources
-// use their types' Windows providers (resources.OnHost) and its probe is
-// one PowerShell script (probe.RunWindows).
-func IsWindows(h *inventory.Host) bool { return h.Transport == "winrm" }
-
 func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
-	hp := &HostPlan{Name: h.Name, Address: h.Address, Windows: IsWindows(h)}
+	hp := &HostPlan{Name: h.Name, Address: h.Address, Windows: h.Windows()}
 	// Pass 1: facts unknown; probe everything whose identity is known.
 	ev1, diags := p.expandStatic(h)
 	if diags.HasErrors() {

@@ -113,7 +113,7 @@ func (r *Renderer) Change(ch *Change) {
 		}
 	case Update:
 		for _, k := range ch.Changed {
-			if k == "content" {
+			if k == ContentChange {
 				r.content(ch)
 				continue
 			}

@@ -79,8 +79,15 @@ const causePrefix = "tend-cause: "
 // failure's cause (msg, a double-quoted shell word or expansions): the
 // last such line is the error's Cause, and is not repeated in Stderr.
 func CauseLine(msg string) string {
-	return "printf '" + causePrefix + "%s\\n' " + msg + " >&2"
+	return causeStart + msg + causeEnd
 }
+
+// causeStart and causeEnd surround CauseLine's message, for constant
+// scripts.
+const (
+	causeStart = "printf '" + causePrefix + "%s\\n' "
+	causeEnd   = " >&2"
+)
 
 // shPrefix is how a POSIX shell starts its own error messages:
 // "/bin/sh: 13: ", "sh: 2: ", "bash: line 3: ".
@@ -166,20 +173,20 @@ func OneLine(cmd string) string {
 // $1 is not a directory. It gives the cause (CauseLine) and returns 1
 // otherwise, so a change fails with these words rather than the shell's
 // about a temporary name.
-var PathCheckFunc = `_tpc() {
+const PathCheckFunc = `_tpc() {
   _d=${1%/*}; [ -n "$_d" ] || _d=/
   if [ ! -d "$_d" ]; then
-    if [ -h "$_d" ] && [ ! -e "$_d" ]; then ` + CauseLine(`"parent $_d is a broken symbolic link"`) + `; return 1; fi
-    if [ -e "$_d" ]; then ` + CauseLine(`"parent $_d is not a directory"`) + `; return 1; fi
+    if [ -h "$_d" ] && [ ! -e "$_d" ]; then ` + causeStart + `"parent $_d is a broken symbolic link"` + causeEnd + `; return 1; fi
+    if [ -e "$_d" ]; then ` + causeStart + `"parent $_d is not a directory"` + causeEnd + `; return 1; fi
     _a=$_d
     while [ "$_a" != / ] && [ ! -e "$_a" ]; do _a=${_a%/*}; [ -n "$_a" ] || _a=/; done
-    if [ ! -d "$_a" ]; then ` + CauseLine(`"parent $_d does not exist: $_a is not a directory"`) + `
-    elif [ ! -x "$_a" ]; then ` + CauseLine(`"permission denied: cannot search $_a"`) + `
-    else ` + CauseLine(`"parent $_d does not exist"`) + `; fi
+    if [ ! -d "$_a" ]; then ` + causeStart + `"parent $_d does not exist: $_a is not a directory"` + causeEnd + `
+    elif [ ! -x "$_a" ]; then ` + causeStart + `"permission denied: cannot search $_a"` + causeEnd + `
+    else ` + causeStart + `"parent $_d does not exist"` + causeEnd + `; fi
     return 1
   fi
-  if [ ! -w "$_d" ] || [ ! -x "$_d" ]; then ` + CauseLine(`"permission denied: cannot write in $_d"`) + `; return 1; fi
-  if [ "$2" = file ] && [ -d "$1" ] && [ ! -h "$1" ]; then ` + CauseLine(`"it is a directory, not a regular file"`) + `; return 1; fi
+  if [ ! -w "$_d" ] || [ ! -x "$_d" ]; then ` + causeStart + `"permission denied: cannot write in $_d"` + causeEnd + `; return 1; fi
+  if [ "$2" = file ] && [ -d "$1" ] && [ ! -h "$1" ]; then ` + causeStart + `"it is a directory, not a regular file"` + causeEnd + `; return 1; fi
 }
 `
 

@@ -3,7 +3,6 @@ package resources
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -100,55 +99,52 @@ func (Directory) Identity() []string { return []string{"path"} }
 // Apply implements Type.
 func (Directory) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
 	p := after.Str("path")
-	qp := shell.Quote(p)
-	var sb strings.Builder
-	sb.WriteString("set -e\n")
+	s := shell.NewScript("set -e")
 	undo := Undo{}
 	switch {
 	case !after.Present:
 		b := h.NextBackup(p)
-		fmt.Fprintf(&sb, "mkdir -p -m 0700 %s\nmv -- %s %s\n", shell.Quote(h.BackupDir), qp, shell.Quote(b))
+		s.Run(shell.Cmd("mkdir", "-p", "-m", "0700").Operands(h.BackupDir))
+		s.Run(shell.Cmd("mv").Operands(p, b))
 		undo["backup"] = b
 	case !before.Present:
 		mode := after.Str("mode")
 		if mode == "" {
 			mode = "0755"
 		}
-		sb.WriteString(PathCheckFunc)
-		sb.WriteString(PathCheck(p, "", "exit 1"))
-		fmt.Fprintf(&sb, "mkdir -m %s -- %s\n", mode, qp)
+		s.Raw(PathCheckFunc)
+		pathCheck(s, p, false)
+		s.Run(shell.Cmd("mkdir").Opt("-m", mode).Operands(p))
 		o, g := after.Str("owner"), after.Str("group")
 		if o != "" {
-			fmt.Fprintf(&sb, "chown -- %s %s\n", shell.Quote(o), qp)
+			s.Run(shell.Cmd("chown").Operands(o, p))
 		}
 		if g != "" {
-			fmt.Fprintf(&sb, "chgrp -- %s %s\n", shell.Quote(g), qp)
+			s.Run(shell.Cmd("chgrp").Operands(g, p))
 		}
 		if (o != "" || g != "") && setID(mode) {
 			// chown and chgrp may clear set-id bits.
-			fmt.Fprintf(&sb, "chmod %s %s\n", mode, qp)
+			s.Run(chmod(mode, p))
 		}
 	default:
-		chmodChown(&sb, p, before, after)
+		modeOwnerScript(s, p, before, after)
 	}
-	return undo, RunChange(ctx, h, ChangeAction(before, after), p, sb.String(), nil)
+	return undo, RunChange(ctx, h, ChangeAction(before, after), p, s.String(), nil)
 }
 
 // Revert implements Type.
 func (Directory) Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
 	p := before.Str("path")
-	qp := shell.Quote(p)
-	var sb strings.Builder
-	sb.WriteString("set -e\n")
+	s := shell.NewScript("set -e")
 	switch {
 	case !before.Present:
 		// Only what this run created is removed, and only when empty:
 		// anything else in it was put there by someone else.
-		fmt.Fprintf(&sb, "if [ -d %s ]; then rmdir -- %s; fi\n", qp, qp)
+		s.If(shell.Test("-d", p), func(s *shell.Script) { s.Run(shell.Cmd("rmdir").Operands(p)) })
 	case undo["backup"] != "":
-		fmt.Fprintf(&sb, "mv -- %s %s\n", shell.Quote(undo["backup"]), qp)
+		s.Run(shell.Cmd("mv").Operands(undo["backup"], p))
 	default:
-		restoreModeOwner(&sb, p, before)
+		restoreModeOwnerScript(s, p, before)
 	}
-	return RunChange(ctx, h, RevertAction(before), p, sb.String(), nil)
+	return RunChange(ctx, h, RevertAction(before), p, s.String(), nil)
 }

@@ -25,9 +25,9 @@ func (Exec) Schema() *Schema {
 	return &Schema{
 		Doc: "A command run on the host by /bin/sh, which reads it as its script (never from its command line, so a secret in it is not on the process list, unless the command itself passes it to a program as an argument). Without a guard it would run on every apply, so it must have `creates`, `unless` or `refresh_only`. A command cannot be undone: a rollback reports it as not reverted.",
 		Attributes: []Attribute{
-			{Name: "command", Type: cty.String, Required: true, Doc: "The command, a POSIX sh script."},
+			{Name: "command", Type: cty.String, Required: true, Script: true, Doc: "The command, a POSIX sh script."},
 			{Name: "creates", Type: cty.String, Doc: "A path the command creates: the command runs only while it does not exist."},
-			{Name: "unless", Type: cty.String, Doc: "A shell command run during the probe (evaluated by the probe's shell in a subshell, never passed on a command line): the command runs only when this one exits non-zero."},
+			{Name: "unless", Type: cty.String, Script: true, Doc: "A shell command run during the probe (evaluated by the probe's shell in a subshell, never passed on a command line): the command runs only when this one exits non-zero."},
 			{Name: "refresh_only", Type: cty.Bool, Doc: "Run only when notified by a changed resource (notify = [exec.NAME])."},
 		},
 	}
@@ -50,17 +50,18 @@ func (Exec) RunsCommand() {}
 
 // Probe implements Type.
 func (Exec) Probe(cfg cty.Value, want *State) string {
-	s := "out done 0\n"
+	s := shell.NewScript("out done 0")
 	if c := Str(cfg, "creates", ""); c != "" {
-		s += "if [ -e " + shell.Quote(c) + " ]; then out done 1; fi\n"
+		s.If(shell.Test("-e", c), func(s *shell.Script) { s.Line("out done 1") })
 	}
 	if u := Str(cfg, "unless", ""); u != "" {
 		// Evaluated by the probe's own shell, in a subshell: as an
 		// argument of sh -c it would be on the host's process list,
 		// which every user can read, and it may carry a secret.
-		s += "_tu=" + shell.Quote(u) + "\nif (set --; eval \"$_tu\") >/dev/null 2>&1 </dev/null; then out done 1; fi\n"
+		s.Set("_tu", u)
+		s.Line(`if (set --; eval "$_tu") >/dev/null 2>&1 </dev/null; then out done 1; fi`)
 	}
-	return s
+	return s.String()
 }
 
 // Read implements Type.

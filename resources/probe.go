@@ -52,14 +52,16 @@ const contentLimit = 256 << 10
 // pathProbe prints type (absent, file, directory, link, other) and, when
 // the path exists, its mode, uid, gid, owner, group and size, without
 // following a final symlink.
-func pathProbe(path string) string {
-	return "p=" + shell.Quote(path) + `
-if [ -L "$p" ]; then t=link; elif [ -d "$p" ]; then t=directory; elif [ -f "$p" ]; then t=file; elif [ -e "$p" ]; then t=other; else out type absent; exit 0; fi
+func pathProbe(path string) string { return pathProbeScript(path).String() }
+
+// pathProbeScript is pathProbe as a script to add to.
+func pathProbeScript(path string) *shell.Script {
+	return shell.NewScript().Set("p", path).Raw(`if [ -L "$p" ]; then t=link; elif [ -d "$p" ]; then t=directory; elif [ -f "$p" ]; then t=file; elif [ -e "$p" ]; then t=other; else out type absent; exit 0; fi
 out type $t
 tstat "$p" || exit 1
 set -- $s
 out mode $1; out uid $2; out gid $3; out owner $4; out group $5; out size $6
-`
+`)
 }
 
 // InlineProber is implemented by PathProbers whose probe can usually be

@@ -90,6 +90,10 @@ type Attribute struct {
 	OS string
 	// Doc is one or two sentences for docs/resources.md.
 	Doc string
+	// Script marks an attribute whose value is a shell script tend runs
+	// as it is (an exec's command): its text is the declared behaviour,
+	// never data to quote.
+	Script bool
 }
 
 // Schema is a resource type's configuration shape.

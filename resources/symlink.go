@@ -53,8 +53,8 @@ func (Symlink) Desired(cfg cty.Value, env Env) (*State, error) {
 
 // Probe implements Type.
 func (Symlink) Probe(cfg cty.Value, want *State) string {
-	return pathProbe(Str(cfg, "path", "")) + `if [ $t = link ]; then out target "$(readlink -- "$p" | b64)"; fi
-`
+	return pathProbeScript(Str(cfg, "path", "")).
+		Line(`if [ $t = link ]; then out target "$(readlink -- "$p" | b64)"; fi`).String()
 }
 
 // Occupies implements Occupant.
@@ -92,7 +92,7 @@ func (Symlink) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
 // Apply implements Type.
 func (Symlink) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
 	if !after.Present {
-		return nil, RunChange(ctx, h, "remove", before.Str("path"), RemoveScript(before.Str("path")), nil)
+		return nil, RunChange(ctx, h, "remove", before.Str("path"), shell.Cmd("rm", "-f").Operands(before.Str("path")).String()+"\n", nil)
 	}
 	return nil, RunChange(ctx, h, ChangeAction(before, after), after.Str("path"), linkScript(h, after.Str("path"), after.Str("target")), nil)
 }
@@ -102,16 +102,22 @@ func (Symlink) Apply(ctx context.Context, h *Host, before, after *State) (Undo, 
 // restoring one link never share it, and ln never replaces what is
 // there), renamed over p.
 func linkScript(h *Host, p, target string) string {
-	tmp := shell.Quote(path.Dir(p) + "/.tend." + newTag(h) + ".link")
-	return fmt.Sprintf("set -e\n%sln -s -- %s %s\nmv -fT -- %s %s || { rm -f -- %s; exit 1; }\n",
-		PathCheckFunc+PathCheck(p, "", "exit 1"), shell.Quote(target), tmp, tmp, shell.Quote(p), tmp)
+	tmp := path.Dir(p) + "/.tend." + newTag(h) + ".link"
+	s := shell.NewScript("set -e").Raw(PathCheckFunc)
+	pathCheck(s, p, false)
+	s.Run(shell.Cmd("ln", "-s").Operands(target, tmp))
+	s.If(shell.Not(shell.Cmd("mv", "-fT").Operands(tmp, p)), func(s *shell.Script) {
+		s.Run(shell.Cmd("rm", "-f").Operands(tmp))
+		s.Line("exit 1")
+	})
+	return s.String()
 }
 
 // Revert implements Type.
 func (Symlink) Revert(ctx context.Context, h *Host, before, after *State, undo Undo) error {
 	p := before.Str("path")
 	if !before.Present {
-		return RunChange(ctx, h, "remove", p, RemoveScript(p), nil)
+		return RunChange(ctx, h, "remove", p, shell.Cmd("rm", "-f").Operands(p).String()+"\n", nil)
 	}
 	return RunChange(ctx, h, "restore", p, linkScript(h, p, before.Str("target")), nil)
 }

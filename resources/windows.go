@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -71,13 +72,22 @@ func IsWindows(t Type) bool {
 }
 
 // CheckOS refuses attributes the configuration sets that mean nothing on
-// the host's OS (Attribute.OS), naming the attribute.
+// the host's OS (Attribute.OS), and strings holding a NUL byte, which no
+// shell, command line or file name can carry (a shell drops it, so the
+// host would get another value than the one declared), naming the
+// attribute.
 func CheckOS(t Type, cfg cty.Value, windows bool) error {
 	if cfg.IsNull() || !cfg.Type().IsObjectType() {
 		return nil
 	}
 	for _, a := range t.Schema().Attributes {
-		if a.OS == "" || !cfg.Type().HasAttribute(a.Name) || cfg.GetAttr(a.Name).IsNull() {
+		if !cfg.Type().HasAttribute(a.Name) || cfg.GetAttr(a.Name).IsNull() {
+			continue
+		}
+		if hasNUL(cfg.GetAttr(a.Name)) {
+			return &AttrError{Attr: a.Name, Msg: "must not contain a NUL byte (\\u0000)"}
+		}
+		if a.OS == "" {
 			continue
 		}
 		switch {
@@ -88,6 +98,30 @@ func CheckOS(t Type, cfg cty.Value, windows bool) error {
 		}
 	}
 	return nil
+}
+
+// hasNUL reports whether a known string in v, or a map key, holds a NUL
+// byte.
+func hasNUL(v cty.Value) bool {
+	found := false
+	v, _ = v.UnmarkDeep()
+	cty.Walk(v, func(_ cty.Path, x cty.Value) (bool, error) {
+		if found || !x.IsKnown() || x.IsNull() {
+			return false, nil
+		}
+		switch {
+		case x.Type() == cty.String:
+			found = strings.IndexByte(x.AsString(), 0) >= 0
+		case x.Type().IsMapType() || x.Type().IsObjectType():
+			for k := range x.AsValueMap() {
+				if strings.IndexByte(k, 0) >= 0 {
+					found = true
+				}
+			}
+		}
+		return !found, nil
+	})
+	return found
 }
 
 // Values of Attribute.OS.

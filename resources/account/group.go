@@ -139,17 +139,17 @@ func (Group) Apply(ctx context.Context, h *resources.Host, before, after *resour
 	case !before.Present && !after.Present:
 		return nil, nil
 	case !before.Present:
-		var args []string
+		c := shell.Cmd("groupadd")
 		if gid, ok := numAttr(after, "gid"); ok {
-			args = append(args, "-g", gid)
+			c.Opt("-g", gid)
 		}
 		if boolAttr(after, "system", false) {
-			args = append(args, "-r")
+			c.Flag("-r")
 		}
-		s.line("groupadd", shell.Join(args...), `-- "$n"`)
+		s.cmd(c.VarOperand("n"))
 		s.undo("created", "1")
 		if ms, ok := after.List("members"); ok && len(ms) > 0 {
-			s.line("gpasswd -M", shell.Quote(strings.Join(ms, ",")), `"$n" >/dev/null`)
+			s.cmd(shell.Cmd("gpasswd").Opt("-M", strings.Join(ms, ",")).VarOperand("n").Redirect(">/dev/null"))
 		}
 	case !after.Present:
 		if hash, ok := strAttr(before, "password_hash"); ok {
@@ -159,12 +159,12 @@ func (Group) Apply(ctx context.Context, h *resources.Host, before, after *resour
 	default:
 		if differs(before, after, "gid") {
 			gid, _ := numAttr(after, "gid")
-			s.line("groupmod -g", shell.Quote(gid), `-- "$n"`)
+			s.cmd(shell.Cmd("groupmod").Opt("-g", gid).VarOperand("n"))
 			s.undo("modified", "1")
 		}
 		if differs(before, after, "members") {
 			ms, _ := after.List("members")
-			s.line("gpasswd -M", shell.Quote(strings.Join(ms, ",")), `"$n" >/dev/null`)
+			s.cmd(shell.Cmd("gpasswd").Opt("-M", strings.Join(ms, ",")).VarOperand("n").Redirect(">/dev/null"))
 		}
 	}
 	done, err := run(ctx, h, resources.ChangeAction(before, after), "group "+changeName(before, after), s)
@@ -195,12 +195,12 @@ func (Group) Revert(ctx context.Context, h *resources.Host, before, after *resou
 	case !after.Present:
 		gid, _ := numAttr(before, "gid")
 		s.raw(findLine("g", "/etc/group") + "if [ -z \"$g\" ]; then\n")
-		s.line("groupadd -g", shell.Quote(gid), `-- "$n"`)
+		s.cmd(shell.Cmd("groupadd").Opt("-g", gid).VarOperand("n"))
 		if ms, _ := before.List("members"); len(ms) > 0 {
-			s.line("gpasswd -M", shell.Quote(strings.Join(ms, ",")), `"$n" >/dev/null`)
+			s.cmd(shell.Cmd("gpasswd").Opt("-M", strings.Join(ms, ",")).VarOperand("n").Redirect(">/dev/null"))
 		}
 		if as, _ := before.List("admins"); len(as) > 0 {
-			s.line("gpasswd -A", shell.Quote(strings.Join(as, ",")), `"$n" >/dev/null`)
+			s.cmd(shell.Cmd("gpasswd").Opt("-A", strings.Join(as, ",")).VarOperand("n").Redirect(">/dev/null"))
 		}
 		if hash, ok := undo["password_hash"]; ok {
 			s.secret("chgpasswd", before.Str("name"), hash)
@@ -209,11 +209,11 @@ func (Group) Revert(ctx context.Context, h *resources.Host, before, after *resou
 	default:
 		if differs(before, after, "gid") {
 			gid, _ := numAttr(before, "gid")
-			s.line("groupmod -g", shell.Quote(gid), `-- "$n"`)
+			s.cmd(shell.Cmd("groupmod").Opt("-g", gid).VarOperand("n"))
 		}
 		if differs(before, after, "members") {
 			ms, _ := before.List("members")
-			s.line("gpasswd -M", shell.Quote(strings.Join(ms, ",")), `"$n" >/dev/null`)
+			s.cmd(shell.Cmd("gpasswd").Opt("-M", strings.Join(ms, ",")).VarOperand("n").Redirect(">/dev/null"))
 		}
 	}
 	_, err := run(ctx, h, resources.RevertAction(before), "group "+changeName(before, after), s)

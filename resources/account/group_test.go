@@ -96,17 +96,17 @@ func TestGroupCommands(t *testing.T) {
 			_, err := Group{}.Apply(context.Background(), h, absent, created)
 			return err
 		},
-			contains: []string{`groupadd -g 3300 -r -- "$n"`, `gpasswd -M a,b "$n"`}},
+			contains: []string{`groupadd -g 3300 -r -- "$n"`, `gpasswd -M a,b -- "$n"`}},
 		"update": {run: func(h *resources.Host) error { _, err := Group{}.Apply(context.Background(), h, cur, want); return err },
-			contains: []string{`groupmod -g 3300 -- "$n"`, `gpasswd -M bob "$n"`}},
+			contains: []string{`groupmod -g 3300 -- "$n"`, `gpasswd -M bob -- "$n"`}},
 		"delete": {run: func(h *resources.Host) error { _, err := Group{}.Apply(context.Background(), h, cur, gone); return err },
 			contains: []string{`groupdel -- "$n"`}},
 		"revert update": {run: func(h *resources.Host) error { return Group{}.Revert(context.Background(), h, cur, want, nil) },
-			contains: []string{`groupmod -g 33 -- "$n"`, `gpasswd -M alice,deploy "$n"`}},
+			contains: []string{`groupmod -g 33 -- "$n"`, `gpasswd -M alice,deploy -- "$n"`}},
 		"revert delete": {run: func(h *resources.Host) error {
 			return Group{}.Revert(context.Background(), h, cur, gone, resources.Undo{"password_hash": "$6$OLD$HASH"})
 		},
-			contains: []string{`groupadd -g 33 -- "$n"`, `gpasswd -M alice,deploy "$n"`, `gpasswd -A alice "$n"`, "| chgpasswd -e"},
+			contains: []string{`groupadd -g 33 -- "$n"`, `gpasswd -M alice,deploy -- "$n"`, `gpasswd -A alice -- "$n"`, "| chgpasswd -e"},
 			stdin:    "web:$6$OLD$HASH\n"},
 		"revert create": {run: func(h *resources.Host) error {
 			return Group{}.Revert(context.Background(), h, absent, created, resources.Undo{"created": "1"})

@@ -55,7 +55,8 @@ func newScript(name string) *script {
 	return s
 }
 
-func (s *script) line(words ...string) { s.sb.WriteString(strings.Join(words, " ") + "\n") }
+// cmd appends a command built with the shell builder.
+func (s *script) cmd(c *shell.Command) { s.sb.WriteString(c.String() + "\n") }
 
 // raw appends shell text built from constants and quoted words.
 func (s *script) raw(text string) { s.sb.WriteString(text) }

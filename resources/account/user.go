@@ -427,32 +427,42 @@ func didSomething(done resources.Undo) bool {
 	return false
 }
 
-// createArgs are useradd's options for the desired state.
-func createArgs(after *resources.State) []string {
-	var args []string
+// useradd is the useradd command for the desired state.
+func useradd(after *resources.State) *shell.Command {
+	c := shell.Cmd("useradd")
 	if uid, ok := numAttr(after, "uid"); ok {
-		args = append(args, "-u", uid)
+		c.Opt("-u", uid)
 	}
 	if g, ok := strAttr(after, "group"); ok {
-		args = append(args, "-g", g)
+		c.Opt("-g", g)
 	}
 	if gs, ok := after.List("groups"); ok && len(gs) > 0 {
-		args = append(args, "-G", strings.Join(gs, ","))
+		c.Opt("-G", strings.Join(gs, ","))
 	}
-	for _, f := range []struct{ attr, flag string }{{"shell", "-s"}, {"home", "-d"}, {"comment", "-c"}} {
-		if v, ok := strAttr(after, f.attr); ok {
-			args = append(args, f.flag, v)
-		}
-	}
+	textOpts(c, func(attr string) (string, bool) { return strAttr(after, attr) })
 	if boolAttr(after, "system", false) {
-		args = append(args, "-r")
+		c.Flag("-r")
 	}
 	if boolAttr(after, "create_home", true) {
-		args = append(args, "-m")
+		c.Flag("-m")
 	} else {
-		args = append(args, "-M")
+		c.Flag("-M")
 	}
-	return args
+	return c.VarOperand("n")
+}
+
+// textOpts appends the shell, home and comment options of useradd or
+// usermod that value says to set.
+func textOpts(c *shell.Command, value func(attr string) (string, bool)) {
+	if v, ok := value("shell"); ok {
+		c.Opt("-s", v)
+	}
+	if v, ok := value("home"); ok {
+		c.Opt("-d", v)
+	}
+	if v, ok := value("comment"); ok {
+		c.Opt("-c", v)
+	}
 }
 
 // createScript adds the user, noting what it creates besides (home, mail
@@ -468,7 +478,7 @@ func createScript(after *resources.State, keysBackup string) *script {
 m=/var/mail/$n; if [ -e "$m" ]; then mx=1; else mx=0; fi
 ` + findLine("g0", "/etc/group") + `if [ -n "$g0" ]; then printf 'undo group_existed %s\n' "$g0"; fi
 `)
-	s.line("useradd", shell.Join(createArgs(after)...), `-- "$n"`)
+	s.cmd(useradd(after))
 	s.undo("created", "1")
 	s.raw(findLine("u", "/etc/passwd") + splitPasswd + `if [ $hx = 0 ] && [ "$home" = "$h" ] && [ -d "$h" ]; then printf 'undo home_created %s\n' "$h"; fi
 if [ $mx = 0 ] && [ -e "$m" ]; then printf 'undo mail_created %s\n' "$m"; fi
@@ -482,21 +492,25 @@ if [ $mx = 0 ] && [ -e "$m" ]; then printf 'undo mail_created %s\n' "$m"; fi
 	return s
 }
 
-// usermodArgs are usermod's options taking the user from before to after.
-func usermodArgs(before, after *resources.State) []string {
-	var args []string
+// usermod is the usermod command taking the user from before to after,
+// or nil when there is nothing for usermod to change.
+func usermod(before, after *resources.State) *shell.Command {
+	c, changed := shell.Cmd("usermod"), false
 	if differs(before, after, "uid") {
 		uid, _ := numAttr(after, "uid")
-		args = append(args, "-u", uid)
+		c.Opt("-u", uid)
+		changed = true
 	}
 	if differs(before, after, "group") {
 		g, _ := strAttr(after, "group")
-		args = append(args, "-g", g)
+		c.Opt("-g", g)
+		changed = true
 	}
 	if differs(before, after, "groups") {
 		want, _ := after.List("groups")
 		if boolAttr(after, "groups_exclusive", false) {
-			args = append(args, "-G", strings.Join(want, ","))
+			c.Opt("-G", strings.Join(want, ","))
+			changed = true
 		} else {
 			have, _ := before.List("groups")
 			var missing []string
@@ -506,23 +520,29 @@ func usermodArgs(before, after *resources.State) []string {
 				}
 			}
 			if len(missing) > 0 {
-				args = append(args, "-a", "-G", strings.Join(missing, ","))
+				c.Flag("-a").Opt("-G", strings.Join(missing, ","))
+				changed = true
 			}
 		}
 	}
-	for _, f := range []struct{ attr, flag string }{{"shell", "-s"}, {"home", "-d"}, {"comment", "-c"}} {
-		if differs(before, after, f.attr) {
-			v, _ := strAttr(after, f.attr)
-			args = append(args, f.flag, v)
+	textOpts(c, func(attr string) (string, bool) {
+		if !differs(before, after, attr) {
+			return "", false
 		}
+		changed = true
+		v, _ := strAttr(after, attr)
+		return v, true
+	})
+	if !changed {
+		return nil
 	}
-	return args
+	return c.VarOperand("n")
 }
 
 func updateScript(before, after *resources.State, keysBackup string) *script {
 	s := newScript(after.Str("name"))
-	if args := usermodArgs(before, after); len(args) > 0 {
-		s.line("usermod", shell.Join(args...), `-- "$n"`)
+	if c := usermod(before, after); c != nil {
+		s.cmd(c)
 		s.undo("modified", "1")
 	}
 	if differs(before, after, "password_hash") {
@@ -624,20 +644,26 @@ func revertDeleteScript(before *resources.State, undo resources.Undo) *script {
 if [ -z "$g" ]; then groupadd -g ` + shell.Quote(gid) + ` -- ` + shell.Quote(gn) + `; fi
 `)
 	}
-	args := []string{"-M", "-u", numStr(before, "uid"), "-g", gid, "-s", before.Str("shell"), "-d", before.Str("home"), "-c", before.Str("comment"),
-		"-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0"}
+	c := shell.Cmd("useradd", "-M").Opt("-u", numStr(before, "uid")).Opt("-g", gid).
+		Opt("-s", before.Str("shell")).Opt("-d", before.Str("home")).Opt("-c", before.Str("comment")).
+		Opt("-K", "SUB_UID_COUNT=0").Opt("-K", "SUB_GID_COUNT=0")
 	if gs, _ := before.List("all_groups"); len(gs) > 0 {
-		args = append(args, "-G", strings.Join(gs, ","))
+		c.Opt("-G", strings.Join(gs, ","))
 	}
-	s.line("useradd", shell.Join(args...), `-- "$n"`)
-	for _, f := range []struct{ attr, flag string }{{"subuids", "-v"}, {"subgids", "-w"}} {
-		if rs, _ := before.List(f.attr); len(rs) > 0 {
-			var a []string
-			for _, r := range rs {
-				a = append(a, f.flag, r)
-			}
-			s.line("usermod", shell.Join(a...), `-- "$n"`)
+	s.cmd(c.VarOperand("n"))
+	if rs, _ := before.List("subuids"); len(rs) > 0 {
+		c := shell.Cmd("usermod")
+		for _, r := range rs {
+			c.Opt("-v", r)
 		}
+		s.cmd(c.VarOperand("n"))
+	}
+	if rs, _ := before.List("subgids"); len(rs) > 0 {
+		c := shell.Cmd("usermod")
+		for _, r := range rs {
+			c.Opt("-w", r)
+		}
+		s.cmd(c.VarOperand("n"))
 	}
 	if hash, ok := undo["password_hash"]; ok {
 		s.secret("chpasswd", name, hash)
@@ -664,38 +690,40 @@ func restoreAging(s *script, before *resources.State) {
 	if len(f) != 6 {
 		return
 	}
-	var args []string
-	for i, flag := range []string{"-d", "-m", "-M", "-W", "-I", "-E"} {
-		v := f[i]
-		if v == "" {
-			v = "-1"
+	for i := range f {
+		if f[i] == "" {
+			f[i] = "-1"
 		}
-		args = append(args, flag, v)
 	}
-	s.line("chage", shell.Join(args...), `-- "$n"`)
+	s.cmd(shell.Cmd("chage").Opt("-d", f[0]).Opt("-m", f[1]).Opt("-M", f[2]).Opt("-W", f[3]).Opt("-I", f[4]).Opt("-E", f[5]).VarOperand("n"))
 }
 
 func revertUpdateScript(before, after *resources.State, undo resources.Undo) *script {
 	s := newScript(before.Str("name"))
 	restoreKeys(s, undo)
-	var args []string
+	c, changed := shell.Cmd("usermod"), false
 	if differs(before, after, "uid") {
-		args = append(args, "-u", numStr(before, "uid"))
+		c.Opt("-u", numStr(before, "uid"))
+		changed = true
 	}
 	if differs(before, after, "group") {
-		args = append(args, "-g", before.Str("gid"))
+		c.Opt("-g", before.Str("gid"))
+		changed = true
 	}
 	if differs(before, after, "groups") {
 		all, _ := before.List("all_groups")
-		args = append(args, "-G", strings.Join(all, ","))
+		c.Opt("-G", strings.Join(all, ","))
+		changed = true
 	}
-	for _, f := range []struct{ attr, flag string }{{"shell", "-s"}, {"home", "-d"}, {"comment", "-c"}} {
-		if differs(before, after, f.attr) {
-			args = append(args, f.flag, before.Str(f.attr))
+	textOpts(c, func(attr string) (string, bool) {
+		if !differs(before, after, attr) {
+			return "", false
 		}
-	}
-	if len(args) > 0 {
-		s.line("usermod", shell.Join(args...), `-- "$n"`)
+		changed = true
+		return before.Str(attr), true
+	})
+	if changed {
+		s.cmd(c.VarOperand("n"))
 	}
 	if hash, ok := undo["password_hash"]; ok {
 		s.secret("chpasswd", before.Str("name"), hash)

@@ -131,17 +131,20 @@ else pv=sysvinit; fi
 `
 
 // providerScript sets $pv: the configured provider, or the detected one.
-func providerScript(cfg cty.Value) string {
+func providerScript(cfg cty.Value) *shell.Script {
 	if p := resources.Str(cfg, "provider", ""); p != "" {
-		return "pv=" + shell.Quote(p) + "\n"
+		return shell.NewScript().Set("pv", p)
 	}
-	return detectScript
+	return shell.NewScript().Raw(detectScript)
 }
 
 // cleanEnv runs an init script the way service(8) does: with an empty
 // environment but for PATH and LANG, so nothing of tend's session leaks
 // into the daemon.
-const cleanEnv = "env -i LANG=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "
+const cleanEnv = "env -i LANG=C " + cleanPath + " "
+
+// cleanPath is the PATH cleanEnv sets.
+const cleanPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // Probe implements resources.Type. On systemd it runs one `systemctl
 // show` (plus `systemctl is-enabled` for units generated from init
@@ -149,7 +152,7 @@ const cleanEnv = "env -i LANG=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/u
 // init script's status and a test for boot links.
 func (Service) Probe(cfg cty.Value, want *resources.State) string {
 	n, _ := name(cfg)
-	return "n=" + shell.Quote(n) + "\n" + providerScript(cfg) + `out provider "$pv"
+	return shell.NewScript().Set("n", n).Append(providerScript(cfg)).String() + `out provider "$pv"
 case $pv in
 systemd)
   s=$(systemctl show -p LoadState,ActiveState,SubState,UnitFileState -- "$n") || return 1
@@ -379,67 +382,75 @@ trap 'rm -f "$t"' EXIT
 run() { if ! "$@" </dev/null >"$t" 2>&1; then cat "$t" >&2; printf 'tend-cause: %s\n' "$* failed" >&2; exit 1; fi; }
 `
 
-// changeScript returns the script making steps on a service.
+// changeScript returns the script making steps on service n.
 func changeScript(pv, n string, ss []step) string {
-	var sb strings.Builder
-	sb.WriteString(runPrelude)
-	q := shell.Quote(n)
-	for _, s := range ss {
-		sb.WriteString(command(pv, q, s))
-		sb.WriteString("\n")
+	s := shell.NewScript().Raw(runPrelude)
+	s.Set("n", n)
+	for _, st := range ss {
+		s.Append(command(pv, st))
 	}
-	return sb.String()
+	return s.String()
 }
 
-// command is one step as a shell command line (q is the quoted name).
-func command(pv, q string, s step) string {
+// initScript is the init script of service $n run as service(8) runs it.
+func initScript() *shell.Command {
+	return shell.Cmd("run", "env", "-i", "LANG=C", cleanPath, `"/etc/init.d/$n"`)
+}
+
+// command is one step on service $n.
+func command(pv string, st step) *shell.Script {
+	s := shell.NewScript()
+	running := st.attr == "running"
 	switch pv {
 	case Systemd:
-		verb := map[string][2]string{"running": {"stop", "start"}, "enabled": {"disable", "enable"}}[s.attr][b2i(s.on)]
-		if s.attr == "enabled" {
-			rt := ""
-			if s.runtime {
-				rt = " --runtime"
-			}
-			return "run systemctl " + verb + rt + " --quiet -- " + q
+		c := shell.Cmd("run", "systemctl")
+		switch {
+		case running && st.on:
+			c.Flag("start")
+		case running:
+			c.Flag("stop")
+		case st.on:
+			c.Flag("enable")
+		default:
+			c.Flag("disable")
 		}
-		return "run systemctl " + verb + " -- " + q
+		if !running {
+			if st.runtime {
+				c.Flag("--runtime")
+			}
+			c.Flag("--quiet")
+		}
+		s.Run(c.VarOperand("n"))
 	case OpenRC:
 		switch {
-		case s.attr == "running" && s.on:
-			return "run rc-service " + q + " start"
-		case s.attr == "running":
-			return "run rc-service " + q + " stop"
-		case s.on:
-			return "run rc-update add " + q + " default"
+		case running && st.on:
+			s.Run(shell.Cmd("run", "rc-service").Var("n").Flag("start"))
+		case running:
+			s.Run(shell.Cmd("run", "rc-service").Var("n").Flag("stop"))
+		case st.on:
+			s.Run(shell.Cmd("run", "rc-update", "add").Var("n").Flag("default"))
 		default:
-			return "run rc-update del " + q + " default"
+			s.Run(shell.Cmd("run", "rc-update", "del").Var("n").Flag("default"))
 		}
 	default:
 		switch {
-		case s.attr == "running" && s.on:
-			return "run " + cleanEnv + "/etc/init.d/" + q + " start"
-		case s.attr == "running":
-			return "run " + cleanEnv + "/etc/init.d/" + q + " stop"
-		case s.on:
+		case running && st.on:
+			s.Run(initScript().Flag("start"))
+		case running:
+			s.Run(initScript().Flag("stop"))
+		case st.on:
 			// defaults creates the links of a script that has none;
 			// enable turns existing stop links into start links.
-			return "if command -v update-rc.d >/dev/null 2>&1; then run update-rc.d " + q + " defaults; run update-rc.d " + q + " enable\n" +
-				"elif command -v chkconfig >/dev/null 2>&1; then run chkconfig " + q + " on\n" +
-				"else echo 'neither update-rc.d nor chkconfig is installed: cannot enable '" + q + " >&2; exit 1; fi"
+			s.Line(`if command -v update-rc.d >/dev/null 2>&1; then run update-rc.d "$n" defaults; run update-rc.d "$n" enable
+elif command -v chkconfig >/dev/null 2>&1; then run chkconfig "$n" on
+else echo "neither update-rc.d nor chkconfig is installed: cannot enable $n" >&2; exit 1; fi`)
 		default:
-			return "if command -v update-rc.d >/dev/null 2>&1; then run update-rc.d " + q + " disable\n" +
-				"elif command -v chkconfig >/dev/null 2>&1; then run chkconfig " + q + " off\n" +
-				"else echo 'neither update-rc.d nor chkconfig is installed: cannot disable '" + q + " >&2; exit 1; fi"
+			s.Line(`if command -v update-rc.d >/dev/null 2>&1; then run update-rc.d "$n" disable
+elif command -v chkconfig >/dev/null 2>&1; then run chkconfig "$n" off
+else echo "neither update-rc.d nor chkconfig is installed: cannot disable $n" >&2; exit 1; fi`)
 		}
 	}
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	return s
 }
 
 // Apply implements resources.Type.
@@ -494,25 +505,33 @@ func (Service) Refresh(ctx context.Context, h *resources.Host, cfg cty.Value) er
 	return resources.RunChange(ctx, h, r, "service "+n, refreshScript(providerScript(cfg), n, r), nil)
 }
 
-// refreshScript restarts or reloads service n if it runs; pvScript sets
-// $pv.
-func refreshScript(pvScript, n, action string) string {
-	q := shell.Quote(n)
-	var sb strings.Builder
-	sb.WriteString(runPrelude)
-	sb.WriteString(pvScript)
-	sb.WriteString("case $pv in\nsystemd)\n")
+// refreshScript restarts or reloads service n if it runs; pv sets $pv.
+func refreshScript(pv *shell.Script, n, action string) string {
+	s := shell.NewScript().Raw(runPrelude).Set("n", n).Append(pv)
+	s.Line("case $pv in\nsystemd)")
 	if action == Reload {
-		sb.WriteString("  if systemctl -q is-active -- " + q + "; then run systemctl reload -- " + q + "; fi\n")
+		s.Line(`  if systemctl -q is-active -- "$n"; then run systemctl reload -- "$n"; fi`)
 	} else {
-		sb.WriteString("  run systemctl try-restart -- " + q + "\n")
+		s.Line(`  run systemctl try-restart -- "$n"`)
 	}
-	sb.WriteString("  ;;\nopenrc)\n")
-	sb.WriteString("  if rc-service " + q + " status >/dev/null 2>&1 </dev/null; then run rc-service " + q + " " + action + "; fi\n")
-	sb.WriteString("  ;;\n*)\n")
-	sb.WriteString("  if " + cleanEnv + "/etc/init.d/" + q + " status >/dev/null 2>&1 </dev/null; then run " + cleanEnv + "/etc/init.d/" + q + " " + action + "; fi\n")
-	sb.WriteString("  ;;\nesac\n")
-	return sb.String()
+	s.Line("  ;;\nopenrc)")
+	s.IfElse(shell.Cmd("rc-service").Var("n").Flag("status").Redirect(">/dev/null 2>&1 </dev/null"), func(s *shell.Script) {
+		if action == Reload {
+			s.Run(shell.Cmd("run", "rc-service").Var("n").Flag("reload"))
+		} else {
+			s.Run(shell.Cmd("run", "rc-service").Var("n").Flag("restart"))
+		}
+	}, nil)
+	s.Line("  ;;\n*)")
+	s.IfElse(shell.Cmd("env", "-i", "LANG=C", cleanPath, `"/etc/init.d/$n"`, "status").Redirect(">/dev/null 2>&1 </dev/null"), func(s *shell.Script) {
+		if action == Reload {
+			s.Run(initScript().Flag("reload"))
+		} else {
+			s.Run(initScript().Flag("restart"))
+		}
+	}, nil)
+	s.Line("  ;;\nesac")
+	return s.String()
 }
 
 // RefreshSatisfied tells apply that a change which started the service

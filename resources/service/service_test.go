@@ -14,6 +14,7 @@ import (
 	"github.com/tendhq/tend/probe"
 	"github.com/tendhq/tend/resources"
 	"github.com/tendhq/tend/resources/resourcetest"
+	"github.com/tendhq/tend/shell"
 	"github.com/tendhq/tend/transport"
 	"github.com/tendhq/tend/transport/local"
 )
@@ -257,31 +258,31 @@ func TestCommands(t *testing.T) {
 		apply, revert []string
 	}{
 		{Systemd, state(Systemd, false, false), want(map[string]cty.Value{"running": b(true), "enabled": b(true)}),
-			[]string{"run systemctl enable --quiet -- 'web 1'", "run systemctl start -- 'web 1'"},
-			[]string{"run systemctl stop -- 'web 1'", "run systemctl disable --quiet -- 'web 1'"}},
+			[]string{"run systemctl enable --quiet -- \"$n\"", "run systemctl start -- \"$n\""},
+			[]string{"run systemctl stop -- \"$n\"", "run systemctl disable --quiet -- \"$n\""}},
 		{Systemd, state(Systemd, true, true), want(map[string]cty.Value{"running": b(false)}),
-			[]string{"run systemctl stop -- 'web 1'"},
-			[]string{"run systemctl start -- 'web 1'"}},
+			[]string{"run systemctl stop -- \"$n\""},
+			[]string{"run systemctl start -- \"$n\""}},
 		{Systemd, state(Systemd, true, true), want(map[string]cty.Value{"running": b(true), "enabled": b(true)}), nil, nil},
 		{OpenRC, state(OpenRC, false, true), want(map[string]cty.Value{"running": b(true), "enabled": b(false)}),
-			[]string{"run rc-update del 'web 1' default", "run rc-service 'web 1' start"},
-			[]string{"run rc-service 'web 1' stop", "run rc-update add 'web 1' default"}},
+			[]string{"run rc-update del \"$n\" default", "run rc-service \"$n\" start"},
+			[]string{"run rc-service \"$n\" stop", "run rc-update add \"$n\" default"}},
 		{SysVinit, state(SysVinit, true, false), want(map[string]cty.Value{"running": b(false), "enabled": b(true)}),
 			[]string{
-				"run " + cleanEnv + "/etc/init.d/'web 1' stop",
-				"if command -v update-rc.d >/dev/null 2>&1; then run update-rc.d 'web 1' defaults; run update-rc.d 'web 1' enable\n" +
-					"elif command -v chkconfig >/dev/null 2>&1; then run chkconfig 'web 1' on\n" +
-					"else echo 'neither update-rc.d nor chkconfig is installed: cannot enable ''web 1' >&2; exit 1; fi"},
+				"run " + cleanEnv + "\"/etc/init.d/$n\" stop",
+				"if command -v update-rc.d >/dev/null 2>&1; then run update-rc.d \"$n\" defaults; run update-rc.d \"$n\" enable\n" +
+					"elif command -v chkconfig >/dev/null 2>&1; then run chkconfig \"$n\" on\n" +
+					"else echo \"neither update-rc.d nor chkconfig is installed: cannot enable $n\" >&2; exit 1; fi"},
 			[]string{
-				"if command -v update-rc.d >/dev/null 2>&1; then run update-rc.d 'web 1' disable\n" +
-					"elif command -v chkconfig >/dev/null 2>&1; then run chkconfig 'web 1' off\n" +
-					"else echo 'neither update-rc.d nor chkconfig is installed: cannot disable ''web 1' >&2; exit 1; fi",
-				"run " + cleanEnv + "/etc/init.d/'web 1' start"}},
+				"if command -v update-rc.d >/dev/null 2>&1; then run update-rc.d \"$n\" disable\n" +
+					"elif command -v chkconfig >/dev/null 2>&1; then run chkconfig \"$n\" off\n" +
+					"else echo \"neither update-rc.d nor chkconfig is installed: cannot disable $n\" >&2; exit 1; fi",
+				"run " + cleanEnv + "\"/etc/init.d/$n\" start"}},
 	}
 	for _, tc := range tests {
 		var got []string
 		for _, st := range steps(tc.before, tc.after) {
-			got = append(got, command(tc.provider, "'web 1'", st))
+			got = append(got, strings.TrimSuffix(command(tc.provider, st).String(), "\n"))
 		}
 		if diff := cmp.Diff(tc.apply, got); diff != "" {
 			t.Errorf("%s apply (-want +got):\n%s", tc.provider, diff)
@@ -294,7 +295,7 @@ func TestCommands(t *testing.T) {
 		}
 		got = nil
 		for _, st := range steps(tc.after, target) {
-			got = append(got, command(tc.provider, "'web 1'", st))
+			got = append(got, strings.TrimSuffix(command(tc.provider, st).String(), "\n"))
 		}
 		if diff := cmp.Diff(tc.revert, got); diff != "" {
 			t.Errorf("%s revert (-want +got):\n%s", tc.provider, diff)
@@ -372,11 +373,11 @@ func TestRefresh(t *testing.T) {
 		}
 	}
 	// The other providers' refresh, as text.
-	for _, tc := range []struct{ pv, action, want string }{
-		{OpenRC, Restart, "  if rc-service cron status >/dev/null 2>&1 </dev/null; then run rc-service cron restart; fi\n"},
-		{SysVinit, Reload, "  if " + cleanEnv + "/etc/init.d/cron status >/dev/null 2>&1 </dev/null; then run " + cleanEnv + "/etc/init.d/cron reload; fi\n"},
+	for _, tc := range []struct{ pv, action, name, want string }{
+		{OpenRC, Restart, "n=cron\n", "if rc-service \"$n\" status >/dev/null 2>&1 </dev/null; then\nrun rc-service \"$n\" restart\nfi\n"},
+		{SysVinit, Reload, "n=cron\n", "if " + cleanEnv + "\"/etc/init.d/$n\" status >/dev/null 2>&1 </dev/null; then\nrun " + cleanEnv + "\"/etc/init.d/$n\" reload\nfi\n"},
 	} {
-		if got := refreshScript("pv="+tc.pv+"\n", "cron", tc.action); !strings.Contains(got, tc.want) {
+		if got := refreshScript(shell.NewScript().Set("pv", tc.pv), "cron", tc.action); !strings.Contains(got, tc.want) || !strings.Contains(got, tc.name) {
 			t.Errorf("%s %s refresh script lacks %q:\n%s", tc.pv, tc.action, tc.want, got)
 		}
 	}
