@@ -87,6 +87,9 @@ type settings struct {
 	user, password string
 	tls            *tls.Config
 	warnings       []string
+	// encrypt: every message is sealed with the authentication's
+	// security context (NTLM or Kerberos over plain HTTP).
+	encrypt bool
 	// Kerberos: the service principal, the keytab, and the client built
 	// by Dial.
 	spn, keytab string
@@ -143,15 +146,14 @@ func resolve(h *inventory.Host, opts Options) (*settings, error) {
 		if s.user == "" {
 			return nil, fmt.Errorf("auth = %q needs a user (winrm.user or the host's user)", s.auth)
 		}
-		if !w.HTTPS && !w.InsecureHTTP {
-			why := "the password would cross the network readable by anyone on the path"
-			if s.auth == AuthNTLM {
-				why = "tend does not encrypt WinRM messages itself, so scripts, file contents and secrets would cross the network in clear text"
-			}
-			return nil, fmt.Errorf("refusing %s authentication over plain HTTP (%s): %s; set https = true, or insecure_http = true in the host's winrm block to accept it", s.auth, u.String(), why)
-		}
-		if !w.HTTPS {
-			s.warnings = append(s.warnings, fmt.Sprintf("insecure_http = true: %s authentication and every script travel unencrypted to %s", s.auth, u.String()))
+		switch {
+		case w.HTTPS:
+		case s.auth == AuthNTLM && !w.InsecureHTTP:
+			s.encrypt = true
+		case !w.InsecureHTTP:
+			return nil, fmt.Errorf("refusing basic authentication over plain HTTP (%s): the password would cross the network readable by anyone on the path, and Basic cannot encrypt the messages; use auth = \"ntlm\" or \"kerberos\" (encrypted over HTTP), set https = true, or insecure_http = true in the host's winrm block to accept it", u.String())
+		default:
+			s.warnings = append(s.warnings, fmt.Sprintf("insecure_http = true: %s authentication and every script, file and secret travel unencrypted to %s (the listener must allow it: AllowUnencrypted)", s.auth, u.String()))
 		}
 	case AuthCertificate:
 		if !w.HTTPS {
@@ -161,11 +163,12 @@ func resolve(h *inventory.Host, opts Options) (*settings, error) {
 			return nil, errors.New("certificate authentication needs a client certificate and key (ClientCertFile, ClientKeyFile)")
 		}
 	case AuthKerberos:
-		if !w.HTTPS && !w.InsecureHTTP {
-			return nil, fmt.Errorf("refusing kerberos authentication over plain HTTP (%s): tend does not implement WinRM's message encryption, which Windows requires on HTTP by default (AllowUnencrypted = false), and without it scripts, file contents and secrets would cross the network in clear text; set https = true, or insecure_http = true in the host's winrm block (with AllowUnencrypted on the listener) to accept it", u.String())
-		}
-		if !w.HTTPS {
-			s.warnings = append(s.warnings, fmt.Sprintf("insecure_http = true: kerberos authenticates, but every script and file travels unencrypted to %s", u.String()))
+		switch {
+		case w.HTTPS:
+		case !w.InsecureHTTP:
+			s.encrypt = true
+		default:
+			s.warnings = append(s.warnings, fmt.Sprintf("insecure_http = true: kerberos authenticates, but every script, file and secret travels unencrypted to %s (the listener must allow it: AllowUnencrypted)", u.String()))
 		}
 		service := w.KerberosService
 		if service == "" {

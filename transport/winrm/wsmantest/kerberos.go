@@ -24,6 +24,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/service"
 	"github.com/jcmturner/gokrb5/v8/spnego"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/tendhq/tend/transport/winrm/wsmancrypt"
 )
 
 // The server side of Kerberos in HTTP Negotiate (RFC 4559) as a Windows
@@ -84,8 +86,19 @@ func (s *Server) kerberos(w http.ResponseWriter, r *http.Request, cs *connState,
 		return "", false
 	}
 	user := creds.CName().PrincipalNameString() + "@" + creds.Domain()
+	// The context's key: the initiator's subkey if it sent one (this
+	// server sends none of its own), else the ticket's session key.
+	// The acceptor's sequence numbers start at the AP-REP's, or without
+	// one at the initiator's.
+	auth := &krb.APReq.Authenticator
+	ckey := krb.APReq.Ticket.DecryptedEncPart.Key
+	if auth.SubKey.KeyType != 0 && len(auth.SubKey.KeyValue) > 0 {
+		ckey = auth.SubKey
+	}
+	acceptorSeq := uint64(auth.SeqNumber)
 	if mutualRequested(&krb.APReq) {
-		rep, err := apRep(&krb.APReq, wrapped)
+		rep, seq, err := apRep(&krb.APReq, wrapped)
+		acceptorSeq = seq
 		if err != nil {
 			s.logf("%s: building the AP-REP: %v", scheme, err)
 			s.unauthorized(w, r)
@@ -93,9 +106,15 @@ func (s *Server) kerberos(w http.ResponseWriter, r *http.Request, cs *connState,
 		}
 		w.Header().Set("WWW-Authenticate", scheme+" "+base64.StdEncoding.EncodeToString(rep))
 	}
+	sealer, err := wsmancrypt.NewKerberosSession(ckey, false, false, acceptorSeq, uint64(auth.SeqNumber))
+	if err != nil {
+		s.logf("%s: no message encryption on this connection: %v", scheme, err)
+		sealer = nil
+	}
 	cs.mu.Lock()
 	cs.user = user
 	cs.challenge = nil
+	cs.sealer = sealer
 	cs.mu.Unlock()
 	s.count(func(st *Stats) { st.Kerberos++ })
 	return user, true
@@ -187,40 +206,42 @@ func appTag(tag int, v any) ([]byte, error) {
 // holds the service key: the authenticator's time, encrypted in the
 // ticket's session key. It is framed as the request was: a bare Kerberos
 // token, or inside a SPNEGO NegTokenResp (accept-completed).
-func apRep(req *messages.APReq, wrapped bool) ([]byte, error) {
+func apRep(req *messages.APReq, wrapped bool) ([]byte, uint64, error) {
 	var seq [4]byte
 	if _, err := rand.Read(seq[:]); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	first := uint64(binary.BigEndian.Uint32(seq[:]) & 0x3fffffff)
 	part, err := appTag(27, encAPRepPart{
 		CTime:          req.Authenticator.CTime.UTC(),
 		Cusec:          req.Authenticator.Cusec,
-		SequenceNumber: int64(binary.BigEndian.Uint32(seq[:]) & 0x3fffffff),
+		SequenceNumber: int64(first),
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	ed, err := crypto.GetEncryptedData(part, req.Ticket.DecryptedEncPart.Key, keyusage.AP_REP_ENCPART, 0)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rep, err := appTag(15, apRepBody{PVNO: 5, MsgType: 15, EncPart: encryptedData{EType: ed.EType, Cipher: ed.Cipher}})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	krb, err := gssToken(0x0200, rep) // KRB_AP_REP
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if !wrapped {
-		return krb, nil
+		return krb, first, nil
 	}
 	resp := spnego.NegTokenResp{
 		NegState:      0, // accept-completed
 		SupportedMech: gssapi.OIDKRB5.OID(),
 		ResponseToken: krb,
 	}
-	return resp.Marshal()
+	b, err := resp.Marshal()
+	return b, first, err
 }
 
 // Keytab returns the server's Kerberos keytab (Options.Keytab).

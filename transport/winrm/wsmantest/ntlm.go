@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"github.com/tendhq/tend/transport/winrm/wsmancrypt"
 )
 
 // The server side of NTLM (MS-NLMP), enough to authenticate a known user
@@ -34,6 +36,7 @@ const (
 	flagTargetInfo              = 0x00800000
 	flagVersion                 = 0x02000000
 	flag128                     = 0x20000000
+	flagKeyExch                 = 0x40000000
 	flag56                      = 0x80000000
 )
 
@@ -71,7 +74,7 @@ func newNTLMChallenge(negotiate []byte, domain, computer string, now time.Time) 
 	flags := uint32(flagUnicode | flagRequestTarget | flagNTLM | flagAlwaysSign |
 		flagTargetTypeDomain | flagExtendedSessionSecurity | flagTargetInfo |
 		flagVersion | flag128 | flag56)
-	flags |= clientFlags & (flagSign | flagSeal)
+	flags |= clientFlags & (flagSign | flagSeal | flagKeyExch)
 
 	target := utf16le(domain)
 	var info bytes.Buffer
@@ -192,4 +195,27 @@ func fromUTF16le(b []byte) string {
 		u[i] = binary.LittleEndian.Uint16(b[2*i:])
 	}
 	return string(utf16.Decode(u))
+}
+
+// ntlmSession returns the session security an AUTHENTICATE_MESSAGE
+// negotiated (sealing and signing, MS-NLMP 3.4), nil when it asked for
+// none. With a key exchange the exported session key is the client's
+// EncryptedRandomSessionKey decrypted with the SessionBaseKey.
+func ntlmSession(msg []byte, u ntlmUser, password string, nt []byte) (wsmancrypt.Sealer, error) {
+	flags := binary.LittleEndian.Uint32(msg[60:])
+	if flags&flagSeal == 0 {
+		return nil, nil
+	}
+	key, err := wsmancrypt.NTLMv2SessionBaseKey(password, u.User, u.Domain, nt)
+	if err != nil {
+		return nil, err
+	}
+	if flags&flagKeyExch != 0 {
+		enc, err := varField(msg, 52)
+		if err != nil || len(enc) != 16 {
+			return nil, errors.New("key exchange negotiated, but no EncryptedRandomSessionKey of 16 bytes")
+		}
+		key = wsmancrypt.NTLMKeyExchange(key, enc)
+	}
+	return wsmancrypt.NewNTLMSession(key, flags, false)
 }
