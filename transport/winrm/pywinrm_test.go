@@ -148,18 +148,22 @@ func TestPywinrm(t *testing.T) {
 	for _, c := range []struct {
 		name, transport, encryption string
 		auth                        []string
-		tls                         bool
+		tls, allowUnencrypted       bool
 	}{
-		{"BasicHTTP", "basic", "", []string{wsmantest.AuthBasic}, false},
-		{"NTLMHTTPS", "ntlm", "", []string{wsmantest.AuthNegotiate}, true},
-		{"NTLMHTTP", "ntlm", "never", []string{wsmantest.AuthNegotiate}, false},
+		{"BasicHTTP", "basic", "", []string{wsmantest.AuthBasic}, false, true},
+		{"NTLMHTTPS", "ntlm", "", []string{wsmantest.AuthNegotiate}, true, false},
+		{"NTLMHTTP", "ntlm", "never", []string{wsmantest.AuthNegotiate}, false, true},
+		// A listener as Windows has it by default: HTTP, AllowUnencrypted
+		// false; pywinrm and tend encrypt every message.
+		{"NTLMHTTPEncrypted", "ntlm", "always", []string{wsmantest.AuthNegotiate}, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			opts := wsmantest.Options{
-				Users:    map[string]string{"ops": testPassword},
-				Auth:     c.auth,
-				Executor: pywinrmExecutor(t),
-				Logf:     t.Logf,
+				Users:            map[string]string{"ops": testPassword},
+				Auth:             c.auth,
+				Executor:         pywinrmExecutor(t),
+				Logf:             t.Logf,
+				AllowUnencrypted: c.allowUnencrypted,
 			}
 			if c.tls {
 				opts.TLS = &tls.Config{Certificates: []tls.Certificate{cert.TLS}}
@@ -196,6 +200,9 @@ func TestPywinrm(t *testing.T) {
 				t.Errorf("sleep: %q, want %q", got.Sleep, want)
 			}
 			st := srv.Stats()
+			if c.encryption == "always" && (st.Encrypted < 8 || st.Refused != 0) {
+				t.Errorf("pywinrm: %d requests decrypted, %d refused: want every request encrypted", st.Encrypted, st.Refused)
+			}
 			if st.ReceiveTimeouts < 2 {
 				t.Errorf("%d Receives timed out during the sleep, want at least 2", st.ReceiveTimeouts)
 			}
