@@ -250,11 +250,29 @@ func TestKerberos(t *testing.T) {
 			t.Errorf("not an *HTTPError 401: %v", err)
 		}
 	})
-	t.Run("InsecureHTTP", func(t *testing.T) {
-		// Over plain HTTP only when the inventory says so (tend does not
-		// encrypt messages); then it works, with a warning.
+	t.Run("EncryptedHTTP", func(t *testing.T) {
+		// Plain HTTP to a listener as Windows has it by default
+		// (AllowUnencrypted false): every message is a Wrap token.
 		plain := startServer(t, shHandler, wsmantest.Options{Auth: []string{wsmantest.AuthKerberos}, Keytab: f.srv.Keytab()})
 		h := hostFor(t, plain, AuthKerberos)
+		h.WinRM.User, h.WinRM.Password, h.WinRM.KerberosHostname = "", "", krbHost
+		var warn strings.Builder
+		opts := f.opts()
+		opts.Stderr = &warn
+		check(t, dialT(t, h, opts))
+		if warn.Len() != 0 {
+			t.Errorf("warned: %q", warn.String())
+		}
+		if st := plain.Stats(); st.Encrypted < 3 || st.Refused != 0 {
+			t.Errorf("server: %d requests decrypted, %d refused", st.Encrypted, st.Refused)
+		}
+	})
+	t.Run("InsecureHTTP", func(t *testing.T) {
+		// Unencrypted over plain HTTP only when the inventory says so;
+		// then it works against a listener that allows it, with a warning.
+		plain := startServer(t, shHandler, wsmantest.Options{Auth: []string{wsmantest.AuthKerberos}, Keytab: f.srv.Keytab(), AllowUnencrypted: true})
+		h := hostFor(t, plain, AuthKerberos)
+		h.WinRM.InsecureHTTP = true
 		h.WinRM.User, h.WinRM.Password, h.WinRM.KerberosHostname = "", "", krbHost
 		var warn strings.Builder
 		opts := f.opts()
@@ -410,6 +428,35 @@ func TestPywinrmKerberos(t *testing.T) {
 		if r.User != "ops@TEND.TEST" {
 			t.Errorf("a request as %q", r.User)
 		}
+	}
+
+	// Over plain HTTP to a listener as Windows has it by default
+	// (AllowUnencrypted false), with message_encryption='always':
+	// pywinrm's Wrap tokens (MIT's gss_wrap_iov) are unsealed by the
+	// server, and the server's by pywinrm.
+	plain := startServer(t, shHandler, wsmantest.Options{
+		Auth:     []string{wsmantest.AuthKerberos},
+		Keytab:   f.srv.Keytab(),
+		Executor: pywinrmExecutor(t),
+		Logf:     t.Logf,
+	})
+	cmd = osexec.CommandContext(ctx, python, script, plain.URL, "kerberos", "", "always", krbHost)
+	cmd.Env = append(os.Environ(), "WINRM_USER=ops@"+f.realm.Name, "KRB5CCNAME=FILE:"+f.ccache, "KRB5_CONFIG="+f.realm.KRB5Config)
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	out, err = cmd.Output()
+	if err != nil {
+		t.Fatalf("pywinrm, encrypted over HTTP: %v\n%s", err, stderr.String())
+	}
+	got.Echo, got.Sleep = nil, nil
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("pywinrm printed %q: %v", out, err)
+	}
+	if want := []any{"HELLO WÖRLD AND MORE\n", "args: first second\r\n", float64(7)}; !cmp.Equal(got.Echo, want) {
+		t.Errorf("encrypted: echo: %q, want %q", got.Echo, want)
+	}
+	if st := plain.Stats(); st.Encrypted < 8 || st.Refused != 0 || st.ShellsCreated != 1 {
+		t.Errorf("encrypted: server %+v: want every request decrypted", st)
 	}
 
 	// A wrong service principal: the KDC refuses pywinrm the ticket, and
