@@ -134,7 +134,10 @@ func (k *KerberosSession) Unwrap(signature, sealed []byte) ([]byte, error) {
 	if len(body) < min+ec {
 		return nil, errors.New("kerberos: the Wrap token is truncated")
 	}
-	if rrc %= len(body); rrc > 0 {
+	if rrc >= len(body) {
+		return nil, fmt.Errorf("kerberos: the Wrap token's rotation count %d exceeds its length", rrc)
+	}
+	if rrc > 0 {
 		body = append(append([]byte(nil), body[rrc:]...), body[:rrc]...)
 	}
 	plain, err := k.et.DecryptMessage(k.key.KeyValue, body, k.usage(false))
