@@ -389,7 +389,7 @@ func TestKerberos(t *testing.T) {
 func TestPywinrmKerberos(t *testing.T) {
 	f := startKerberos(t)
 	const python = "/usr/bin/python3"
-	if err := osexec.Command(python, "-c", "import winrm, requests_kerberos, kerberos").Run(); err != nil {
+	if err := osexec.Command(python, "-c", "import winrm, requests_kerberos, kerberos, gssapi").Run(); err != nil {
 		t.Fatalf("TEND_LAB=1 but pywinrm or requests-kerberos is missing (%v): run integration/scripts/winrm-deps.sh", err)
 	}
 	script := filepath.Join(t.TempDir(), "client.py")

@@ -51,7 +51,58 @@ if ca:
     kw['server_cert_validation'] = 'validate'
 if enc:
     kw['message_encryption'] = enc
+gss_always = transport == 'kerberos' and enc == 'always'
+if gss_always:
+    kw['message_encryption'] = 'never'
 p = Protocol(**kw)
+if gss_always:
+    # pywinrm 0.3.0 encrypts Kerberos messages with pykerberos's
+    # authGSSWinRMEncryptMessage, which Debian's python3-kerberos lacks.
+    # The same two calls (wrap_winrm, unwrap_winrm) are made here with
+    # python3-gssapi (MIT's gss_wrap_iov, as later pywinrm does through
+    # pyspnego); pywinrm's Encryption class frames the messages.
+    import gssapi, requests
+    from gssapi.raw import IOV, IOVBufferType, wrap_iov, unwrap_iov
+    from winrm.encryption import Encryption
+
+    class GSSAuth(requests.auth.AuthBase):
+        def __init__(self, hostname):
+            self.ctx = gssapi.SecurityContext(
+                name=gssapi.Name('HTTP@' + hostname, gssapi.NameType.hostbased_service),
+                mech=gssapi.MechType.kerberos, usage='initiate',
+                flags=gssapi.RequirementFlag.mutual_authentication | gssapi.RequirementFlag.integrity |
+                      gssapi.RequirementFlag.confidentiality | gssapi.RequirementFlag.out_of_sequence_detection)
+        def __call__(self, r):
+            if not self.ctx.complete:
+                r.headers['Authorization'] = 'Negotiate ' + base64.b64encode(self.ctx.step()).decode()
+                r.register_hook('response', self.finish)
+            return r
+        def finish(self, resp, **kw):
+            for v in resp.headers.get('WWW-Authenticate', '').split(','):
+                scheme, _, tok = v.strip().partition(' ')
+                if scheme == 'Negotiate' and tok and resp.status_code == 200:
+                    self.ctx.step(base64.b64decode(tok))
+            return resp
+        def wrap_winrm(self, host, message):
+            iov = IOV(IOVBufferType.header, message, IOVBufferType.padding, std_layout=False)
+            wrap_iov(self.ctx, iov, confidential=True)
+            return iov[1].value + (iov[2].value or b''), iov[0].value
+        def unwrap_winrm(self, host, message, header):
+            iov = IOV((IOVBufferType.header, False, header), message, IOVBufferType.data, std_layout=False)
+            unwrap_iov(self.ctx, iov)
+            return iov[1].value
+
+    t = p.transport
+    def build_session():
+        session = requests.Session()
+        session.auth = GSSAuth(sys.argv[5])
+        session.headers.update(t.default_headers)
+        t.session = session
+        t.auth_method = 'kerberos'
+        t.setup_encryption()
+        if not t.session.auth.ctx.complete:
+            raise Exception('the server did not complete the Kerberos context (no AP-REP)')
+    t.build_session = build_session
 shell = p.open_shell(codepage=65001)
 
 def send(command_id, data, end):

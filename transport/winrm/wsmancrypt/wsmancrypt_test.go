@@ -64,7 +64,27 @@ func TestNTLMSpecVectors(t *testing.T) {
 	}
 }
 
-// pair returns the two sides of a context of each kind.
+var krbKeys = map[int32]types.EncryptionKey{}
+
+// krbKey derives a key of etype et once (string-to-key is slow).
+func krbKey(t *testing.T, et int32) types.EncryptionKey {
+	t.Helper()
+	if k, ok := krbKeys[et]; ok {
+		return k
+	}
+	kt := keytab.New()
+	if err := kt.AddEntry("HTTP/win1", "TEND.TEST", "secret", time.Now(), 1, et); err != nil {
+		t.Fatal(err)
+	}
+	k, _, err := kt.GetEncryptionKey(types.NewPrincipalName(2, "HTTP/win1"), "TEND.TEST", 1, et)
+	if err != nil {
+		t.Fatal(err)
+	}
+	krbKeys[et] = k
+	return k
+}
+
+// pairs returns the two sides of a context of each kind.
 func pairs(t *testing.T) map[string][2]Sealer {
 	t.Helper()
 	key := bytes.Repeat([]byte{7}, 16)
@@ -74,15 +94,8 @@ func pairs(t *testing.T) map[string][2]Sealer {
 	}
 	s, _ := NewNTLMSession(key, NTLMFlagSign|NTLMFlagSeal|NTLMFlagExtendedSessionSecurity|NTLMFlag128|NTLMFlagKeyExch, false)
 	out := map[string][2]Sealer{"NTLM": {c, s}}
-	kt := keytab.New()
 	for _, et := range []int32{etypeID.AES128_CTS_HMAC_SHA1_96, etypeID.AES256_CTS_HMAC_SHA1_96} {
-		if err := kt.AddEntry("HTTP/win1", "TEND.TEST", "secret", time.Now(), 1, et); err != nil {
-			t.Fatal(err)
-		}
-		k, _, err := kt.GetEncryptionKey(types.NewPrincipalName(2, "HTTP/win1"), "TEND.TEST", 1, et)
-		if err != nil {
-			t.Fatal(err)
-		}
+		k := krbKey(t, et)
 		for _, sub := range []bool{false, true} {
 			ini, err := NewKerberosSession(k, true, sub, 100, 900)
 			if err != nil {
