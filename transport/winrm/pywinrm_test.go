@@ -1,6 +1,7 @@
 package winrm
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -308,4 +309,71 @@ func TestPywinrm(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPywinrmTampered runs pywinrm with message_encryption='always' over
+// NTLM through a relay that flips one byte of a sealed message: of an
+// answer, which pywinrm refuses, and of a request, which the server
+// refuses with HTTP 400 (pywinrm reports it) without running anything.
+func TestPywinrmTampered(t *testing.T) {
+	lab.Required(t)
+	const python = "/usr/bin/python3"
+	if err := osexec.Command(python, "-c", "import winrm, requests_ntlm, cryptography").Run(); err != nil {
+		t.Fatalf("TEND_LAB=1 but pywinrm is missing (%v): run integration/scripts/winrm-deps.sh", err)
+	}
+	script := filepath.Join(t.TempDir(), "client.py")
+	if err := os.WriteFile(script, []byte(pywinrmScript), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, toServer := range []bool{false, true} {
+		name := map[bool]string{false: "Answer", true: "Request"}[toServer]
+		t.Run(name, func(t *testing.T) {
+			srv := wsmantest.StartT(t, wsmantest.Options{
+				Users:    map[string]string{"ops": testPassword},
+				Auth:     []string{wsmantest.AuthNegotiate},
+				Executor: pywinrmExecutor(t),
+				Logf:     t.Logf,
+			})
+			p := startProxy(t, srv.Addr)
+			flipped := false
+			p.mutate = func(dir bool, b []byte) {
+				const marker = "Content-Type: application/octet-stream\r\n"
+				i := bytes.Index(b, []byte(marker))
+				if dir != toServer || flipped || i < 0 || i+len(marker)+60 >= len(b) {
+					return
+				}
+				b[i+len(marker)+60] ^= 0x20 // in the sealed envelope
+				flipped = true
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			url := "http://" + p.ln.Addr().String() + "/wsman"
+			cmd := osexec.CommandContext(ctx, python, script, url, "ntlm", "", "always")
+			cmd.Env = append(os.Environ(), "WINRM_USER=ops", "WINRM_PASSWORD="+testPassword)
+			out, err := cmd.CombinedOutput()
+			p.mu.Lock()
+			altered := flipped
+			p.mu.Unlock()
+			if err == nil || !altered {
+				t.Fatalf("pywinrm with a tampered %s: flipped %v, no error:\n%s", name, altered, out)
+			}
+			t.Logf("pywinrm: %s", lastLine(string(out)))
+			st := srv.Stats()
+			if toServer {
+				if st.Refused != 1 || !strings.Contains(string(out), "400") {
+					t.Errorf("server refused %d requests; pywinrm: %s", st.Refused, lastLine(string(out)))
+				}
+			} else if !strings.Contains(strings.ToLower(string(out)), "signature") {
+				t.Errorf("pywinrm did not refuse the answer for its signature: %s", lastLine(string(out)))
+			}
+			if st.Commands != 0 {
+				t.Errorf("%d commands ran", st.Commands)
+			}
+		})
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
