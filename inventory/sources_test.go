@@ -256,6 +256,24 @@ ansible_password=secret
 	}
 }
 
+func TestAnsibleCertThumbprint(t *testing.T) {
+	pin := "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89"
+	dir := writeTree(t, map[string]string{"hosts.ini": "[windows]\nwin1\nwin2 tend_winrm_cert_thumbprint=" + strings.Repeat("1f", 32) + "\n[windows:vars]\nansible_connection=winrm\ntend_winrm_cert_thumbprint=" + pin + "\n"})
+	inv, diags := loadSources(t, dir, Options{}, "hosts.ini")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if got, want := inv.Host("win1").WinRM.CertThumbprint, strings.ReplaceAll(pin, ":", ""); got != want {
+		t.Errorf("win1 (group var): %q, want %q", got, want)
+	}
+	if got := inv.Host("win2").WinRM.CertThumbprint; got != strings.Repeat("1f", 32) {
+		t.Errorf("win2 (host var): %q", got)
+	}
+	if _, ok := inv.Host("win1").Vars["tend_winrm_cert_thumbprint"]; ok {
+		t.Error("the thumbprint is a connection setting, not a var")
+	}
+}
+
 func TestConnectionVarDiagnostics(t *testing.T) {
 	tests := map[string]struct {
 		line string
@@ -270,6 +288,7 @@ func TestConnectionVarDiagnostics(t *testing.T) {
 		"other ProxyCommand":  {`h ansible_ssh_common_args='-o ProxyCommand="nc -X 5 -x proxy %h %p"'`, "hosts.ini:2,1: warning: SSH arguments not understood"},
 		"bad winrm scheme":    {"h ansible_winrm_scheme=ftp", "hosts.ini:2,1: Invalid ansible_winrm_scheme"},
 		"bad cert validation": {"h ansible_winrm_server_cert_validation=maybe", "hosts.ini:2,1: Invalid ansible_winrm_server_cert_validation"},
+		"SHA-1 thumbprint":    {"h tend_winrm_cert_thumbprint=4e3c1d2a9f0b8c7d6e5f4a3b2c1d0e9f8a7b6c5d", "hosts.ini:2,1: Invalid tend_winrm_cert_thumbprint"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -378,6 +378,10 @@ func (c *conn) netError(ctx context.Context, err error) error {
 	if errors.Is(err, errNoNTLM) {
 		return errNoNTLM
 	}
+	var pe *PinError
+	if errors.As(err, &pe) {
+		return pe
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err

@@ -3,7 +3,9 @@ package winrm
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -375,5 +377,52 @@ func TestZPasswordsInNoError(t *testing.T) {
 				t.Errorf("an error contains the password: %q", m)
 			}
 		}
+	}
+}
+
+// TestCertThumbprint pins the listener's self-signed certificate by its
+// SHA-256: the right thumbprint connects without any CA (and with the
+// certificate naming another host), a wrong one is refused naming both
+// thumbprints before any request is sent, and a thumbprint with
+// insecure = true is refused as contradictory.
+func TestCertThumbprint(t *testing.T) {
+	srv, _, _ := tlsServer(t, wsmantest.Options{}, "someone-else.corp.test")
+	leaf := srv.TLSConfig().Certificates[0].Certificate[0]
+	sum := sha256.Sum256(leaf)
+	right := hex.EncodeToString(sum[:])
+
+	h := hostFor(t, srv, AuthNTLM)
+	h.WinRM.CertThumbprint = strings.ToUpper(right)
+	var warn bytes.Buffer
+	tr := dialT(t, h, Options{Stderr: &warn})
+	if out := mustOK(t, tr, "echo pinned", nil); string(out) != "pinned\n" {
+		t.Errorf("pinned: %q", out)
+	}
+	if warn.Len() != 0 {
+		t.Errorf("warned: %q", warn.String())
+	}
+	tr.Close() // its last requests (a command's release) end here
+
+	before := srv.Stats().Requests
+	wrong := strings.Repeat("ab", 32)
+	h.WinRM.CertThumbprint = wrong
+	err := dialErr(t, h, Options{})
+	var pe *PinError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), right) || !strings.Contains(err.Error(), wrong) {
+		t.Errorf("wrong thumbprint: %v, want a refusal naming %s and %s", err, right, wrong)
+	}
+	if n := srv.Stats().Requests - before; n != 0 {
+		t.Errorf("%d requests reached a listener whose certificate is not the pinned one", n)
+	}
+
+	h.WinRM.CertThumbprint = right
+	h.WinRM.Insecure = true
+	if err := dialErr(t, h, Options{}); err == nil || !strings.Contains(err.Error(), "contradict") {
+		t.Errorf("cert_thumbprint with insecure: %v", err)
+	}
+	h.WinRM.Insecure = false
+	h.WinRM.CertThumbprint = right[:40]
+	if err := dialErr(t, h, Options{}); err == nil || !strings.Contains(err.Error(), "SHA-1") {
+		t.Errorf("a SHA-1 thumbprint: %v", err)
 	}
 }

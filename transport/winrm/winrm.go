@@ -2,8 +2,10 @@ package winrm
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -203,9 +205,31 @@ func resolve(h *inventory.Host, opts Options) (*settings, error) {
 			}
 			cfg.RootCAs = pool
 		}
-		if w.Insecure {
+		switch {
+		case w.CertThumbprint != "" && w.Insecure:
+			return nil, errors.New("cert_thumbprint and insecure = true (Ansible's server_cert_validation=ignore) contradict each other: keep the pin and drop insecure")
+		case w.CertThumbprint != "":
+			pin, err := inventory.NormalizeThumbprint(w.CertThumbprint)
+			if err != nil {
+				return nil, fmt.Errorf("cert_thumbprint: %w", err)
+			}
+			// The pinned certificate is trusted as it is, whoever signed
+			// it and whatever names it carries (a listener's self-signed
+			// certificate): the chain and the name are not checked.
 			cfg.InsecureSkipVerify = true
-			s.warnings = append(s.warnings, fmt.Sprintf("insecure = true: the TLS certificate of %s is not verified; anyone on the path can impersonate the host and capture the credentials", u.String()))
+			cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) == 0 {
+					return fmt.Errorf("%s sent no certificate, and cert_thumbprint pins %s", u.String(), pin)
+				}
+				got := sha256.Sum256(cs.PeerCertificates[0].Raw)
+				if h := hex.EncodeToString(got[:]); h != pin {
+					return &PinError{URL: u.String(), Got: h, Want: pin}
+				}
+				return nil
+			}
+		case w.Insecure:
+			cfg.InsecureSkipVerify = true
+			s.warnings = append(s.warnings, fmt.Sprintf("insecure = true: the TLS certificate of %s is not verified; anyone on the path can impersonate the host and capture the credentials (pin the certificate with cert_thumbprint instead)", u.String()))
 		}
 		if s.auth == AuthCertificate {
 			pair, err := tls.LoadX509KeyPair(opts.ClientCertFile, opts.ClientKeyFile)
@@ -221,6 +245,17 @@ func resolve(h *inventory.Host, opts Options) (*settings, error) {
 		s.warnings = append(s.warnings, "insecure = true has no effect without https")
 	}
 	return s, nil
+}
+
+// PinError is a listener whose certificate is not the one cert_thumbprint
+// pins.
+type PinError struct {
+	URL       string
+	Got, Want string // SHA-256 thumbprints, hex
+}
+
+func (e *PinError) Error() string {
+	return fmt.Sprintf("%s: the listener's certificate has the SHA-256 thumbprint %s, not the pinned cert_thumbprint %s: refusing it (another host, or the certificate was replaced: check it on the host, then update cert_thumbprint)", e.URL, e.Got, e.Want)
 }
 
 // Dial connects to h's WinRM endpoint, authenticates and opens the shell
