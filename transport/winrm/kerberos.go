@@ -49,9 +49,9 @@ import (
 // authentication is asked for: an AP-REP the server sends back is
 // checked (the ticket's session key decrypts it and it echoes the
 // authenticator's time), a bad one fails the request, and the first
-// answer (the shell's creation, in Dial) must carry one. WinRM's message
-// encryption (the GSS-API Wrap of each message, what Windows requires on
-// plain HTTP) is not implemented, nor are channel bindings.
+// answer (the shell's creation, in Dial) must carry one. Over plain HTTP
+// each connection is instead authenticated once and its messages are
+// sealed in that context (sealed.go). Channel bindings are not sent.
 
 // kerberosAuth authenticates every request with a Kerberos AP-REQ.
 type kerberosAuth struct {

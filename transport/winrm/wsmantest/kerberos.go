@@ -37,8 +37,9 @@ import (
 // the service key, authenticator, clock skew, replay); when the client
 // asks for mutual authentication the answer carries an AP-REP, in the
 // same framing as the request, in its WWW-Authenticate header. As on
-// Windows, the connection stays authenticated afterwards. There is no
-// message encryption and channel bindings are not checked.
+// Windows, the connection stays authenticated afterwards, with the
+// context that seals its messages over HTTP. Channel bindings are not
+// checked.
 
 // gssFlagMutual is GSS_C_MUTUAL_FLAG in the authenticator's checksum
 // (RFC 4121 4.1.1.1).

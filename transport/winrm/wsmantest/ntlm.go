@@ -18,8 +18,9 @@ import (
 // The server side of NTLM (MS-NLMP), enough to authenticate a known user
 // and password with NTLMv2: it answers a NEGOTIATE_MESSAGE with a
 // CHALLENGE_MESSAGE and checks the AUTHENTICATE_MESSAGE's NTLMv2 response.
-// It neither signs nor seals (no session security), and it does not check
-// the MIC: the NTProofStr alone proves the password.
+// When the client asks for sealing and signing (and a key exchange), the
+// connection gets NTLM session security for message encryption. The MIC
+// is not checked: the NTProofStr alone proves the password.
 
 const ntlmSignature = "NTLMSSP\x00"
 

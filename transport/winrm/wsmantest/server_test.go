@@ -124,7 +124,7 @@ func createShell(t *testing.T, c *client) string {
 }
 
 func TestAuthentication(t *testing.T) {
-	s := StartT(t, Options{Users: map[string]string{"ops": "pw"}})
+	s := StartT(t, Options{Users: map[string]string{"ops": "pw"}, AllowUnencrypted: true})
 	for _, ntlm := range []bool{false, true} {
 		c := newClient(t, s, ntlm)
 		createShell(t, c)
@@ -149,8 +149,36 @@ func TestAuthentication(t *testing.T) {
 	}
 }
 
+// TestRefusesUnencrypted: configured as Windows is by default
+// (AllowUnencrypted false), the server refuses a SOAP body in clear text
+// over HTTP with HTTP 400, whatever the authentication, and answers the
+// empty POST that authenticates a connection for encryption.
+func TestRefusesUnencrypted(t *testing.T) {
+	s := StartT(t, Options{Users: map[string]string{"ops": "pw"}})
+	for _, ntlm := range []bool{false, true} {
+		c := newClient(t, s, ntlm)
+		status, body := c.post(request(ActionCreate, "", "<rsp:Shell/>", ""))
+		if status != 400 || !strings.Contains(body, "not encrypted") {
+			t.Errorf("ntlm %v, clear text: %d %s", ntlm, status, body)
+		}
+	}
+	if st := s.Stats(); st.Refused != 2 || st.ShellsCreated != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.URL, nil)
+	req.SetBasicAuth("ops", "pw")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("empty authenticated POST: %d", resp.StatusCode)
+	}
+}
+
 func TestNTLMBindsTheConnection(t *testing.T) {
-	s := StartT(t, Options{Users: map[string]string{"ops": "pw"}, Auth: []string{AuthNegotiate}})
+	s := StartT(t, Options{Users: map[string]string{"ops": "pw"}, Auth: []string{AuthNegotiate}, AllowUnencrypted: true})
 	c := newClient(t, s, true)
 	createShell(t, c)
 	before := s.Stats().Unauthorized
@@ -267,7 +295,7 @@ func TestRecordedTraffic(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := StartT(t, Options{Users: map[string]string{"ops": "pw"}, Executor: recordedExecutor})
+			s := StartT(t, Options{Users: map[string]string{"ops": "pw"}, Executor: recordedExecutor, AllowUnencrypted: true})
 			c := newClient(t, s, false)
 			ids := map[string]string{} // recorded id -> ours
 			var recordedOut, ourOut bytes.Buffer
@@ -342,8 +370,9 @@ func waitDone(t *testing.T, s *Server) {
 func TestProtocolErrors(t *testing.T) {
 	var started = make(chan context.Context, 4)
 	s := StartT(t, Options{
-		Users:           map[string]string{"ops": "pw"},
-		MaxEnvelopeSize: 64 << 10,
+		Users:            map[string]string{"ops": "pw"},
+		AllowUnencrypted: true,
+		MaxEnvelopeSize:  64 << 10,
 		Executor: func(ctx context.Context, p *Process) int {
 			started <- ctx
 			<-ctx.Done()
