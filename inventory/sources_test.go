@@ -269,6 +269,14 @@ func TestAnsibleCertThumbprint(t *testing.T) {
 	if got := inv.Host("win2").WinRM.CertThumbprint; got != strings.Repeat("1f", 32) {
 		t.Errorf("win2 (host var): %q", got)
 	}
+	dir = writeTree(t, map[string]string{"hosts.ini": "[w]\nclear ansible_winrm_message_encryption=never\nsealed ansible_winrm_message_encryption=always\n[w:vars]\nansible_connection=winrm\n"})
+	enc, diags := loadSources(t, dir, Options{}, "hosts.ini")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if !enc.Host("clear").WinRM.InsecureHTTP || enc.Host("sealed").WinRM.InsecureHTTP {
+		t.Error("ansible_winrm_message_encryption=never should be insecure_http, and only it")
+	}
 	if _, ok := inv.Host("win1").Vars["tend_winrm_cert_thumbprint"]; ok {
 		t.Error("the thumbprint is a connection setting, not a var")
 	}
@@ -288,6 +296,7 @@ func TestConnectionVarDiagnostics(t *testing.T) {
 		"other ProxyCommand":  {`h ansible_ssh_common_args='-o ProxyCommand="nc -X 5 -x proxy %h %p"'`, "hosts.ini:2,1: warning: SSH arguments not understood"},
 		"bad winrm scheme":    {"h ansible_winrm_scheme=ftp", "hosts.ini:2,1: Invalid ansible_winrm_scheme"},
 		"bad cert validation": {"h ansible_winrm_server_cert_validation=maybe", "hosts.ini:2,1: Invalid ansible_winrm_server_cert_validation"},
+		"bad message encryption": {"h ansible_winrm_message_encryption=sometimes", "hosts.ini:2,1: Invalid ansible_winrm_message_encryption"},
 		"SHA-1 thumbprint":    {"h tend_winrm_cert_thumbprint=4e3c1d2a9f0b8c7d6e5f4a3b2c1d0e9f8a7b6c5d", "hosts.ini:2,1: Invalid tend_winrm_cert_thumbprint"},
 	}
 	for name, tc := range tests {

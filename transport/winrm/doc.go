@@ -7,8 +7,8 @@
 //
 // Dial reads the inventory host's winrm block: https (port 5986, else
 // 5985), auth, user and password (falling back to the host's), ca_file,
-// server_name, cert_thumbprint, insecure, insecure_http, and for Kerberos keytab,
-// kerberos_service and kerberos_hostname. Authentication is NTLM (the
+// server_name, cert_thumbprint, insecure, insecure_http, and for Kerberos
+// keytab, kerberos_service and kerberos_hostname. Authentication is NTLM (the
 // default, in the Negotiate HTTP scheme), Basic, Kerberos (SPNEGO in the
 // Negotiate scheme; see kerberos.go for where credentials come from), or a
 // TLS client certificate (Options.ClientCertFile and ClientKeyFile).
