@@ -287,17 +287,17 @@ func TestConnectionVarDiagnostics(t *testing.T) {
 		line string
 		want string
 	}{
-		"bad port":            {"h ansible_port=ssh", "hosts.ini:2,1: Invalid ansible_port"},
-		"port out of range":   {"h ansible_port=70000", "hosts.ini:2,1: Invalid ansible_port"},
-		"bad become":          {"h ansible_become=maybe", "hosts.ini:2,1: Invalid ansible_become"},
-		"unknown connection":  {"h ansible_connection=docker", "hosts.ini:2,1: warning: Unsupported ansible_connection"},
-		"template":            {"h ansible_host='{{ inventory_hostname }}.corp'", "hosts.ini:2,1: warning: Template not evaluated"},
-		"list as a user":      {"h ansible_user=[1]", "hosts.ini:2,1: Invalid ansible_user"},
-		"other ProxyCommand":  {`h ansible_ssh_common_args='-o ProxyCommand="nc -X 5 -x proxy %h %p"'`, "hosts.ini:2,1: warning: SSH arguments not understood"},
-		"bad winrm scheme":    {"h ansible_winrm_scheme=ftp", "hosts.ini:2,1: Invalid ansible_winrm_scheme"},
-		"bad cert validation": {"h ansible_winrm_server_cert_validation=maybe", "hosts.ini:2,1: Invalid ansible_winrm_server_cert_validation"},
+		"bad port":               {"h ansible_port=ssh", "hosts.ini:2,1: Invalid ansible_port"},
+		"port out of range":      {"h ansible_port=70000", "hosts.ini:2,1: Invalid ansible_port"},
+		"bad become":             {"h ansible_become=maybe", "hosts.ini:2,1: Invalid ansible_become"},
+		"unknown connection":     {"h ansible_connection=docker", "hosts.ini:2,1: warning: Unsupported ansible_connection"},
+		"template":               {"h ansible_host='{{ inventory_hostname }}.corp'", "hosts.ini:2,1: warning: Template not evaluated"},
+		"list as a user":         {"h ansible_user=[1]", "hosts.ini:2,1: Invalid ansible_user"},
+		"other ProxyCommand":     {`h ansible_ssh_common_args='-o ProxyCommand="nc -X 5 -x proxy %h %p"'`, "hosts.ini:2,1: warning: SSH arguments not understood"},
+		"bad winrm scheme":       {"h ansible_winrm_scheme=ftp", "hosts.ini:2,1: Invalid ansible_winrm_scheme"},
+		"bad cert validation":    {"h ansible_winrm_server_cert_validation=maybe", "hosts.ini:2,1: Invalid ansible_winrm_server_cert_validation"},
 		"bad message encryption": {"h ansible_winrm_message_encryption=sometimes", "hosts.ini:2,1: Invalid ansible_winrm_message_encryption"},
-		"SHA-1 thumbprint":    {"h tend_winrm_cert_thumbprint=4e3c1d2a9f0b8c7d6e5f4a3b2c1d0e9f8a7b6c5d", "hosts.ini:2,1: Invalid tend_winrm_cert_thumbprint"},
+		"SHA-1 thumbprint":       {"h tend_winrm_cert_thumbprint=4e3c1d2a9f0b8c7d6e5f4a3b2c1d0e9f8a7b6c5d", "hosts.ini:2,1: Invalid tend_winrm_cert_thumbprint"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

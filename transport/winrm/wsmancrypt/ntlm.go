@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf16"
-
-	"golang.org/x/crypto/md4"
 )
 
 // NTLM negotiate flags (MS-NLMP 2.2.2.5) that session security depends
@@ -35,10 +33,15 @@ func NTLMv2SessionBaseKey(password, user, domain string, ntResponse []byte) ([]b
 	if len(ntResponse) < 16 {
 		return nil, errors.New("NTLM: the NtChallengeResponse is not an NTLMv2 response")
 	}
-	h := md4.New()
-	h.Write(utf16le(password))
-	ntowfv2 := hmacMD5(h.Sum(nil), utf16le(strings.ToUpper(user)+domain))
-	return hmacMD5(ntowfv2, ntResponse[:16]), nil
+	return hmacMD5(NTOWFv2(password, user, domain), ntResponse[:16]), nil
+}
+
+// NTOWFv2 is the NTLMv2 key of a password (MS-NLMP 3.3.2): HMAC-MD5
+// keyed with the MD4 of the password over the upper-cased user and the
+// domain, all UTF-16LE.
+func NTOWFv2(password, user, domain string) []byte {
+	h := md4(utf16le(password))
+	return hmacMD5(h[:], utf16le(strings.ToUpper(user)+domain))
 }
 
 // NTLMKeyExchange is the KEY_EXCH step (MS-NLMP 3.1.5.1.2): RC4 with the

@@ -147,7 +147,7 @@ func TestTamperAndReplay(t *testing.T) {
 	for name := range pairs(t) {
 		t.Run(name, func(t *testing.T) {
 			// Every byte of the signature and of the sealed message.
-			ct, data, _ := Encode(pairs(t)[name][0], ProtocolSPNEGO, msg, 0)
+			_, data, _ := Encode(pairs(t)[name][0], ProtocolSPNEGO, msg, 0)
 			start := bytes.Index(data, []byte("application/octet-stream\r\n")) + len("application/octet-stream\r\n") + 4
 			end := len(data) - len("--Encrypted Boundary--\r\n")
 			for i := start; i < end; i++ {
@@ -159,7 +159,7 @@ func TestTamperAndReplay(t *testing.T) {
 				}
 			}
 			p := pairs(t)[name]
-			ct, data, _ = Encode(p[0], ProtocolSPNEGO, msg, 0)
+			ct, data, _ := Encode(p[0], ProtocolSPNEGO, msg, 0)
 			if _, _, err := Decode(p[1], ct, data); err != nil {
 				t.Fatal(err)
 			}
@@ -188,6 +188,23 @@ func TestDecodeBadFraming(t *testing.T) {
 	} {
 		if _, _, err := Decode(p[1], c.ct, []byte(c.data)); err == nil {
 			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func TestMD4(t *testing.T) {
+	// RFC 1320, appendix A.5.
+	for in, want := range map[string]string{
+		"":                              "31d6cfe0d16ae931b73c59d7e0c089c0",
+		"a":                             "bde52cb31de33e46245e05fbdbd6fb24",
+		"abc":                           "a448017aaf21d8525fc10ae87aa6729d",
+		"message digest":                "d9130a8164549fe818874806e1c7014b",
+		"abcdefghijklmnopqrstuvwxyz":    "d79e1c308aa5bbcdeea8ed63df412da9",
+		strings.Repeat("1234567890", 8): "e33b4ddc9c38f2199c3e7b164fcc0536",
+	} {
+		got := md4([]byte(in))
+		if hex.EncodeToString(got[:]) != want {
+			t.Errorf("md4(%q) = %x, want %s", in, got, want)
 		}
 	}
 }

@@ -149,8 +149,7 @@ func verifyNTLMv2(st *ntlmChallenge, u ntlmUser, password string, nt []byte) err
 	if blob[0] != 1 || blob[1] != 1 {
 		return errors.New("malformed NTLMv2 blob")
 	}
-	ntHash := md4(utf16le(password))
-	ntowfv2 := hmacMD5(ntHash[:], utf16le(strings.ToUpper(u.User)+u.Domain))
+	ntowfv2 := wsmancrypt.NTOWFv2(password, u.User, u.Domain)
 	want := hmacMD5(ntowfv2, st.serverChallenge[:], blob)
 	if !hmac.Equal(want, nt[:16]) {
 		return errors.New("NTLMv2 response does not match the password")
