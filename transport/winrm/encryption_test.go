@@ -108,17 +108,26 @@ func encryptedHosts(t *testing.T, handler scriptHandler, opts wsmantest.Options)
 			return srv, hostFor(t, srv, AuthNTLM)
 		},
 		"Kerberos": func() (*wsmantest.Server, *inventory.Host) {
-			const spn = "HTTP/win1.tend.test"
-			kt := serviceKeytab(t, spn, "service-key")
-			fakeKerberosLogin(t, kt)
-			o := opts
-			o.Auth, o.Keytab = []string{wsmantest.AuthKerberos}, kt
-			srv := startServer(t, handler, o)
-			h := hostFor(t, srv, AuthKerberos)
-			h.WinRM.User, h.WinRM.Password, h.WinRM.KerberosHostname = "", "", "win1.tend.test"
-			return srv, h
+			return kerberosHost(t, handler, opts, false)
+		},
+		// As Windows answers: the AP-REP carries the server's subkey,
+		// which keys the context.
+		"KerberosAcceptorSubkey": func() (*wsmantest.Server, *inventory.Host) {
+			return kerberosHost(t, handler, opts, true)
 		},
 	}
+}
+
+func kerberosHost(t *testing.T, handler scriptHandler, opts wsmantest.Options, subkey bool) (*wsmantest.Server, *inventory.Host) {
+	const spn = "HTTP/win1.tend.test"
+	kt := serviceKeytab(t, spn, "service-key")
+	fakeKerberosLogin(t, kt)
+	o := opts
+	o.Auth, o.Keytab, o.KerberosAcceptorSubkey = []string{wsmantest.AuthKerberos}, kt, subkey
+	srv := startServer(t, handler, o)
+	h := hostFor(t, srv, AuthKerberos)
+	h.WinRM.User, h.WinRM.Password, h.WinRM.KerberosHostname = "", "", "win1.tend.test"
+	return srv, h
 }
 
 // TestEncryptedOnTheWire uploads and downloads 1 MiB through a listener

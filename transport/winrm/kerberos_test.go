@@ -433,30 +433,34 @@ func TestPywinrmKerberos(t *testing.T) {
 	// Over plain HTTP to a listener as Windows has it by default
 	// (AllowUnencrypted false), with message_encryption='always':
 	// pywinrm's Wrap tokens (MIT's gss_wrap_iov) are unsealed by the
-	// server, and the server's by pywinrm.
-	plain := startServer(t, shHandler, wsmantest.Options{
-		Auth:     []string{wsmantest.AuthKerberos},
-		Keytab:   f.srv.Keytab(),
-		Executor: pywinrmExecutor(t),
-		Logf:     t.Logf,
-	})
-	cmd = osexec.CommandContext(ctx, python, script, plain.URL, "kerberos", "", "always", krbHost)
-	cmd.Env = append(os.Environ(), "WINRM_USER=ops@"+f.realm.Name, "KRB5CCNAME=FILE:"+f.ccache, "KRB5_CONFIG="+f.realm.KRB5Config)
-	stderr.Reset()
-	cmd.Stderr = &stderr
-	out, err = cmd.Output()
-	if err != nil {
-		t.Fatalf("pywinrm, encrypted over HTTP: %v\n%s", err, stderr.String())
-	}
-	got.Echo, got.Sleep = nil, nil
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("pywinrm printed %q: %v", out, err)
-	}
-	if want := []any{"HELLO WÖRLD AND MORE\n", "args: first second\r\n", float64(7)}; !cmp.Equal(got.Echo, want) {
-		t.Errorf("encrypted: echo: %q, want %q", got.Echo, want)
-	}
-	if st := plain.Stats(); st.Encrypted < 8 || st.Refused != 0 || st.ShellsCreated != 1 {
-		t.Errorf("encrypted: server %+v: want every request decrypted", st)
+	// server, and the server's by pywinrm; in pywinrm's subkey, and in the
+	// server's own subkey sent in the AP-REP, as Windows does.
+	for _, subkey := range []bool{false, true} {
+		plain := startServer(t, shHandler, wsmantest.Options{
+			Auth:                   []string{wsmantest.AuthKerberos},
+			Keytab:                 f.srv.Keytab(),
+			Executor:               pywinrmExecutor(t),
+			Logf:                   t.Logf,
+			KerberosAcceptorSubkey: subkey,
+		})
+		cmd = osexec.CommandContext(ctx, python, script, plain.URL, "kerberos", "", "always", krbHost)
+		cmd.Env = append(os.Environ(), "WINRM_USER=ops@"+f.realm.Name, "KRB5CCNAME=FILE:"+f.ccache, "KRB5_CONFIG="+f.realm.KRB5Config)
+		stderr.Reset()
+		cmd.Stderr = &stderr
+		out, err = cmd.Output()
+		if err != nil {
+			t.Fatalf("pywinrm, encrypted over HTTP (acceptor subkey %v): %v\n%s", subkey, err, stderr.String())
+		}
+		got.Echo, got.Sleep = nil, nil
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("pywinrm printed %q: %v", out, err)
+		}
+		if want := []any{"HELLO WÖRLD AND MORE\n", "args: first second\r\n", float64(7)}; !cmp.Equal(got.Echo, want) {
+			t.Errorf("encrypted (acceptor subkey %v): echo: %q, want %q", subkey, got.Echo, want)
+		}
+		if st := plain.Stats(); st.Encrypted < 8 || st.Refused != 0 || st.ShellsCreated != 1 {
+			t.Errorf("encrypted (acceptor subkey %v): server %+v: want every request decrypted", subkey, st)
+		}
 	}
 
 	// A wrong service principal: the KDC refuses pywinrm the ticket, and

@@ -56,7 +56,8 @@
 // the same way (in 16 KiB parts with Options.ChunkAnswers). NTLM seals
 // and signs with the session keys (key exchange supported), Kerberos
 // with RFC 4121 Wrap tokens in the initiator's subkey or the ticket's
-// session key (this server sends no subkey of its own). A message that
+// session key, or in a subkey of the server's sent in the AP-REP
+// (Options.KerberosAcceptorSubkey, as Windows does). A message that
 // does not unseal (altered, replayed, another key) is refused with HTTP
 // 400 saying why, and the connection must authenticate again. An empty
 // POST that authenticates answers 200, as clients that encrypt send one

@@ -97,8 +97,19 @@ func (s *Server) kerberos(w http.ResponseWriter, r *http.Request, cs *connState,
 		ckey = auth.SubKey
 	}
 	acceptorSeq := uint64(auth.SeqNumber)
+	subkey := false
 	if mutualRequested(&krb.APReq) {
-		rep, seq, err := apRep(&krb.APReq, wrapped)
+		var sub *types.EncryptionKey
+		if s.opts.KerberosAcceptorSubkey {
+			et, err := crypto.GetEtype(ckey.KeyType)
+			if err == nil {
+				k, err := types.GenerateEncryptionKey(et)
+				if err == nil {
+					sub, ckey, subkey = &k, k, true
+				}
+			}
+		}
+		rep, seq, err := apRep(&krb.APReq, wrapped, sub)
 		acceptorSeq = seq
 		if err != nil {
 			s.logf("%s: building the AP-REP: %v", scheme, err)
@@ -107,7 +118,7 @@ func (s *Server) kerberos(w http.ResponseWriter, r *http.Request, cs *connState,
 		}
 		w.Header().Set("WWW-Authenticate", scheme+" "+base64.StdEncoding.EncodeToString(rep))
 	}
-	sealer, err := wsmancrypt.NewKerberosSession(ckey, false, false, acceptorSeq, uint64(auth.SeqNumber))
+	sealer, err := wsmancrypt.NewKerberosSession(ckey, false, subkey, acceptorSeq, uint64(auth.SeqNumber))
 	if err != nil {
 		s.logf("%s: no message encryption on this connection: %v", scheme, err)
 		sealer = nil
@@ -178,9 +189,15 @@ func mutualRequested(a *messages.APReq) bool {
 // ASN.1 shapes of KRB_AP_REP (RFC 4120 5.5.2), which gokrb5 reads but
 // does not write.
 type encAPRepPart struct {
-	CTime          time.Time `asn1:"generalized,explicit,tag:0"`
-	Cusec          int       `asn1:"explicit,tag:1"`
-	SequenceNumber int64     `asn1:"optional,explicit,tag:3"`
+	CTime          time.Time     `asn1:"generalized,explicit,tag:0"`
+	Cusec          int           `asn1:"explicit,tag:1"`
+	Subkey         encryptionKey `asn1:"optional,explicit,tag:2"`
+	SequenceNumber int64         `asn1:"optional,explicit,tag:3"`
+}
+
+type encryptionKey struct {
+	KeyType  int32  `asn1:"explicit,tag:0"`
+	KeyValue []byte `asn1:"explicit,tag:1"`
 }
 
 type encryptedData struct {
@@ -207,17 +224,21 @@ func appTag(tag int, v any) ([]byte, error) {
 // holds the service key: the authenticator's time, encrypted in the
 // ticket's session key. It is framed as the request was: a bare Kerberos
 // token, or inside a SPNEGO NegTokenResp (accept-completed).
-func apRep(req *messages.APReq, wrapped bool) ([]byte, uint64, error) {
+func apRep(req *messages.APReq, wrapped bool, subkey *types.EncryptionKey) ([]byte, uint64, error) {
 	var seq [4]byte
 	if _, err := rand.Read(seq[:]); err != nil {
 		return nil, 0, err
 	}
 	first := uint64(binary.BigEndian.Uint32(seq[:]) & 0x3fffffff)
-	part, err := appTag(27, encAPRepPart{
+	p := encAPRepPart{
 		CTime:          req.Authenticator.CTime.UTC(),
 		Cusec:          req.Authenticator.Cusec,
 		SequenceNumber: int64(first),
-	})
+	}
+	if subkey != nil {
+		p.Subkey = encryptionKey{KeyType: subkey.KeyType, KeyValue: subkey.KeyValue}
+	}
+	part, err := appTag(27, p)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -87,6 +87,11 @@ type Options struct {
 	// the connection's NTLM or Kerberos security context (MS-WSMV
 	// 2.2.9.1), and a body in clear text is refused with HTTP 400.
 	AllowUnencrypted bool
+	// KerberosAcceptorSubkey makes the AP-REP carry a subkey of the
+	// server's, which then keys the context (as Windows' SSPI does);
+	// without it the context key is the client's subkey or the ticket's
+	// session key.
+	KerberosAcceptorSubkey bool
 	// ChunkAnswers seals answers longer than 16 KiB in 16 KiB parts
 	// (multipart/x-multi-encrypted) instead of one part.
 	ChunkAnswers bool
