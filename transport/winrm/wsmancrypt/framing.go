@@ -106,7 +106,9 @@ func Decode(s Sealer, contentType string, data []byte) (msg []byte, protocol str
 	rest := data
 	var out []byte
 	for part := 1; ; part++ {
-		if bytes.HasPrefix(rest, end) {
+		// The body ends with the closing delimiter "--B--", or with a
+		// bare "--B" line, as some servers end it.
+		if bytes.HasPrefix(rest, end) || (part > 1 && len(bytes.TrimSpace(rest[len(delim):])) == 0) {
 			if part == 1 {
 				return nil, protocol, errors.New("encrypted message without a part")
 			}

@@ -3,6 +3,7 @@ package wsmancrypt
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +207,68 @@ func TestMD4(t *testing.T) {
 		if hex.EncodeToString(got[:]) != want {
 			t.Errorf("md4(%q) = %x, want %s", in, got, want)
 		}
+	}
+}
+
+// xorSealer is a stand-in for a security context: a fixed signature, and
+// bytes XORed with 0x5a.
+type xorSealer struct{}
+
+func (xorSealer) Wrap(msg []byte) ([]byte, []byte, error) {
+	out := make([]byte, len(msg))
+	for i, c := range msg {
+		out[i] = c ^ 0x5a
+	}
+	return []byte("SIGN"), out, nil
+}
+
+func (x xorSealer) Unwrap(sig, sealed []byte) ([]byte, error) {
+	if string(sig) != "SIGN" {
+		return nil, errors.New("bad signature")
+	}
+	_, out, _ := x.Wrap(sealed)
+	return out, nil
+}
+
+// TestFraming checks the bytes of MS-WSMV's framing as Windows and
+// pywinrm write it (tab-indented part headers, the signature's length as
+// 4 little-endian bytes), and that a body ending in a bare boundary line
+// (as some servers end it) or in the closing "--" delimiter reads alike.
+func TestFraming(t *testing.T) {
+	_, sealed, _ := xorSealer{}.Wrap([]byte("<s:Envelope/>"))
+	want := "--Encrypted Boundary\r\n" +
+		"\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n" +
+		"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=13\r\n" +
+		"--Encrypted Boundary\r\n" +
+		"\tContent-Type: application/octet-stream\r\n" +
+		"\x04\x00\x00\x00SIGN" + string(sealed) +
+		"--Encrypted Boundary--\r\n"
+	ct, data, err := Encode(xorSealer{}, ProtocolSPNEGO, []byte("<s:Envelope/>"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantCT := `multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted";boundary="Encrypted Boundary"`; ct != wantCT {
+		t.Errorf("content type %s, want %s", ct, wantCT)
+	}
+	if string(data) != want {
+		t.Errorf("body\n%q\nwant\n%q", data, want)
+	}
+	for name, body := range map[string]string{
+		"closing delimiter": want,
+		"bare boundary":     strings.TrimSuffix(want, "--Encrypted Boundary--\r\n") + "--Encrypted Boundary\r\n",
+	} {
+		got, proto, err := Decode(xorSealer{}, ct, []byte(body))
+		if err != nil || string(got) != "<s:Envelope/>" || proto != ProtocolSPNEGO {
+			t.Errorf("%s: %q %q %v", name, got, proto, err)
+		}
+	}
+	// Kerberos' protocol name, and parts of 16 KiB.
+	msg := bytes.Repeat([]byte("x"), 2*ChunkSize+100)
+	ct, data, _ = Encode(xorSealer{}, ProtocolKerberos, msg, ChunkSize)
+	if !strings.HasPrefix(ct, `multipart/x-multi-encrypted;protocol="application/HTTP-Kerberos-session-encrypted"`) || bytes.Count(data, []byte("Length=16384\r\n")) != 2 || !bytes.Contains(data, []byte("Length=100\r\n")) {
+		t.Errorf("chunked: %s, %d bytes", ct, len(data))
+	}
+	if got, proto, err := Decode(xorSealer{}, ct, data); err != nil || !bytes.Equal(got, msg) || proto != ProtocolKerberos {
+		t.Errorf("chunked: %d bytes, %q, %v", len(got), proto, err)
 	}
 }
