@@ -127,7 +127,12 @@ func (a *sealedAuth) exchange(r *http.Request, s *sealedSlot, body []byte) (*htt
 	req := r.Clone(r.Context())
 	req.Body = io.NopCloser(bytes.NewReader(data))
 	req.ContentLength = int64(len(data))
-	req.GetBody = nil
+	// Replayable, so that the HTTP transport may resend it on a new
+	// connection when the server closed an idle one; a new connection is
+	// not authenticated, and its 401 makes RoundTrip authenticate it and
+	// seal the message again.
+	sealed := data
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(sealed)), nil }
 	req.Header.Set("Content-Type", ct)
 	req.Header.Del("Authorization")
 	resp, err := s.tr.RoundTrip(req)
