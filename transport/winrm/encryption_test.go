@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/transport"
@@ -27,7 +28,18 @@ type wireProxy struct {
 
 	mu           sync.Mutex
 	sent, answer bytes.Buffer
+	conns        []net.Conn
 	wg           sync.WaitGroup
+}
+
+// dropAll closes every relayed connection, as a server closes idle ones.
+func (p *wireProxy) dropAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
 }
 
 func startProxy(t *testing.T, target string) *wireProxy {
@@ -48,6 +60,9 @@ func startProxy(t *testing.T, target string) *wireProxy {
 				c.Close()
 				continue
 			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
 			p.wg.Add(2)
 			go p.pipe(s, c, true)
 			go p.pipe(c, s, false)
@@ -225,6 +240,30 @@ func TestTamperedMessage(t *testing.T) {
 			err := dialErr(t, p.via(h), Options{})
 			if err == nil || !strings.Contains(err.Error(), "decrypting the answer") || !strings.Contains(err.Error(), "altered") {
 				t.Errorf("tampered answer: %v, want an error saying it was altered", err)
+			}
+		})
+	}
+}
+
+// TestEncryptedReconnect: the server closes the idle connections between
+// two commands (its keep-alive timeout); tend authenticates the new ones
+// and seals its messages in their new contexts.
+func TestEncryptedReconnect(t *testing.T) {
+	for name, start := range encryptedHosts(t, shHandler, wsmantest.Options{}) {
+		t.Run(name, func(t *testing.T) {
+			srv, h := start()
+			p := startProxy(t, srv.Addr)
+			tr := dialT(t, p.via(h), Options{})
+			if out := mustOK(t, tr, "echo one", nil); string(out) != "one\n" {
+				t.Fatalf("first: %q", out)
+			}
+			time.Sleep(100 * time.Millisecond) // the release Signal
+			p.dropAll()
+			if out := mustOK(t, tr, "echo two", nil); string(out) != "two\n" {
+				t.Errorf("after the connections closed: %q", out)
+			}
+			if st := srv.Stats(); st.Refused != 0 {
+				t.Errorf("server refused %d requests", st.Refused)
 			}
 		})
 	}
