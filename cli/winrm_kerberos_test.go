@@ -130,6 +130,46 @@ ansible_user=ops@TEND.TEST
 		})
 	}
 
+	// Plain HTTP to a listener as Windows has it by default
+	// (AllowUnencrypted false): plan and apply with every message sealed
+	// in the Kerberos context.
+	t.Run("EncryptedHTTP", func(t *testing.T) {
+		host := winrmtest.StartKerberosHTTP(t, kt, loadWindowsFixture(t).Responder())
+		cfg := t.TempDir()
+		writeFiles(t, cfg, map[string]string{"main.hcl": windowsConfig, "inventory.hcl": fmt.Sprintf(`host "win1" {
+  address   = "127.0.0.1"
+  port      = %s
+  transport = "winrm"
+  winrm {
+    auth              = "kerberos"
+    kerberos_hostname = "win-app01.tend.test"
+  }
+}
+`, host.Port())})
+		out, errOut, code := tend(t, "plan", "-C", cfg, "-detailed-exitcode")
+		if code != 2 {
+			t.Fatalf("plan exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+		golden(t, "windows/plan.txt", out)
+		out, errOut, code = tend(t, "apply", "-C", cfg, "-y")
+		if code != 0 {
+			t.Fatalf("apply exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+		if !strings.Contains(out, "Apply complete") {
+			t.Errorf("apply:\n%s", out)
+		}
+		if strings.Contains(errOut, "warning") {
+			t.Errorf("a warning on stderr:\n%s", errOut)
+		}
+		st := host.Stats()
+		if st.Kerberos == 0 || st.Encrypted == 0 || st.Refused != 0 {
+			t.Errorf("server: %d Kerberos authentications, %d requests decrypted, %d refused", st.Kerberos, st.Encrypted, st.Refused)
+		}
+		if n := len(host.Scripts()); n < 3 {
+			t.Errorf("%d scripts ran: want the plan's probe, changes and their verification", n)
+		}
+	})
+
 	t.Run("NoTicket", func(t *testing.T) {
 		t.Setenv("KRB5CCNAME", "FILE:"+filepath.Join(dir, "no-such-ccache"))
 		host, caPEM := winrmtest.StartKerberos(t, kt, loadWindowsFixture(t).Responder())

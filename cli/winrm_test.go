@@ -95,7 +95,6 @@ func windowsInventory(port string) string {
     auth          = "ntlm"
     user          = "WIN-APP01\\ops"
     password      = secret("env:TEND_TEST_WINRM_PASSWORD")
-    insecure_http = true
   }
 }
 `, port)
@@ -124,8 +123,14 @@ func TestWindowsPlanApply(t *testing.T) {
 	if st.ShellsCreated != 1 || st.Commands != 1 {
 		t.Errorf("plan: %d shells, %d commands; want 1 and 1 (facts and every probe in one script)", st.ShellsCreated, st.Commands)
 	}
-	if !strings.Contains(errOut, "insecure_http = true") {
-		t.Errorf("no insecure_http warning on stderr:\n%s", errOut)
+	// Plain HTTP to a listener configured as Windows is by default
+	// (AllowUnencrypted false): every message encrypted with the NTLM
+	// session, none refused, nothing to warn about.
+	if st.Encrypted == 0 || st.Refused != 0 {
+		t.Errorf("plan: %d requests decrypted, %d refused by the host", st.Encrypted, st.Refused)
+	}
+	if strings.Contains(errOut, "warning") {
+		t.Errorf("a warning on stderr:\n%s", errOut)
 	}
 	scripts := host.Scripts()
 	if len(scripts) != 1 || !winrmtest.IsProbe(scripts[0].Text) {

@@ -39,6 +39,10 @@ var connSettings = []connSetting{
 	{[]string{"ansible_psrp_auth"}, setWinRMAuth},
 	{[]string{"ansible_winrm_server_cert_validation", "ansible_psrp_cert_validation"}, setCertValidation},
 	{[]string{"ansible_winrm_ca_trust_path", "ansible_psrp_cert_trust_path", "ansible_psrp_ca_cert"}, setString(func(l *layer) **string { return &l.winrmCAFile })},
+	{[]string{"ansible_winrm_message_encryption"}, setMessageEncryption},
+	// No Ansible variable pins a certificate; tend reads its own name in
+	// Ansible inventories too.
+	{[]string{"tend_winrm_cert_thumbprint"}, setThumbprint},
 	{[]string{"ansible_winrm_kerberos_service", "ansible_psrp_negotiate_service"}, setString(func(l *layer) **string { return &l.winrmKrbService })},
 	{[]string{"ansible_winrm_kerberos_hostname_override", "ansible_psrp_negotiate_hostname_override"}, setString(func(l *layer) **string { return &l.winrmKrbHostname })},
 }
@@ -355,6 +359,39 @@ func setWinRMAuth(l *layer, v cty.Value) error {
 	}
 	s = strings.ToLower(strings.TrimSpace(strings.Split(s, ",")[0]))
 	l.winrmAuth = &s
+	return nil
+}
+
+// setMessageEncryption takes pywinrm's message_encryption: never is
+// insecure_http (clear text over HTTP, warned at every connection);
+// auto and always are tend's default (encrypted over HTTP).
+func setMessageEncryption(l *layer, v cty.Value) error {
+	s, err := settingText(v)
+	if err != nil {
+		return err
+	}
+	var never bool
+	switch strings.ToLower(s) {
+	case "never":
+		never = true
+	case "auto", "always":
+	default:
+		return fmt.Errorf("want auto, always or never")
+	}
+	l.winrmInsecureHTTP = &never
+	return nil
+}
+
+func setThumbprint(l *layer, v cty.Value) error {
+	s, err := settingText(v)
+	if err != nil {
+		return err
+	}
+	t, err := NormalizeThumbprint(s)
+	if err != nil {
+		return err
+	}
+	l.winrmCertThumbprint = &t
 	return nil
 }
 

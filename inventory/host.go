@@ -106,6 +106,10 @@ type WinRMSettings struct {
 	Password     string
 	CAFile       string
 	ServerName   string
+	// CertThumbprint pins the HTTPS listener's certificate: the SHA-256
+	// of its DER bytes, 64 lowercase hex digits. When set, that
+	// certificate is accepted, and no other, whoever signed it.
+	CertThumbprint string
 	// Kerberos (auth = "kerberos"): the service principal is
 	// KerberosService/KerberosHostname, by default HTTP/<address>; Keytab
 	// holds the user's keys (else a password, else the credential cache).

@@ -35,7 +35,7 @@ var (
 	hostSchema     = layerSchema("address", "groups")
 	groupSchema    = layerSchema("children")
 	sshSchema      = attrSchema("proxy_jump", "known_hosts_file", "strict_host_key_checking", "config_file")
-	winrmSchema    = attrSchema("https", "auth", "user", "password", "insecure", "insecure_http", "ca_file", "server_name", "kerberos_service", "kerberos_hostname", "keytab")
+	winrmSchema    = attrSchema("https", "auth", "user", "password", "insecure", "insecure_http", "ca_file", "cert_thumbprint", "server_name", "kerberos_service", "kerberos_hostname", "keytab")
 )
 
 func attrSchema(names ...string) *hcl.BodySchema {
@@ -77,6 +77,7 @@ type layer struct {
 
 	winrmAuth, winrmUser, winrmPassword, winrmCAFile, winrmServerName *string
 	winrmKrbService, winrmKrbHostname, winrmKeytab                    *string
+	winrmCertThumbprint                                               *string
 
 	// unresolved are the passwords set here whose secret(...) could not
 	// be resolved, by setting (see decodeSecret).
@@ -114,6 +115,7 @@ func (l *layer) applyTo(h *Host) {
 	setIf(&h.WinRM.User, l.winrmUser)
 	l.setSecret(h, "winrm password", &h.WinRM.Password, l.winrmPassword)
 	setIf(&h.WinRM.CAFile, l.winrmCAFile)
+	setIf(&h.WinRM.CertThumbprint, l.winrmCertThumbprint)
 	setIf(&h.WinRM.ServerName, l.winrmServerName)
 	setIf(&h.WinRM.KerberosService, l.winrmKrbService)
 	setIf(&h.WinRM.KerberosHostname, l.winrmKrbHostname)
@@ -407,6 +409,8 @@ func decodeLayer(content *hcl.BodyContent, ectx *hcl.EvalContext) (layer, hcl.Di
 			diags = append(diags, decodeAttr(c.Attributes, "insecure", ectx, &l.winrmInsecure)...)
 			diags = append(diags, decodeAttr(c.Attributes, "insecure_http", ectx, &l.winrmInsecureHTTP)...)
 			diags = append(diags, decodeAttr(c.Attributes, "ca_file", ectx, &l.winrmCAFile)...)
+			diags = append(diags, decodeAttr(c.Attributes, "cert_thumbprint", ectx, &l.winrmCertThumbprint)...)
+			diags = append(diags, checkThumbprint(c.Attributes, l.winrmCertThumbprint)...)
 			diags = append(diags, decodeAttr(c.Attributes, "server_name", ectx, &l.winrmServerName)...)
 			diags = append(diags, decodeAttr(c.Attributes, "kerberos_service", ectx, &l.winrmKrbService)...)
 			diags = append(diags, decodeAttr(c.Attributes, "kerberos_hostname", ectx, &l.winrmKrbHostname)...)
@@ -526,6 +530,45 @@ func decodeVars(attr *hcl.Attribute, ectx *hcl.EvalContext) (map[string]cty.Valu
 		vars[k.AsString()] = v.WithMarks(marks)
 	}
 	return vars, diags
+}
+
+// checkThumbprint normalizes a cert_thumbprint (colons and spaces
+// dropped, lower case) and checks that it is a SHA-256: 64 hex digits.
+func checkThumbprint(attrs hcl.Attributes, v *string) hcl.Diagnostics {
+	if v == nil {
+		return nil
+	}
+	norm, err := NormalizeThumbprint(*v)
+	if err != nil {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid cert_thumbprint",
+			Detail:   err.Error(),
+			Subject:  attrs["cert_thumbprint"].Expr.Range().Ptr(),
+		}}
+	}
+	*v = norm
+	return nil
+}
+
+// NormalizeThumbprint returns a SHA-256 certificate thumbprint as 64
+// lowercase hex digits, accepting colons and spaces between them (as
+// openssl and Windows print them).
+func NormalizeThumbprint(s string) (string, error) {
+	t := strings.ToLower(strings.NewReplacer(":", "", " ", "", "-", "").Replace(strings.TrimSpace(s)))
+	for _, r := range t {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return "", fmt.Errorf("%q is not hexadecimal: want the SHA-256 of the listener's certificate, 64 hex digits (colons allowed)", s)
+		}
+	}
+	switch len(t) {
+	case 64:
+		return t, nil
+	case 40:
+		return "", fmt.Errorf("%q is a SHA-1 thumbprint (40 hex digits), as Windows shows certificates; tend pins the SHA-256 of the certificate (64 hex digits): see docs/inventory.md for how to get it", s)
+	default:
+		return "", fmt.Errorf("%q has %d hex digits: want the SHA-256 of the listener's certificate, 64 hex digits", s, len(t))
+	}
 }
 
 func checkOneOf(attrs hcl.Attributes, name string, v *string, valid []string) hcl.Diagnostics {

@@ -191,8 +191,14 @@ host "win1" {
   }
 }
 
+group "pinned" {
+  winrm {
+    cert_thumbprint = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"
+  }
+}
+
 host "win2" {
-  groups = ["windows"]
+  groups = ["windows", "pinned"]
   winrm {
     auth              = "kerberos"
     user              = "ops@CORP.EXAMPLE"
@@ -242,11 +248,12 @@ host "lin1" {
 		},
 		{
 			Name: "win2", Address: "win2", Port: 5986, Transport: "winrm",
-			Groups: []string{"all", "windows"},
+			Groups: []string{"all", "pinned", "windows"},
 			Vars:   map[string]cty.Value{},
 			WinRM: WinRMSettings{
 				HTTPS: true, Auth: "kerberos", User: "ops@CORP.EXAMPLE", Keytab: "/etc/tend/ops.keytab",
 				KerberosService: "WSMAN", KerberosHostname: "win2.corp.example",
+				CertThumbprint: "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
 			},
 		},
 	}
@@ -492,6 +499,15 @@ func TestLoadDiagnostics(t *testing.T) {
 		"bad strict_host_key_checking": {
 			files: map[string]string{"inv.hcl": "host \"a\" {\n  ssh {\n    strict_host_key_checking = \"maybe\"\n  }\n}\n"},
 			want:  []string{"inv.hcl:3,32: Invalid strict_host_key_checking"},
+		},
+		"SHA-1 cert_thumbprint": {
+			files:  map[string]string{"inv.hcl": "host \"a\" {\n  winrm {\n    cert_thumbprint = \"4e3c1d2a9f0b8c7d6e5f4a3b2c1d0e9f8a7b6c5d\"\n  }\n}\n"},
+			want:   []string{"inv.hcl:3,23: Invalid cert_thumbprint"},
+			detail: "SHA-1",
+		},
+		"short cert_thumbprint": {
+			files: map[string]string{"inv.hcl": "host \"a\" {\n  winrm {\n    cert_thumbprint = \"ab:cd\"\n  }\n}\n"},
+			want:  []string{"inv.hcl:3,23: Invalid cert_thumbprint"},
 		},
 		"children cycle": {
 			files:  map[string]string{"inv.hcl": "group \"a\" {\n  children = [\"b\"]\n}\ngroup \"b\" {\n  children = [\"a\"]\n}\n"},

@@ -256,20 +256,48 @@ ansible_password=secret
 	}
 }
 
+func TestAnsibleCertThumbprint(t *testing.T) {
+	pin := "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89"
+	dir := writeTree(t, map[string]string{"hosts.ini": "[windows]\nwin1\nwin2 tend_winrm_cert_thumbprint=" + strings.Repeat("1f", 32) + "\n[windows:vars]\nansible_connection=winrm\ntend_winrm_cert_thumbprint=" + pin + "\n"})
+	inv, diags := loadSources(t, dir, Options{}, "hosts.ini")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if got, want := inv.Host("win1").WinRM.CertThumbprint, strings.ReplaceAll(pin, ":", ""); got != want {
+		t.Errorf("win1 (group var): %q, want %q", got, want)
+	}
+	if got := inv.Host("win2").WinRM.CertThumbprint; got != strings.Repeat("1f", 32) {
+		t.Errorf("win2 (host var): %q", got)
+	}
+	dir = writeTree(t, map[string]string{"hosts.ini": "[w]\nclear ansible_winrm_message_encryption=never\nsealed ansible_winrm_message_encryption=always\n[w:vars]\nansible_connection=winrm\n"})
+	enc, diags := loadSources(t, dir, Options{}, "hosts.ini")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if !enc.Host("clear").WinRM.InsecureHTTP || enc.Host("sealed").WinRM.InsecureHTTP {
+		t.Error("ansible_winrm_message_encryption=never should be insecure_http, and only it")
+	}
+	if _, ok := inv.Host("win1").Vars["tend_winrm_cert_thumbprint"]; ok {
+		t.Error("the thumbprint is a connection setting, not a var")
+	}
+}
+
 func TestConnectionVarDiagnostics(t *testing.T) {
 	tests := map[string]struct {
 		line string
 		want string
 	}{
-		"bad port":            {"h ansible_port=ssh", "hosts.ini:2,1: Invalid ansible_port"},
-		"port out of range":   {"h ansible_port=70000", "hosts.ini:2,1: Invalid ansible_port"},
-		"bad become":          {"h ansible_become=maybe", "hosts.ini:2,1: Invalid ansible_become"},
-		"unknown connection":  {"h ansible_connection=docker", "hosts.ini:2,1: warning: Unsupported ansible_connection"},
-		"template":            {"h ansible_host='{{ inventory_hostname | upper }}.corp'", "hosts.ini:2,1: Cannot render template"},
-		"list as a user":      {"h ansible_user=[1]", "hosts.ini:2,1: Invalid ansible_user"},
-		"other ProxyCommand":  {`h ansible_ssh_common_args='-o ProxyCommand="nc -X 5 -x proxy %h %p"'`, "hosts.ini:2,1: warning: SSH arguments not understood"},
-		"bad winrm scheme":    {"h ansible_winrm_scheme=ftp", "hosts.ini:2,1: Invalid ansible_winrm_scheme"},
-		"bad cert validation": {"h ansible_winrm_server_cert_validation=maybe", "hosts.ini:2,1: Invalid ansible_winrm_server_cert_validation"},
+		"bad port":               {"h ansible_port=ssh", "hosts.ini:2,1: Invalid ansible_port"},
+		"port out of range":      {"h ansible_port=70000", "hosts.ini:2,1: Invalid ansible_port"},
+		"bad become":             {"h ansible_become=maybe", "hosts.ini:2,1: Invalid ansible_become"},
+		"unknown connection":     {"h ansible_connection=docker", "hosts.ini:2,1: warning: Unsupported ansible_connection"},
+		"template":               {"h ansible_host='{{ inventory_hostname | upper }}.corp'", "hosts.ini:2,1: Cannot render template"},
+		"list as a user":         {"h ansible_user=[1]", "hosts.ini:2,1: Invalid ansible_user"},
+		"other ProxyCommand":     {`h ansible_ssh_common_args='-o ProxyCommand="nc -X 5 -x proxy %h %p"'`, "hosts.ini:2,1: warning: SSH arguments not understood"},
+		"bad winrm scheme":       {"h ansible_winrm_scheme=ftp", "hosts.ini:2,1: Invalid ansible_winrm_scheme"},
+		"bad cert validation":    {"h ansible_winrm_server_cert_validation=maybe", "hosts.ini:2,1: Invalid ansible_winrm_server_cert_validation"},
+		"bad message encryption": {"h ansible_winrm_message_encryption=sometimes", "hosts.ini:2,1: Invalid ansible_winrm_message_encryption"},
+		"SHA-1 thumbprint":       {"h tend_winrm_cert_thumbprint=4e3c1d2a9f0b8c7d6e5f4a3b2c1d0e9f8a7b6c5d", "hosts.ini:2,1: Invalid tend_winrm_cert_thumbprint"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -2,7 +2,8 @@
 # winrm-deps.sh installs what the WinRM transport's interoperability tests
 # (transport/winrm, TEND_LAB=1) need:
 #   - pywinrm from Debian's packages (python3-winrm, with
-#     python3-requests-ntlm and python3-requests-kerberos), the independent
+#     python3-requests-ntlm and python3-requests-kerberos; python3-gssapi
+#     for its Kerberos message encryption), the independent
 #     client that talks to tend's WS-Management test server;
 #   - MIT Kerberos (krb5-kdc for krb5kdc and kdb5_util, krb5-admin-server
 #     for kadmin.local, krb5-user for kinit, klist and kdestroy): the
@@ -18,7 +19,7 @@ set -eu
 
 have() {
 	[ -x /usr/bin/python3 ] &&
-		/usr/bin/python3 -c 'import winrm, requests_ntlm, requests_kerberos, kerberos, cryptography' >/dev/null 2>&1 &&
+		/usr/bin/python3 -c 'import winrm, requests_ntlm, requests_kerberos, kerberos, gssapi, cryptography' >/dev/null 2>&1 &&
 		command -v krb5kdc >/dev/null 2>&1 &&
 		command -v kdb5_util >/dev/null 2>&1 &&
 		command -v kadmin.local >/dev/null 2>&1 &&
@@ -58,7 +59,7 @@ retry() {
 
 retry $SUDO apt-get update -qq
 retry $SUDO apt-get install -y -qq --no-install-recommends \
-	python3 python3-winrm python3-requests-ntlm python3-requests-kerberos python3-kerberos python3-cryptography \
+	python3 python3-winrm python3-requests-ntlm python3-requests-kerberos python3-kerberos python3-gssapi python3-cryptography \
 	krb5-kdc krb5-admin-server krb5-user
 if ! have; then
 	echo "winrm-deps: python3-winrm or MIT Kerberos still missing after installing" >&2

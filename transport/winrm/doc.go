@@ -7,20 +7,27 @@
 //
 // Dial reads the inventory host's winrm block: https (port 5986, else
 // 5985), auth, user and password (falling back to the host's), ca_file,
-// server_name, insecure, insecure_http, and for Kerberos keytab,
-// kerberos_service and kerberos_hostname. Authentication is NTLM (the
+// server_name, cert_thumbprint, insecure, insecure_http, and for Kerberos
+// keytab, kerberos_service and kerberos_hostname. Authentication is NTLM (the
 // default, in the Negotiate HTTP scheme), Basic, Kerberos (SPNEGO in the
 // Negotiate scheme; see kerberos.go for where credentials come from), or a
 // TLS client certificate (Options.ClientCertFile and ClientKeyFile).
-// Basic, NTLM and Kerberos are refused over plain HTTP unless the
-// inventory says insecure_http = true: Basic would show the password, and
-// tend does not implement WinRM's own message encryption, so scripts and
-// secrets would travel in clear text (and Windows requires that encryption
-// on HTTP unless AllowUnencrypted is set). HTTPS verifies the server's
-// certificate against the system roots or ca_file, for the host's address
-// or server_name; insecure = true skips that and is printed as a warning
-// on Options.Stderr every time a host is dialled. With NTLM, tend never
-// falls back to Basic when a server does not offer Negotiate.
+// Over plain HTTP, NTLM and Kerberos encrypt every message, as Windows
+// requires there by default (AllowUnencrypted = false): each connection is
+// authenticated once by an empty POST, and every SOAP envelope on it is
+// sealed with that authentication's keys (NTLM session security, or
+// Kerberos Wrap tokens) in MS-WSMV's multipart/encrypted framing (see
+// sealed.go and package wsmancrypt); answers in clear text and messages
+// that do not unseal are errors. insecure_http = true turns that off and
+// sends everything in clear text (for listeners with AllowUnencrypted),
+// with a warning on Options.Stderr; Basic, which cannot encrypt, needs it
+// over HTTP. HTTPS verifies the server's certificate against the system
+// roots or ca_file, for the host's address or server_name; cert_thumbprint
+// instead pins the listener's certificate by its SHA-256, whoever signed
+// it (a *PinError names both thumbprints); insecure = true skips
+// verification and is printed as a warning every time a host is dialled.
+// With NTLM, tend never falls back to Basic when a server does not offer
+// Negotiate.
 //
 // Dial creates the shell at once (with Kerberos, after getting the service
 // ticket from the KDC), so that wrong credentials, a missing or expired

@@ -313,7 +313,7 @@ func hostFor(t *testing.T, srv *wsmantest.Server, auth string) *inventory.Host {
 	return &inventory.Host{
 		Name: "win1", Address: host, Port: n, Transport: "winrm",
 		WinRM: inventory.WinRMSettings{
-			HTTPS: u.Scheme == "https", InsecureHTTP: u.Scheme == "http",
+			HTTPS: u.Scheme == "https", InsecureHTTP: u.Scheme == "http" && auth == AuthBasic,
 			Auth: auth, User: `TEND\ops`, Password: testPassword,
 		},
 	}

@@ -73,26 +73,11 @@ func newConn(name string, s *settings, opts Options) *conn {
 			ForceAttemptHTTP2:     false,
 		}
 	}
-	var rt http.RoundTripper
-	switch s.auth {
-	case AuthBasic:
-		rt = &basicAuth{rt: newTransport(), user: s.user, password: s.password}
-	case AuthNTLM:
-		rt = newNTLMAuth(newTransport, conns, s.user, s.password)
-	case AuthCertificate:
-		rt = certificateAuth{newTransport()}
-	case AuthKerberos:
-		s.krb.rt = newTransport()
-		rt = s.krb
-	default:
-		rt = newTransport()
-	}
 	c := &conn{
 		name:    name,
 		url:     s.url,
 		auth:    s.auth,
 		user:    s.user,
-		client:  &http.Client{Transport: rt},
 		timeout: opts.ResponseTimeout + 30*time.Second,
 		krb:     s.krb,
 	}
@@ -100,6 +85,26 @@ func newConn(name string, s *settings, opts Options) *conn {
 		c.user = s.krb.who
 		c.hint = fmt.Sprintf("the ticket came from the %s; check that %s is the host's service principal (kerberos_service, kerberos_hostname), that its key matches the host's, that the clocks agree, and that the user may use WinRM", s.krb.source, s.spn)
 	}
+	failed := func(resp *http.Response) error { return c.httpError(resp, nil) }
+	var rt http.RoundTripper
+	switch {
+	case s.encrypt && s.auth == AuthNTLM:
+		rt = newSealedAuth(newTransport, conns, s.url, ntlmHandshake(s.user, s.password, failed))
+	case s.encrypt && s.auth == AuthKerberos:
+		rt = newSealedAuth(newTransport, conns, s.url, s.krb.handshake(failed))
+	case s.auth == AuthBasic:
+		rt = &basicAuth{rt: newTransport(), user: s.user, password: s.password}
+	case s.auth == AuthNTLM:
+		rt = newNTLMAuth(newTransport, conns, s.user, s.password)
+	case s.auth == AuthCertificate:
+		rt = certificateAuth{newTransport()}
+	case s.auth == AuthKerberos:
+		s.krb.rt = newTransport()
+		rt = s.krb
+	default:
+		rt = newTransport()
+	}
+	c.client = &http.Client{Transport: rt}
 	return c
 }
 
@@ -372,6 +377,10 @@ func printable(b []byte, n int) string {
 func (c *conn) netError(ctx context.Context, err error) error {
 	if errors.Is(err, errNoNTLM) {
 		return errNoNTLM
+	}
+	var pe *PinError
+	if errors.As(err, &pe) {
+		return pe
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

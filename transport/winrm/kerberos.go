@@ -29,6 +29,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/spnego"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/tendhq/tend/transport/winrm/wsmancrypt"
 )
 
 // Kerberos authentication (HTTP Negotiate, RFC 4559, with a SPNEGO
@@ -47,9 +49,9 @@ import (
 // authentication is asked for: an AP-REP the server sends back is
 // checked (the ticket's session key decrypts it and it echoes the
 // authenticator's time), a bad one fails the request, and the first
-// answer (the shell's creation, in Dial) must carry one. WinRM's message
-// encryption (the GSS-API Wrap of each message, what Windows requires on
-// plain HTTP) is not implemented, nor are channel bindings.
+// answer (the shell's creation, in Dial) must carry one. Over plain HTTP
+// each connection is instead authenticated once and its messages are
+// sealed in that context (sealed.go). Channel bindings are not sent.
 
 // kerberosAuth authenticates every request with a Kerberos AP-REQ.
 type kerberosAuth struct {
@@ -446,37 +448,44 @@ func serverKRBError(h http.Header) (messages.KRBError, bool) {
 // AP-REP that decrypts with the session key and echoes the
 // authenticator's time. It reports whether there was one.
 func verifyReply(h http.Header, auth types.Authenticator, key types.EncryptionKey) (bool, error) {
+	_, ok, err := replyPart(h, auth, key)
+	return ok, err
+}
+
+// replyPart is verifyReply, returning the AP-REP's decrypted part (the
+// acceptor's subkey and sequence number).
+func replyPart(h http.Header, auth types.Authenticator, key types.EncryptionKey) (messages.EncAPRepPart, bool, error) {
+	var part messages.EncAPRepPart
 	id, msg, ok, err := serverToken(h)
 	if err != nil || !ok {
-		return ok, err
+		return part, ok, err
 	}
 	switch id {
 	case tokAPRep:
 	case tokKRBError:
 		var ke messages.KRBError
 		if err := ke.Unmarshal(msg); err != nil {
-			return true, fmt.Errorf("kerberos: the server answered with a KRB-ERROR: %v", err)
+			return part, true, fmt.Errorf("kerberos: the server answered with a KRB-ERROR: %v", err)
 		}
-		return true, fmt.Errorf("kerberos: the server answered with %v", ke)
+		return part, true, fmt.Errorf("kerberos: the server answered with %v", ke)
 	default:
-		return true, fmt.Errorf("kerberos: the server's answer is not an AP-REP (token id %04x)", id)
+		return part, true, fmt.Errorf("kerberos: the server's answer is not an AP-REP (token id %04x)", id)
 	}
 	var rep messages.APRep
 	if err := rep.Unmarshal(msg); err != nil {
-		return true, fmt.Errorf("kerberos: the server's AP-REP: %v", err)
+		return part, true, fmt.Errorf("kerberos: the server's AP-REP: %v", err)
 	}
 	plain, err := crypto.DecryptEncPart(rep.EncPart, key, keyusage.AP_REP_ENCPART)
 	if err != nil {
-		return true, fmt.Errorf("kerberos: the server's AP-REP does not decrypt with the session key: it does not hold the service key of the ticket (%v)", err)
+		return part, true, fmt.Errorf("kerberos: the server's AP-REP does not decrypt with the session key: it does not hold the service key of the ticket (%v)", err)
 	}
-	var part messages.EncAPRepPart
 	if err := part.Unmarshal(plain); err != nil {
-		return true, fmt.Errorf("kerberos: the server's AP-REP: %v", err)
+		return part, true, fmt.Errorf("kerberos: the server's AP-REP: %v", err)
 	}
 	if part.CTime.Unix() != auth.CTime.Unix() || part.Cusec != auth.Cusec {
-		return true, errors.New("kerberos: the server's AP-REP answers another authenticator (a replayed answer)")
+		return part, true, errors.New("kerberos: the server's AP-REP answers another authenticator (a replayed answer)")
 	}
-	return true, nil
+	return part, true, nil
 }
 
 // explainKRBError says what a KRB-ERROR in a server's 401 means for the
@@ -526,6 +535,39 @@ func (k *kerberosAuth) RoundTrip(r *http.Request) (*http.Response, error) {
 		k.proven.Store(true)
 	}
 	return resp, nil
+}
+
+// handshake authenticates a connection for message encryption: an empty
+// POST with a fresh AP-REQ, whose AP-REP (required) gives the context key
+// (the acceptor's subkey, else the ticket's session key) and the
+// acceptor's first sequence number.
+func (k *kerberosAuth) handshake(failed func(*http.Response) error) handshake {
+	return func(ctx context.Context, rt http.RoundTripper, url string) (wsmancrypt.Sealer, error) {
+		hdr, auth, key, err := k.token()
+		if err != nil {
+			return nil, err
+		}
+		resp, err := authPost(ctx, rt, url, hdr)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, failed(resp)
+		}
+		part, had, err := replyPart(resp.Header, auth, key)
+		if err != nil {
+			return nil, err
+		}
+		if !had {
+			return nil, errors.New("kerberos: the server answered without an AP-REP: it neither proved its identity nor set up the context that encrypts the messages")
+		}
+		k.proven.Store(true)
+		ckey, sub := key, false
+		if part.Subkey.KeyType != 0 && len(part.Subkey.KeyValue) > 0 {
+			ckey, sub = part.Subkey, true
+		}
+		return wsmancrypt.NewKerberosSession(ckey, true, sub, uint64(auth.SeqNumber), uint64(part.SequenceNumber))
+	}
 }
 
 // CloseIdleConnections closes the idle connections (http.Client calls

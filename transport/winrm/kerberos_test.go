@@ -250,11 +250,29 @@ func TestKerberos(t *testing.T) {
 			t.Errorf("not an *HTTPError 401: %v", err)
 		}
 	})
-	t.Run("InsecureHTTP", func(t *testing.T) {
-		// Over plain HTTP only when the inventory says so (tend does not
-		// encrypt messages); then it works, with a warning.
+	t.Run("EncryptedHTTP", func(t *testing.T) {
+		// Plain HTTP to a listener as Windows has it by default
+		// (AllowUnencrypted false): every message is a Wrap token.
 		plain := startServer(t, shHandler, wsmantest.Options{Auth: []string{wsmantest.AuthKerberos}, Keytab: f.srv.Keytab()})
 		h := hostFor(t, plain, AuthKerberos)
+		h.WinRM.User, h.WinRM.Password, h.WinRM.KerberosHostname = "", "", krbHost
+		var warn strings.Builder
+		opts := f.opts()
+		opts.Stderr = &warn
+		check(t, dialT(t, h, opts))
+		if warn.Len() != 0 {
+			t.Errorf("warned: %q", warn.String())
+		}
+		if st := plain.Stats(); st.Encrypted < 3 || st.Refused != 0 {
+			t.Errorf("server: %d requests decrypted, %d refused", st.Encrypted, st.Refused)
+		}
+	})
+	t.Run("InsecureHTTP", func(t *testing.T) {
+		// Unencrypted over plain HTTP only when the inventory says so;
+		// then it works against a listener that allows it, with a warning.
+		plain := startServer(t, shHandler, wsmantest.Options{Auth: []string{wsmantest.AuthKerberos}, Keytab: f.srv.Keytab(), AllowUnencrypted: true})
+		h := hostFor(t, plain, AuthKerberos)
+		h.WinRM.InsecureHTTP = true
 		h.WinRM.User, h.WinRM.Password, h.WinRM.KerberosHostname = "", "", krbHost
 		var warn strings.Builder
 		opts := f.opts()
@@ -371,7 +389,7 @@ func TestKerberos(t *testing.T) {
 func TestPywinrmKerberos(t *testing.T) {
 	f := startKerberos(t)
 	const python = "/usr/bin/python3"
-	if err := osexec.Command(python, "-c", "import winrm, requests_kerberos, kerberos").Run(); err != nil {
+	if err := osexec.Command(python, "-c", "import winrm, requests_kerberos, kerberos, gssapi").Run(); err != nil {
 		t.Fatalf("TEND_LAB=1 but pywinrm or requests-kerberos is missing (%v): run integration/scripts/winrm-deps.sh", err)
 	}
 	script := filepath.Join(t.TempDir(), "client.py")
@@ -409,6 +427,39 @@ func TestPywinrmKerberos(t *testing.T) {
 	for _, r := range f.srv.Requests() {
 		if r.User != "ops@TEND.TEST" {
 			t.Errorf("a request as %q", r.User)
+		}
+	}
+
+	// Over plain HTTP to a listener as Windows has it by default
+	// (AllowUnencrypted false), with message_encryption='always':
+	// pywinrm's Wrap tokens (MIT's gss_wrap_iov) are unsealed by the
+	// server, and the server's by pywinrm; in pywinrm's subkey, and in the
+	// server's own subkey sent in the AP-REP, as Windows does.
+	for _, subkey := range []bool{false, true} {
+		plain := startServer(t, shHandler, wsmantest.Options{
+			Auth:                   []string{wsmantest.AuthKerberos},
+			Keytab:                 f.srv.Keytab(),
+			Executor:               pywinrmExecutor(t),
+			Logf:                   t.Logf,
+			KerberosAcceptorSubkey: subkey,
+		})
+		cmd = osexec.CommandContext(ctx, python, script, plain.URL, "kerberos", "", "always", krbHost)
+		cmd.Env = append(os.Environ(), "WINRM_USER=ops@"+f.realm.Name, "KRB5CCNAME=FILE:"+f.ccache, "KRB5_CONFIG="+f.realm.KRB5Config)
+		stderr.Reset()
+		cmd.Stderr = &stderr
+		out, err = cmd.Output()
+		if err != nil {
+			t.Fatalf("pywinrm, encrypted over HTTP (acceptor subkey %v): %v\n%s", subkey, err, stderr.String())
+		}
+		got.Echo, got.Sleep = nil, nil
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("pywinrm printed %q: %v", out, err)
+		}
+		if want := []any{"HELLO WÖRLD AND MORE\n", "args: first second\r\n", float64(7)}; !cmp.Equal(got.Echo, want) {
+			t.Errorf("encrypted (acceptor subkey %v): echo: %q, want %q", subkey, got.Echo, want)
+		}
+		if st := plain.Stats(); st.Encrypted < 8 || st.Refused != 0 || st.ShellsCreated != 1 {
+			t.Errorf("encrypted (acceptor subkey %v): server %+v: want every request decrypted", subkey, st)
 		}
 	}
 

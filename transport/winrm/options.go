@@ -23,7 +23,8 @@ const (
 )
 
 // Options tune a Dial. The zero value is the safe default: HTTPS
-// certificates verified, Basic and NTLM refused over plain HTTP.
+// certificates verified, messages encrypted over plain HTTP, Basic
+// refused there.
 type Options struct {
 	// ConnectTimeout bounds the TCP connect and the TLS handshake. Zero
 	// means 10s.

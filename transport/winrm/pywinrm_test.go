@@ -1,6 +1,7 @@
 package winrm
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -51,7 +52,58 @@ if ca:
     kw['server_cert_validation'] = 'validate'
 if enc:
     kw['message_encryption'] = enc
+gss_always = transport == 'kerberos' and enc == 'always'
+if gss_always:
+    kw['message_encryption'] = 'never'
 p = Protocol(**kw)
+if gss_always:
+    # pywinrm 0.3.0 encrypts Kerberos messages with pykerberos's
+    # authGSSWinRMEncryptMessage, which Debian's python3-kerberos lacks.
+    # The same two calls (wrap_winrm, unwrap_winrm) are made here with
+    # python3-gssapi (MIT's gss_wrap_iov, as later pywinrm does through
+    # pyspnego); pywinrm's Encryption class frames the messages.
+    import gssapi, requests
+    from gssapi.raw import IOV, IOVBufferType, wrap_iov, unwrap_iov
+    from winrm.encryption import Encryption
+
+    class GSSAuth(requests.auth.AuthBase):
+        def __init__(self, hostname):
+            self.ctx = gssapi.SecurityContext(
+                name=gssapi.Name('HTTP@' + hostname, gssapi.NameType.hostbased_service),
+                mech=gssapi.MechType.kerberos, usage='initiate',
+                flags=gssapi.RequirementFlag.mutual_authentication | gssapi.RequirementFlag.integrity |
+                      gssapi.RequirementFlag.confidentiality | gssapi.RequirementFlag.out_of_sequence_detection)
+        def __call__(self, r):
+            if not self.ctx.complete:
+                r.headers['Authorization'] = 'Negotiate ' + base64.b64encode(self.ctx.step()).decode()
+                r.register_hook('response', self.finish)
+            return r
+        def finish(self, resp, **kw):
+            for v in resp.headers.get('WWW-Authenticate', '').split(','):
+                scheme, _, tok = v.strip().partition(' ')
+                if scheme == 'Negotiate' and tok and resp.status_code == 200:
+                    self.ctx.step(base64.b64decode(tok))
+            return resp
+        def wrap_winrm(self, host, message):
+            iov = IOV(IOVBufferType.header, message, IOVBufferType.padding, std_layout=False)
+            wrap_iov(self.ctx, iov, confidential=True)
+            return iov[1].value + (iov[2].value or b''), iov[0].value
+        def unwrap_winrm(self, host, message, header):
+            iov = IOV((IOVBufferType.header, False, header), message, IOVBufferType.data, std_layout=False)
+            unwrap_iov(self.ctx, iov)
+            return iov[1].value
+
+    t = p.transport
+    def build_session():
+        session = requests.Session()
+        session.auth = GSSAuth(sys.argv[5])
+        session.headers.update(t.default_headers)
+        t.session = session
+        t.auth_method = 'kerberos'
+        t.setup_encryption()
+        if not t.session.auth.ctx.complete:
+            raise Exception('the server did not complete the Kerberos context (no AP-REP)')
+    t.build_session = build_session
 shell = p.open_shell(codepage=65001)
 
 def send(command_id, data, end):
@@ -148,18 +200,22 @@ func TestPywinrm(t *testing.T) {
 	for _, c := range []struct {
 		name, transport, encryption string
 		auth                        []string
-		tls                         bool
+		tls, allowUnencrypted       bool
 	}{
-		{"BasicHTTP", "basic", "", []string{wsmantest.AuthBasic}, false},
-		{"NTLMHTTPS", "ntlm", "", []string{wsmantest.AuthNegotiate}, true},
-		{"NTLMHTTP", "ntlm", "never", []string{wsmantest.AuthNegotiate}, false},
+		{"BasicHTTP", "basic", "", []string{wsmantest.AuthBasic}, false, true},
+		{"NTLMHTTPS", "ntlm", "", []string{wsmantest.AuthNegotiate}, true, false},
+		{"NTLMHTTP", "ntlm", "never", []string{wsmantest.AuthNegotiate}, false, true},
+		// A listener as Windows has it by default: HTTP, AllowUnencrypted
+		// false; pywinrm and tend encrypt every message.
+		{"NTLMHTTPEncrypted", "ntlm", "always", []string{wsmantest.AuthNegotiate}, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			opts := wsmantest.Options{
-				Users:    map[string]string{"ops": testPassword},
-				Auth:     c.auth,
-				Executor: pywinrmExecutor(t),
-				Logf:     t.Logf,
+				Users:            map[string]string{"ops": testPassword},
+				Auth:             c.auth,
+				Executor:         pywinrmExecutor(t),
+				Logf:             t.Logf,
+				AllowUnencrypted: c.allowUnencrypted,
 			}
 			if c.tls {
 				opts.TLS = &tls.Config{Certificates: []tls.Certificate{cert.TLS}}
@@ -196,6 +252,9 @@ func TestPywinrm(t *testing.T) {
 				t.Errorf("sleep: %q, want %q", got.Sleep, want)
 			}
 			st := srv.Stats()
+			if c.encryption == "always" && (st.Encrypted < 8 || st.Refused != 0) {
+				t.Errorf("pywinrm: %d requests decrypted, %d refused: want every request encrypted", st.Encrypted, st.Refused)
+			}
 			if st.ReceiveTimeouts < 2 {
 				t.Errorf("%d Receives timed out during the sleep, want at least 2", st.ReceiveTimeouts)
 			}
@@ -250,4 +309,71 @@ func TestPywinrm(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPywinrmTampered runs pywinrm with message_encryption='always' over
+// NTLM through a relay that flips one byte of a sealed message: of an
+// answer, which pywinrm refuses, and of a request, which the server
+// refuses with HTTP 400 (pywinrm reports it) without running anything.
+func TestPywinrmTampered(t *testing.T) {
+	lab.Required(t)
+	const python = "/usr/bin/python3"
+	if err := osexec.Command(python, "-c", "import winrm, requests_ntlm, cryptography").Run(); err != nil {
+		t.Fatalf("TEND_LAB=1 but pywinrm is missing (%v): run integration/scripts/winrm-deps.sh", err)
+	}
+	script := filepath.Join(t.TempDir(), "client.py")
+	if err := os.WriteFile(script, []byte(pywinrmScript), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, toServer := range []bool{false, true} {
+		name := map[bool]string{false: "Answer", true: "Request"}[toServer]
+		t.Run(name, func(t *testing.T) {
+			srv := wsmantest.StartT(t, wsmantest.Options{
+				Users:    map[string]string{"ops": testPassword},
+				Auth:     []string{wsmantest.AuthNegotiate},
+				Executor: pywinrmExecutor(t),
+				Logf:     t.Logf,
+			})
+			p := startProxy(t, srv.Addr)
+			flipped := false
+			p.mutate = func(dir bool, b []byte) {
+				const marker = "Content-Type: application/octet-stream\r\n"
+				i := bytes.Index(b, []byte(marker))
+				if dir != toServer || flipped || i < 0 || i+len(marker)+60 >= len(b) {
+					return
+				}
+				b[i+len(marker)+60] ^= 0x20 // in the sealed envelope
+				flipped = true
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			url := "http://" + p.ln.Addr().String() + "/wsman"
+			cmd := osexec.CommandContext(ctx, python, script, url, "ntlm", "", "always")
+			cmd.Env = append(os.Environ(), "WINRM_USER=ops", "WINRM_PASSWORD="+testPassword)
+			out, err := cmd.CombinedOutput()
+			p.mu.Lock()
+			altered := flipped
+			p.mu.Unlock()
+			if err == nil || !altered {
+				t.Fatalf("pywinrm with a tampered %s: flipped %v, no error:\n%s", name, altered, out)
+			}
+			t.Logf("pywinrm: %s", lastLine(string(out)))
+			st := srv.Stats()
+			if toServer {
+				if st.Refused != 1 || !strings.Contains(string(out), "400") {
+					t.Errorf("server refused %d requests; pywinrm: %s", st.Refused, lastLine(string(out)))
+				}
+			} else if !strings.Contains(strings.ToLower(string(out)), "signature") {
+				t.Errorf("pywinrm did not refuse the answer for its signature: %s", lastLine(string(out)))
+			}
+			if st.Commands != 0 {
+				t.Errorf("%d commands ran", st.Commands)
+			}
+		})
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }

@@ -213,7 +213,7 @@ func TestRun(t *testing.T) {
 
 func TestOneRoundTripPerRun(t *testing.T) {
 	srv := startServer(t, shHandler, wsmantest.Options{})
-	tr := dialT(t, hostFor(t, srv, AuthBasic), Options{})
+	tr := dialT(t, hostFor(t, srv, AuthNTLM), Options{})
 	before := srv.Stats()
 	mustOK(t, tr, "echo hi", nil)
 	after := srv.Stats()
@@ -370,7 +370,7 @@ func TestClose(t *testing.T) {
 
 func TestLostShellIsRecreated(t *testing.T) {
 	srv := startServer(t, shHandler, wsmantest.Options{})
-	tr := dialT(t, hostFor(t, srv, AuthBasic), Options{})
+	tr := dialT(t, hostFor(t, srv, AuthNTLM), Options{})
 	mustOK(t, tr, "true", nil)
 	// The server forgets the shell (IdleTimeout, a WinRM restart).
 	srv.Close()
@@ -448,7 +448,7 @@ func TestDownloadChecksum(t *testing.T) {
 		return 0
 	}
 	srv := startServer(t, bad, wsmantest.Options{})
-	tr := dialT(t, hostFor(t, srv, AuthBasic), Options{})
+	tr := dialT(t, hostFor(t, srv, AuthNTLM), Options{})
 	var got bytes.Buffer
 	err := tr.Download(context.Background(), `C:\x`, &got)
 	if err == nil || !strings.Contains(err.Error(), "SHA-256 mismatch") {
@@ -460,7 +460,7 @@ func TestStdinThatBlocks(t *testing.T) {
 	// A caller's stdin that never delivers (a pipe nobody writes) must not
 	// hold up a script that does not read it.
 	srv := startServer(t, shHandler, wsmantest.Options{})
-	tr := dialT(t, hostFor(t, srv, AuthBasic), Options{})
+	tr := dialT(t, hostFor(t, srv, AuthNTLM), Options{})
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	done := make(chan struct{})

@@ -3,7 +3,9 @@ package winrm
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -50,39 +52,51 @@ func dialErr(t *testing.T, h *inventory.Host, opts Options) error {
 
 func TestPlainHTTPRefused(t *testing.T) {
 	srv := startServer(t, shHandler, wsmantest.Options{})
-	for _, auth := range []string{AuthBasic, AuthNTLM, ""} {
-		h := hostFor(t, srv, auth)
-		h.WinRM.InsecureHTTP = false
-		err := dialErr(t, h, Options{})
-		if err == nil || !strings.Contains(err.Error(), "refusing") || !strings.Contains(err.Error(), "insecure_http") {
-			t.Errorf("auth %q over plain HTTP: %v, want a refusal naming insecure_http", auth, err)
-		}
+	// Basic cannot encrypt: refused over HTTP without insecure_http.
+	h := hostFor(t, srv, AuthBasic)
+	h.WinRM.InsecureHTTP = false
+	err := dialErr(t, h, Options{})
+	if err == nil || !strings.Contains(err.Error(), "refusing basic") || !strings.Contains(err.Error(), "insecure_http") {
+		t.Errorf("basic over plain HTTP: %v, want a refusal naming insecure_http", err)
 	}
 	if st := srv.Stats(); st.Requests != 0 {
-		t.Errorf("the refused dials sent %d requests", st.Requests)
+		t.Errorf("the refused dial sent %d requests", st.Requests)
 	}
-	// Opted in: it works, with a warning.
-	var warn bytes.Buffer
-	if err := dialErr(t, hostFor(t, srv, AuthBasic), Options{Stderr: &warn}); err != nil {
-		t.Fatalf("insecure_http = true: %v", err)
+	// NTLM (the default) encrypts every message, without a warning.
+	for _, auth := range []string{AuthNTLM, ""} {
+		var warn bytes.Buffer
+		if err := dialErr(t, hostFor(t, srv, auth), Options{Stderr: &warn}); err != nil {
+			t.Errorf("auth %q over plain HTTP: %v", auth, err)
+		}
+		if warn.Len() != 0 {
+			t.Errorf("auth %q over plain HTTP, encrypted: warned %q", auth, warn.String())
+		}
 	}
-	if !strings.Contains(warn.String(), "warning") || !strings.Contains(warn.String(), "unencrypted") {
-		t.Errorf("no warning for insecure_http: %q", warn.String())
+	if st := srv.Stats(); st.Encrypted == 0 || st.Refused != 0 {
+		t.Errorf("server stats %+v: want encrypted requests and none refused", st)
 	}
-	// Certificates need TLS; Kerberos needs TLS or insecure_http (tend
-	// does not encrypt messages).
-	h := hostFor(t, srv, AuthCertificate)
+	// insecure_http = true sends clear text, with a warning; a listener
+	// configured as Windows is by default refuses it.
+	for _, auth := range []string{AuthNTLM, AuthBasic} {
+		h := hostFor(t, srv, auth)
+		h.WinRM.InsecureHTTP = true
+		var warn bytes.Buffer
+		err := dialErr(t, h, Options{Stderr: &warn})
+		if err == nil || !strings.Contains(err.Error(), "HTTP 400") || !strings.Contains(err.Error(), "not encrypted") {
+			t.Errorf("%s with insecure_http against AllowUnencrypted = false: %v, want the server's refusal", auth, err)
+		}
+		if !strings.Contains(warn.String(), "warning") || !strings.Contains(warn.String(), "unencrypted") {
+			t.Errorf("no warning for insecure_http: %q", warn.String())
+		}
+	}
+	open := startServer(t, shHandler, wsmantest.Options{AllowUnencrypted: true})
+	if err := dialErr(t, hostFor(t, open, AuthBasic), Options{}); err != nil {
+		t.Errorf("basic with insecure_http against AllowUnencrypted = true: %v", err)
+	}
+	// Certificates need TLS.
+	h = hostFor(t, srv, AuthCertificate)
 	if err := dialErr(t, h, Options{ClientCertFile: "c", ClientKeyFile: "k"}); err == nil || !strings.Contains(err.Error(), "https") {
 		t.Errorf("certificate auth over HTTP: %v", err)
-	}
-	h = hostFor(t, srv, AuthKerberos)
-	h.WinRM.InsecureHTTP = false
-	before := srv.Stats().Requests
-	if err := dialErr(t, h, Options{}); err == nil || !strings.Contains(err.Error(), "refusing kerberos") || !strings.Contains(err.Error(), "message encryption") {
-		t.Errorf("kerberos over plain HTTP: %v", err)
-	}
-	if n := srv.Stats().Requests - before; n != 0 {
-		t.Errorf("the refused kerberos dial sent %d requests", n)
 	}
 }
 
@@ -279,7 +293,7 @@ func TestBadInput(t *testing.T) {
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		tr, err := Dial(ctx, hostFor(t, srv, AuthBasic), fast)
+		tr, err := Dial(ctx, hostFor(t, srv, AuthNTLM), fast)
 		if err != nil {
 			return seen(err)
 		}
@@ -335,8 +349,8 @@ func TestBadInput(t *testing.T) {
 
 	t.Run("TooManyShells", func(t *testing.T) {
 		srv := startServer(t, shHandler, wsmantest.Options{MaxShells: 1})
-		dialT(t, hostFor(t, srv, AuthBasic), fast)
-		err := dialErr(t, hostFor(t, srv, AuthBasic), fast)
+		dialT(t, hostFor(t, srv, AuthNTLM), fast)
+		err := dialErr(t, hostFor(t, srv, AuthNTLM), fast)
 		var f *FaultError
 		if !errors.As(err, &f) || f.Subcode != "w:QuotaLimit" {
 			t.Errorf("second shell over the quota: %v", err)
@@ -363,5 +377,52 @@ func TestZPasswordsInNoError(t *testing.T) {
 				t.Errorf("an error contains the password: %q", m)
 			}
 		}
+	}
+}
+
+// TestCertThumbprint pins the listener's self-signed certificate by its
+// SHA-256: the right thumbprint connects without any CA (and with the
+// certificate naming another host), a wrong one is refused naming both
+// thumbprints before any request is sent, and a thumbprint with
+// insecure = true is refused as contradictory.
+func TestCertThumbprint(t *testing.T) {
+	srv, _, _ := tlsServer(t, wsmantest.Options{}, "someone-else.corp.test")
+	leaf := srv.TLSConfig().Certificates[0].Certificate[0]
+	sum := sha256.Sum256(leaf)
+	right := hex.EncodeToString(sum[:])
+
+	h := hostFor(t, srv, AuthNTLM)
+	h.WinRM.CertThumbprint = strings.ToUpper(right)
+	var warn bytes.Buffer
+	tr := dialT(t, h, Options{Stderr: &warn})
+	if out := mustOK(t, tr, "echo pinned", nil); string(out) != "pinned\n" {
+		t.Errorf("pinned: %q", out)
+	}
+	if warn.Len() != 0 {
+		t.Errorf("warned: %q", warn.String())
+	}
+	tr.Close() // its last requests (a command's release) end here
+
+	before := srv.Stats().Requests
+	wrong := strings.Repeat("ab", 32)
+	h.WinRM.CertThumbprint = wrong
+	err := dialErr(t, h, Options{})
+	var pe *PinError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), right) || !strings.Contains(err.Error(), wrong) {
+		t.Errorf("wrong thumbprint: %v, want a refusal naming %s and %s", err, right, wrong)
+	}
+	if n := srv.Stats().Requests - before; n != 0 {
+		t.Errorf("%d requests reached a listener whose certificate is not the pinned one", n)
+	}
+
+	h.WinRM.CertThumbprint = right
+	h.WinRM.Insecure = true
+	if err := dialErr(t, h, Options{}); err == nil || !strings.Contains(err.Error(), "contradict") {
+		t.Errorf("cert_thumbprint with insecure: %v", err)
+	}
+	h.WinRM.Insecure = false
+	h.WinRM.CertThumbprint = right[:40]
+	if err := dialErr(t, h, Options{}); err == nil || !strings.Contains(err.Error(), "SHA-1") {
+		t.Errorf("a SHA-1 thumbprint: %v", err)
 	}
 }

@@ -2,8 +2,10 @@ package winrm
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -87,6 +89,9 @@ type settings struct {
 	user, password string
 	tls            *tls.Config
 	warnings       []string
+	// encrypt: every message is sealed with the authentication's
+	// security context (NTLM or Kerberos over plain HTTP).
+	encrypt bool
 	// Kerberos: the service principal, the keytab, and the client built
 	// by Dial.
 	spn, keytab string
@@ -143,15 +148,14 @@ func resolve(h *inventory.Host, opts Options) (*settings, error) {
 		if s.user == "" {
 			return nil, fmt.Errorf("auth = %q needs a user (winrm.user or the host's user)", s.auth)
 		}
-		if !w.HTTPS && !w.InsecureHTTP {
-			why := "the password would cross the network readable by anyone on the path"
-			if s.auth == AuthNTLM {
-				why = "tend does not encrypt WinRM messages itself, so scripts, file contents and secrets would cross the network in clear text"
-			}
-			return nil, fmt.Errorf("refusing %s authentication over plain HTTP (%s): %s; set https = true, or insecure_http = true in the host's winrm block to accept it", s.auth, u.String(), why)
-		}
-		if !w.HTTPS {
-			s.warnings = append(s.warnings, fmt.Sprintf("insecure_http = true: %s authentication and every script travel unencrypted to %s", s.auth, u.String()))
+		switch {
+		case w.HTTPS:
+		case s.auth == AuthNTLM && !w.InsecureHTTP:
+			s.encrypt = true
+		case !w.InsecureHTTP:
+			return nil, fmt.Errorf("refusing basic authentication over plain HTTP (%s): the password would cross the network readable by anyone on the path, and Basic cannot encrypt the messages; use auth = \"ntlm\" or \"kerberos\" (encrypted over HTTP), set https = true, or insecure_http = true in the host's winrm block to accept it", u.String())
+		default:
+			s.warnings = append(s.warnings, fmt.Sprintf("insecure_http = true: %s authentication and every script, file and secret travel unencrypted to %s (the listener must allow it: AllowUnencrypted)", s.auth, u.String()))
 		}
 	case AuthCertificate:
 		if !w.HTTPS {
@@ -161,11 +165,12 @@ func resolve(h *inventory.Host, opts Options) (*settings, error) {
 			return nil, errors.New("certificate authentication needs a client certificate and key (ClientCertFile, ClientKeyFile)")
 		}
 	case AuthKerberos:
-		if !w.HTTPS && !w.InsecureHTTP {
-			return nil, fmt.Errorf("refusing kerberos authentication over plain HTTP (%s): tend does not implement WinRM's message encryption, which Windows requires on HTTP by default (AllowUnencrypted = false), and without it scripts, file contents and secrets would cross the network in clear text; set https = true, or insecure_http = true in the host's winrm block (with AllowUnencrypted on the listener) to accept it", u.String())
-		}
-		if !w.HTTPS {
-			s.warnings = append(s.warnings, fmt.Sprintf("insecure_http = true: kerberos authenticates, but every script and file travels unencrypted to %s", u.String()))
+		switch {
+		case w.HTTPS:
+		case !w.InsecureHTTP:
+			s.encrypt = true
+		default:
+			s.warnings = append(s.warnings, fmt.Sprintf("insecure_http = true: kerberos authenticates, but every script, file and secret travels unencrypted to %s (the listener must allow it: AllowUnencrypted)", u.String()))
 		}
 		service := w.KerberosService
 		if service == "" {
@@ -200,9 +205,31 @@ func resolve(h *inventory.Host, opts Options) (*settings, error) {
 			}
 			cfg.RootCAs = pool
 		}
-		if w.Insecure {
+		switch {
+		case w.CertThumbprint != "" && w.Insecure:
+			return nil, errors.New("cert_thumbprint and insecure = true (Ansible's server_cert_validation=ignore) contradict each other: keep the pin and drop insecure")
+		case w.CertThumbprint != "":
+			pin, err := inventory.NormalizeThumbprint(w.CertThumbprint)
+			if err != nil {
+				return nil, fmt.Errorf("cert_thumbprint: %w", err)
+			}
+			// The pinned certificate is trusted as it is, whoever signed
+			// it and whatever names it carries (a listener's self-signed
+			// certificate): the chain and the name are not checked.
 			cfg.InsecureSkipVerify = true
-			s.warnings = append(s.warnings, fmt.Sprintf("insecure = true: the TLS certificate of %s is not verified; anyone on the path can impersonate the host and capture the credentials", u.String()))
+			cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) == 0 {
+					return fmt.Errorf("%s sent no certificate, and cert_thumbprint pins %s", u.String(), pin)
+				}
+				got := sha256.Sum256(cs.PeerCertificates[0].Raw)
+				if h := hex.EncodeToString(got[:]); h != pin {
+					return &PinError{URL: u.String(), Got: h, Want: pin}
+				}
+				return nil
+			}
+		case w.Insecure:
+			cfg.InsecureSkipVerify = true
+			s.warnings = append(s.warnings, fmt.Sprintf("insecure = true: the TLS certificate of %s is not verified; anyone on the path can impersonate the host and capture the credentials (pin the certificate with cert_thumbprint instead)", u.String()))
 		}
 		if s.auth == AuthCertificate {
 			pair, err := tls.LoadX509KeyPair(opts.ClientCertFile, opts.ClientKeyFile)
@@ -218,6 +245,17 @@ func resolve(h *inventory.Host, opts Options) (*settings, error) {
 		s.warnings = append(s.warnings, "insecure = true has no effect without https")
 	}
 	return s, nil
+}
+
+// PinError is a listener whose certificate is not the one cert_thumbprint
+// pins.
+type PinError struct {
+	URL       string
+	Got, Want string // SHA-256 thumbprints, hex
+}
+
+func (e *PinError) Error() string {
+	return fmt.Sprintf("%s: the listener's certificate has the SHA-256 thumbprint %s, not the pinned cert_thumbprint %s: refusing it (another host, or the certificate was replaced: check it on the host, then update cert_thumbprint)", e.URL, e.Got, e.Want)
 }
 
 // Dial connects to h's WinRM endpoint, authenticates and opens the shell

@@ -162,7 +162,9 @@ type Host struct {
 }
 
 // Start serves a simulated Windows host over plain HTTP on 127.0.0.1 for
-// user and password (Basic and NTLM offered), stopped with the test.
+// user and password (Basic and NTLM offered), stopped with the test. As
+// on Windows by default, messages must be encrypted (AllowUnencrypted
+// false).
 func Start(t testing.TB, user, password string, respond func(Script) Answer) *Host {
 	h := &Host{Respond: respond}
 	h.Server = wsmantest.StartT(t, wsmantest.Options{
@@ -259,6 +261,19 @@ func StartKerberos(t testing.TB, kt *keytab.Keytab, respond func(Script) Answer,
 		TLS:      &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12},
 	})
 	return h, ca.CertPEM
+}
+
+// StartKerberosHTTP is StartKerberos over plain HTTP, where every message
+// must be encrypted with the Kerberos context, as on a Windows host with
+// its default listener.
+func StartKerberosHTTP(t testing.TB, kt *keytab.Keytab, respond func(Script) Answer) *Host {
+	h := &Host{Respond: respond}
+	h.Server = wsmantest.StartT(t, wsmantest.Options{
+		Auth:     []string{wsmantest.AuthKerberos},
+		Keytab:   kt,
+		Executor: PowerShell(h.handle),
+	})
+	return h
 }
 
 // Fixture is a simulated Windows host's state, as JSON test data: the

@@ -42,10 +42,25 @@
 // reads stdin and writes stdout and stderr, returns the exit code, and
 // its context is cancelled by Signal or Delete. ProcessExecutor runs a real
 // local process instead (for example pwsh, when installed, in place of
-// powershell.exe). NTLM message signing and sealing (the encrypted
-// multipart/encrypted bodies Windows uses on plain HTTP when
-// AllowUnencrypted is false), its Kerberos equivalent (GSS-API Wrap),
-// channel binding checks, CredSSP, PSRP (the
-// Microsoft.PowerShell resource) and WS-Enumeration are not implemented:
-// the server behaves like Windows with AllowUnencrypted = true.
+// powershell.exe). Channel binding checks, CredSSP, PSRP (the
+// Microsoft.PowerShell resource) and WS-Enumeration are not implemented.
+//
+// # Message encryption
+//
+// Over plain HTTP the server behaves like Windows with its default
+// AllowUnencrypted = false: a SOAP body in clear text is refused with
+// HTTP 400 (Options.AllowUnencrypted accepts it), and every message must
+// be sealed with the security context of the connection's NTLM or
+// Kerberos authentication (MS-WSMV 2.2.9.1: multipart/encrypted, or
+// multipart/x-multi-encrypted in 16 KiB parts), and is answered sealed
+// the same way (in 16 KiB parts with Options.ChunkAnswers). NTLM seals
+// and signs with the session keys (key exchange supported), Kerberos
+// with RFC 4121 Wrap tokens in the initiator's subkey or the ticket's
+// session key, or in a subkey of the server's sent in the AP-REP
+// (Options.KerberosAcceptorSubkey, as Windows does). A message that
+// does not unseal (altered, replayed, another key) is refused with HTTP
+// 400 saying why, and the connection must authenticate again. An empty
+// POST that authenticates answers 200, as clients that encrypt send one
+// first. The sealing is package wsmancrypt's, shared with tend's client;
+// pywinrm checks it independently (transport/winrm's TEND_LAB tests).
 package wsmantest

@@ -24,6 +24,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/service"
 	"github.com/jcmturner/gokrb5/v8/spnego"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/tendhq/tend/transport/winrm/wsmancrypt"
 )
 
 // The server side of Kerberos in HTTP Negotiate (RFC 4559) as a Windows
@@ -35,8 +37,9 @@ import (
 // the service key, authenticator, clock skew, replay); when the client
 // asks for mutual authentication the answer carries an AP-REP, in the
 // same framing as the request, in its WWW-Authenticate header. As on
-// Windows, the connection stays authenticated afterwards. There is no
-// message encryption and channel bindings are not checked.
+// Windows, the connection stays authenticated afterwards, with the
+// context that seals its messages over HTTP. Channel bindings are not
+// checked.
 
 // gssFlagMutual is GSS_C_MUTUAL_FLAG in the authenticator's checksum
 // (RFC 4121 4.1.1.1).
@@ -84,8 +87,30 @@ func (s *Server) kerberos(w http.ResponseWriter, r *http.Request, cs *connState,
 		return "", false
 	}
 	user := creds.CName().PrincipalNameString() + "@" + creds.Domain()
+	// The context's key: the initiator's subkey if it sent one (this
+	// server sends none of its own), else the ticket's session key.
+	// The acceptor's sequence numbers start at the AP-REP's, or without
+	// one at the initiator's.
+	auth := &krb.APReq.Authenticator
+	ckey := krb.APReq.Ticket.DecryptedEncPart.Key
+	if auth.SubKey.KeyType != 0 && len(auth.SubKey.KeyValue) > 0 {
+		ckey = auth.SubKey
+	}
+	acceptorSeq := uint64(auth.SeqNumber)
+	subkey := false
 	if mutualRequested(&krb.APReq) {
-		rep, err := apRep(&krb.APReq, wrapped)
+		var sub *types.EncryptionKey
+		if s.opts.KerberosAcceptorSubkey {
+			et, err := crypto.GetEtype(ckey.KeyType)
+			if err == nil {
+				k, err := types.GenerateEncryptionKey(et)
+				if err == nil {
+					sub, ckey, subkey = &k, k, true
+				}
+			}
+		}
+		rep, seq, err := apRep(&krb.APReq, wrapped, sub)
+		acceptorSeq = seq
 		if err != nil {
 			s.logf("%s: building the AP-REP: %v", scheme, err)
 			s.unauthorized(w, r)
@@ -93,9 +118,15 @@ func (s *Server) kerberos(w http.ResponseWriter, r *http.Request, cs *connState,
 		}
 		w.Header().Set("WWW-Authenticate", scheme+" "+base64.StdEncoding.EncodeToString(rep))
 	}
+	sealer, err := wsmancrypt.NewKerberosSession(ckey, false, subkey, acceptorSeq, uint64(auth.SeqNumber))
+	if err != nil {
+		s.logf("%s: no message encryption on this connection: %v", scheme, err)
+		sealer = nil
+	}
 	cs.mu.Lock()
 	cs.user = user
 	cs.challenge = nil
+	cs.sealer = sealer
 	cs.mu.Unlock()
 	s.count(func(st *Stats) { st.Kerberos++ })
 	return user, true
@@ -158,9 +189,15 @@ func mutualRequested(a *messages.APReq) bool {
 // ASN.1 shapes of KRB_AP_REP (RFC 4120 5.5.2), which gokrb5 reads but
 // does not write.
 type encAPRepPart struct {
-	CTime          time.Time `asn1:"generalized,explicit,tag:0"`
-	Cusec          int       `asn1:"explicit,tag:1"`
-	SequenceNumber int64     `asn1:"optional,explicit,tag:3"`
+	CTime          time.Time     `asn1:"generalized,explicit,tag:0"`
+	Cusec          int           `asn1:"explicit,tag:1"`
+	Subkey         encryptionKey `asn1:"optional,explicit,tag:2"`
+	SequenceNumber int64         `asn1:"optional,explicit,tag:3"`
+}
+
+type encryptionKey struct {
+	KeyType  int32  `asn1:"explicit,tag:0"`
+	KeyValue []byte `asn1:"explicit,tag:1"`
 }
 
 type encryptedData struct {
@@ -187,40 +224,46 @@ func appTag(tag int, v any) ([]byte, error) {
 // holds the service key: the authenticator's time, encrypted in the
 // ticket's session key. It is framed as the request was: a bare Kerberos
 // token, or inside a SPNEGO NegTokenResp (accept-completed).
-func apRep(req *messages.APReq, wrapped bool) ([]byte, error) {
+func apRep(req *messages.APReq, wrapped bool, subkey *types.EncryptionKey) ([]byte, uint64, error) {
 	var seq [4]byte
 	if _, err := rand.Read(seq[:]); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	part, err := appTag(27, encAPRepPart{
+	first := uint64(binary.BigEndian.Uint32(seq[:]) & 0x3fffffff)
+	p := encAPRepPart{
 		CTime:          req.Authenticator.CTime.UTC(),
 		Cusec:          req.Authenticator.Cusec,
-		SequenceNumber: int64(binary.BigEndian.Uint32(seq[:]) & 0x3fffffff),
-	})
+		SequenceNumber: int64(first),
+	}
+	if subkey != nil {
+		p.Subkey = encryptionKey{KeyType: subkey.KeyType, KeyValue: subkey.KeyValue}
+	}
+	part, err := appTag(27, p)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	ed, err := crypto.GetEncryptedData(part, req.Ticket.DecryptedEncPart.Key, keyusage.AP_REP_ENCPART, 0)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rep, err := appTag(15, apRepBody{PVNO: 5, MsgType: 15, EncPart: encryptedData{EType: ed.EType, Cipher: ed.Cipher}})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	krb, err := gssToken(0x0200, rep) // KRB_AP_REP
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if !wrapped {
-		return krb, nil
+		return krb, first, nil
 	}
 	resp := spnego.NegTokenResp{
 		NegState:      0, // accept-completed
 		SupportedMech: gssapi.OIDKRB5.OID(),
 		ResponseToken: krb,
 	}
-	return resp.Marshal()
+	b, err := resp.Marshal()
+	return b, first, err
 }
 
 // Keytab returns the server's Kerberos keytab (Options.Keytab).

@@ -11,13 +11,16 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"github.com/tendhq/tend/transport/winrm/wsmancrypt"
 )
 
 // The server side of NTLM (MS-NLMP), enough to authenticate a known user
 // and password with NTLMv2: it answers a NEGOTIATE_MESSAGE with a
 // CHALLENGE_MESSAGE and checks the AUTHENTICATE_MESSAGE's NTLMv2 response.
-// It neither signs nor seals (no session security), and it does not check
-// the MIC: the NTProofStr alone proves the password.
+// When the client asks for sealing and signing (and a key exchange), the
+// connection gets NTLM session security for message encryption. The MIC
+// is not checked: the NTProofStr alone proves the password.
 
 const ntlmSignature = "NTLMSSP\x00"
 
@@ -34,6 +37,7 @@ const (
 	flagTargetInfo              = 0x00800000
 	flagVersion                 = 0x02000000
 	flag128                     = 0x20000000
+	flagKeyExch                 = 0x40000000
 	flag56                      = 0x80000000
 )
 
@@ -71,7 +75,7 @@ func newNTLMChallenge(negotiate []byte, domain, computer string, now time.Time) 
 	flags := uint32(flagUnicode | flagRequestTarget | flagNTLM | flagAlwaysSign |
 		flagTargetTypeDomain | flagExtendedSessionSecurity | flagTargetInfo |
 		flagVersion | flag128 | flag56)
-	flags |= clientFlags & (flagSign | flagSeal)
+	flags |= clientFlags & (flagSign | flagSeal | flagKeyExch)
 
 	target := utf16le(domain)
 	var info bytes.Buffer
@@ -145,8 +149,7 @@ func verifyNTLMv2(st *ntlmChallenge, u ntlmUser, password string, nt []byte) err
 	if blob[0] != 1 || blob[1] != 1 {
 		return errors.New("malformed NTLMv2 blob")
 	}
-	ntHash := md4(utf16le(password))
-	ntowfv2 := hmacMD5(ntHash[:], utf16le(strings.ToUpper(u.User)+u.Domain))
+	ntowfv2 := wsmancrypt.NTOWFv2(password, u.User, u.Domain)
 	want := hmacMD5(ntowfv2, st.serverChallenge[:], blob)
 	if !hmac.Equal(want, nt[:16]) {
 		return errors.New("NTLMv2 response does not match the password")
@@ -192,4 +195,27 @@ func fromUTF16le(b []byte) string {
 		u[i] = binary.LittleEndian.Uint16(b[2*i:])
 	}
 	return string(utf16.Decode(u))
+}
+
+// ntlmSession returns the session security an AUTHENTICATE_MESSAGE
+// negotiated (sealing and signing, MS-NLMP 3.4), nil when it asked for
+// none. With a key exchange the exported session key is the client's
+// EncryptedRandomSessionKey decrypted with the SessionBaseKey.
+func ntlmSession(msg []byte, u ntlmUser, password string, nt []byte) (wsmancrypt.Sealer, error) {
+	flags := binary.LittleEndian.Uint32(msg[60:])
+	if flags&flagSeal == 0 {
+		return nil, nil
+	}
+	key, err := wsmancrypt.NTLMv2SessionBaseKey(password, u.User, u.Domain, nt)
+	if err != nil {
+		return nil, err
+	}
+	if flags&flagKeyExch != 0 {
+		enc, err := varField(msg, 52)
+		if err != nil || len(enc) != 16 {
+			return nil, errors.New("key exchange negotiated, but no EncryptedRandomSessionKey of 16 bytes")
+		}
+		key = wsmancrypt.NTLMKeyExchange(key, enc)
+	}
+	return wsmancrypt.NewNTLMSession(key, flags, false)
 }

@@ -1,6 +1,7 @@
 package wsmantest
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/keytab"
+
+	"github.com/tendhq/tend/transport/winrm/wsmancrypt"
 )
 
 // Authentication schemes a Server can offer (Options.Auth).
@@ -78,6 +81,20 @@ type Options struct {
 	// returning true: tests use it for malformed answers, stalls and HTTP
 	// errors.
 	Intercept func(w http.ResponseWriter, r *http.Request, action string, body []byte) bool
+	// AllowUnencrypted accepts SOAP bodies in clear text over plain HTTP,
+	// as Windows does with AllowUnencrypted = true. The default, false, is
+	// Windows' default: over HTTP every message must be encrypted with
+	// the connection's NTLM or Kerberos security context (MS-WSMV
+	// 2.2.9.1), and a body in clear text is refused with HTTP 400.
+	AllowUnencrypted bool
+	// KerberosAcceptorSubkey makes the AP-REP carry a subkey of the
+	// server's, which then keys the context (as Windows' SSPI does);
+	// without it the context key is the client's subkey or the ticket's
+	// session key.
+	KerberosAcceptorSubkey bool
+	// ChunkAnswers seals answers longer than 16 KiB in 16 KiB parts
+	// (multipart/x-multi-encrypted) instead of one part.
+	ChunkAnswers bool
 	// Logf, when set, receives a line per request.
 	Logf func(format string, args ...any)
 }
@@ -95,6 +112,8 @@ type Stats struct {
 	ReceiveTimeouts int // Receives answered with w:TimedOut
 	Signals         int
 	Faults          int
+	Encrypted       int // requests whose body was decrypted
+	Refused         int // bodies refused: unencrypted, or failing to decrypt
 }
 
 // Request is one authenticated SOAP request, as received.
@@ -142,6 +161,9 @@ type connState struct {
 	mu        sync.Mutex
 	challenge *ntlmChallenge
 	user      string
+	// sealer is the security context of the connection's NTLM or
+	// Kerberos authentication, nil when it has none.
+	sealer wsmancrypt.Sealer
 }
 
 // Start listens and serves until Close.
@@ -299,14 +321,57 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if ct := strings.ToLower(r.Header.Get("Content-Type")); !strings.HasPrefix(ct, "application/soap+xml") {
+	cs, _ := r.Context().Value(connKey{}).(*connState)
+	if cs == nil {
+		cs = &connState{}
+	}
+	if r.ContentLength == 0 {
+		// An empty POST authenticates the connection, as clients that
+		// encrypt do first.
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	encrypted := wsmancrypt.IsEncrypted(ct)
+	if !encrypted && !strings.HasPrefix(strings.ToLower(ct), "application/soap+xml") {
 		io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusUnsupportedMediaType)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, int64(s.opts.MaxEnvelopeSize)+1))
+	limit := int64(s.opts.MaxEnvelopeSize)
+	if encrypted {
+		limit += limit/8 + 4096 // framing and signatures
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return
+	}
+	if !encrypted && r.TLS == nil && !s.opts.AllowUnencrypted {
+		s.refuse(w, r, "the message is not encrypted, and this listener does not allow unencrypted messages over HTTP (AllowUnencrypted = false)")
+		return
+	}
+	if encrypted {
+		cs.mu.Lock()
+		sealer := cs.sealer
+		cs.mu.Unlock()
+		if sealer == nil {
+			s.refuse(w, r, "an encrypted message on a connection without an NTLM or Kerberos security context")
+			return
+		}
+		plain, protocol, err := wsmancrypt.Decode(sealer, ct, body)
+		if err != nil {
+			cs.mu.Lock()
+			cs.sealer, cs.user = nil, ""
+			cs.mu.Unlock()
+			s.refuse(w, r, "the encrypted message does not decrypt: "+err.Error())
+			return
+		}
+		s.count(func(st *Stats) { st.Encrypted++ })
+		body = plain
+		sw := &sealedWriter{h: http.Header{}}
+		defer sw.flush(w, sealer, protocol, s.opts.ChunkAnswers)
+		w = sw
 	}
 	if len(body) > s.opts.MaxEnvelopeSize {
 		io.Copy(io.Discard, r.Body)
@@ -371,6 +436,71 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(reply)))
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, reply)
+}
+
+// refuse answers a request whose body cannot be taken: HTTP 400 with the
+// reason, in clear text (there is no context to seal it with).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, why string) {
+	io.Copy(io.Discard, r.Body)
+	s.count(func(st *Stats) { st.Refused++ })
+	s.logf("refused: %s", why)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(why)))
+	w.WriteHeader(http.StatusBadRequest)
+	io.WriteString(w, why)
+}
+
+// sealedWriter holds an answer until it is sealed.
+type sealedWriter struct {
+	h    http.Header
+	code int
+	buf  bytes.Buffer
+}
+
+func (w *sealedWriter) Header() http.Header { return w.h }
+
+func (w *sealedWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *sealedWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.buf.Write(b)
+}
+
+// flush seals the answer and sends it.
+func (w *sealedWriter) flush(out http.ResponseWriter, sealer wsmancrypt.Sealer, protocol string, chunk bool) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	for k, v := range w.h {
+		if k != "Content-Type" && k != "Content-Length" {
+			out.Header()[k] = v
+		}
+	}
+	if w.buf.Len() == 0 || !strings.HasPrefix(strings.ToLower(w.h.Get("Content-Type")), "application/soap+xml") {
+		// What is not a SOAP message (an error page) goes in clear text.
+		out.Header().Set("Content-Type", w.h.Get("Content-Type"))
+		out.Header().Set("Content-Length", strconv.Itoa(w.buf.Len()))
+		out.WriteHeader(w.code)
+		out.Write(w.buf.Bytes())
+		return
+	}
+	n := 0
+	if chunk {
+		n = wsmancrypt.ChunkSize
+	}
+	ct, data, err := wsmancrypt.Encode(sealer, protocol, w.buf.Bytes(), n)
+	if err != nil {
+		http.Error(out, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	out.Header().Set("Content-Type", ct)
+	out.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	out.WriteHeader(w.code)
+	out.Write(data)
 }
 
 func shortAction(a string) string {
@@ -559,10 +689,15 @@ func (s *Server) ntlm(w http.ResponseWriter, r *http.Request, cs *connState, sch
 			if !ok {
 				err = fmt.Errorf("unknown user %q", u.User)
 			} else if err = verifyNTLMv2(st, u, s.opts.Users[name], nt); err == nil {
-				cs.mu.Lock()
-				cs.user = name
-				cs.mu.Unlock()
-				return name, true
+				var sealer wsmancrypt.Sealer
+				sealer, err = ntlmSession(msg, u, s.opts.Users[name], nt)
+				if err == nil {
+					cs.mu.Lock()
+					cs.user = name
+					cs.sealer = sealer
+					cs.mu.Unlock()
+					return name, true
+				}
 			}
 		}
 		s.logf("NTLM authenticate: %v", err)

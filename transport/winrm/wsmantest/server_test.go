@@ -21,23 +21,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestMD4(t *testing.T) {
-	// RFC 1320, appendix A.5.
-	for in, want := range map[string]string{
-		"":                              "31d6cfe0d16ae931b73c59d7e0c089c0",
-		"a":                             "bde52cb31de33e46245e05fbdbd6fb24",
-		"abc":                           "a448017aaf21d8525fc10ae87aa6729d",
-		"message digest":                "d9130a8164549fe818874806e1c7014b",
-		"abcdefghijklmnopqrstuvwxyz":    "d79e1c308aa5bbcdeea8ed63df412da9",
-		strings.Repeat("1234567890", 8): "e33b4ddc9c38f2199c3e7b164fcc0536",
-	} {
-		got := md4([]byte(in))
-		if hex.EncodeToString(got[:]) != want {
-			t.Errorf("md4(%q) = %x, want %s", in, got, want)
-		}
-	}
-}
-
 func TestNTLMv2Vector(t *testing.T) {
 	// MS-NLMP 4.2.4: user "User", domain "Domain", password "Password",
 	// server challenge 0123456789abcdef, client challenge aa*8, time 0,
@@ -124,7 +107,7 @@ func createShell(t *testing.T, c *client) string {
 }
 
 func TestAuthentication(t *testing.T) {
-	s := StartT(t, Options{Users: map[string]string{"ops": "pw"}})
+	s := StartT(t, Options{Users: map[string]string{"ops": "pw"}, AllowUnencrypted: true})
 	for _, ntlm := range []bool{false, true} {
 		c := newClient(t, s, ntlm)
 		createShell(t, c)
@@ -149,8 +132,36 @@ func TestAuthentication(t *testing.T) {
 	}
 }
 
+// TestRefusesUnencrypted: configured as Windows is by default
+// (AllowUnencrypted false), the server refuses a SOAP body in clear text
+// over HTTP with HTTP 400, whatever the authentication, and answers the
+// empty POST that authenticates a connection for encryption.
+func TestRefusesUnencrypted(t *testing.T) {
+	s := StartT(t, Options{Users: map[string]string{"ops": "pw"}})
+	for _, ntlm := range []bool{false, true} {
+		c := newClient(t, s, ntlm)
+		status, body := c.post(request(ActionCreate, "", "<rsp:Shell/>", ""))
+		if status != 400 || !strings.Contains(body, "not encrypted") {
+			t.Errorf("ntlm %v, clear text: %d %s", ntlm, status, body)
+		}
+	}
+	if st := s.Stats(); st.Refused != 2 || st.ShellsCreated != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.URL, nil)
+	req.SetBasicAuth("ops", "pw")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("empty authenticated POST: %d", resp.StatusCode)
+	}
+}
+
 func TestNTLMBindsTheConnection(t *testing.T) {
-	s := StartT(t, Options{Users: map[string]string{"ops": "pw"}, Auth: []string{AuthNegotiate}})
+	s := StartT(t, Options{Users: map[string]string{"ops": "pw"}, Auth: []string{AuthNegotiate}, AllowUnencrypted: true})
 	c := newClient(t, s, true)
 	createShell(t, c)
 	before := s.Stats().Unauthorized
@@ -267,7 +278,7 @@ func TestRecordedTraffic(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := StartT(t, Options{Users: map[string]string{"ops": "pw"}, Executor: recordedExecutor})
+			s := StartT(t, Options{Users: map[string]string{"ops": "pw"}, Executor: recordedExecutor, AllowUnencrypted: true})
 			c := newClient(t, s, false)
 			ids := map[string]string{} // recorded id -> ours
 			var recordedOut, ourOut bytes.Buffer
@@ -342,8 +353,9 @@ func waitDone(t *testing.T, s *Server) {
 func TestProtocolErrors(t *testing.T) {
 	var started = make(chan context.Context, 4)
 	s := StartT(t, Options{
-		Users:           map[string]string{"ops": "pw"},
-		MaxEnvelopeSize: 64 << 10,
+		Users:            map[string]string{"ops": "pw"},
+		AllowUnencrypted: true,
+		MaxEnvelopeSize:  64 << 10,
 		Executor: func(ctx context.Context, p *Process) int {
 			started <- ctx
 			<-ctx.Done()

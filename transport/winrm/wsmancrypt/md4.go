@@ -1,4 +1,4 @@
-package wsmantest
+package wsmancrypt
 
 import (
 	"encoding/binary"
@@ -6,8 +6,7 @@ import (
 )
 
 // md4 returns the MD4 digest of b (RFC 1320). NTLM hashes passwords with
-// it; it lives here because golang.org/x/crypto/md4 is deprecated and the
-// server needs nothing else from it.
+// it; it lives here because golang.org/x/crypto/md4 is deprecated.
 func md4(b []byte) [16]byte {
 	a0, b0, c0, d0 := uint32(0x67452301), uint32(0xefcdab89), uint32(0x98badcfe), uint32(0x10325476)
 	msg := append([]byte(nil), b...)
