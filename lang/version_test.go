@@ -341,3 +341,55 @@ func TestVersionCompareFunction(t *testing.T) {
 		t.Errorf("unknown facts: got %#v, want deb's true", v)
 	}
 }
+
+// TestVersionCompareInConfiguration: without a scheme, version_compare
+// orders versions as the host's package manager does, in resources and
+// in locals, even where nothing else in the resource reads the host (so
+// it is not evaluated once for every host).
+func TestVersionCompareInConfiguration(t *testing.T) {
+	c := load(t, map[string]string{"main.hcl": `
+locals {
+  old = version_compare("1.0a", "<", "1.0.a")
+}
+file "deb_order" {
+  path = "/etc/deb-order"
+  when = version_compare("1.0a", "<", "1.0.a")
+}
+file "from_local" {
+  path = "/etc/from-local"
+  when = local.old
+}
+file "always_rpm" {
+  path = "/etc/rpm-order"
+  when = version_compare("1.0a", "==", "1.0.a", "rpm")
+}
+`})
+	if !c.UsesFacts() {
+		t.Error("UsesFacts() = false for a configuration whose version_compare reads the package manager")
+	}
+	vars, diags := c.Values(VarInputs{Env: []string{}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	for _, tc := range []struct {
+		pm   string
+		want []string
+	}{
+		{"apt", []string{"file.deb_order", "file.from_local", "file.always_rpm"}},
+		{"dnf", []string{"file.always_rpm"}},
+		{"apt", []string{"file.deb_order", "file.from_local", "file.always_rpm"}},
+	} {
+		facts := cty.ObjectVal(map[string]cty.Value{"package_manager": cty.StringVal(tc.pm)})
+		insts, diags := c.Expand(vars, HostScope{Name: "h-" + tc.pm, Facts: facts}, func(*Role) bool { return false })
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		var got []string
+		for _, in := range insts {
+			got = append(got, in.Addr)
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s host: got %v, want %v", tc.pm, got, tc.want)
+		}
+	}
+}
