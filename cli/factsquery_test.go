@@ -39,6 +39,9 @@ host "dead" {
 func dpkgVersion(t *testing.T, pkg string) string {
 	t.Helper()
 	if _, err := exec.LookPath("apt-get"); err != nil {
+		if os.Getenv("TEND_LAB") == "1" {
+			t.Fatal("TEND_LAB=1 but apt-get is missing: the lab controller is Debian")
+		}
 		t.Skip("needs a Debian controller (apt-get, dpkg-query)")
 	}
 	v, err := exec.Command("dpkg-query", "-W", "-f", "${Version}", pkg).Output()
