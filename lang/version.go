@@ -69,8 +69,9 @@ func CompareVersions(scheme, a, b string) (int, error) {
 
 // versionCompareFunc is version_compare(a, op, b[, scheme]): whether
 // version a stands in relation op (<, <=, ==, !=, >=, >) to version b,
-// under scheme, def when it is not given. A null version (a package that
-// is not installed) gives null: neither true nor false.
+// under scheme, def when it is not given (def "": the host's, not known
+// yet, so the result is not known either). A null version (a package
+// that is not installed) gives null: neither true nor false.
 func versionCompareFunc(def string) function.Function {
 	return function.New(&function.Spec{
 		Description: "Compares two versions the way a package manager orders them.",
@@ -100,6 +101,9 @@ func versionCompareFunc(def string) function.Function {
 			if args[0].IsNull() || args[2].IsNull() {
 				return cty.NullVal(cty.Bool), nil
 			}
+			if scheme == "" {
+				return cty.UnknownVal(cty.Bool), nil
+			}
 			a, b := args[0].AsString(), args[2].AsString()
 			for i, v := range []string{a, b} {
 				if _, err := CompareVersions(scheme, v, v); err != nil {
@@ -121,9 +125,12 @@ var versionOps = map[string]func(int) bool{
 	">":  func(c int) bool { return c > 0 },
 }
 
-// HostFunctions returns fns with version_compare defaulting to the
-// scheme of the package manager named in facts (host.facts), when facts
-// are known; fns itself otherwise.
+// HostFunctions returns fns for evaluating in a host's context:
+// version_compare defaults to the scheme of the package manager named in
+// facts (host.facts.package_manager); while the facts are not known,
+// version_compare without a scheme is not known either (so a plan's
+// first pass, before the facts, holds no answer the facts could
+// change). Facts without a package manager leave fns as they are.
 func HostFunctions(fns map[string]function.Function, facts cty.Value) map[string]function.Function {
 	scheme, ok := factsScheme(facts)
 	if !ok {
@@ -138,12 +145,24 @@ func HostFunctions(fns map[string]function.Function, facts cty.Value) map[string
 }
 
 // factsScheme reads the version scheme from host.facts.package_manager.
-func factsScheme(facts cty.Value) (string, bool) {
-	if facts == cty.NilVal || !facts.IsKnown() || facts.IsNull() || !facts.Type().IsObjectType() || !facts.Type().HasAttribute("package_manager") {
+// The scheme is "" while the facts are not known, and ok is false when
+// there are no facts or they name no package manager.
+func factsScheme(facts cty.Value) (scheme string, ok bool) {
+	if facts == cty.NilVal {
+		return "", false
+	}
+	facts, _ = facts.Unmark()
+	if !facts.IsKnown() {
+		return "", true
+	}
+	if facts.IsNull() || !facts.Type().IsObjectType() || !facts.Type().HasAttribute("package_manager") {
 		return "", false
 	}
 	pm, _ := facts.GetAttr("package_manager").Unmark()
-	if !pm.IsKnown() || pm.IsNull() || !pm.Type().Equals(cty.String) {
+	if !pm.IsKnown() {
+		return "", true
+	}
+	if pm.IsNull() || !pm.Type().Equals(cty.String) {
 		return "", false
 	}
 	return SchemeFor(pm.AsString()), true
