@@ -71,7 +71,7 @@ apt-get)
 dnf|yum|zypper)
   rpm -q --qf 'pkg|%{NAME}|%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n' -- ` + list + ` 2>/dev/null;;
 apk)
-  awk -v want=` + shell.Quote(" "+strings.Join(names, " ")+" ") + ` '/^P:/ { p = substr($0, 3) } /^V:/ { if (index(want, " " p " ")) print "pkg|" p "|" substr($0, 3) }' /lib/apk/db/installed 2>/dev/null;;
+  awk -v want=` + shell.Quote(" "+strings.Join(names, " ")+" ") + ` ` + shell.Quote(apkInstalled) + ` /lib/apk/db/installed 2>/dev/null;;
 pacman)
   pacman -Q -- ` + list + ` 2>/dev/null | while read -r n v; do printf 'pkg|%s|%s\n' "$n" "$v"; done;;
 esac
@@ -79,6 +79,11 @@ return 0
 `
 	return Fragment{ID: PackagesID, Script: script}
 }
+
+// apkInstalled is the awk program reading apk's database of installed
+// packages (P:name, V:version lines per package) for the names in want,
+// a space-separated list with a space at each end.
+const apkInstalled = `/^P:/ { p = substr($0, 3) } /^V:/ { if (index(want, " " p " ")) print "pkg|" p "|" substr($0, 3) }`
 
 // Packages reads the installed versions of the named packages from a
 // probe result holding PackagesFragment's section: for each name, every
