@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/tendhq/tend/inventory"
-	"github.com/tendhq/tend/probe"
 )
 
 func validateCmd(io IO) *cobra.Command {
@@ -115,9 +113,10 @@ func inventoryCmd(io IO) *cobra.Command {
 
 func factsCmd(io IO) *cobra.Command {
 	c := &common{io: io}
+	ff := &factsFlags{}
 	cmd := &cobra.Command{
 		Use:   "facts [HOST-PATTERN...]",
-		Short: "Gather facts from hosts and print them as one JSON document (--json: JSON lines)",
+		Short: "Gather facts from hosts and print them as JSON, or query the fleet with --where and --select",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				c.target = strings.Join(args, ",")
@@ -126,49 +125,20 @@ func factsCmd(io IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			type result struct {
-				Facts *probe.Facts `json:"facts,omitempty"`
-				Error string       `json:"error,omitempty"`
+			if ff.query() {
+				return c.runFleetQuery(cmd.Context(), l, ff)
 			}
-			out := map[string]result{}
-			var mu sync.Mutex
-			var wg sync.WaitGroup
-			failed := 0
-			connect := c.connector()
-			for _, h := range l.hosts {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					r := result{}
-					if t, err := connect(cmd.Context(), h); err != nil {
-						r.Error = err.Error()
-					} else if res, err := probe.RunOn(cmd.Context(), t, h.Windows(), true, nil); err != nil {
-						t.Close()
-						r.Error = err.Error()
-					} else {
-						t.Close()
-						f := res.Facts
-						r.Facts = &f
-						c.facts().save(h.Name, f)
-					}
-					mu.Lock()
-					defer mu.Unlock()
-					out[h.Name] = r
-					if r.Error != "" {
-						failed++
-					}
-				}()
-			}
-			wg.Wait()
+			gathered := c.gatherFacts(cmd.Context(), l.hosts, nil, ff.cached)
 			if io.ui.active() {
+				failed := 0
 				for _, h := range l.hosts {
-					r := out[h.Name]
+					g := gathered[h.Name]
 					m := map[string]any{"host": h.Name}
-					if r.Facts != nil {
-						m["facts"] = r.Facts
-					}
-					if r.Error != "" {
-						m["error"] = r.Error
+					if g.err != nil {
+						m["error"] = g.err.Error()
+						failed++
+					} else {
+						m["facts"] = g.facts
 					}
 					io.ui.emit("host_facts", m)
 				}
@@ -177,9 +147,8 @@ func factsCmd(io IO) *cobra.Command {
 				}
 				return nil
 			}
-			enc := json.NewEncoder(io.Stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(out); err != nil {
+			failed, err := printFactsJSON(io.Stdout, l.hosts, gathered)
+			if err != nil {
 				return err
 			}
 			if failed > 0 {
@@ -191,5 +160,6 @@ func factsCmd(io IO) *cobra.Command {
 	c.addLoadFlags(cmd, false)
 	c.addConnectFlags(cmd)
 	addJSONFlag(cmd, io)
+	ff.add(cmd)
 	return cmd
 }

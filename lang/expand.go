@@ -133,7 +133,7 @@ func (c *Config) Expand(vars map[string]cty.Value, h HostScope, selected func(*R
 	if len(vars) > 0 {
 		varVal = cty.ObjectVal(vars)
 	}
-	fns := c.functions()
+	fns := HostFunctions(c.functions(), facts)
 	free := c.hostFreeResources()
 	values := map[string]map[string]cty.Value{} // type → name → value
 	var out []*Instance
@@ -210,7 +210,7 @@ func (c *Config) hostFreeResources() map[*Resource]bool {
 	c.sharedOnce.Do(func() {
 		c.hostFree = map[*Resource]bool{}
 		for _, r := range c.Order() {
-			free := true
+			free := !r.callsDefaultVersionCompare()
 			for _, tr := range r.references() {
 				if host, _ := c.localUsesHost(tr); host || tr.RootName() == "host" {
 					free = false

@@ -13,6 +13,10 @@ import (
 func (c *Config) UsesFacts() bool {
 	c.factsOnce.Do(func() {
 		for _, r := range c.Resources {
+			if r.callsDefaultVersionCompare() {
+				c.usesFacts = true
+				return
+			}
 			for _, tr := range r.references() {
 				if _, facts := c.localUsesHost(tr); facts || readsFacts(tr) {
 					c.usesFacts = true

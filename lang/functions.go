@@ -140,7 +140,8 @@ func functions(dir string, fc *fileCache, secrets *Secrets) map[string]function.
 			sum := sha256.Sum256([]byte(s))
 			return hex.EncodeToString(sum[:]), nil
 		}),
-		"secret": secrets.function(),
+		"secret":          secrets.function(),
+		"version_compare": versionCompareFunc(SchemeDeb),
 	}
 	fns["file"] = function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "path", Type: cty.String}},

@@ -88,6 +88,10 @@ func (c *Config) resolveLocals() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, l := range c.localOrder {
 		seen := map[string]bool{}
+		if n := syntaxNode(l.Expr); n != nil && callsDefaultVersionCompare(n) {
+			// Its scheme is the host's package manager's.
+			l.usesHost, l.readsFacts = true, true
+		}
 		for _, tr := range l.Expr.Variables() {
 			switch root := tr.RootName(); root {
 			case "var":
@@ -175,6 +179,9 @@ func (c *Config) localsValue(varVal, hostVal cty.Value) (cty.Value, hcl.Diagnost
 	}
 	vals := map[string]cty.Value{}
 	fns := c.functions()
+	if hostVal != cty.NilVal && hostVal.Type().IsObjectType() && hostVal.Type().HasAttribute("facts") {
+		fns = HostFunctions(fns, hostVal.GetAttr("facts"))
+	}
 	var diags hcl.Diagnostics
 	for _, l := range c.localOrder {
 		if l.usesHost && hostVal == cty.NilVal {

@@ -30,6 +30,10 @@ type Facts struct {
 	Home           string `json:"home"`
 	// BackupDir is where runs keep pre-change copies on this host.
 	BackupDir string `json:"backup_dir"`
+	// Packages holds the installed version of the packages a fleet
+	// query asked about (nil: not installed), gathered with the facts
+	// (see PackagesFragment); configuration does not see it.
+	Packages map[string]*string `json:"packages,omitempty"`
 }
 
 // factsScript prints the facts as `out` lines. It sticks to POSIX sh and

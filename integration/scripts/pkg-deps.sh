@@ -3,7 +3,8 @@
 # controller: dpkg-dev (dpkg-deb, dpkg-scanpackages) to build the local apt
 # repository, and the real dnf, rpm (with rpmbuild), createrepo_c, zypper
 # and pacman the dnf/zypper/pacman providers are tested against in
-# installroots. Idempotent: it does nothing when every tool is present.
+# installroots (rpm is also the reference for version_compare's rpm
+# ordering, lang/version_test.go). Idempotent: it does nothing when every tool is present.
 # Retries apt because mirrors flake. Run it as root.
 set -eu
 
