@@ -162,10 +162,11 @@ type common struct {
 	parallel    int
 	acceptNew   bool
 	lockTimeout time.Duration
-	vaultIDs    []string // --vault-id
-	vaultFiles  []string // --vault-password-file
-	resources   []string // --resource
-	replace     []string // --replace
+	vaultIDs    []string    // --vault-id
+	vaultFiles  []string    // --vault-password-file
+	resources   []string    // --resource
+	replace     []string    // --replace
+	outputs     *runOutputs // --metrics-file, --events
 }
 
 // addTargetingFlags adds --resource and --replace (plan and apply).

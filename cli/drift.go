@@ -69,6 +69,7 @@ Exit codes: 0 no drift, 2 drift, 1 error (an error wins over drift).`,
 	}
 	c.addConfigFlags(cmd)
 	cmd.Flags().StringVar(&format, "format", "text", "text, json or junit")
+	c.addRunOutputs(cmd, true, true)
 	return cmd
 }
 

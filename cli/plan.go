@@ -71,6 +71,7 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.`,
 	cmd.Flags().StringVar(&out, "out", "", "save the plan to FILE, to apply later with: tend apply FILE")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON (docs/json.md)")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes (0 none, 1 error)")
+	c.addRunOutputs(cmd, true, true)
 	return cmd
 }
 
@@ -84,6 +85,7 @@ func (c *common) makePlan(cmd *cobra.Command, l *loaded) (*plan.Plan, error) {
 	}
 	c.printDiags(l.files, diags)
 	pl.Target = c.target
+	c.outputs.planned(pl)
 	c.facts().savePlan(pl)
 	for _, h := range pl.Hosts {
 		if de, ok := h.Err.(*plan.DiagError); ok {

@@ -41,6 +41,7 @@ what both made.`,
 			case run.Command != "apply":
 				return fmt.Errorf("run %s is a %s; only apply runs can be resumed", run.ID, run.Command)
 			}
+			c.outputs.continueRun(run.ID)
 			if run.ConfigDir != "" && !cmd.Flags().Changed("chdir") {
 				c.dir = run.ConfigDir
 			}
@@ -133,6 +134,7 @@ what both made.`,
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "resume without asking")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
 	cmd.Flags().StringVar(&onFailure, "on-failure", engine.Rollback, "when a change fails on a host: rollback (revert what this resume made), stop, continue")
+	c.addRunOutputs(cmd, false, true)
 	return cmd
 }
 

@@ -251,6 +251,7 @@ before the run.`,
 	c.addRunFlags(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "roll back without asking")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
+	c.addRunOutputs(cmd, false, true)
 	return cmd
 }
 

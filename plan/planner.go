@@ -323,7 +323,9 @@ func (p *Planner) Plan(ctx context.Context, hosts []*inventory.Host) (*Plan, hcl
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			start := time.Now()
 			hp := p.planHost(ctx, h)
+			hp.Duration = time.Since(start)
 			pl.Hosts[i] = hp
 			if p.Progress != nil {
 				p.Progress(hp)
@@ -341,7 +343,7 @@ func (p *Planner) Plan(ctx context.Context, hosts []*inventory.Host) (*Plan, hcl
 func IsWindows(h *inventory.Host) bool { return h.Transport == "winrm" }
 
 func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
-	hp := &HostPlan{Name: h.Name, Address: h.Address, Windows: IsWindows(h)}
+	hp := &HostPlan{Name: h.Name, Address: h.Address, Groups: h.Groups, Windows: IsWindows(h)}
 	// Pass 1: facts unknown; probe everything whose identity is known.
 	ev1, diags := p.expandStatic(h)
 	if diags.HasErrors() {
