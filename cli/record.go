@@ -541,23 +541,34 @@ const (
 	CloseUnsuccessful     = "unsuccessful"
 )
 
-// closeCode judges a finished run: successful when every host
-// succeeded, with issues when some did and others did not, unsuccessful
-// when none did (or the run has not finished).
+// closeCode judges a run as its journal stands now: successful when
+// every host succeeded and kept its changes; unsuccessful when none did
+// and nothing it made stays (its hosts failed and were rolled back, or
+// the change was backed out since), or when it has not finished;
+// successful with issues otherwise.
 func closeCode(run *journal.Run) string {
-	ok, bad := 0, 0
+	good, stays := 0, false
 	for _, h := range run.Hosts {
-		if h.Outcome == "success" {
-			ok++
-		} else {
-			bad++
+		backedOut := false
+		for _, e := range h.Changes {
+			switch e.Status {
+			case journal.Applied, journal.NotReverted, journal.RevertFailed, journal.Unknown:
+				stays = true
+			case journal.Reverted:
+				backedOut = true
+			}
+		}
+		if h.Outcome == "success" && !backedOut {
+			good++
 		}
 	}
 	switch {
-	case run.Outcome == "running" || ok == 0:
+	case run.Outcome == "running":
 		return CloseUnsuccessful
-	case bad == 0 && run.Outcome == "success":
+	case good == len(run.Hosts) && run.Outcome == "success":
 		return CloseSuccessful
+	case good == 0 && !stays:
+		return CloseUnsuccessful
 	}
 	return CloseSuccessfulIssues
 }
