@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -207,5 +209,53 @@ func TestEventsFileUnopenable(t *testing.T) {
 	}
 	if _, err := os.Stat(root + "/x"); err == nil {
 		t.Errorf("the apply ran")
+	}
+}
+
+// TestEventsDocumented: every field an event can carry is in the table of
+// docs/events.md, and the example lines there decode as events.
+func TestEventsDocumented(t *testing.T) {
+	b, err := os.ReadFile("../docs/events.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	var fields []string
+	var walk func(typ reflect.Type, prefix string)
+	walk = func(typ reflect.Type, prefix string) {
+		for typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				walk(ft, prefix+name+".")
+				continue
+			}
+			fields = append(fields, prefix+name)
+		}
+	}
+	walk(reflect.TypeOf(ECSEvent{}), "")
+	for _, f := range fields {
+		if !strings.Contains(doc, "`"+f+"`") {
+			t.Errorf("docs/events.md does not document %s", f)
+		}
+	}
+	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindStringSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/events.md has no example")
+	}
+	for _, line := range strings.Split(strings.TrimSpace(m[1]), "\n") {
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.DisallowUnknownFields()
+		var ev ECSEvent
+		if err := dec.Decode(&ev); err != nil {
+			t.Errorf("the example %s is not an event: %v", line, err)
+		}
 	}
 }

@@ -184,6 +184,16 @@ func TestMetricsFile(t *testing.T) {
 	if outcomes != 1 {
 		t.Errorf("local1 has %v outcomes at 1, want exactly one", outcomes)
 	}
+	mdoc, err := os.ReadFile("../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range got {
+		name, _, _ := strings.Cut(k, "{")
+		if !strings.Contains(string(mdoc), "`"+name+"`") {
+			t.Errorf("docs/metrics.md does not document %s", name)
+		}
+	}
 	entries, err := os.ReadDir(mdir)
 	if err != nil {
 		t.Fatal(err)
