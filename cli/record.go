@@ -300,8 +300,11 @@ func (r *changeRecord) testLines() []string {
 			if cmd == "" {
 				cmd = hc.Source
 			}
-			out = append(out, fmt.Sprintf("Health check after each batch, on each host: `%s` must exit 0 (%s, %s apart, %s timeout).",
-				cmd, plural(hc.Retries, "retry", "retries"), hc.Delay, hc.Timeout))
+			line := fmt.Sprintf("Health check on each host once its changes are applied and verified: `%s` must exit 0 (%s, %s apart", cmd, plural(hc.Retries, "retry", "retries"), hc.Delay)
+			if hc.Timeout > 0 {
+				line += fmt.Sprintf(", each within %s", hc.Timeout)
+			}
+			out = append(out, line+"); a host that fails it fails its batch.")
 		}
 	}
 	out = append(out, fmt.Sprintf("After the apply, `tend drift -C %s --target %s` must exit 0 (no resource differs).",

@@ -108,7 +108,7 @@ rollout {
 		"Irreversible: `exec.migrate` cannot be rolled back: a command cannot be undone, on web1, web2.",
 		"Restart or refresh: `service.app` is refreshed (a service restarts or reloads, a command runs again), notified by file.conf, on web1, web2.",
 		"Package: `package.openssl` goes from version 3.0.11-1 to 3.0.13-1, on web1, db1, web2.",
-		"Health check after each batch, on each host: `curl -fsS http://localhost/health` must exit 0 (3 retries, 2s apart",
+		"Health check on each host once its changes are applied and verified: `curl -fsS http://localhost/health` must exit 0 (3 retries, 2s apart, each within 30s); a host that fails it fails its batch.",
 		"Rollout: batches of 1, 50% hosts",
 	} {
 		if !strings.Contains(md, line) {
