@@ -259,3 +259,44 @@ func TestEventsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsRollback: tend rollback --events writes the rollback run's
+// events under its own journaled ID, a reverted event per change it
+// reverts.
+func TestEventsRollback(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	writeFiles(t, dir, map[string]string{"main.hcl": fmt.Sprintf(`
+file "a" {
+  path    = "%[1]s/a"
+  content = "a\n"
+}
+file "b" {
+  path    = "%[1]s/b"
+  content = "b\n"
+}
+`, root)})
+	if out, errOut, code := tend(t, "apply", "-C", dir, "-y"); code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	applied := lastRun(t, dir)
+	events := filepath.Join(t.TempDir(), "ev.ndjson")
+	if out, errOut, code := tend(t, "rollback", "-C", dir, "-y", "--events", events, applied.ID); code != 0 {
+		t.Fatalf("rollback: exit %d\n%s%s", code, out, errOut)
+	}
+	rb := lastRun(t, dir)
+	if rb.ID == applied.ID || rb.Command != "rollback" {
+		t.Fatalf("no rollback run journaled: %+v", rb)
+	}
+	var reverted []string
+	for _, ev := range readEvents(t, events) {
+		if ev.Tend.RunID != rb.ID || ev.Tend.Command != "rollback" {
+			t.Errorf("event %s of run %s (%s), want %s", ev.Event.Action, ev.Tend.RunID, ev.Tend.Command, rb.ID)
+		}
+		if ev.Event.Action == "reverted" {
+			reverted = append(reverted, ev.Host.Name+" "+ev.Tend.Address)
+		}
+	}
+	if d := cmp.Diff([]string{"localhost file.a", "localhost file.b"}, sortedCopy(reverted)); d != "" {
+		t.Errorf("reverted events (-want +got):\n%s", d)
+	}
+}
