@@ -462,7 +462,6 @@ func plainText(s string) string { return strings.ReplaceAll(s, "`", "") }
 type ChangeRequest struct {
 	ShortDescription   string   `json:"short_description"`
 	Description        string   `json:"description,omitempty"`
-	Justification      string   `json:"justification,omitempty"`
 	ImplementationPlan string   `json:"implementation_plan,omitempty"`
 	BackoutPlan        string   `json:"backout_plan,omitempty"`
 	TestPlan           string   `json:"test_plan,omitempty"`
