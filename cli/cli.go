@@ -162,11 +162,13 @@ type common struct {
 	parallel    int
 	acceptNew   bool
 	lockTimeout time.Duration
-	vaultIDs    []string    // --vault-id
-	vaultFiles  []string    // --vault-password-file
-	resources   []string    // --resource
-	replace     []string    // --replace
-	outputs     *runOutputs // --metrics-file, --events
+	vaultIDs    []string // --vault-id
+	vaultFiles  []string // --vault-password-file
+	resources   []string // --resource
+	replace     []string // --replace
+
+	// outputs writes --metrics-file and --events (addRunOutputs).
+	outputs *runOutputs
 }
 
 // addTargetingFlags adds --resource and --replace (plan and apply).
