@@ -131,6 +131,7 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking")
 	addJSONFlag(cmd, io)
 	rf.add(cmd)
+	c.addRunOutputs(cmd, true, true)
 	cmd.Flags().StringVar(&onFailure, "on-failure", engine.Rollback, "when a change fails on a host: rollback (revert the host's applied changes), stop (keep them), continue (go on with changes not depending on it)")
 	return cmd
 }
@@ -192,7 +193,7 @@ func controllerName() string {
 // startRun creates a run's journal.
 func (c *common) startRun(command, configDir string, extra func(r *journal.Run)) (*journal.Journal, *journal.Run, error) {
 	now := time.Now()
-	run := &journal.Run{ID: journal.NewID(now), Command: command, Started: now.UTC(), User: currentUser(),
+	run := &journal.Run{ID: c.outputs.newRunID(now), Command: command, Started: now.UTC(), User: currentUser(),
 		Controller: controllerName(), PID: os.Getpid(), ConfigDir: configDir, Target: c.target, Resources: c.resources, Outcome: "running"}
 	if extra != nil {
 		extra(run)
@@ -213,6 +214,7 @@ func (c *common) newEngine(run *journal.Run, j *journal.Journal, l *loaded, onFa
 		Lock:        &transport.LockInfo{RunID: run.ID, User: run.User, Controller: run.Controller, Command: run.Command, PID: run.PID, Started: run.Started},
 		Subscribers: []engine.Subscriber{journal.NewRecorder(j, run.ID), view},
 	}
+	eng.Subscribers = append(eng.Subscribers, c.outputs.subscribers(run.ID)...)
 	if l != nil && l.inv != nil {
 		connect := c.connector()
 		eng.Reconnect = func(ctx context.Context, name string) (transport.Transport, error) {

@@ -184,6 +184,9 @@ type common struct {
 	vaultFiles  []string // --vault-password-file
 	resources   []string // --resource
 	replace     []string // --replace
+
+	// outputs writes --metrics-file and --events (addRunOutputs).
+	outputs *runOutputs
 }
 
 // addTargetingFlags adds --resource and --replace (plan and apply).

@@ -72,6 +72,7 @@ Exit codes: 0 no drift, 2 drift, 1 error (an error wins over drift).`,
 	c.addConfigFlags(cmd)
 	cmd.Flags().StringVar(&format, "format", "text", "text, json (JSON lines, as --json) or junit")
 	addJSONFlag(cmd, io)
+	c.addRunOutputs(cmd, true, true)
 	return cmd
 }
 

@@ -45,6 +45,15 @@ func (ff *factsFlags) add(cmd *cobra.Command) {
 // every host's facts as JSON.
 func (ff *factsFlags) query() bool { return ff.where != "" || ff.selects != "" || ff.asCSV }
 
+
+// The object a query reads, host.name, host.facts, host.vars and
+// host.groups (names of the query language, not of any resource).
+const (
+	queryRoot   = "host"
+	queryName   = "name"
+	queryGroups = "groups"
+)
+
 // fleetQuery is a parsed fleet query: a condition and the columns to
 // print for each host that meets it.
 type fleetQuery struct {
@@ -104,7 +113,7 @@ func parseFleetQuery(where, selects string) (*fleetQuery, hcl.Diagnostics) {
 	seen := map[string]bool{}
 	check := func(expr hcl.Expression) {
 		for _, tr := range expr.Variables() {
-			if tr.RootName() != "host" {
+			if tr.RootName() != queryRoot {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown variable",
 					Detail:  fmt.Sprintf("A fleet query reads host.name, host.facts, host.vars and host.groups; there is no %q here.", tr.RootName()),
 					Subject: tr.SourceRange().Ptr()})
@@ -161,7 +170,7 @@ func parseFleetQuery(where, selects string) (*fleetQuery, hcl.Diagnostics) {
 		src := q.files["--where"].Bytes
 		shown := map[string]bool{}
 		for _, tr := range q.where.Variables() {
-			if a, _ := traversalStep(tr[min(1, len(tr)-1)]); len(tr) < 3 || a == "name" || a == "groups" {
+			if a, _ := traversalStep(tr[min(1, len(tr)-1)]); len(tr) < 3 || a == queryName || a == queryGroups {
 				continue
 			}
 			r := tr.SourceRange()

@@ -100,6 +100,7 @@ some have, 1 on error.`,
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "patch without asking")
 	cmd.Flags().BoolVar(&check, "check", false, "only show pending upgrades (exit 2 when there are some)")
 	addJSONFlag(cmd, io)
+	c.addRunOutputs(cmd, true, true)
 	return cmd
 }
 
@@ -135,6 +136,7 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, hc *
 			ph.outcome, ph.err = "failed", err
 		}
 	})
+	c.outputs.patchChecked(hosts)
 	defer func() {
 		for _, ph := range hosts {
 			if ph.t != nil {

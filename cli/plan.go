@@ -82,6 +82,7 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.
 	cmd.Flags().BoolVar(&asDocument, "json-document", false, "print the plan as one JSON document (docs/json.md)")
 	cmd.MarkFlagsMutuallyExclusive("json", "json-document")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes (0 none, 1 error)")
+	c.addRunOutputs(cmd, true, true)
 	return cmd
 }
 
@@ -95,6 +96,7 @@ func (c *common) makePlan(cmd *cobra.Command, l *loaded) (*plan.Plan, error) {
 	}
 	c.printDiags(l.files, diags)
 	pl.Target = c.target
+	c.outputs.planned(pl)
 	c.facts().savePlan(pl)
 	for _, h := range pl.Hosts {
 		if de, ok := h.Err.(*plan.DiagError); ok {

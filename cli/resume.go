@@ -42,6 +42,7 @@ what both made.`,
 			case run.Command != "apply":
 				return fmt.Errorf("run %s is a %s; only apply runs can be resumed", run.ID, run.Command)
 			}
+			c.outputs.continueRun(run.ID)
 			if run.ConfigDir != "" && !cmd.Flags().Changed("chdir") {
 				c.dir = run.ConfigDir
 			}
@@ -154,6 +155,7 @@ what both made.`,
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "resume without asking")
 	addJSONFlag(cmd, io)
 	cmd.Flags().StringVar(&onFailure, "on-failure", engine.Rollback, "when a change fails on a host: rollback (revert what this resume made), stop, continue")
+	c.addRunOutputs(cmd, false, true)
 	return cmd
 }
 

@@ -313,6 +313,7 @@ before the run.`,
 	c.addRunFlags(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "roll back without asking")
 	addJSONFlag(cmd, io)
+	c.addRunOutputs(cmd, false, true)
 	return cmd
 }
 

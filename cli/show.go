@@ -34,9 +34,14 @@ A plan is shown as tend plan showed it; with --json as the document
 tend plan --json printed. A run is shown host by host with each change's
 status and error; with --json as its journal, one JSON document.
 
---format markdown prints a change record to paste into a ticket or a
-pull request: a heading per host, a table of changes, content diffs in
-fenced code blocks. Nothing connects to any host.`,
+--format markdown prints, for a plan, a change record to paste into a
+change request or a pull request: summary, affected hosts and groups,
+the changes (hosts with identical changes together), risks, and the
+implementation, backout and test plans; for a run, the run host by host
+and its close notes (close code, what was rolled back).
+--format change-request prints the same as JSON in ServiceNow's
+change_request field names (docs/change-records.md). Nothing connects
+to any host.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if asJSON {
@@ -46,9 +51,9 @@ fenced code blocks. Nothing connects to any host.`,
 				format = "json"
 			}
 			switch format {
-			case "text", "json", "markdown":
+			case "text", "json", "markdown", "change-request":
 			default:
-				return fmt.Errorf("--format must be text, json or markdown, not %q", format)
+				return fmt.Errorf("--format must be text, json, markdown or change-request, not %q", format)
 			}
 			arg := args[0]
 			if fi, err := os.Stat(arg); err == nil && !fi.IsDir() {
@@ -75,7 +80,7 @@ fenced code blocks. Nothing connects to any host.`,
 	}
 	cmd.Flags().StringVarP(&c.dir, "chdir", "C", ".", "configuration directory (runs are journaled in its .tend/runs)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: the plan document, or the run's journal")
-	cmd.Flags().StringVar(&format, "format", "text", "text, json or markdown (a change record)")
+	cmd.Flags().StringVar(&format, "format", "text", "text, json, markdown (a change record; a run's close notes) or change-request (the same as ServiceNow change_request fields, JSON)")
 	cmd.Flags().BoolVar(&c.noColor, "no-color", false, "disable color (also NO_COLOR)")
 	return cmd
 }
@@ -104,9 +109,15 @@ func (c *common) showPlan(path string, saved *plan.Saved, format string) error {
 		out.WriteByte('\n')
 		_, err = w.Write(out.Bytes())
 		return err
-	case "markdown":
-		pl := saved.Plan.Plan(resources.ByName(builtin.Types()))
-		planMarkdown(w, pl, saved)
+	case "markdown", "change-request":
+		rec, err := newChangeRecord(path, saved, saved.Plan.Plan(resources.ByName(builtin.Types())))
+		if err != nil {
+			return err
+		}
+		if format == "change-request" {
+			return writeJSON(w, rec.changeRequest())
+		}
+		rec.writeMarkdown(w)
 		return nil
 	}
 	pl := saved.Plan.Plan(resources.ByName(builtin.Types()))
@@ -125,7 +136,10 @@ func (c *common) showRun(run *journal.Run, format string) error {
 		return enc.Encode(run)
 	case "markdown":
 		runMarkdown(w, run)
+		writeCloseNotes(w, run)
 		return nil
+	case "change-request":
+		return writeJSON(w, runChangeRequest(run))
 	}
 	runText(w, run)
 	return nil
@@ -234,77 +248,6 @@ func runSummary(run *journal.Run) string {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[journal.Status(s)], s))
 	}
 	return fmt.Sprintf("%s on %s: %s.", plural(total, "change", "changes"), plural(len(run.Hosts), "host", "hosts"), strings.Join(parts, ", "))
-}
-
-// planMarkdown prints a saved plan as a change record in CommonMark with
-// GitHub's tables: a heading per host with changes, a table of its
-// changes, content diffs in fenced code blocks.
-func planMarkdown(w io.Writer, pl *plan.Plan, saved *plan.Saved) {
-	r := &plan.Renderer{}
-	fmt.Fprintf(w, "# Plan\n\n%s\n\n", mdText(r.Summary(pl)))
-	fmt.Fprintf(w, "- **Made:** %s\n", pl.Created.UTC().Format(time.RFC3339))
-	fmt.Fprintf(w, "- **Configuration:** %s\n", mdCode(saved.Inputs.ConfigDir))
-	if pl.Target != "" {
-		fmt.Fprintf(w, "- **Target:** %s\n", mdCode(pl.Target))
-	}
-	var unchanged []string
-	for _, h := range pl.Hosts {
-		if h.Err != nil {
-			fmt.Fprintf(w, "\n## %s (failed)\n\n%s", mdText(h.Name), mdFence(h.Err.Error(), "text"))
-			continue
-		}
-		pending := h.Pending()
-		if len(pending) == 0 {
-			unchanged = append(unchanged, h.Name)
-			continue
-		}
-		fmt.Fprintf(w, "\n## %s\n\n", mdText(h.Name))
-		fmt.Fprintln(w, "| Action | Resource | Details |")
-		fmt.Fprintln(w, "|---|---|---|")
-		type diff struct{ addr, text string }
-		var diffs []diff
-		for _, ch := range pending {
-			d, note := plan.ContentView(ch)
-			var details []string
-			details = append(details, plan.Verb(ch))
-			switch ch.Action {
-			case plan.Create, plan.Replace:
-				for _, k := range ch.After.AttrNames() {
-					details = append(details, fmt.Sprintf("%s = %s", k, plan.FormatValue(ch.After.Attrs[k])))
-				}
-			case plan.Update:
-				for _, k := range ch.Changed {
-					if k != plan.ContentChange {
-						details = append(details, fmt.Sprintf("%s: %s → %s", k, plan.FormatValue(ch.Before.Attr(k)), plan.FormatValue(ch.After.Attr(k))))
-					}
-				}
-			}
-			switch {
-			case d != "":
-				details = append(details, "content: see the diff below")
-				diffs = append(diffs, diff{ch.Address, d})
-			case note != "":
-				details = append(details, "content: "+note)
-			}
-			if len(ch.NotifiedBy) > 0 {
-				details = append(details, "notified by "+strings.Join(ch.NotifiedBy, ", "))
-			}
-			details = append(details, ch.Notes...)
-			if ch.Deferred != "" {
-				details = append(details, "not there yet: "+ch.Deferred)
-			}
-			if ch.Irreversible != "" {
-				details = append(details, "cannot be rolled back: "+ch.Irreversible)
-			}
-			fmt.Fprintf(w, "| %s %s | %s | %s |\n", mdCell(ch.Action.Symbol()), ch.Action, mdCodeCell(ch.Address), mdCell(strings.Join(details, "; ")))
-		}
-		for _, d := range diffs {
-			fmt.Fprintf(w, "\n### %s content\n\n%s", mdCode(d.addr), mdFence(d.text, "diff"))
-		}
-	}
-	if len(unchanged) > 0 {
-		fmt.Fprintf(w, "\nUnchanged: %s.\n", mdText(strings.Join(unchanged, ", ")))
-	}
 }
 
 // runMarkdown prints a journaled run as a change record.

@@ -194,8 +194,9 @@ func TestShowSavedPlan(t *testing.T) {
 	}
 	doc := parseMarkdown(t, mdOut)
 	wantHeadings := []string{
-		"# Plan",
-		"## localhost", "### file.motd content", "### file.conf content",
+		"# Change record", "## Affected hosts and groups", "## Changes",
+		"### localhost", "#### file.motd content", "#### file.conf content",
+		"## Risk and impact", "## Implementation plan", "## Backout plan", "## Test plan",
 	}
 	if d := cmp.Diff(wantHeadings, doc.Headings); d != "" {
 		t.Errorf("markdown headings (-want +got):\n%s\n%s", d, mdOut)
@@ -206,6 +207,13 @@ func TestShowSavedPlan(t *testing.T) {
 	if len(doc.Tables) != 1 {
 		t.Fatalf("markdown has %d tables, want 1:\n%s", len(doc.Tables), mdOut)
 	}
+	var diffs []mdCodeBlock
+	for _, c := range doc.Code {
+		if c.Info == "diff" {
+			diffs = append(diffs, c)
+		}
+	}
+	doc.Code = diffs
 	tab := doc.Tables[0]
 	var addrs []string
 	for _, row := range tab[1:] {
@@ -324,6 +332,7 @@ func TestShowRun(t *testing.T) {
 	if strings.Contains(e3.Error, "\n") {
 		wantHeadings = append(wantHeadings, "### file.three error")
 	}
+	wantHeadings = append(wantHeadings, "## Close notes")
 	if d := cmp.Diff(wantHeadings, doc.Headings); d != "" {
 		t.Errorf("headings (-want +got):\n%s\n%s", d, mdOut)
 	}
@@ -392,19 +401,22 @@ func TestPlanMarkdownHosts(t *testing.T) {
 		{Name: "web2"},
 		{Name: "web_3"},
 	}}
+	rec := testRecord(t, pl, t.TempDir())
 	var sb strings.Builder
-	planMarkdown(&sb, pl, &plan.Saved{Inputs: plan.Inputs{ConfigDir: "/etc/tend"}})
+	rec.writeMarkdown(&sb)
 	doc := parseMarkdown(t, sb.String())
-	if d := cmp.Diff([]string{"# Plan", "## web1 (failed)"}, doc.Headings); d != "" {
+	want := []string{"# Change record", "## Affected hosts and groups", "## Changes", "### web1 (failed)",
+		"## Risk and impact", "## Implementation plan", "## Backout plan", "## Test plan"}
+	if d := cmp.Diff(want, doc.Headings); d != "" {
 		t.Errorf("headings: %s\n%s", d, sb.String())
 	}
-	if d := cmp.Diff([]mdCodeBlock{{"text", "probe: exit status 1:\nsh: 1: `bad`: not found\n"}}, doc.Code); d != "" {
-		t.Errorf("code blocks: %s\n%s", d, sb.String())
+	if len(doc.Code) == 0 || doc.Code[0] != (mdCodeBlock{"text", "probe: exit status 1:\nsh: 1: `bad`: not found\n"}) {
+		t.Errorf("code blocks: %q\n%s", doc.Code, sb.String())
 	}
 	if len(doc.Tables) != 0 {
 		t.Errorf("tables for hosts without changes: %q", doc.Tables)
 	}
-	if !strings.Contains(sb.String(), "Unchanged: web2, web\\_3.") {
+	if !strings.Contains(sb.String(), "**Unchanged (2):** web2, web\\_3") {
 		t.Errorf("unchanged hosts not listed:\n%s", sb.String())
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // tend is the binary the examples run, built once by TestMain.
@@ -157,7 +159,16 @@ func check(t *testing.T, root string, b block, beside map[string]string) {
 	switch b.lang {
 	case "hcl":
 		checkHCL(t, b, beside)
-	case "ini", "yaml":
+	case "yaml":
+		switch {
+		case hasAttr(b, "rules"):
+			checkPromRules(t, b)
+		case hasAttr(b, "shipper"):
+			checkYAML(t, b)
+		default:
+			checkAnsible(t, b, beside)
+		}
+	case "ini":
 		checkAnsible(t, b, beside)
 	case "json":
 		checkJSON(t, b)
@@ -534,4 +545,39 @@ func copyTree(src, dst string) error {
 		}
 		return os.WriteFile(target, data, 0o644)
 	})
+}
+
+func hasAttr(b block, name string) bool {
+	_, ok := b.attrs[name]
+	return ok
+}
+
+// checkYAML parses a log shipper's configuration: YAML holding a
+// mapping.
+func checkYAML(t *testing.T, b block) {
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(b.text), &doc); err != nil || len(doc) == 0 {
+		t.Errorf("%s: not a YAML mapping: %v", b.name(), err)
+	}
+}
+
+// checkPromRules checks Prometheus rules with promtool check rules
+// (Debian's prometheus package; required under TEND_LAB=1).
+func checkPromRules(t *testing.T, b block) {
+	checkYAML(t, b)
+	bin, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("TEND_LAB") == "1" {
+			t.Fatalf("%s: promtool is missing (integration/scripts/e2e-deps.sh installs it)", b.name())
+		}
+		t.Logf("%s: promtool is missing; rules only parsed as YAML", b.name())
+		return
+	}
+	path := filepath.Join(t.TempDir(), "rules.yml")
+	if err := os.WriteFile(path, []byte(b.text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "check", "rules", path).CombinedOutput(); err != nil {
+		t.Errorf("%s: promtool check rules: %v\n%s", b.name(), err, out)
+	}
 }

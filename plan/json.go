@@ -35,6 +35,7 @@ type JSONPlan struct {
 type JSONHost struct {
 	Name    string       `json:"name"`
 	Address string       `json:"address,omitempty"`
+	Groups  []string     `json:"groups,omitempty"`
 	Error   string       `json:"error,omitempty"`
 	Facts   *probe.Facts `json:"facts,omitempty"`
 	Changes []JSONChange `json:"changes"`
@@ -80,7 +81,7 @@ func (p *Plan) JSON() *JSONPlan {
 	out := &JSONPlan{FormatVersion: FormatVersion, Created: p.Created, Target: p.Target,
 		Summary: JSONSummary{Add: c.Add, Change: c.Change, Remove: c.Remove, HostsChanged: c.HostsChanged, HostsUnchanged: c.HostsUnchanged, HostsFailed: c.Failed}}
 	for _, h := range p.Hosts {
-		jh := JSONHost{Name: h.Name, Address: h.Address, Changes: []JSONChange{}}
+		jh := JSONHost{Name: h.Name, Address: h.Address, Groups: h.Groups, Changes: []JSONChange{}}
 		if h.Err != nil {
 			jh.Error = h.Err.Error()
 		} else {

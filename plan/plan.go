@@ -102,6 +102,10 @@ func (c *Change) HasChange() bool { return c.Action != NoOp }
 type HostPlan struct {
 	Name    string
 	Address string
+	// Groups are the inventory groups the host belongs to.
+	Groups []string
+	// Duration is how long planning the host took.
+	Duration time.Duration
 	// Windows is set for hosts reached over WinRM: their probes and
 	// changes are PowerShell (see inventory.Host.Windows).
 	Windows bool

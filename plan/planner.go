@@ -323,7 +323,9 @@ func (p *Planner) Plan(ctx context.Context, hosts []*inventory.Host) (*Plan, hcl
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			start := time.Now()
 			hp := p.planHost(ctx, h)
+			hp.Duration = time.Since(start)
 			pl.Hosts[i] = hp
 			if p.Progress != nil {
 				p.Progress(hp)
@@ -335,7 +337,7 @@ func (p *Planner) Plan(ctx context.Context, hosts []*inventory.Host) (*Plan, hcl
 }
 
 func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
-	hp := &HostPlan{Name: h.Name, Address: h.Address, Windows: h.Windows()}
+	hp := &HostPlan{Name: h.Name, Address: h.Address, Groups: h.Groups, Windows: h.Windows()}
 	// Pass 1: facts unknown; probe everything whose identity is known.
 	ev1, diags := p.expandStatic(h)
 	if diags.HasErrors() {

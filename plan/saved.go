@@ -21,7 +21,7 @@ type savedContent struct{ diff, note string }
 func (jp *JSONPlan) Plan(types map[string]resources.Type) *Plan {
 	p := &Plan{Created: jp.Created, Target: jp.Target}
 	for _, jh := range jp.Hosts {
-		h := &HostPlan{Name: jh.Name, Address: jh.Address}
+		h := &HostPlan{Name: jh.Name, Address: jh.Address, Groups: jh.Groups}
 		if jh.Facts != nil {
 			h.Facts = *jh.Facts
 			h.Windows = jh.Facts.OS.Family == "windows"

@@ -31,6 +31,14 @@ type ContentBackuper interface {
 	ContentBackup(undo Undo) string
 }
 
+// Versioned is implemented by types whose resources are software at a
+// version (packages): a change record lists their upgrades, installs and
+// removals among a change's risks.
+type Versioned interface {
+	// Version returns the version st holds, or "".
+	Version(st *State) string
+}
+
 // Identifier is implemented by types that name their resources by some of
 // their attributes (a file by its path): a removal shows them, and a
 // rollback describes what it restores beside them.

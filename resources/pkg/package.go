@@ -35,6 +35,14 @@ var (
 // Name implements resources.Type.
 func (Package) Name() string { return "package" }
 
+// Version implements resources.Versioned.
+func (Package) Version(st *resources.State) string {
+	if st == nil {
+		return ""
+	}
+	return st.Str("version")
+}
+
 // Schema implements resources.Type.
 func (Package) Schema() *resources.Schema {
 	return &resources.Schema{
