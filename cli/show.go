@@ -134,6 +134,10 @@ func (c *common) showRun(run *journal.Run, format string) error {
 // runText prints a run for people: what it was, then each host with its
 // changes, their statuses and errors.
 func runText(w io.Writer, run *journal.Run) {
+	if run.AdHoc != nil {
+		adhocText(w, run)
+		return
+	}
 	fmt.Fprintf(w, "Run %s: %s, %s\n", run.ID, run.Command, run.Outcome)
 	for _, kv := range runFacts(run) {
 		fmt.Fprintf(w, "  %-9s %s\n", kv[0], kv[1])
@@ -309,6 +313,10 @@ func planMarkdown(w io.Writer, pl *plan.Plan, saved *plan.Saved) {
 
 // runMarkdown prints a journaled run as a change record.
 func runMarkdown(w io.Writer, run *journal.Run) {
+	if run.AdHoc != nil {
+		adhocMarkdown(w, run)
+		return
+	}
 	fmt.Fprintf(w, "# Run %s: %s, %s\n\n", mdText(run.ID), mdText(run.Command), mdText(run.Outcome))
 	for _, kv := range runFacts(run) {
 		fmt.Fprintf(w, "- **%s:** %s\n", strings.ToUpper(kv[0][:1])+kv[0][1:], mdText(kv[1]))
