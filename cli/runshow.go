@@ -178,4 +178,3 @@ func runsLabel(r *journal.Run) string {
 	}
 	return r.Command + ": " + what
 }
-
