@@ -232,7 +232,7 @@ func (a *adhoc) run(cmd *cobra.Command, args []string) error {
 	}
 	var input []byte
 	if a.stdin {
-		if input, err = io2bytes(io.Stdin); err != nil {
+		if input, err = readInput(io.Stdin); err != nil {
 			return fmt.Errorf("--stdin: %w", err)
 		}
 	}
@@ -254,7 +254,13 @@ func (a *adhoc) run(cmd *cobra.Command, args []string) error {
 		for i, h := range hosts {
 			names[i] = h.host.Name
 		}
-		out.json.emit("run", map[string]any{"run_id": run.ID, "journal": j.Path(), "command": run.AdHoc.Command, "script": a.script, "hosts": names})
+		m := map[string]any{"run_id": run.ID, "journal": j.Path(), "hosts": names}
+		if a.script != "" {
+			m["script"] = a.script
+		} else {
+			m["command"] = run.AdHoc.Command
+		}
+		out.json.emit("run", m)
 	}
 
 	connect := a.connector()
@@ -340,7 +346,8 @@ func (a *adhoc) threshold(cmd *cobra.Command) (int, error) {
 	return n, nil
 }
 
-func io2bytes(r io.Reader) ([]byte, error) {
+// readInput reads what --stdin gives every host.
+func readInput(r io.Reader) ([]byte, error) {
 	if r == nil {
 		return nil, nil
 	}
