@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/shell"
 	"github.com/tendhq/tend/transport"
+	"github.com/tendhq/tend/transport/winrm/winrmtest"
 )
 
 func ran(name string, exit int, stdout, stderr string) *adhocHost {
@@ -417,5 +419,55 @@ func TestRunsAsRoot(t *testing.T) {
 		if got := runsAsRoot(&tc.h); got != tc.want {
 			t.Errorf("%s: runsAsRoot = %v, want %v", name, got, tc.want)
 		}
+	}
+}
+
+// TestRunWinRM: on WinRM hosts (simulated: a WS-Management server whose
+// PowerShell is played in Go) the command is the PowerShell script tend
+// sends, as given; answers fold and exit statuses count as on POSIX
+// hosts, and the WinRM password never shows.
+func TestRunWinRM(t *testing.T) {
+	t.Setenv("TEND_TEST_WINRM_PASSWORD", winrmPassword)
+	const command = "Get-Service W3SVC | Select-Object -ExpandProperty Status"
+	respond := func(status int, out string) func(winrmtest.Script) winrmtest.Answer {
+		return func(s winrmtest.Script) winrmtest.Answer {
+			if s.Text != command {
+				return winrmtest.Answer{Status: 99, Stderr: "unexpected script: " + s.Text}
+			}
+			return winrmtest.Answer{Status: status, Stdout: out + "\r\n" + winrmPassword + "\r\n"}
+		}
+	}
+	hosts := []*winrmtest.Host{
+		winrmtest.Start(t, "ops", winrmPassword, respond(0, "Running")),
+		winrmtest.Start(t, "ops", winrmPassword, respond(0, "Running")),
+		winrmtest.Start(t, "ops", winrmPassword, respond(3, "Stopped")),
+	}
+	var inv strings.Builder
+	for i, h := range hosts {
+		inv.WriteString(strings.Replace(windowsInventory(h.Port()), `host "win1"`, fmt.Sprintf(`host "win%d"`, i+1), 1))
+	}
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"inventory.hcl": inv.String()})
+	out, errb, code := tend(t, "run", "-C", dir, "-y", "all", "--", command)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out, errb)
+	}
+	want := "---------------\nwin[1-2] (2)\n---------------\nRunning\r\n(sensitive)\r\n" +
+		"---------------\nwin3 (1) exit 3\n---------------\nStopped\r\n(sensitive)\r\n\n" +
+		"3 hosts: 2 exit 0 (win[1-2]), 1 exit 3 (win3).\n"
+	if !strings.HasPrefix(out, want) {
+		t.Errorf("output %q, want it to start with %q", out, want)
+	}
+	if strings.Contains(out+errb, winrmPassword) {
+		t.Errorf("the WinRM password was printed")
+	}
+	for i, h := range hosts {
+		if s := h.Scripts(); len(s) != 1 || s[0].Text != command || len(s[0].Stdin) != 0 {
+			t.Errorf("win%d got %d scripts: %+v", i+1, len(s), s)
+		}
+	}
+	// WinRM logins are administrators: --confirm counts them as root.
+	if _, errb, code := tend(t, "run", "-C", dir, "--confirm", "all", "--", command); code != 1 || !strings.Contains(errb, "refusing to run as root") {
+		t.Errorf("--confirm on WinRM hosts: exit %d\n%s", code, errb)
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/tendhq/tend/redact"
 )
 
-// TestAdHocRun: tend run on five lab hosts over SSH, made to differ (one
+// TestAdHocRun: tend run on ten lab hosts over SSH, made to differ (one
 // answers otherwise, one exits 4, one is stopped): identical answers are
 // folded, exit statuses and the unreachable host are reported, the
 // inventory's secret is redacted from the output, the run is journaled
@@ -23,7 +23,7 @@ import (
 // shows on a command line, and --json parses.
 func TestAdHocRun(t *testing.T) {
 	lab.Required(t)
-	l := lab.StartT(t, lab.Options{Hosts: 5, Name: "adhoc"})
+	l := lab.StartT(t, lab.Options{Hosts: 10, Name: "adhoc"})
 	dir := t.TempDir()
 	inv := filepath.Join(dir, "inventory.hcl")
 	if err := l.WriteInventory(inv); err != nil {
@@ -46,8 +46,8 @@ func TestAdHocRun(t *testing.T) {
 		write(t, filepath.Join(h.Root, "etc/run-release"), release)
 		write(t, filepath.Join(h.Root, "etc/app-token"), token+"\n")
 	}
-	write(t, filepath.Join(l.Host(4).Root, "etc/fail-me"), "")
-	if err := l.Stop(5); err != nil {
+	write(t, filepath.Join(l.Host(9).Root, "etc/fail-me"), "")
+	if err := l.Stop(10); err != nil {
 		t.Fatal(err)
 	}
 
@@ -59,9 +59,9 @@ func TestAdHocRun(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1 (a host exited 4, one is down)\n%s%s", code, out, errb)
 	}
-	want := `---------------
-adhoc[1-2] (2)
----------------
+	want := `------------------
+adhoc[1-2,4-8] (7)
+------------------
 bookworm-a
 (sensitive)
 ---------------
@@ -70,15 +70,15 @@ adhoc3 (1)
 bookworm-b
 (sensitive)
 -----------------
-adhoc4 (1) exit 4
+adhoc9 (1) exit 4
 -----------------
 bookworm-a
 (sensitive)
 --- stderr
 failing
 
-5 hosts: 3 exit 0 (adhoc[1-3]), 1 exit 4 (adhoc4), 1 unreachable (adhoc5).
-  adhoc5: unreachable: `
+10 hosts: 8 exit 0 (adhoc[1-8]), 1 exit 4 (adhoc9), 1 unreachable (adhoc10).
+  adhoc10: unreachable: `
 	if !strings.HasPrefix(out, want) {
 		t.Errorf("output:\n%s\nwant it to start with:\n%s", out, want)
 	}
@@ -94,12 +94,19 @@ failing
 	if r.Command != "run" || r.AdHoc == nil || r.Outcome != "failed" || strings.Contains(r.AdHoc.Command, token) || !strings.Contains(r.AdHoc.Command, mark) {
 		t.Fatalf("journaled run: %+v %+v", r, r.AdHoc)
 	}
+	byName := map[string]*lab.Host{}
+	wantHosts := map[string]string{}
+	for _, h := range l.Hosts {
+		byName[h.Name] = h
+		wantHosts[h.Name] = "success exit 0"
+	}
+	wantHosts["adhoc9"], wantHosts["adhoc10"] = "failed exit 4", "unreachable"
 	got := map[string]string{}
-	for i, h := range r.Hosts {
+	for _, h := range r.Hosts {
 		s := h.Outcome
 		if res := h.Result; res != nil && res.ExitStatus != nil {
 			s += fmt.Sprintf(" exit %d", *res.ExitStatus)
-			host := l.Host(i + 1)
+			host := byName[h.Name]
 			stdout := read(t, filepath.Join(host.Root, "etc/run-release")) + read(t, filepath.Join(host.Root, "etc/app-token"))
 			m := redact.KeyedHash()
 			m.Write([]byte(stdout))
@@ -109,7 +116,6 @@ failing
 		}
 		got[h.Name] = s
 	}
-	wantHosts := map[string]string{"adhoc1": "success exit 0", "adhoc2": "success exit 0", "adhoc3": "success exit 0", "adhoc4": "failed exit 4", "adhoc5": "unreachable"}
 	if d := cmp.Diff(wantHosts, got); d != "" {
 		t.Errorf("journaled hosts (-want +got):\n%s", d)
 	}
@@ -117,7 +123,7 @@ failing
 	if strings.Contains(raw, token) || strings.Contains(raw, "bookworm") {
 		t.Errorf("the journal holds the output or the secret:\n%s", raw)
 	}
-	if out, _, code := tend(t, "show", "-C", dir, r.ID); code != 0 || !strings.Contains(out, "adhoc[1-2] (2): exit 0") || !strings.Contains(out, "adhoc5: unreachable") {
+	if out, _, code := tend(t, "show", "-C", dir, r.ID); code != 0 || !strings.Contains(out, "adhoc[1-2,4-8] (7): exit 0") || !strings.Contains(out, "adhoc10: unreachable") {
 		t.Errorf("tend show: exit %d\n%s", code, out)
 	}
 	if out, _, _ := tend(t, "runs", "-C", dir); !strings.Contains(out, "run: : "+mark) {
@@ -141,8 +147,11 @@ failing
 		}
 		last = m
 	}
-	wantJSON := map[string]string{"adhoc1": `success 0 "bookworm-a\n"`, "adhoc2": `success 0 "bookworm-a\n"`,
-		"adhoc3": `success 0 "bookworm-b\n"`, "adhoc4": `success 0 "bookworm-a\n"`, "adhoc5": `unreachable <nil> ""`}
+	wantJSON := map[string]string{}
+	for _, h := range l.Hosts {
+		wantJSON[h.Name] = `success 0 "bookworm-a\n"`
+	}
+	wantJSON["adhoc3"], wantJSON["adhoc10"] = `success 0 "bookworm-b\n"`, `unreachable <nil> ""`
 	if d := cmp.Diff(wantJSON, outcomes); d != "" {
 		t.Errorf("--json results (-want +got):\n%s", d)
 	}
