@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -469,5 +470,54 @@ func TestRunWinRM(t *testing.T) {
 	// WinRM logins are administrators: --confirm counts them as root.
 	if _, errb, code := tend(t, "run", "-C", dir, "--confirm", "all", "--", command); code != 1 || !strings.Contains(errb, "refusing to run as root") {
 		t.Errorf("--confirm on WinRM hosts: exit %d\n%s", code, errb)
+	}
+}
+
+// TestRunInterrupted: the first interrupt starts no more hosts and lets
+// the one in flight finish; the second stops it at once. Both are
+// journaled as such.
+func TestRunInterrupted(t *testing.T) {
+	withHostShell(t)
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprint(n, " interrupts"), func(t *testing.T) {
+			dir := t.TempDir()
+			marker := filepath.Join(dir, "started")
+			writeFiles(t, dir, map[string]string{"inventory.hcl": "host \"h1\" { transport = \"local\" }\nhost \"h2\" { transport = \"local\" }\nhost \"h3\" { transport = \"local\" }\n"})
+			sigs := make(chan os.Signal, 4)
+			go func() {
+				for !exists(marker) {
+					time.Sleep(10 * time.Millisecond)
+				}
+				for i := 0; i < n; i++ {
+					sigs <- syscall.SIGINT
+					time.Sleep(100 * time.Millisecond)
+				}
+			}()
+			var out, errb bytes.Buffer
+			start := time.Now()
+			code := Run(context.Background(), []string{"run", "-C", dir, "--parallel", "1", "all", "--", "touch " + shell.Quote(marker) + "; sleep 1.5; echo done"},
+				IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Signals: sigs})
+			if code != 1 {
+				t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+			}
+			got := map[string]string{}
+			for _, h := range lastRun(t, dir).Hosts {
+				got[h.Name] = h.Outcome
+			}
+			want := map[string]string{"h1": adhocSuccess, "h2": adhocNotStarted, "h3": adhocNotStarted}
+			summary := "3 hosts: 1 exit 0 (h1), 2 not started (h[2-3])."
+			if n == 2 {
+				want["h1"], summary = adhocInterrupted, "3 hosts: 1 interrupted (h1), 2 not started (h[2-3])."
+				if d := time.Since(start); d > 1400*time.Millisecond {
+					t.Errorf("the second interrupt took %s to stop the command", d)
+				}
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("journaled outcomes (-want +got):\n%s", d)
+			}
+			if !strings.Contains(out.String(), summary) {
+				t.Errorf("no %q in:\n%s", summary, out.String())
+			}
+		})
 	}
 }
