@@ -70,7 +70,11 @@ type adhoc struct {
 func adhocCmd(io IO) *cobra.Command {
 	a := &adhoc{common: common{io: io}}
 	cmd := &cobra.Command{
-		Use:   "run PATTERN [--] COMMAND... | run PATTERN --script FILE",
+		Use: "run PATTERN [--] COMMAND...",
+		Example: `  tend run web -- uname -r
+  tend run 'web:&prod' --timeout 30s 'systemctl is-active nginx'
+  tend run all --script checks/disk.sh
+  tend run db --no-group -- tail -n 3 /var/log/syslog`,
 		Short: "Run a command on every host a pattern selects, in parallel, with identical answers folded",
 		Long: `Run a command (POSIX sh; PowerShell on WinRM hosts), or a script file
 with --script, on every host PATTERN selects, in parallel, over the
@@ -104,7 +108,10 @@ run lock: it works while an apply holds them.`,
 		return usageError(cmd, flagHint(cmd, err).Error())
 	})
 	a.addConfigFlags(cmd)
-	_ = cmd.Flags().MarkHidden("target")
+	// The pattern is an argument; no configuration is loaded.
+	for _, name := range []string{"target", "var", "var-file"} {
+		_ = cmd.Flags().MarkHidden(name)
+	}
 	f := cmd.Flags()
 	f.StringVar(&a.script, "script", "", "run this script file (POSIX sh; PowerShell on WinRM hosts) instead of a command")
 	f.DurationVar(&a.timeout, "timeout", 0, "bound each host's connection and command (e.g. 30s; 0: no bound); a host past it is stopped and reported as timed out")
@@ -113,7 +120,7 @@ run lock: it works while an apply holds them.`,
 	f.BoolVar(&a.stdin, "stdin", false, "give tend's standard input to the command on every host (read once, sent to each)")
 	f.BoolVarP(&a.yes, "yes", "y", false, "answer yes to the confirmation --confirm-above asks for")
 	f.BoolVar(&a.confirm, "confirm", false, "ask before running as root on any host (as --confirm-above 0)")
-	f.IntVar(&a.confirmAbove, "confirm-above", -1, "ask before running as root on more than N hosts (default: "+confirmAboveEnv+", else never)")
+	f.IntVar(&a.confirmAbove, "confirm-above", -1, "ask before running as root on more than N hosts (-1: as "+confirmAboveEnv+" says, else never)")
 	f.BoolVar(&a.become, "become", false, "become another user on every host (sudo, or the inventory's become method), whatever the inventory says")
 	f.StringVar(&a.becomeUser, "become-user", "", "the user --become becomes (default root)")
 	return cmd
@@ -153,6 +160,8 @@ func (a *adhoc) run(cmd *cobra.Command, args []string) error {
 		return usageError(cmd, fmt.Sprintf("one host pattern before --, not %d words (%s); to select several, join them with commas or colons (web,db)", dash, strings.Join(args[:dash], " ")))
 	case cmd.Flags().Changed("target"):
 		return usageError(cmd, "tend run takes the host pattern as its first argument, not --target")
+	case cmd.Flags().Changed("var") || cmd.Flags().Changed("var-file"):
+		return usageError(cmd, "tend run reads the inventory, not the configuration: --var and --var-file do not apply")
 	}
 	pattern, words := args[0], args[1:]
 	command := strings.Join(words, " ")

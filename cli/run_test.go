@@ -333,6 +333,7 @@ func TestRunUsage(t *testing.T) {
 		{"run", "-C", dir, "all", "--json", "--no-group", "--", "uptime"},
 		{"run", "-C", dir, "all", "--confirm-above", "-3", "--", "uptime"},
 		{"run", "-C", dir, "--target", "all", "a1", "--", "uptime"},
+		{"run", "-C", dir, "--var", "x=1", "a1", "--", "uptime"},
 	} {
 		out, errb, code := tend(t, args...)
 		if code != ExitUsage || !strings.Contains(errb, "Usage: tend run PATTERN") {
