@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -105,9 +104,10 @@ run lock: it works while an apply holds them.`,
 		},
 	}
 	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usageError(cmd, flagHint(cmd, err).Error())
+		return usageError(cmd, io.ui, flagHint(cmd, err).Error())
 	})
 	a.addConfigFlags(cmd)
+	addJSONFlag(cmd, io)
 	// The pattern is an argument; no configuration is loaded.
 	for _, name := range []string{"target", "var", "var-file"} {
 		_ = cmd.Flags().MarkHidden(name)
@@ -116,7 +116,6 @@ run lock: it works while an apply holds them.`,
 	f.StringVar(&a.script, "script", "", "run this script file (POSIX sh; PowerShell on WinRM hosts) instead of a command")
 	f.DurationVar(&a.timeout, "timeout", 0, "bound each host's connection and command (e.g. 30s; 0: no bound); a host past it is stopped and reported as timed out")
 	f.BoolVar(&a.noGroup, "no-group", false, "print each output line prefixed by its host, each host as it finishes, instead of folding identical answers")
-	f.BoolVar(&a.asJSON, "json", false, "print JSON lines: each host's result, then a summary")
 	f.BoolVar(&a.stdin, "stdin", false, "give tend's standard input to the command on every host (read once, sent to each)")
 	f.BoolVarP(&a.yes, "yes", "y", false, "answer yes to the confirmation --confirm-above asks for")
 	f.BoolVar(&a.confirm, "confirm", false, "ask before running as root on any host (as --confirm-above 0)")
@@ -128,10 +127,14 @@ run lock: it works while an apply holds them.`,
 
 // usageError prints a command line mistake with the command's usage and
 // returns exit status 2.
-func usageError(cmd *cobra.Command, msg string) error {
+func usageError(cmd *cobra.Command, ui *jsonUI, msg string) error {
+	const usage = "Usage: tend run PATTERN [--] COMMAND...\n       tend run PATTERN --script FILE\nSee tend run --help."
+	if ui.active() {
+		ui.diagnostic("error", msg, usage)
+		return &exitError{ExitUsage}
+	}
 	w := cmd.ErrOrStderr()
-	fmt.Fprintf(w, "Error: %s\n", msg)
-	fmt.Fprintln(w, "Usage: tend run PATTERN [--] COMMAND...\n       tend run PATTERN --script FILE\nSee tend run --help.")
+	fmt.Fprintf(w, "Error: %s\n%s\n", msg, usage)
 	return &exitError{ExitUsage}
 }
 
@@ -150,38 +153,39 @@ type adhocHost struct {
 
 func (a *adhoc) run(cmd *cobra.Command, args []string) error {
 	io := a.io
+	a.asJSON = io.ui.active()
 	// The command line: PATTERN, then the command's words (joined with
 	// spaces, as ssh joins them), after -- or not.
 	dash := cmd.ArgsLenAtDash()
 	switch {
 	case len(args) == 0 || dash == 0:
-		return usageError(cmd, "no host pattern: give one before the command (tend run all -- uptime)")
+		return usageError(cmd, io.ui, "no host pattern: give one before the command (tend run all -- uptime)")
 	case dash > 1:
-		return usageError(cmd, fmt.Sprintf("one host pattern before --, not %d words (%s); to select several, join them with commas or colons (web,db)", dash, strings.Join(args[:dash], " ")))
+		return usageError(cmd, io.ui, fmt.Sprintf("one host pattern before --, not %d words (%s); to select several, join them with commas or colons (web,db)", dash, strings.Join(args[:dash], " ")))
 	case cmd.Flags().Changed("target"):
-		return usageError(cmd, "tend run takes the host pattern as its first argument, not --target")
+		return usageError(cmd, io.ui, "tend run takes the host pattern as its first argument, not --target")
 	case cmd.Flags().Changed("var") || cmd.Flags().Changed("var-file"):
-		return usageError(cmd, "tend run reads the inventory, not the configuration: --var and --var-file do not apply")
+		return usageError(cmd, io.ui, "tend run reads the inventory, not the configuration: --var and --var-file do not apply")
 	}
 	pattern, words := args[0], args[1:]
 	command := strings.Join(words, " ")
 	switch {
 	case a.script != "" && len(words) > 0:
-		return usageError(cmd, "give a command or --script FILE, not both")
+		return usageError(cmd, io.ui, "give a command or --script FILE, not both")
 	case a.script == "" && strings.TrimSpace(command) == "":
-		return usageError(cmd, "no command: give one after the host pattern (tend run "+pattern+" -- uptime) or --script FILE")
+		return usageError(cmd, io.ui, "no command: give one after the host pattern (tend run "+pattern+" -- uptime) or --script FILE")
 	case a.timeout < 0:
-		return usageError(cmd, fmt.Sprintf("--timeout %s: want a positive duration, or 0 for none", a.timeout))
+		return usageError(cmd, io.ui, fmt.Sprintf("--timeout %s: want a positive duration, or 0 for none", a.timeout))
 	case a.parallel < 1:
-		return usageError(cmd, fmt.Sprintf("--parallel %d: want 1 or more", a.parallel))
+		return usageError(cmd, io.ui, fmt.Sprintf("--parallel %d: want 1 or more", a.parallel))
 	case a.becomeUser != "" && !a.become:
-		return usageError(cmd, "--become-user needs --become")
+		return usageError(cmd, io.ui, "--become-user needs --become")
 	case a.asJSON && a.noGroup:
-		return usageError(cmd, "--json prints each host's result on its own; --no-group does not apply")
+		return usageError(cmd, io.ui, "--json prints each host's result on its own; --no-group does not apply")
 	}
 	threshold, err := a.threshold(cmd)
 	if err != nil {
-		return usageError(cmd, err.Error())
+		return usageError(cmd, io.ui, err.Error())
 	}
 	script := command
 	var scriptSum string
@@ -227,11 +231,11 @@ func (a *adhoc) run(cmd *cobra.Command, args []string) error {
 		}
 		switch {
 		case a.asJSON:
-			fmt.Fprintf(io.Stderr, "Error: %s would run as root on %s (%s), more than %d: pass -y to run it (--json never asks).\n", what, plural(len(root), "host", "hosts"), hostlist.Fold(root), threshold)
-			return &exitError{ExitError}
+			return a.fail(fmt.Sprintf("refusing to run as root on more than %d hosts without confirmation: %s would run as root on %s (%s); pass -y to run it (--json never asks)",
+				threshold, what, plural(len(root), "host", "hosts"), hostlist.Fold(root)))
 		case a.stdin:
-			fmt.Fprintf(io.Stderr, "Error: %s would run as root on %s (%s), more than %d, and --stdin gives tend's input to the command: pass -y to run it.\n", what, plural(len(root), "host", "hosts"), hostlist.Fold(root), threshold)
-			return &exitError{ExitError}
+			return a.fail(fmt.Sprintf("refusing to run as root on more than %d hosts without confirmation: %s would run as root on %s (%s), and --stdin gives tend's input to the command; pass -y to run it",
+				threshold, what, plural(len(root), "host", "hosts"), hostlist.Fold(root)))
 		}
 		q := fmt.Sprintf("Run %s as root on %s (%s)?", what, plural(len(root), "host", "hosts"), hostlist.Fold(root))
 		if !a.common.confirm(cmd.Context(), q, "Cancelled; nothing was run.",
@@ -259,17 +263,7 @@ func (a *adhoc) run(cmd *cobra.Command, args []string) error {
 	}
 	out := newAdhocOutput(a, run.ID, hosts)
 	if a.asJSON {
-		names := make([]string, len(hosts))
-		for i, h := range hosts {
-			names[i] = h.host.Name
-		}
-		m := map[string]any{"run_id": run.ID, "journal": j.Path(), "hosts": names}
-		if a.script != "" {
-			m["script"] = a.script
-		} else {
-			m["command"] = run.AdHoc.Command
-		}
-		out.json.emit("run", m)
+		io.ui.emit("run", map[string]any{"run_id": run.ID, "journal": j.Path()})
 	}
 
 	connect := a.connector()
@@ -323,8 +317,7 @@ func (a *adhoc) run(cmd *cobra.Command, args []string) error {
 	_ = j.Close()
 	out.finish(outcome, j.Path())
 	if journalErr != nil {
-		fmt.Fprintf(io.Stderr, "Error: the journal of run %s could not record the run: %v\n", run.ID, journalErr)
-		return &exitError{ExitError}
+		return a.fail(fmt.Sprintf("the journal of run %s could not record the run: %v", run.ID, journalErr))
 	}
 	if !ok {
 		return &exitError{ExitError}
@@ -599,7 +592,7 @@ type adhocOutput struct {
 	hosts []*adhocHost
 	width int
 	mu    sync.Mutex
-	json  *jsonLines
+	ui    *jsonUI
 }
 
 func newAdhocOutput(a *adhoc, runID string, hosts []*adhocHost) *adhocOutput {
@@ -608,7 +601,7 @@ func newAdhocOutput(a *adhoc, runID string, hosts []*adhocHost) *adhocOutput {
 		o.width = max(o.width, len(h.host.Name)+1)
 	}
 	if a.asJSON {
-		o.json = &jsonLines{w: a.io.Stdout}
+		o.ui = a.io.ui
 	}
 	return o
 }
@@ -618,7 +611,7 @@ func (o *adhocOutput) hostDone(h *adhocHost) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	switch {
-	case o.json != nil:
+	case o.ui != nil:
 		m := map[string]any{"run_id": o.runID, "host": h.host.Name, "outcome": h.outcome,
 			"stdout": string(h.stdout), "stderr": string(h.stderr), "root": h.root,
 			"duration_ns": h.finished.Sub(h.started).Nanoseconds()}
@@ -631,7 +624,7 @@ func (o *adhocOutput) hostDone(h *adhocHost) {
 		if h.started.IsZero() {
 			m["duration_ns"] = 0
 		}
-		o.json.emit("command_result", m)
+		o.ui.emit("command_result", m)
 	case o.a.noGroup:
 		name := h.host.Name
 		writePrefixed(o.a.io.Stdout, name, o.width-1, h.stdout)
@@ -649,7 +642,7 @@ func (o *adhocOutput) hostDone(h *adhocHost) {
 func (o *adhocOutput) finish(outcome, journalPath string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.json != nil {
+	if o.ui != nil {
 		exits := map[string]int{}
 		others := map[string][]string{}
 		for _, h := range o.hosts {
@@ -659,11 +652,13 @@ func (o *adhocOutput) finish(outcome, journalPath string) {
 				others[h.outcome] = append(others[h.outcome], h.host.Name)
 			}
 		}
-		m := map[string]any{"run_id": o.runID, "journal": journalPath, "outcome": outcome, "hosts": len(o.hosts), "exit_statuses": exits}
+		m := map[string]any{"run_id": o.runID, "outcome": outcome, "hosts": len(o.hosts), "exit_statuses": exits}
 		for k, v := range others {
 			m[k] = v
 		}
-		o.json.emit("command_summary", m)
+		o.ui.emit("command_summary", m)
+		o.ui.set("result", outcome)
+		o.ui.set("run_id", o.runID)
 		return
 	}
 	w := o.a.io.Stdout
@@ -675,31 +670,4 @@ func (o *adhocOutput) finish(outcome, journalPath string) {
 		fmt.Fprintln(w, l)
 	}
 	fmt.Fprintf(w, "Run %s journaled in %s\n", o.runID, journalPath)
-}
-
-// jsonLines writes JSON lines of typed messages: each an object with a
-// "type" and a "timestamp" (RFC 3339, UTC), then its fields.
-type jsonLines struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (j *jsonLines) emit(typ string, fields map[string]any) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	var b bytes.Buffer
-	t, _ := json.Marshal(typ)
-	ts, _ := json.Marshal(time.Now().UTC().Format(time.RFC3339Nano))
-	b.WriteString(`{"type":`)
-	b.Write(t)
-	b.WriteString(`,"timestamp":`)
-	b.Write(ts)
-	if f, err := json.Marshal(fields); err == nil && len(f) > 2 {
-		b.WriteByte(',')
-		b.Write(f[1:])
-	} else {
-		b.WriteByte('}')
-	}
-	b.WriteByte('\n')
-	_, _ = j.w.Write(b.Bytes())
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -229,34 +228,32 @@ bad
 func TestRunJSON(t *testing.T) {
 	withHostShell(t)
 	t.Setenv("TEND_TEST_RUN_TOKEN", "tok-3f9a1c77")
+	schema := uiSchema(t)
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"inventory.hcl": runInventory, "id_none": "x\n"})
-	out, _, code := tend(t, "run", "-C", dir, "--json", "all", "--", `echo "$H tok-3f9a1c77"; [ "$H" != web02 ]`)
-	if code != 1 {
-		t.Fatalf("exit %d, want 1\n%s", code, out)
+	args := []string{"run", "-C", dir, "--json", "all", "--", `echo "$H tok-3f9a1c77"; [ "$H" != web02 ]`}
+	out, errb, code := tend(t, args...)
+	if code != 1 || errb != "" {
+		t.Fatalf("exit %d, want 1, and nothing on stderr\n%s%s", code, out, errb)
 	}
-	var types []string
+	msgs := jsonLines(t, schema, args, out, code) // each line valid against the schema
+	var kinds []string
 	results := map[string]map[string]any{}
-	var summary map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("not JSON: %q: %v", line, err)
-		}
-		if _, err := time.Parse(time.RFC3339Nano, m["timestamp"].(string)); err != nil {
-			t.Errorf("timestamp: %v", err)
-		}
-		typ := m["type"].(string)
-		types = append(types, typ)
-		switch typ {
+	var summary, outcome map[string]any
+	for _, m := range msgs {
+		kinds = append(kinds, m["type"].(string))
+		switch m["type"] {
 		case "command_result":
 			results[m["host"].(string)] = m
 		case "command_summary":
 			summary = m
+		case "outcome":
+			outcome = m
 		}
 	}
-	if len(types) != 7 || types[0] != "run" || types[6] != "command_summary" {
-		t.Errorf("message types: %v", types)
+	wantKinds := []string{"version", "run", "command_result", "command_result", "command_result", "command_result", "command_result", "command_summary", "outcome"}
+	if d := cmp.Diff(wantKinds, kinds); d != "" {
+		t.Errorf("message types (-want +got):\n%s", d)
 	}
 	if r := results["web01"]; r["stdout"] != "web01 (sensitive)\n" || r["exit_status"] != 0.0 || r["outcome"] != "success" {
 		t.Errorf("web01: %v", r)
@@ -272,6 +269,28 @@ func TestRunJSON(t *testing.T) {
 	}
 	if d := cmp.Diff([]any{"gone"}, summary["unreachable"]); d != "" {
 		t.Errorf("summary unreachable (-want +got):\n%s", d)
+	}
+	if outcome["command"] != "run" || outcome["result"] != "failed" || outcome["run_id"] != lastRun(t, dir).ID {
+		t.Errorf("outcome: %v", outcome)
+	}
+
+	// Usage errors and refusals are diagnostics on stdout, with exit 2
+	// and 1.
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"run", "-C", dir, "--json", "all"}, ExitUsage},
+		{[]string{"run", "-C", dir, "--json", "--become", "--confirm", "gone", "--", "true"}, ExitError},
+		{[]string{"run", "-C", dir, "--json", "nothing", "--", "true"}, ExitError},
+	} {
+		out, errb, code := tend(t, c.args...)
+		if code != c.code || errb != "" {
+			t.Errorf("%v: exit %d, want %d, nothing on stderr\n%s%s", c.args, code, c.code, out, errb)
+		}
+		if got := types(jsonLines(t, schema, c.args, out, code)); got["diagnostic"] != 1 {
+			t.Errorf("%v: messages %v, want one diagnostic", c.args, got)
+		}
 	}
 }
 
@@ -336,7 +355,7 @@ func TestRunUsage(t *testing.T) {
 		{"run", "-C", dir, "--var", "x=1", "a1", "--", "uptime"},
 	} {
 		out, errb, code := tend(t, args...)
-		if code != ExitUsage || !strings.Contains(errb, "Usage: tend run PATTERN") {
+		if code != ExitUsage || !strings.Contains(out+errb, "Usage: tend run PATTERN") {
 			t.Errorf("tend %s: exit %d, want 2 with the usage\n%s%s", strings.Join(args, " "), code, out, errb)
 		}
 	}

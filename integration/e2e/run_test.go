@@ -136,14 +136,17 @@ failing
 		t.Fatalf("--json: exit %d\n%s", code, out)
 	}
 	outcomes := map[string]string{}
-	var last map[string]any
+	var summary, last map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("not JSON: %q: %v", line, err)
 		}
-		if m["type"] == "command_result" {
+		switch m["type"] {
+		case "command_result":
 			outcomes[m["host"].(string)] = fmt.Sprintf("%v %v %q", m["outcome"], m["exit_status"], m["stdout"])
+		case "command_summary":
+			summary = m
 		}
 		last = m
 	}
@@ -155,7 +158,7 @@ failing
 	if d := cmp.Diff(wantJSON, outcomes); d != "" {
 		t.Errorf("--json results (-want +got):\n%s", d)
 	}
-	if last["type"] != "command_summary" || last["outcome"] != "failed" {
-		t.Errorf("last line: %v", last)
+	if summary["outcome"] != "failed" || last["type"] != "outcome" || last["result"] != "failed" || last["exit_code"] != 1.0 {
+		t.Errorf("summary %v, last line %v", summary, last)
 	}
 }
