@@ -259,7 +259,7 @@ func newRoot(io IO) *cobra.Command {
 	root.SetFlagErrorFunc(flagHint)
 	root.AddCommand(
 		validateCmd(io), fmtCmd(io), inventoryCmd(io), factsCmd(io), planCmd(io),
-		applyCmd(io), driftCmd(io), patchCmd(io), runsCmd(io), rollbackCmd(io), resumeCmd(io), showCmd(io), versionCmd(io),
+		applyCmd(io), driftCmd(io), patchCmd(io), adhocCmd(io), runsCmd(io), rollbackCmd(io), resumeCmd(io), showCmd(io), versionCmd(io),
 	)
 	return root
 }

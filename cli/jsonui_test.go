@@ -163,6 +163,9 @@ exec "fails" {
 		{[]string{"drift", "-C", dir, "--format", "json"}, 0, []string{"drift_summary"}},
 		{[]string{"drift", "-C", bad, "--format", "json"}, 1, []string{"diagnostic"}},
 		{[]string{"runs", "-C", dir, "--json"}, 0, []string{"journaled_run"}},
+		{[]string{"run", "-C", rollout, "--json", "all", "--", "echo hi"}, 0, []string{"run", "command_result", "command_summary"}},
+		{[]string{"run", "-C", unreachable, "--json", "all", "--", "true"}, 1, []string{"command_result", "command_summary"}},
+		{[]string{"run", "-C", rollout, "--json", "all"}, 2, []string{"diagnostic"}},
 		{[]string{"patch", "-C", dir, "--reboot", "sometimes", "--json"}, 1, []string{"diagnostic"}},
 	}
 	for _, st := range steps {

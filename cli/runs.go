@@ -52,7 +52,7 @@ func runsCmd(io IO) *cobra.Command {
 			fmt.Fprintln(tw, "RUN\tSTARTED\tUSER\tCOMMAND\tTARGET\tHOSTS\tCHANGES\tOUTCOME")
 			for _, r := range runs {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", r.ID, r.Started.Local().Format(time.DateTime), r.User,
-					r.Command, r.Target, len(r.Hosts), runChanges(r), r.Outcome)
+					runsLabel(r), r.Target, len(r.Hosts), runChanges(r), r.Outcome)
 			}
 			return tw.Flush()
 		},

@@ -148,6 +148,10 @@ func (c *common) showRun(run *journal.Run, format string) error {
 // runText prints a run for people: what it was, then each host with its
 // changes, their statuses and errors.
 func runText(w io.Writer, run *journal.Run) {
+	if run.AdHoc != nil {
+		adhocText(w, run)
+		return
+	}
 	fmt.Fprintf(w, "Run %s: %s, %s\n", run.ID, run.Command, run.Outcome)
 	for _, kv := range runFacts(run) {
 		fmt.Fprintf(w, "  %-9s %s\n", kv[0], kv[1])
@@ -252,6 +256,10 @@ func runSummary(run *journal.Run) string {
 
 // runMarkdown prints a journaled run as a change record.
 func runMarkdown(w io.Writer, run *journal.Run) {
+	if run.AdHoc != nil {
+		adhocMarkdown(w, run)
+		return
+	}
 	fmt.Fprintf(w, "# Run %s: %s, %s\n\n", mdText(run.ID), mdText(run.Command), mdText(run.Outcome))
 	for _, kv := range runFacts(run) {
 		fmt.Fprintf(w, "- **%s:** %s\n", strings.ToUpper(kv[0][:1])+kv[0][1:], mdText(kv[1]))

@@ -44,7 +44,7 @@ const (
 	NotApplied Status = "not_applied"
 )
 
-// Run is one apply, rollback, patch or resume.
+// Run is one apply, rollback, patch, resume or ad-hoc command.
 type Run struct {
 	ID string `json:"id"`
 	// Format is the layout of the run's journal file (Format or
@@ -71,6 +71,8 @@ type Run struct {
 	RevertsRun string `json:"reverts_run,omitempty"`
 	// Batches records a rollout's batches, in order.
 	Batches []*Batch `json:"batches,omitempty"`
+	// AdHoc is the command an ad-hoc run (command "run") ran.
+	AdHoc *AdHoc `json:"adhoc,omitempty"`
 }
 
 // Interrupted reports whether the run's process died before the run
@@ -99,6 +101,8 @@ type Host struct {
 	// Refreshed lists the resources without a change of their own whose
 	// refresh (a restart) ran, notified by a change of the run.
 	Refreshed []string `json:"refreshed,omitempty"`
+	// Result is what an ad-hoc run's command left on the host.
+	Result *CommandResult `json:"result,omitempty"`
 }
 
 // Entry is one change of a run.

@@ -110,14 +110,14 @@ func TestCheck(t *testing.T) {
 }
 
 // TestSmoke runs the harness end to end at its smallest: W1 on one lab
-// host, one run of each scenario, tend and the Go floors only (Ansible
+// host, one run of each scenario (adhoc included), tend and the Go floors only (Ansible
 // takes minutes; the full benchmark is not a test). Every run must
 // succeed, and tend must use one connection, and one exec session for a
 // plan (two for a fresh apply: the probe's, and its changes' worker).
 func TestSmoke(t *testing.T) {
 	lab.Required(t)
 	opts, err := parseFlags([]string{"-fleets", "1", "-workloads", "w1", "-runs", "1",
-		"-scenarios", "fresh,noop-plan", "-tools", "tend,floor,floor-probe,floor-apply", "-out", filepath.Join(t.TempDir(), "results.md")})
+		"-scenarios", "fresh,noop-plan,adhoc", "-tools", "tend,floor,floor-probe,floor-apply", "-out", filepath.Join(t.TempDir(), "results.md")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestSmoke(t *testing.T) {
 	for _, sc := range opts.scenarios {
 		for _, tool := range opts.tools {
 			ms := c.runs[sc][tool]
-			if freshOnly(tool) && sc != "fresh" {
+			if freshOnly(tool) && sc != "fresh" || sc == "adhoc" && !adhocTool(tool) {
 				if len(ms) != 0 {
 					t.Errorf("%s %s: ran %d times, want only in fresh", sc, tool, len(ms))
 				}
@@ -145,8 +145,8 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 		// The probe in a session of its own, then (fresh) the host's run
-		// lock in one and one worker for every change.
-		execs := map[string]float64{"fresh": 3, "noop-plan": 1}[sc]
+		// lock in one and one worker for every change; tend run's worker.
+		execs := map[string]float64{"fresh": 3, "noop-plan": 1, "adhoc": 1}[sc]
 		if m := c.runs[sc]["tend"]; len(m) == 1 && (m[0].Conns != 1 || m[0].Execs != execs) {
 			t.Errorf("%s: tend used %v connections and %v exec sessions per host, want 1 and %v", sc, m[0].Conns, m[0].Execs, execs)
 		}

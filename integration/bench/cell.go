@@ -122,6 +122,9 @@ func (b *bench) command(ctx context.Context, tool, scenario string, e *cellEnv) 
 		"-o", "UserKnownHostsFile=" + b.lab.KnownHostsFile(), "-o", "GlobalKnownHostsFile=/dev/null",
 		"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ControlPath=none",
 		"-o", "LogLevel=ERROR", "-l", "root"}
+	if scenario == "adhoc" {
+		return b.adhocCommand(ctx, tool, e, sshArgs)
+	}
 	switch tool {
 	case "tend", "tend-base":
 		bin := b.tendBin
@@ -180,6 +183,9 @@ var recapRE = regexp.MustCompile(`(?m)^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+un
 // changes nothing, a drift run fixes one resource on one host.
 func check(tool, scenario string, n int, out []byte) string {
 	s := string(out)
+	if scenario == "adhoc" {
+		return checkAdhoc(tool, n, s)
+	}
 	switch {
 	case isTend(tool):
 		switch scenario {
@@ -253,7 +259,7 @@ func (b *bench) runCell(ctx context.Context, w workload, n int) error {
 	for _, sc := range b.opts.scenarios {
 		c.runs[sc] = map[string][]Measurement{}
 		c.notes[sc] = map[string][]string{}
-		if sc != "fresh" && !converged {
+		if sc != "fresh" && sc != "adhoc" && !converged {
 			// Bring every applying tool's resources in place, untimed.
 			for _, t := range tools {
 				if !applies(t) || freshOnly(t) || t == "ansible-facts" && contains(b.opts.tools, "ansible") || t == "tend-base" && contains(b.opts.tools, "tend") {
@@ -282,7 +288,7 @@ func (b *bench) runCell(ctx context.Context, w workload, n int) error {
 		skip := map[string]bool{}
 		for r := 0; r < b.opts.runs; r++ {
 			for _, t := range rotate(tools, r) {
-				if skip[t] || freshOnly(t) && sc != "fresh" {
+				if skip[t] || freshOnly(t) && sc != "fresh" || sc == "adhoc" && !adhocTool(t) {
 					continue
 				}
 				if applies(t) {

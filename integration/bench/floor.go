@@ -22,7 +22,8 @@ import (
 // public key authentication each, host keys checked against known_hosts),
 // opens one exec session per host and runs one command: `true`, or
 // `/bin/sh -s` fed with that host's probe script (-scripts DIR holds
-// ADDRESS.sh files). It is run as a child of the benchmark so that its
+// ADDRESS.sh files), or -command's command, whose output it collects and
+// prints, host by host, as an ad-hoc tool must. It is run as a child of the benchmark so that its
 // wall time, CPU and memory are measured the way tend's are: a whole
 // process, Go runtime start included.
 func floorMain(args []string) int {
@@ -31,6 +32,7 @@ func floorMain(args []string) int {
 	known := fs.String("known-hosts", "", "known_hosts file")
 	user := fs.String("user", "root", "login user")
 	scripts := fs.String("scripts", "", "directory of ADDRESS.sh probe scripts; empty runs `true`")
+	command := fs.String("command", "", "run this command instead of `true`, printing its output")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -59,6 +61,7 @@ func floorMain(args []string) int {
 	}
 	errs := make([]error, len(addrs))
 	var wg sync.WaitGroup
+	var outMu sync.Mutex
 	for i, a := range addrs {
 		wg.Add(1)
 		go func() {
@@ -69,6 +72,15 @@ func floorMain(args []string) int {
 					errs[i] = err
 					return
 				}
+			}
+			if *command != "" {
+				var out []byte
+				if out, errs[i] = floorCommand(a, cfg, *command); errs[i] == nil {
+					outMu.Lock()
+					fmt.Printf("%s: %s", a, out)
+					outMu.Unlock()
+				}
+				return
 			}
 			errs[i] = floorHost(a, cfg, script)
 		}()
@@ -115,4 +127,34 @@ func floorHost(addr string, cfg *gossh.ClientConfig, script []byte) error {
 		return fmt.Errorf("%s: %s: %w: %s", addr, cmd, err, stderr.String())
 	}
 	return nil
+}
+
+// floorCommand runs command on addr in one exec session and returns its
+// standard output.
+func floorCommand(addr string, cfg *gossh.ClientConfig, command string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(addr, "22"))
+	if err != nil {
+		return nil, err
+	}
+	sc, chans, reqs, err := gossh.NewClientConn(conn, net.JoinHostPort(addr, "22"), cfg)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%s: %w", addr, err)
+	}
+	client := gossh.NewClient(sc, chans, reqs)
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", addr, err)
+	}
+	defer sess.Close()
+	var stdout, stderr strings.Builder
+	sess.Stdout, sess.Stderr = &stdout, &stderr
+	if err := sess.Run(command); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w: %s", addr, command, err, stderr.String())
+	}
+	return []byte(stdout.String()), nil
 }

@@ -33,7 +33,12 @@ import (
 )
 
 // Scenarios, in the order they run.
-var allScenarios = []string{"fresh", "noop-apply", "noop-plan", "drift"}
+var allScenarios = []string{"fresh", "noop-apply", "noop-plan", "drift", "adhoc"}
+
+// adhocCommand is what the adhoc scenario runs on every host: tend run,
+// Ansible's ad-hoc command module, the floors (the same command through
+// one exec session per host).
+const adhocCommand = "uname -a"
 
 // Tools, in the order they are listed.
 var allTools = []string{"tend", "tend-base", "ansible", "ansible-facts", "floor", "floor-probe", "floor-apply", "openssh", "openssh-probe"}
@@ -100,7 +105,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fleets := fs.String("fleets", "1,10,50", "fleet sizes (hosts), comma-separated")
 	workloads := fs.String("workloads", "w1,w2-100,w2-500", "workloads: w1, w2-N (N files per host)")
-	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios: fresh, noop-apply, noop-plan, drift")
+	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios: fresh, noop-apply, noop-plan, drift, adhoc (tend run '"+adhocCommand+"' against the floor, openssh and ansible running it)")
 	tools := fs.String("tools", "tend,ansible,ansible-facts,floor,floor-probe,floor-apply,openssh,openssh-probe", "tools to time: "+strings.Join(allTools, ", ")+" (tend-base needs -tend-baseline)")
 	runs := fs.Int("runs", 5, "timed runs per scenario (medians are reported)")
 	out := fs.String("out", "bench-results.md", "write the Markdown results here too (- for stdout only)")
