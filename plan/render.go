@@ -165,12 +165,16 @@ func (r *Renderer) content(ch *Change) {
 	}
 	var old []byte
 	if before != nil {
-		if !before.Known {
+		if !before.Known || !diffable(after) {
 			fmt.Fprintf(r.W, "        content: %s (%d bytes) → %s (%d bytes); too large to show\n",
 				short(before.SHA256), before.Size, short(after.SHA256), after.Size)
 			return
 		}
 		old = before.Data
+	}
+	if !diffable(after) {
+		fmt.Fprintf(r.W, "        content: %s (%d bytes); too large to show\n", short(after.SHA256), after.Size)
+		return
 	}
 	if !isText(old) || !isText(after.Data) {
 		fmt.Fprintf(r.W, "        content: binary, %d → %d bytes (sha256 %s)\n", len(old), after.Size, short(after.SHA256))
@@ -317,8 +321,19 @@ func ContentDiff(ch *Change) string {
 	if b != nil {
 		old = b.Data
 	}
-	if !isText(old) || !isText(a.Data) {
+	if !diffable(a) || !isText(old) || !isText(a.Data) {
 		return ""
 	}
 	return unified(old, a.Data)
+}
+
+// maxDiff is the largest desired content a plan shows a diff of: the
+// host sends current content up to the same size (larger files are
+// compared by digest), and a diff of more is neither readable nor cheap.
+const maxDiff = 256 << 10
+
+// diffable reports whether desired content is held in memory (content
+// streamed from a large source file is not) and small enough to diff.
+func diffable(c *resources.Content) bool {
+	return c.Known && len(c.Data) <= maxDiff
 }

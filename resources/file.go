@@ -83,6 +83,13 @@ func (File) Desired(cfg cty.Value, env Env) (*State, error) {
 		sensitive = v.IsMarked()
 		data = []byte(str(cfg, "content", ""))
 	case isSet(cfg, "source"):
+		if c, err := largeSource(env, str(cfg, "source", "")); c != nil || err != nil {
+			if err != nil {
+				return nil, &AttrError{Attr: "source", Msg: err.Error()}
+			}
+			st.Content = c
+			return st, nil
+		}
 		b, err := env.ReadFile(str(cfg, "source", ""))
 		if err != nil {
 			return nil, &AttrError{Attr: "source", Msg: err.Error()}
@@ -259,6 +266,9 @@ func (File) Identity() []string { return []string{"path"} }
 
 // Apply implements Type.
 func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
+	if after.Present && contentChanges(before, after) && streamed(after.Content) {
+		return applyStream(ctx, h, before, after)
+	}
 	p := changePath(before, after)
 	undo := Undo{}
 	var sb strings.Builder
