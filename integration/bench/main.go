@@ -36,7 +36,7 @@ import (
 var allScenarios = []string{"fresh", "noop-apply", "noop-plan", "drift"}
 
 // Tools, in the order they are listed.
-var allTools = []string{"tend", "tend-base", "ansible", "ansible-facts", "floor", "floor-probe", "floor-apply", "openssh", "openssh-probe"}
+var allTools = []string{"tend", "tend-base", "ansible", "ansible-facts", "floor", "floor-probe", "floor-apply", "openssh", "openssh-probe", "scp"}
 
 type options struct {
 	fleets    []int
@@ -99,7 +99,7 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fleets := fs.String("fleets", "1,10,50", "fleet sizes (hosts), comma-separated")
-	workloads := fs.String("workloads", "w1,w2-100,w2-500", "workloads: w1, w2-N (N files per host)")
+	workloads := fs.String("workloads", "w1,w2-100,w2-500", "workloads: w1, w2-N (N files per host), big-N (one file of N MiB, against scp)")
 	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios: fresh, noop-apply, noop-plan, drift")
 	tools := fs.String("tools", "tend,ansible,ansible-facts,floor,floor-probe,floor-apply,openssh,openssh-probe", "tools to time: "+strings.Join(allTools, ", ")+" (tend-base needs -tend-baseline)")
 	runs := fs.Int("runs", 5, "timed runs per scenario (medians are reported)")
