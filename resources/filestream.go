@@ -161,7 +161,12 @@ func applyStream(ctx context.Context, h *Host, before, after *State) (Undo, erro
 	}
 	fmt.Fprintf(&sb, "chmod %s \"$t\"\n", newMode(before, after))
 	want := after.Content.SHA256
-	fmt.Fprintf(&sb, "h=$(sha256sum < \"$t\")\nh=${h%%%% *}\nif [ \"$h\" != %s ]; then %s; exit 1; fi\n",
+	// openssl's SHA-256 uses the CPU's SHA instructions: several times
+	// faster than sha256sum's on a large file, where the host has it.
+	// Anything but a digest from it, and sha256sum answers.
+	sb.WriteString("h=\nif command -v openssl >/dev/null 2>&1; then h=$(openssl dgst -sha256 -r < \"$t\" 2>/dev/null) || h=; h=${h%% *}; fi\n")
+	sb.WriteString("[ ${#h} = 64 ] || { h=$(sha256sum < \"$t\"); h=${h%% *}; }\n")
+	fmt.Fprintf(&sb, "if [ \"$h\" != %s ]; then %s; exit 1; fi\n",
 		shell.Quote(want), CauseLine(shell.Quote("the content arrived damaged: its SHA-256 on the host is ")+"\"$h\""+shell.Quote(", not "+want)))
 	sb.WriteString(notDirScript(p, "exit 1"))
 	fmt.Fprintf(&sb, "mv -f \"$t\" %s\ntrap - EXIT\n", shell.Quote(p))
