@@ -19,6 +19,7 @@ import (
 	"github.com/tendhq/tend/plan"
 	"github.com/tendhq/tend/resources"
 	"github.com/tendhq/tend/resources/resourcetest"
+	"github.com/tendhq/tend/transport"
 	"github.com/tendhq/tend/transport/local"
 )
 
@@ -212,5 +213,57 @@ func TestLargeContentKeepsSetID(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(target); string(b) != big {
 		t.Errorf("content: %d bytes, want %d", len(b), len(big))
+	}
+}
+
+// psRecorder is a Windows host's transport that keeps the scripts it runs
+// and what their stdin was.
+type psRecorder struct {
+	scripts []string
+	stdins  []io.Reader
+	data    [][]byte
+}
+
+func (r *psRecorder) Run(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
+	r.scripts = append(r.scripts, cmd.Script)
+	r.stdins = append(r.stdins, cmd.Stdin)
+	b, _ := io.ReadAll(cmd.Stdin)
+	r.data = append(r.data, b)
+	return &transport.Result{}, nil
+}
+
+func (r *psRecorder) Close() error { return nil }
+
+// TestLargeSourceWindows: on a Windows host a large source streams from
+// the controller's file on the script's stdin (WinRM sends it in pieces),
+// and the script checks its SHA-256 before it replaces the file.
+func TestLargeSourceWindows(t *testing.T) {
+	dir := t.TempDir()
+	data := writeRandom(t, filepath.Join(dir, "big"), 3<<20)
+	typ := resources.OnHost(resources.File{}, true)
+	cfg := resourcetest.Object(resources.File{}, map[string]cty.Value{"path": cty.StringVal(`C:\big.bin`), "source": cty.StringVal("big")})
+	want, err := typ.Desired(cfg, newStreamEnv(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Content.Data != nil {
+		t.Fatal("the source was read into memory")
+	}
+	rec := &psRecorder{}
+	h := &resources.Host{Name: "win1", T: rec, RunID: "RUN-ID", BackupDir: `C:\ProgramData\tend\backup\RUN-ID`}
+	if _, err := typ.Apply(context.Background(), h, &resources.State{}, want); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.scripts) != 1 {
+		t.Fatalf("%d scripts, want 1", len(rec.scripts))
+	}
+	if _, ok := rec.stdins[0].(*os.File); !ok {
+		t.Errorf("stdin is a %T, want the source file itself", rec.stdins[0])
+	}
+	if !bytes.Equal(rec.data[0], data) {
+		t.Errorf("stdin carried %d bytes, not the source's %d", len(rec.data[0]), len(data))
+	}
+	if !strings.Contains(rec.scripts[0], "Get-FileHash") || !strings.Contains(rec.scripts[0], strings.ToUpper(want.Content.SHA256)) {
+		t.Errorf("the script does not check the SHA-256:\n%s", rec.scripts[0])
 	}
 }

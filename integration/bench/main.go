@@ -52,6 +52,7 @@ type options struct {
 	maxWork   int
 	skipDeps  bool
 	hold      bool
+	packages  []string
 }
 
 type bench struct {
@@ -110,11 +111,12 @@ func parseFlags(args []string) (options, error) {
 	budget := fs.Duration("ansible-budget", 10*time.Minute, "an Ansible run slower than this is not repeated in its cell (reported with its run count)")
 	maxWork := fs.Int("ansible-max-work", 2000, "skip Ansible in cells of more than this many hosts × resources (it would take hours); 0: no limit")
 	skipDeps := fs.Bool("skip-deps", false, "do not run integration/scripts/bench-deps.sh")
+	packages := fs.String("host-packages", "", "extra Debian packages on the lab hosts, comma-separated (a base image of their own), e.g. openssl, which hashes large files faster than sha256sum")
 	hold := fs.Bool("hold", false, "set up the lab and each cell's directories, converge them with tend, print where they are and wait for Ctrl-C (for profiling by hand)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
-	o := options{runs: *runs, out: *out, tendBin: *tendBin, baseBin: *baseBin, convBin: *convBin, budget: *budget, maxWork: *maxWork, skipDeps: *skipDeps, hold: *hold}
+	o := options{runs: *runs, out: *out, tendBin: *tendBin, baseBin: *baseBin, convBin: *convBin, budget: *budget, maxWork: *maxWork, skipDeps: *skipDeps, hold: *hold, packages: splitList(*packages)}
 	for _, f := range splitList(*fleets) {
 		n, err := strconv.Atoi(f)
 		if err != nil || n < 1 || n > 200 {
@@ -236,7 +238,7 @@ func run(ctx context.Context, opts options) (*bench, error) {
 		maxHosts = max(maxHosts, n)
 	}
 	start := time.Now()
-	l, err := lab.Start(ctx, lab.Options{Hosts: maxHosts, Name: "bench", BootTimeout: 3 * time.Minute, Logf: b.logf})
+	l, err := lab.Start(ctx, lab.Options{Hosts: maxHosts, Name: "bench", BootTimeout: 3 * time.Minute, Logf: b.logf, Packages: opts.packages})
 	if err != nil {
 		return nil, err
 	}

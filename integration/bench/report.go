@@ -168,8 +168,12 @@ func (b *bench) flagLine() string {
 	for _, f := range b.opts.fleets {
 		fs = append(fs, fmt.Sprint(f))
 	}
-	return fmt.Sprintf("-fleets %s -workloads %s -scenarios %s -tools %s -runs %d",
+	line := fmt.Sprintf("-fleets %s -workloads %s -scenarios %s -tools %s -runs %d",
 		strings.Join(fs, ","), strings.Join(ws, ","), strings.Join(b.opts.scenarios, ","), strings.Join(b.opts.tools, ","), b.opts.runs)
+	if len(b.opts.packages) > 0 {
+		line += " -host-packages " + strings.Join(b.opts.packages, ",")
+	}
+	return line
 }
 
 func (b *bench) find(kind string, files, hosts int) *cell {
