@@ -160,3 +160,31 @@ func TestLargeFileBecome(t *testing.T) {
 		t.Errorf("%+v, want 1 connection and 1 sftp session", st)
 	}
 }
+
+// TestLargeFileWithoutSFTP: a server without the sftp subsystem gets
+// large content on the change script's stdin instead, checked the same
+// way.
+func TestLargeFileWithoutSFTP(t *testing.T) {
+	t.Parallel()
+	c := newClient(t)
+	s := serverFor(t, c, sshdConfig{noSFTP: true})
+	opts := c.options()
+	opts.Stderr = io.Discard
+	tr := c.dial(t, c.host(s), opts)
+	src := t.TempDir()
+	sum := randomSource(t, src, "big", 3<<20)
+	dir := strings.TrimSpace(runOK(t, tr, "mktemp -d"))
+	defer runOK(t, tr, "rm -rf "+dir)
+	host := &resources.Host{Name: "sshd", T: tr, RunID: "test", BackupDir: dir + "/backup"}
+	target := dir + "/big.bin"
+	cfg := map[string]cty.Value{"path": cty.StringVal(target), "source": cty.StringVal("big")}
+	resourcetest.Run(t, tr, host, sourceDir(src), []resourcetest.Step{
+		{Name: "create", Type: resources.File{}, Config: cfg, Want: plan.Create},
+	})
+	if got := strings.Fields(runOK(t, tr, "sha256sum "+target))[0]; got != sum {
+		t.Errorf("the host's file has sha256 %s, want %s", got, sum)
+	}
+	if st := tr.Stats(); st.Connections != 1 || st.SFTPSessions != 0 {
+		t.Errorf("%+v, want 1 connection and no sftp session", st)
+	}
+}
