@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/tendhq/tend/shell"
@@ -83,12 +84,14 @@ func openContent(c *Content) (io.ReadCloser, error) {
 
 // applyStream writes a file's new streamed content. A first script
 // checks that the file can be written, so nothing is sent for a change
-// that cannot be made. The content then goes to a staging file on the
-// host (transport.FileSender), and a second script backs up the old file,
-// moves the staged one next to it, gives it its ownership then its mode
-// (chown clears set-id bits), checks its SHA-256 and renames it into
-// place. A transport that cannot send files gets the content on the
-// second script's stdin instead.
+// that cannot be made. Where the transport sends files
+// (transport.FileSender), the content goes to a staging file on the host
+// while the change script, run at the same time, backs up the old file
+// and hashes the staging file as it grows (commitScript); once all is
+// sent the script checks the size and SHA-256, moves the file next to
+// the target, gives it its ownership then its mode (chown clears set-id
+// bits) and renames it into place. A transport that cannot send files
+// gets the content on the change script's stdin instead, checked after.
 func applyStream(ctx context.Context, h *Host, before, after *State) (Undo, error) {
 	p := changePath(before, after)
 	action := ChangeAction(before, after)
@@ -100,24 +103,92 @@ func applyStream(ctx context.Context, h *Host, before, after *State) (Undo, erro
 		return nil, &ChangeError{Action: action, Path: p, Cause: err.Error()}
 	}
 	defer r.Close()
-	staged := ""
 	if fs, ok := h.T.(transport.FileSender); ok {
-		s, cleanup, err := fs.SendFile(ctx, path.Dir(p), h.TempPrefix(), r)
+		staged, cleanup, err := fs.StageFile(ctx, path.Dir(p), h.TempPrefix())
 		switch {
 		case err == nil:
 			defer cleanup()
-			staged = s
-		case errors.Is(err, errors.ErrUnsupported):
-			// Through the script's stdin, from the start.
-			r.Close()
-			if r, err = openContent(after.Content); err != nil {
-				return nil, &ChangeError{Action: action, Path: p, Cause: err.Error()}
-			}
-			defer r.Close()
-		default:
+			return sendAndCommit(ctx, h, fs, staged, r, before, after)
+		case !errors.Is(err, errors.ErrUnsupported):
 			return nil, err
 		}
 	}
+	undo, script := commitScript(h, before, after, "")
+	res, err := h.T.Run(ctx, transport.Command{Script: script, Stdin: r})
+	if err != nil {
+		return undo, err
+	}
+	if res.ExitStatus != 0 {
+		return undo, ScriptError(action, p, res)
+	}
+	return undo, nil
+}
+
+// sendAndCommit sends r to the staged file while the change script runs:
+// the script hashes what arrives and waits, on its stdin, for the word
+// that all was sent. A script that ends first (a failed backup) stops
+// the transfer; a transfer that fails stops the script.
+func sendAndCommit(ctx context.Context, h *Host, fs transport.FileSender, staged string, r io.Reader, before, after *State) (Undo, error) {
+	p := changePath(before, after)
+	undo, script := commitScript(h, before, after, staged)
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	sendCtx, cancelSend := context.WithCancel(ctx)
+	defer cancelSend()
+	pr, pw := io.Pipe()
+	type outcome struct {
+		res *transport.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := h.T.Run(runCtx, transport.Command{Script: script, Stdin: pr})
+		pr.Close()
+		done <- outcome{res, err}
+		cancelSend()
+	}()
+	sendErr := fs.SendFile(sendCtx, staged, r)
+	if sendErr == nil {
+		io.WriteString(pw, "sent\n") // fails only if the script ended: its result says why
+		pw.Close()
+	} else {
+		pw.CloseWithError(sendErr)
+	}
+	var o outcome
+	select {
+	case o = <-done:
+	default:
+		if sendErr != nil {
+			cancelRun()
+			<-done
+			return undo, sendErr
+		}
+		o = <-done
+	}
+	if o.err != nil {
+		return undo, o.err
+	}
+	if o.res.ExitStatus != 0 {
+		return undo, ScriptError(ChangeAction(before, after), p, o.res)
+	}
+	if sendErr != nil {
+		return undo, sendErr
+	}
+	return undo, nil
+}
+
+// hashCmd is a command printing the SHA-256 of its stdin first on its
+// line: openssl's, which uses the CPU's SHA instructions (several times
+// faster than sha256sum's on a large file), where the host has it.
+const hashCmd = "{ if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi; }"
+
+// commitScript returns the change script writing after's streamed
+// content to p and its undo data: backup, private work directory next to
+// p, the content (from staged, a file sent to the host, hashed as it
+// arrives; or from stdin), ownership then mode, SHA-256 check, rename.
+func commitScript(h *Host, before, after *State, staged string) (Undo, string) {
+	p := changePath(before, after)
+	want := after.Content.SHA256
 	undo := Undo{}
 	var sb strings.Builder
 	sb.WriteString("set -e\numask 077\n")
@@ -125,16 +196,27 @@ func applyStream(ctx context.Context, h *Host, before, after *State) (Undo, erro
 		undo["backup"] = h.NextBackup(p)
 		sb.WriteString(backupScript(p, undo["backup"]))
 	}
-	fmt.Fprintf(&sb, "t=$(mktemp %s)\n", shell.Quote(path.Dir(p)+"/"+h.TempPrefix()+"XXXXXX"))
-	sb.WriteString("trap 'rm -f \"$t\"' EXIT\n")
-	var stdin io.Reader
+	fmt.Fprintf(&sb, "tp=\nw=$(mktemp -d %s)\n", shell.Quote(path.Dir(p)+"/"+h.TempPrefix()+"XXXXXX"))
+	sb.WriteString("trap 'rm -rf \"$w\"; [ -z \"$tp\" ] || kill \"$tp\" 2>/dev/null' EXIT\nt=$w/file\nh=\n")
 	if staged != "" {
+		qs := shell.Quote(staged)
+		n := strconv.FormatInt(after.Content.Size, 10)
+		// Hash the staged file as it grows (sftp writes it in order), in
+		// the background, while the controller sends it.
+		fmt.Fprintf(&sb, "mkfifo \"$w/q\"\ntail -c +1 -s 0.1 -f -- %s 2>/dev/null > \"$w/q\" & tp=$!\n", qs)
+		fmt.Fprintf(&sb, "head -c %s < \"$w/q\" | %s > \"$w/h\" & hp=$!\n", n, hashCmd)
+		sb.WriteString("read -r _s || exit 1\n[ \"$_s\" = sent ] || exit 1\n")
+		fmt.Fprintf(&sb, "_n=$(stat -c %%s -- %s)\nif [ \"$_n\" != %s ]; then %s; exit 1; fi\n", qs, n,
+			CauseLine(shell.Quote("the content arrived with ")+"\"$_n\""+shell.Quote(" bytes, not "+n)))
+		sb.WriteString("wait \"$hp\" || :\nkill \"$tp\" 2>/dev/null || :\ntp=\n")
+		sb.WriteString("h=$(cat \"$w/h\")\nh=${h%% *}\n")
 		// A rename when the staging directory is next to p; a copy from
-		// the login user's home (become) when that is another file system.
-		fmt.Fprintf(&sb, "mv -f -- %s \"$t\"\n", shell.Quote(staged))
+		// the login user's home (become) on another file system, whose
+		// copy is hashed again.
+		fmt.Fprintf(&sb, "[ \"$(stat -c %%d -- %s)\" = \"$(stat -c %%d -- \"$w\")\" ] || h=\n", qs)
+		fmt.Fprintf(&sb, "mv -f -- %s \"$t\"\n", qs)
 	} else {
 		sb.WriteString("cat > \"$t\"\n")
-		stdin = r
 	}
 	owner, group := after.Str("owner"), after.Str("group")
 	if before.Present {
@@ -160,24 +242,17 @@ func applyStream(ctx context.Context, h *Host, before, after *State) (Undo, erro
 		sb.WriteString("{ [ -O \"$t\" ] && [ -G \"$t\" ]; } || chown -- \"$(id -u):$(id -g)\" \"$t\"\n")
 	}
 	fmt.Fprintf(&sb, "chmod %s \"$t\"\n", newMode(before, after))
-	want := after.Content.SHA256
-	// openssl's SHA-256 uses the CPU's SHA instructions: several times
-	// faster than sha256sum's on a large file, where the host has it.
-	// Anything but a digest from it, and sha256sum answers.
-	sb.WriteString("h=\nif command -v openssl >/dev/null 2>&1; then h=$(openssl dgst -sha256 -r < \"$t\" 2>/dev/null) || h=; h=${h%% *}; fi\n")
-	sb.WriteString("[ ${#h} = 64 ] || { h=$(sha256sum < \"$t\"); h=${h%% *}; }\n")
+	// What the follower read is checked; when it is not the content (a
+	// server that wrote out of order, a follower cut short) or there was
+	// none, the file itself is hashed: that answer is final. Anything but
+	// a digest from openssl, and sha256sum answers.
+	fmt.Fprintf(&sb, "if [ \"$h\" != %s ]; then\n  h=$(%s < \"$t\" 2>/dev/null) || h=; h=${h%%%% *}\n", shell.Quote(want), hashCmd)
+	sb.WriteString("  [ ${#h} = 64 ] || { h=$(sha256sum < \"$t\"); h=${h%% *}; }\nfi\n")
 	fmt.Fprintf(&sb, "if [ \"$h\" != %s ]; then %s; exit 1; fi\n",
 		shell.Quote(want), CauseLine(shell.Quote("the content arrived damaged: its SHA-256 on the host is ")+"\"$h\""+shell.Quote(", not "+want)))
 	sb.WriteString(notDirScript(p, "exit 1"))
-	fmt.Fprintf(&sb, "mv -f \"$t\" %s\ntrap - EXIT\n", shell.Quote(p))
-	res, err := h.T.Run(ctx, transport.Command{Script: sb.String(), Stdin: stdin})
-	if err != nil {
-		return undo, err
-	}
-	if res.ExitStatus != 0 {
-		return undo, ScriptError(action, p, res)
-	}
-	return undo, nil
+	fmt.Fprintf(&sb, "mv -f \"$t\" %s\n", shell.Quote(p))
+	return undo, sb.String()
 }
 
 // powerShellStdin is RunPowerShell with the stdin a reader streams.

@@ -12,8 +12,8 @@ import (
 // without it streams the content on the stdin of the script that writes
 // the file instead.
 type FileSender interface {
-	// SendFile creates a private staging directory on the host, writes r
-	// to a new file in it (mode 0600) and returns the file's path. Both
+	// StageFile creates a private staging directory on the host and an
+	// empty file in it (mode 0600), and returns the file's path. Both
 	// belong to the user the transport logs in as. The directory is in
 	// dir, named with prefix, when scripts run as that user; when they
 	// run as another one (become), it is in the login user's home
@@ -25,5 +25,10 @@ type FileSender interface {
 	// no longer wanted (it is nil when err is not). An error wrapping
 	// errors.ErrUnsupported means the host cannot take files this way
 	// (SSH: no sftp subsystem): the caller uses a script's stdin.
-	SendFile(ctx context.Context, dir, prefix string, r io.Reader) (path string, cleanup func(), err error)
+	StageFile(ctx context.Context, dir, prefix string) (path string, cleanup func(), err error)
+	// SendFile writes r to the staged file at path. The bytes reach the
+	// file in order where the host's server makes requests in the order
+	// they arrive (OpenSSH's sftp-server does), so a script on the host
+	// may read the file as it grows; it must still check what it read.
+	SendFile(ctx context.Context, path string, r io.Reader) error
 }

@@ -117,11 +117,14 @@ func TestBecomeSudoPassword(t *testing.T) {
 	ctx := context.Background()
 	dir := strings.TrimSpace(runOK(t, tr, "mktemp -d"))
 	defer runOK(t, tr, "rm -rf "+dir)
-	p, cleanup, err := tr.SendFile(ctx, dir, ".tend.", strings.NewReader("x"))
+	p, cleanup, err := tr.StageFile(ctx, dir, ".tend.")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cleanup()
+	if err := tr.SendFile(ctx, p, strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
 	home := strings.TrimSpace(runOK(t, tr, "getent passwd "+sudoUser+" | cut -d: -f6"))
 	if path.Dir(path.Dir(p)) != home {
 		t.Errorf("staged at %s, want in %s", p, home)

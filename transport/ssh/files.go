@@ -15,7 +15,7 @@ import (
 
 var _ transport.FileSender = (*Transport)(nil)
 
-// ErrNoSFTP is what SendFile returns (wrapped) when the host has no sftp
+// ErrNoSFTP is what StageFile returns (wrapped) when the host has no sftp
 // subsystem: the caller streams the file through a script instead.
 // It wraps errors.ErrUnsupported.
 var ErrNoSFTP = fmt.Errorf("the server offers no sftp subsystem: %w", errors.ErrUnsupported)
@@ -52,18 +52,18 @@ func (t *Transport) sftpClient() (*sftp.Client, error) {
 	return c, nil
 }
 
-// SendFile implements transport.FileSender over sftp on the transport's
-// connection. Without become, the staging directory is made in dir, so
-// the script renames the file into place on the same file system; with
-// become, sftp (which runs as the login user) cannot write there, so the
-// directory is made in the login user's home and the script moves the
-// file from there.
+// StageFile implements transport.FileSender over sftp on the
+// transport's connection. Without become, the staging directory is made
+// in dir, so the script renames the file into place on the same file
+// system; with become, sftp (which runs as the login user) cannot write
+// there, so the directory is made in the login user's home and the script
+// moves the file from there.
 //
 // The staging directory is made mode 0700 before the file is created in
 // it, so no other user can open the file whatever the server's umask.
-func (t *Transport) SendFile(ctx context.Context, dir, prefix string, r io.Reader) (string, func(), error) {
+func (t *Transport) StageFile(ctx context.Context, dir, prefix string) (string, func(), error) {
 	fail := func(err error) (string, func(), error) {
-		return "", nil, fmt.Errorf("ssh %s: send file to %s: %w", t.name, dir, err)
+		return "", nil, fmt.Errorf("ssh %s: stage a file for %s: %w", t.name, dir, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
@@ -82,37 +82,60 @@ func (t *Transport) SendFile(ctx context.Context, dir, prefix string, r io.Reade
 	if err := c.Mkdir(stage); err != nil {
 		return fail(t.connErr(err))
 	}
+	p := path.Join(stage, "data")
 	cleanup := func() {
 		// What the caller's script did not move: the file, then the
-		// directory (RemoveAll would follow nothing but costs a listing).
-		c.Remove(path.Join(stage, "data"))
+		// directory.
+		c.Remove(p)
 		c.RemoveDirectory(stage)
 	}
 	if err := c.Chmod(stage, 0o700); err != nil {
 		cleanup()
 		return fail(t.connErr(err))
 	}
-	p := path.Join(stage, "data")
 	f, err := c.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err == nil {
+		err = f.Chmod(0o600)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if err != nil {
 		cleanup()
 		return fail(t.connErr(err))
 	}
-	err = f.Chmod(0o600)
-	if err == nil {
-		_, err = f.ReadFromWithConcurrency(ctxReader{ctx, r}, 0)
+	return p, cleanup, nil
+}
+
+// SendFile implements transport.FileSender: the writes are sftp requests
+// sent in order, several in flight, and OpenSSH's sftp-server makes them
+// in the order they arrive, so the file grows at its end.
+func (t *Transport) SendFile(ctx context.Context, p string, r io.Reader) error {
+	fail := func(err error) error {
+		return fmt.Errorf("ssh %s: send file %s: %w", t.name, p, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	c, err := t.sftpClient()
+	if err != nil {
+		return fail(err)
+	}
+	f, err := c.OpenFile(p, os.O_WRONLY)
+	if err != nil {
+		return fail(t.connErr(err))
+	}
+	_, err = f.ReadFromWithConcurrency(ctxReader{ctx, r}, 0)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		cleanup()
 		if ctx.Err() != nil {
 			return fail(ctx.Err())
 		}
 		return fail(t.connErr(err))
 	}
-	return p, cleanup, nil
+	return nil
 }
 
 // ctxReader stops a copy when ctx is done.

@@ -63,8 +63,11 @@ func TestStatsOneConnection(t *testing.T) {
 	dir := strings.TrimSpace(runOK(t, tr, "mktemp -d"))
 	defer runOK(t, tr, "rm -rf "+dir)
 	for i := 0; i < 3; i++ {
-		_, cleanup, err := tr.SendFile(ctx, dir, ".tend.", strings.NewReader("x"))
+		p, cleanup, err := tr.StageFile(ctx, dir, ".tend.")
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.SendFile(ctx, p, strings.NewReader("x")); err != nil {
 			t.Fatal(err)
 		}
 		cleanup()
@@ -627,8 +630,8 @@ func TestRunErrorsNameHost(t *testing.T) {
 	if !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Run after Close: %v", err)
 	}
-	if _, _, err := tr.SendFile(context.Background(), "/tmp", ".tend.", strings.NewReader("")); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("SendFile after Close: %v", err)
+	if _, _, err := tr.StageFile(context.Background(), "/tmp", ".tend."); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("StageFile after Close: %v", err)
 	}
 }
 

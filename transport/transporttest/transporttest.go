@@ -499,19 +499,26 @@ func staged(t *testing.T, tr transport.Transport, dir, prefix string) string {
 	return string(mustOK(t, tr, "cd "+shell.Quote(dir)+" && for f in "+shell.Quote(prefix)+"*; do [ -e \"$f\" ] && printf '%s\\n' \"$f\"; done; true", nil))
 }
 
+// stage stages a file with s, skipping the test when the host takes no
+// files this way.
+func stage(t *testing.T, s transport.FileSender, dir, prefix string) (string, func()) {
+	t.Helper()
+	p, cleanup, err := s.StageFile(ctx(t), dir, prefix)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skipf("the host takes no files this way: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("StageFile: %v", err)
+	}
+	return p, cleanup
+}
+
 func testSendFile(t *testing.T, tr transport.Transport, dir string) {
 	s := sender(t, tr)
 	dir += "/send it's $(here)"
 	mustOK(t, tr, "mkdir "+shell.Quote(dir), nil)
 	const prefix = ".tend.test-"
-	data := randomBytes(t, 3<<20)
-	p, cleanup, err := s.SendFile(ctx(t), dir, prefix, bytes.NewReader(data))
-	if errors.Is(err, errors.ErrUnsupported) {
-		t.Skipf("the host takes no files this way: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("SendFile: %v", err)
-	}
+	p, cleanup := stage(t, s, dir, prefix)
 	if !strings.HasPrefix(path.Base(path.Dir(p)), prefix) {
 		t.Errorf("staged at %s, want a directory named %s...", p, prefix)
 	}
@@ -521,6 +528,10 @@ func testSendFile(t *testing.T, tr transport.Transport, dir string) {
 	if got := remoteMode(t, tr, path.Dir(p)); got != "700" {
 		t.Errorf("staging directory mode %s, want 700", got)
 	}
+	data := randomBytes(t, 3<<20)
+	if err := s.SendFile(ctx(t), p, bytes.NewReader(data)); err != nil {
+		t.Fatalf("SendFile: %v", err)
+	}
 	out := mustOK(t, tr, "cat "+shell.Quote(p), nil)
 	if !bytes.Equal(out, data) {
 		t.Errorf("sent %d bytes, read back %d different", len(data), len(out))
@@ -529,8 +540,8 @@ func testSendFile(t *testing.T, tr transport.Transport, dir string) {
 	mustOK(t, tr, "! [ -e "+shell.Quote(p)+" ] && ! [ -e "+shell.Quote(path.Dir(p))+" ]", nil)
 
 	// Empty content; cleanup after the file was moved away.
-	p, cleanup, err = s.SendFile(ctx(t), dir, prefix, strings.NewReader(""))
-	if err != nil {
+	p, cleanup = stage(t, s, dir, prefix)
+	if err := s.SendFile(ctx(t), p, strings.NewReader("")); err != nil {
 		t.Fatalf("SendFile empty: %v", err)
 	}
 	mustOK(t, tr, "[ ! -s "+shell.Quote(p)+" ] && mv -- "+shell.Quote(p)+" "+shell.Quote(dir+"/moved"), nil)
@@ -543,15 +554,14 @@ func testSendFile(t *testing.T, tr transport.Transport, dir string) {
 func testSendFileCancel(t *testing.T, tr transport.Transport, dir string) {
 	s := sender(t, tr)
 	const prefix = ".tend.cancel-"
+	p, cleanup := stage(t, s, dir, prefix)
 	c, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, _, err := s.SendFile(c, dir, prefix, endless{})
-	if errors.Is(err, errors.ErrUnsupported) {
-		t.Skipf("the host takes no files this way: %v", err)
-	}
+	err := s.SendFile(c, p, endless{})
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("SendFile of an endless stream past its deadline: %v, want context.DeadlineExceeded", err)
 	}
+	cleanup()
 	if got := staged(t, tr, dir, prefix); got != "" {
 		t.Errorf("left behind: %q", got)
 	}
