@@ -196,19 +196,21 @@ func commitScript(h *Host, before, after *State, staged string) (Undo, string) {
 		undo["backup"] = h.NextBackup(p)
 		sb.WriteString(backupScript(p, undo["backup"]))
 	}
-	fmt.Fprintf(&sb, "tp=\nw=$(mktemp -d %s)\n", shell.Quote(path.Dir(p)+"/"+h.TempPrefix()+"XXXXXX"))
-	sb.WriteString("trap 'rm -rf \"$w\"; [ -z \"$tp\" ] || kill \"$tp\" 2>/dev/null' EXIT\nt=$w/file\nh=\n")
+	fmt.Fprintf(&sb, "sp=\nw=$(mktemp -d %s)\n", shell.Quote(path.Dir(p)+"/"+h.TempPrefix()+"XXXXXX"))
+	sb.WriteString("trap 'rm -rf \"$w\"; [ -z \"$sp\" ] || kill \"$sp\" 2>/dev/null' EXIT\nt=$w/file\nh=\n")
 	if staged != "" {
 		qs := shell.Quote(staged)
 		n := strconv.FormatInt(after.Content.Size, 10)
 		// Hash the staged file as it grows (sftp writes it in order), in
-		// the background, while the controller sends it.
-		fmt.Fprintf(&sb, "mkfifo \"$w/q\"\ntail -c +1 -s 0.1 -f -- %s 2>/dev/null > \"$w/q\" & tp=$!\n", qs)
-		fmt.Fprintf(&sb, "head -c %s < \"$w/q\" | %s > \"$w/h\" & hp=$!\n", n, hashCmd)
+		// the background, while the controller sends it. tail follows it
+		// until the sleep it watches (--pid) ends, then reads what is
+		// left and exits; the sleep is ended once all was sent.
+		sb.WriteString("sleep 2147483647 & sp=$!\n")
+		fmt.Fprintf(&sb, "tail -c +1 -s 0.1 -f --pid=\"$sp\" -- %s 2>/dev/null | %s > \"$w/h\" & hp=$!\n", qs, hashCmd)
 		sb.WriteString("read -r _s || exit 1\n[ \"$_s\" = sent ] || exit 1\n")
 		fmt.Fprintf(&sb, "_n=$(stat -c %%s -- %s)\nif [ \"$_n\" != %s ]; then %s; exit 1; fi\n", qs, n,
 			CauseLine(shell.Quote("the content arrived with ")+"\"$_n\""+shell.Quote(" bytes, not "+n)))
-		sb.WriteString("wait \"$hp\" || :\nkill \"$tp\" 2>/dev/null || :\ntp=\n")
+		sb.WriteString("kill \"$sp\"\nsp=\nwait \"$hp\" || :\n")
 		sb.WriteString("h=$(cat \"$w/h\")\nh=${h%% *}\n")
 		// A rename when the staging directory is next to p; a copy from
 		// the login user's home (become) on another file system, whose
