@@ -30,10 +30,9 @@ import (
 // and the stdin as bootstrap.ps1 does, prints the marker) and hands the
 // script to a scriptHandler. shHandler runs the script with /bin/sh, so
 // the transport's protocol handling (streams, long polls, cancellation,
-// concurrency) is exercised with real processes; fileHandler stands in
-// for the Upload and Download scripts. bootstrap.ps1 and the file scripts
-// themselves are pinned by golden files, and run for real only when pwsh
-// is installed (TestRealPowerShell).
+// concurrency) is exercised with real processes. bootstrap.ps1 itself is
+// pinned by a golden file, and runs for real only when pwsh is installed
+// (TestRealPowerShell).
 
 const testPassword = "s3cret-Pässword'\"$x"
 
