@@ -45,7 +45,6 @@ func (ff *factsFlags) add(cmd *cobra.Command) {
 // every host's facts as JSON.
 func (ff *factsFlags) query() bool { return ff.where != "" || ff.selects != "" || ff.asCSV }
 
-
 // The object a query reads, host.name, host.facts, host.vars and
 // host.groups (names of the query language, not of any resource).
 const (

@@ -3,9 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,11 +34,7 @@ func (f *stdinRecorder) Run(_ context.Context, cmd transport.Command) (*transpor
 	f.scripts, f.stdins = append(f.scripts, cmd.Script), append(f.stdins, string(in))
 	return &transport.Result{}, nil
 }
-func (f *stdinRecorder) Upload(context.Context, string, io.Reader, fs.FileMode) error {
-	return errors.New("no")
-}
-func (f *stdinRecorder) Download(context.Context, string, io.Writer) error { return errors.New("no") }
-func (f *stdinRecorder) Close() error                                      { return nil }
+func (f *stdinRecorder) Close() error { return nil }
 
 // journalUserPassword applies a password change of user deploy through
 // account.User on a fake host, journaled by the recorder as apply does,

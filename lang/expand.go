@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 
 	"github.com/tendhq/tend/redact"
+	"github.com/tendhq/tend/resources"
 )
 
 // HostScope is what configuration sees of the host being evaluated.
@@ -442,6 +444,27 @@ type Env struct {
 
 // ReadFile implements resources.Env.
 func (e Env) ReadFile(path string) ([]byte, error) { return e.files.readFile(resolve(e.dir, path)) }
+
+var _ resources.SourceFiles = Env{}
+
+// StatSource implements resources.SourceFiles.
+func (e Env) StatSource(path string) (string, int64, error) {
+	full := resolve(e.dir, path)
+	fi, err := os.Stat(full)
+	if err != nil {
+		return "", 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", 0, fmt.Errorf("%s is not a regular file", path)
+	}
+	return full, fi.Size(), nil
+}
+
+// SourceSHA256 implements resources.SourceFiles: a file is read once per
+// configuration, as a stream.
+func (e Env) SourceSHA256(full string) (string, int64, error) {
+	return e.files.sourceSHA256(full)
+}
 
 // RenderTemplate implements resources.Env.
 func (e Env) RenderTemplate(path string, vars cty.Value) (string, error) {

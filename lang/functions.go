@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -51,12 +52,17 @@ type fileCache struct {
 }
 
 type cachedFile struct {
-	read  sync.Once
-	src   []byte
-	err   error
-	parse sync.Once
-	expr  hclsyntax.Expression
-	diags hcl.Diagnostics
+	read sync.Once
+	src  []byte
+	err  error
+	// The SHA-256 and size of a file read as a stream (sourceSHA256).
+	hash    sync.Once
+	sum     string
+	size    int64
+	hashErr error
+	parse   sync.Once
+	expr    hclsyntax.Expression
+	diags   hcl.Diagnostics
 }
 
 func (fc *fileCache) get(full string) *cachedFile {
@@ -81,6 +87,24 @@ func (fc *fileCache) readFile(full string) ([]byte, error) {
 	f := fc.get(full)
 	f.read.Do(func() { f.src, f.err = os.ReadFile(full) })
 	return f.src, f.err
+}
+
+// sourceSHA256 returns the hex SHA-256 of the file at full and its size,
+// reading it as a stream: a large file is never held in memory.
+func (fc *fileCache) sourceSHA256(full string) (string, int64, error) {
+	f := fc.get(full)
+	f.hash.Do(func() {
+		file, err := os.Open(full)
+		if err != nil {
+			f.hashErr = err
+			return
+		}
+		defer file.Close()
+		h := sha256.New()
+		f.size, f.hashErr = io.Copy(h, file)
+		f.sum = hex.EncodeToString(h.Sum(nil))
+	})
+	return f.sum, f.size, f.hashErr
 }
 
 // template returns the template parsed from the file at full. A parsed

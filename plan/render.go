@@ -214,11 +214,14 @@ func contentView(ch *Change) (diff, note string) {
 	}
 	var old []byte
 	if before != nil {
-		if !before.Known {
+		if !before.Known || !diffable(after) {
 			return "", fmt.Sprintf("%s (%d bytes) → %s (%d bytes); too large to show",
 				short(before.SHA256), before.Size, short(after.SHA256), after.Size)
 		}
 		old = before.Data
+	}
+	if !diffable(after) {
+		return "", fmt.Sprintf("%s (%d bytes); too large to show", short(after.SHA256), after.Size)
 	}
 	if !isText(old) || !isText(after.Data) {
 		return "", fmt.Sprintf("binary, %d → %d bytes (sha256 %s)", len(old), after.Size, short(after.SHA256))
@@ -377,4 +380,15 @@ func ContentView(ch *Change) (diff, note string) {
 func ContentDiff(ch *Change) string {
 	d, _ := contentView(ch)
 	return d
+}
+
+// maxDiff is the largest desired content a plan shows a diff of: the
+// host sends current content up to the same size (larger files are
+// compared by digest), and a diff of more is neither readable nor cheap.
+const maxDiff = 256 << 10
+
+// diffable reports whether desired content is held in memory (content
+// streamed from a large source file is not) and small enough to diff.
+func diffable(c *resources.Content) bool {
+	return c.Known && len(c.Data) <= maxDiff
 }

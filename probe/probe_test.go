@@ -1,12 +1,14 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -284,5 +286,76 @@ func TestFactsMatchCommands(t *testing.T) {
 				t.Errorf("facts (-uname/id +probe):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestPrefetchLargeFiles: when a prefetched file is 1 MiB or more, the
+// digests come from one openssl (faster on large files) and equal what
+// the fragments' own sha256sum says, for names with spaces and quotes
+// too; an openssl that fails leaves every fragment to its own command,
+// with the same answers.
+func TestPrefetchLargeFiles(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl not installed")
+	}
+	dir := t.TempDir()
+	var paths []string
+	for name, size := range map[string]int{"big": 2 << 20, "big it's here": 1 << 20, "small": 10, "empty": 0} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, bytes.Repeat([]byte(name), size/len(name)+1)[:size], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var hinted, plain []Fragment
+	for i, p := range paths {
+		cfg := cty.ObjectVal(map[string]cty.Value{"path": cty.StringVal(p)})
+		f := For(fmt.Sprintf("r%d", i), resources.File{}, cfg, nil)
+		hinted = append(hinted, f)
+		f.Path, f.Hash, f.Inline = "", false, ""
+		plain = append(plain, f)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	want, err := Run(ctx, local.New(), false, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, broken := range []bool{false, true} {
+		bin, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
+		for _, c := range []string{"openssl", "sha256sum"} {
+			real, err := exec.LookPath(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := "exec '" + real + "' \"$@\"\n"
+			if broken && c == "openssl" {
+				run = "exit 1\n"
+			}
+			wrapper := "#!/bin/sh\necho " + c + " >> '" + log + "'\n" + run
+			if err := os.WriteFile(filepath.Join(bin, c), []byte(wrapper), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+		got, err := Run(ctx, local.New(), false, hinted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("broken openssl %v: prefetched probe differs (-own commands +prefetched):\n%s", broken, diff)
+		}
+		calls, _ := os.ReadFile(log)
+		wantSums := 0
+		if broken {
+			wantSums = len(paths) // each fragment's own
+		}
+		if n, m := strings.Count(string(calls), "openssl"), strings.Count(string(calls), "sha256sum"); n != 1 || m != wantSums {
+			t.Errorf("broken openssl %v: openssl ran %d times and sha256sum %d, want 1 and %d", broken, n, m, wantSums)
+		}
+	}
+	if want.Outputs["r0"].Values["sha256"] == "" {
+		t.Errorf("probe read nothing: %+v", want.Outputs)
 	}
 }

@@ -27,7 +27,7 @@ func (File) Schema() *Schema {
 		Attributes: []Attribute{
 			{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the file."},
 			{Name: "content", Type: cty.String, Doc: "The file's content. Exactly one of content, source and template may be set; with none, only mode and ownership are managed."},
-			{Name: "source", Type: cty.String, Doc: "A file on the controller, relative to the configuration directory, copied verbatim."},
+			{Name: "source", Type: cty.String, Doc: "A file on the controller, relative to the configuration directory, copied verbatim. One over 1 MiB is never read into memory: the plan compares its SHA-256, and apply streams it to the host (over sftp on the host's SSH connection), which checks the SHA-256 before the file replaces the old one."},
 			{Name: "template", Type: cty.String, Doc: "A template file on the controller, relative to the configuration directory, rendered with `vars` (the syntax of templatefile)."},
 			{Name: "vars", Type: cty.DynamicPseudoType, Doc: "An object of variables for `template`."},
 			{Name: "mode", Type: cty.String, OS: OSPOSIX, Doc: "Octal permission bits, e.g. \"0644\". New files default to \"0644\"; existing files keep theirs when unset. Content from a secret (secret(...), a sensitive variable, a template var holding one) makes the default \"0600\", for existing files too; a declared mode that lets the group or others read it is kept, and the plan warns."},
@@ -83,6 +83,13 @@ func (File) Desired(cfg cty.Value, env Env) (*State, error) {
 		sensitive = v.IsMarked()
 		data = []byte(Str(cfg, "content", ""))
 	case isSet(cfg, "source"):
+		if c, err := largeSource(env, Str(cfg, "source", "")); c != nil || err != nil {
+			if err != nil {
+				return nil, &AttrError{Attr: "source", Msg: err.Error()}
+			}
+			st.Content = c
+			return st, nil
+		}
 		b, err := env.ReadFile(Str(cfg, "source", ""))
 		if err != nil {
 			return nil, &AttrError{Attr: "source", Msg: err.Error()}
@@ -251,6 +258,9 @@ func (File) ContentBackup(undo Undo) string { return undo["backup"] }
 
 // Apply implements Type.
 func (File) Apply(ctx context.Context, h *Host, before, after *State) (Undo, error) {
+	if after.Present && contentChanges(before, after) && streamed(after.Content) {
+		return applyStream(ctx, h, before, after)
+	}
 	p := changePath(before, after)
 	undo := Undo{}
 	var sb strings.Builder

@@ -393,6 +393,10 @@ type Content struct {
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
 	Data   []byte `json:"-"`
+	// Source, for desired content too large to hold in memory, is the
+	// controller file it is streamed from when written (Data is nil and
+	// Known false).
+	Source string `json:"-"`
 	// Known reports whether Data holds the content (current content is
 	// fetched only when it differs and is small).
 	Known bool `json:"-"`

@@ -236,6 +236,17 @@ func (File) WindowsApply(ctx context.Context, h *Host, before, after *State) (Un
 			sb.WriteString(psBackup(undo["backup"]))
 		}
 		sb.WriteString(psWriteStdin(after.Content.SHA256, after.Str("owner")))
+		if streamed(after.Content) {
+			// Streamed from its source, never held in memory; the script
+			// checks its SHA-256 before it replaces the file.
+			r, err := openContent(after.Content)
+			if err != nil {
+				return undo, err
+			}
+			defer r.Close()
+			_, err = powerShellStdin(ctx, h, sb.String(), r)
+			return undo, err
+		}
 		stdin = after.Content.Data
 	case !before.Present:
 		e := newContent(nil, false)

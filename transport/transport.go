@@ -1,13 +1,13 @@
-// Package transport defines how tend reaches a host: run a script with stdin,
-// upload and download files, close. Implementations live in subpackages
-// (local, ssh) and all pass the shared conformance suite in transporttest.
+// Package transport defines how tend reaches a host: run a script with
+// stdin, close; optional capabilities (FileSender, Dialer) are interfaces
+// of their own. Implementations live in subpackages (local, ssh, winrm)
+// and all pass the shared conformance suite in transporttest.
 package transport
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 )
 
 // Command is one script run on a host. On POSIX hosts Script is POSIX sh,
@@ -42,12 +42,6 @@ type Transport interface {
 	// could not be run or its result could not be collected (connection lost,
 	// context cancelled); the script's own failure is Result.ExitStatus.
 	Run(ctx context.Context, cmd Command) (*Result, error)
-	// Upload writes r to path on the host with the given mode, atomically
-	// where the transport can (temporary file and rename).
-	Upload(ctx context.Context, path string, r io.Reader, mode fs.FileMode) error
-	// Download copies the file at path on the host to w. A missing file is
-	// reported as an error wrapping fs.ErrNotExist.
-	Download(ctx context.Context, path string, w io.Writer) error
 	// Close ends the connection. It is safe to call more than once.
 	Close() error
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -37,9 +35,7 @@ func (r *recorder) Run(_ context.Context, cmd transport.Command) (*transport.Res
 	return nil, errCaptured
 }
 
-func (r *recorder) Upload(context.Context, string, io.Reader, fs.FileMode) error { return errCaptured }
-func (r *recorder) Download(context.Context, string, io.Writer) error            { return errCaptured }
-func (r *recorder) Close() error                                                 { return nil }
+func (r *recorder) Close() error { return nil }
 
 // probeScripts returns, by host address, the probe script (facts and
 // every resource's probe) tend's planner sends to each host for the

@@ -34,6 +34,7 @@ type hostInfo struct{ name, address string }
 
 // cellEnv is the files one cell's tools run from.
 type cellEnv struct {
+	w          workload
 	n          int
 	tendDir    string
 	ansibleDir string
@@ -46,6 +47,7 @@ type cellEnv struct {
 func (b *bench) setupCell(w workload, n int) (*cellEnv, error) {
 	base := filepath.Join(b.tmp, fmt.Sprintf("%s-%d", w.name, n))
 	e := &cellEnv{
+		w:          w,
 		n:          n,
 		tendDir:    filepath.Join(base, "tend"),
 		ansibleDir: filepath.Join(base, "ansible"),
@@ -80,6 +82,10 @@ func (b *bench) setupCell(w workload, n int) (*cellEnv, error) {
 	if err := b.lab.WriteInventory(inv, lab.InventoryHosts(idx...), lab.InventoryGroups("bench"), lab.InventorySSHConfig(sshCfg)); err != nil {
 		return nil, err
 	}
+	if w.kind == "big" {
+		// One file, timed against scp and the login floor only.
+		return e, nil
+	}
 	if err := writeAnsible(e.ansibleDir, w, hosts, b.lab.ClientKeyFile(), b.lab.KnownHostsFile()); err != nil {
 		return nil, err
 	}
@@ -103,12 +109,13 @@ func (b *bench) setupCell(w workload, n int) (*cellEnv, error) {
 // applies reports whether tool changes hosts (and so needs a reset before a
 // fresh apply, and a converged state before a no-op).
 func applies(tool string) bool {
-	return isTend(tool) || strings.HasPrefix(tool, "ansible") || tool == "floor-apply"
+	return isTend(tool) || strings.HasPrefix(tool, "ansible") || tool == "floor-apply" || tool == "scp"
 }
 
 // freshOnly reports whether tool has only a fresh apply: the floor of a
-// fresh apply writes without looking, so it has no no-op or drift run.
-func freshOnly(tool string) bool { return tool == "floor-apply" }
+// fresh apply and scp write without looking, so they have no no-op or
+// drift run.
+func freshOnly(tool string) bool { return tool == "floor-apply" || tool == "scp" }
 
 // isTend reports whether tool is a build of tend (tend or tend-base: the
 // same configuration and resources).
@@ -162,6 +169,13 @@ func (b *bench) command(ctx context.Context, tool, scenario string, e *cellEnv) 
 			args = append(args, "-scripts", e.applies)
 		}
 		cmd = exec.CommandContext(ctx, b.self, append(args, e.addrs...)...)
+	case "scp":
+		// OpenSSH's scp (the sftp protocol since OpenSSH 9.0) of the big
+		// workload's file to every host at once, one connection each.
+		args := append([]string{"-P", n, "-I{}", "scp", "-q"}, sshArgs[:len(sshArgs)-2]...) // not -l root
+		args = append(args, filepath.Join(e.tendDir, bigFile), "root@{}:"+e.w.dir("scp")+"/"+bigFile)
+		cmd = exec.CommandContext(ctx, "xargs", args...)
+		cmd.Stdin = strings.NewReader(strings.Join(e.addrs, "\n") + "\n")
 	case "openssh":
 		cmd = exec.CommandContext(ctx, "xargs", append([]string{"-P", n, "-I{}", "ssh"}, append(sshArgs, "{}", "true")...)...)
 		cmd.Stdin = strings.NewReader(strings.Join(e.addrs, "\n") + "\n")
@@ -244,9 +258,28 @@ func (b *bench) runCell(ctx context.Context, w workload, n int) error {
 		return err
 	}
 	tools := b.opts.tools
-	if b.opts.maxWork > 0 && n*w.resources() > b.opts.maxWork {
+	if w.kind == "big" {
 		tools = nil
 		for _, t := range b.opts.tools {
+			if contains(bigTools, t) {
+				tools = append(tools, t)
+			} else {
+				c.skipped = append(c.skipped, t)
+			}
+		}
+	} else if contains(tools, "scp") {
+		// scp copies the big workload's file: nothing to copy here.
+		tools = nil
+		for _, t := range b.opts.tools {
+			if t != "scp" {
+				tools = append(tools, t)
+			}
+		}
+	}
+	if w.kind != "big" && b.opts.maxWork > 0 && n*w.resources() > b.opts.maxWork {
+		all := tools
+		tools = nil
+		for _, t := range all {
 			if strings.HasPrefix(t, "ansible") {
 				b.logf("%s on %d hosts: skipping %s (%d hosts × %d resources > -ansible-max-work %d)", w.name, n, t, n, w.resources(), b.opts.maxWork)
 				c.skipped = append(c.skipped, t)

@@ -169,7 +169,7 @@ rm -f /root/.bench-before /root/.bench-after /root/.bench-files
 // scenario): no managed files, tasks or users, W1's packages removed but
 // the one it wants absent installed, cron stopped and disabled.
 func resetScript(w workload) string {
-	s := `rm -rf /srv/bench-tend-* /srv/bench-ansible-* /srv/bench-floor-* /var/lib/tend
+	s := `rm -rf /srv/bench-tend-* /srv/bench-ansible-* /srv/bench-floor-* /srv/bench-scp-* /var/lib/tend
 rm -f /etc/cron.d/tend-bench-* /etc/cron.d/ansible-bench-* /etc/cron.d/floor-bench-*
 `
 	if w.kind == "w1" {
@@ -178,6 +178,11 @@ dpkg -r tend-hello tend-other >/dev/null 2>&1 || true
 dpkg -s tend-dep >/dev/null 2>&1 || dpkg -i ` + testrepo.AptSourcePath + `/` + testrepo.DebFile(repoPackages[2]) + ` >/dev/null
 systemctl disable --now cron >/dev/null 2>&1 || true
 `
+	}
+	if w.kind == "big" {
+		// scp writes into an existing directory, as tend's directory
+		// resource makes its own.
+		s += "mkdir -p -m 0755 " + w.dir("scp") + "\n"
 	}
 	return s + "true\n"
 }

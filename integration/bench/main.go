@@ -41,7 +41,7 @@ var allScenarios = []string{"fresh", "noop-apply", "noop-plan", "drift", "adhoc"
 const adhocCommand = "uname -a"
 
 // Tools, in the order they are listed.
-var allTools = []string{"tend", "tend-base", "ansible", "ansible-facts", "floor", "floor-probe", "floor-apply", "openssh", "openssh-probe"}
+var allTools = []string{"tend", "tend-base", "ansible", "ansible-facts", "floor", "floor-probe", "floor-apply", "openssh", "openssh-probe", "scp"}
 
 type options struct {
 	fleets    []int
@@ -57,6 +57,7 @@ type options struct {
 	maxWork   int
 	skipDeps  bool
 	hold      bool
+	packages  []string
 }
 
 type bench struct {
@@ -104,7 +105,7 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fleets := fs.String("fleets", "1,10,50", "fleet sizes (hosts), comma-separated")
-	workloads := fs.String("workloads", "w1,w2-100,w2-500", "workloads: w1, w2-N (N files per host)")
+	workloads := fs.String("workloads", "w1,w2-100,w2-500", "workloads: w1, w2-N (N files per host), big-N (one file of N MiB, against scp)")
 	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios: fresh, noop-apply, noop-plan, drift, adhoc (tend run '"+adhocCommand+"' against the floor, openssh and ansible running it)")
 	tools := fs.String("tools", "tend,ansible,ansible-facts,floor,floor-probe,floor-apply,openssh,openssh-probe", "tools to time: "+strings.Join(allTools, ", ")+" (tend-base needs -tend-baseline)")
 	runs := fs.Int("runs", 5, "timed runs per scenario (medians are reported)")
@@ -115,11 +116,12 @@ func parseFlags(args []string) (options, error) {
 	budget := fs.Duration("ansible-budget", 10*time.Minute, "an Ansible run slower than this is not repeated in its cell (reported with its run count)")
 	maxWork := fs.Int("ansible-max-work", 2000, "skip Ansible in cells of more than this many hosts × resources (it would take hours); 0: no limit")
 	skipDeps := fs.Bool("skip-deps", false, "do not run integration/scripts/bench-deps.sh")
+	packages := fs.String("host-packages", "", "extra Debian packages on the lab hosts, comma-separated (a base image of their own), e.g. openssl, which hashes large files faster than sha256sum")
 	hold := fs.Bool("hold", false, "set up the lab and each cell's directories, converge them with tend, print where they are and wait for Ctrl-C (for profiling by hand)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
-	o := options{runs: *runs, out: *out, tendBin: *tendBin, baseBin: *baseBin, convBin: *convBin, budget: *budget, maxWork: *maxWork, skipDeps: *skipDeps, hold: *hold}
+	o := options{runs: *runs, out: *out, tendBin: *tendBin, baseBin: *baseBin, convBin: *convBin, budget: *budget, maxWork: *maxWork, skipDeps: *skipDeps, hold: *hold, packages: splitList(*packages)}
 	for _, f := range splitList(*fleets) {
 		n, err := strconv.Atoi(f)
 		if err != nil || n < 1 || n > 200 {
@@ -241,7 +243,7 @@ func run(ctx context.Context, opts options) (*bench, error) {
 		maxHosts = max(maxHosts, n)
 	}
 	start := time.Now()
-	l, err := lab.Start(ctx, lab.Options{Hosts: maxHosts, Name: "bench", BootTimeout: 3 * time.Minute, Logf: b.logf})
+	l, err := lab.Start(ctx, lab.Options{Hosts: maxHosts, Name: "bench", BootTimeout: 3 * time.Minute, Logf: b.logf, Packages: opts.packages})
 	if err != nil {
 		return nil, err
 	}

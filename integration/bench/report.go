@@ -134,7 +134,11 @@ func notes(c *cell) string {
 		out = "\nProblems:\n" + sb.String() + "\n"
 	}
 	if len(c.skipped) > 0 {
-		out += fmt.Sprintf("\n- %s, %d hosts: not run: %s (hosts × resources over -ansible-max-work).\n", c.label, c.hosts, strings.Join(c.skipped, ", "))
+		why := "hosts × resources over -ansible-max-work"
+		if c.w.kind == "big" {
+			why = "a big cell times tend, scp and the login floor"
+		}
+		out += fmt.Sprintf("\n- %s, %d hosts: not run: %s (%s).\n", c.label, c.hosts, strings.Join(c.skipped, ", "), why)
 	}
 	return out
 }
@@ -164,8 +168,12 @@ func (b *bench) flagLine() string {
 	for _, f := range b.opts.fleets {
 		fs = append(fs, fmt.Sprint(f))
 	}
-	return fmt.Sprintf("-fleets %s -workloads %s -scenarios %s -tools %s -runs %d",
+	line := fmt.Sprintf("-fleets %s -workloads %s -scenarios %s -tools %s -runs %d",
 		strings.Join(fs, ","), strings.Join(ws, ","), strings.Join(b.opts.scenarios, ","), strings.Join(b.opts.tools, ","), b.opts.runs)
+	if len(b.opts.packages) > 0 {
+		line += " -host-packages " + strings.Join(b.opts.packages, ",")
+	}
+	return line
 }
 
 func (b *bench) find(kind string, files, hosts int) *cell {
@@ -240,6 +248,18 @@ func (b *bench) targets() string {
 	if c != nil {
 		rss := median(field(good(c.runs["noop-plan"]["tend"]), func(m Measurement) float64 { return float64(m.MaxRSS) / 1024 }))
 		row("50 hosts × 100 resources, controller peak RSS ≤ 150 MB", rss, " MB", rss <= 150)
+	}
+	// Large files: throughput against scp of the same file, run by run
+	// (tend ÷ scp wall time is the inverse of the throughput ratio), and
+	// the controller's peak RSS.
+	for _, c := range b.cells {
+		if c.w.kind != "big" {
+			continue
+		}
+		r := ratio(c.runs["fresh"]["tend"], c.runs["fresh"]["scp"])
+		row(fmt.Sprintf("%d × %s, fresh apply: ≥ 0.8× the throughput of scp", c.hosts, c.label), 1/r, "× scp's throughput", 1/r >= 0.8)
+		rss := median(field(good(c.runs["fresh"]["tend"]), func(m Measurement) float64 { return float64(m.MaxRSS) / 1024 }))
+		row(fmt.Sprintf("%d × %s, fresh apply: controller peak RSS < 100 MB", c.hosts, c.label), rss, " MB", rss < 100)
 	}
 	// Cost growth: CPU per added host between the smallest and largest
 	// fleets measured, per workload.

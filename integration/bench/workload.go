@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/rand"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,11 +15,13 @@ import (
 
 // workload is one of the benchmark's workloads: "w1" (a realistic host:
 // files from templates, a directory, cron tasks, packages, a service,
-// users) or "w2-N" (N files).
+// users), "w2-N" (N files) or "big-N" (one file of N MiB of random bytes
+// from a `source` on the controller, timed against scp of the same file).
 type workload struct {
 	name  string
-	kind  string // "w1" or "w2"
+	kind  string // "w1", "w2" or "big"
 	files int    // w2: number of files
+	mib   int    // big: the file's size in MiB
 }
 
 func parseWorkload(s string) (workload, error) {
@@ -29,13 +33,21 @@ func parseWorkload(s string) (workload, error) {
 			return workload{name: s, kind: "w2", files: k}, nil
 		}
 	}
-	return workload{}, fmt.Errorf("unknown workload %q (want w1 or w2-N, e.g. w2-100)", s)
+	if n, ok := strings.CutPrefix(s, "big-"); ok {
+		if k, err := strconv.Atoi(n); err == nil && k > 0 && k <= 16384 {
+			return workload{name: s, kind: "big", mib: k}, nil
+		}
+	}
+	return workload{}, fmt.Errorf("unknown workload %q (want w1, w2-N with N files, e.g. w2-100, or big-N with N MiB, e.g. big-1024)", s)
 }
 
 // resources is how many resources w declares per host.
 func (w workload) resources() int {
-	if w.kind == "w1" {
+	switch w.kind {
+	case "w1":
 		return 31
+	case "big":
+		return 2
 	}
 	return w.files + 1
 }
@@ -43,10 +55,34 @@ func (w workload) resources() int {
 // firstFile is the file the drift scenario edits, relative to the tool's
 // directory.
 func (w workload) firstFile() string {
-	if w.kind == "w1" {
+	switch w.kind {
+	case "w1":
 		return "app00.conf"
+	case "big":
+		return bigFile
 	}
 	return "f000.conf"
+}
+
+// bigFile is the name of the big workload's file, on the controller (in
+// tend's configuration directory) and on the hosts.
+const bigFile = "big.bin"
+
+// bigTools are the tools a big cell times: tend (and its baseline), scp
+// of the same file, and the login floor.
+var bigTools = []string{"tend", "tend-base", "scp", "floor"}
+
+// writeBigSource writes w's file of random bytes into dir.
+func writeBigSource(dir string, w workload) error {
+	f, err := os.Create(filepath.Join(dir, bigFile))
+	if err != nil {
+		return err
+	}
+	if _, err := io.CopyN(f, rand.Reader, int64(w.mib)<<20); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // dir is where tool keeps w's files on each host: the tools' resources
@@ -96,8 +132,11 @@ func probeTypes(tendBin, tmp string) typeSupport {
 
 // label names the workload as run, saying which W1 resources fell back.
 func (w workload) label(ts typeSupport) string {
-	if w.kind != "w1" {
+	switch w.kind {
+	case "w2":
 		return fmt.Sprintf("W2-%d (%d files)", w.files, w.files)
+	case "big":
+		return fmt.Sprintf("BIG-%d (one %d MiB source file)", w.mib, w.mib)
 	}
 	var fb []string
 	for _, t := range w1Types {
@@ -143,6 +182,23 @@ cache_mb    = {{ 64 * (item.index + 1) }}
 // templates; the inventory is written by the caller).
 func writeTend(dir string, w workload, ts typeSupport) error {
 	var b strings.Builder
+	if w.kind == "big" {
+		fmt.Fprintf(&b, `directory "bench" {
+  path = "@DIR@"
+  mode = "0755"
+}
+
+file "big" {
+  path   = "@DIR@/%s"
+  source = "%s"
+  mode   = "0644"
+}
+`, bigFile, bigFile)
+		if err := writeBigSource(dir, w); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(strings.ReplaceAll(b.String(), "@DIR@", w.dir("tend"))), 0o644)
+	}
 	if w.kind == "w2" {
 		fmt.Fprintf(&b, `directory "bench" {
   path = "@DIR@"

@@ -2,9 +2,8 @@ package account
 
 import (
 	"context"
-	"errors"
+
 	"io"
-	"io/fs"
 
 	"github.com/tendhq/tend/transport"
 )
@@ -30,14 +29,6 @@ func (f *fakeTransport) Run(ctx context.Context, cmd transport.Command) (*transp
 		res.ExitStatus, res.Stderr = 1, []byte("failed on purpose")
 	}
 	return res, nil
-}
-
-func (f *fakeTransport) Upload(ctx context.Context, path string, r io.Reader, mode fs.FileMode) error {
-	return errors.New("not supported")
-}
-
-func (f *fakeTransport) Download(ctx context.Context, path string, w io.Writer) error {
-	return errors.New("not supported")
 }
 
 func (f *fakeTransport) Close() error { return nil }

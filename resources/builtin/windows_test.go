@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,9 +51,7 @@ func (r *recorder) Run(ctx context.Context, cmd transport.Command) (*transport.R
 	}
 	return &transport.Result{}, nil
 }
-func (r *recorder) Upload(context.Context, string, io.Reader, fs.FileMode) error { return nil }
-func (r *recorder) Download(context.Context, string, io.Writer) error            { return nil }
-func (r *recorder) Close() error                                                 { return nil }
+func (r *recorder) Close() error { return nil }
 
 const secret = "Winter-2026!pässwörd"
 

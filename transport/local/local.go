@@ -21,10 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -118,50 +116,6 @@ func (t *Transport) Run(ctx context.Context, c transport.Command) (*transport.Re
 		return nil, fmt.Errorf("local: %w", err)
 	}
 	return res, nil
-}
-
-// Upload implements transport.Transport: a temporary file in the same
-// directory, renamed into place.
-func (t *Transport) Upload(ctx context.Context, path string, r io.Reader, mode fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tend.*")
-	if err != nil {
-		return fmt.Errorf("local: upload %s: %w", path, err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := io.Copy(f, r); err != nil {
-		return fmt.Errorf("local: upload %s: %w", path, err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		return fmt.Errorf("local: upload %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("local: upload %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("local: upload %s: %w", path, err)
-	}
-	ok = true
-	return nil
-}
-
-// Download implements transport.Transport.
-func (t *Transport) Download(ctx context.Context, path string, w io.Writer) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("local: download: %w", err)
-	}
-	defer f.Close()
-	if _, err := io.Copy(w, f); err != nil {
-		return fmt.Errorf("local: download %s: %w", path, err)
-	}
-	return nil
 }
 
 // Close implements transport.Transport: later calls fail, and the locks

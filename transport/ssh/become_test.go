@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,21 +108,29 @@ func TestBecomeSudoPassword(t *testing.T) {
 	if err != nil || string(res.Stdout) != "data" || len(res.Stderr) != 0 {
 		t.Fatalf("cat under sudo: %+v %v", res, err)
 	}
-	// Everything else holds under sudo too; files go through the shell.
+	// Everything else holds under sudo too; files are staged by sftp
+	// in the login user's home.
 	transporttest.Run(t, func(t *testing.T) transport.Transport { return c.dial(t, h, c.options()) })
-	if st := tr.Stats(); st.SFTPSessions != 0 {
-		t.Errorf("sftp used under become: %+v", st)
-	}
 
-	// Uploaded files belong to the become user.
+	// A staged file belongs to the login user, in a private directory of
+	// its home, where the become user can move it from.
 	ctx := context.Background()
 	dir := strings.TrimSpace(runOK(t, tr, "mktemp -d"))
 	defer runOK(t, tr, "rm -rf "+dir)
-	if err := tr.Upload(ctx, dir+"/owned", strings.NewReader("x"), 0o600); err != nil {
+	p, cleanup, err := tr.StageFile(ctx, dir, ".tend.")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := runOK(t, tr, "stat -c %U:%a "+dir+"/owned"); got != "root:600\n" {
-		t.Errorf("uploaded file: %q", got)
+	defer cleanup()
+	if err := tr.SendFile(ctx, p, strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	home := strings.TrimSpace(runOK(t, tr, "getent passwd "+sudoUser+" | cut -d: -f6"))
+	if path.Dir(path.Dir(p)) != home {
+		t.Errorf("staged at %s, want in %s", p, home)
+	}
+	if got := runOK(t, tr, "stat -c %U:%a "+p+" && mv "+p+" "+dir+"/moved && cat "+dir+"/moved"); got != sudoUser+":600\nx" {
+		t.Errorf("staged file: %q", got)
 	}
 }
 

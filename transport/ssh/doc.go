@@ -73,8 +73,7 @@
 //     transport.ErrConnLost.
 //
 // A Run whose stdin is streamed (a reader that does not know its length)
-// or larger than 16 MiB, every Upload or Download through the shell, and
-// every Run with Options.SessionPerRun (or a OneShot while no worker is
+// or larger than 16 MiB, and every Run with Options.SessionPerRun (or a OneShot while no worker is
 // open), take an exec session of their own,
 // as described next; so do all Runs on a host that lacks setsid, dd or
 // head, or a writable temporary directory (the worker says so and tend
@@ -144,9 +143,13 @@
 //
 // # Files
 //
-// Upload and Download use one sftp session per transport, opened on first
-// use: uploads go to a temporary file in the target directory, are chmod-ed
-// and renamed over the target with posix-rename, so readers never see a
-// partial file. With become (sftp runs as the login user), or when the
-// server has no sftp, both stream through Run instead (`cat > tmp && mv`).
+// SendFile (transport.FileSender) uses one sftp session per transport, a
+// subsystem channel on the connection opened on first use (no new login):
+// it writes the stream into a new file in a private staging directory
+// (mode 0700, made before the file) next to the target, or, with become
+// (sftp runs as the login user), in the login user's home; the caller's
+// script, run with become, verifies the file and renames or moves it into
+// place. When the server has no sftp, SendFile says so (ErrNoSFTP, which
+// wraps errors.ErrUnsupported) and the caller streams the content on a
+// script's stdin instead.
 package ssh

@@ -2,7 +2,6 @@ package ssh
 
 import (
 	"bytes"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,19 +214,5 @@ func TestKillScriptLocally(t *testing.T) {
 	exec.Command("/bin/sh", "-c", killScript(nonce, bystander.Process.Pid, 0)).Run()
 	if err := bystander.Process.Signal(nil0); err != nil {
 		t.Errorf("bystander without the nonce was killed: %v", err)
-	}
-}
-
-func TestOctalMode(t *testing.T) {
-	for mode, want := range map[fs.FileMode]string{
-		0o644:                              "0644",
-		0o755 | fs.ModeSetuid:              "4755",
-		0o2775 & fs.ModePerm:               "0775",
-		0o1777&fs.ModePerm | fs.ModeSticky: "1777",
-		0o600 | fs.ModeSetgid:              "2600",
-	} {
-		if got := octalMode(mode); got != want {
-			t.Errorf("octalMode(%v) = %s, want %s", mode, got, want)
-		}
 	}
 }

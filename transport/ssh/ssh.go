@@ -23,7 +23,7 @@ import (
 var _ transport.Transport = (*Transport)(nil)
 
 // Transport is one SSH connection to a host (through its jump hosts, if
-// any), shared by every Run, Upload and Download of a tend run. It is safe
+// any), shared by every Run and SendFile of a tend run. It is safe
 // for concurrent use; at most Options.MaxSessions commands run at once.
 type Transport struct {
 	name   string
@@ -65,14 +65,13 @@ type Stats struct {
 	Connections int64
 	// Sessions is the number of exec sessions opened: the workers, one
 	// per Run that could not use a worker or was a OneShot with no worker
-	// open, one per Upload or Download that streams through the shell,
-	// and one per cancelled script killed.
+	// open, and one per cancelled script killed.
 	Sessions int64
 	// WorkerSessions is how many of Sessions were workers (at most
 	// MaxSessions/2 at a time; usually one for a whole run).
 	WorkerSessions int64
-	// Scripts is the number of scripts run: every Run, and every Upload
-	// or Download through the shell, whatever session carried it.
+	// Scripts is the number of scripts run (every Run), whatever session
+	// carried it.
 	Scripts int64
 	// SFTPSessions is the number of sftp subsystem sessions (at most one).
 	SFTPSessions int64
@@ -472,8 +471,7 @@ func (e *BecomeError) Error() string {
 	return fmt.Sprintf("become %s with %s failed: %s", e.User, method, msg)
 }
 
-// run is Run with the stdout sink chosen by the caller (a buffer, or the
-// writer of a Download). It returns the exit status and stderr.
+// run is Run with the stdout sink chosen by the caller. It returns the exit status and stderr.
 func (t *Transport) run(ctx context.Context, op, script string, stdin io.Reader, stdout io.Writer) (int, []byte, error) {
 	return t.exec(ctx, op, script, stdin, stdout, true)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -64,23 +63,29 @@ func TestStatsOneConnection(t *testing.T) {
 	dir := strings.TrimSpace(runOK(t, tr, "mktemp -d"))
 	defer runOK(t, tr, "rm -rf "+dir)
 	for i := 0; i < 3; i++ {
-		if err := tr.Upload(ctx, dir+"/f", strings.NewReader("x"), 0o644); err != nil {
+		p, cleanup, err := tr.StageFile(ctx, dir, ".tend.")
+		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tr.Download(ctx, dir+"/f", io.Discard); err != nil {
+		if err := tr.SendFile(ctx, p, strings.NewReader("x")); err != nil {
 			t.Fatal(err)
 		}
+		cleanup()
 	}
 	if got := tr.Stats(); got != (Stats{Connections: 1, Sessions: 1, WorkerSessions: 1, Scripts: n + 1, SFTPSessions: 1}) {
-		t.Fatalf("after uploads: %+v", got)
+		t.Fatalf("after sending files: %+v", got)
 	}
-	// The server saw one connection and one exec session too.
+	// The server saw one connection, one exec session and one sftp
+	// session (a channel on the same connection) too.
 	log := s.log.String()
 	if got := strings.Count(log, "Accepted publickey for "); got != 1 {
 		t.Errorf("sshd logged %d logins, want 1", got)
 	}
 	if got := strings.Count(log, "Starting session: command"); got != 1 {
 		t.Errorf("sshd logged %d exec sessions, want 1", got)
+	}
+	if got := strings.Count(log, "Starting session: subsystem 'sftp'"); got != 1 {
+		t.Errorf("sshd logged %d sftp sessions, want 1", got)
 	}
 }
 
@@ -625,8 +630,8 @@ func TestRunErrorsNameHost(t *testing.T) {
 	if !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Run after Close: %v", err)
 	}
-	if err := tr.Upload(context.Background(), "/tmp/x", strings.NewReader(""), 0o644); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("Upload after Close: %v", err)
+	if _, _, err := tr.StageFile(context.Background(), "/tmp", ".tend."); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("StageFile after Close: %v", err)
 	}
 }
 

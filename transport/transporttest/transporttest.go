@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,11 +45,8 @@ func Run(t *testing.T, open func(t *testing.T) transport.Transport) {
 	t.Run("CancelKillsChildren", func(t *testing.T) { testCancelKillsChildren(t, tr, dir) })
 	t.Run("Deadline", func(t *testing.T) { testDeadline(t, tr) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, tr) })
-	t.Run("Upload", func(t *testing.T) { testUpload(t, tr, dir) })
-	t.Run("UploadMissingDir", func(t *testing.T) { testUploadMissingDir(t, tr, dir) })
-	t.Run("UploadAtomic", func(t *testing.T) { testUploadAtomic(t, tr, dir) })
-	t.Run("Download", func(t *testing.T) { testDownload(t, tr, dir) })
-	t.Run("DownloadMissing", func(t *testing.T) { testDownloadMissing(t, tr, dir) })
+	t.Run("SendFile", func(t *testing.T) { testSendFile(t, tr, dir) })
+	t.Run("SendFileCancel", func(t *testing.T) { testSendFileCancel(t, tr, dir) })
 	t.Run("Close", func(t *testing.T) { testClose(t, open) })
 }
 
@@ -486,153 +483,87 @@ func remoteMode(t *testing.T, tr transport.Transport, p string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func testUpload(t *testing.T, tr transport.Transport, dir string) {
-	dir += "/upload"
-	mustOK(t, tr, "mkdir "+shell.Quote(dir), nil)
-	p := dir + "/upload.bin"
-	data := randomBytes(t, 3<<20)
-	if err := tr.Upload(ctx(t), p, bytes.NewReader(data), 0o640); err != nil {
-		t.Fatalf("Upload: %v", err)
+// sender returns tr's FileSender, skipping the test when it has none.
+func sender(t *testing.T, tr transport.Transport) transport.FileSender {
+	t.Helper()
+	fs, ok := tr.(transport.FileSender)
+	if !ok {
+		t.Skip("the transport is not a FileSender: content streams on a script's stdin")
 	}
-	if got := remoteMode(t, tr, p); got != "640" {
-		t.Errorf("mode %s, want 640", got)
+	return fs
+}
+
+// staged lists the entries of dir whose name starts with prefix.
+func staged(t *testing.T, tr transport.Transport, dir, prefix string) string {
+	t.Helper()
+	return string(mustOK(t, tr, "cd "+shell.Quote(dir)+" && for f in "+shell.Quote(prefix)+"*; do [ -e \"$f\" ] && printf '%s\\n' \"$f\"; done; true", nil))
+}
+
+// stage stages a file with s, skipping the test when the host takes no
+// files this way.
+func stage(t *testing.T, s transport.FileSender, dir, prefix string) (string, func()) {
+	t.Helper()
+	p, cleanup, err := s.StageFile(ctx(t), dir, prefix)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skipf("the host takes no files this way: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("StageFile: %v", err)
+	}
+	return p, cleanup
+}
+
+func testSendFile(t *testing.T, tr transport.Transport, dir string) {
+	s := sender(t, tr)
+	dir += "/send it's $(here)"
+	mustOK(t, tr, "mkdir "+shell.Quote(dir), nil)
+	const prefix = ".tend.test-"
+	p, cleanup := stage(t, s, dir, prefix)
+	if !strings.HasPrefix(path.Base(path.Dir(p)), prefix) {
+		t.Errorf("staged at %s, want a directory named %s...", p, prefix)
+	}
+	if got := remoteMode(t, tr, p); got != "600" {
+		t.Errorf("staged file mode %s, want 600", got)
+	}
+	if got := remoteMode(t, tr, path.Dir(p)); got != "700" {
+		t.Errorf("staging directory mode %s, want 700", got)
+	}
+	data := randomBytes(t, 3<<20)
+	if err := s.SendFile(ctx(t), p, bytes.NewReader(data)); err != nil {
+		t.Fatalf("SendFile: %v", err)
 	}
 	out := mustOK(t, tr, "cat "+shell.Quote(p), nil)
 	if !bytes.Equal(out, data) {
-		t.Errorf("uploaded %d bytes, read back %d different", len(data), len(out))
+		t.Errorf("sent %d bytes, read back %d different", len(data), len(out))
 	}
+	cleanup()
+	mustOK(t, tr, "! [ -e "+shell.Quote(p)+" ] && ! [ -e "+shell.Quote(path.Dir(p))+" ]", nil)
 
-	// Replacing an existing file; a mode the umask would mangle.
-	if err := tr.Upload(ctx(t), p, strings.NewReader("second\n"), 0o666); err != nil {
-		t.Fatalf("second Upload: %v", err)
+	// Empty content; cleanup after the file was moved away.
+	p, cleanup = stage(t, s, dir, prefix)
+	if err := s.SendFile(ctx(t), p, strings.NewReader("")); err != nil {
+		t.Fatalf("SendFile empty: %v", err)
 	}
-	if got := remoteMode(t, tr, p); got != "666" {
-		t.Errorf("mode %s, want 666 (the umask must not apply)", got)
-	}
-	if out := mustOK(t, tr, "cat "+shell.Quote(p), nil); string(out) != "second\n" {
-		t.Errorf("after replace: %q", out)
-	}
-	if err := tr.Upload(ctx(t), dir+"/exec.sh", strings.NewReader("#!/bin/sh\necho ran\n"), 0o755); err != nil {
-		t.Fatalf("Upload exec.sh: %v", err)
-	}
-	if out := mustOK(t, tr, shell.Quote(dir+"/exec.sh"), nil); string(out) != "ran\n" {
-		t.Errorf("uploaded script ran: %q", out)
-	}
-	// Empty file; hostile file name.
-	odd := dir + "/it's a $(name)\n.txt"
-	if err := tr.Upload(ctx(t), odd, strings.NewReader(""), 0o600); err != nil {
-		t.Fatalf("Upload empty file with an odd name: %v", err)
-	}
-	if out := mustOK(t, tr, "wc -c < "+shell.Quote(odd)+" | tr -d ' '", nil); strings.TrimSpace(string(out)) != "0" {
-		t.Errorf("empty upload has size %q", out)
-	}
-	// No temporary files left behind: exactly the three files.
-	out = mustOK(t, tr, "cd "+shell.Quote(dir)+" && for f in * .*; do [ -e \"$f\" ] && [ \"$f\" != . ] && [ \"$f\" != .. ] && printf '%s\\0' \"$f\"; done; true", nil)
-	if n := strings.Count(string(out), "\x00"); n != 3 {
-		t.Errorf("%d files in the upload directory, want 3: %q", n, out)
+	mustOK(t, tr, "[ ! -s "+shell.Quote(p)+" ] && mv -- "+shell.Quote(p)+" "+shell.Quote(dir+"/moved"), nil)
+	cleanup()
+	if got := staged(t, tr, dir, prefix); got != "" {
+		t.Errorf("left behind: %q", got)
 	}
 }
 
-func testUploadMissingDir(t *testing.T, tr transport.Transport, dir string) {
-	err := tr.Upload(ctx(t), dir+"/no/such/dir/file", strings.NewReader("x"), 0o644)
-	if err == nil {
-		t.Fatal("Upload into a missing directory: no error")
+func testSendFileCancel(t *testing.T, tr transport.Transport, dir string) {
+	s := sender(t, tr)
+	const prefix = ".tend.cancel-"
+	p, cleanup := stage(t, s, dir, prefix)
+	c, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := s.SendFile(c, p, endless{})
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SendFile of an endless stream past its deadline: %v, want context.DeadlineExceeded", err)
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("Upload into a missing directory: %v, want fs.ErrNotExist", err)
-	}
-}
-
-func testUploadAtomic(t *testing.T, tr transport.Transport, dir string) {
-	// Readers racing with uploads see the old content or the new, whole.
-	p := dir + "/atomic"
-	a := bytes.Repeat([]byte("a"), 2<<20)
-	b := bytes.Repeat([]byte("b"), 2<<20)
-	if err := tr.Upload(ctx(t), p, bytes.NewReader(a), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sumA := strings.TrimSpace(string(mustOK(t, tr, "cksum < "+shell.Quote(p), nil)))
-	if err := tr.Upload(ctx(t), p, bytes.NewReader(b), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sumB := strings.TrimSpace(string(mustOK(t, tr, "cksum < "+shell.Quote(p), nil)))
-
-	stop := make(chan struct{})
-	uploads := make(chan error, 1)
-	go func() {
-		defer close(uploads)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			data := a
-			if i%2 == 1 {
-				data = b
-			}
-			if err := tr.Upload(ctx(t), p, bytes.NewReader(data), 0o644); err != nil {
-				uploads <- err
-				return
-			}
-		}
-	}()
-	reader := fmt.Sprintf(`i=0; bad=0
-while [ $i -lt 40 ]; do
-  s=$(cksum < %s)
-  case "$s" in %s|%s) ;; *) echo "partial: $s"; bad=1 ;; esac
-  i=$((i+1))
-done
-exit $bad`, shell.Quote(p), shell.Quote(sumA), shell.Quote(sumB))
-	res := run(t, tr, reader, nil)
-	close(stop)
-	if err := <-uploads; err != nil {
-		t.Fatalf("Upload while reading: %v", err)
-	}
-	if res.ExitStatus != 0 {
-		t.Fatalf("a reader saw a partial file: %s", res.Stdout)
-	}
-}
-
-func testDownload(t *testing.T, tr transport.Transport, dir string) {
-	p := dir + "/download.bin"
-	data := randomBytes(t, 3<<20)
-	if err := tr.Upload(ctx(t), p, bytes.NewReader(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var got bytes.Buffer
-	if err := tr.Download(ctx(t), p, &got); err != nil {
-		t.Fatalf("Download: %v", err)
-	}
-	if !bytes.Equal(got.Bytes(), data) {
-		t.Fatalf("downloaded %d bytes, want %d, different", got.Len(), len(data))
-	}
-	// A file made by a script, not by Upload.
-	mustOK(t, tr, "printf 'made\\n' > "+shell.Quote(dir+"/made"), nil)
-	got.Reset()
-	if err := tr.Download(ctx(t), dir+"/made", &got); err != nil || got.String() != "made\n" {
-		t.Fatalf("Download made: %q, %v", got.String(), err)
-	}
-	// Empty file.
-	mustOK(t, tr, ": > "+shell.Quote(dir+"/empty"), nil)
-	got.Reset()
-	if err := tr.Download(ctx(t), dir+"/empty", &got); err != nil || got.Len() != 0 {
-		t.Fatalf("Download empty: %q, %v", got.String(), err)
-	}
-}
-
-func testDownloadMissing(t *testing.T, tr transport.Transport, dir string) {
-	var got bytes.Buffer
-	err := tr.Download(ctx(t), dir+"/missing", &got)
-	if !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("Download of a missing file: %v, want fs.ErrNotExist", err)
-	}
-	err = tr.Download(ctx(t), dir+"/no/such/dir/file", &got)
-	if !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("Download below a missing directory: %v, want fs.ErrNotExist", err)
-	}
-	if got.Len() != 0 {
-		t.Errorf("wrote %q for a missing file", got.String())
+	cleanup()
+	if got := staged(t, tr, dir, prefix); got != "" {
+		t.Errorf("left behind: %q", got)
 	}
 }
 

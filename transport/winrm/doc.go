@@ -83,11 +83,11 @@
 //
 // # Files
 //
-// Upload streams the content over stdin into a temporary file next to the
-// target, checked for length and SHA-256 before it replaces the target
-// ([IO.File]::Replace); Download streams the file back in base64 lines
-// followed by its SHA-256. Windows has no POSIX modes: Upload ignores
-// mode. Paths are quoted for PowerShell by Quote.
+// File content travels on a script's stdin, streamed in Sends that fit the
+// envelope size (so its size is unlimited and never held in memory); the
+// file resource's script writes it to a temporary file next to the target
+// and checks its SHA-256 before it replaces the target
+// ([IO.File]::Replace). Paths are quoted for PowerShell by Quote.
 //
 // # Run lock
 //

@@ -14,8 +14,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,10 +30,9 @@ import (
 // and the stdin as bootstrap.ps1 does, prints the marker) and hands the
 // script to a scriptHandler. shHandler runs the script with /bin/sh, so
 // the transport's protocol handling (streams, long polls, cancellation,
-// concurrency) is exercised with real processes; fileHandler stands in
-// for the Upload and Download scripts. bootstrap.ps1 and the file scripts
-// themselves are pinned by golden files, and run for real only when pwsh
-// is installed (TestRealPowerShell).
+// concurrency) is exercised with real processes. bootstrap.ps1 itself is
+// pinned by a golden file, and runs for real only when pwsh is installed
+// (TestRealPowerShell).
 
 const testPassword = "s3cret-Pässword'\"$x"
 
@@ -187,77 +184,6 @@ func shHandler(ctx context.Context, script string, stdin io.Reader, stdout, stde
 		return code
 	}
 	return 1
-}
-
-var psPathRE = regexp.MustCompile(`(?m)^\$p = ('(?:[^'\x{2018}\x{2019}\x{201a}\x{201b}]|['\x{2018}\x{2019}\x{201a}\x{201b}]{2})*')$`)
-
-// fileHandler stands in for the Upload and Download scripts (by their
-// first line) with the same behaviour and exit statuses on local paths,
-// and runs anything else with sh.
-func fileHandler(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer) int {
-	kind, _, _ := strings.Cut(script, "\n")
-	if kind != "# tend:upload" && kind != "# tend:download" {
-		return shHandler(ctx, script, stdin, stdout, stderr)
-	}
-	m := psPathRE.FindStringSubmatch(script)
-	if m == nil {
-		fmt.Fprintln(stderr, "fileHandler: no $p line")
-		return 1
-	}
-	p, ok := unquotePS(m[1])
-	if !ok {
-		fmt.Fprintln(stderr, "fileHandler: bad literal")
-		return 1
-	}
-	if kind == "# tend:upload" {
-		d := filepath.Dir(p)
-		if st, err := os.Stat(d); err != nil || !st.IsDir() {
-			fmt.Fprintln(stderr, "tend: no such directory: "+d)
-			return exitNotExist
-		}
-		tmp, err := os.CreateTemp(d, ".tend-*.tmp")
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		if _, err := io.Copy(tmp, stdin); err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		tmp.Close()
-		if err := os.Rename(tmp.Name(), p); err != nil {
-			os.Remove(tmp.Name())
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		return 0
-	}
-	if st, err := os.Stat(p); err == nil && st.IsDir() {
-		fmt.Fprintln(stderr, "tend: is a directory: "+p)
-		return exitIsDirectory
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		fmt.Fprintln(stderr, "tend: no such file: "+p)
-		return exitNotExist
-	}
-	defer f.Close()
-	h := sha256.New()
-	buf := make([]byte, 49152)
-	for {
-		n, err := f.Read(buf)
-		if n > 0 {
-			h.Write(buf[:n])
-			io.WriteString(stdout, base64.StdEncoding.EncodeToString(buf[:n])+"\n")
-		}
-		if err != nil {
-			break
-		}
-	}
-	io.WriteString(stdout, "sha256:"+hex.EncodeToString(h.Sum(nil))+"\n")
-	return 0
 }
 
 // unquotePS parses a PowerShell single-quoted string literal the way

@@ -1,12 +1,9 @@
 package winrm
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"os"
 	osexec "os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -65,20 +62,4 @@ func TestRealPowerShell(t *testing.T) {
 		})
 	}
 
-	dir := t.TempDir()
-	p := filepath.Join(dir, "it's ‘here’.bin")
-	data := randomBytes(t, 1<<20)
-	if err := tr.Upload(ctx, p, bytes.NewReader(data), 0o644); err != nil {
-		t.Fatalf("Upload: %v", err)
-	}
-	if got, _ := os.ReadFile(p); !bytes.Equal(got, data) {
-		t.Error("uploaded content differs")
-	}
-	var got bytes.Buffer
-	if err := tr.Download(ctx, p, &got); err != nil || !bytes.Equal(got.Bytes(), data) {
-		t.Errorf("Download: %v", err)
-	}
-	if err := tr.Download(ctx, filepath.Join(dir, "missing"), &got); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Download missing: %v", err)
-	}
 }

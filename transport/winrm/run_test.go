@@ -387,74 +387,9 @@ func TestLostShellIsRecreated(t *testing.T) {
 	}
 }
 
-func TestUploadDownload(t *testing.T) {
-	srv := startServer(t, fileHandler, wsmantest.Options{})
-	tr := dialT(t, hostFor(t, srv, AuthNTLM), Options{})
-	ctx := context.Background()
-	dir := t.TempDir()
-
-	p := filepath.Join(dir, "it's a $(name) ‘x’.bin")
-	data := randomBytes(t, 3<<20)
-	if err := tr.Upload(ctx, p, bytes.NewReader(data), 0o640); err != nil {
-		t.Fatalf("Upload: %v", err)
-	}
-	if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("uploaded file: %d bytes, %v", len(got), err)
-	}
-	var got bytes.Buffer
-	if err := tr.Download(ctx, p, &got); err != nil || !bytes.Equal(got.Bytes(), data) {
-		t.Fatalf("Download: %d bytes, %v", got.Len(), err)
-	}
-	// Replace, empty file.
-	if err := tr.Upload(ctx, p, strings.NewReader(""), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got.Reset()
-	if err := tr.Download(ctx, p, &got); err != nil || got.Len() != 0 {
-		t.Fatalf("empty Download: %q, %v", got.String(), err)
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("%d files in the directory, want 1 (no temporary left)", len(entries))
-	}
-
-	if err := tr.Upload(ctx, filepath.Join(dir, "no/such/dir/f"), strings.NewReader("x"), 0o644); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Upload into a missing directory: %v, want fs.ErrNotExist", err)
-	}
-	if err := tr.Download(ctx, filepath.Join(dir, "missing"), &got); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Download of a missing file: %v, want fs.ErrNotExist", err)
-	}
-	if err := tr.Download(ctx, dir, &got); err == nil || errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Download of a directory: %v", err)
-	}
-
-	// A stdin that fails half-way never becomes the file.
-	failing := io.MultiReader(strings.NewReader("partial"), errReader{})
-	if err := tr.Upload(ctx, filepath.Join(dir, "broken"), failing, 0o644); err == nil {
-		t.Error("Upload from a failing reader: no error")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "broken")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a failed upload left the target: %v", err)
-	}
-}
-
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("disk on fire") }
-
-func TestDownloadChecksum(t *testing.T) {
-	bad := func(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer) int {
-		io.WriteString(stdout, "aGVsbG8=\nsha256:0000\n")
-		return 0
-	}
-	srv := startServer(t, bad, wsmantest.Options{})
-	tr := dialT(t, hostFor(t, srv, AuthNTLM), Options{})
-	var got bytes.Buffer
-	err := tr.Download(context.Background(), `C:\x`, &got)
-	if err == nil || !strings.Contains(err.Error(), "SHA-256 mismatch") {
-		t.Errorf("Download with a wrong checksum: %v", err)
-	}
-}
 
 func TestStdinThatBlocks(t *testing.T) {
 	// A caller's stdin that never delivers (a pipe nobody writes) must not

@@ -27,7 +27,7 @@ import (
 var _ transport.Transport = (*Transport)(nil)
 
 // Transport is one WinRM endpoint and one remote shell on it, shared by
-// every Run, Upload and Download of a tend run. It is safe for concurrent
+// every Run of a tend run. It is safe for concurrent
 // use; at most Options.MaxCommands commands run at once.
 type Transport struct {
 	name   string
@@ -61,8 +61,7 @@ type Stats struct {
 	// Shells is the number of shells created: one per Dial, plus one each
 	// time the server lost the shell (it expired or was deleted).
 	Shells int64
-	// Commands is the number of Command requests: one per Run, Upload and
-	// Download.
+	// Commands is the number of Command requests: one per Run.
 	Commands int64
 	// Requests is the number of SOAP requests posted (authentication legs
 	// not counted).
