@@ -374,9 +374,9 @@ func (Task) Probe(cfg cty.Value, want *resources.State) string {
 	}
 	if kind == Cron {
 		return "p=" + shell.Quote(CronPath(name)) + "\n" + regularFile + `if [ ! -f "$p" ]; then out absent 1; [ -d ` + CronDir + ` ] || out nocrond 1; exit 0; fi
-s=$(stat -c '%a %U %s' -- "$p") || exit 1
+s=$(stat -c '%a %U %s %u' -- "$p") || exit 1
 set -- $s
-out mode $1; out owner $2
+out mode $1; out owner $2; out uid $4
 if [ $3 -le ` + strconv.Itoa(readLimit) + ` ]; then out content "$(b64 < "$p")"; else h=$(sha256sum < "$p") || exit 1; out sha256 "${h%% *}"; out size $3; fi
 `
 	}
@@ -421,7 +421,7 @@ eval "_tn=\${_tn_${_ti:-x}-} _ts=\${_ts_${_ti:-x}-} _th=\${_th_${_ti:-x}-}"
 if [ ! -e "$_tp" ] && [ ! -L "$_tp" ]; then out absent 1; [ -d ` + CronDir + ` ] || out nocrond 1; _tok=1
 elif [ -f "$_tp" ] && [ ! -L "$_tp" ] && [ "$_tn" = "$_tp" ] && [ -n "$_ts" ] && [ "$_th" = ` + wantSum + ` ]; then
   set -f; set -- $_ts; set +f
-  out mode $1; out owner $4; out sha256 $_th; out size $6; _tok=1
+  out mode $1; out owner $4; out uid $2; out sha256 $_th; out size $6; _tok=1
 fi
 `
 }
@@ -454,7 +454,13 @@ func (Task) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 		}
 		st.Present = true
 		st.Attrs["mode"] = cty.StringVal(mode)
-		st.Attrs["owner"] = cty.StringVal(out.Values["owner"])
+		owner := out.Values["owner"]
+		if owner == "UNKNOWN" && out.Values["uid"] != "" {
+			// stat names an id no account has "UNKNOWN": the id is what
+			// is known.
+			owner = out.Values["uid"]
+		}
+		st.Attrs["owner"] = cty.StringVal(owner)
 		if enc, ok := out.Get("content"); ok {
 			data, err := base64.StdEncoding.DecodeString(enc)
 			if err != nil {
