@@ -273,7 +273,7 @@ func (Package) WindowsResolve(cfg cty.Value, current, desired *resources.State) 
 		cand := current.Str("candidate")
 		switch {
 		case cand == "" && installed == "":
-			return nil, fmt.Errorf("Chocolatey's sources offer no package %s (choco search %s --exact found nothing)", c.name, c.name)
+			return nil, fmt.Errorf("no package %s in Chocolatey's sources (choco search %s --exact found nothing)", c.name, c.name)
 		case cand == "" || (installed != "" && nugetCompare(installed, cand) >= 0):
 			want = installed
 		default:

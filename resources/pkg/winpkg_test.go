@@ -106,7 +106,7 @@ func TestChocolateyLatestRefusals(t *testing.T) {
 			"git is pinned at 2.42.0 in Chocolatey (choco pin), which refuses to change it to 2.47.1"},
 		"pinned away from a declared version": {obj(map[string]cty.Value{"name": cty.StringVal("git"), "version": cty.StringVal("2.43.0")}),
 			map[string]string{"choco": "true", "installed": "true", "version": "2.42.0", "pinned": "true"}, "choco pin remove --name git"},
-		"offered nowhere": {latest, map[string]string{"choco": "true", "installed": "false", "search.rc": "2"}, "Chocolatey's sources offer no package git"},
+		"offered nowhere": {latest, map[string]string{"choco": "true", "installed": "false", "search.rc": "2"}, "no package git in Chocolatey's sources"},
 		"search failed": {latest, map[string]string{"choco": "true", "installed": "true", "version": "2.42.0", "pinned": "false", "search.rc": "1", "search.1": "Unable to load the service index for source https://repo.corp.example/v3/index.json."},
 			"choco search git failed (exit status 1): Unable to load the service index"},
 		"msi has no source to ask": {obj(map[string]cty.Value{"name": cty.StringVal("7zip"), "state": cty.StringVal("latest"), "product_code": cty.StringVal("{23170F69-40C1-2702-2301-000001000000}"), "source": cty.StringVal(`\\fs01\7z.msi`)}),
