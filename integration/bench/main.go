@@ -86,6 +86,8 @@ func main() {
 			os.Exit(rttMain(os.Args[2:]))
 		case "probe-script":
 			os.Exit(probeScriptMain(os.Args[2:]))
+		case "winrm":
+			os.Exit(winrmMain(os.Args[2:]))
 		}
 	}
 	log.SetFlags(log.Ltime)
