@@ -112,3 +112,51 @@ func (b *Postgres) leases(ctx context.Context, q querier, hosts []string) ([]*Le
 	sort.Slice(out, func(i, k int) bool { return out[i].Host < out[k].Host })
 	return out, nil
 }
+
+// Hold is host leases taken by HoldHosts, renewed until released.
+type Hold struct {
+	b     *Postgres
+	runID string
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+// HoldHosts takes the leases of hosts as AcquireHosts does and, when it
+// got them, renews them every HeartbeatEvery until Release.
+func (b *Postgres) HoldHosts(ctx context.Context, holder Lease, hosts []string) (*Hold, []*Lease, error) {
+	conflicts, err := b.AcquireHosts(ctx, holder, hosts)
+	if err != nil || len(conflicts) > 0 {
+		return nil, conflicts, err
+	}
+	h := &Hold{b: b, runID: holder.RunID, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		t := time.NewTicker(HeartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), HeartbeatEvery)
+			_, _ = b.pool.Exec(ctx, `UPDATE tend_leases SET heartbeat = now() WHERE run_id = $1`, h.runID)
+			cancel()
+		}
+	}()
+	return h, nil, nil
+}
+
+// Release stops renewing the leases and drops them.
+func (h *Hold) Release() error {
+	if h == nil {
+		return nil
+	}
+	select {
+	case <-h.stop:
+	default:
+		close(h.stop)
+	}
+	<-h.done
+	return h.b.ReleaseHosts(context.Background(), h.runID)
+}
