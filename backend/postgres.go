@@ -371,7 +371,8 @@ func (b *Postgres) load(ctx context.Context, id string) ([]*journal.Run, error) 
 	return runs, nil
 }
 
-// Remove deletes a run that is not running, with its records.
+// Remove deletes a run that is not running, with its records, and the
+// key of its secret undo values when this controller holds it.
 func (b *Postgres) Remove(id string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -400,6 +401,13 @@ func (b *Postgres) Remove(id string) error {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("%s: %w", b.where, err)
+	}
+	// The key of the run's secret undo values, if this controller made
+	// them.
+	if kp, err := journal.KeyPath(id); err == nil {
+		if err := os.Remove(kp); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
 	return nil
 }
