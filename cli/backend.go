@@ -12,6 +12,7 @@ import (
 
 	"github.com/tendhq/tend/backend"
 	"github.com/tendhq/tend/journal"
+	"github.com/tendhq/tend/lang"
 )
 
 // backends holds the backend connections a command line opened, closed
@@ -31,13 +32,20 @@ func (b *backends) closeAll() {
 }
 
 // backendSpec is where runs are stored: --backend, else TEND_BACKEND,
-// else the configuration directory's files. It returns "" for files.
-func backendSpec(cmd *cobra.Command) (string, string, error) {
+// else the backend block of the configuration in dir, else the
+// configuration directory's files. It returns "" for files.
+func backendSpec(cmd *cobra.Command, dir string) (string, string, error) {
 	spec, from := "", ""
 	if f := cmd.Flags().Lookup("backend"); f != nil && f.Changed {
 		spec, from = f.Value.String(), "--backend"
 	} else if v, ok := os.LookupEnv("TEND_BACKEND"); ok {
 		spec, from = v, "TEND_BACKEND"
+	} else {
+		url, diags := lang.ReadBackend(dir)
+		if diags.HasErrors() {
+			return "", "", diags
+		}
+		spec, from = url, "the backend block"
 	}
 	switch {
 	case spec == "" || spec == "files":
@@ -67,7 +75,7 @@ func (c *common) runStore(cmd *cobra.Command) (journal.Store, error) {
 	if c.store != nil {
 		return c.store, nil
 	}
-	spec, _, err := backendSpec(cmd)
+	spec, _, err := backendSpec(cmd, c.dir)
 	if err != nil {
 		return nil, err
 	}

@@ -61,6 +61,8 @@ file "b" {
 	first, second := t.TempDir(), t.TempDir()
 	writeFiles(t, first, cfg)
 	writeFiles(t, second, cfg)
+	// The second directory names the backend in its configuration.
+	writeFiles(t, second, map[string]string{"backend.hcl": fmt.Sprintf("backend \"postgres\" {\n  url = %q\n}\n", url)})
 	if out, errOut, code := tend(t, "apply", "-C", first, "-y", "--backend", url); code != 0 {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
 	}
@@ -70,14 +72,24 @@ file "b" {
 	if _, err := os.Stat(journal.Dir(first)); !os.IsNotExist(err) {
 		t.Errorf("the run was journaled in files too: %v", err)
 	}
-	t.Setenv("TEND_BACKEND", url)
 	out, errOut, code := tend(t, "runs", "-C", second)
 	if code != 0 || strings.Count(out, " apply ") != 1 || !strings.Contains(out, "success") {
 		t.Fatalf("runs from the second directory: exit %d\n%s%s", code, out, errOut)
 	}
 	id := strings.Fields(strings.Split(out, "\n")[1])[0]
 	if out, errOut, code := tend(t, "runs", "-C", second, "--backend", "files"); code != 0 || !strings.Contains(out, "No runs journaled") {
-		t.Errorf("--backend files must win over TEND_BACKEND: exit %d\n%s%s", code, out, errOut)
+		t.Errorf("--backend files must win over the backend block: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Setenv("TEND_BACKEND", "files")
+	if out, errOut, code := tend(t, "runs", "-C", second); code != 0 || !strings.Contains(out, "No runs journaled") {
+		t.Errorf("TEND_BACKEND=files must win over the backend block: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := tend(t, "runs", "-C", second, "--backend", url); code != 0 || !strings.Contains(out, id) {
+		t.Errorf("--backend must win over TEND_BACKEND: exit %d\n%s%s", code, out, errOut)
+	}
+	os.Unsetenv("TEND_BACKEND")
+	if out, errOut, code := tend(t, "validate", "-C", second); code != 0 {
+		t.Errorf("validate with a backend block: exit %d\n%s%s", code, out, errOut)
 	}
 	if out, errOut, code := tend(t, "show", id, "-C", second); code != 0 || !strings.Contains(out, "file.b") {
 		t.Errorf("show from the second directory: exit %d\n%s%s", code, out, errOut)

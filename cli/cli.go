@@ -270,7 +270,7 @@ func newRoot(io IO) *cobra.Command {
 		Version:       Version,
 	}
 	root.SetFlagErrorFunc(flagHint)
-	root.PersistentFlags().String("backend", "", "where runs are journaled: files (the configuration directory's .tend/runs, the default) or a postgres:// URL (also TEND_BACKEND; the flag wins)")
+	root.PersistentFlags().String("backend", "", "where runs are journaled: files (the configuration directory's .tend/runs) or a postgres:// URL; else TEND_BACKEND, else the configuration's backend block, else files")
 	root.AddCommand(
 		validateCmd(io), fmtCmd(io), inventoryCmd(io), factsCmd(io), planCmd(io),
 		applyCmd(io), driftCmd(io), patchCmd(io), adhocCmd(io), runsCmd(io), rollbackCmd(io), resumeCmd(io), showCmd(io), versionCmd(io),

@@ -13,7 +13,7 @@ var errNoBackend = errors.New("no backend: runs are journaled in the configurati
 
 func locksCmd(io IO) *cobra.Command {
 	c := &common{io: io}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "locks",
 		Short: "List the hosts runs hold in the backend: run, user, controller, since when",
 		Long: `List the host leases of the backend (--backend or TEND_BACKEND): which run,
@@ -47,6 +47,8 @@ one): the command says so and fails.`,
 			return tw.Flush()
 		},
 	}
+	cmd.Flags().StringVarP(&c.dir, "chdir", "C", ".", "configuration directory (whose backend block names the backend, when neither --backend nor TEND_BACKEND does)")
+	return cmd
 }
 
 func backendCmd(io IO) *cobra.Command {
@@ -54,7 +56,8 @@ func backendCmd(io IO) *cobra.Command {
 		Use:   "backend",
 		Short: "Manage the backend where runs are journaled",
 	}
-	cmd.AddCommand(&cobra.Command{
+	dir := "."
+	migrate := &cobra.Command{
 		Use:   "migrate",
 		Short: "Create or upgrade the backend's schema (idempotent)",
 		Long: `Bring the schema of the backend (--backend or TEND_BACKEND) to the version
@@ -64,7 +67,7 @@ advisory lock, so several controllers may run it at once. A schema newer
 than this tend's is refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			spec, _, err := backendSpec(cmd)
+			spec, _, err := backendSpec(cmd, dir)
 			if err != nil {
 				return err
 			}
@@ -86,6 +89,8 @@ than this tend's is refused.`,
 			}
 			return nil
 		},
-	})
+	}
+	migrate.Flags().StringVarP(&dir, "chdir", "C", ".", "configuration directory (whose backend block names the backend, when neither --backend nor TEND_BACKEND does)")
+	cmd.AddCommand(migrate)
 	return cmd
 }
