@@ -40,7 +40,7 @@ func decodeBackend(b *hcl.Block, prev *Backend) (*Backend, hcl.Diagnostics) {
 	}
 	if b.Labels[0] != "postgres" {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown backend",
-			Detail: fmt.Sprintf("Backend %q is not one tend knows: the only kind is \"postgres\" (files, the default, need no block).", b.Labels[0]),
+			Detail:  fmt.Sprintf("Backend %q is not one tend knows: the only kind is \"postgres\" (files, the default, need no block).", b.Labels[0]),
 			Subject: b.LabelRanges[0].Ptr()}}
 	}
 	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}}})
