@@ -17,6 +17,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"golang.org/x/term"
 
+	"github.com/tendhq/tend/backend"
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/journal"
 	"github.com/tendhq/tend/lang"
@@ -57,6 +58,8 @@ type IO struct {
 	sig *interrupts
 	// ui is the command line's JSON output, written when --json is given.
 	ui *jsonUI
+	// backends are the backend connections opened, closed at the end.
+	backends *backends
 }
 
 // Main runs the tend command line and returns the exit code.
@@ -100,6 +103,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 		}()
 	}
 	io.ui = &jsonUI{w: io.Stdout}
+	io.backends = &backends{}
+	defer io.backends.closeAll()
 	root := newRoot(io)
 	root.SetArgs(longFlags(args))
 	root.SetIn(io.Stdin)
@@ -187,6 +192,14 @@ type common struct {
 
 	// outputs writes --metrics-file and --events (addRunOutputs).
 	outputs *runOutputs
+
+	// store is where runs are journaled (runStore); pg is it when it
+	// is the PostgreSQL backend, and hold the host leases taken there
+	// for runID, the ID reserved for the run about to start.
+	store journal.Store
+	pg    *backend.Postgres
+	hold  *backend.Hold
+	runID string
 }
 
 // addTargetingFlags adds --resource and --replace (plan and apply).
@@ -257,9 +270,11 @@ func newRoot(io IO) *cobra.Command {
 		Version:       Version,
 	}
 	root.SetFlagErrorFunc(flagHint)
+	root.PersistentFlags().String("backend", "", "where runs are journaled: files (the configuration directory's .tend/runs) or a postgres:// URL; else TEND_BACKEND, else the configuration's backend block, else files")
 	root.AddCommand(
 		validateCmd(io), fmtCmd(io), inventoryCmd(io), factsCmd(io), planCmd(io),
 		applyCmd(io), driftCmd(io), patchCmd(io), adhocCmd(io), runsCmd(io), rollbackCmd(io), resumeCmd(io), showCmd(io), versionCmd(io),
+		locksCmd(io), backendCmd(io),
 	)
 	return root
 }

@@ -60,6 +60,9 @@ With --check, nothing is changed: exit 0 when no host has upgrades, 2 when
 some have, 1 on error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := c.runStore(cmd); err != nil {
+				return err
+			}
 			switch reboot {
 			case "auto", "never", "always":
 			default:
@@ -197,7 +200,7 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, hc *
 	if !yes && !c.confirm(ctx, "Patch these hosts?", "Patch cancelled; nothing was changed.", "Error: refusing to patch without confirmation: this is not a terminal. Review the upgrades above and pass -y.") {
 		return &exitError{ExitError}
 	}
-	j, run, err := c.startRun("patch", c.dir, nil)
+	j, run, err := c.startRun(ctx, "patch", c.dir, nil)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,11 @@ they are, and the next prune tries again.`,
 			if !cmd.Flags().Changed("keep") && !cmd.Flags().Changed("older-than") {
 				return fmt.Errorf("say which runs to prune: --keep N (keep the newest N) and/or --older-than DURATION (e.g. 720h)")
 			}
-			runs, err := journal.List(c.dir)
+			st, err := c.runStore(cmd)
+			if err != nil {
+				return err
+			}
+			runs, err := st.List()
 			if err != nil {
 				return err
 			}
@@ -96,7 +100,7 @@ they are, and the next prune tries again.`,
 					fmt.Fprintf(w, "  kept %s: its backups remain on the hosts above\n", r.ID)
 					continue
 				}
-				if err := journal.Remove(c.dir, r.ID); err != nil {
+				if err := st.Remove(r.ID); err != nil {
 					kept++
 					fmt.Fprintf(w, "  %s: ! %v\n", r.ID, err)
 					continue

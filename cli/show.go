@@ -68,7 +68,11 @@ to any host.`,
 				}
 				return c.showRun(run, format)
 			}
-			run, err := journal.Read(c.dir, arg)
+			st, err := c.runStore(cmd)
+			if err != nil {
+				return err
+			}
+			run, err := st.Read(arg)
 			if err != nil {
 				if _, serr := os.Stat(arg); errors.Is(serr, fs.ErrNotExist) && strings.ContainsAny(arg, "/.") {
 					return fmt.Errorf("%s: no such plan file, and %w", arg, err)
