@@ -256,4 +256,3 @@ func jsonRunID(out string) string {
 	}
 	return ""
 }
-
