@@ -38,6 +38,7 @@ func netemMain(args []string) int {
 	runs := fs.Int("runs", 5, "timed runs (medians are reported)")
 	tendBin := fs.String("tend", "", "tend binary (default: build ./cmd/tend)")
 	out := fs.String("out", "bench-netem.md", "write the Markdown table here too (- for stdout only)")
+	hold := fs.Bool("hold", false, "set up and converge, print the commands and wait for Ctrl-C (for profiling by hand)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -50,7 +51,7 @@ func netemMain(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	report, err := runNetem(ctx, netemOptions{hosts: *hosts, labHosts: *labHosts, latency: *latency, jitter: *jitter,
-		files: *files, runs: *runs, tendBin: *tendBin, args: args})
+		files: *files, runs: *runs, tendBin: *tendBin, hold: *hold, args: args})
 	if err != nil {
 		log.Print(err)
 		return 1
@@ -70,6 +71,7 @@ type netemOptions struct {
 	latency, jitter time.Duration
 	files, runs     int
 	tendBin         string
+	hold            bool
 	args            []string
 }
 
@@ -133,7 +135,7 @@ func runNetem(ctx context.Context, o netemOptions) (string, error) {
 	// The configuration, and an inventory of every name (timed) and of
 	// the first name of each lab host (to converge, untimed: the names of
 	// one host share its run lock).
-	dir, conv := filepath.Join(tmp, "tend"), filepath.Join(tmp, "converge")
+	dir, conv := filepath.Join(tmp, "config"), filepath.Join(tmp, "converge")
 	scripts, home := filepath.Join(tmp, "scripts"), filepath.Join(tmp, "home")
 	for _, d := range []string{dir, conv, scripts, home} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -198,6 +200,14 @@ func runNetem(ctx context.Context, o netemOptions) (string, error) {
 		}
 		cmd.Env = env
 		return cmd
+	}
+	if o.hold {
+		for _, tool := range netemTools {
+			fmt.Printf("%s:\n  HOME=%s %s\n", tool, home, strings.Join(command(tool).Args, " "))
+		}
+		fmt.Println("Ctrl-C tears the lab down.")
+		<-ctx.Done()
+		return "", nil
 	}
 	ms := map[string][]Measurement{}
 	for r := 0; r < o.runs; r++ {
