@@ -36,6 +36,7 @@ func floorMain(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	// An address without a port is port 22's.
 	addrs := fs.Args()
 	pem, err := os.ReadFile(*key)
 	if err != nil {
@@ -99,11 +100,11 @@ func floorHost(addr string, cfg *gossh.ClientConfig, script []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(addr, "22"))
+	conn, err := d.DialContext(ctx, "tcp", endpoint(addr))
 	if err != nil {
 		return err
 	}
-	sc, chans, reqs, err := gossh.NewClientConn(conn, net.JoinHostPort(addr, "22"), cfg)
+	sc, chans, reqs, err := gossh.NewClientConn(conn, endpoint(addr), cfg)
 	if err != nil {
 		conn.Close()
 		return fmt.Errorf("%s: %w", addr, err)
@@ -135,11 +136,11 @@ func floorCommand(addr string, cfg *gossh.ClientConfig, command string) ([]byte,
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(addr, "22"))
+	conn, err := d.DialContext(ctx, "tcp", endpoint(addr))
 	if err != nil {
 		return nil, err
 	}
-	sc, chans, reqs, err := gossh.NewClientConn(conn, net.JoinHostPort(addr, "22"), cfg)
+	sc, chans, reqs, err := gossh.NewClientConn(conn, endpoint(addr), cfg)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("%s: %w", addr, err)
@@ -157,4 +158,12 @@ func floorCommand(addr string, cfg *gossh.ClientConfig, command string) ([]byte,
 		return nil, fmt.Errorf("%s: %s: %w: %s", addr, command, err, stderr.String())
 	}
 	return []byte(stdout.String()), nil
+}
+
+// endpoint is addr with port 22 when it has no port.
+func endpoint(addr string) string {
+	if _, _, err := net.SplitHostPort(addr); err == nil {
+		return addr
+	}
+	return net.JoinHostPort(addr, "22")
 }

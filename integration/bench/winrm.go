@@ -265,9 +265,9 @@ func runWinRMCell(runs int, tendBin, python string, w io.Writer) error {
 	}
 	st := srv.Stats()
 	fmt.Fprintf(w, "| Tool | Median (s) | Min–max (s) | tend ÷ tool | Controller CPU (s) |\n|---|---:|---:|---:|---:|\n")
-	fmt.Fprintf(w, "| tend plan | %.3f | %s | — | %.3f |\n", median(tw), minMax(tw), median(tc))
-	fmt.Fprintf(w, "| pywinrm, same probe script | %.3f | %s | **%.2f** | %.3f |\n", median(pw), minMax(pw), median(ratios), median(pc))
-	fmt.Fprintf(w, "| pywinrm, its work only (after the interpreter's start and imports) | %.3f | %s | %.2f | — |\n", median(inside), minMax(inside), median(insideRatios))
+	fmt.Fprintf(w, "| tend plan | %.3f | %s | — | %.3f |\n", median(tw), rangeText(tw), median(tc))
+	fmt.Fprintf(w, "| pywinrm, same probe script | %.3f | %s | **%.2f** | %.3f |\n", median(pw), rangeText(pw), median(ratios), median(pc))
+	fmt.Fprintf(w, "| pywinrm, its work only (after the interpreter's start and imports) | %.3f | %s | %.2f | — |\n", median(inside), rangeText(inside), median(insideRatios))
 	fmt.Fprintf(w, "\n%d runs each (ratios taken run by run); the server decrypted %d requests and refused %d; probe script %d bytes.\n",
 		runs, st.Encrypted, st.Refused, len(probe))
 	return nil
@@ -294,7 +294,8 @@ func timed(cmd *exec.Cmd, ok func(code int, out string) error) (time.Duration, t
 	return wall, cpu, buf.String(), nil
 }
 
-func minMax(xs []float64) string {
+// rangeText is "min–max" of xs, "—" without a number.
+func rangeText(xs []float64) string {
 	if len(xs) == 0 {
 		return "—"
 	}
