@@ -80,6 +80,18 @@ func TestScriptVariablesAndConditions(t *testing.T) {
 	}
 }
 
+func TestScriptJoinedWords(t *testing.T) {
+	for _, v := range hostile {
+		s := NewScript("set -e", `w() { printf '%s|' "$@"; }`)
+		s.Raw("x=$(").Inline(Cmd("w").Wrap(Cmd("printf").OptJoined("--r=", v))).Raw(") || exit 1\n")
+		s.Run(Cmd("args").Word(`"[$x]"`, v, "-*"))
+		want := "[printf|--r=" + v + "|]" + v + "-*\x00"
+		if got := argvScript(t, s); got != want {
+			t.Errorf("value %.40q: argv %.80q, want %.80q", v, got, want)
+		}
+	}
+}
+
 func TestScriptHereDoc(t *testing.T) {
 	for _, v := range hostile {
 		s := NewScript()
@@ -162,6 +174,10 @@ func TestScriptTakesOnlyConstants(t *testing.T) {
 		`shell.NewScript(v)`,
 		`shell.Cmd("x").Redirect(v)`,
 		`shell.Test(v, "x")`,
+		`shell.Cmd("x").OptJoined(v, v)`,
+		`shell.Cmd("x").Word(v, v, "")`,
+		`shell.Cmd("x").Word("", v, v)`,
+		`shell.NewScript().Inline(shell.Cmd(v))`,
 	} {
 		if err := check(bad); err == nil {
 			t.Errorf("%s compiles: a variable became shell syntax", bad)
