@@ -70,6 +70,13 @@ func (s *Script) Inline(c *Command) *Script {
 	return s
 }
 
+// Word appends, with no newline, one word made of constant text around
+// a quoted value: s.Raw("for f in ").Word(`"$d/"`, name, "-*").
+func (s *Script) Word(prefix constant, value string, suffix constant) *Script {
+	s.b.WriteString(string(prefix) + Quote(value) + string(suffix))
+	return s
+}
+
 // Append appends another script built with this package.
 func (s *Script) Append(o *Script) *Script {
 	s.b.WriteString(o.b.String())

@@ -85,7 +85,8 @@ func TestScriptJoinedWords(t *testing.T) {
 		s := NewScript("set -e", `w() { printf '%s|' "$@"; }`)
 		s.Raw("x=$(").Inline(Cmd("w").Wrap(Cmd("printf").OptJoined("--r=", v))).Raw(") || exit 1\n")
 		s.Run(Cmd("args").Word(`"[$x]"`, v, "-*"))
-		want := "[printf|--r=" + v + "|]" + v + "-*\x00"
+		s.Raw("args ").Word(`"<"`, v, `">"`).Line("")
+		want := "[printf|--r=" + v + "|]" + v + "-*\x00<" + v + ">\x00"
 		if got := argvScript(t, s); got != want {
 			t.Errorf("value %.40q: argv %.80q, want %.80q", v, got, want)
 		}
@@ -178,6 +179,7 @@ func TestScriptTakesOnlyConstants(t *testing.T) {
 		`shell.Cmd("x").Word(v, v, "")`,
 		`shell.Cmd("x").Word("", v, v)`,
 		`shell.NewScript().Inline(shell.Cmd(v))`,
+		`shell.NewScript().Word(v, "", "")`,
 	} {
 		if err := check(bad); err == nil {
 			t.Errorf("%s compiles: a variable became shell syntax", bad)
