@@ -77,6 +77,14 @@ func (s *Script) Word(prefix constant, value string, suffix constant) *Script {
 	return s
 }
 
+// Int appends the decimal digits of n, with no newline: digits are
+// never shell syntax, so it may complete a variable name (_tn_3) or a
+// constant expression.
+func (s *Script) Int(n uint) *Script {
+	s.b.WriteString(strconv.FormatUint(uint64(n), 10))
+	return s
+}
+
 // Append appends another script built with this package.
 func (s *Script) Append(o *Script) *Script {
 	s.b.WriteString(o.b.String())

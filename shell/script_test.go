@@ -86,7 +86,8 @@ func TestScriptJoinedWords(t *testing.T) {
 		s.Raw("x=$(").Inline(Cmd("w").Wrap(Cmd("printf").OptJoined("--r=", v))).Raw(") || exit 1\n")
 		s.Run(Cmd("args").Word(`"[$x]"`, v, "-*"))
 		s.Raw("args ").Word(`"<"`, v, `">"`).Line("")
-		want := "[printf|--r=" + v + "|]" + v + "-*\x00<" + v + ">\x00"
+		s.Raw("v_").Int(3).Raw("=").Word("", v, "").Raw("; args \"$v_").Int(3).Line(`"`)
+		want := "[printf|--r=" + v + "|]" + v + "-*\x00<" + v + ">\x00" + v + "\x00"
 		if got := argvScript(t, s); got != want {
 			t.Errorf("value %.40q: argv %.80q, want %.80q", v, got, want)
 		}
