@@ -239,7 +239,7 @@ func psTrigger(t string) string {
 	case t == "hourly":
 		return "New-ScheduledTaskTrigger -Once -At '00:00' -RepetitionInterval (New-TimeSpan -Hours 1)"
 	case len(f) == 2 && f[0] == "daily":
-		return "New-ScheduledTaskTrigger -Daily -At '" + f[1] + "'"
+		return "New-ScheduledTaskTrigger -Daily -At " + shell.PSQuote(f[1])
 	case len(f) == 3 && f[0] == "weekly":
 		mask, _ := strconv.Atoi(f[1])
 		names := []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
@@ -249,7 +249,7 @@ func psTrigger(t string) string {
 				days = append(days, names[d])
 			}
 		}
-		return "New-ScheduledTaskTrigger -Weekly -DaysOfWeek " + strings.Join(days, ",") + " -At '" + f[2] + "'"
+		return "New-ScheduledTaskTrigger -Weekly -DaysOfWeek " + strings.Join(days, ",") + " -At " + shell.PSQuote(f[2])
 	}
 	return "throw 'tend: unknown trigger'"
 }
