@@ -187,6 +187,8 @@ type common struct {
 
 	// outputs writes --metrics-file and --events (addRunOutputs).
 	outputs *runOutputs
+	// html writes --html (addHTMLReport).
+	html *htmlReport
 }
 
 // addTargetingFlags adds --resource and --replace (plan and apply).

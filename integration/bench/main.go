@@ -84,6 +84,8 @@ func main() {
 			os.Exit(profileMain(os.Args[2:]))
 		case "rtt":
 			os.Exit(rttMain(os.Args[2:]))
+		case "html-report":
+			os.Exit(htmlReportMain(os.Args[2:]))
 		case "probe-script":
 			os.Exit(probeScriptMain(os.Args[2:]))
 		}
