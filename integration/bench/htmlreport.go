@@ -57,7 +57,7 @@ func htmlReportMain(args []string) int {
 	var rendered, wall []float64
 	for i := range *runs {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		dom, took, err := browser.DumpDOM(ctx, path)
+		dom, took, err := browser.DumpDOM(ctx, path, "")
 		cancel()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "html-report:", err)

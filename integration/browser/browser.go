@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,15 +70,19 @@ func fileURL(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "file://" + abs, nil
+	return (&url.URL{Scheme: "file", Path: abs}).String(), nil
 }
 
 // DumpDOM returns the page's DOM, serialized, once its scripts ran, and
-// how long Chromium took, start to exit.
-func DumpDOM(ctx context.Context, page string) (string, time.Duration, error) {
+// how long Chromium took, start to exit. A fragment ("host=web1") is
+// given to the page as its URL's fragment.
+func DumpDOM(ctx context.Context, page, fragment string) (string, time.Duration, error) {
 	u, err := fileURL(page)
 	if err != nil {
 		return "", 0, err
+	}
+	if fragment != "" {
+		u += "#" + url.PathEscape(fragment)
 	}
 	out, took, err := run(ctx, "--dump-dom", u)
 	return string(out), took, err

@@ -17,10 +17,11 @@ import (
 )
 
 // Fleet returns a plan of hosts × perHost file resources: about one host
-// in a hundred unreachable and one failed; on the others about a tenth
+// in a hundred unreachable and one failed; on two hosts in five a tenth
 // of the files change, each with a content diff, a third of them naming
-// the host (a diff of its own) and the rest alike across hosts, and some
-// change mode only.
+// the host (a diff of its own) and the rest alike across hosts; on one
+// host in seven a tenth of the files change mode only; the rest are in
+// sync.
 func Fleet(hosts, perHost int) *plan.Plan {
 	pl := &plan.Plan{Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Target: "all"}
 	for h := range hosts {
@@ -53,10 +54,10 @@ func change(host string, h, r int) *plan.Change {
 		Before: &resources.State{Present: true, Attrs: attrs("0644"), Content: content(desired)},
 		After:  &resources.State{Present: true, Attrs: attrs("0644"), Content: content(desired)}}
 	switch {
-	case (h+r)%10 == 0:
+	case h%5 < 2 && (h+r)%10 == 0:
 		ch.Action, ch.Changed = plan.Update, []string{plan.ContentChange}
 		ch.Before.Content = content(config(host, r, "v1"))
-	case (h+r)%10 == 5 && h%3 == 0:
+	case h%7 == 0 && (h+r)%10 == 5:
 		ch.Action, ch.Changed = plan.Update, []string{"mode"}
 		ch.After.Attrs = attrs("0600")
 	}
