@@ -82,6 +82,7 @@ func domCounts(t *testing.T, page, fragment string) (tiles, legend map[string]in
 func TestHTMLReportChromium(t *testing.T) {
 	requireChromium(t)
 	t.Setenv("TEND_TEST_HTML_TOKEN", "chromium-report-s3cret")
+	t.Setenv("TEND_TEST_HTML_UNSET", "")
 	os.Unsetenv("TEND_TEST_HTML_UNSET")
 	dir, root, out := t.TempDir(), t.TempDir(), t.TempDir()
 	for _, h := range []string{"db1", "db2"} {
