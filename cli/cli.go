@@ -200,6 +200,8 @@ type common struct {
 	pg    *backend.Postgres
 	hold  *backend.Hold
 	runID string
+	// html writes --html (addHTMLReport).
+	html *htmlReport
 }
 
 // addTargetingFlags adds --resource and --replace (plan and apply).

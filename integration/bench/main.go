@@ -86,6 +86,8 @@ func main() {
 			os.Exit(rttMain(os.Args[2:]))
 		case "netem":
 			os.Exit(netemMain(os.Args[2:]))
+		case "html-report":
+			os.Exit(htmlReportMain(os.Args[2:]))
 		case "probe-script":
 			os.Exit(probeScriptMain(os.Args[2:]))
 		case "winrm":
