@@ -80,6 +80,8 @@ func main() {
 		switch os.Args[1] {
 		case "floor":
 			os.Exit(floorMain(os.Args[2:]))
+		case "scale":
+			os.Exit(scaleMain(os.Args[2:]))
 		case "profile":
 			os.Exit(profileMain(os.Args[2:]))
 		case "rtt":
