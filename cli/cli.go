@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/tendhq/tend/plan"
 	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/resources/builtin"
+	"github.com/tendhq/tend/transport/ssh"
 	"github.com/tendhq/tend/vault"
 )
 
@@ -179,6 +181,9 @@ type common struct {
 	noColor     bool
 	parallel    int
 	acceptNew   bool
+	connectRate connectRateFlag // --connect-rate
+	jumpsOnce   sync.Once
+	jumps       *ssh.JumpHosts // bastion connections shared by this command's hosts
 	lockTimeout time.Duration
 	vaultIDs    []string // --vault-id
 	vaultFiles  []string // --vault-password-file
@@ -234,6 +239,7 @@ func (c *common) addConnectFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.IntVar(&c.parallel, "parallel", 32, "hosts handled at once")
 	f.BoolVar(&c.acceptNew, "accept-new-host-keys", false, "record unknown SSH host keys instead of refusing them (a changed key is still refused)")
+	f.Var(&c.connectRate, "connect-rate", "open at most N new host connections a second (N/s or N/m), each at a random point of its slot (0: no limit)")
 }
 
 // vaultKeyring returns the Ansible Vault passwords the flags name, and
