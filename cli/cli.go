@@ -182,6 +182,7 @@ type common struct {
 	parallel    int
 	acceptNew   bool
 	connectRate connectRateFlag // --connect-rate
+	planOnly    bool            // the plan is not applied: close each host's connection once planned
 	jumpsOnce   sync.Once
 	jumps       *ssh.JumpHosts // bastion connections shared by this command's hosts
 	lockTimeout time.Duration
@@ -391,7 +392,7 @@ func (c *common) load(needConfig bool) (*loaded, error) {
 // planner returns a planner for the loaded configuration.
 func (c *common) planner(l *loaded) *plan.Planner {
 	return &plan.Planner{Config: l.cfg, Vars: l.vars, Inventory: l.inv, Connect: c.connector(), Parallel: c.parallel,
-		Resources: c.resources, Replace: c.replace}
+		Resources: c.resources, Replace: c.replace, CloseEach: c.planOnly}
 }
 
 // closeAll closes every host connection of a plan.

@@ -34,6 +34,11 @@ type Planner struct {
 	Parallel int
 	// Progress, when set, is told when each host is done.
 	Progress func(h *HostPlan)
+	// CloseEach closes each host's connection as soon as its plan is
+	// complete (HostPlan.T is then nil), for a plan that will not be
+	// applied: a fleet's connections are then open at most Parallel at a
+	// time, not all until the end.
+	CloseEach bool
 	// Resources, when set, are the only resources planned (--resource):
 	// addresses of resources (TYPE.NAME) or instances (TYPE.NAME["key"]),
 	// and, whole, every resource they depend on or notify. CheckAddrs
@@ -326,6 +331,10 @@ func (p *Planner) Plan(ctx context.Context, hosts []*inventory.Host) (*Plan, hcl
 			start := time.Now()
 			hp := p.planHost(ctx, h)
 			hp.Duration = time.Since(start)
+			if p.CloseEach && hp.T != nil {
+				hp.T.Close()
+				hp.T = nil
+			}
 			pl.Hosts[i] = hp
 			if p.Progress != nil {
 				p.Progress(hp)
@@ -344,6 +353,10 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		hp.Err = &DiagError{diags}
 		return hp
 	}
+	// Check's evaluation serves this pass only: not kept for the fleet.
+	p.mu.Lock()
+	delete(p.checked, h.Name)
+	p.mu.Unlock()
 	insts1, wants := ev1.insts, ev1.wants
 	// same: no resource reads the facts, so the first pass's evaluation
 	// is the host's (and its desired states too).
