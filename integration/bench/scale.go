@@ -28,6 +28,7 @@ type scaleOptions struct {
 	baseBin  string
 	extra    []string // more tend flags (e.g. --connect-rate 500/s)
 	out      string
+	profile  string // directory for pprof profiles of tend at the largest size
 }
 
 // scaleMain is `bench scale`: a no-op plan of W1 on thousands of inventory
@@ -51,10 +52,11 @@ func scaleMain(args []string) int {
 	baseBin := fs.String("tend-baseline", "", "also time this tend binary as tend-base in the same runs")
 	extra := fs.String("tend-flags", "", "extra flags for tend plan, space-separated (e.g. \"--connect-rate 500/s\")")
 	out := fs.String("out", "bench-scale.md", "write the Markdown table here too (- for stdout only)")
+	profile := fs.String("profile", "", "after the timed runs, plan the largest size once more in-process under pprof, writing cpu.pprof and heap.pprof (live heap at the end; go tool pprof -sample_index=alloc_space for allocations) here")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	o := scaleOptions{labHosts: *labHosts, parallel: *parallel, runs: *runs, tendBin: *tendBin, baseBin: *baseBin, extra: strings.Fields(*extra), out: *out}
+	o := scaleOptions{labHosts: *labHosts, parallel: *parallel, runs: *runs, tendBin: *tendBin, baseBin: *baseBin, extra: strings.Fields(*extra), out: *out, profile: *profile}
 	for _, s := range splitList(*sizes) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 100000 {
@@ -259,6 +261,19 @@ func runScale(ctx context.Context, o scaleOptions) (string, error) {
 			}
 		}
 	}
+	if o.profile != "" {
+		n := maxN
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return "", err
+		}
+		args := append([]string{"profile", "-cpu", filepath.Join(o.profile, "cpu.pprof"), "-heap", filepath.Join(o.profile, "heap.pprof"), "--",
+			"plan", "-C", dir, "-i", filepath.Join(b.tmp, fmt.Sprintf("inventory-%d.hcl", n)), "--parallel", strconv.Itoa(o.parallel), "--no-color"}, o.extra...)
+		m, out := b.cg.run(exec.CommandContext(ctx, b.self, args...))
+		b.logf("profile of %d hosts in %s: %s", n, o.profile, lastLines(string(out), 2))
+		if m.Err != "" {
+			b.logf("profiled run: %s", m.Err)
+		}
+	}
 	return scaleReport(o, rows), nil
 }
 
@@ -287,7 +302,9 @@ func raiseLimits(n, parallel int) (func(), error) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
 		return nil, err
 	}
-	want := uint64(4*parallel + 1024)
+	// A tend that keeps every host's connection until the end of the plan
+	// holds n sockets.
+	want := uint64(n + 4*parallel + 1024)
 	if rl.Cur < want {
 		rl.Cur = max(want, rl.Cur)
 		if rl.Max < rl.Cur {
@@ -356,7 +373,10 @@ func scaleReport(o scaleOptions, rows []*scaleRow) string {
 	}
 	for _, r := range rows {
 		for _, e := range r.errs {
-			fmt.Fprintf(&sb, "\n- %d hosts, %s: %s", r.n, r.tool, e)
+			if len(e) > 300 {
+				e = e[:300] + "…"
+			}
+			fmt.Fprintf(&sb, "\n- %d hosts, %s: %s", r.n, r.tool, strings.ReplaceAll(e, "\n", " "))
 		}
 	}
 	sb.WriteString("\n")
