@@ -82,10 +82,24 @@ func (p *Planner) expandStatic(h *inventory.Host) (*evaluated, hcl.Diagnostics) 
 		if p.checked == nil {
 			p.checked = map[string]*evaluated{}
 		}
-		p.checked[h.Name] = ev
+		if len(p.checked) < p.keepChecked() {
+			p.checked[h.Name] = ev
+		}
 		p.mu.Unlock()
 	}
 	return ev, diags
+}
+
+// keepChecked is how many hosts' evaluations Check keeps for planning:
+// the first hosts planned, a few times Parallel. The others are evaluated
+// again when planned, so that a large fleet's evaluations are not all
+// held at once.
+func (p *Planner) keepChecked() int {
+	n := p.Parallel
+	if n <= 0 {
+		n = 32
+	}
+	return max(4*n, 256)
 }
 
 // Check validates configuration against the targeted hosts without
@@ -94,7 +108,7 @@ func (p *Planner) expandStatic(h *inventory.Host) (*evaluated, hcl.Diagnostics) 
 //
 // The hosts are evaluated in parallel, one per CPU (it is CPU work, which
 // for a large fleet would otherwise delay every connection), and the
-// evaluations are kept for planning. The diagnostics are those of the
+// evaluations of the first hosts are kept for planning (keepChecked). The diagnostics are those of the
 // hosts in order, up to the first with errors: the same mistake would
 // repeat for every host, so hosts after one that failed are skipped.
 func (p *Planner) Check(hosts []*inventory.Host) hcl.Diagnostics {

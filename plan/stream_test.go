@@ -110,3 +110,48 @@ func closeAllHosts(pl *Plan) {
 		}
 	}
 }
+
+// TestCheckKeepsBoundedEvaluations: Check keeps the evaluations of the
+// first hosts only, not the fleet's; the others are evaluated again when
+// planned, with the same result.
+func TestCheckKeepsBoundedEvaluations(t *testing.T) {
+	dir := t.TempDir()
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(fmt.Sprintf("file \"a\" {\n  path    = \"%s/${host.name}\"\n  content = \"x\"\n}\n", root)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var inv strings.Builder
+	const n = 300
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&inv, "host \"h%03d\" {\n  transport = \"local\"\n}\n", i)
+	}
+	invPath := filepath.Join(t.TempDir(), "inventory.hcl")
+	if err := os.WriteFile(invPath, []byte(inv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := lang.Load(dir, builtin.Types())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	in, diags := inventory.Load([]string{invPath}, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	p := &Planner{Config: cfg, Inventory: in, Parallel: 4, CloseEach: true,
+		Connect: func(context.Context, *inventory.Host) (transport.Transport, error) { return local.New(), nil }}
+	if diags := p.Check(in.Hosts()); diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if got, want := len(p.checked), p.keepChecked(); got != want || want >= n {
+		t.Errorf("Check kept %d evaluations of %d hosts, want %d", got, n, want)
+	}
+	pl, diags := p.Plan(context.Background(), in.Hosts())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	for _, h := range pl.Hosts {
+		if h.Err != nil || len(h.Changes) != 1 || h.Changes[0].After.Str("path") != root+"/"+h.Name {
+			t.Fatalf("%s: %v, changes %v", h.Name, h.Err, h.Changes)
+		}
+	}
+}
