@@ -5,6 +5,7 @@
 //
 //	go run ./integration/bench                  # the whole matrix (hours)
 //	go run ./integration/bench -fleets 10 -workloads w2-100 -runs 5 -scenarios noop-plan
+//	go run ./integration/bench scale -hosts 1000,10000  # inventory aliases of a few lab hosts (scale.go)
 //
 // It installs ansible-core on the controller (integration/scripts/
 // bench-deps.sh), builds tend, boots the largest fleet asked for, puts
