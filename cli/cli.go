@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/tendhq/tend/plan"
 	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/resources/builtin"
+	"github.com/tendhq/tend/transport/ssh"
 	"github.com/tendhq/tend/vault"
 )
 
@@ -184,6 +186,10 @@ type common struct {
 	noColor     bool
 	parallel    int
 	acceptNew   bool
+	connectRate connectRateFlag // --connect-rate
+	planOnly    bool            // the plan is not applied: close each host's connection once planned
+	jumpsOnce   sync.Once
+	jumps       *ssh.JumpHosts // bastion connections shared by this command's hosts
 	lockTimeout time.Duration
 	vaultIDs    []string // --vault-id
 	vaultFiles  []string // --vault-password-file
@@ -249,6 +255,7 @@ func (c *common) addConnectFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.IntVar(&c.parallel, "parallel", 32, "hosts handled at once")
 	f.BoolVar(&c.acceptNew, "accept-new-host-keys", false, "record unknown SSH host keys instead of refusing them (a changed key is still refused)")
+	f.Var(&c.connectRate, "connect-rate", "open at most N new host connections a second (N/s or N/m), each at a random point of its slot (0: no limit)")
 }
 
 // vaultKeyring returns the Ansible Vault passwords the flags name, and
@@ -402,7 +409,7 @@ func (c *common) load(needConfig bool) (*loaded, error) {
 // planner returns a planner for the loaded configuration.
 func (c *common) planner(l *loaded) *plan.Planner {
 	return &plan.Planner{Config: l.cfg, Vars: l.vars, Inventory: l.inv, Connect: c.connector(), Parallel: c.parallel,
-		Resources: c.resources, Replace: c.replace}
+		Resources: c.resources, Replace: c.replace, CloseEach: c.planOnly}
 }
 
 // closeAll closes every host connection of a plan.

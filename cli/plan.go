@@ -37,6 +37,7 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.
 			if err := c.checkTargeting(l); err != nil {
 				return err
 			}
+			c.planOnly = true
 			pl, err := c.makePlan(cmd, l)
 			defer closeAll(pl)
 			if err != nil {

@@ -125,6 +125,7 @@ they are, and the next prune tries again.`,
 	f.BoolVarP(&yes, "yes", "y", false, "prune without asking")
 	f.IntVar(&c.parallel, "parallel", 32, "hosts handled at once")
 	f.BoolVar(&c.acceptNew, "accept-new-host-keys", false, "record unknown SSH host keys instead of refusing them (a changed key is still refused)")
+	f.Var(&c.connectRate, "connect-rate", "open at most N new host connections a second (N/s or N/m), each at a random point of its slot (0: no limit)")
 	f.StringArrayVar(&c.vaultIDs, "vault-id", nil, "Ansible Vault password: [label@]FILE, a password file or an executable printing it (repeatable)")
 	f.StringArrayVar(&c.vaultFiles, "vault-password-file", nil, "Ansible Vault password file or script (repeatable; also ANSIBLE_VAULT_PASSWORD_FILE)")
 	return cmd

@@ -33,11 +33,25 @@ func floorMain(args []string) int {
 	user := fs.String("user", "root", "login user")
 	scripts := fs.String("scripts", "", "directory of ADDRESS.sh probe scripts; empty runs `true`")
 	command := fs.String("command", "", "run this command instead of `true`, printing its output")
+	parallel := fs.Int("parallel", 0, "hosts handled at once (0: all)")
+	addrFile := fs.String("addresses", "", "read more addresses from this file, one a line (a host may repeat)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	// An address without a port is port 22's.
 	addrs := fs.Args()
+	if *addrFile != "" {
+		data, err := os.ReadFile(*addrFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "floor:", err)
+			return 1
+		}
+		addrs = append(addrs, strings.Fields(string(data))...)
+	}
+	if *parallel <= 0 {
+		*parallel = max(len(addrs), 1)
+	}
+	sem := make(chan struct{}, *parallel)
 	pem, err := os.ReadFile(*key)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
@@ -65,14 +79,18 @@ func floorMain(args []string) int {
 	var outMu sync.Mutex
 	for i, a := range addrs {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
+			defer func() { <-sem }()
 			var script []byte
 			if *scripts != "" {
-				if script, err = os.ReadFile(filepath.Join(*scripts, a+".sh")); err != nil {
+				s, err := os.ReadFile(filepath.Join(*scripts, a+".sh"))
+				if err != nil {
 					errs[i] = err
 					return
 				}
+				script = s
 			}
 			if *command != "" {
 				var out []byte
