@@ -28,6 +28,16 @@ func pgBackend(t *testing.T) (*pgtest.Server, string) {
 	if code != 0 || !strings.Contains(out, "nothing to do") {
 		t.Fatalf("backend migrate again: exit %d\n%s%s", code, out, errOut)
 	}
+	out, _, code = tend(t, "backend", "migrate", "--backend", url, "--json")
+	migrated := 0
+	for _, m := range jsonLines(t, uiSchema(t), []string{"backend", "migrate", "--json"}, out, code) {
+		if m["type"] == "schema_migrated" && m["from"] == m["to"] {
+			migrated++
+		}
+	}
+	if code != 0 || migrated != 1 {
+		t.Fatalf("backend migrate --json: exit %d\n%s", code, out)
+	}
 	return srv, url
 }
 
@@ -203,6 +213,17 @@ func TestBackendOverlappingRuns(t *testing.T) {
 		t.Fatalf("locks while the first run holds localhost: exit %d\n%s%s", code, out, errOut)
 	}
 	holder := strings.Fields(strings.Split(out, "\n")[1])[1]
+	// The same with --json: a host_lease message, valid by the schema.
+	out, _, code = tend(t, "locks", "--json")
+	leases := 0
+	for _, m := range jsonLines(t, uiSchema(t), []string{"locks", "--json"}, out, code) {
+		if m["type"] == "host_lease" && m["host"] == "localhost" && m["run_id"] == holder {
+			leases++
+		}
+	}
+	if code != 0 || leases != 1 {
+		t.Errorf("locks --json: exit %d, %d host_lease messages for localhost held by %s\n%s", code, leases, holder, out)
+	}
 	out, errOut, code = tend(t, "apply", "-C", second, "-y")
 	if code != 1 || !strings.Contains(errOut, "localhost held by run "+holder) || !strings.Contains(errOut, "nothing was changed") {
 		t.Errorf("second run: exit %d, want 1 naming localhost and run %s\n%s%s", code, holder, out, errOut)

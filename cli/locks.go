@@ -34,6 +34,13 @@ one): the command says so and fails.`,
 			if err != nil {
 				return err
 			}
+			if io.ui.active() {
+				for _, l := range ls {
+					io.ui.emit("host_lease", map[string]any{"host": l.Host, "run_id": l.RunID, "user": l.User, "controller": l.Controller,
+						"pid": l.PID, "acquired": l.Acquired, "heartbeat": l.Heartbeat, "token": l.Token})
+				}
+				return nil
+			}
 			if len(ls) == 0 {
 				fmt.Fprintf(io.Stdout, "No host is held in %s.\n", c.pg.Where())
 				return nil
@@ -48,6 +55,7 @@ one): the command says so and fails.`,
 		},
 	}
 	cmd.Flags().StringVarP(&c.dir, "chdir", "C", ".", "configuration directory (whose backend block names the backend, when neither --backend nor TEND_BACKEND does)")
+	addJSONFlag(cmd, io)
 	return cmd
 }
 
@@ -82,6 +90,10 @@ than this tend's is refused.`,
 			if err != nil {
 				return err
 			}
+			if io.ui.active() {
+				io.ui.emit("schema_migrated", map[string]any{"backend": pg.Where(), "from": from, "to": to})
+				return nil
+			}
 			if from == to {
 				fmt.Fprintf(io.Stdout, "The schema of %s is at version %d: nothing to do.\n", pg.Where(), to)
 			} else {
@@ -91,6 +103,7 @@ than this tend's is refused.`,
 		},
 	}
 	migrate.Flags().StringVarP(&dir, "chdir", "C", ".", "configuration directory (whose backend block names the backend, when neither --backend nor TEND_BACKEND does)")
+	addJSONFlag(migrate, io)
 	cmd.AddCommand(migrate)
 	return cmd
 }
