@@ -278,8 +278,15 @@ func startSampler(needles []string, allowed func(argv []string) bool) *cmdlineSa
 // however loaded the machine, a sampler that works sees it.
 func (s *cmdlineSampler) control(t *testing.T, exec func(string) (string, error), mark string) {
 	t.Helper()
-	if _, err := exec("setsid sh -c 'sleep 120; :' " + mark + " </dev/null >/dev/null 2>&1 &"); err != nil {
+	// Its pid, to end it by: a pkill -f naming the mark would match the
+	// shell running it.
+	out, err := exec("setsid sh -c 'sleep 120; :' " + mark + " </dev/null >/dev/null 2>&1 & echo $!")
+	if err != nil {
 		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("the control's pid: %q", out)
 	}
 	s.mu.Lock()
 	start := s.samples
@@ -292,7 +299,7 @@ func (s *cmdlineSampler) control(t *testing.T, exec func(string) (string, error)
 			break
 		}
 	}
-	if _, err := exec("pkill -f -- " + mark + " || :"); err != nil {
+	if _, err := exec(fmt.Sprintf("kill %d || :", pid)); err != nil {
 		t.Fatal(err)
 	}
 }
