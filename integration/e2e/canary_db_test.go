@@ -188,7 +188,7 @@ func TestCanaryLabDatabase(t *testing.T) {
 		t.Errorf("rollback did not put the hand-set passwords back")
 	}
 	c.tend(nil, "facts", "-C", dir)
-	// The clients' last sessions end before the sampling does.
+	// The database clients' connections close before the sampling stops.
 	time.Sleep(time.Second)
 
 	samples, procHits := sampler.finish()
