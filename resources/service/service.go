@@ -146,13 +146,29 @@ const cleanEnv = "env -i LANG=C " + cleanPath + " "
 // cleanPath is the PATH cleanEnv sets.
 const cleanPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+// statusFunc defines svc_status, which runs a status command and outputs
+// its exit code. An LSB init script that has just been started can still
+// answer 1 (dead, pid file exists) for a moment: its start returns once
+// the daemon has forked, before the daemon has replaced the stale pid
+// file of the previous instance. Only that answer is asked again, for up
+// to two seconds; a daemon that really died answers 1 all along.
+const statusFunc = `svc_status() {
+  i=0
+  while :; do
+    "$@" >/dev/null 2>&1 </dev/null; c=$?
+    if [ "$c" != 1 ] || [ "$i" -ge 10 ]; then out status "$c"; return 0; fi
+    i=$((i + 1)); sleep 0.2 2>/dev/null || sleep 1
+  done
+}
+`
+
 // Probe implements resources.Type. On systemd it runs one `systemctl
 // show` (plus `systemctl is-enabled` for units generated from init
 // scripts, whose enablement systemd does not know itself); elsewhere the
 // init script's status and a test for boot links.
 func (Service) Probe(cfg cty.Value, want *resources.State) string {
 	n, _ := name(cfg)
-	return shell.NewScript().Set("n", n).Append(providerScript(cfg)).String() + `out provider "$pv"
+	return shell.NewScript().Set("n", n).Append(providerScript(cfg)).String() + statusFunc + `out provider "$pv"
 case $pv in
 systemd)
   s=$(systemctl show -p LoadState,ActiveState,SubState,UnitFileState -- "$n") || return 1
@@ -164,12 +180,12 @@ EOF
 openrc)
   if [ ! -f "/etc/init.d/$n" ]; then out missing "/etc/init.d/$n"; return 0; fi
   command -v rc-service >/dev/null 2>&1 || { echo "rc-service not found: is this an OpenRC host?"; return 1; }
-  rc-service "$n" status >/dev/null 2>&1 </dev/null; out status $?
+  svc_status rc-service "$n" status
   if [ -e "/etc/runlevels/default/$n" ]; then out enabled 1; else out enabled 0; fi
   ;;
 *)
   if [ ! -f "/etc/init.d/$n" ]; then out missing "/etc/init.d/$n"; return 0; fi
-  ` + cleanEnv + `"/etc/init.d/$n" status >/dev/null 2>&1 </dev/null; out status $?
+  svc_status ` + cleanEnv + `"/etc/init.d/$n" status
   e=0
   for f in /etc/rc[2345].d/S[0-9][0-9]"$n" /etc/rc.d/rc[2345].d/S[0-9][0-9]"$n"; do
     if [ -e "$f" ]; then e=1; break; fi
@@ -324,7 +340,9 @@ func readSysVinit(n string, out resources.ProbeOutput) (providerState, error) {
 }
 
 // readOpenRC interprets `rc-service NAME status` (openrc-run's exit codes:
-// 0 started, 3 stopped, 4 stopping, 8 starting, 16 inactive, 32 crashed).
+// 0 started, 3 stopped, 4 stopping, 8 starting, 16 inactive, 32 crashed;
+// an LSB script run by rc-service answers with LSB's: 1 dead with a pid
+// file, 2 dead with a lock file).
 func readOpenRC(n string, out resources.ProbeOutput) (providerState, error) {
 	var ps providerState
 	if p, ok := out.Get("missing"); ok {
@@ -337,7 +355,7 @@ func readOpenRC(n string, out resources.ProbeOutput) (providerState, error) {
 	switch code {
 	case "0", "8":
 		ps.running = true
-	case "3", "4", "16", "32":
+	case "1", "2", "3", "4", "16", "32":
 	default:
 		return ps, fmt.Errorf("service %s: cannot tell whether it runs: rc-service %s status exited %s", n, n, code)
 	}

@@ -209,7 +209,8 @@ func TestReadSysVinitAndOpenRC(t *testing.T) {
 		{OpenRC, map[string]string{"status": "32", "enabled": "1"}, false, true, ""},
 		{OpenRC, map[string]string{"status": "8", "enabled": "1"}, true, true, ""},
 		{OpenRC, map[string]string{"status": "16", "enabled": "0"}, false, false, ""},
-		{OpenRC, map[string]string{"status": "1", "enabled": "0"}, false, false, "rc-service x status exited 1"},
+		{OpenRC, map[string]string{"status": "1", "enabled": "0"}, false, false, ""},
+		{OpenRC, map[string]string{"status": "5", "enabled": "0"}, false, false, "rc-service x status exited 5"},
 		{OpenRC, map[string]string{"missing": "/etc/init.d/x"}, false, false, "there is no OpenRC service /etc/init.d/x"},
 	}
 	for _, tc := range tests {
