@@ -84,8 +84,8 @@ gives it tend's.
 
 Hosts whose output and exit status are identical are shown as one block
 headed by their compact list (web[01-03,07],db1), largest group first;
---no-group prints each line prefixed by its host instead, each host as
-it finishes. A summary counts hosts by exit status and lists those that
+--no-group prints each line prefixed by its host instead, as it
+arrives. A summary counts hosts by exit status and lists those that
 could not run it (unreachable, timed out). Exit status: 0 when every host
 ran the command and it exited 0, 1 otherwise, 2 for a bad command line.
 
@@ -115,7 +115,7 @@ run lock: it works while an apply holds them.`,
 	f := cmd.Flags()
 	f.StringVar(&a.script, "script", "", "run this script file (POSIX sh; PowerShell on WinRM hosts) instead of a command")
 	f.DurationVar(&a.timeout, "timeout", 0, "bound each host's connection and command (e.g. 30s; 0: no bound); a host past it is stopped and reported as timed out")
-	f.BoolVar(&a.noGroup, "no-group", false, "print each output line prefixed by its host, each host as it finishes, instead of folding identical answers")
+	f.BoolVar(&a.noGroup, "no-group", false, "print each output line prefixed by its host as it arrives, instead of folding identical answers")
 	f.BoolVar(&a.stdin, "stdin", false, "give tend's standard input to the command on every host (read once, sent to each)")
 	f.BoolVarP(&a.yes, "yes", "y", false, "answer yes to the confirmation --confirm-above asks for")
 	f.BoolVar(&a.confirm, "confirm", false, "ask before running as root on any host (as --confirm-above 0)")
