@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) transport.Transport) {
 	t.Run("StdinNotRead", func(t *testing.T) { testStdinNotRead(t, tr) })
 	t.Run("LargeOutput", func(t *testing.T) { testLargeOutput(t, tr) })
 	t.Run("Streamed", func(t *testing.T) { Streamed(t, tr) })
+	t.Run("StreamedWriterFails", func(t *testing.T) { StreamedWriterFails(t, tr) })
 	t.Run("LargeScript", func(t *testing.T) { testLargeScript(t, tr) })
 	t.Run("ScriptBytes", func(t *testing.T) { testScriptBytes(t, tr) })
 	t.Run("HostileArguments", func(t *testing.T) { testHostileArguments(t, tr) })
@@ -682,4 +683,22 @@ func (b *safeBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// errWriter is the error failingWriter returns.
+var errWriter = errors.New("the reader went away")
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errWriter }
+
+// StreamedWriterFails checks that a Stdout writer that fails ends the run
+// with its error, without waiting for the script to end.
+func StreamedWriterFails(t *testing.T, tr transport.Transport) {
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := tr.Run(c, transport.Command{Script: "echo one; sleep 60; echo two", Stdout: failingWriter{}, Stderr: io.Discard})
+	if !errors.Is(err, errWriter) {
+		t.Fatalf("Run = %v, want the writer's error (before the script's 60 s sleep ends)", err)
+	}
 }

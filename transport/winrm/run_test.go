@@ -96,6 +96,7 @@ func TestRun(t *testing.T) {
 		}
 	})
 	t.Run("Streamed", func(t *testing.T) { transporttest.Streamed(t, tr) })
+	t.Run("StreamedWriterFails", func(t *testing.T) { transporttest.StreamedWriterFails(t, tr) })
 	t.Run("Stdin", func(t *testing.T) {
 		if out := mustOK(t, tr, "cat", strings.NewReader("line one\nline two\nno newline")); string(out) != "line one\nline two\nno newline" {
 			t.Errorf("cat: %q", out)
