@@ -168,6 +168,7 @@ exec "fails" {
 		{[]string{"locks", "-C", dir, "--json"}, 1, []string{"diagnostic"}},
 		{[]string{"backend", "migrate", "-C", dir, "--json"}, 1, []string{"diagnostic"}},
 		{[]string{"run", "-C", rollout, "--json", "all", "--", "echo hi"}, 0, []string{"run", "command_result", "command_summary"}},
+		{[]string{"run", "-C", rollout, "--json", "--no-group", "all", "--", "echo hi; printf 'warn' >&2"}, 0, []string{"run", "command_output", "command_result", "command_summary"}},
 		{[]string{"run", "-C", unreachable, "--json", "all", "--", "true"}, 1, []string{"command_result", "command_summary"}},
 		{[]string{"run", "-C", rollout, "--json", "all"}, 2, []string{"diagnostic"}},
 		{[]string{"patch", "-C", dir, "--reboot", "sometimes", "--json"}, 1, []string{"diagnostic"}},

@@ -84,8 +84,8 @@ gives it tend's.
 
 Hosts whose output and exit status are identical are shown as one block
 headed by their compact list (web[01-03,07],db1), largest group first;
---no-group prints each line prefixed by its host instead, each host as
-it finishes. A summary counts hosts by exit status and lists those that
+--no-group prints each line prefixed by its host instead, as it
+arrives. A summary counts hosts by exit status and lists those that
 could not run it (unreachable, timed out). Exit status: 0 when every host
 ran the command and it exited 0, 1 otherwise, 2 for a bad command line.
 
@@ -115,7 +115,7 @@ run lock: it works while an apply holds them.`,
 	f := cmd.Flags()
 	f.StringVar(&a.script, "script", "", "run this script file (POSIX sh; PowerShell on WinRM hosts) instead of a command")
 	f.DurationVar(&a.timeout, "timeout", 0, "bound each host's connection and command (e.g. 30s; 0: no bound); a host past it is stopped and reported as timed out")
-	f.BoolVar(&a.noGroup, "no-group", false, "print each output line prefixed by its host, each host as it finishes, instead of folding identical answers")
+	f.BoolVar(&a.noGroup, "no-group", false, "print each output line prefixed by its host as it arrives, instead of folding identical answers")
 	f.BoolVar(&a.stdin, "stdin", false, "give tend's standard input to the command on every host (read once, sent to each)")
 	f.BoolVarP(&a.yes, "yes", "y", false, "answer yes to the confirmation --confirm-above asks for")
 	f.BoolVar(&a.confirm, "confirm", false, "ask before running as root on any host (as --confirm-above 0)")
@@ -140,12 +140,16 @@ func usageError(cmd *cobra.Command, ui *jsonUI, msg string) error {
 
 // adhocHost is one host's part of an ad-hoc run.
 type adhocHost struct {
-	host     *inventory.Host
-	root     bool
-	outcome  string
-	exit     *int
-	stdout   []byte
-	stderr   []byte
+	host    *inventory.Host
+	root    bool
+	outcome string
+	exit    *int
+	stdout  []byte
+	stderr  []byte
+	// outSum and errSum describe the output for the journal: what the
+	// host sent, streamed or not.
+	outSum   journal.OutputDigest
+	errSum   journal.OutputDigest
 	err      string
 	started  time.Time
 	finished time.Time
@@ -183,8 +187,6 @@ func (a *adhoc) run(cmd *cobra.Command, args []string) error {
 		return usageError(cmd, io.ui, fmt.Sprintf("--parallel %d: want 1 or more", a.parallel))
 	case a.becomeUser != "" && !a.become:
 		return usageError(cmd, io.ui, "--become-user needs --become")
-	case a.asJSON && a.noGroup:
-		return usageError(cmd, io.ui, "--json prints each host's result on its own; --no-group does not apply")
 	}
 	threshold, err := a.threshold(cmd)
 	if err != nil {
@@ -289,7 +291,7 @@ func (a *adhoc) run(cmd *cobra.Command, args []string) error {
 		case stopping.Load():
 			h.outcome, h.err = adhocNotStarted, "not started: interrupted"
 		default:
-			a.runHost(cmd.Context(), connect, h, script, input)
+			a.runHost(cmd.Context(), connect, h, script, input, out)
 		}
 		if err := j.UpdateHost(i, func(jh *journal.Host) {
 			jh.Outcome, jh.Error = h.outcome, h.err
@@ -383,7 +385,7 @@ func runsAsRoot(h *inventory.Host) bool {
 }
 
 // runHost connects to one host and runs the script, within --timeout.
-func (a *adhoc) runHost(ctx context.Context, connect plan.Connector, h *adhocHost, script string, input []byte) {
+func (a *adhoc) runHost(ctx context.Context, connect plan.Connector, h *adhocHost, script string, input []byte, out *adhocOutput) {
 	hctx := ctx
 	if a.timeout > 0 {
 		var cancel context.CancelFunc
@@ -418,7 +420,23 @@ func (a *adhoc) runHost(ctx context.Context, connect plan.Connector, h *adhocHos
 	if input != nil {
 		c.Stdin = bytes.NewReader(input)
 	}
+	var stdout, stderr *outputStream
+	if a.noGroup {
+		stdout, stderr = out.streams(h)
+		c.Stdout, c.Stderr = stdout, stderr
+	}
 	res, err := t.Run(hctx, c)
+	if stdout != nil {
+		if res != nil {
+			// A transport that cannot stream returns the output whole.
+			_, _ = stdout.Write(res.Stdout)
+			_, _ = stderr.Write(res.Stderr)
+			res.Stdout, res.Stderr = nil, nil
+		}
+		_ = stdout.Close()
+		_ = stderr.Close()
+		h.outSum, h.errSum = stdout.digest(), stderr.digest()
+	}
 	if err != nil {
 		if !stopped(nil) {
 			h.outcome, h.err = adhocError, err.Error()
@@ -430,6 +448,9 @@ func (a *adhoc) runHost(ctx context.Context, connect plan.Connector, h *adhocHos
 	}
 	status := res.ExitStatus
 	h.exit, h.stdout, h.stderr = &status, res.Stdout, res.Stderr
+	if stdout == nil {
+		h.outSum, h.errSum = outputDigest(res.Stdout), outputDigest(res.Stderr)
+	}
 	h.outcome = adhocSuccess
 	if status != 0 {
 		h.outcome = adhocFailed
@@ -438,7 +459,7 @@ func (a *adhoc) runHost(ctx context.Context, connect plan.Connector, h *adhocHos
 
 // record is the host's result as the journal keeps it.
 func (h *adhocHost) record() *journal.CommandResult {
-	return &journal.CommandResult{ExitStatus: h.exit, Root: h.root, Stdout: outputDigest(h.stdout), Stderr: outputDigest(h.stderr),
+	return &journal.CommandResult{ExitStatus: h.exit, Root: h.root, Stdout: h.outSum, Stderr: h.errSum,
 		Started: h.started.UTC(), Finished: h.finished.UTC()}
 }
 
@@ -535,22 +556,6 @@ func writeText(w io.Writer, b []byte) {
 	}
 }
 
-// writePrefixed writes each line of b prefixed by the host's name, padded
-// to width.
-func writePrefixed(w io.Writer, name string, width int, b []byte) {
-	if len(b) == 0 {
-		return
-	}
-	var sb strings.Builder
-	for _, line := range strings.SplitAfter(strings.TrimSuffix(string(b), "\n"), "\n") {
-		fmt.Fprintf(&sb, "%-*s %s", width+1, name+":", line)
-		if !strings.HasSuffix(line, "\n") {
-			sb.WriteByte('\n')
-		}
-	}
-	_, _ = io.WriteString(w, sb.String())
-}
-
 // summaryLines are the run's summary: hosts counted by exit status, with
 // their folded lists, then each host that did not run the command to its
 // end, with why.
@@ -618,6 +623,12 @@ func (o *adhocOutput) hostDone(h *adhocHost) {
 		m := map[string]any{"run_id": o.runID, "host": h.host.Name, "outcome": h.outcome,
 			"stdout": string(h.stdout), "stderr": string(h.stderr), "root": h.root,
 			"duration_ns": h.finished.Sub(h.started).Nanoseconds()}
+		if o.a.noGroup {
+			// The output went out line by line (command_output).
+			delete(m, "stdout")
+			delete(m, "stderr")
+			m["streamed"] = true
+		}
 		if h.exit != nil {
 			m["exit_status"] = *h.exit
 		}
@@ -630,8 +641,6 @@ func (o *adhocOutput) hostDone(h *adhocHost) {
 		o.ui.emit("command_result", m)
 	case o.a.noGroup:
 		name := h.host.Name
-		writePrefixed(o.a.io.Stdout, name, o.width-1, h.stdout)
-		writePrefixed(o.a.io.Stderr, name, o.width-1, h.stderr)
 		switch {
 		case h.exit == nil:
 			fmt.Fprintf(o.a.io.Stderr, "%-*s ! %s: %s\n", o.width, name+":", strings.ReplaceAll(h.outcome, "_", " "), h.err)
@@ -639,6 +648,37 @@ func (o *adhocOutput) hostDone(h *adhocHost) {
 			fmt.Fprintf(o.a.io.Stderr, "%-*s ! exit %d\n", o.width, name+":", *h.exit)
 		}
 	}
+}
+
+// streams returns the writers h's standard output and error are streamed
+// to with --no-group: each line is printed as it comes, prefixed by the
+// host (standard error's on tend's), or sent as a command_output message.
+func (o *adhocOutput) streams(h *adhocHost) (stdout, stderr *outputStream) {
+	line := func(stream string, w io.Writer) func([]byte, bool) {
+		return func(b []byte, partial bool) {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			if o.ui != nil {
+				m := map[string]any{"run_id": o.runID, "host": h.host.Name, "stream": stream, "text": string(b)}
+				if partial {
+					m["partial"] = true
+				}
+				o.ui.emit("command_output", m)
+				w = o.a.io.Stdout
+			} else {
+				var sb strings.Builder
+				fmt.Fprintf(&sb, "%-*s %s\n", o.width, h.host.Name+":", b)
+				_, _ = io.WriteString(w, sb.String())
+			}
+			// The line is whole and scrubbed: what tend's own redacting
+			// writer would hold back (for a secret of several lines) can go.
+			if f, ok := w.(interface{ Flush() error }); ok {
+				_ = f.Flush()
+			}
+		}
+	}
+	return newOutputStream(redact.Default, line("stdout", o.a.io.Stdout)),
+		newOutputStream(redact.Default, line("stderr", o.a.io.Stderr))
 }
 
 // finish prints the groups (unless streamed) and the summary.

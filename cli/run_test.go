@@ -91,11 +91,6 @@ func TestGroupOutputsOrder(t *testing.T) {
 	if d := cmp.Diff(want, b.String()); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
-	var p bytes.Buffer
-	writePrefixed(&p, "a1", 5, []byte("one\ntwo"))
-	if got := p.String(); got != "a1:    one\na1:    two\n" {
-		t.Errorf("writePrefixed = %q", got)
-	}
 }
 
 // hostShell makes local hosts tell themselves apart: each script runs
@@ -349,7 +344,6 @@ func TestRunUsage(t *testing.T) {
 		{"run", "-C", dir, "all", "--bogus", "--", "uptime"},
 		{"run", "-C", dir, "all", "--timeout", "-1s", "--", "uptime"},
 		{"run", "-C", dir, "all", "--become-user", "app", "--", "uptime"},
-		{"run", "-C", dir, "all", "--json", "--no-group", "--", "uptime"},
 		{"run", "-C", dir, "all", "--confirm-above", "-3", "--", "uptime"},
 		{"run", "-C", dir, "--target", "all", "a1", "--", "uptime"},
 		{"run", "-C", dir, "--var", "x=1", "a1", "--", "uptime"},

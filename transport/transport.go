@@ -25,6 +25,15 @@ type Command struct {
 	// run's scripts in (SSH's worker) runs this one without opening it,
 	// unless it is open already. Transports without one ignore it.
 	OneShot bool
+	// Stdout and Stderr, when set, receive the script's standard output
+	// and standard error as the host sends them, and Result's field is
+	// left nil: a caller shows a long command's lines as they come, and
+	// holds none of it. A stream a transport can only read whole (WinRM's
+	// standard error, PowerShell's CLIXML decoded at the end) is written
+	// there when the script ends. A failing writer ends the run with its
+	// error.
+	Stdout io.Writer
+	Stderr io.Writer
 }
 
 // Result is what a finished script left behind. A non-zero ExitStatus is not

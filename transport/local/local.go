@@ -17,6 +17,7 @@ package local
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -82,7 +83,14 @@ func (t *Transport) Run(ctx context.Context, c transport.Command) (*transport.Re
 		cmd.Stdin = c.Stdin
 	}
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	outTo, errTo := &streamed{w: &stdout}, &streamed{w: &stderr}
+	if c.Stdout != nil {
+		outTo.w = c.Stdout
+	}
+	if c.Stderr != nil {
+		errTo.w = c.Stderr
+	}
+	cmd.Stdout, cmd.Stderr = outTo, errTo
 	g, err := guard()
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)
@@ -91,6 +99,11 @@ func (t *Transport) Run(ctx context.Context, c transport.Command) (*transport.Re
 		return nil, fmt.Errorf("local: %w", err)
 	}
 	g.watch(cmd.Process.Pid)
+	// A caller's writer that fails stops the script (its output would
+	// have nowhere to go) and is the run's error.
+	pgid := cmd.Process.Pid
+	outTo.onFail(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+	errTo.onFail(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
 	// Only the shell keeps the read end: when it exits without reading
 	// the whole script, the write fails instead of blocking.
 	pr.Close()
@@ -103,7 +116,16 @@ func (t *Transport) Run(ctx context.Context, c transport.Command) (*transport.Re
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("local: %w", ctx.Err())
 	}
+	if err := cmp.Or(outTo.failed(), errTo.failed()); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
 	res := &transport.Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	if c.Stdout != nil {
+		res.Stdout = nil
+	}
+	if c.Stderr != nil {
+		res.Stderr = nil
+	}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -116,6 +138,48 @@ func (t *Transport) Run(ctx context.Context, c transport.Command) (*transport.Re
 		return nil, fmt.Errorf("local: %w", err)
 	}
 	return res, nil
+}
+
+// streamed passes a script's output to w. Once w fails it kills the
+// script and drops the rest: the pipe is still drained, so the script
+// never blocks writing to it.
+type streamed struct {
+	w    io.Writer
+	kill func()
+	mu   sync.Mutex
+	err  error
+}
+
+func (s *streamed) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return len(p), nil
+	}
+	if _, err := s.w.Write(p); err != nil {
+		s.err = err
+		if s.kill != nil {
+			s.kill()
+		}
+	}
+	return len(p), nil
+}
+
+// onFail sets what a failed write does (the script starts before it is
+// known, and may write at once).
+func (s *streamed) onFail(kill func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kill = kill
+	if s.err != nil {
+		kill()
+	}
+}
+
+func (s *streamed) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 // Close implements transport.Transport: later calls fail, and the locks

@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -428,6 +429,11 @@ func (t *Transport) Run(ctx context.Context, cmd transport.Command) (*transport.
 		if err != nil {
 			return nil, fail(err)
 		}
+		// A worker hands back a script's output when it ends: a caller
+		// streaming it gets a session of its own.
+		if ok && (cmd.Stdout != nil || cmd.Stderr != nil) {
+			cmd.Stdin, ok = bytes.NewReader(data), false
+		}
 		if ok {
 			// A OneShot, most likely the run's only script, costs the host
 			// fewer processes in a session of its own than in a worker
@@ -446,11 +452,19 @@ func (t *Transport) Run(ctx context.Context, cmd transport.Command) (*transport.
 		}
 	}
 	var stdout bytes.Buffer
-	status, stderr, err := t.run(ctx, "run", cmd.Script, cmd.Stdin, &stdout)
+	out := io.Writer(&stdout)
+	if cmd.Stdout != nil {
+		out = cmd.Stdout
+	}
+	status, stderr, err := t.exec(ctx, "run", cmd.Script, cmd.Stdin, out, cmd.Stderr, true)
 	if err != nil {
 		return nil, err
 	}
-	return &transport.Result{Stdout: stdout.Bytes(), Stderr: stderr, ExitStatus: status}, nil
+	res := &transport.Result{Stdout: stdout.Bytes(), Stderr: stderr, ExitStatus: status}
+	if cmd.Stdout != nil {
+		res.Stdout = nil
+	}
+	return res, nil
 }
 
 // checkShell refuses a host whose inventory says its shell is not a
@@ -492,11 +506,13 @@ func (e *BecomeError) Error() string {
 
 // run is Run with the stdout sink chosen by the caller. It returns the exit status and stderr.
 func (t *Transport) run(ctx context.Context, op, script string, stdin io.Reader, stdout io.Writer) (int, []byte, error) {
-	return t.exec(ctx, op, script, stdin, stdout, true)
+	return t.exec(ctx, op, script, stdin, stdout, nil, true)
 }
 
 // exec is run, taking a session slot from the semaphore when slot is set.
-func (t *Transport) exec(ctx context.Context, op, script string, stdin io.Reader, stdout io.Writer, slot bool) (int, []byte, error) {
+// With a stderr writer, the script's standard error goes there as it
+// comes, and the []byte returned is nil.
+func (t *Transport) exec(ctx context.Context, op, script string, stdin io.Reader, stdout, stderrTo io.Writer, slot bool) (int, []byte, error) {
 	fail := func(err error) error { return fmt.Errorf("ssh %s: %s: %w", t.name, op, err) }
 	if err := ctx.Err(); err != nil {
 		return 0, nil, fail(err)
@@ -531,9 +547,16 @@ func (t *Transport) exec(ctx context.Context, op, script string, stdin io.Reader
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var stderr bytes.Buffer
+	// A streamed stderr is passed on; its last bytes are kept, for the
+	// bootstrap's word on a truncated script.
+	tail := &tailWriter{max: len(truncatedMsg) + 64}
+	errTo := io.Writer(&stderr)
+	if stderrTo != nil {
+		errTo = io.MultiWriter(tail, stderrTo)
+	}
 	mw := &markerWriter{w: stdout, marker: []byte(l.marker)}
 	out := &sink{w: mw, cancel: cancel}
-	emw := &markerWriter{w: &stderr, marker: []byte(l.marker)}
+	emw := &markerWriter{w: errTo, marker: []byte(l.marker)}
 	errw := &sink{w: emw, cancel: cancel}
 	sess.Stdout = out
 	sess.Stderr = errw
@@ -570,7 +593,7 @@ func (t *Transport) exec(ctx context.Context, op, script string, stdin io.Reader
 			out.stop()
 			errw.stop()
 			go t.abandon(sess, waitc, release, l.nonce, int(mw.pid.Load()), int(mw.pgid.Load()))
-			if err := out.failed(); err != nil {
+			if err := cmp.Or(out.failed(), errw.failed()); err != nil {
 				return 0, nil, fail(err) // the caller's writer failed
 			}
 			return 0, nil, fail(ctx.Err())
@@ -588,19 +611,39 @@ func (t *Transport) exec(ctx context.Context, op, script string, stdin io.Reader
 	default:
 		return 0, nil, fail(t.connErr(werr))
 	}
-	if err := out.failed(); err != nil {
+	if err := cmp.Or(out.failed(), errw.failed()); err != nil {
 		return 0, nil, fail(err) // the caller's writer failed
 	}
 	if !mw.found {
 		return 0, nil, fail(t.launchError(status, mw.pending, emw.pending))
 	}
 	if !emw.found {
-		stderr.Write(emw.pending) // cannot happen but by a kill between two printfs
+		// Cannot happen but by a kill between two printfs.
+		if _, err := errTo.Write(emw.pending); err != nil {
+			return 0, nil, fail(err)
+		}
 	}
-	if status == exitTruncated && bytes.Contains(stderr.Bytes(), []byte(truncatedMsg)) {
+	if status == exitTruncated && (bytes.Contains(stderr.Bytes(), []byte(truncatedMsg)) || bytes.Contains(tail.b, []byte(truncatedMsg))) {
 		return 0, nil, fail(t.connErr(errors.New("the script did not arrive whole")))
 	}
+	if stderrTo != nil {
+		return status, nil, nil
+	}
 	return status, stderr.Bytes(), nil
+}
+
+// tailWriter keeps the last max bytes written to it.
+type tailWriter struct {
+	max int
+	b   []byte
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	if len(w.b) > w.max {
+		w.b = append(w.b[:0], w.b[len(w.b)-w.max:]...)
+	}
+	return len(p), nil
 }
 
 // newSession opens a session channel, retrying while the server refuses
@@ -677,7 +720,7 @@ func (t *Transport) abandon(sess *gossh.Session, waitc <-chan error, release fun
 		var err error
 		for attempt := 0; attempt < 5; attempt++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			_, _, err = t.exec(ctx, "cancel", killScript(nonce, pid, pgid), nil, io.Discard, false)
+			_, _, err = t.exec(ctx, "cancel", killScript(nonce, pid, pgid), nil, io.Discard, nil, false)
 			cancel()
 			if err == nil || t.connErr(nil) != nil {
 				break

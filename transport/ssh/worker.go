@@ -717,7 +717,7 @@ func (t *Transport) killGroup(nonce string, pid, pgid int) {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, _, err = t.exec(ctx, "cancel", killScript(nonce, pid, pgid), nil, io.Discard, false)
+		_, _, err = t.exec(ctx, "cancel", killScript(nonce, pid, pgid), nil, io.Discard, nil, false)
 		cancel()
 		if err == nil || t.connErr(nil) != nil {
 			break

@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) transport.Transport) {
 	t.Run("NoStdinIsEOF", func(t *testing.T) { testNoStdin(t, tr) })
 	t.Run("StdinNotRead", func(t *testing.T) { testStdinNotRead(t, tr) })
 	t.Run("LargeOutput", func(t *testing.T) { testLargeOutput(t, tr) })
+	t.Run("Streamed", func(t *testing.T) { Streamed(t, tr) })
+	t.Run("StreamedWriterFails", func(t *testing.T) { StreamedWriterFails(t, tr) })
 	t.Run("LargeScript", func(t *testing.T) { testLargeScript(t, tr) })
 	t.Run("ScriptBytes", func(t *testing.T) { testScriptBytes(t, tr) })
 	t.Run("HostileArguments", func(t *testing.T) { testHostileArguments(t, tr) })
@@ -601,5 +603,102 @@ func testClose(t *testing.T, open func(t *testing.T) transport.Transport) {
 	case <-done:
 	case <-time.After(20 * time.Second):
 		t.Fatal("Close with Runs in flight: still waiting after 20s")
+	}
+}
+
+// Streamed checks Command.Stdout and Command.Stderr: the script's first
+// line reaches Stdout while the script still runs. The script waits for
+// a line of input, which is sent only once its first line has arrived: a
+// transport that handed the output over when the script ended would never
+// get there, and the deadline fails the test. Result's fields are nil.
+func Streamed(t *testing.T, tr transport.Transport) {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	inR, inW := io.Pipe()
+	defer inW.Close()
+	stdout := &watched{want: "first\n", seen: make(chan struct{})}
+	var stderr safeBuffer
+	go func() {
+		select {
+		case <-stdout.seen:
+			_, _ = io.WriteString(inW, "go\n")
+			inW.Close()
+		case <-c.Done():
+			// A transport may wait for its copy of stdin to end.
+			inW.CloseWithError(c.Err())
+		}
+	}()
+	res, err := tr.Run(c, transport.Command{
+		Script: "echo first; echo err1 >&2; read x; echo \"second $x\"; printf 'no newline'; echo err2 >&2; exit 3",
+		Stdin:  inR, Stdout: stdout, Stderr: &stderr,
+	})
+	if err != nil {
+		select {
+		case <-stdout.seen:
+		default:
+			t.Fatalf("the first line never came before the script ended (stdout so far %q): %v", stdout.String(), err)
+		}
+		t.Fatal(err)
+	}
+	if res.ExitStatus != 3 || res.Stdout != nil || res.Stderr != nil {
+		t.Errorf("result: status %d, stdout %q, stderr %q; want 3 and both nil (streamed)", res.ExitStatus, res.Stdout, res.Stderr)
+	}
+	if got, want := stdout.String(), "first\nsecond go\nno newline"; got != want {
+		t.Errorf("streamed stdout %q, want %q", got, want)
+	}
+	if got, want := stderr.String(), "err1\nerr2\n"; got != want {
+		t.Errorf("streamed stderr %q, want %q", got, want)
+	}
+}
+
+// watched is a buffer that closes seen once it holds want.
+type watched struct {
+	safeBuffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *watched) Write(p []byte) (int, error) {
+	n, err := w.safeBuffer.Write(p)
+	if strings.Contains(w.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return n, err
+}
+
+// safeBuffer is a bytes.Buffer for concurrent use.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *safeBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *safeBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// errWriter is the error failingWriter returns.
+var errWriter = errors.New("the reader went away")
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errWriter }
+
+// StreamedWriterFails checks that a Stdout writer that fails ends the run
+// with its error, without waiting for the script to end.
+func StreamedWriterFails(t *testing.T, tr transport.Transport) {
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := tr.Run(c, transport.Command{Script: "echo one; sleep 60; echo two", Stdout: failingWriter{}, Stderr: io.Discard})
+	if !errors.Is(err, errWriter) {
+		t.Fatalf("Run = %v, want the writer's error (before the script's 60 s sleep ends)", err)
 	}
 }

@@ -21,11 +21,28 @@ import (
 // comes back with PowerShell's CLIXML decoded to text.
 func (t *Transport) Run(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
 	var stdout bytes.Buffer
-	status, stderr, err := t.exec(ctx, "run", cmd.Script, cmd.Stdin, &stdout)
+	out := io.Writer(&stdout)
+	if cmd.Stdout != nil {
+		out = cmd.Stdout
+	}
+	status, stderr, err := t.exec(ctx, "run", cmd.Script, cmd.Stdin, out)
 	if err != nil {
 		return nil, err
 	}
-	return &transport.Result{Stdout: stdout.Bytes(), Stderr: DecodeCLIXML(stderr), ExitStatus: status}, nil
+	res := &transport.Result{Stdout: stdout.Bytes(), Stderr: DecodeCLIXML(stderr), ExitStatus: status}
+	if cmd.Stdout != nil {
+		res.Stdout = nil
+	}
+	// Standard error is CLIXML, decoded whole: it is passed on at the end.
+	if cmd.Stderr != nil {
+		if len(res.Stderr) > 0 {
+			if _, err := cmd.Stderr.Write(res.Stderr); err != nil {
+				return nil, fmt.Errorf("winrm %s: run: %w", t.name, err)
+			}
+		}
+		res.Stderr = nil
+	}
+	return res, nil
 }
 
 // errFinished ends a Run's stdin sender once the command is done.

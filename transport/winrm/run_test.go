@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/transport"
+	"github.com/tendhq/tend/transport/transporttest"
 	"github.com/tendhq/tend/transport/winrm/wsmantest"
 )
 
@@ -94,6 +95,8 @@ func TestRun(t *testing.T) {
 			t.Errorf("streams mixed up: %.100q / %.100q", res.Stdout, res.Stderr)
 		}
 	})
+	t.Run("Streamed", func(t *testing.T) { transporttest.Streamed(t, tr) })
+	t.Run("StreamedWriterFails", func(t *testing.T) { transporttest.StreamedWriterFails(t, tr) })
 	t.Run("Stdin", func(t *testing.T) {
 		if out := mustOK(t, tr, "cat", strings.NewReader("line one\nline two\nno newline")); string(out) != "line one\nline two\nno newline" {
 			t.Errorf("cat: %q", out)
