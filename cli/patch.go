@@ -92,6 +92,14 @@ some have, 1 on error.`,
 			if err != nil {
 				return err
 			}
+			// Before connecting (refreshing a package index already
+			// takes the package manager's lock, even with --check):
+			// another run holding some of the hosts in the backend stops
+			// this one here.
+			if err := c.reserveHosts(cmd, "", l.hostNames()); err != nil {
+				return err
+			}
+			defer c.releaseHosts()
 			return c.runPatch(cmd.Context(), l, ro, hc, securityOnly, reboot, rebootTimeout, yes, check)
 		},
 	}
