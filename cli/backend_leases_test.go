@@ -167,6 +167,15 @@ func TestBackendOverlappingCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "first") {
 		t.Errorf("tend run --read-only while an apply holds win1: exit %d\n%s%s", code, out, errOut)
 	}
+	// The journal records the declaration.
+	if _, rest, ok := strings.Cut(out, "\nRun "); ok {
+		id := strings.Fields(rest)[0]
+		if out, errOut, code := tend(t, "show", id); code != 0 || !strings.Contains(out, "declared by the operator (no host leases)") {
+			t.Errorf("show %s: exit %d, want the read-only declaration\n%s%s", id, code, out, errOut)
+		}
+	} else {
+		t.Errorf("tend run --read-only names no run:\n%s", out)
+	}
 	writeFiles(t, root, map[string]string{"go": ""})
 	<-done
 	if r.code != 0 {
