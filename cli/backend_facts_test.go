@@ -71,6 +71,11 @@ func TestBackendFactsCache(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "one") || !strings.Contains(out, "two") {
 		t.Errorf("os:%s from the second directory: exit %d, want both hosts\n%s%s", family, code, out, errOut)
 	}
+	// A backend that cannot be reached: the selector's error says so.
+	down := "postgres://tend@/postgres?host=" + t.TempDir() + "&port=1"
+	if out, errOut, code := tend(t, "inventory", "-C", second, "--target", "os:"+family, "--backend", down); code != 1 || !strings.Contains(errOut, "the facts cache could not be read") {
+		t.Errorf("os:%s with the backend down: exit %d\n%s%s", family, code, out, errOut)
+	}
 	// The files of the second directory are not read with the backend.
 	if out, errOut, code := tend(t, "facts", "-C", second, "--cached", "--backend", "files"); code != 1 || !strings.Contains(out+errOut, "no cached facts in "+filepath.Join(second, ".tend", "facts")) {
 		t.Errorf("--cached with --backend files: exit %d\n%s%s", code, out, errOut)

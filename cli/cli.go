@@ -402,6 +402,9 @@ func (c *common) load(needConfig bool) (*loaded, error) {
 		if l.cfg != nil && l.cfg.Resource(plan.ResourceOf(c.target)) != nil {
 			return nil, fmt.Errorf("--target %q: %w (--target selects hosts; to plan one resource use --resource %s)", c.target, err, c.target)
 		}
+		if ferr := c.facts().readErr(); ferr != nil {
+			return nil, fmt.Errorf("--target %q: %w (the facts cache could not be read: %v)", c.target, err, ferr)
+		}
 		return nil, fmt.Errorf("--target %q: %w", c.target, err)
 	}
 	c.printDiags(l.files, diags)

@@ -59,9 +59,13 @@ func (c *common) facts() *factsCache {
 // backend returns the backend the cache is in, nil for files.
 func (fc *factsCache) backend() (*backend.Postgres, error) {
 	fc.once.Do(func() {
-		if fc.resolve != nil {
-			fc.pg, fc.err = fc.resolve()
+		if fc.resolve == nil {
+			return
 		}
+		pg, err := fc.resolve()
+		fc.mu.Lock()
+		fc.pg, fc.err = pg, err
+		fc.mu.Unlock()
 	})
 	return fc.pg, fc.err
 }
@@ -101,6 +105,16 @@ func (fc *factsCache) read(host string) (doc []byte, gathered time.Time, ok bool
 	}
 	e, ok := fc.entries[host]
 	return e.Facts, e.Gathered, ok, nil
+}
+
+// readErr is why the cache could not be read, if it could not.
+func (fc *factsCache) readErr() error {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if fc.err != nil {
+		return fc.err
+	}
+	return fc.loadErr
 }
 
 // where names the cache in messages.
