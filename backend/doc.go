@@ -1,10 +1,12 @@
 // Package backend keeps runs where several controllers share them. The
 // default store is the configuration directory's files (journal.Files);
 // a PostgreSQL backend (Postgres) stores the runs' journal records, the
-// liveness of their writers, and leases on hosts, so that `tend runs`,
-// `show`, `rollback` and `resume` work from any machine that reaches
-// it, and a second operator's run learns which hosts another run holds
-// before it connects to any.
+// liveness of their writers, leases on hosts and the facts cache
+// (SaveFacts, Facts: each host's last facts, with when they were
+// gathered), so that `tend runs`, `show`, `rollback`, `resume` and
+// `facts --cached` work from any machine that reaches it, and a second
+// operator's run learns which hosts another run holds before it
+// connects to any.
 //
 // # Journal
 //
@@ -23,8 +25,8 @@
 // renewed every HeartbeatEvery. A run still "running" whose heartbeat
 // is older than LeaseTTL (or released, or whose holder is a dead
 // process of this same controller) reads as interrupted. Host leases
-// (tend_leases) name the run, user, controller and pid holding each
-// host, with a fencing token from one sequence; they are renewed with
+// (tend_leases) name the run, its command, user, controller and pid
+// holding each host, with a fencing token from one sequence; they are renewed with
 // the run's heartbeat and released when its journal is closed. They are
 // taken before connecting, besides the lock on the host itself.
 //

@@ -9,8 +9,11 @@ import (
 
 // Lease is a run's hold on a host.
 type Lease struct {
-	Host       string
-	RunID      string
+	Host  string
+	RunID string
+	// Command is the kind of run holding it: apply, patch, run,
+	// rollback, resume.
+	Command    string
 	User       string
 	Controller string
 	PID        int
@@ -21,11 +24,15 @@ type Lease struct {
 }
 
 func (l *Lease) String() string {
-	return fmt.Sprintf("%s held by run %s (%s, pid %d on %s, since %s)", l.Host, l.RunID, l.User, l.PID, l.Controller, l.Acquired.UTC().Format(time.RFC3339))
+	cmd := ""
+	if l.Command != "" {
+		cmd = "tend " + l.Command + ", "
+	}
+	return fmt.Sprintf("%s held by run %s (%s%s, pid %d on %s, since %s)", l.Host, l.RunID, cmd, l.User, l.PID, l.Controller, l.Acquired.UTC().Format(time.RFC3339))
 }
 
 // AcquireHosts takes the leases of hosts for the run holder names (its
-// RunID, User, Controller, PID): all of them, or none when another live
+// RunID, Command, User, Controller, PID): all of them, or none when another live
 // run holds any; then it returns the conflicting leases, by host. A
 // host this run already holds is renewed.
 func (b *Postgres) AcquireHosts(ctx context.Context, holder Lease, hosts []string) ([]*Lease, error) {
@@ -54,11 +61,12 @@ func (b *Postgres) AcquireHosts(ctx context.Context, holder Lease, hosts []strin
 	if len(conflicts) > 0 {
 		return conflicts, nil
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO tend_leases (host, run_id, run_user, controller, pid, token, acquired, heartbeat)
-		SELECT h, $2, $3, $4, $5, nextval('tend_fencing'), now(), now() FROM unnest($1::text[]) AS h
-		ON CONFLICT (host) DO UPDATE SET run_id = excluded.run_id, run_user = excluded.run_user, controller = excluded.controller,
-			pid = excluded.pid, token = excluded.token, acquired = excluded.acquired, heartbeat = excluded.heartbeat`,
-		hosts, holder.RunID, holder.User, holder.Controller, holder.PID)
+	_, err = tx.Exec(ctx, `INSERT INTO tend_leases (host, run_id, command, run_user, controller, pid, token, acquired, heartbeat)
+		SELECT h, $2, $6, $3, $4, $5, nextval('tend_fencing'), now(), now() FROM unnest($1::text[]) AS h
+		ON CONFLICT (host) DO UPDATE SET run_id = excluded.run_id, command = excluded.command, run_user = excluded.run_user,
+			controller = excluded.controller, pid = excluded.pid, token = excluded.token, acquired = excluded.acquired,
+			heartbeat = excluded.heartbeat`,
+		hosts, holder.RunID, holder.User, holder.Controller, holder.PID, holder.Command)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.where, err)
 	}
@@ -89,7 +97,7 @@ func (b *Postgres) Leases(ctx context.Context) ([]*Lease, error) {
 // leases returns the live leases of hosts (all hosts when nil), by
 // host; with a transaction, it locks their rows.
 func (b *Postgres) leases(ctx context.Context, q querier, hosts []string) ([]*Lease, error) {
-	rows, err := q.Query(ctx, `SELECT host, run_id, run_user, controller, pid, token, acquired, heartbeat, now() - heartbeat
+	rows, err := q.Query(ctx, `SELECT host, run_id, command, run_user, controller, pid, token, acquired, heartbeat, now() - heartbeat
 		FROM tend_leases WHERE $1::text[] IS NULL OR host = ANY($1) ORDER BY host`, hosts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.where, err)
@@ -99,7 +107,7 @@ func (b *Postgres) leases(ctx context.Context, q querier, hosts []string) ([]*Le
 	for rows.Next() {
 		l := &Lease{}
 		var age time.Duration
-		if err := rows.Scan(&l.Host, &l.RunID, &l.User, &l.Controller, &l.PID, &l.Token, &l.Acquired, &l.Heartbeat, &age); err != nil {
+		if err := rows.Scan(&l.Host, &l.RunID, &l.Command, &l.User, &l.Controller, &l.PID, &l.Token, &l.Acquired, &l.Heartbeat, &age); err != nil {
 			return nil, fmt.Errorf("%s: %w", b.where, err)
 		}
 		if b.alive(&age, l.Controller, l.PID) {

@@ -19,7 +19,7 @@ import (
 
 // SchemaVersion is the version of the schema this tend reads and
 // writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations[i] brings the schema from version i to i+1.
 var migrations = []string{
@@ -47,6 +47,14 @@ var migrations = []string{
 		token bigint NOT NULL,
 		acquired timestamptz NOT NULL,
 		heartbeat timestamptz NOT NULL
+	);`,
+	// Version 2: the command kind of each host lease, and the facts
+	// cache.
+	`ALTER TABLE tend_leases ADD COLUMN command text NOT NULL DEFAULT '';
+	CREATE TABLE tend_facts (
+		host text PRIMARY KEY,
+		facts text NOT NULL,
+		gathered timestamptz NOT NULL
 	);`,
 }
 

@@ -218,7 +218,7 @@ func TestAppendFailsWhenBackendDown(t *testing.T) {
 func TestLeases(t *testing.T) {
 	_, b := connect(t)
 	ctx := context.Background()
-	a := backend.Lease{RunID: "run-a", User: "alice", Controller: "c1", PID: os.Getpid()}
+	a := backend.Lease{RunID: "run-a", Command: "patch", User: "alice", Controller: "c1", PID: os.Getpid()}
 	if c, err := b.AcquireHosts(ctx, a, []string{"web1", "web2"}); err != nil || c != nil {
 		t.Fatalf("first acquisition: %v %v", c, err)
 	}
@@ -227,7 +227,7 @@ func TestLeases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c) != 1 || c[0].Host != "web2" || c[0].RunID != "run-a" || c[0].User != "alice" || c[0].Controller != "c1" {
+	if len(c) != 1 || c[0].Host != "web2" || c[0].RunID != "run-a" || c[0].Command != "patch" || c[0].User != "alice" || c[0].Controller != "c1" {
 		t.Fatalf("conflicts: %v", c)
 	}
 	ls, err := b.Leases(ctx)
@@ -251,5 +251,50 @@ func TestLeases(t *testing.T) {
 	ls, _ = b.Leases(ctx)
 	if len(ls) != 2 || ls[0].RunID != "run-b" || ls[0].Token <= tok {
 		t.Errorf("leases after release: %v (tokens must grow past %d)", ls, tok)
+	}
+}
+
+// TestFactsCache: facts saved by one connection are read by another
+// with when they were gathered; an older gathering does not replace a
+// newer one.
+func TestFactsCache(t *testing.T) {
+	srv, b := connect(t)
+	ctx := context.Background()
+	if got, err := b.Facts(ctx, nil); err != nil || len(got) != 0 {
+		t.Fatalf("an empty cache: %v %v", got, err)
+	}
+	t1 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := b.SaveFacts(ctx, map[string]backend.CachedFacts{
+		"web1": {Facts: []byte(`{"kernel":"linux"}`), Gathered: t1},
+		"web2": {Facts: []byte(`{"kernel":"freebsd"}`), Gathered: t1},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := backend.Connect(ctx, srv.URL(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	// A newer gathering of web1 replaces it; an older one of web2 does
+	// not.
+	if err := other.SaveFacts(ctx, map[string]backend.CachedFacts{
+		"web1": {Facts: []byte(`{"kernel":"windows"}`), Gathered: t1.Add(time.Minute)},
+		"web2": {Facts: []byte(`{"kernel":"darwin"}`), Gathered: t1.Add(-time.Minute)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Facts(ctx, []string{"web1", "web2", "web3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]backend.CachedFacts{
+		"web1": {Facts: []byte(`{"kernel":"windows"}`), Gathered: t1.Add(time.Minute)},
+		"web2": {Facts: []byte(`{"kernel":"freebsd"}`), Gathered: t1},
+	}
+	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); d != "" {
+		t.Errorf("facts (-want +got):\n%s", d)
+	}
+	if got, err := b.Facts(ctx, []string{"web2"}); err != nil || len(got) != 1 {
+		t.Errorf("facts of web2 alone: %v %v", got, err)
 	}
 }

@@ -106,7 +106,7 @@ func (c *common) reserveHosts(cmd *cobra.Command, runID string, hosts []string) 
 		runID = c.outputs.newRunID(time.Now())
 		c.runID = runID
 	}
-	holder := backend.Lease{RunID: runID, User: currentUser(), Controller: controllerName(), PID: os.Getpid()}
+	holder := backend.Lease{RunID: runID, Command: cmd.Name(), User: currentUser(), Controller: controllerName(), PID: os.Getpid()}
 	ctx := cmd.Context()
 	deadline := time.Now().Add(c.lockTimeout)
 	for {
@@ -119,6 +119,11 @@ func (c *common) reserveHosts(cmd *cobra.Command, runID string, hosts []string) 
 			return nil
 		}
 		if c.lockTimeout <= 0 || time.Now().After(deadline) {
+			if c.io.ui.active() {
+				for _, l := range conflicts {
+					c.io.ui.emit("host_lease", leaseMessage(l))
+				}
+			}
 			var sb strings.Builder
 			fmt.Fprintf(&sb, "%s held by another run (%s); nothing was changed:", plural(len(conflicts), "host is", "hosts are"), c.pg.Where())
 			for _, l := range conflicts {

@@ -189,6 +189,11 @@ type common struct {
 	connectRate connectRateFlag // --connect-rate
 	planOnly    bool            // the plan is not applied: close each host's connection once planned
 	jumpsOnce   sync.Once
+	// cmd is the command the flags were added to (addLoadFlags), for
+	// what resolves the backend lazily.
+	cmd         *cobra.Command
+	factsOnce   sync.Once
+	factsC      *factsCache
 	jumps       *ssh.JumpHosts // bastion connections shared by this command's hosts
 	lockTimeout time.Duration
 	vaultIDs    []string // --vault-id
@@ -237,6 +242,7 @@ func (c *common) addConfigFlags(cmd *cobra.Command) {
 // addLoadFlags adds the flags that say what configuration, variables and
 // inventory to read; vars adds -var and -var-file.
 func (c *common) addLoadFlags(cmd *cobra.Command, vars bool) {
+	c.cmd = cmd
 	f := cmd.Flags()
 	f.StringVarP(&c.dir, "chdir", "C", ".", "configuration directory")
 	f.StringArrayVarP(&c.inventories, "inventory", "i", nil, "inventory file (repeatable; default: inventory.hcl in the configuration directory, else localhost)")
@@ -395,6 +401,9 @@ func (c *common) load(needConfig bool) (*loaded, error) {
 		c.printDiags(l.files, diags)
 		if l.cfg != nil && l.cfg.Resource(plan.ResourceOf(c.target)) != nil {
 			return nil, fmt.Errorf("--target %q: %w (--target selects hosts; to plan one resource use --resource %s)", c.target, err, c.target)
+		}
+		if ferr := c.facts().readErr(); ferr != nil {
+			return nil, fmt.Errorf("--target %q: %w (the facts cache could not be read: %v)", c.target, err, ferr)
 		}
 		return nil, fmt.Errorf("--target %q: %w", c.target, err)
 	}

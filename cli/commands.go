@@ -139,6 +139,9 @@ func factsCmd(io IO) *cobra.Command {
 						failed++
 					} else {
 						m["facts"] = g.facts
+						if !g.gathered.IsZero() {
+							m["gathered_at"] = g.gathered.UTC()
+						}
 					}
 					io.ui.emit("host_facts", m)
 				}

@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -201,6 +201,8 @@ func traversalStep(s hcl.Traverser) (string, bool) {
 type hostFacts struct {
 	facts *probe.Facts
 	err   error
+	// gathered is when cached facts were gathered (zero: live).
+	gathered time.Time
 }
 
 // gatherFacts returns every host's facts: live, in one probe round trip
@@ -280,25 +282,6 @@ func newestVersion(scheme string, versions []string) *string {
 		}
 	}
 	return &best
-}
-
-// cached reads a host's facts from the cache, with the versions of
-// packages a live query saved there.
-func (fc factsCache) cached(host string, packages []string) hostFacts {
-	b, err := os.ReadFile(fc.path(host))
-	if err != nil {
-		return hostFacts{err: fmt.Errorf("no cached facts (tend facts, plan or apply without --cached gathers them): %w", err)}
-	}
-	var f probe.Facts
-	if err := json.Unmarshal(b, &f); err != nil {
-		return hostFacts{err: fmt.Errorf("cached facts %s: %w", fc.path(host), err)}
-	}
-	for _, n := range packages {
-		if _, ok := f.Packages[n]; !ok {
-			return hostFacts{err: fmt.Errorf("the cached facts hold no version of package %q: query once without --cached to gather it", n)}
-		}
-	}
-	return hostFacts{facts: &f}
 }
 
 // queryRow is one host's answer to a query.
@@ -550,7 +533,9 @@ func emitQuery(ui *jsonUI, q *fleetQuery, rows []queryRow, failed []queryRow) er
 func printFactsJSON(w io.Writer, hosts []*inventory.Host, gathered map[string]hostFacts) (failed int, err error) {
 	type result struct {
 		Facts *probe.Facts `json:"facts,omitempty"`
-		Error string       `json:"error,omitempty"`
+		// GatheredAt is when cached facts were gathered.
+		GatheredAt *time.Time `json:"gathered_at,omitempty"`
+		Error      string     `json:"error,omitempty"`
 	}
 	out := map[string]result{}
 	names := make([]string, 0, len(hosts))
@@ -565,7 +550,12 @@ func printFactsJSON(w io.Writer, hosts []*inventory.Host, gathered map[string]ho
 			failed++
 			continue
 		}
-		out[n] = result{Facts: g.facts}
+		r := result{Facts: g.facts}
+		if !g.gathered.IsZero() {
+			at := g.gathered.UTC()
+			r.GatheredAt = &at
+		}
+		out[n] = r
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tendhq/tend/backend"
 )
 
 var errNoBackend = errors.New("no backend: runs are journaled in the configuration directory's files; give --backend postgres://... or TEND_BACKEND")
@@ -17,8 +19,8 @@ func locksCmd(io IO) *cobra.Command {
 		Use:   "locks",
 		Short: "List the hosts runs hold in the backend: run, user, controller, since when",
 		Long: `List the host leases of the backend (--backend or TEND_BACKEND): which run,
-user and controller (host name, pid) holds each host, since when, and its
-last heartbeat. A run takes its hosts' leases before connecting to them
+command (apply, patch, run, rollback, resume), user and controller (host
+name, pid) holds each host, since when, and its last heartbeat. A run takes its hosts' leases before connecting to them
 and drops them when it ends; a lease whose holder stopped renewing it
 expires. With files there are no leases (each host's own lock is the only
 one): the command says so and fails.`,
@@ -36,8 +38,7 @@ one): the command says so and fails.`,
 			}
 			if io.ui.active() {
 				for _, l := range ls {
-					io.ui.emit("host_lease", map[string]any{"host": l.Host, "run_id": l.RunID, "user": l.User, "controller": l.Controller,
-						"pid": l.PID, "acquired": l.Acquired, "heartbeat": l.Heartbeat, "token": l.Token})
+					io.ui.emit("host_lease", leaseMessage(l))
 				}
 				return nil
 			}
@@ -46,9 +47,9 @@ one): the command says so and fails.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(io.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "HOST\tRUN\tUSER\tCONTROLLER\tPID\tSINCE\tHEARTBEAT\tTOKEN")
+			fmt.Fprintln(tw, "HOST\tRUN\tCOMMAND\tUSER\tCONTROLLER\tPID\tSINCE\tHEARTBEAT\tTOKEN")
 			for _, l := range ls {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\n", l.Host, l.RunID, l.User, l.Controller, l.PID,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\n", l.Host, l.RunID, orDash(l.Command), l.User, l.Controller, l.PID,
 					l.Acquired.Local().Format(time.DateTime), l.Heartbeat.Local().Format(time.TimeOnly), l.Token)
 			}
 			return tw.Flush()
@@ -57,6 +58,20 @@ one): the command says so and fails.`,
 	cmd.Flags().StringVarP(&c.dir, "chdir", "C", ".", "configuration directory (whose backend block names the backend, when neither --backend nor TEND_BACKEND does)")
 	addJSONFlag(cmd, io)
 	return cmd
+}
+
+// leaseMessage is a host lease as a host_lease message.
+func leaseMessage(l *backend.Lease) map[string]any {
+	return map[string]any{"host": l.Host, "run_id": l.RunID, "command": l.Command, "user": l.User, "controller": l.Controller,
+		"pid": l.PID, "acquired": l.Acquired, "heartbeat": l.Heartbeat, "token": l.Token}
+}
+
+// orDash is s, or "-" when it is empty.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func backendCmd(io IO) *cobra.Command {

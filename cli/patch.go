@@ -57,7 +57,11 @@ it). Upgrades are journaled with their versions (tend
 runs) but not rolled back automatically.
 
 With --check, nothing is changed: exit 0 when no host has upgrades, 2 when
-some have, 1 on error.`,
+some have, 1 on error.
+
+With a backend (--backend, TEND_BACKEND), the hosts' leases are taken
+before connecting (with --check too): a host another run holds stops the
+patch, naming the holder; --lock-timeout waits for it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := c.runStore(cmd); err != nil {
@@ -92,6 +96,14 @@ some have, 1 on error.`,
 			if err != nil {
 				return err
 			}
+			// Before connecting (refreshing a package index already
+			// takes the package manager's lock, even with --check):
+			// another run holding some of the hosts in the backend stops
+			// this one here.
+			if err := c.reserveHosts(cmd, "", l.hostNames()); err != nil {
+				return err
+			}
+			defer c.releaseHosts()
 			return c.runPatch(cmd.Context(), l, ro, hc, securityOnly, reboot, rebootTimeout, yes, check)
 		},
 	}

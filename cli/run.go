@@ -64,6 +64,7 @@ type adhoc struct {
 	confirmAbove int
 	become       bool
 	becomeUser   string
+	readOnly     bool
 }
 
 func adhocCmd(io IO) *cobra.Command {
@@ -96,8 +97,16 @@ on which hosts, each host's exit status and keyed digests of its output
 tend run asks nothing by default. With --confirm-above N (or
 TEND_RUN_CONFIRM_ABOVE=N) it asks first when the command would run as
 root (a root login, or become root) on more than N hosts; --confirm is
---confirm-above 0; -y answers yes. tend run does not take the hosts'
-run lock: it works while an apply holds them.`,
+--confirm-above 0; -y answers yes.
+
+tend run does not take the lock on each host: it works while an apply
+holds them. With a backend (--backend, TEND_BACKEND), it takes the
+backend's lease on each host before connecting, as apply and patch do, so
+that another run holding one of them stops it (naming the host and its
+holder), and its own hosts stop theirs; --lock-timeout waits for them.
+--read-only declares the command only reads (uptime, a log's tail): it
+then takes no lease and runs alongside the runs holding its hosts. tend
+cannot check the declaration; the journal records it.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.run(cmd, args)
@@ -122,6 +131,8 @@ run lock: it works while an apply holds them.`,
 	f.IntVar(&a.confirmAbove, "confirm-above", -1, "ask before running as root on more than N hosts (-1: as "+confirmAboveEnv+" says, else never)")
 	f.BoolVar(&a.become, "become", false, "become another user on every host (sudo, or the inventory's become method), whatever the inventory says")
 	f.StringVar(&a.becomeUser, "become-user", "", "the user --become becomes (default root)")
+	f.BoolVar(&a.readOnly, "read-only", false, "declare that the command only reads: take no backend lease on the hosts, and run while other runs hold them")
+	a.addRunFlags(cmd)
 	return cmd
 }
 
@@ -216,6 +227,14 @@ func (a *adhoc) run(cmd *cobra.Command, args []string) error {
 		}
 		return err
 	}
+	// Before connecting: another run holding some of the hosts in the
+	// backend stops this one here (before asking), unless it only reads.
+	if !a.readOnly {
+		if err := a.reserveHosts(cmd, "", l.hostNames()); err != nil {
+			return err
+		}
+		defer a.releaseHosts()
+	}
 	hosts := make([]*adhocHost, len(l.hosts))
 	var root []string
 	for i, h := range l.hosts {
@@ -258,7 +277,7 @@ func (a *adhoc) run(cmd *cobra.Command, args []string) error {
 	j, run, err := a.startRun(cmd.Context(), "run", a.dir, func(r *journal.Run) {
 		r.Target = pattern
 		r.AdHoc = &journal.AdHoc{Command: redact.Default.String(command), Script: a.script, ScriptSHA256: scriptSum,
-			Timeout: a.timeout, Stdin: a.stdin, Become: a.become, BecomeUser: a.becomeUser}
+			Timeout: a.timeout, Stdin: a.stdin, Become: a.become, BecomeUser: a.becomeUser, ReadOnly: a.readOnly}
 		for _, h := range hosts {
 			r.Hosts = append(r.Hosts, &journal.Host{Name: h.host.Name})
 		}

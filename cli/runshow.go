@@ -76,6 +76,9 @@ func adhocFacts(run *journal.Run) [][2]string {
 	if ah.Stdin {
 		out = append(out, [2]string{"stdin", "tend's standard input"})
 	}
+	if ah.ReadOnly {
+		out = append(out, [2]string{"read-only", "declared by the operator (no host leases)"})
+	}
 	root := 0
 	for _, h := range run.Hosts {
 		if h.Result != nil && h.Result.Root {

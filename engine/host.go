@@ -281,6 +281,11 @@ func (a *hostRun) run(ctx context.Context) *HostResult {
 		_ = a.emit(&Event{Kind: Healthy})
 	}
 	switch {
+	case firstErr == nil && a.vetoed != nil:
+		// Every change was made, but the journal did not record all
+		// their outcomes: the run cannot say it succeeded.
+		res.Outcome, res.Err = Failed, outcomeNotJournaled(a.vetoed)
+		return res
 	case firstErr == nil:
 		res.Outcome = Success
 	case a.vetoed != nil:
@@ -1039,4 +1044,10 @@ func stdoutOf(err error) string {
 
 func hostBackupDir(hp *plan.HostPlan, runID string) string {
 	return hp.Facts.BackupDir + "/" + runID
+}
+
+// outcomeNotJournaled is a host's error when its changes were made but
+// the journal could not record how they ended.
+func outcomeNotJournaled(err error) error {
+	return fmt.Errorf("the changes were made, but the journal could not record their outcome: %w", err)
 }

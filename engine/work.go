@@ -187,6 +187,10 @@ func (a *hostRun) work(ctx context.Context, w *Work) *HostResult {
 		}
 		_ = a.emit(&Event{Kind: Healthy})
 	}
+	if a.vetoed != nil {
+		r.Outcome, r.Err = Failed, outcomeNotJournaled(a.vetoed)
+		return r
+	}
 	r.Outcome = Success
 	return r
 }

@@ -21,6 +21,9 @@ type AdHoc struct {
 	// BecomeUser (root when empty), whatever its inventory says.
 	Become     bool   `json:"become,omitempty"`
 	BecomeUser string `json:"become_user,omitempty"`
+	// ReadOnly says the operator declared the command only reads: the
+	// run took no lease on its hosts.
+	ReadOnly bool `json:"read_only,omitempty"`
 }
 
 // CommandResult is what an ad-hoc command left on one host. The output
