@@ -24,8 +24,13 @@ type Measurement struct {
 	// daemonized ones included (Ansible's ControlPersist masters): the
 	// cgroup's usage when a cgroup could be made, else rusage of children.
 	CPU time.Duration
-	// MaxRSS is the largest resident set of any one process of the run
-	// (getrusage ru_maxrss of the waited-for tree), in KiB.
+	// MaxRSS is the largest peak resident set of any one process of the
+	// run, in KiB: each process's own (VmHWM), sampled every 50 ms from
+	// the run's cgroup, so a process that ends between two samples is
+	// missed. Without a cgroup, getrusage's ru_maxrss of the waited-for
+	// tree, which also counts the bench's own peak: Go starts commands
+	// with vfork, and the kernel records the parent's address space as
+	// the child's at exec.
 	MaxRSS int64
 	// SumRSS is the largest sum of the resident sets of all the run's
 	// processes at one time, sampled every 50 ms, in KiB (0 when no
@@ -133,7 +138,7 @@ func (c *cgroups) run(cmd *exec.Cmd) (Measurement, []byte) {
 	// A run cut short (Ctrl-C) may leave daemons (ssh ControlPersist
 	// masters) holding its output open: do not wait for them.
 	cmd.WaitDelay = 5 * time.Second
-	var peak atomic.Int64
+	var peak, hwm atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -148,8 +153,12 @@ func (c *cgroups) run(cmd *exec.Cmd) (Measurement, []byte) {
 			t := time.NewTicker(50 * time.Millisecond)
 			defer t.Stop()
 			for {
-				if s := sumRSS(cg); s > peak.Load() {
+				s, h := sampleRSS(cg)
+				if s > peak.Load() {
 					peak.Store(s)
+				}
+				if h > hwm.Load() {
+					hwm.Store(h)
 				}
 				select {
 				case <-stop:
@@ -180,6 +189,9 @@ func (c *cgroups) run(cmd *exec.Cmd) (Measurement, []byte) {
 			m.CPU = time.Duration(usec) * time.Microsecond
 		}
 		m.SumRSS = peak.Load()
+		if h := hwm.Load(); h > 0 {
+			m.MaxRSS = h
+		}
 		killCgroup(cg)
 	}
 	return m, out.Bytes()
@@ -198,26 +210,35 @@ func cgroupCPU(cg string) (int64, error) {
 	return 0, errors.New("no usage_usec in cpu.stat")
 }
 
-// sumRSS adds up the resident sets (KiB) of the processes in cg.
-func sumRSS(cg string) int64 {
+// sampleRSS returns the sum of the resident sets (VmRSS) of the
+// processes in cg and the largest of their peaks (VmHWM), in KiB.
+func sampleRSS(cg string) (sum, peak int64) {
 	b, err := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	page := int64(os.Getpagesize()) / 1024
-	var sum int64
 	for _, pid := range strings.Fields(string(b)) {
-		st, err := os.ReadFile("/proc/" + pid + "/statm")
+		st, err := os.ReadFile("/proc/" + pid + "/status")
 		if err != nil {
 			continue
 		}
-		f := strings.Fields(string(st))
-		if len(f) > 1 {
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			sum += n * page
+		for _, line := range strings.Split(string(st), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if !ok || (k != "VmRSS" && k != "VmHWM") {
+				continue
+			}
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				continue
+			}
+			if k == "VmRSS" {
+				sum += n
+			} else {
+				peak = max(peak, n)
+			}
 		}
 	}
-	return sum
+	return sum, peak
 }
 
 // killCgroup kills every process left in cg and removes it.

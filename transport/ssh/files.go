@@ -20,6 +20,18 @@ var _ transport.FileSender = (*Transport)(nil)
 // It wraps errors.ErrUnsupported.
 var ErrNoSFTP = fmt.Errorf("the server offers no sftp subsystem: %w", errors.ErrUnsupported)
 
+// What SendFile holds in memory is bounded by construction, whatever the
+// file's size and however fast the host takes it: sftp reads the file
+// into one buffer of sendPacket bytes, reused for every write request
+// (the SSH channel copies it into its own reused packet buffer before
+// the next read), and at most sendInFlight requests await their answer,
+// each holding only its id and a channel. The bytes on the wire are
+// bounded by the channel's window.
+const (
+	sendPacket   = 32 << 10 // the largest write every sftp server takes
+	sendInFlight = 64
+)
+
 // sftpClient returns the transport's sftp client, opening it on first use:
 // a subsystem channel on the connection, never a new login. The error
 // wraps ErrNoSFTP when the server refuses the subsystem (remembered, so
@@ -38,7 +50,8 @@ func (t *Transport) sftpClient() (*sftp.Client, error) {
 	if t.sftpErr != nil {
 		return nil, t.sftpErr
 	}
-	c, err := sftp.NewClient(t.client, sftp.UseConcurrentWrites(true))
+	c, err := sftp.NewClient(t.client, sftp.UseConcurrentWrites(true),
+		sftp.MaxPacketChecked(sendPacket), sftp.MaxConcurrentRequestsPerFile(sendInFlight))
 	if err != nil {
 		if lost := t.connErr(nil); lost != nil {
 			return nil, lost
