@@ -45,13 +45,14 @@ type Config struct {
 	factsOnce sync.Once
 	usesFacts bool
 
-	// shared holds the evaluations of resources that read nothing of
-	// the host (see Expand), for every host of the run.
+	// shared holds the evaluations of resources whose evaluation reads
+	// only named parts of the host (see Expand), for every host of the
+	// run, by resource and the values of those parts.
 	sharedOnce sync.Once
-	hostFree   map[*Resource]bool
+	hostReads  map[*Resource]*hostReads
 	sharedMu   sync.Mutex
 	sharedVars map[string]cty.Value
-	shared     map[*Resource]*evaluation
+	shared     map[sharedKey]*evaluation
 }
 
 // Variable is a `variable` block.
