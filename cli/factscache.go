@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/url"
 	"os"
@@ -48,8 +49,11 @@ func (fc factsCache) save(host string, f probe.Facts) {
 		return
 	}
 	// Facts are the host's, but a host may hold (and report) a secret.
-	b = []byte(redact.String(string(b)))
-	_ = plan.WriteFileAtomic(fc.path(host), append(b, '\n'), 0o600)
+	b = append([]byte(redact.String(string(b))), '\n')
+	if old, err := os.ReadFile(fc.path(host)); err == nil && bytes.Equal(old, b) {
+		return // unchanged since the last run: a fleet's worth of rewrites saved
+	}
+	_ = plan.WriteFileAtomic(fc.path(host), b, 0o600)
 }
 
 // savePlan records the facts of every host a plan reached.

@@ -34,6 +34,13 @@ type Planner struct {
 	Parallel int
 	// Progress, when set, is told when each host is done.
 	Progress func(h *HostPlan)
+	// Done, when set, is given each host's complete plan as soon as it is
+	// made, with the host's index in the hosts given to Plan, from the
+	// goroutine that planned it (hosts in the order they finish, calls
+	// possibly at once). The Plan then returned holds each host's
+	// summary only (HostPlan.Summary): a fleet's plans are never all held
+	// at once, only those of the hosts being planned (Parallel).
+	Done func(i int, h *HostPlan)
 	// CloseEach closes each host's connection as soon as its plan is
 	// complete (HostPlan.T is then nil), for a plan that will not be
 	// applied: a fleet's connections are then open at most Parallel at a
@@ -349,10 +356,14 @@ func (p *Planner) Plan(ctx context.Context, hosts []*inventory.Host) (*Plan, hcl
 				hp.T.Close()
 				hp.T = nil
 			}
-			pl.Hosts[i] = hp
 			if p.Progress != nil {
 				p.Progress(hp)
 			}
+			if p.Done != nil {
+				p.Done(i, hp)
+				hp = hp.Summary()
+			}
+			pl.Hosts[i] = hp
 		}()
 	}
 	wg.Wait()

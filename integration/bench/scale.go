@@ -52,7 +52,7 @@ func scaleMain(args []string) int {
 	baseBin := fs.String("tend-baseline", "", "also time this tend binary as tend-base in the same runs")
 	extra := fs.String("tend-flags", "", "extra flags for tend plan, space-separated (e.g. \"--connect-rate 500/s\")")
 	out := fs.String("out", "bench-scale.md", "write the Markdown table here too (- for stdout only)")
-	profile := fs.String("profile", "", "after the timed runs, plan the largest size once more in-process under pprof, writing cpu.pprof and heap.pprof (live heap at the end; go tool pprof -sample_index=alloc_space for allocations) here")
+	profile := fs.String("profile", "", "after the timed runs, plan the largest size once more in-process under pprof, writing cpu.pprof, heap.pprof (at the end: go tool pprof -sample_index=alloc_space for allocations) and heap-peak.pprof (the live heap at its largest) here")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -266,10 +266,10 @@ func runScale(ctx context.Context, o scaleOptions) (string, error) {
 		if err := os.MkdirAll(o.profile, 0o755); err != nil {
 			return "", err
 		}
-		args := append([]string{"profile", "-cpu", filepath.Join(o.profile, "cpu.pprof"), "-heap", filepath.Join(o.profile, "heap.pprof"), "--",
+		args := append([]string{"profile", "-cpu", filepath.Join(o.profile, "cpu.pprof"), "-heap", filepath.Join(o.profile, "heap.pprof"), "-heap-peak", filepath.Join(o.profile, "heap-peak.pprof"), "--",
 			"plan", "-C", dir, "-i", filepath.Join(b.tmp, fmt.Sprintf("inventory-%d.hcl", n)), "--parallel", strconv.Itoa(o.parallel), "--no-color"}, o.extra...)
 		m, out := b.cg.run(exec.CommandContext(ctx, b.self, args...))
-		b.logf("profile of %d hosts in %s: %s", n, o.profile, lastLines(string(out), 2))
+		b.logf("profile of %d hosts in %s: %s", n, o.profile, lastLines(string(out), 3))
 		if m.Err != "" {
 			b.logf("profiled run: %s", m.Err)
 		}
