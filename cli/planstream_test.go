@@ -103,8 +103,8 @@ file "f" {
 	changes := 0
 	for _, l := range strings.Split(strings.TrimSpace(lines), "\n") {
 		var m struct {
-			Type    string `json:"type"`
-			Host    string `json:"host"`
+			Type    string          `json:"type"`
+			Host    string          `json:"host"`
 			Changes json.RawMessage `json:"changes"`
 		}
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
