@@ -98,15 +98,16 @@ func (p *Planner) expandStatic(h *inventory.Host) (*evaluated, hcl.Diagnostics) 
 }
 
 // keepChecked is how many hosts' evaluations Check keeps for planning:
-// the first hosts planned, a few times Parallel. The others are evaluated
-// again when planned, so that a large fleet's evaluations are not all
-// held at once.
+// the first hosts planned, as many as are planned at once. The others
+// are evaluated again when planned (hosts whose variables match share
+// most of that work: lang.Config.Expand), so that a large fleet's
+// evaluations are not all held at once.
 func (p *Planner) keepChecked() int {
 	n := p.Parallel
 	if n <= 0 {
 		n = 32
 	}
-	return max(4*n, 256)
+	return max(n, 64)
 }
 
 // Check validates configuration against the targeted hosts without

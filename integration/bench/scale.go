@@ -29,6 +29,9 @@ type scaleOptions struct {
 	extra    []string // more tend flags (e.g. --connect-rate 500/s)
 	out      string
 	profile  string // directory for pprof profiles of tend at the largest size
+	// probeFloor also times floor-probe: the floor sending each host
+	// tend's own probe script, the host's share of the plan.
+	probeFloor bool
 }
 
 // scaleMain is `bench scale`: a no-op plan of W1 on thousands of inventory
@@ -53,10 +56,11 @@ func scaleMain(args []string) int {
 	extra := fs.String("tend-flags", "", "extra flags for tend plan, space-separated (e.g. \"--connect-rate 500/s\")")
 	out := fs.String("out", "bench-scale.md", "write the Markdown table here too (- for stdout only)")
 	profile := fs.String("profile", "", "after the timed runs, plan the largest size once more in-process under pprof, writing cpu.pprof, heap.pprof (at the end: go tool pprof -sample_index=alloc_space for allocations) and heap-peak.pprof (the live heap at its largest) here")
+	probeFloor := fs.Bool("floor-probe", true, "also time floor-probe: the Go floor running tend's probe script (the host's work of the plan) instead of `true`")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	o := scaleOptions{labHosts: *labHosts, parallel: *parallel, runs: *runs, tendBin: *tendBin, baseBin: *baseBin, extra: strings.Fields(*extra), out: *out, profile: *profile}
+	o := scaleOptions{probeFloor: *probeFloor, labHosts: *labHosts, parallel: *parallel, runs: *runs, tendBin: *tendBin, baseBin: *baseBin, extra: strings.Fields(*extra), out: *out, profile: *profile}
 	for _, s := range splitList(*sizes) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 100000 {
@@ -198,6 +202,24 @@ func runScale(ctx context.Context, o scaleOptions) (string, error) {
 		tools = append(tools, "tend-base")
 	}
 	tools = append(tools, "floor")
+	scripts := filepath.Join(b.tmp, "scripts")
+	if o.probeFloor {
+		tools = append(tools, "floor-probe")
+		// The very bytes tend's plan sends each lab host (its aliases
+		// get the same).
+		byAddr, err := probeScripts(dir, convInv)
+		if err != nil {
+			return "", fmt.Errorf("capture tend's probe scripts: %w", err)
+		}
+		if err := os.MkdirAll(scripts, 0o755); err != nil {
+			return "", err
+		}
+		for addr, s := range byAddr {
+			if err := os.WriteFile(filepath.Join(scripts, addr+".sh"), []byte(s), 0o644); err != nil {
+				return "", err
+			}
+		}
+	}
 	var rows []*scaleRow
 	for _, n := range o.sizes {
 		inv := filepath.Join(b.tmp, fmt.Sprintf("inventory-%d.hcl", n))
@@ -219,9 +241,13 @@ func runScale(ctx context.Context, o scaleOptions) (string, error) {
 			for _, t := range rotate(tools, r) {
 				var cmd *exec.Cmd
 				switch t {
-				case "floor":
-					cmd = exec.CommandContext(ctx, b.self, "floor", "-key", l.ClientKeyFile(), "-known-hosts", l.KnownHostsFile(),
-						"-parallel", strconv.Itoa(o.parallel), "-addresses", addrFile)
+				case "floor", "floor-probe":
+					args := []string{"floor", "-key", l.ClientKeyFile(), "-known-hosts", l.KnownHostsFile(),
+						"-parallel", strconv.Itoa(o.parallel), "-addresses", addrFile}
+					if t == "floor-probe" {
+						args = append(args, "-scripts", scripts)
+					}
+					cmd = exec.CommandContext(ctx, b.self, args...)
 				default:
 					bin := b.tendBin
 					if t == "tend-base" {
@@ -235,7 +261,7 @@ func runScale(ctx context.Context, o scaleOptions) (string, error) {
 				}
 				cmd.Env = append(os.Environ(), "NO_COLOR=1")
 				m, out := b.cg.run(cmd)
-				if m.Err == "" && t != "floor" && !strings.Contains(string(out), fmt.Sprintf("No changes. %d of %d hosts", n, n)) {
+				if m.Err == "" && !strings.HasPrefix(t, "floor") && !strings.Contains(string(out), fmt.Sprintf("No changes. %d of %d hosts", n, n)) {
 					m.Err = "not a no-op: " + lastLines(string(out), 3)
 				}
 				row := byTool[t]
@@ -254,6 +280,7 @@ func runScale(ctx context.Context, o scaleOptions) (string, error) {
 			}
 			for _, t := range tools {
 				if f, ok := walls["floor"]; ok && f > 0 && t != "floor" {
+					// floor-probe ÷ floor: what the probe costs the hosts.
 					if w, ok := walls[t]; ok {
 						byTool[t].ratios = append(byTool[t].ratios, w/f)
 					}
