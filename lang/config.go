@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
 
 	"github.com/tendhq/tend/resources"
 )
@@ -44,6 +45,10 @@ type Config struct {
 
 	factsOnce sync.Once
 	usesFacts bool
+
+	fnsMu  sync.Mutex
+	fns    map[string]function.Function
+	fnsFor *Secrets
 
 	// shared holds the evaluations of resources whose evaluation reads
 	// only named parts of the host (see Expand), for every host of the

@@ -71,8 +71,16 @@ func (c *Config) Order() []*Resource {
 	return out
 }
 
+// functions returns the configuration's functions, made once per run
+// (per Secrets) and only read afterwards: every host's evaluation uses
+// them.
 func (c *Config) functions() map[string]function.Function {
-	return functions(c.Dir, c.files, c.Secrets)
+	c.fnsMu.Lock()
+	defer c.fnsMu.Unlock()
+	if c.fns == nil || c.fnsFor != c.Secrets {
+		c.fns, c.fnsFor = functions(c.Dir, c.files, c.Secrets), c.Secrets
+	}
+	return c.fns
 }
 
 // RoleHosts evaluates each role's hosts pattern (which may use var.*).

@@ -244,3 +244,60 @@ func TestPlanDone(t *testing.T) {
 		t.Error("a plan of summaries was saved")
 	}
 }
+
+// TestPlanSharesDerived: hosts whose variables match share what is
+// derived from their shared instances (desired state, probe), made once;
+// hosts whose variables differ get their own, with their own values.
+func TestPlanSharesDerived(t *testing.T) {
+	dir := t.TempDir()
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(fmt.Sprintf("file \"a\" {\n  path    = \"%s/${host.vars.site}\"\n  content = \"site ${host.vars.site}\\n\"\n}\n", root)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	invPath := filepath.Join(t.TempDir(), "inventory.hcl")
+	inv := "host \"a\" {\n  transport = \"local\"\n  vars = { site = \"paris\" }\n}\nhost \"b\" {\n  transport = \"local\"\n  vars = { site = \"paris\" }\n}\nhost \"c\" {\n  transport = \"local\"\n  vars = { site = \"oslo\" }\n}\n"
+	if err := os.WriteFile(invPath, []byte(inv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := lang.Load(dir, builtin.Types())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	in, diags := inventory.Load([]string{invPath}, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	p := &Planner{Config: cfg, Inventory: in, Parallel: 1, CloseEach: true,
+		Connect: func(context.Context, *inventory.Host) (transport.Transport, error) { return local.New(), nil }}
+	// Hosts checked at once may each evaluate before either shares its
+	// evaluation; planned again, every host finds the shared one.
+	if _, diags := p.Plan(context.Background(), in.Hosts()); diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	derived := len(p.derived)
+	pl, diags := p.Plan(context.Background(), in.Hosts())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if len(p.derived) != derived {
+		t.Errorf("planned again: %d instances derived, %d before", len(p.derived), derived)
+	}
+	after := map[string]*Change{}
+	for _, h := range pl.Hosts {
+		if h.Err != nil || len(h.Changes) != 1 {
+			t.Fatalf("%s: %v %v", h.Name, h.Err, h.Changes)
+		}
+		after[h.Name] = h.Changes[0]
+	}
+	if after["a"].After != after["b"].After || after["a"].After == after["c"].After {
+		t.Errorf("desired states shared: a and b %v (want true), a and c %v (want false)", after["a"].After == after["b"].After, after["a"].After == after["c"].After)
+	}
+	for name, site := range map[string]string{"a": "paris", "b": "paris", "c": "oslo"} {
+		if got := after[name].After.Str("path"); got != root+"/"+site {
+			t.Errorf("%s: path %q", name, got)
+		}
+		if got := string(after[name].After.Content.Data); got != "site "+site+"\n" {
+			t.Errorf("%s: content %q", name, got)
+		}
+	}
+}
