@@ -50,7 +50,7 @@ func scaleMain(args []string) int {
 	sizes := fs.String("hosts", "1000,10000", "inventory sizes, comma-separated")
 	labHosts := fs.Int("lab-hosts", 10, "lab hosts (sshd) the inventory hosts are spread over")
 	parallel := fs.Int("parallel", 200, "hosts handled at once, by tend and by the floor")
-	runs := fs.Int("runs", 3, "timed runs per size (medians are reported)")
+	runs := fs.Int("runs", 3, "timed runs per size (medians are reported); 0 with -profile profiles only")
 	tendBin := fs.String("tend", "", "tend binary (default: build ./cmd/tend)")
 	baseBin := fs.String("tend-baseline", "", "also time this tend binary as tend-base in the same runs")
 	extra := fs.String("tend-flags", "", "extra flags for tend plan, space-separated (e.g. \"--connect-rate 500/s\")")
@@ -69,8 +69,8 @@ func scaleMain(args []string) int {
 		}
 		o.sizes = append(o.sizes, n)
 	}
-	if o.labHosts < 1 || o.labHosts > 254 || o.parallel < 1 || o.runs < 1 || len(o.sizes) == 0 {
-		fmt.Fprintln(os.Stderr, "bench scale: nothing to run (-lab-hosts 1..254, -parallel and -runs at least 1)")
+	if o.labHosts < 1 || o.labHosts > 254 || o.parallel < 1 || o.runs < 0 || (o.runs == 0 && o.profile == "") || len(o.sizes) == 0 {
+		fmt.Fprintln(os.Stderr, "bench scale: nothing to run (-lab-hosts 1..254, -parallel at least 1, -runs at least 1 or 0 with -profile)")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -380,6 +380,9 @@ func scaleReport(o scaleOptions, rows []*scaleRow) string {
 	sb.WriteString("| hosts | tool | wall median (min–max) | ÷ floor (per run) | controller CPU | CPU per host | peak RSS | RSS per host | runs |\n")
 	sb.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
+		if len(r.ms) == 0 && len(r.errs) == 0 {
+			continue // not run (-runs 0)
+		}
 		if len(r.ms) == 0 {
 			fmt.Fprintf(&sb, "| %d | %s | failed | | | | | | 0 of %d |\n", r.n, r.tool, len(r.errs))
 			continue
