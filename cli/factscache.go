@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -180,7 +181,14 @@ func (fc *factsCache) saveAll(facts map[string]probe.Facts) {
 		return
 	}
 	for host, d := range docs {
-		_ = plan.WriteFileAtomic(fc.path(host), append(d.Facts, '\n'), 0o600)
+		b := append(d.Facts, '\n')
+		if old, err := os.ReadFile(fc.path(host)); err == nil && bytes.Equal(old, b) {
+			// Unchanged since the last run: a fleet's worth of rewrites
+			// saved; the time says when they were gathered.
+			_ = os.Chtimes(fc.path(host), now, now)
+			continue
+		}
+		_ = plan.WriteFileAtomic(fc.path(host), b, 0o600)
 	}
 }
 

@@ -122,3 +122,6 @@ func absPath(p string) string {
 	}
 	return p
 }
+
+// wanted reports whether --html was given.
+func (h *htmlReport) wanted() bool { return h != nil && h.path != "" }

@@ -175,27 +175,50 @@ func (u *jsonUI) diagnostic(severity, summary, detail string) {
 func (u *jsonUI) plan(pl *plan.Plan, operation string) {
 	jp := pl.JSON()
 	for _, h := range jp.Hosts {
-		pending := 0
-		for _, c := range h.Changes {
-			if c.Action != plan.NoOp {
-				pending++
-			}
-		}
-		m := map[string]any{"host": h.Name, "resources": len(h.Changes), "changes": pending}
-		if h.Address != "" {
-			m["address"] = h.Address
-		}
-		if h.Error != "" {
-			m["error"] = h.Error
-		}
-		u.emit("planned_host", m)
-		for _, c := range h.Changes {
-			if c.Action != plan.NoOp {
-				u.emit("planned_change", map[string]any{"host": h.Name, "change": c})
-			}
+		u.plannedHost(newUIHost(h))
+	}
+	u.changeSummary(operation, jp.Summary)
+}
+
+// uiHost is what a host's planned_host and planned_change messages say:
+// the host's JSON plan with only the changes that do something, and how
+// many resources it has.
+type uiHost struct {
+	h         plan.JSONHost
+	resources int
+}
+
+func newUIHost(h plan.JSONHost) uiHost {
+	out := uiHost{h: h, resources: len(h.Changes)}
+	out.h.Changes = nil
+	for _, c := range h.Changes {
+		if c.Action != plan.NoOp {
+			out.h.Changes = append(out.h.Changes, c)
 		}
 	}
-	u.emit("change_summary", map[string]any{"operation": operation, "changes": jp.Summary})
+	return out
+}
+
+// plannedHost writes a host's planned_host message and a planned_change
+// per change that does something.
+func (u *jsonUI) plannedHost(uh uiHost) {
+	h := uh.h
+	m := map[string]any{"host": h.Name, "resources": uh.resources, "changes": len(h.Changes)}
+	if h.Address != "" {
+		m["address"] = h.Address
+	}
+	if h.Error != "" {
+		m["error"] = h.Error
+	}
+	u.emit("planned_host", m)
+	for _, c := range h.Changes {
+		u.emit("planned_change", map[string]any{"host": h.Name, "change": c})
+	}
+}
+
+// changeSummary writes a plan's change_summary message.
+func (u *jsonUI) changeSummary(operation string, s plan.JSONSummary) {
+	u.emit("change_summary", map[string]any{"operation": operation, "changes": s})
 }
 
 // uiEvent is a run engine event as a message; its type is the event's

@@ -38,6 +38,22 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.
 				return err
 			}
 			c.planOnly = true
+			if !asDocument && !c.html.wanted() {
+				// Shown host by host as each is planned; the plan file
+				// written as it goes.
+				pl, err := c.streamPlan(cmd, l, out)
+				if err != nil {
+					return err
+				}
+				if out != "" {
+					if io.ui.active() {
+						io.ui.emit("plan_saved", map[string]any{"path": out})
+					} else {
+						fmt.Fprintf(io.Stdout, "Saved the plan to %s; apply exactly it with: tend apply %s\n", out, out)
+					}
+				}
+				return planExit(pl, detailed)
+			}
 			pl, err := c.makePlan(cmd, l)
 			defer closeAll(pl)
 			if err != nil {
@@ -68,13 +84,7 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.
 					fmt.Fprintf(io.Stdout, "Saved the plan to %s; apply exactly it with: tend apply %s\n", out, out)
 				}
 			}
-			switch {
-			case pl.HasErrors():
-				return &exitError{ExitError}
-			case detailed && pl.HasChanges():
-				return &exitError{ExitChanges}
-			}
-			return nil
+			return planExit(pl, detailed)
 		},
 	}
 	c.addConfigFlags(cmd)
@@ -87,6 +97,18 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.
 	c.addRunOutputs(cmd, true, true)
 	c.addHTMLReport(cmd)
 	return cmd
+}
+
+// planExit is the plan command's exit: an error when a host failed,
+// ExitChanges for changes under --detailed-exitcode.
+func planExit(pl *plan.Plan, detailed bool) error {
+	switch {
+	case pl.HasErrors():
+		return &exitError{ExitError}
+	case detailed && pl.HasChanges():
+		return &exitError{ExitChanges}
+	}
+	return nil
 }
 
 // makePlan checks the configuration and plans every targeted host.

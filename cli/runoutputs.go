@@ -140,24 +140,32 @@ func (o *runOutputs) planned(pl *plan.Plan) {
 	if !o.active() || pl == nil {
 		return
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	now := time.Now()
 	for _, hp := range pl.Hosts {
-		h := o.host(hp.Name)
-		h.known, h.reached = true, hp.Err == nil || !plan.Unreachable(hp.Err)
-		h.start, h.end = now.Add(-hp.Duration), now
-		switch {
-		case hp.Err == nil:
-			h.outcome = engine.Success
-			h.resources, h.drifted, h.probed = len(hp.Changes), len(hp.Pending()), true
-		case plan.Unreachable(hp.Err):
-			h.outcome = engine.Unreachable
-		default:
-			h.outcome = engine.Failed
-		}
-		o.planEvents(hp, now)
+		o.plannedHost(hp, now)
 	}
+}
+
+// plannedHost records one host's plan, complete at now.
+func (o *runOutputs) plannedHost(hp *plan.HostPlan, now time.Time) {
+	if !o.active() {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	h := o.host(hp.Name)
+	h.known, h.reached = true, hp.Err == nil || !plan.Unreachable(hp.Err)
+	h.start, h.end = now.Add(-hp.Duration), now
+	switch {
+	case hp.Err == nil:
+		h.outcome = engine.Success
+		h.resources, h.drifted, h.probed = len(hp.Changes), len(hp.Pending()), true
+	case plan.Unreachable(hp.Err):
+		h.outcome = engine.Unreachable
+	default:
+		h.outcome = engine.Failed
+	}
+	o.planEvents(hp, now)
 }
 
 // patchChecked records the upgrades pending on each host of a patch.
@@ -273,4 +281,28 @@ func exitCode(err error) int {
 		return ee.code
 	}
 	return ExitError
+}
+
+// orderHosts puts the hosts recorded in the order of names (a plan's,
+// whose hosts were recorded as each was complete), those not named after.
+func (o *runOutputs) orderHosts(names []string) {
+	if !o.active() {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	order := make([]string, 0, len(o.order))
+	placed := make(map[string]bool, len(names))
+	for _, n := range names {
+		if _, ok := o.hosts[n]; ok && !placed[n] {
+			placed[n] = true
+			order = append(order, n)
+		}
+	}
+	for _, n := range o.order {
+		if !placed[n] {
+			order = append(order, n)
+		}
+	}
+	o.order = order
 }

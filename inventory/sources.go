@@ -101,7 +101,12 @@ func LoadContext(ctx context.Context, paths []string, opts Options) (*Inventory,
 	}
 	inv := l.m.resolve()
 	l.m.hideSecretFiles()
-	inv.files = l.p.Files()
+	// Diagnostics need a file's bytes, not its syntax tree: a large
+	// inventory's tree is many times its size, held for the whole run.
+	inv.files = map[string]*hcl.File{}
+	for name, f := range l.p.Files() {
+		inv.files[name] = &hcl.File{Bytes: f.Bytes}
+	}
 	for name, f := range l.m.files {
 		inv.files[name] = f
 	}

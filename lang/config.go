@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
 
 	"github.com/tendhq/tend/resources"
 )
@@ -45,13 +46,18 @@ type Config struct {
 	factsOnce sync.Once
 	usesFacts bool
 
-	// shared holds the evaluations of resources that read nothing of
-	// the host (see Expand), for every host of the run.
+	fnsMu  sync.Mutex
+	fns    map[string]function.Function
+	fnsFor *Secrets
+
+	// shared holds the evaluations of resources whose evaluation reads
+	// only named parts of the host (see Expand), for every host of the
+	// run, by resource and the values of those parts.
 	sharedOnce sync.Once
-	hostFree   map[*Resource]bool
+	hostReads  map[*Resource]*hostReads
 	sharedMu   sync.Mutex
 	sharedVars map[string]cty.Value
-	shared     map[*Resource]*evaluation
+	shared     map[sharedKey]*evaluation
 }
 
 // Variable is a `variable` block.

@@ -3,6 +3,7 @@ package lang
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/resources"
@@ -69,8 +71,16 @@ func (c *Config) Order() []*Resource {
 	return out
 }
 
+// functions returns the configuration's functions, made once per run
+// (per Secrets) and only read afterwards: every host's evaluation uses
+// them.
 func (c *Config) functions() map[string]function.Function {
-	return functions(c.Dir, c.files, c.Secrets)
+	c.fnsMu.Lock()
+	defer c.fnsMu.Unlock()
+	if c.fns == nil || c.fnsFor != c.Secrets {
+		c.fns, c.fnsFor = functions(c.Dir, c.files, c.Secrets), c.Secrets
+	}
+	return c.fns
 }
 
 // RoleHosts evaluates each role's hosts pattern (which may use var.*).
@@ -136,7 +146,7 @@ func (c *Config) Expand(vars map[string]cty.Value, h HostScope, selected func(*R
 		varVal = cty.ObjectVal(vars)
 	}
 	fns := HostFunctions(c.functions(), facts)
-	free := c.hostFreeResources()
+	reads := c.hostReadsOf()
 	values := map[string]map[string]cty.Value{} // type → name → value
 	var out []*Instance
 	localVal, diags := c.localsValue(varVal, hostVal)
@@ -159,8 +169,12 @@ func (c *Config) Expand(vars map[string]cty.Value, h HostScope, selected func(*R
 			continue
 		}
 		var ev *evaluation
-		if free[r] {
-			ev = c.sharedEvaluation(r, vars)
+		k, shareable := sharedKey{r: r}, !reads[r].whole
+		if shareable {
+			k.key, shareable = hostKey(reads[r].paths, h, hostVars)
+		}
+		if shareable {
+			ev = c.sharedEvaluation(k, vars)
 		}
 		if ev == nil {
 			ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": varVal, "host": hostVal, "local": localVal}, Functions: fns}
@@ -175,8 +189,8 @@ func (c *Config) Expand(vars map[string]cty.Value, h HostScope, selected func(*R
 			}
 			ev = &evaluation{}
 			ev.insts, ev.val, ev.diags = c.expandResource(r, ctx)
-			if free[r] {
-				c.share(r, vars, ev)
+			if shareable {
+				c.share(k, vars, ev)
 			}
 		}
 		insts, val, ds := ev.insts, ev.val, ev.diags
@@ -201,55 +215,160 @@ type evaluation struct {
 	diags hcl.Diagnostics
 }
 
-// hostFreeResources reports, for each resource, whether its evaluation
-// cannot depend on the host: neither its attributes nor its when or
-// for_each refer to host, and every resource it refers to is host-free
-// too (functions and templates see only their arguments). Such a
-// resource evaluates to the same instances on every host, so Expand
-// evaluates it once per run; on a fleet that is most of the controller's
-// work per host.
-func (c *Config) hostFreeResources() map[*Resource]bool {
+// hostReads is what a resource's evaluation reads of the host: named
+// parts (hostPath: "name", "vars", "vars.NAME"), or anything (whole).
+type hostReads struct {
+	paths []string
+	whole bool
+}
+
+// sharedKey names one resource's evaluation for the hosts whose parts
+// that it reads hold the same values.
+type sharedKey struct {
+	r   *Resource
+	key string
+}
+
+// maxShared bounds the evaluations kept for sharing: a configuration
+// reading host.name in a resource shares nothing of it across hosts, and
+// a fleet's worth of its evaluations would then all be held.
+const maxShared = 4096
+
+// hostReadsOf reports, for each resource, what its evaluation reads of
+// the host: its attributes, when and for_each, the locals they refer to,
+// and every resource it refers to (functions and templates see only
+// their arguments). A resource reading only named parts of the host
+// (host.name, host.vars, host.vars.NAME), or nothing of it, evaluates to
+// the same instances on every host where those parts hold the same
+// values, so Expand evaluates it once per distinct value; on a fleet
+// that is most of the controller's work per host. One reading host.facts
+// or host as a whole is evaluated for every host.
+func (c *Config) hostReadsOf() map[*Resource]*hostReads {
 	c.sharedOnce.Do(func() {
-		c.hostFree = map[*Resource]bool{}
+		c.hostReads = map[*Resource]*hostReads{}
 		for _, r := range c.Order() {
-			free := !r.callsDefaultVersionCompare()
+			hr := &hostReads{whole: r.callsDefaultVersionCompare()}
 			for _, tr := range r.references() {
-				if host, _ := c.localUsesHost(tr); host || tr.RootName() == "host" {
-					free = false
-					break
+				switch tr.RootName() {
+				case "host":
+					if p := hostPath(tr); p != "" {
+						hr.paths = append(hr.paths, p)
+					} else {
+						hr.whole = true
+					}
+				case "local":
+					if l := c.Locals[stepName(tr, 1)]; l != nil {
+						hr.paths = append(hr.paths, l.hostPaths...)
+						hr.whole = hr.whole || l.hostWhole
+					}
 				}
 			}
 			for _, d := range r.Deps {
-				if dr := c.byAddr[d]; dr == nil || !c.hostFree[dr] {
-					free = false
+				dr := c.hostReads[c.byAddr[d]]
+				if dr == nil {
+					hr.whole = true
+					continue
 				}
+				hr.paths = append(hr.paths, dr.paths...)
+				hr.whole = hr.whole || dr.whole
 			}
-			c.hostFree[r] = free
+			sort.Strings(hr.paths)
+			hr.paths = slices.Compact(hr.paths)
+			c.hostReads[r] = hr
 		}
 	})
-	return c.hostFree
+	return c.hostReads
+}
+
+// hostPath names the part of the host a traversal from host reads, ""
+// when it is host.facts, host as a whole, or not a named part.
+func hostPath(tr hcl.Traversal) string {
+	step := func(i int) (string, bool) {
+		if len(tr) <= i {
+			return "", false
+		}
+		switch s := tr[i].(type) {
+		case hcl.TraverseAttr:
+			return s.Name, true
+		case hcl.TraverseIndex:
+			k := s.Key
+			if k.IsKnown() && !k.IsNull() && k.Type() == cty.String && !k.IsMarked() {
+				return k.AsString(), true
+			}
+		}
+		return "", false
+	}
+	first, ok := step(1)
+	switch {
+	case !ok:
+		return ""
+	case first == "name":
+		return "name"
+	case first == "vars":
+		if v, ok := step(2); ok {
+			return "vars." + v
+		}
+		if len(tr) == 2 {
+			return "vars"
+		}
+	}
+	return ""
+}
+
+// hostKey is the values of the named parts of the host h, as one string
+// (their types and JSON encodings), or false when a value cannot be told
+// apart by its encoding (marked sensitive, unknown).
+func hostKey(paths []string, h HostScope, hostVars cty.Value) (string, bool) {
+	var sb strings.Builder
+	for _, p := range paths {
+		var v cty.Value
+		switch {
+		case p == "name":
+			v = cty.StringVal(h.Name)
+		case p == "vars":
+			v = hostVars
+		default:
+			var ok bool
+			if v, ok = h.Vars[strings.TrimPrefix(p, "vars.")]; !ok {
+				sb.WriteString(p + "\x00absent\x00")
+				continue
+			}
+		}
+		if v.ContainsMarked() || !v.IsWhollyKnown() {
+			return "", false
+		}
+		js, err := ctyjson.Marshal(v, v.Type())
+		if err != nil {
+			return "", false
+		}
+		sb.WriteString(p + "\x00" + v.Type().GoString() + "\x00")
+		sb.Write(js)
+		sb.WriteString("\x00")
+	}
+	return sb.String(), true
 }
 
 // sharedEvaluation returns r's evaluation from an earlier host of the run
-// with the same variables, or nil.
-func (c *Config) sharedEvaluation(r *Resource, vars map[string]cty.Value) *evaluation {
+// with the same variables and key, or nil.
+func (c *Config) sharedEvaluation(k sharedKey, vars map[string]cty.Value) *evaluation {
 	c.sharedMu.Lock()
 	defer c.sharedMu.Unlock()
 	if c.shared == nil || !sameVars(c.sharedVars, vars) {
 		return nil
 	}
-	return c.shared[r]
+	return c.shared[k]
 }
 
-// share keeps r's evaluation for the next hosts evaluated with vars.
-func (c *Config) share(r *Resource, vars map[string]cty.Value, ev *evaluation) {
+// share keeps r's evaluation for the next hosts evaluated with vars and
+// the same key, up to maxShared evaluations.
+func (c *Config) share(k sharedKey, vars map[string]cty.Value, ev *evaluation) {
 	c.sharedMu.Lock()
 	defer c.sharedMu.Unlock()
 	if c.shared == nil || !sameVars(c.sharedVars, vars) {
-		c.shared, c.sharedVars = map[*Resource]*evaluation{}, vars
+		c.shared, c.sharedVars = map[sharedKey]*evaluation{}, vars
 	}
-	if _, ok := c.shared[r]; !ok {
-		c.shared[r] = ev
+	if _, ok := c.shared[k]; !ok && len(c.shared) < maxShared {
+		c.shared[k] = ev
 	}
 }
 

@@ -157,3 +157,83 @@ file "follows_hosty" {
 		t.Errorf("with v = other: follows_free path %q", got)
 	}
 }
+
+// TestSharedEvaluationByHostVars: a resource reading named inventory
+// variables (directly, through a local or through a resource it refers
+// to) is evaluated once per distinct value of those variables, and each
+// host sees its own; one reading host.facts, a whole host or a
+// sensitive value is evaluated for every host.
+func TestSharedEvaluationByHostVars(t *testing.T) {
+	cfg := load(t, map[string]string{"main.hcl": `
+locals {
+  conf = "/etc/${host.vars.site}.conf"
+}
+file "bysite" {
+  path    = local.conf
+  content = templatefile("t.tftpl", { site = host.vars["site"] })
+}
+file "follows" {
+  path    = "${file.bysite.path}.d"
+  content = "x"
+}
+file "allvars" {
+  path    = "/tmp/${join(",", keys(host.vars))}"
+  content = "x"
+}
+file "facts" {
+  path    = "/tmp/facts"
+  content = "${host.facts.os.family}"
+}
+file "whole" {
+  path    = "/tmp/${host["name"]}/${lookup(host, "name", "")}"
+  content = "x"
+}
+`, "t.tftpl": "site=${site}"})
+	expand := func(host string, vars map[string]cty.Value) map[string]*Instance {
+		facts := cty.ObjectVal(map[string]cty.Value{"os": cty.ObjectVal(map[string]cty.Value{"family": cty.StringVal("debian")})})
+		insts, diags := cfg.Expand(nil, HostScope{Name: host, Vars: vars, Facts: facts}, func(*Role) bool { return true })
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		out := map[string]*Instance{}
+		for _, in := range insts {
+			out[in.Addr] = in
+		}
+		return out
+	}
+	site := func(s string) map[string]cty.Value { return map[string]cty.Value{"site": cty.StringVal(s)} }
+	a, b, c := expand("a", site("paris")), expand("b", site("paris")), expand("c", site("oslo"))
+	for addr, shared := range map[string]bool{"file.bysite": true, "file.follows": true, "file.allvars": true, "file.facts": false, "file.whole": false} {
+		if got := a[addr] == b[addr]; got != shared {
+			t.Errorf("%s shared between hosts of one site: %v, want %v", addr, got, shared)
+		}
+		if a[addr] == c[addr] {
+			t.Errorf("%s shared between sites", addr)
+		}
+	}
+	for host, insts := range map[string]map[string]*Instance{"a": a, "c": c} {
+		want := map[string]string{"a": "paris", "c": "oslo"}[host]
+		if got := insts["file.follows"].Config.GetAttr("path").AsString(); got != "/etc/"+want+".conf.d" {
+			t.Errorf("host %s: follows path %q", host, got)
+		}
+		if got := insts["file.bysite"].Config.GetAttr("content").AsString(); got != "site="+want {
+			t.Errorf("host %s: content %q", host, got)
+		}
+		if got := insts["file.whole"].Config.GetAttr("path").AsString(); got != "/tmp/"+host+"/"+host {
+			t.Errorf("host %s: whole path %q", host, got)
+		}
+	}
+	// One more variable: host.vars read whole differs, host.vars.site not.
+	more := site("paris")
+	more["rack"] = cty.StringVal("r1")
+	d := expand("d", more)
+	if d["file.bysite"] != a["file.bysite"] || d["file.allvars"] == a["file.allvars"] {
+		t.Errorf("with another variable: bysite shared %v (want true), allvars shared %v (want false)", d["file.bysite"] == a["file.bysite"], d["file.allvars"] == a["file.allvars"])
+	}
+	// A sensitive value is not told apart by its encoding: not shared.
+	s1 := map[string]cty.Value{"site": cty.StringVal("paris").Mark(Sensitive)}
+	e, f := expand("e", s1), expand("f", s1)
+	if e["file.follows"] == f["file.follows"] {
+		t.Error("an evaluation reading a sensitive host variable was shared")
+	}
+}

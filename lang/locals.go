@@ -23,6 +23,10 @@ type Local struct {
 	// usesHost and readsFacts say whether it, or a local it refers to,
 	// reads the host, or the host's facts.
 	usesHost, readsFacts bool
+	// hostPaths are the parts of the host it and the locals it refers to
+	// read (hostPath), unless hostWhole: one read is not of a named part.
+	hostPaths []string
+	hostWhole bool
 }
 
 func (c *Config) loadLocals(b *hcl.Block) hcl.Diagnostics {
@@ -90,7 +94,7 @@ func (c *Config) resolveLocals() hcl.Diagnostics {
 		seen := map[string]bool{}
 		if n := syntaxNode(l.Expr); n != nil && callsDefaultVersionCompare(n) {
 			// Its scheme is the host's package manager's.
-			l.usesHost, l.readsFacts = true, true
+			l.usesHost, l.readsFacts, l.hostWhole = true, true, true
 		}
 		for _, tr := range l.Expr.Variables() {
 			switch root := tr.RootName(); root {
@@ -106,6 +110,11 @@ func (c *Config) resolveLocals() hcl.Diagnostics {
 			case "host":
 				l.usesHost = true
 				l.readsFacts = l.readsFacts || readsFacts(tr)
+				if p := hostPath(tr); p != "" {
+					l.hostPaths = append(l.hostPaths, p)
+				} else {
+					l.hostWhole = true
+				}
 			case "each":
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to \"each\" in a local value",
 					Detail: "each.key and each.value are only available in a resource that sets for_each.", Subject: tr.SourceRange().Ptr()})
@@ -156,6 +165,8 @@ func (c *Config) resolveLocals() hcl.Diagnostics {
 			}
 			l.usesHost = l.usesHost || d.usesHost
 			l.readsFacts = l.readsFacts || d.readsFacts
+			l.hostPaths = append(l.hostPaths, d.hostPaths...)
+			l.hostWhole = l.hostWhole || d.hostWhole
 		}
 		stack = stack[:len(stack)-1]
 		color[l.Name] = black

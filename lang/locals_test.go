@@ -63,9 +63,9 @@ file "static" {
 	if !c.UsesFacts() {
 		t.Error("UsesFacts is false, but file.conf's when reads host.facts through local.debian")
 	}
-	free := c.hostFreeResources()
-	if free[c.Resource("file.conf")] || !free[c.Resource("file.static")] {
-		t.Errorf("host-free: conf %v (uses the host through locals), static %v (does not)", free[c.Resource("file.conf")], free[c.Resource("file.static")])
+	reads := c.hostReadsOf()
+	if conf, static := reads[c.Resource("file.conf")], reads[c.Resource("file.static")]; !conf.whole || static.whole || len(static.paths) > 0 {
+		t.Errorf("host reads: conf %+v (the facts, through locals), static %+v (nothing)", conf, static)
 	}
 	roles, diags := c.RoleHosts(vars)
 	if diags.HasErrors() || roles[c.Roles[0]] != "shop" {

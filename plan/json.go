@@ -1,13 +1,16 @@
 package plan
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -81,31 +84,41 @@ type JSONSummary struct {
 func (p *Plan) JSON() *JSONPlan {
 	c := p.Count()
 	out := &JSONPlan{FormatVersion: FormatVersion, Created: p.Created, Target: p.Target,
-		Summary: JSONSummary{Add: c.Add, Change: c.Change, Remove: c.Remove, HostsChanged: c.HostsChanged, HostsUnchanged: c.HostsUnchanged, HostsFailed: c.Failed}}
+		Summary: c.JSON()}
 	for _, h := range p.Hosts {
-		jh := JSONHost{Name: h.Name, Address: h.Address, Groups: h.Groups, Changes: []JSONChange{}}
-		if h.Err != nil {
-			jh.Error = h.Err.Error()
-			jh.Unreachable = Unreachable(h.Err)
-		} else {
-			f := h.Facts
-			jh.Facts = &f
-		}
-		for _, ch := range h.Changes {
-			var diff, note string
-			if changesContent(ch) {
-				diff, note = contentView(ch)
-			}
-			jh.Changes = append(jh.Changes, JSONChange{
-				Address: ch.Address, Type: ch.Type, Action: ch.Action, Changed: ch.Changed,
-				Before: ch.Before, After: ch.After, ContentDiff: diff, ContentNote: note,
-				Irreversible: ch.Irreversible, Deferred: ch.Deferred, Notes: ch.Notes, DependsOn: ch.Deps, NotifiedBy: ch.NotifiedBy,
-				BeforeFingerprint: Fingerprint(ch.Before), AfterFingerprint: Fingerprint(ch.After),
-			})
-		}
-		out.Hosts = append(out.Hosts, jh)
+		out.Hosts = append(out.Hosts, h.JSON())
 	}
 	return out
+}
+
+// JSON is the counts as a JSON plan's summary.
+func (c Counts) JSON() JSONSummary {
+	return JSONSummary{Add: c.Add, Change: c.Change, Remove: c.Remove, HostsChanged: c.HostsChanged, HostsUnchanged: c.HostsUnchanged, HostsFailed: c.Failed}
+}
+
+// JSON converts one host's plan to its JSON form.
+func (h *HostPlan) JSON() JSONHost {
+	jh := JSONHost{Name: h.Name, Address: h.Address, Groups: h.Groups, Changes: []JSONChange{}}
+	if h.Err != nil {
+		jh.Error = h.Err.Error()
+		jh.Unreachable = Unreachable(h.Err)
+	} else {
+		f := h.Facts
+		jh.Facts = &f
+	}
+	for _, ch := range h.Changes {
+		var diff, note string
+		if changesContent(ch) {
+			diff, note = contentView(ch)
+		}
+		jh.Changes = append(jh.Changes, JSONChange{
+			Address: ch.Address, Type: ch.Type, Action: ch.Action, Changed: ch.Changed,
+			Before: ch.Before, After: ch.After, ContentDiff: diff, ContentNote: note,
+			Irreversible: ch.Irreversible, Deferred: ch.Deferred, Notes: ch.Notes, DependsOn: ch.Deps, NotifiedBy: ch.NotifiedBy,
+			BeforeFingerprint: Fingerprint(ch.Before), AfterFingerprint: Fingerprint(ch.After),
+		})
+	}
+	return jh
 }
 
 // Fingerprint digests a state, sensitive values included, so two states
@@ -208,24 +221,174 @@ const savedKind = "tend-plan"
 
 // Save writes a plan file atomically with mode 0600.
 func Save(path string, in Inputs, p *Plan) error {
-	saved := &Saved{Kind: savedKind, Inputs: in, Plan: p.JSON()}
-	for _, h := range saved.Plan.Hosts {
-		for _, c := range h.Changes {
-			if redact.IsKeyed(c.BeforeFingerprint) || redact.IsKeyed(c.AfterFingerprint) {
-				saved.DigestKey = redact.DigestKeyID()
-			}
-		}
-	}
-	if saved.DigestKey != "" {
-		if err := redact.DigestKeyError(); err != nil {
-			return fmt.Errorf("the plan holds digests of sensitive values, keyed with the user's digest key, which cannot be had: %w", err)
-		}
-	}
-	b, err := json.MarshalIndent(saved, "", "  ")
+	w, err := CreateSaved(path, in, p.Created, p.Target)
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, append(b, '\n'), 0o600)
+	for _, h := range p.Hosts {
+		if err := w.Host(h); err != nil {
+			w.Abort()
+			return err
+		}
+	}
+	return w.Close(p.Count())
+}
+
+// SavedWriter writes a plan file host by host, so that a fleet's plan is
+// saved without being held whole: the hosts in the order written, then
+// the summary. The file appears, atomically with mode 0600, on Close;
+// it is the same file Save writes.
+type SavedWriter struct {
+	path   string
+	f      *os.File
+	bw     *bufio.Writer
+	saved  Saved
+	hosts  int
+	keyed  bool
+	failed error
+}
+
+// hostsMark splits a plan file's JSON around its hosts.
+const hostsMark = "\"hosts\": []"
+
+// CreateSaved starts a plan file at path (written on Close).
+func CreateSaved(path string, in Inputs, created time.Time, target string) (*SavedWriter, error) {
+	w := &SavedWriter{path: path, saved: Saved{Kind: savedKind, Inputs: in,
+		Plan: &JSONPlan{FormatVersion: FormatVersion, Created: created, Target: target, Hosts: []JSONHost{}}}}
+	head, _, err := w.split()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return nil, err
+	}
+	w.f, w.bw = f, bufio.NewWriter(f)
+	w.bw.WriteString(head)
+	return w, nil
+}
+
+// split renders the file without hosts and returns what comes before and
+// after them.
+func (w *SavedWriter) split() (string, string, error) {
+	b, err := json.MarshalIndent(&w.saved, "", "  ")
+	if err != nil {
+		return "", "", err
+	}
+	head, tail, ok := strings.Cut(string(b), hostsMark)
+	if !ok {
+		return "", "", errors.New("plan file: no hosts in its JSON")
+	}
+	return head, tail, nil
+}
+
+// SavedHost is one host's plan encoded for a plan file.
+type SavedHost struct {
+	b     []byte
+	keyed bool
+}
+
+// EncodeSavedHost encodes one host's plan for a plan file; it can be done
+// as soon as the host's plan is complete, and added in the hosts' order.
+func EncodeSavedHost(h *HostPlan) (*SavedHost, error) {
+	if h.Summarized {
+		return nil, fmt.Errorf("plan file: host %s has only its summary", h.Name)
+	}
+	jh := h.JSON()
+	e := &SavedHost{}
+	for _, c := range jh.Changes {
+		if redact.IsKeyed(c.BeforeFingerprint) || redact.IsKeyed(c.AfterFingerprint) {
+			e.keyed = true
+		}
+	}
+	b, err := json.MarshalIndent(jh, "      ", "  ")
+	if err != nil {
+		return nil, err
+	}
+	e.b = b
+	return e, nil
+}
+
+// Host appends one host's plan.
+func (w *SavedWriter) Host(h *HostPlan) error {
+	if w.failed != nil {
+		return w.failed
+	}
+	e, err := EncodeSavedHost(h)
+	if err != nil {
+		w.failed = err
+		return err
+	}
+	return w.Add(e)
+}
+
+// Add appends one host's encoded plan.
+func (w *SavedWriter) Add(e *SavedHost) error {
+	if w.failed != nil {
+		return w.failed
+	}
+	w.keyed = w.keyed || e.keyed
+	if w.hosts == 0 {
+		w.bw.WriteString("\"hosts\": [\n      ")
+	} else {
+		w.bw.WriteString(",\n      ")
+	}
+	w.hosts++
+	if _, err := w.bw.Write(e.b); err != nil {
+		w.failed = err
+	}
+	return w.failed
+}
+
+// Close writes the summary and puts the file in place.
+func (w *SavedWriter) Close(c Counts) error {
+	if w.failed != nil {
+		w.Abort()
+		return w.failed
+	}
+	if w.keyed {
+		if err := redact.DigestKeyError(); err != nil {
+			w.Abort()
+			return fmt.Errorf("the plan holds digests of sensitive values, keyed with the user's digest key, which cannot be had: %w", err)
+		}
+		w.saved.DigestKey = redact.DigestKeyID()
+	}
+	w.saved.Plan.Summary = c.JSON()
+	_, tail, err := w.split()
+	if err != nil {
+		w.Abort()
+		return err
+	}
+	if w.hosts == 0 {
+		w.bw.WriteString("\"hosts\": null")
+	} else {
+		w.bw.WriteString("\n    ]")
+	}
+	w.bw.WriteString(tail)
+	w.bw.WriteString("\n")
+	if err := w.bw.Flush(); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := w.f.Chmod(0o600); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := w.f.Close(); err != nil {
+		os.Remove(w.f.Name())
+		return err
+	}
+	if err := os.Rename(w.f.Name(), w.path); err != nil {
+		os.Remove(w.f.Name())
+		return err
+	}
+	return nil
+}
+
+// Abort drops the file being written.
+func (w *SavedWriter) Abort() {
+	w.f.Close()
+	os.Remove(w.f.Name())
 }
 
 // Load reads a plan file.

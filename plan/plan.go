@@ -118,6 +118,24 @@ type HostPlan struct {
 	Err error
 	// T is the host's open connection, reused by apply.
 	T transport.Transport
+	// Summarized is set on a host's summary (Summary), which keeps only
+	// what counting a plan's actions needs.
+	Summarized bool
+}
+
+// Summary returns what a plan's summary needs of the host's plan: its
+// name, address, groups, duration and error, and of its changes the
+// address, type and action of those that do something. It holds neither
+// states, facts, configuration nor a connection, and cannot be applied
+// or rendered as the host's plan (Summarized is set).
+func (h *HostPlan) Summary() *HostPlan {
+	s := &HostPlan{Name: h.Name, Address: h.Address, Groups: h.Groups, Duration: h.Duration, Windows: h.Windows, Err: h.Err, Summarized: true}
+	for _, c := range h.Changes {
+		if c.HasChange() {
+			s.Changes = append(s.Changes, &Change{Address: c.Address, Type: c.Type, Action: c.Action})
+		}
+	}
+	return s
 }
 
 // Pending returns the changes that do something.

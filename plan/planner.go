@@ -34,6 +34,13 @@ type Planner struct {
 	Parallel int
 	// Progress, when set, is told when each host is done.
 	Progress func(h *HostPlan)
+	// Done, when set, is given each host's complete plan as soon as it is
+	// made, with the host's index in the hosts given to Plan, from the
+	// goroutine that planned it (hosts in the order they finish, calls
+	// possibly at once). The Plan then returned holds each host's
+	// summary only (HostPlan.Summary): a fleet's plans are never all held
+	// at once, only those of the hosts being planned (Parallel).
+	Done func(i int, h *HostPlan)
 	// CloseEach closes each host's connection as soon as its plan is
 	// complete (HostPlan.T is then nil), for a plan that will not be
 	// applied: a fleet's connections are then open at most Parallel at a
@@ -58,6 +65,64 @@ type Planner struct {
 	// configuration is most of the controller's work for it.
 	mu      sync.Mutex
 	checked map[string]*evaluated
+
+	// derived holds what is derived from an instance alone (derive), by
+	// instance: hosts whose variables match share their instances.
+	derivedMu sync.Mutex
+	derived   map[derivedKey]*derivedInst
+}
+
+// derivedKey names an instance as planned on a Windows host or not.
+type derivedKey struct {
+	in      *lang.Instance
+	windows bool
+}
+
+// derivedInst is what the planner derives from a wholly known instance
+// alone: the type's checks, the thing it manages, its desired state and
+// its probe fragment. Each is the same for every host the instance is
+// shared by, and read only once made.
+type derivedInst struct {
+	osErr, keyErr, wantErr error
+	key                    string
+	want                   *resources.State
+	frag                   probe.Fragment
+}
+
+// maxDerived bounds the instances derive keeps: instances not shared
+// (a resource reading host.name) would otherwise be kept for the fleet.
+const maxDerived = 8192
+
+// derive returns what is derived from a wholly known instance alone,
+// made once for all the hosts that share it.
+func (p *Planner) derive(in *lang.Instance, windows bool) *derivedInst {
+	k := derivedKey{in, windows}
+	p.derivedMu.Lock()
+	d, ok := p.derived[k]
+	p.derivedMu.Unlock()
+	if ok {
+		return d
+	}
+	typ := resources.OnHost(in.Resource.Type, windows)
+	d = &derivedInst{}
+	if d.osErr = resources.CheckOS(typ, in.Config, windows); d.osErr == nil {
+		if d.key, d.keyErr = typ.Key(in.Config); d.keyErr == nil {
+			if d.want, d.wantErr = typ.Desired(in.Config, p.Config.Env()); d.wantErr == nil {
+				if _, direct := typ.(resources.DirectReader); !direct {
+					d.frag = probe.For(in.Addr, typ, in.Config, d.want)
+				}
+			}
+		}
+	}
+	p.derivedMu.Lock()
+	if p.derived == nil {
+		p.derived = map[derivedKey]*derivedInst{}
+	}
+	if len(p.derived) < maxDerived {
+		p.derived[k] = d
+	}
+	p.derivedMu.Unlock()
+	return d
 }
 
 // evaluated is a host's evaluation: its instances, and the desired
@@ -91,15 +156,16 @@ func (p *Planner) expandStatic(h *inventory.Host) (*evaluated, hcl.Diagnostics) 
 }
 
 // keepChecked is how many hosts' evaluations Check keeps for planning:
-// the first hosts planned, a few times Parallel. The others are evaluated
-// again when planned, so that a large fleet's evaluations are not all
-// held at once.
+// the first hosts planned, as many as are planned at once. The others
+// are evaluated again when planned (hosts whose variables match share
+// most of that work: lang.Config.Expand), so that a large fleet's
+// evaluations are not all held at once.
 func (p *Planner) keepChecked() int {
 	n := p.Parallel
 	if n <= 0 {
 		n = 32
 	}
-	return max(4*n, 256)
+	return max(n, 64)
 }
 
 // Check validates configuration against the targeted hosts without
@@ -224,14 +290,30 @@ func (p *Planner) expand(h *inventory.Host, facts cty.Value, static bool) (*eval
 	for _, in := range insts {
 		typ := resources.OnHost(in.Resource.Type, windows)
 		cfg := in.Config
+		var d *derivedInst
+		if in.Known {
+			d = p.derive(in, windows)
+		}
 		if static && !in.Known {
 			cfg = nullUnknowns(cfg)
 		}
-		if err := resources.CheckOS(typ, cfg, windows); err != nil {
-			diags = append(diags, attrDiag(in, err))
+		osErr := error(nil)
+		if d != nil {
+			osErr = d.osErr
+		} else {
+			osErr = resources.CheckOS(typ, cfg, windows)
+		}
+		if osErr != nil {
+			diags = append(diags, attrDiag(in, osErr))
 			continue
 		}
-		key, err := typ.Key(cfg)
+		var key string
+		var err error
+		if d != nil {
+			key, err = d.key, d.keyErr
+		} else {
+			key, err = typ.Key(cfg)
+		}
 		if err != nil {
 			if !static || in.Known {
 				diags = append(diags, attrDiag(in, err))
@@ -248,13 +330,12 @@ func (p *Planner) expand(h *inventory.Host, facts cty.Value, static bool) (*eval
 			}
 			keys[key] = in
 		}
-		if in.Known {
-			want, err := typ.Desired(in.Config, p.Config.Env())
-			if err != nil {
-				diags = append(diags, attrDiag(in, err))
+		if d != nil {
+			if d.wantErr != nil {
+				diags = append(diags, attrDiag(in, d.wantErr))
 				continue
 			}
-			ev.wants[in.Addr] = want
+			ev.wants[in.Addr] = d.want
 		}
 	}
 	return ev, diags
@@ -349,10 +430,14 @@ func (p *Planner) Plan(ctx context.Context, hosts []*inventory.Host) (*Plan, hcl
 				hp.T.Close()
 				hp.T = nil
 			}
-			pl.Hosts[i] = hp
 			if p.Progress != nil {
 				p.Progress(hp)
 			}
+			if p.Done != nil {
+				p.Done(i, hp)
+				hp = hp.Summary()
+			}
+			pl.Hosts[i] = hp
 		}()
 	}
 	wg.Wait()
@@ -389,11 +474,18 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 	for _, in := range insts1 {
 		typ := resources.OnHost(in.Resource.Type, hp.Windows)
 		cfg := in.Config
-		if !in.Known {
+		var d *derivedInst
+		if in.Known {
+			d = p.derive(in, hp.Windows)
+		} else {
 			cfg = nullUnknowns(cfg)
 		}
-		if _, err := typ.Key(cfg); err != nil {
+		if d != nil && d.keyErr != nil {
 			continue
+		} else if d == nil {
+			if _, err := typ.Key(cfg); err != nil {
+				continue
+			}
 		}
 		if _, direct := typ.(resources.DirectReader); direct {
 			continue // read over its own connection, below
@@ -401,6 +493,10 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		probed[in.Addr] = true
 		if !same {
 			base[in.Addr] = typ.Probe(cfg, nil)
+		}
+		if d != nil {
+			frags = append(frags, d.frag)
+			continue
 		}
 		frags = append(frags, probe.For(in.Addr, typ, cfg, wants[in.Addr]))
 	}

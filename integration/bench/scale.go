@@ -29,6 +29,9 @@ type scaleOptions struct {
 	extra    []string // more tend flags (e.g. --connect-rate 500/s)
 	out      string
 	profile  string // directory for pprof profiles of tend at the largest size
+	// probeFloor also times floor-probe: the floor sending each host
+	// tend's own probe script, the host's share of the plan.
+	probeFloor bool
 }
 
 // scaleMain is `bench scale`: a no-op plan of W1 on thousands of inventory
@@ -47,16 +50,17 @@ func scaleMain(args []string) int {
 	sizes := fs.String("hosts", "1000,10000", "inventory sizes, comma-separated")
 	labHosts := fs.Int("lab-hosts", 10, "lab hosts (sshd) the inventory hosts are spread over")
 	parallel := fs.Int("parallel", 200, "hosts handled at once, by tend and by the floor")
-	runs := fs.Int("runs", 3, "timed runs per size (medians are reported)")
+	runs := fs.Int("runs", 3, "timed runs per size (medians are reported); 0 with -profile profiles only")
 	tendBin := fs.String("tend", "", "tend binary (default: build ./cmd/tend)")
 	baseBin := fs.String("tend-baseline", "", "also time this tend binary as tend-base in the same runs")
 	extra := fs.String("tend-flags", "", "extra flags for tend plan, space-separated (e.g. \"--connect-rate 500/s\")")
 	out := fs.String("out", "bench-scale.md", "write the Markdown table here too (- for stdout only)")
-	profile := fs.String("profile", "", "after the timed runs, plan the largest size once more in-process under pprof, writing cpu.pprof and heap.pprof (live heap at the end; go tool pprof -sample_index=alloc_space for allocations) here")
+	profile := fs.String("profile", "", "after the timed runs, plan the largest size once more in-process under pprof, writing cpu.pprof, heap.pprof (at the end: go tool pprof -sample_index=alloc_space for allocations) and heap-peak.pprof (the live heap at its largest) here")
+	probeFloor := fs.Bool("floor-probe", true, "also time floor-probe: the Go floor running tend's probe script (the host's work of the plan) instead of `true`")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	o := scaleOptions{labHosts: *labHosts, parallel: *parallel, runs: *runs, tendBin: *tendBin, baseBin: *baseBin, extra: strings.Fields(*extra), out: *out, profile: *profile}
+	o := scaleOptions{probeFloor: *probeFloor, labHosts: *labHosts, parallel: *parallel, runs: *runs, tendBin: *tendBin, baseBin: *baseBin, extra: strings.Fields(*extra), out: *out, profile: *profile}
 	for _, s := range splitList(*sizes) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 100000 {
@@ -65,8 +69,8 @@ func scaleMain(args []string) int {
 		}
 		o.sizes = append(o.sizes, n)
 	}
-	if o.labHosts < 1 || o.labHosts > 254 || o.parallel < 1 || o.runs < 1 || len(o.sizes) == 0 {
-		fmt.Fprintln(os.Stderr, "bench scale: nothing to run (-lab-hosts 1..254, -parallel and -runs at least 1)")
+	if o.labHosts < 1 || o.labHosts > 254 || o.parallel < 1 || o.runs < 0 || (o.runs == 0 && o.profile == "") || len(o.sizes) == 0 {
+		fmt.Fprintln(os.Stderr, "bench scale: nothing to run (-lab-hosts 1..254, -parallel at least 1, -runs at least 1 or 0 with -profile)")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -198,6 +202,24 @@ func runScale(ctx context.Context, o scaleOptions) (string, error) {
 		tools = append(tools, "tend-base")
 	}
 	tools = append(tools, "floor")
+	scripts := filepath.Join(b.tmp, "scripts")
+	if o.probeFloor {
+		tools = append(tools, "floor-probe")
+		// The very bytes tend's plan sends each lab host (its aliases
+		// get the same).
+		byAddr, err := probeScripts(dir, convInv)
+		if err != nil {
+			return "", fmt.Errorf("capture tend's probe scripts: %w", err)
+		}
+		if err := os.MkdirAll(scripts, 0o755); err != nil {
+			return "", err
+		}
+		for addr, s := range byAddr {
+			if err := os.WriteFile(filepath.Join(scripts, addr+".sh"), []byte(s), 0o644); err != nil {
+				return "", err
+			}
+		}
+	}
 	var rows []*scaleRow
 	for _, n := range o.sizes {
 		inv := filepath.Join(b.tmp, fmt.Sprintf("inventory-%d.hcl", n))
@@ -219,9 +241,13 @@ func runScale(ctx context.Context, o scaleOptions) (string, error) {
 			for _, t := range rotate(tools, r) {
 				var cmd *exec.Cmd
 				switch t {
-				case "floor":
-					cmd = exec.CommandContext(ctx, b.self, "floor", "-key", l.ClientKeyFile(), "-known-hosts", l.KnownHostsFile(),
-						"-parallel", strconv.Itoa(o.parallel), "-addresses", addrFile)
+				case "floor", "floor-probe":
+					args := []string{"floor", "-key", l.ClientKeyFile(), "-known-hosts", l.KnownHostsFile(),
+						"-parallel", strconv.Itoa(o.parallel), "-addresses", addrFile}
+					if t == "floor-probe" {
+						args = append(args, "-scripts", scripts)
+					}
+					cmd = exec.CommandContext(ctx, b.self, args...)
 				default:
 					bin := b.tendBin
 					if t == "tend-base" {
@@ -235,7 +261,7 @@ func runScale(ctx context.Context, o scaleOptions) (string, error) {
 				}
 				cmd.Env = append(os.Environ(), "NO_COLOR=1")
 				m, out := b.cg.run(cmd)
-				if m.Err == "" && t != "floor" && !strings.Contains(string(out), fmt.Sprintf("No changes. %d of %d hosts", n, n)) {
+				if m.Err == "" && !strings.HasPrefix(t, "floor") && !strings.Contains(string(out), fmt.Sprintf("No changes. %d of %d hosts", n, n)) {
 					m.Err = "not a no-op: " + lastLines(string(out), 3)
 				}
 				row := byTool[t]
@@ -254,6 +280,7 @@ func runScale(ctx context.Context, o scaleOptions) (string, error) {
 			}
 			for _, t := range tools {
 				if f, ok := walls["floor"]; ok && f > 0 && t != "floor" {
+					// floor-probe ÷ floor: what the probe costs the hosts.
 					if w, ok := walls[t]; ok {
 						byTool[t].ratios = append(byTool[t].ratios, w/f)
 					}
@@ -266,10 +293,10 @@ func runScale(ctx context.Context, o scaleOptions) (string, error) {
 		if err := os.MkdirAll(o.profile, 0o755); err != nil {
 			return "", err
 		}
-		args := append([]string{"profile", "-cpu", filepath.Join(o.profile, "cpu.pprof"), "-heap", filepath.Join(o.profile, "heap.pprof"), "--",
+		args := append([]string{"profile", "-cpu", filepath.Join(o.profile, "cpu.pprof"), "-heap", filepath.Join(o.profile, "heap.pprof"), "-heap-peak", filepath.Join(o.profile, "heap-peak.pprof"), "--",
 			"plan", "-C", dir, "-i", filepath.Join(b.tmp, fmt.Sprintf("inventory-%d.hcl", n)), "--parallel", strconv.Itoa(o.parallel), "--no-color"}, o.extra...)
 		m, out := b.cg.run(exec.CommandContext(ctx, b.self, args...))
-		b.logf("profile of %d hosts in %s: %s", n, o.profile, lastLines(string(out), 2))
+		b.logf("profile of %d hosts in %s: %s", n, o.profile, lastLines(string(out), 3))
 		if m.Err != "" {
 			b.logf("profiled run: %s", m.Err)
 		}
@@ -353,6 +380,9 @@ func scaleReport(o scaleOptions, rows []*scaleRow) string {
 	sb.WriteString("| hosts | tool | wall median (min–max) | ÷ floor (per run) | controller CPU | CPU per host | peak RSS | RSS per host | runs |\n")
 	sb.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
+		if len(r.ms) == 0 && len(r.errs) == 0 {
+			continue // not run (-runs 0)
+		}
 		if len(r.ms) == 0 {
 			fmt.Fprintf(&sb, "| %d | %s | failed | | | | | | 0 of %d |\n", r.n, r.tool, len(r.errs))
 			continue

@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -69,8 +71,35 @@ func (c *credentials) load(f identityFile) *keyFile {
 	if k, ok := c.files[f.path]; ok {
 		return k
 	}
-	k := &keyFile{}
+	k := readKeyFile(f)
 	c.files[f.path] = k
+	return k
+}
+
+// keyFiles keeps each private key file parsed, by path, while its size
+// and modification time stay the same: every host of a run authenticates
+// with the same few files, and parsing a key (an RSA key's checks above
+// all) is worth doing once. Only usable keys are kept; a keyFile is
+// only read from afterwards.
+var keyFiles sync.Map // path → *parsedKey
+
+type parsedKey struct {
+	size int64
+	mod  time.Time
+	k    *keyFile
+}
+
+// readKeyFile reads and parses f, or returns it parsed already.
+func readKeyFile(f identityFile) *keyFile {
+	k := &keyFile{}
+	fi, err := os.Stat(f.path)
+	if err == nil {
+		if v, ok := keyFiles.Load(f.path); ok {
+			if p := v.(*parsedKey); p.size == fi.Size() && p.mod.Equal(fi.ModTime()) {
+				return p.k
+			}
+		}
+	}
 	pem, err := os.ReadFile(f.path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) && !f.explicit {
@@ -94,6 +123,9 @@ func (c *credentials) load(f identityFile) *keyFile {
 		}
 	default:
 		k.note = fmt.Sprintf("identity file %s: %v", f.path, err)
+	}
+	if fi != nil && k.signer != nil {
+		keyFiles.Store(f.path, &parsedKey{size: fi.Size(), mod: fi.ModTime(), k: k})
 	}
 	return k
 }

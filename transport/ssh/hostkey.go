@@ -102,12 +102,24 @@ type hostKeys struct {
 // lock against other processes.
 var knownHostsMu sync.Mutex
 
-// load builds a checker from the files that exist.
+// knownHostsCache is the checker last built, and the files (with their
+// sizes and modification times) it was built from: every host of a run
+// checks its key against the same files, which change only when a key
+// is recorded. Guarded by knownHostsMu.
+var knownHostsCache struct {
+	stamp string
+	cb    gossh.HostKeyCallback
+}
+
+// load builds a checker from the files that exist; call it holding
+// knownHostsMu.
 func (k *hostKeys) load() (gossh.HostKeyCallback, error) {
 	var files []string
+	var stamp strings.Builder
 	for _, f := range append(append([]string(nil), k.userFiles...), k.globalFiles...) {
-		if _, err := os.Stat(f); err == nil {
+		if fi, err := os.Stat(f); err == nil {
 			files = append(files, f)
+			fmt.Fprintf(&stamp, "%s\x00%d\x00%d\x00", f, fi.Size(), fi.ModTime().UnixNano())
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("known_hosts: %w", err)
 		}
@@ -117,10 +129,14 @@ func (k *hostKeys) load() (gossh.HostKeyCallback, error) {
 			return &knownhosts.KeyError{}
 		}, nil
 	}
+	if knownHostsCache.cb != nil && knownHostsCache.stamp == stamp.String() {
+		return knownHostsCache.cb, nil
+	}
 	cb, err := knownhosts.New(files...)
 	if err != nil {
 		return nil, fmt.Errorf("known_hosts: %w", err)
 	}
+	knownHostsCache.stamp, knownHostsCache.cb = stamp.String(), cb
 	return cb, nil
 }
 

@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -133,7 +134,9 @@ func newLaunch(script string, b *become) (*launch, error) {
 	sh := shell.Cmd("/bin/sh", "-c").Arg(boot)
 	cmd := sh.String()
 
-	var prelude strings.Builder
+	// The frame and the script, written once: a probe script is tens of
+	// kilobytes for each of a fleet's hosts.
+	var prelude bytes.Buffer
 	if b != nil {
 		user := b.user
 		if user == "" {
@@ -169,7 +172,7 @@ func newLaunch(script string, b *become) (*launch, error) {
 	prelude.WriteString(script)
 	return &launch{
 		command: cmd,
-		prelude: []byte(prelude.String()),
+		prelude: prelude.Bytes(),
 		marker:  "tend:" + nonce + ":run",
 		nonce:   nonce,
 	}, nil
