@@ -170,6 +170,9 @@ type Journal struct {
 	// err fails every later update once a write failed or the journal
 	// was closed.
 	err error
+	// hostOnly is set for a writer of some hosts of a run others write
+	// too (Join): the run's own record is not its to write.
+	hostOnly bool
 }
 
 // fileSink appends to a journal file, locked by its writer.
@@ -591,7 +594,7 @@ func (j *Journal) recordRun(b []byte) ([]byte, error) {
 	if err != nil {
 		return b, err
 	}
-	if string(rr) != string(j.runRec) {
+	if string(rr) != string(j.runRec) && !j.hostOnly {
 		b = append(b, rr...)
 		j.runRec = rr
 	}

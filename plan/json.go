@@ -208,6 +208,16 @@ const savedKind = "tend-plan"
 
 // Save writes a plan file atomically with mode 0600.
 func Save(path string, in Inputs, p *Plan) error {
+	b, err := Encode(in, p)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, b, 0o600)
+}
+
+// Encode returns a saved plan's bytes, as Save writes them (a backend
+// stores them for the workers of a distributed run).
+func Encode(in Inputs, p *Plan) ([]byte, error) {
 	saved := &Saved{Kind: savedKind, Inputs: in, Plan: p.JSON()}
 	for _, h := range saved.Plan.Hosts {
 		for _, c := range h.Changes {
@@ -218,14 +228,14 @@ func Save(path string, in Inputs, p *Plan) error {
 	}
 	if saved.DigestKey != "" {
 		if err := redact.DigestKeyError(); err != nil {
-			return fmt.Errorf("the plan holds digests of sensitive values, keyed with the user's digest key, which cannot be had: %w", err)
+			return nil, fmt.Errorf("the plan holds digests of sensitive values, keyed with the user's digest key, which cannot be had: %w", err)
 		}
 	}
 	b, err := json.MarshalIndent(saved, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return WriteFileAtomic(path, append(b, '\n'), 0o600)
+	return append(b, '\n'), nil
 }
 
 // Load reads a plan file.
@@ -234,12 +244,17 @@ func Load(path string) (*Saved, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Decode(path, b)
+}
+
+// Decode reads a saved plan's bytes; where names them in errors.
+func Decode(where string, b []byte) (*Saved, error) {
 	var s Saved
 	if err := json.Unmarshal(b, &s); err != nil || s.Kind != savedKind || s.Plan == nil {
-		return nil, fmt.Errorf("%s is not a tend plan file", path)
+		return nil, fmt.Errorf("%s is not a tend plan file", where)
 	}
 	if s.Plan.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("%s has plan format %s; this tend reads %s", path, s.Plan.FormatVersion, FormatVersion)
+		return nil, fmt.Errorf("%s has plan format %s; this tend reads %s", where, s.Plan.FormatVersion, FormatVersion)
 	}
 	return &s, nil
 }
