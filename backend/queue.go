@@ -563,9 +563,12 @@ type Worker struct {
 type WorkerConfig struct {
 	// Concurrency is how many hosts the worker applies at once.
 	Concurrency int
-	// RescueAfter is how long a job may run before the queue takes it
-	// as stuck (its worker died) and gives it to another worker; a
-	// worker still alive keeps its host's lease, so the job waits for it.
+	// JobTimeout bounds one job: its context is cancelled then.
+	JobTimeout time.Duration
+	// RescueAfter (at least JobTimeout) is how long after a job started
+	// the queue takes it as stuck (its worker died) and gives it to
+	// another worker; a worker still alive keeps its host's lease, so
+	// the job waits for it.
 	RescueAfter time.Duration
 	// PollInterval is how often the worker looks for jobs besides the
 	// database's notifications.
@@ -596,7 +599,7 @@ func (b *Postgres) NewWorker(ctx context.Context, cfg WorkerConfig) (*Worker, er
 	rc := &river.Config{
 		Queues:               map[string]river.QueueConfig{QueueName: {MaxWorkers: max(cfg.Concurrency, 1)}},
 		Workers:              workers,
-		JobTimeout:           -1,
+		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchPollInterval:    cfg.PollInterval,
 		RetryPolicy:          &quickRetry{},

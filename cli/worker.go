@@ -24,7 +24,7 @@ import (
 
 func workerCmd(cio IO) *cobra.Command {
 	var concurrency int
-	var rescueAfter, poll, lockTimeout time.Duration
+	var jobTimeout, rescueAfter, poll, lockTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Apply the hosts of distributed runs (apply --distributed), taking jobs from the backend's queue",
@@ -39,7 +39,8 @@ applies it with the run's --on-failure policy, and journals to the backend.
 Workers are stateless and identical: run as many as wanted, anywhere that
 reaches the backend, the hosts and the run's configuration directory (at the
 path the run was started from). A worker that dies has its jobs given to the
-others by the queue after --rescue-after. SIGINT or SIGTERM stops taking jobs
+others by the queue once --rescue-after has passed since the job started
+(the queue's rescuer looks every 30 seconds). SIGINT or SIGTERM stops taking jobs
 and waits for the hosts in hand; the exit code is then 0; 1 means the worker
 could not work (no backend, a schema to migrate, a bad flag).`,
 		Args: cobra.NoArgs,
@@ -51,6 +52,12 @@ could not work (no backend, a schema to migrate, a bad flag).`,
 			if spec == "" {
 				return errors.New("tend worker needs a postgres backend: --backend or TEND_BACKEND")
 			}
+			if rescueAfter == 0 {
+				rescueAfter = jobTimeout + time.Minute
+			}
+			if jobTimeout <= 0 || rescueAfter < jobTimeout {
+				return fmt.Errorf("--job-timeout must be positive and --rescue-after at least as long (%s, %s)", jobTimeout, rescueAfter)
+			}
 			if concurrency < 1 {
 				return fmt.Errorf("--concurrency must be at least 1, not %d", concurrency)
 			}
@@ -60,7 +67,7 @@ could not work (no backend, a schema to migrate, a bad flag).`,
 			}
 			out := &lockedWriter{w: cio.Stdout}
 			w, err := pg.NewWorker(cmd.Context(), backend.WorkerConfig{
-				Concurrency: concurrency, RescueAfter: rescueAfter, PollInterval: poll,
+				Concurrency: concurrency, JobTimeout: jobTimeout, RescueAfter: rescueAfter, PollInterval: poll,
 				Work: func(ctx context.Context, job backend.HostJob, attempt int) error {
 					err := workHost(ctx, cio, out, pg, job, lockTimeout)
 					if err != nil {
@@ -84,7 +91,8 @@ could not work (no backend, a schema to migrate, a bad flag).`,
 		},
 	}
 	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "hosts applied at once")
-	cmd.Flags().DurationVar(&rescueAfter, "rescue-after", 5*time.Minute, "how long a job may run before the queue gives it to another worker (a job whose worker still holds its host waits for it)")
+	cmd.Flags().DurationVar(&jobTimeout, "job-timeout", time.Hour, "how long one host's apply may take: then it is interrupted as by Ctrl-C (its --on-failure policy runs)")
+	cmd.Flags().DurationVar(&rescueAfter, "rescue-after", 0, "how long after a job started the queue takes it as stuck (its worker died) and gives it to another worker (default: --job-timeout and a minute; a job whose worker still holds its host waits for it)")
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "how often to look for jobs, besides the database's notifications")
 	cmd.Flags().DurationVar(&lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for a host's lock (a dead worker's lock goes with its connection)")
 	return cmd
@@ -159,7 +167,8 @@ func workHost(ctx context.Context, cio IO, out io.Writer, pg *backend.Postgres, 
 	if err != nil {
 		return err
 	}
-	return finishHost(ctx, pg, job, outcome, ok)
+	// The host's outcome is reported even when the job's time ran out.
+	return finishHost(context.WithoutCancel(ctx), pg, job, outcome, ok)
 }
 
 // applyHost re-plans and applies host of run, journaled in j, and
@@ -177,6 +186,10 @@ func applyHost(ctx context.Context, cio IO, out io.Writer, j *journal.Journal, r
 	}
 	if jh.Outcome != "pending" {
 		return jh.Outcome, jh.Outcome == engine.Success, nil
+	}
+	me := fmt.Sprintf("%s pid %d", controllerName(), os.Getpid())
+	if err := j.UpdateHost(indexOf(run, host), func(h *journal.Host) { h.Workers = append(h.Workers, me) }); err != nil {
+		return "", false, err
 	}
 	started := false
 	for _, e := range jh.Changes {

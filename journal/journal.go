@@ -103,6 +103,10 @@ type Host struct {
 	Refreshed []string `json:"refreshed,omitempty"`
 	// Result is what an ad-hoc run's command left on the host.
 	Result *CommandResult `json:"result,omitempty"`
+	// Workers are the tend worker processes (host name and pid) that
+	// took the host in a distributed run, in order: more than one when
+	// a worker died and the queue gave the host to another.
+	Workers []string `json:"workers,omitempty"`
 }
 
 // Entry is one change of a run.
