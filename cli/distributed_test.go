@@ -85,3 +85,37 @@ file "a" {
 		t.Fatalf("after the detached run: a = %q\nshow:\n%s\nworker:\n%s", got, out, w)
 	}
 }
+
+// TestDistributedBatches: a rollout's batches hold across workers (a
+// batch's jobs are queued once the one before has ended: no host of a
+// batch starts before every host of the previous one ended), and its
+// max-fail percentage is counted over the run's hosts, whichever worker
+// applied them: a failure beyond it leaves the later batches not
+// started, and the run failed.
+func TestDistributedBatches(t *testing.T) {
+	_, url := pgBackend(t)
+	root := t.TempDir()
+	dir := t.TempDir()
+	order := filepath.Join(root, "order")
+	writeFiles(t, dir, map[string]string{
+		"main.hcl": fmt.Sprintf(`
+exec "step" {
+  command = "echo start ${host.name} >> %[1]s; sleep 0.3; echo end ${host.name} >> %[1]s; test ${host.name} != h3"
+  creates = "%[2]s/${host.name}-never"
+}
+`, order, root),
+		"inventory.hcl": "host \"h1\" {\n  transport = \"local\"\n}\nhost \"h2\" {\n  transport = \"local\"\n}\nhost \"h3\" {\n  transport = \"local\"\n}\nhost \"h4\" {\n  transport = \"local\"\n}\n",
+	})
+	w1, w2 := startWorker(t, url), startWorker(t, url)
+	out, errOut, code := tend(t, "apply", "-C", dir, "-y", "--distributed", "--backend", url, "--serial", "1", "--max-fail-percent", "20", "--on-failure", "stop")
+	if code == 0 || !strings.Contains(out, "Rollout stopped: 1 of 4 hosts failed") || !strings.Contains(out, "Not started: h4.") {
+		t.Fatalf("apply --distributed --serial 1: exit %d, want a rollout stopped after h3\n%s%s\nworkers:\n%s\n%s", code, out, errOut, w1, w2)
+	}
+	if got, want := readBytes(t, order), "start h1\nend h1\nstart h2\nend h2\nstart h3\nend h3\n"; got != want {
+		t.Errorf("the hosts ran\n%s\nwant one batch after the other:\n%s", got, want)
+	}
+	out, _, code = tend(t, "runs", "--backend", url, "--json")
+	if code != 0 || strings.Count(out, `"type":"journaled_run"`) != 1 || !strings.Contains(out, `"outcome":"failed"`) {
+		t.Errorf("runs: exit %d, want one failed run\n%s", code, out)
+	}
+}
