@@ -60,6 +60,31 @@ file "a" {
 		t.Errorf("runs: exit %d, want one successful run\n%s", code, out)
 	}
 
+	// --json: the messages of a local run, checked against the schema.
+	writeFiles(t, dir, map[string]string{"main.hcl": fmt.Sprintf(`
+file "a" {
+  path    = "%[1]s/a"
+  content = "json a\n"
+}
+`, root)})
+	args := []string{"apply", "-C", dir, "-y", "--distributed", "--json", "--backend", url}
+	out, _, code = tend(t, args...)
+	kinds := map[string]bool{}
+	for _, m := range jsonLines(t, uiSchema(t), args, out, code) {
+		kinds[fmt.Sprint(m["type"])] = true
+		if m["type"] == "outcome" && m["result"] != "success" {
+			t.Errorf("apply --distributed --json: outcome %v", m)
+		}
+	}
+	for _, k := range []string{"planned_change", "run", "change_applied", "host_outcome", "outcome"} {
+		if !kinds[k] {
+			t.Errorf("apply --distributed --json: no %s message\n%s", k, out)
+		}
+	}
+	if got := readBytes(t, filepath.Join(root, "a")); code != 0 || got != "json a\n" {
+		t.Fatalf("apply --distributed --json: exit %d, a = %q", code, got)
+	}
+
 	// --detach returns the run id; the worker finishes it.
 	writeFiles(t, dir, map[string]string{"main.hcl": fmt.Sprintf(`
 file "a" {
