@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
@@ -585,6 +586,23 @@ type hostWorker struct {
 
 func (w *hostWorker) Work(ctx context.Context, job *river.Job[HostJob]) error {
 	return w.work(ctx, job.Args, job.Attempt)
+}
+
+// ForWorker returns the backend with a pool of connections of its own
+// sized for a worker applying concurrency hosts at once: the queue's
+// client holds some (its notifications, its fetches, its leader's
+// maintenance) besides each host's journal appends and lease renewals.
+// Closing it closes that pool.
+func (b *Postgres) ForWorker(ctx context.Context, concurrency int) (*Postgres, error) {
+	cfg := b.pool.Config()
+	cfg.MaxConns = int32(2*concurrency + 8)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.where, err)
+	}
+	w := *b
+	w.pool = pool
+	return &w, nil
 }
 
 // NewWorker returns a worker of the backend's queue (not started).

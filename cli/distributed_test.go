@@ -144,3 +144,20 @@ exec "step" {
 		t.Errorf("runs: exit %d, want one failed run\n%s", code, out)
 	}
 }
+
+// TestWorkerExits: a worker without a backend cannot work (exit 1); one
+// given --idle-exit stops once it had nothing to do for that long (exit
+// 0), as a worker launched for one run does.
+func TestWorkerExits(t *testing.T) {
+	t.Setenv("TEND_BACKEND", "")
+	if _, errOut, code := tend(t, "worker"); code != 1 || !strings.Contains(errOut, "needs a postgres backend") {
+		t.Errorf("worker without a backend: exit %d\n%s", code, errOut)
+	}
+	_, url := pgBackend(t)
+	start := time.Now()
+	out, errOut, code := tend(t, "worker", "--backend", url, "--idle-exit", "500ms")
+	t.Logf("worker ran %s", time.Since(start))
+	if code != 0 || !strings.Contains(out, "No job for 500ms (--idle-exit)") {
+		t.Errorf("worker --idle-exit: exit %d after %s\n%s%s", code, time.Since(start), out, errOut)
+	}
+}

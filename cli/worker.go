@@ -24,7 +24,7 @@ import (
 
 func workerCmd(cio IO) *cobra.Command {
 	var concurrency int
-	var jobTimeout, rescueAfter, poll, lockTimeout time.Duration
+	var jobTimeout, rescueAfter, poll, lockTimeout, idleExit time.Duration
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Apply the hosts of distributed runs (apply --distributed), taking jobs from the backend's queue",
@@ -40,8 +40,8 @@ Workers are stateless and identical: run as many as wanted, anywhere that
 reaches the backend, the hosts and the run's configuration directory (at the
 path the run was started from). A worker that dies has its jobs given to the
 others by the queue once --rescue-after has passed since the job started
-(the queue's rescuer looks every 30 seconds). SIGINT or SIGTERM stops taking jobs
-and waits for the hosts in hand; the exit code is then 0; 1 means the worker
+(the queue's rescuer looks every 30 seconds). SIGINT or SIGTERM (or --idle-exit) stops
+taking jobs and waits for the hosts in hand; the exit code is then 0; 1 means the worker
 could not work (no backend, a schema to migrate, a bad flag).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,14 +61,22 @@ could not work (no backend, a schema to migrate, a bad flag).`,
 			if concurrency < 1 {
 				return fmt.Errorf("--concurrency must be at least 1, not %d", concurrency)
 			}
-			pg, err := cio.connectBackend(cmd.Context(), spec, true)
+			shared, err := cio.connectBackend(cmd.Context(), spec, true)
 			if err != nil {
 				return err
 			}
+			pg, err := shared.ForWorker(cmd.Context(), concurrency)
+			if err != nil {
+				return err
+			}
+			defer pg.Close()
 			out := &lockedWriter{w: cio.Stdout}
+			idle := &idleClock{last: time.Now()}
 			w, err := pg.NewWorker(cmd.Context(), backend.WorkerConfig{
 				Concurrency: concurrency, JobTimeout: jobTimeout, RescueAfter: rescueAfter, PollInterval: poll,
 				Work: func(ctx context.Context, job backend.HostJob, attempt int) error {
+					idle.begin()
+					defer idle.end()
 					err := workHost(ctx, cio, out, pg, job, lockTimeout)
 					if err != nil {
 						fmt.Fprintf(out, "%s: run %s: %s (attempt %d; the queue tries it again)\n", job.Host, job.RunID, err, attempt)
@@ -85,7 +93,24 @@ could not work (no backend, a schema to migrate, a bad flag).`,
 				return err
 			}
 			fmt.Fprintf(out, "Worker %s pid %d: working the jobs of %s, %s at once\n", controllerName(), os.Getpid(), pg.Where(), plural(concurrency, "host", "hosts"))
-			<-cmd.Context().Done()
+			var idleC <-chan time.Time
+			if idleExit > 0 {
+				t := time.NewTicker(min(idleExit, time.Second))
+				defer t.Stop()
+				idleC = t.C
+			}
+		wait:
+			for {
+				select {
+				case <-cmd.Context().Done():
+					break wait
+				case <-idleC:
+					if idle.idleFor() >= idleExit {
+						fmt.Fprintf(out, "No job for %s (--idle-exit)\n", idleExit)
+						break wait
+					}
+				}
+			}
 			fmt.Fprintln(out, "Stopping: no new jobs; waiting for the hosts in hand")
 			return w.Stop(context.Background())
 		},
@@ -94,8 +119,38 @@ could not work (no backend, a schema to migrate, a bad flag).`,
 	cmd.Flags().DurationVar(&jobTimeout, "job-timeout", time.Hour, "how long one host's apply may take: then it is interrupted as by Ctrl-C (its --on-failure policy runs)")
 	cmd.Flags().DurationVar(&rescueAfter, "rescue-after", 0, "how long after a job started the queue takes it as stuck (its worker died) and gives it to another worker (default: --job-timeout and a minute; a job whose worker still holds its host waits for it)")
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "how often to look for jobs, besides the database's notifications")
+	cmd.Flags().DurationVar(&idleExit, "idle-exit", 0, "exit (status 0) once no job has been in hand for this long (0: run until stopped), for workers launched per run (a CI matrix, a Kubernetes Job)")
 	cmd.Flags().DurationVar(&lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for a host's lock (a dead worker's lock goes with its connection)")
 	return cmd
+}
+
+// idleClock tells how long a worker has had no job in hand.
+type idleClock struct {
+	mu     sync.Mutex
+	inHand int
+	last   time.Time
+}
+
+func (c *idleClock) begin() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inHand++
+}
+
+func (c *idleClock) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inHand--
+	c.last = time.Now()
+}
+
+func (c *idleClock) idleFor() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inHand > 0 {
+		return 0
+	}
+	return time.Since(c.last)
 }
 
 // lockedWriter serialises lines from the hosts a worker applies at once.
