@@ -193,6 +193,11 @@ func runWorkers(ctx context.Context, n int, w workload, counts []int, runs int, 
 				if stopWorkers != nil {
 					stopWorkers()
 				}
+				logs, _ := filepath.Glob(filepath.Join(tmp, fmt.Sprintf("worker-%d-*.log", m.workers)))
+				for _, p := range logs {
+					b, _ := os.ReadFile(p)
+					log.Printf("%s:\n%s", filepath.Base(p), b)
+				}
 				return "", fmt.Errorf("%s: %v\n%s", m.name, err, lastLines(string(out), 15))
 			}
 			log.Printf("%s, run %d: %.2fs", m.name, r+1, wall.Seconds())
