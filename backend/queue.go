@@ -595,7 +595,7 @@ func (w *hostWorker) Work(ctx context.Context, job *river.Job[HostJob]) error {
 // Closing it closes that pool.
 func (b *Postgres) ForWorker(ctx context.Context, concurrency int) (*Postgres, error) {
 	cfg := b.pool.Config()
-	cfg.MaxConns = int32(2*concurrency + 8)
+	cfg.MaxConns = int32(concurrency + 3)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.where, err)

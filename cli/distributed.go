@@ -147,15 +147,26 @@ func (c *common) follow(ctx context.Context, runID string, pl *plan.Plan, view e
 	}
 	seen := map[string]journal.Status{}
 	hostSeen := map[string]string{}
+	// The run goes on on the workers whatever happens here: a backend
+	// that does not answer for a while is waited for.
+	var failingSince time.Time
 	for {
 		st, err := c.pg.DistState(ctx, runID)
-		if err != nil {
-			return nil, "", err
+		var run *journal.Run
+		if err == nil {
+			run, err = c.pg.Read(runID)
 		}
-		run, err := c.pg.Read(runID)
 		if err != nil {
-			return nil, "", err
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
+			if time.Since(failingSince) > followPatience || ctx.Err() != nil {
+				return nil, "", fmt.Errorf("%w (the run goes on on the workers: tend show %s)", err, runID)
+			}
+			time.Sleep(time.Second)
+			continue
 		}
+		failingSince = time.Time{}
 		for _, h := range run.Hosts {
 			for n, e := range h.Changes {
 				key := fmt.Sprintf("%s\x00%d", h.Name, n)
@@ -191,10 +202,14 @@ func (c *common) follow(ctx context.Context, runID string, pl *plan.Plan, view e
 		select {
 		case <-ctx.Done():
 			return nil, "", fmt.Errorf("stopped following run %s, which goes on on the workers: tend show %s", runID, runID)
-		case <-time.After(300 * time.Millisecond):
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }
+
+// followPatience is how long follow waits for a backend that does not
+// answer before it gives up following.
+const followPatience = time.Minute
 
 // resultOf is a journaled run's outcome as the engine reports one.
 func resultOf(run *journal.Run) *engine.Result {

@@ -218,8 +218,9 @@ func runWorkers(ctx context.Context, n int, w workload, counts []int, runs int, 
 	return sb.String(), nil
 }
 
-// startBenchWorkers starts k tend worker processes, each taking up to
-// all n hosts at once; the returned function stops them.
+// startBenchWorkers starts k tend worker processes sharing n hosts at
+// once between them (the local run's --parallel); the returned function
+// stops them.
 func startBenchWorkers(ctx context.Context, tendBin, url string, k, n int, tmp string) (func(), error) {
 	var cmds []*exec.Cmd
 	stop := func() {
@@ -236,7 +237,7 @@ func startBenchWorkers(ctx context.Context, tendBin, url string, k, n int, tmp s
 			stop()
 			return nil, err
 		}
-		c := exec.Command(tendBin, "worker", "--backend", url, "--concurrency", strconv.Itoa(n), "--poll", "100ms")
+		c := exec.Command(tendBin, "worker", "--backend", url, "--concurrency", strconv.Itoa((n+k-1)/k), "--poll", "100ms")
 		c.Stdout, c.Stderr = f, f
 		if err := c.Start(); err != nil {
 			f.Close()
