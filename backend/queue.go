@@ -459,6 +459,18 @@ func (w *WorkerLease) heartbeat() {
 	}
 }
 
+// Held reports whether the lease is still this worker's: not taken
+// over by another process (after its heartbeat lapsed).
+func (w *WorkerLease) Held(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	var n int
+	if err := w.b.pool.QueryRow(ctx, `SELECT count(*) FROM tend_leases WHERE host = $1 AND token = $2`, w.host, w.token).Scan(&n); err != nil {
+		return false, fmt.Errorf("%s: %w", w.b.where, err)
+	}
+	return n == 1, nil
+}
+
 // Release stops renewing the lease and drops it.
 func (w *WorkerLease) Release() error {
 	select {

@@ -222,8 +222,18 @@ func workHost(ctx context.Context, cio IO, out io.Writer, pg *backend.Postgres, 
 	if err != nil {
 		return err
 	}
-	// The host's outcome is reported even when the job's time ran out.
-	return finishHost(context.WithoutCancel(ctx), pg, job, outcome, ok)
+	// The host's outcome is reported even when the job's time ran out,
+	// and only by the worker still holding the host: one that lost its
+	// lease to another worker leaves the outcome to that one (the job,
+	// tried again, finds it in the journal).
+	ctx = context.WithoutCancel(ctx)
+	if held, err := lease.Held(ctx); err != nil || !held {
+		if err == nil {
+			err = fmt.Errorf("another worker took %s over", job.Host)
+		}
+		return err
+	}
+	return finishHost(ctx, pg, job, outcome, ok)
 }
 
 // applyHost re-plans and applies host of run, journaled in j, and
