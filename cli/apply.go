@@ -25,6 +25,7 @@ func applyCmd(io IO) *cobra.Command {
 	var yes bool
 	var onFailure string
 	var rf rolloutFlags
+	var df distFlags
 	cmd := &cobra.Command{
 		Use:   "apply [PLANFILE]",
 		Short: "Make the changes a plan shows, on every targeted host in parallel",
@@ -80,6 +81,12 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 			if err != nil {
 				return err
 			}
+			if err := df.check(cmd, c); err != nil {
+				return err
+			}
+			if df.distributed && hc != nil {
+				return fmt.Errorf("--distributed does not run health checks between batches: apply without --distributed, or without the health check")
+			}
 			// Before connecting: another run holding some of the hosts
 			// in the backend stops this one here.
 			if _, err := c.runStore(cmd); err != nil {
@@ -131,6 +138,13 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 					return &exitError{ExitError}
 				}
 			}
+			if df.distributed {
+				in := c.inputs(l.cfg)
+				if saved != nil {
+					in = saved.Inputs
+				}
+				return c.runDistributed(cmd, l, in, pl, onFailure, asJSON, df.detach, ro)
+			}
 			return c.runApply(cmd, l, pl, onFailure, asJSON, ro, hc)
 		},
 	}
@@ -140,6 +154,7 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking")
 	addJSONFlag(cmd, io)
 	rf.add(cmd)
+	df.add(cmd)
 	c.addRunOutputs(cmd, true, true)
 	cmd.Flags().StringVar(&onFailure, "on-failure", engine.Rollback, "when a change fails on a host: rollback (revert the host's applied changes), stop (keep them), continue (go on with changes not depending on it)")
 	return cmd

@@ -289,7 +289,7 @@ func newRoot(io IO) *cobra.Command {
 	root.AddCommand(
 		validateCmd(io), fmtCmd(io), inventoryCmd(io), factsCmd(io), planCmd(io),
 		applyCmd(io), driftCmd(io), patchCmd(io), adhocCmd(io), runsCmd(io), rollbackCmd(io), resumeCmd(io), showCmd(io), versionCmd(io),
-		locksCmd(io), backendCmd(io),
+		locksCmd(io), backendCmd(io), workerCmd(io),
 	)
 	return root
 }

@@ -157,6 +157,7 @@ exec "fails" {
 		{[]string{"apply", planFile, "--json"}, 0, []string{"run", "run_started", "change_started", "change_applied", "host_outcome", "run_finished"}},
 		{[]string{"apply", "-C", dir, "-y", "--json"}, 0, []string{"change_summary"}},
 		{[]string{"apply", "-C", bad, "-y", "--json"}, 1, []string{"diagnostic"}},
+		{[]string{"apply", "-C", dir, "-y", "--distributed", "--json"}, 1, []string{"diagnostic"}},
 		{[]string{"apply", "-C", failing, "-y", "--json", "--on-failure", "stop"}, 1, []string{"change_failed", "host_outcome"}},
 		{[]string{"apply", "-C", rollout, "-y", "--json", "--serial", "1", "--pause", "10ms"}, 0, []string{"batches_planned", "batch_started", "pausing", "batch_finished"}},
 		{[]string{"drift", "-C", dir, "--json"}, 0, []string{"drift_summary"}},

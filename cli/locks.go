@@ -105,6 +105,11 @@ than this tend's is refused.`,
 			if err != nil {
 				return err
 			}
+			// The job queue of distributed runs (River's tables and
+			// tend's), in the same database.
+			if _, _, err := pg.MigrateQueue(cmd.Context()); err != nil {
+				return err
+			}
 			if io.ui.active() {
 				io.ui.emit("schema_migrated", map[string]any{"backend": pg.Where(), "from": from, "to": to})
 				return nil

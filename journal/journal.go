@@ -103,6 +103,10 @@ type Host struct {
 	Refreshed []string `json:"refreshed,omitempty"`
 	// Result is what an ad-hoc run's command left on the host.
 	Result *CommandResult `json:"result,omitempty"`
+	// Workers are the tend worker processes (host name and pid) that
+	// took the host in a distributed run, in order: more than one when
+	// a worker died and the queue gave the host to another.
+	Workers []string `json:"workers,omitempty"`
 }
 
 // Entry is one change of a run.
@@ -170,6 +174,9 @@ type Journal struct {
 	// err fails every later update once a write failed or the journal
 	// was closed.
 	err error
+	// hostOnly is set for a writer of some hosts of a run others write
+	// too (Join): the run's own record is not its to write.
+	hostOnly bool
 }
 
 // fileSink appends to a journal file, locked by its writer.
@@ -591,7 +598,7 @@ func (j *Journal) recordRun(b []byte) ([]byte, error) {
 	if err != nil {
 		return b, err
 	}
-	if string(rr) != string(j.runRec) {
+	if string(rr) != string(j.runRec) && !j.hostOnly {
 		b = append(b, rr...)
 		j.runRec = rr
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/tendhq/tend/engine"
 	"github.com/tendhq/tend/plan"
-	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/resources"
 )
 
@@ -285,15 +284,8 @@ func (r *Recorder) hostPlanned(e *engine.Event) error {
 	}
 	jh := &Host{Name: e.Host, Outcome: "pending", Changes: []*Entry{}}
 	if hp := e.Plan; hp != nil {
-		if hp.Err != nil {
-			jh.Outcome, jh.Error = "failed", redact.String(hp.Err.Error())
-			if plan.Unreachable(hp.Err) {
-				jh.Outcome = "unreachable"
-			}
-		} else if hp.Facts.BackupDir != "" {
-			jh.BackupDir = hp.Facts.BackupDir + "/" + r.runID
-		}
-		jh.Changes = r.entries(hp)
+		jh = PlannedHost(r.runID, hp)
+		jh.Name = e.Host
 	}
 	var idx int
 	err := r.j.Update(func(run *Run) {

@@ -234,6 +234,29 @@ func Save(path string, in Inputs, p *Plan) error {
 	return w.Close(p.Count())
 }
 
+// Encode returns a saved plan's bytes, as Save writes them (a backend
+// stores them for the workers of a distributed run).
+func Encode(in Inputs, p *Plan) ([]byte, error) {
+	saved := &Saved{Kind: savedKind, Inputs: in, Plan: p.JSON()}
+	for _, h := range saved.Plan.Hosts {
+		for _, c := range h.Changes {
+			if redact.IsKeyed(c.BeforeFingerprint) || redact.IsKeyed(c.AfterFingerprint) {
+				saved.DigestKey = redact.DigestKeyID()
+			}
+		}
+	}
+	if saved.DigestKey != "" {
+		if err := redact.DigestKeyError(); err != nil {
+			return nil, fmt.Errorf("the plan holds digests of sensitive values, keyed with the user's digest key, which cannot be had: %w", err)
+		}
+	}
+	b, err := json.MarshalIndent(saved, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
 // SavedWriter writes a plan file host by host, so that a fleet's plan is
 // saved without being held whole: the hosts in the order written, then
 // the summary. The file appears, atomically with mode 0600, on Close;
@@ -397,12 +420,17 @@ func Load(path string) (*Saved, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Decode(path, b)
+}
+
+// Decode reads a saved plan's bytes; where names them in errors.
+func Decode(where string, b []byte) (*Saved, error) {
 	var s Saved
 	if err := json.Unmarshal(b, &s); err != nil || s.Kind != savedKind || s.Plan == nil {
-		return nil, fmt.Errorf("%s is not a tend plan file", path)
+		return nil, fmt.Errorf("%s is not a tend plan file", where)
 	}
 	if s.Plan.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("%s has plan format %s; this tend reads %s", path, s.Plan.FormatVersion, FormatVersion)
+		return nil, fmt.Errorf("%s has plan format %s; this tend reads %s", where, s.Plan.FormatVersion, FormatVersion)
 	}
 	return &s, nil
 }

@@ -6,6 +6,7 @@
 //	go run ./integration/bench                  # the whole matrix (hours)
 //	go run ./integration/bench -fleets 10 -workloads w2-100 -runs 5 -scenarios noop-plan
 //	go run ./integration/bench scale -hosts 1000,10000  # inventory aliases of a few lab hosts (scale.go)
+//	go run ./integration/bench workers -hosts 20        # apply --distributed with 1, 2, 4 workers against a local run (workers.go)
 //
 // It installs ansible-core on the controller (integration/scripts/
 // bench-deps.sh), builds tend, boots the largest fleet asked for, puts
@@ -95,6 +96,8 @@ func main() {
 			os.Exit(probeScriptMain(os.Args[2:]))
 		case "winrm":
 			os.Exit(winrmMain(os.Args[2:]))
+		case "workers":
+			os.Exit(workersMain(os.Args[2:]))
 		}
 	}
 	log.SetFlags(log.Ltime)
