@@ -80,6 +80,15 @@ stops at once; tend rollback RUN-ID or tend resume RUN-ID then finishes.`,
 			if err != nil {
 				return err
 			}
+			// Before connecting: another run holding some of the hosts
+			// in the backend stops this one here.
+			if _, err := c.runStore(cmd); err != nil {
+				return err
+			}
+			if err := c.reserveHosts(cmd, "", l.hostNames()); err != nil {
+				return err
+			}
+			defer c.releaseHosts()
 			pl, err := c.makePlan(cmd, l)
 			defer closeAll(pl)
 			if err != nil {
@@ -191,14 +200,22 @@ func controllerName() string {
 }
 
 // startRun creates a run's journal.
-func (c *common) startRun(command, configDir string, extra func(r *journal.Run)) (*journal.Journal, *journal.Run, error) {
+func (c *common) startRun(ctx context.Context, command, configDir string, extra func(r *journal.Run)) (*journal.Journal, *journal.Run, error) {
 	now := time.Now()
-	run := &journal.Run{ID: c.outputs.newRunID(now), Command: command, Started: now.UTC(), User: currentUser(),
+	id := c.runID
+	if id == "" {
+		id = c.outputs.newRunID(now)
+	}
+	run := &journal.Run{ID: id, Command: command, Started: now.UTC(), User: currentUser(),
 		Controller: controllerName(), PID: os.Getpid(), ConfigDir: configDir, Target: c.target, Resources: c.resources, Outcome: "running"}
 	if extra != nil {
 		extra(run)
 	}
-	j, err := journal.Create(c.dir, run)
+	if c.store == nil {
+		// runStore resolves the backend when the command starts.
+		return nil, nil, fmt.Errorf("internal error: the %s run's store was not opened", command)
+	}
+	j, err := c.store.Create(run)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -260,7 +277,7 @@ func (c *common) execute(eng *engine.Engine, j *journal.Journal, onFailure strin
 
 func (c *common) runApply(cmd *cobra.Command, l *loaded, pl *plan.Plan, onFailure string, asJSON bool, ro *lang.Rollout, hc *engine.HealthCheck) error {
 	io := c.io
-	j, run, err := c.startRun("apply", l.cfg.Dir, nil)
+	j, run, err := c.startRun(cmd.Context(), "apply", l.cfg.Dir, nil)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -17,12 +18,14 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"golang.org/x/term"
 
+	"github.com/tendhq/tend/backend"
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/journal"
 	"github.com/tendhq/tend/lang"
 	"github.com/tendhq/tend/plan"
 	"github.com/tendhq/tend/redact"
 	"github.com/tendhq/tend/resources/builtin"
+	"github.com/tendhq/tend/transport/ssh"
 	"github.com/tendhq/tend/vault"
 )
 
@@ -57,6 +60,8 @@ type IO struct {
 	sig *interrupts
 	// ui is the command line's JSON output, written when --json is given.
 	ui *jsonUI
+	// backends are the backend connections opened, closed at the end.
+	backends *backends
 }
 
 // Main runs the tend command line and returns the exit code.
@@ -100,6 +105,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 		}()
 	}
 	io.ui = &jsonUI{w: io.Stdout}
+	io.backends = &backends{}
+	defer io.backends.closeAll()
 	root := newRoot(io)
 	root.SetArgs(longFlags(args))
 	root.SetIn(io.Stdin)
@@ -179,6 +186,10 @@ type common struct {
 	noColor     bool
 	parallel    int
 	acceptNew   bool
+	connectRate connectRateFlag // --connect-rate
+	planOnly    bool            // the plan is not applied: close each host's connection once planned
+	jumpsOnce   sync.Once
+	jumps       *ssh.JumpHosts // bastion connections shared by this command's hosts
 	lockTimeout time.Duration
 	vaultIDs    []string // --vault-id
 	vaultFiles  []string // --vault-password-file
@@ -187,6 +198,16 @@ type common struct {
 
 	// outputs writes --metrics-file and --events (addRunOutputs).
 	outputs *runOutputs
+
+	// store is where runs are journaled (runStore); pg is it when it
+	// is the PostgreSQL backend, and hold the host leases taken there
+	// for runID, the ID reserved for the run about to start.
+	store journal.Store
+	pg    *backend.Postgres
+	hold  *backend.Hold
+	runID string
+	// html writes --html (addHTMLReport).
+	html *htmlReport
 }
 
 // addTargetingFlags adds --resource and --replace (plan and apply).
@@ -234,6 +255,7 @@ func (c *common) addConnectFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.IntVar(&c.parallel, "parallel", 32, "hosts handled at once")
 	f.BoolVar(&c.acceptNew, "accept-new-host-keys", false, "record unknown SSH host keys instead of refusing them (a changed key is still refused)")
+	f.Var(&c.connectRate, "connect-rate", "open at most N new host connections a second (N/s or N/m), each at a random point of its slot (0: no limit)")
 }
 
 // vaultKeyring returns the Ansible Vault passwords the flags name, and
@@ -257,9 +279,11 @@ func newRoot(io IO) *cobra.Command {
 		Version:       Version,
 	}
 	root.SetFlagErrorFunc(flagHint)
+	root.PersistentFlags().String("backend", "", "where runs are journaled: files (the configuration directory's .tend/runs) or a postgres:// URL; else TEND_BACKEND, else the configuration's backend block, else files")
 	root.AddCommand(
 		validateCmd(io), fmtCmd(io), inventoryCmd(io), factsCmd(io), planCmd(io),
 		applyCmd(io), driftCmd(io), patchCmd(io), adhocCmd(io), runsCmd(io), rollbackCmd(io), resumeCmd(io), showCmd(io), versionCmd(io),
+		locksCmd(io), backendCmd(io),
 	)
 	return root
 }
@@ -385,7 +409,7 @@ func (c *common) load(needConfig bool) (*loaded, error) {
 // planner returns a planner for the loaded configuration.
 func (c *common) planner(l *loaded) *plan.Planner {
 	return &plan.Planner{Config: l.cfg, Vars: l.vars, Inventory: l.inv, Connect: c.connector(), Parallel: c.parallel,
-		Resources: c.resources, Replace: c.replace}
+		Resources: c.resources, Replace: c.replace, CloseEach: c.planOnly}
 }
 
 // closeAll closes every host connection of a plan.

@@ -12,13 +12,19 @@ import (
 	"github.com/tendhq/tend/transport/local"
 )
 
-// connector opens each host's transport as its inventory entry says.
+// connector opens each host's transport as its inventory entry says,
+// remote ones no faster than --connect-rate.
 // TEND_LOCK_DIR, when set, is where the local host's run lock is kept
 // (default /run/lock, as on any host).
 func (c *common) connector() plan.Connector {
 	return func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {
 		if err := h.SecretErr(); err != nil {
 			return nil, err
+		}
+		if h.Transport == "ssh" || h.Transport == "winrm" {
+			if err := c.connectRate.rate.Wait(ctx); err != nil {
+				return nil, err
+			}
 		}
 		switch h.Transport {
 		case "local", "":

@@ -45,6 +45,7 @@ Exit codes: 0 no drift, 2 drift, 1 error (an error wins over drift).`,
 			if err != nil {
 				return err
 			}
+			c.html.planned(pl, c.dir, true)
 			switch {
 			case io.ui.active():
 				io.ui.plan(pl, "drift")
@@ -73,6 +74,7 @@ Exit codes: 0 no drift, 2 drift, 1 error (an error wins over drift).`,
 	cmd.Flags().StringVar(&format, "format", "text", "text, json (JSON lines, as --json) or junit")
 	addJSONFlag(cmd, io)
 	c.addRunOutputs(cmd, true, true)
+	c.addHTMLReport(cmd)
 	return cmd
 }
 

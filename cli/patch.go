@@ -50,15 +50,19 @@ configuration directory, or --serial etc.): after a host's upgrade it is
 rebooted when it asks for it (--reboot auto), waited for until it is back,
 and its health check is run. A batch with failures stops the rollout.
 
-Hosts with apt, dnf/yum, zypper and pacman are supported (--security-only:
-apt's security archives, dnf's and zypper's security advisories; pacman has
-none and refuses it). Upgrades are journaled with their versions (tend
+Hosts with apt, dnf/yum, zypper and pacman are supported, and Windows hosts
+with Chocolatey (--security-only: apt's security archives, dnf's and
+zypper's security advisories; pacman and Chocolatey have none and refuse
+it). Upgrades are journaled with their versions (tend
 runs) but not rolled back automatically.
 
 With --check, nothing is changed: exit 0 when no host has upgrades, 2 when
 some have, 1 on error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := c.runStore(cmd); err != nil {
+				return err
+			}
 			switch reboot {
 			case "auto", "never", "always":
 			default:
@@ -196,7 +200,7 @@ func (c *common) runPatch(ctx context.Context, l *loaded, ro *lang.Rollout, hc *
 	if !yes && !c.confirm(ctx, "Patch these hosts?", "Patch cancelled; nothing was changed.", "Error: refusing to patch without confirmation: this is not a terminal. Review the upgrades above and pass -y.") {
 		return &exitError{ExitError}
 	}
-	j, run, err := c.startRun("patch", c.dir, nil)
+	j, run, err := c.startRun(ctx, "patch", c.dir, nil)
 	if err != nil {
 		return err
 	}

@@ -37,11 +37,13 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.
 			if err := c.checkTargeting(l); err != nil {
 				return err
 			}
+			c.planOnly = true
 			pl, err := c.makePlan(cmd, l)
 			defer closeAll(pl)
 			if err != nil {
 				return err
 			}
+			c.html.planned(pl, c.dir, false)
 			switch {
 			case io.ui.active():
 				io.ui.plan(pl, "plan")
@@ -83,6 +85,7 @@ Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.
 	cmd.MarkFlagsMutuallyExclusive("json", "json-document")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes (0 none, 1 error)")
 	c.addRunOutputs(cmd, true, true)
+	c.addHTMLReport(cmd)
 	return cmd
 }
 

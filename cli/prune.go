@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	stdio "io"
 	"path"
 	"strings"
 	"time"
@@ -45,13 +47,32 @@ they are, and the next prune tries again.`,
 			if !cmd.Flags().Changed("keep") && !cmd.Flags().Changed("older-than") {
 				return fmt.Errorf("say which runs to prune: --keep N (keep the newest N) and/or --older-than DURATION (e.g. 720h)")
 			}
-			runs, err := journal.List(c.dir)
+			st, err := c.runStore(cmd)
+			if err != nil {
+				return err
+			}
+			runs, err := st.List()
 			if err != nil {
 				return err
 			}
 			now := time.Now()
 			var doomed []*journal.Run
 			w := io.Stdout
+			// With --json, a pruned_run message per run says what became
+			// of it; the human lines go nowhere.
+			ui := io.ui
+			if ui.active() {
+				w = stdio.Discard
+			}
+			tell := func(r *journal.Run, result, reason string) {
+				if ui.active() {
+					m := map[string]any{"run_id": r.ID, "started": r.Started, "command": r.Command, "result": result}
+					if reason != "" {
+						m["reason"] = reason
+					}
+					ui.emit("pruned_run", m)
+				}
+			}
 			for i, r := range runs {
 				newest := len(runs) - i // 1 for the newest run
 				beyondKeep := !cmd.Flags().Changed("keep") || newest > keep
@@ -62,8 +83,10 @@ they are, and the next prune tries again.`,
 				switch {
 				case r.Running():
 					fmt.Fprintf(w, "  kept %s: still running\n", r.ID)
+					tell(r, "kept", "still running")
 				case r.Interrupted():
 					fmt.Fprintf(w, "  kept %s: interrupted; resume it (tend resume %s) or roll it back first\n", r.ID, r.ID)
+					tell(r, "kept", "interrupted: resume it or roll it back first")
 				default:
 					doomed = append(doomed, r)
 				}
@@ -77,6 +100,9 @@ they are, and the next prune tries again.`,
 			}
 			fmt.Fprintf(w, "\nPrune: %s, their backups on the hosts and their journals.\n", plural(len(doomed), "run", "runs"))
 			if dryRun {
+				for _, r := range doomed {
+					tell(r, "would_prune", "")
+				}
 				return nil
 			}
 			if !yes && !c.confirm(cmd.Context(), "Delete these runs?", "Prune cancelled; nothing was deleted.", "Error: refusing to prune without confirmation: this is not a terminal. Review the runs above and pass -y.") {
@@ -94,14 +120,17 @@ they are, and the next prune tries again.`,
 						fmt.Fprintf(w, "  %s: ! %v\n", r.ID, e)
 					}
 					fmt.Fprintf(w, "  kept %s: its backups remain on the hosts above\n", r.ID)
+					tell(r, "kept", errors.Join(errs...).Error())
 					continue
 				}
-				if err := journal.Remove(c.dir, r.ID); err != nil {
+				if err := st.Remove(r.ID); err != nil {
 					kept++
 					fmt.Fprintf(w, "  %s: ! %v\n", r.ID, err)
+					tell(r, "kept", err.Error())
 					continue
 				}
 				pruned++
+				tell(r, "pruned", "")
 			}
 			fmt.Fprintf(w, "\nPruned %s.", plural(pruned, "run", "runs"))
 			if kept > 0 {
@@ -119,8 +148,10 @@ they are, and the next prune tries again.`,
 	f.DurationVar(&olderThan, "older-than", 0, "prune runs started longer ago than this (e.g. 720h)")
 	f.BoolVar(&dryRun, "dry-run", false, "list the runs that would be pruned, deleting nothing")
 	f.BoolVarP(&yes, "yes", "y", false, "prune without asking")
+	addJSONFlag(cmd, io)
 	f.IntVar(&c.parallel, "parallel", 32, "hosts handled at once")
 	f.BoolVar(&c.acceptNew, "accept-new-host-keys", false, "record unknown SSH host keys instead of refusing them (a changed key is still refused)")
+	f.Var(&c.connectRate, "connect-rate", "open at most N new host connections a second (N/s or N/m), each at a random point of its slot (0: no limit)")
 	f.StringArrayVar(&c.vaultIDs, "vault-id", nil, "Ansible Vault password: [label@]FILE, a password file or an executable printing it (repeatable)")
 	f.StringArrayVar(&c.vaultFiles, "vault-password-file", nil, "Ansible Vault password file or script (repeatable; also ANSIBLE_VAULT_PASSWORD_FILE)")
 	return cmd

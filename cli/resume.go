@@ -32,7 +32,11 @@ what both made.`,
 			if err := checkOnFailure(onFailure); err != nil {
 				return err
 			}
-			run, err := journal.Read(c.dir, args[0])
+			st, err := c.runStore(cmd)
+			if err != nil {
+				return err
+			}
+			run, err := st.Read(args[0])
 			if err != nil {
 				return err
 			}
@@ -70,6 +74,12 @@ what both made.`,
 				return fmt.Errorf("none of run %s's hosts is in the inventory selected now", run.ID)
 			}
 			l.hosts = hosts
+			// Before connecting: another run holding some of the hosts
+			// in the backend stops the resume here.
+			if err := c.reserveHosts(cmd, run.ID, l.hostNames()); err != nil {
+				return err
+			}
+			defer c.releaseHosts()
 			pl, err := c.makePlan(cmd, l)
 			defer closeAll(pl)
 			if err != nil {
@@ -93,7 +103,7 @@ what both made.`,
 			}
 			if !pl.HasChanges() && len(owed) == 0 {
 				// Nothing left: the run's unknown changes are settled.
-				if j, err := journal.Open(c.dir, run); err == nil {
+				if j, err := st.Open(run); err == nil {
 					settleUnknown(j, run, pl)
 					_ = j.Update(func(r *journal.Run) { r.Outcome, r.Finished = engine.Success, time.Now().UTC() })
 					j.Close()
@@ -114,7 +124,7 @@ what both made.`,
 			}
 			// The resume continues the run in its own journal: one run,
 			// whose rollback reverts what both made.
-			j, err := journal.Open(c.dir, run)
+			j, err := st.Open(run)
 			if err != nil {
 				return err
 			}

@@ -153,6 +153,9 @@ type adhocHost struct {
 
 func (a *adhoc) run(cmd *cobra.Command, args []string) error {
 	io := a.io
+	if _, err := a.runStore(cmd); err != nil {
+		return err
+	}
 	a.asJSON = io.ui.active()
 	// The command line: PATTERN, then the command's words (joined with
 	// spaces, as ssh joins them), after -- or not.
@@ -250,7 +253,7 @@ func (a *adhoc) run(cmd *cobra.Command, args []string) error {
 		}
 	}
 
-	j, run, err := a.startRun("run", a.dir, func(r *journal.Run) {
+	j, run, err := a.startRun(cmd.Context(), "run", a.dir, func(r *journal.Run) {
 		r.Target = pattern
 		r.AdHoc = &journal.AdHoc{Command: redact.Default.String(command), Script: a.script, ScriptSHA256: scriptSum,
 			Timeout: a.timeout, Stdin: a.stdin, Become: a.become, BecomeUser: a.becomeUser}

@@ -23,13 +23,17 @@ import (
 )
 
 func runsCmd(io IO) *cobra.Command {
-	var dir string
+	c := &common{io: io}
 	cmd := &cobra.Command{
 		Use:   "runs",
 		Short: "List journaled runs: when, who, target, outcome",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			runs, err := journal.List(dir)
+			st, err := c.runStore(cmd)
+			if err != nil {
+				return err
+			}
+			runs, err := st.List()
 			if err != nil {
 				return err
 			}
@@ -45,7 +49,7 @@ func runsCmd(io IO) *cobra.Command {
 				return nil
 			}
 			if len(runs) == 0 {
-				fmt.Fprintf(io.Stdout, "No runs journaled in %s.\n", journal.Dir(dir))
+				fmt.Fprintf(io.Stdout, "No runs journaled in %s.\n", st.Where())
 				return nil
 			}
 			tw := tabwriter.NewWriter(io.Stdout, 0, 4, 2, ' ', 0)
@@ -57,7 +61,7 @@ func runsCmd(io IO) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVarP(&dir, "chdir", "C", ".", "configuration directory (runs are journaled in its .tend/runs)")
+	cmd.Flags().StringVarP(&c.dir, "chdir", "C", ".", "configuration directory (runs are journaled in its .tend/runs)")
 	cmd.AddCommand(pruneCmd(io))
 	addJSONFlag(cmd, io)
 	return cmd
@@ -116,7 +120,11 @@ A change counts as reverted only once the host was read back at its state
 before the run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			run, err := journal.Read(c.dir, args[0])
+			st, err := c.runStore(cmd)
+			if err != nil {
+				return err
+			}
+			run, err := st.Read(args[0])
 			if err != nil {
 				return err
 			}
@@ -185,6 +193,12 @@ before the run.`,
 				fmt.Fprintf(w, "Run %s has no applied changes left to revert on the targeted hosts.\n", run.ID)
 				return nil
 			}
+			// Before the previews connect: another run holding some of
+			// the hosts in the backend stops the rollback here.
+			if err := c.reserveHosts(cmd, "", order); err != nil {
+				return err
+			}
+			defer c.releaseHosts()
 			var hosts []*engine.RevertHost
 			tasks := map[string][]*previewTask{}
 			for _, name := range order {
@@ -248,7 +262,7 @@ before the run.`,
 			// The runs being reverted are marked as their entries are.
 			opened := map[*journal.Run]*journal.Journal{}
 			for _, r := range chain {
-				oj, err := journal.Open(c.dir, r)
+				oj, err := st.Open(r)
 				if err != nil {
 					return fmt.Errorf("run %s: %w", r.ID, err)
 				}
@@ -262,7 +276,7 @@ before the run.`,
 					marker.Entries[i] = append(marker.Entries[i], journal.Marked{J: opened[s.run], Host: s.h, Entry: s.e})
 				}
 			}
-			rj, rrun, err := c.startRun("rollback", c.dir, func(r *journal.Run) { r.RevertsRun = run.ID })
+			rj, rrun, err := c.startRun(cmd.Context(), "rollback", c.dir, func(r *journal.Run) { r.RevertsRun = run.ID })
 			if err != nil {
 				return err
 			}

@@ -68,7 +68,11 @@ to any host.`,
 				}
 				return c.showRun(run, format)
 			}
-			run, err := journal.Read(c.dir, arg)
+			st, err := c.runStore(cmd)
+			if err != nil {
+				return err
+			}
+			run, err := st.Read(arg)
 			if err != nil {
 				if _, serr := os.Stat(arg); errors.Is(serr, fs.ErrNotExist) && strings.ContainsAny(arg, "/.") {
 					return fmt.Errorf("%s: no such plan file, and %w", arg, err)
@@ -82,12 +86,14 @@ to any host.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: the plan document, or the run's journal")
 	cmd.Flags().StringVar(&format, "format", "text", "text, json, markdown (a change record; a run's close notes) or change-request (the same as ServiceNow change_request fields, JSON)")
 	cmd.Flags().BoolVar(&c.noColor, "no-color", false, "disable color (also NO_COLOR)")
+	c.addHTMLReport(cmd)
 	return cmd
 }
 
 // showPlan prints a saved plan.
 func (c *common) showPlan(path string, saved *plan.Saved, format string) error {
 	w := c.io.Stdout
+	c.html.savedPlan(path, saved, saved.Plan.Plan(resources.ByName(builtin.Types())))
 	switch format {
 	case "json":
 		// The plan exactly as saved, laid out as plan --json lays it out:
@@ -129,6 +135,7 @@ func (c *common) showPlan(path string, saved *plan.Saved, format string) error {
 // showRun prints a journaled run.
 func (c *common) showRun(run *journal.Run, format string) error {
 	w := c.io.Stdout
+	c.html.run(run)
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)

@@ -318,16 +318,24 @@ func sameAsAnsible(t *testing.T, b block, dir, name string) {
 		sort.Strings(want[h])
 	}
 	text, code := runTend(t, dir, "inventory", "-C", dir, "-i", name, "--json")
-	var hosts []struct {
-		Name   string   `json:"name"`
-		Groups []string `json:"groups"`
-	}
-	if err := json.Unmarshal([]byte(text), &hosts); code != 0 || err != nil {
-		t.Fatalf("%s: tend inventory --json: exit %d, %v\n%s", b.name(), code, err, text)
+	if code != 0 {
+		t.Fatalf("%s: tend inventory --json: exit %d\n%s", b.name(), code, text)
 	}
 	got := map[string][]string{}
-	for _, h := range hosts {
-		got[h.Name] = h.Groups
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		var m struct {
+			Type string `json:"type"`
+			Host struct {
+				Name   string   `json:"name"`
+				Groups []string `json:"groups"`
+			} `json:"host"`
+		}
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%s: tend inventory --json: %v\n%s", b.name(), err, text)
+		}
+		if m.Type == "inventory_host" {
+			got[m.Host.Name] = m.Host.Groups
+		}
 	}
 	if fmt.Sprint(want) != fmt.Sprint(got) {
 		t.Errorf("%s: hosts and groups differ from ansible-inventory's:\nansible: %v\ntend:    %v", b.name(), want, got)

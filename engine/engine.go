@@ -238,8 +238,16 @@ func (e *Engine) applyHosts(ctx context.Context, hosts []*plan.HostPlan, batch i
 			hr.outcome(out[i])
 			continue
 		}
-		wg.Add(1)
 		sem <- struct{}{}
+		if e.Interrupted() {
+			// Interrupted while this host waited for its turn: it was
+			// never started.
+			<-sem
+			out[i] = &HostResult{Name: hp.Name, Outcome: NotStarted, Err: errInterrupted}
+			hr.outcome(out[i])
+			continue
+		}
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
@@ -311,7 +319,8 @@ func (e *Engine) rollout(ctx context.Context, p *plan.Plan, res *Result) {
 		failed := 0
 		var why []string
 		for _, h := range hr {
-			if h.Outcome != Success {
+			// A host an interrupt kept from starting did not fail.
+			if h.Outcome != Success && h.Outcome != NotStarted {
 				failed++
 				why = append(why, fmt.Sprintf("%s %s: %v", h.Name, h.Outcome, h.Err))
 			}

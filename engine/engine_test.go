@@ -312,3 +312,44 @@ func TestBatchStops(t *testing.T) {
 		t.Errorf("continue: journal (-want +got):\n%s", diff)
 	}
 }
+
+// TestInterruptedBatchNotStartedIsNotFailed: hosts of a batch an
+// interrupt kept from starting are not started, not failed: the batch's
+// message does not count them among its failures.
+func TestInterruptedBatchNotStartedIsNotFailed(t *testing.T) {
+	dir := t.TempDir()
+	e, _ := newEngine(t, dir, engine.Stop)
+	e.Parallel = 1
+	e.Rollout = &engine.Rollout{Batches: [][2]int{{0, 3}}, OnFailure: engine.Stop}
+	var finished []*engine.Event
+	e.Subscribers = append(e.Subscribers, engine.SubscriberFunc(func(ev *engine.Event) error {
+		switch ev.Kind {
+		case engine.ChangeApplied:
+			e.Interrupt() // after the first host's change
+		case engine.BatchFinished:
+			finished = append(finished, ev)
+		}
+		return nil
+	}))
+	var hosts []*plan.HostPlan
+	for i := range 3 {
+		fh := &fakeHost{state: map[string]string{}}
+		hp := hostPlan(t, kv{host: fh}, fh, []string{"a"}, nil)
+		hp.Name = fmt.Sprintf("h%d", i+1)
+		hp.Facts = probe.Facts{BackupDir: t.TempDir()}
+		hosts = append(hosts, hp)
+	}
+	res := e.Apply(context.Background(), &plan.Plan{Hosts: hosts})
+	outcomes := map[string]string{}
+	for _, h := range res.Hosts {
+		outcomes[h.Name] = h.Outcome
+	}
+	if outcomes["h1"] != engine.Success || outcomes["h2"] != engine.NotStarted || outcomes["h3"] != engine.NotStarted {
+		t.Fatalf("outcomes %v, want h1 success and the others not started", outcomes)
+	}
+	for _, ev := range finished {
+		if strings.Contains(ev.Message, "failed") {
+			t.Errorf("batch %d finished %s: %q counts hosts never started as failed", ev.Batch, ev.Outcome, ev.Message)
+		}
+	}
+}

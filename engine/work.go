@@ -93,7 +93,8 @@ func (e *Engine) RunWork(ctx context.Context, works []*Work) *Result {
 		failed := 0
 		var why []string
 		for _, r := range out {
-			if r.Outcome != Success {
+			// A host an interrupt kept from starting did not fail.
+			if r.Outcome != Success && r.Outcome != NotStarted {
 				failed++
 				why = append(why, fmt.Sprintf("%s %s: %v", r.Name, r.Outcome, r.Err))
 			}
@@ -101,9 +102,9 @@ func (e *Engine) RunWork(ctx context.Context, works []*Work) *Result {
 		res.Hosts = append(res.Hosts, out...)
 		if failed > 0 && (100*float64(failed)/float64(len(batch)) > maxFail || e.Interrupted()) {
 			stopped = true
+			msg := fmt.Sprintf("%d of %d hosts failed: %s", failed, len(batch), strings.Join(why, "; "))
 			res.Stopped = fmt.Sprintf("batch %d of %d failed", bi+1, len(batches))
-			_ = e.emit(&Event{Kind: BatchFinished, Batch: bi + 1, Batches: len(batches), Outcome: "failed",
-				Message: fmt.Sprintf("%d of %d hosts failed: %s", failed, len(batch), strings.Join(why, "; "))})
+			_ = e.emit(&Event{Kind: BatchFinished, Batch: bi + 1, Batches: len(batches), Outcome: "failed", Message: msg})
 		} else if len(batches) > 1 {
 			_ = e.emit(&Event{Kind: BatchFinished, Batch: bi + 1, Batches: len(batches), Outcome: "applied"})
 		}

@@ -135,11 +135,21 @@ type Entry struct {
 	BackupKey string `json:"backup_key,omitempty"`
 }
 
+// Sink is where a journal's records go: a file (Create, Open) or a
+// backend's storage. Append stores records, whole JSON lines, durably
+// before it returns, or fails having stored none of them (a reader
+// replays the records appended before). Close ends the writing (and
+// releases whatever tells readers the run's writer is alive).
+type Sink interface {
+	Append(records []byte) error
+	Close() error
+}
+
 // Journal is a run being written. Its methods are safe for concurrent
 // use by the goroutines applying different hosts.
 type Journal struct {
 	path string
-	f    *os.File
+	sink Sink
 	mu   sync.Mutex
 	run  *Run
 	// hosts is how many of run.Hosts have records: Update records the
@@ -156,15 +166,33 @@ type Journal struct {
 	writing        bool
 	wrote          *sync.Cond
 	writes         int
-	// size is the length of the file's durable records.
-	size int64
 	// err fails every later update once a write failed or the journal
 	// was closed.
 	err error
+}
+
+// fileSink appends to a journal file, locked by its writer.
+type fileSink struct {
+	f *os.File
+	// size is the length of the file's durable records.
+	size int64
 	// write appends b to the file and makes it durable; tests replace
 	// it to make writes fail.
 	write func(f *os.File, b []byte) error
 }
+
+func (s *fileSink) Append(b []byte) error {
+	if err := s.write(s.f, b); err != nil {
+		// Leave the file replayable: without the partial write.
+		_ = s.f.Truncate(s.size)
+		return err
+	}
+	s.size += int64(len(b))
+	return nil
+}
+
+// Close closes the file: closing the last descriptor releases the flock.
+func (s *fileSink) Close() error { return s.f.Close() }
 
 var errClosed = errors.New("journal: closed")
 
@@ -193,13 +221,61 @@ func NewID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// Path is the journal's file.
+// Path is the journal's file, or where a backend keeps it.
 func (j *Journal) Path() string { return j.path }
 
-func newJournal(path string, f *os.File, run *Run) *Journal {
-	j := &Journal{path: path, f: f, run: run, write: appendSync}
+func newJournal(path string, s Sink, run *Run) *Journal {
+	j := &Journal{path: path, sink: s, run: run}
 	j.wrote = sync.NewCond(&j.mu)
 	return j
+}
+
+// Start begins the journal of a new run on s, at where (what Path
+// says): it appends the header, the run and its hosts as one record
+// batch, durably. It sets run's Format, and its Controller and PID when
+// they are unset.
+func Start(where string, run *Run, s Sink) (*Journal, error) {
+	run.Format = Format
+	if run.PID == 0 {
+		run.PID = os.Getpid()
+	}
+	if run.Controller == "" {
+		run.Controller, _ = os.Hostname()
+	}
+	j := newJournal(where, s, run)
+	b, err := encodeHeader(run.ID)
+	if err == nil {
+		b, err = j.recordRun(b)
+	}
+	if err == nil {
+		err = s.Append(b)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	j.writes = 1
+	return j, nil
+}
+
+// Replay rebuilds the run that records (a journal's lines, as Start and
+// the updates appended them) record. A torn last line is left out.
+func Replay(records []byte) (*Run, error) {
+	r, _, err := replay(records)
+	return r, err
+}
+
+// Continue continues the journal of an existing run on s, as Open does
+// for a file: stored is the run as its records replay (Replay), run the
+// one the caller continues (typically as Read returned it).
+func Continue(where string, stored, run *Run, s Sink) (*Journal, error) {
+	if stored.ID != run.ID {
+		return nil, fmt.Errorf("journal: %s: the journal of run %s, not %s", where, stored.ID, run.ID)
+	}
+	j, err := resume(where, stored, run, s)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return j, nil
 }
 
 // Create starts the journal of a new run: it writes the header, the run
@@ -241,7 +317,8 @@ func create(dir string, run *Run) (*Journal, error) {
 		f.Close()
 		return nil, err
 	}
-	j := newJournal(path, f, run)
+	fs := &fileSink{f: f, write: appendSync}
+	j := newJournal(path, fs, run)
 	b, err := encodeHeader(run.ID)
 	if err == nil {
 		b, err = j.recordRun(b)
@@ -260,7 +337,7 @@ func create(dir string, run *Run) (*Journal, error) {
 		f.Close()
 		return nil, err
 	}
-	j.size, j.writes = int64(len(b)), 1
+	fs.size, j.writes = int64(len(b)), 1
 	return j, nil
 }
 
@@ -356,13 +433,20 @@ func open(path string, f *os.File, run *Run) (*Journal, error) {
 			return nil, err
 		}
 	}
-	j := newJournal(path, f, run)
-	j.size = int64(valid)
+	return resume(path, disk, run, &fileSink{f: f, size: int64(valid), write: appendSync})
+}
+
+// resume continues the journal on s whose records replay to disk, with
+// run as the journal's run: it records the run taken over by this
+// process, and an interruption (see Open).
+func resume(path string, disk, run *Run, s Sink) (*Journal, error) {
+	j := newJournal(path, s, run)
 	j.hosts = min(len(disk.Hosts), len(run.Hosts))
 	run.Format = Format
 	run.PID = os.Getpid()
 	run.Controller, _ = os.Hostname()
 	var rec []byte
+	var err error
 	if disk.Outcome == "running" {
 		if run.Outcome == "running" {
 			run.Outcome = "interrupted"
@@ -385,10 +469,9 @@ func open(path string, f *os.File, run *Run) (*Journal, error) {
 	if rec, err = j.recordRun(rec); err != nil {
 		return nil, err
 	}
-	if err := j.write(f, rec); err != nil {
+	if err := s.Append(rec); err != nil {
 		return nil, err
 	}
-	j.size += int64(len(rec))
 	j.writes = 1
 	return j, nil
 }
@@ -412,7 +495,7 @@ func convert(dir, id string) (*os.File, error) {
 	j, err := create(dir, old)
 	switch {
 	case err == nil:
-		j.f.Close()
+		j.sink.Close()
 		if err := os.Remove(legacy); err != nil {
 			return nil, err
 		}
@@ -432,14 +515,14 @@ func (j *Journal) Close() error {
 	for j.writing {
 		j.wrote.Wait()
 	}
-	if j.f == nil {
+	if j.sink == nil {
 		return nil
 	}
 	if j.err == nil {
 		j.err = errClosed
 	}
-	err := j.f.Close() // closing the last descriptor releases the flock
-	j.f = nil
+	err := j.sink.Close()
+	j.sink = nil
 	return err
 }
 
@@ -553,11 +636,7 @@ func (j *Journal) update(rec func(b []byte) ([]byte, error)) error {
 		upto, buf := j.seq, j.pending
 		j.pending = j.spare[:0]
 		j.mu.Unlock()
-		err := j.write(j.f, buf)
-		if err != nil {
-			// Leave the file replayable: without the partial write.
-			_ = j.f.Truncate(j.size)
-		}
+		err := j.sink.Append(buf)
 		j.mu.Lock()
 		j.writing = false
 		j.writes++
@@ -565,7 +644,6 @@ func (j *Journal) update(rec func(b []byte) ([]byte, error)) error {
 			j.err = fmt.Errorf("journal: %w", err)
 		} else {
 			j.written = upto
-			j.size += int64(len(buf))
 		}
 		j.spare = buf
 		j.wrote.Broadcast()

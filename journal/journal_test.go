@@ -575,14 +575,15 @@ func TestWriteFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := readFileT(t, j.Path())
-	j.write = func(f *os.File, b []byte) error {
+	fs := j.sink.(*fileSink)
+	fs.write = func(f *os.File, b []byte) error {
 		_, _ = f.Write(b[:len(b)/2])
 		return syscall.EIO
 	}
 	if err := j.UpdateEntries(0, []int{1}, func(_ int, e *Entry) { e.Status = Applying }); !errors.Is(err, syscall.EIO) {
 		t.Errorf("UpdateEntries after a failed write: %v", err)
 	}
-	j.write = appendSync
+	fs.write = appendSync
 	if err := j.UpdateHost(1, func(h *Host) { h.Outcome = "failed" }); err == nil {
 		t.Error("an update after a failed write succeeded")
 	}

@@ -220,15 +220,8 @@ func readRun(path string) (*Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if free && r.Outcome == "running" {
-		r.Outcome = "interrupted"
-		for _, h := range r.Hosts {
-			for _, e := range h.Changes {
-				if inFlight(e.Status) {
-					e.Status = Unknown
-				}
-			}
-		}
+	if free {
+		r.MarkInterrupted()
 	}
 	return r, nil
 }

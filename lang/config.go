@@ -29,6 +29,8 @@ type Config struct {
 	Roles      []*Role
 	// Rollout is the rollout block, nil when there is none.
 	Rollout *Rollout
+	// Backend is the backend block, nil when there is none.
+	Backend *Backend
 	// Resources in declaration order.
 	Resources []*Resource
 	byAddr    map[string]*Resource
@@ -188,7 +190,8 @@ func (c *Config) bodySchema(top bool) *hcl.BodySchema {
 			hcl.BlockHeaderSchema{Type: "variable", LabelNames: []string{"name"}},
 			hcl.BlockHeaderSchema{Type: "role", LabelNames: []string{"name"}},
 			hcl.BlockHeaderSchema{Type: "locals"},
-			hcl.BlockHeaderSchema{Type: "rollout"})
+			hcl.BlockHeaderSchema{Type: "rollout"},
+			hcl.BlockHeaderSchema{Type: "backend", LabelNames: []string{"kind"}})
 	} else {
 		s.Attributes = []hcl.AttributeSchema{{Name: "hosts", Required: true}}
 	}
@@ -214,6 +217,8 @@ func (c *Config) loadBody(body hcl.Body, role *Role) hcl.Diagnostics {
 			diags = append(diags, c.loadVariable(b)...)
 		case "rollout":
 			diags = append(diags, c.loadRollout(b)...)
+		case "backend":
+			diags = append(diags, c.loadBackend(b)...)
 		case "locals":
 			diags = append(diags, c.loadLocals(b)...)
 		case "role":

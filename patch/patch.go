@@ -1,8 +1,9 @@
 // Package patch upgrades a host's packages through its package manager:
 // list what would be upgraded (all, or security updates only), upgrade,
 // report each package's version before and after, and tell whether the
-// host asks for a reboot. apt, dnf/yum, zypper and pacman are supported;
-// others (apk) are refused with a clear error.
+// host asks for a reboot. apt, dnf/yum, zypper and pacman are supported,
+// and Chocolatey on Windows hosts; others (apk, winget) are refused with
+// a clear error.
 package patch
 
 import (
@@ -37,7 +38,19 @@ type Manager interface {
 	RebootRequired(ctx context.Context, t transport.Transport) (bool, error)
 }
 
-// For returns the manager for a package manager fact (apt, dnf, ...).
+// Rebooter is implemented by managers whose hosts do not reboot the
+// Linux way (BootID, RebootScript): Windows.
+type Rebooter interface {
+	// BootID identifies the host's current boot.
+	BootID(ctx context.Context, t transport.Transport) (string, error)
+	// RebootScript asks the host to reboot a moment after the command
+	// returns.
+	RebootScript() string
+}
+
+// For returns the manager for a package manager fact (apt, dnf, ...;
+// chocolatey or msi on Windows hosts). Each call returns a new manager:
+// use one per host.
 func For(pm string) (Manager, error) {
 	switch pm {
 	case "apt":
@@ -48,10 +61,14 @@ func For(pm string) (Manager, error) {
 		return Zypper{}, nil
 	case "pacman":
 		return Pacman{}, nil
+	case "chocolatey":
+		return &Chocolatey{}, nil
+	case "msi":
+		return nil, fmt.Errorf("tend patch upgrades Windows hosts through Chocolatey, and this host has none (no choco.exe); winget-managed packages are not supported yet")
 	case "":
 		return nil, fmt.Errorf("no supported package manager found on the host")
 	default:
-		return nil, fmt.Errorf("tend patch does not support %s hosts yet (apt, dnf, yum, zypper and pacman)", pm)
+		return nil, fmt.Errorf("tend patch does not support %s hosts yet (apt, dnf, yum, zypper, pacman and chocolatey)", pm)
 	}
 }
 

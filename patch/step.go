@@ -79,11 +79,15 @@ func (s *Step) Run(ctx context.Context, t transport.Transport, say func(what, ms
 // rebootAndWait reboots a host and reconnects once it is back with a new
 // boot identity.
 func (s *Step) rebootAndWait(ctx context.Context, t transport.Transport) (transport.Transport, error) {
-	before, err := BootID(ctx, t)
+	bootID, script := BootID, RebootScript
+	if r, ok := s.Manager.(Rebooter); ok {
+		bootID, script = r.BootID, r.RebootScript()
+	}
+	before, err := bootID(ctx, t)
 	if err != nil {
 		return t, fmt.Errorf("reading the boot id: %w", err)
 	}
-	if _, err := transport.Output(ctx, t, transport.Command{Script: RebootScript}); err != nil {
+	if _, err := transport.Output(ctx, t, transport.Command{Script: script}); err != nil {
 		return t, fmt.Errorf("asking for a reboot: %w", err)
 	}
 	t.Close()
@@ -102,7 +106,7 @@ func (s *Step) rebootAndWait(ctx context.Context, t transport.Transport) (transp
 			last = err
 			continue
 		}
-		id, err := BootID(actx, nt)
+		id, err := bootID(actx, nt)
 		cancel()
 		if err == nil && id != before {
 			return nt, nil

@@ -33,12 +33,14 @@ type JSONPlan struct {
 
 // JSONHost is one host of a JSON plan.
 type JSONHost struct {
-	Name    string       `json:"name"`
-	Address string       `json:"address,omitempty"`
-	Groups  []string     `json:"groups,omitempty"`
-	Error   string       `json:"error,omitempty"`
-	Facts   *probe.Facts `json:"facts,omitempty"`
-	Changes []JSONChange `json:"changes"`
+	Name    string   `json:"name"`
+	Address string   `json:"address,omitempty"`
+	Groups  []string `json:"groups,omitempty"`
+	Error   string   `json:"error,omitempty"`
+	// Unreachable says the error is that the host could not be reached.
+	Unreachable bool         `json:"unreachable,omitempty"`
+	Facts       *probe.Facts `json:"facts,omitempty"`
+	Changes     []JSONChange `json:"changes"`
 }
 
 // JSONChange is one resource instance of a JSON plan.
@@ -84,6 +86,7 @@ func (p *Plan) JSON() *JSONPlan {
 		jh := JSONHost{Name: h.Name, Address: h.Address, Groups: h.Groups, Changes: []JSONChange{}}
 		if h.Err != nil {
 			jh.Error = h.Err.Error()
+			jh.Unreachable = Unreachable(h.Err)
 		} else {
 			f := h.Facts
 			jh.Facts = &f

@@ -34,6 +34,11 @@ type Planner struct {
 	Parallel int
 	// Progress, when set, is told when each host is done.
 	Progress func(h *HostPlan)
+	// CloseEach closes each host's connection as soon as its plan is
+	// complete (HostPlan.T is then nil), for a plan that will not be
+	// applied: a fleet's connections are then open at most Parallel at a
+	// time, not all until the end.
+	CloseEach bool
 	// Resources, when set, are the only resources planned (--resource):
 	// addresses of resources (TYPE.NAME) or instances (TYPE.NAME["key"]),
 	// and, whole, every resource they depend on or notify. CheckAddrs
@@ -77,10 +82,24 @@ func (p *Planner) expandStatic(h *inventory.Host) (*evaluated, hcl.Diagnostics) 
 		if p.checked == nil {
 			p.checked = map[string]*evaluated{}
 		}
-		p.checked[h.Name] = ev
+		if len(p.checked) < p.keepChecked() {
+			p.checked[h.Name] = ev
+		}
 		p.mu.Unlock()
 	}
 	return ev, diags
+}
+
+// keepChecked is how many hosts' evaluations Check keeps for planning:
+// the first hosts planned, a few times Parallel. The others are evaluated
+// again when planned, so that a large fleet's evaluations are not all
+// held at once.
+func (p *Planner) keepChecked() int {
+	n := p.Parallel
+	if n <= 0 {
+		n = 32
+	}
+	return max(4*n, 256)
 }
 
 // Check validates configuration against the targeted hosts without
@@ -89,7 +108,7 @@ func (p *Planner) expandStatic(h *inventory.Host) (*evaluated, hcl.Diagnostics) 
 //
 // The hosts are evaluated in parallel, one per CPU (it is CPU work, which
 // for a large fleet would otherwise delay every connection), and the
-// evaluations are kept for planning. The diagnostics are those of the
+// evaluations of the first hosts are kept for planning (keepChecked). The diagnostics are those of the
 // hosts in order, up to the first with errors: the same mistake would
 // repeat for every host, so hosts after one that failed are skipped.
 func (p *Planner) Check(hosts []*inventory.Host) hcl.Diagnostics {
@@ -326,6 +345,10 @@ func (p *Planner) Plan(ctx context.Context, hosts []*inventory.Host) (*Plan, hcl
 			start := time.Now()
 			hp := p.planHost(ctx, h)
 			hp.Duration = time.Since(start)
+			if p.CloseEach && hp.T != nil {
+				hp.T.Close()
+				hp.T = nil
+			}
 			pl.Hosts[i] = hp
 			if p.Progress != nil {
 				p.Progress(hp)
@@ -344,6 +367,10 @@ func (p *Planner) planHost(ctx context.Context, h *inventory.Host) *HostPlan {
 		hp.Err = &DiagError{diags}
 		return hp
 	}
+	// Check's evaluation serves this pass only: not kept for the fleet.
+	p.mu.Lock()
+	delete(p.checked, h.Name)
+	p.mu.Unlock()
 	insts1, wants := ev1.insts, ev1.wants
 	// same: no resource reads the facts, so the first pass's evaluation
 	// is the host's (and its desired states too).

@@ -28,6 +28,9 @@ func (jp *JSONPlan) Plan(types map[string]resources.Type) *Plan {
 		}
 		if jh.Error != "" {
 			h.Err = errors.New(jh.Error)
+			if jh.Unreachable {
+				h.Err = &UnreachableError{Err: h.Err}
+			}
 		}
 		for _, jc := range jh.Changes {
 			ch := &Change{Address: jc.Address, Type: jc.Type, Action: jc.Action, Changed: jc.Changed,

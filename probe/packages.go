@@ -55,29 +55,25 @@ for ($i = 0; $i -lt $names.Count; $i++) {
 }
 `, strings.Join(quoted, ", "))}
 	}
-	args := make([]string, len(names))
-	for i, n := range names {
-		args[i] = shell.Quote(n)
-	}
-	list := strings.Join(args, " ")
 	// The same order as the facts' package_manager: the first found
 	// answers, as a host with rpm beside apt still installs with apt.
-	script := `m=
+	s := shell.NewScript().Line(`m=
 for c in apt-get dnf yum zypper apk pacman; do if command -v $c >/dev/null 2>&1; then m=$c; break; fi; done
 case $m in
-apt-get)
-  dpkg-query -W -f='${db:Status-Abbrev}|${Package}|${Version}\n' -- ` + list + ` 2>/dev/null |
+apt-get)`)
+	s.Raw("  ").Inline(shell.Cmd("dpkg-query", "-W", `-f='${db:Status-Abbrev}|${Package}|${Version}\n'`).Operands(names...).Redirect("2>/dev/null")).
+		Line(` |
   while IFS='|' read -r s n v; do case $s in ?[nc]*) ;; *) printf 'pkg|%s|%s\n' "$n" "$v";; esac; done;;
-dnf|yum|zypper)
-  rpm -q --qf 'pkg|%{NAME}|%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n' -- ` + list + ` 2>/dev/null;;
-apk)
-  awk -v want=` + shell.Quote(" "+strings.Join(names, " ")+" ") + ` ` + shell.Quote(apkInstalled) + ` /lib/apk/db/installed 2>/dev/null;;
-pacman)
-  pacman -Q -- ` + list + ` 2>/dev/null | while read -r n v; do printf 'pkg|%s|%s\n' "$n" "$v"; done;;
+dnf|yum|zypper)`)
+	s.Raw("  ").Inline(shell.Cmd("rpm", "-q", "--qf", `'pkg|%{NAME}|%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n'`).Operands(names...).Redirect("2>/dev/null")).
+		Line(";;\napk)")
+	s.Raw("  ").Inline(shell.Cmd("awk").Opt("-v", "want= "+strings.Join(names, " ")+" ").Arg(apkInstalled).Flag("/lib/apk/db/installed").Redirect("2>/dev/null")).
+		Line(";;\npacman)")
+	s.Raw("  ").Inline(shell.Cmd("pacman", "-Q").Operands(names...).Redirect("2>/dev/null")).
+		Line(` | while read -r n v; do printf 'pkg|%s|%s\n' "$n" "$v"; done;;
 esac
-return 0
-`
-	return Fragment{ID: PackagesID, Script: script}
+return 0`)
+	return Fragment{ID: PackagesID, Script: s.String()}
 }
 
 // apkInstalled is the awk program reading apk's database of installed

@@ -228,28 +228,29 @@ func prefetched(f Fragment) bool {
 // backslash (which stat's and sha256sum's line output cannot carry
 // plainly) are left to the fragments' own commands.
 func prefetch(sb *strings.Builder, frags []Fragment) {
+	s := shell.NewScript()
 	var paths []string
-	var hashed []int
+	var hashed uint
 	for i, f := range frags {
 		if !prefetched(f) {
 			continue
 		}
-		fmt.Fprintf(sb, "_tn_%d=%s; _tq_%d=$_tn_%d; _tx_%d=%d\n", i, shell.Quote(f.Path), len(paths), i, len(paths), i)
-		paths = append(paths, shell.Quote(f.Path))
+		k, i := uint(len(paths)), uint(i)
+		s.Raw("_tn_").Int(i).Word("=", f.Path, "; _tq_").Int(k).Raw("=$_tn_").Int(i).Raw("; _tx_").Int(k).Raw("=").Int(i).Line("")
+		paths = append(paths, f.Path)
 		if f.Hash {
-			fmt.Fprintf(sb, "_thx_%d=%d\n", len(hashed), i)
-			hashed = append(hashed, i)
+			s.Raw("_thx_").Int(hashed).Raw("=").Int(i).Line("")
+			hashed++
 		}
 	}
 	if len(paths) == 0 {
 		return
 	}
-	sb.WriteString(prefetchStat)
-	sb.WriteString("_tps " + strings.Join(paths, " ") + "\n")
-	if len(hashed) > 0 {
-		sb.WriteString(prefetchHash)
-		fmt.Fprintf(sb, "_tph %d\n", len(hashed))
+	s.Raw(prefetchStat).Run(shell.Cmd("_tps").Arg(paths...))
+	if hashed > 0 {
+		s.Raw(prefetchHash).Raw("_tph ").Int(hashed).Line("")
 	}
+	sb.WriteString(s.String())
 }
 
 // Parse splits a probe script's output into sections.

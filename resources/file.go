@@ -347,21 +347,24 @@ func rewrite(before, after *State) Install {
 // set-user-ID and set-group-ID bits (a file keeping its set-id mode gets
 // it again after an ownership change).
 func chmodChown(sb *strings.Builder, p string, before, after *State) {
-	qp := shell.Quote(p)
+	s := shell.NewScript()
 	owned := false
 	if o := after.Str("owner"); o != "" && o != before.Str("owner") {
-		fmt.Fprintf(sb, "chown -h -- %s %s\n", shell.Quote(o), qp)
+		s.Run(shell.Cmd("chown", "-h").Operands(o, p))
 		owned = true
 	}
 	if g := after.Str("group"); g != "" && g != before.Str("group") {
-		fmt.Fprintf(sb, "chgrp -h -- %s %s\n", shell.Quote(g), qp)
+		s.Run(shell.Cmd("chgrp", "-h").Operands(g, p))
 		owned = true
 	}
+	// The mode is octal digits (validated) and the path absolute: no
+	// operand starts with "-".
 	if m := after.Str("mode"); m != "" && m != before.Str("mode") {
-		fmt.Fprintf(sb, "chmod %s %s\n", m, qp)
+		s.Run(shell.Cmd("chmod").Arg(m, p))
 	} else if m := before.Str("mode"); owned && setID(m) {
-		fmt.Fprintf(sb, "chmod %s %s\n", m, qp)
+		s.Run(shell.Cmd("chmod").Arg(m, p))
 	}
+	sb.WriteString(s.String())
 }
 
 // setID reports whether an octal mode has the set-user-ID, set-group-ID
@@ -385,7 +388,7 @@ func (File) Tidy(ctx context.Context, h *Host, states []*State) error {
 			continue
 		}
 		dirs[d] = true
-		fmt.Fprintf(&sb, "rm -rf -- %s*\n", shell.Quote(d+"/"+h.TempPrefix()))
+		sb.WriteString(shell.NewScript().Run(shell.Cmd("rm", "-rf", "--").Word("", d+"/"+h.TempPrefix(), "*")).String())
 	}
 	if sb.Len() == 0 {
 		return nil
@@ -414,13 +417,15 @@ func (File) Revert(ctx context.Context, h *Host, before, after *State, undo Undo
 // restoreModeOwner appends commands that put back a path's numeric
 // ownership and mode, in that order (chown clears set-id bits).
 func restoreModeOwner(sb *strings.Builder, p string, before *State) {
-	qp := shell.Quote(p)
+	s := shell.NewScript()
 	if u, g := before.Str("uid"), before.Str("gid"); u != "" && g != "" {
-		fmt.Fprintf(sb, "[ \"$(stat -c %%u:%%g -- %s)\" = %s ] || chown -h -- %s %s\n", qp, u+":"+g, u+":"+g, qp)
+		s.Raw(`[ "$(`).Inline(shell.Cmd("stat", "-c", "%u:%g").Operands(p)).Raw(`)" = `).Word("", u+":"+g, "").Raw(" ] || ").
+			Run(shell.Cmd("chown", "-h").Operands(u+":"+g, p))
 	}
 	if m := before.Str("mode"); m != "" {
-		fmt.Fprintf(sb, "chmod %s %s\n", m, qp)
+		s.Run(shell.Cmd("chmod").Arg(m, p))
 	}
+	sb.WriteString(s.String())
 }
 
 // changePath is the path a change acts on: the probed one, or the desired

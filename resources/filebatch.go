@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"path"
 	"strconv"
 	"strings"
@@ -239,7 +238,10 @@ func writeContent(sb *strings.Builder, stdin *bytes.Buffer, data []byte) {
 	// noclobber: the temporary name is created (O_EXCL), never followed;
 	// _tc tells a failed creation (nothing of ours to remove) from a
 	// failed write.
-	fmt.Fprintf(sb, "set -C; _tc=\n{ _tc=1; _tr %d %d; } 3>\"$_tt\"\n_ts=$?; set +C\n[ -n \"$_tc\" ] || return 1\n", lines, endsNL)
+	sb.WriteString(shell.NewScript().Raw("set -C; _tc=\n{ _tc=1; _tr ").Int(uint(lines)).Raw(" ").Int(uint(endsNL)).
+		Line(`; } 3>"$_tt"
+_ts=$?; set +C
+[ -n "$_tc" ] || return 1`).String())
 }
 
 // newMode is the mode a rewritten or new file gets: the declared one,
@@ -266,14 +268,19 @@ func newMode(before, after *State) string {
 // not done.
 func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchResult) {
 	tag, sb, stdin := b.tag, &b.sb, &b.stdin
-	var dirs []string               // staging directories, quoted, in order of first use
-	stage := map[string]string{}    // directory -> its staging directory, quoted
-	target := map[string]string{}   // staging directory -> its directory, quoted, with a slash
-	byDir := map[string][]string{}  // staging directory -> quoted staged names
-	byMode := map[string][]string{} // mode -> quoted staged names
+	w := func(s *shell.Script) { sb.WriteString(s.String()) }
+	var dirs []string               // staging directories, in order of first use
+	stage := map[string]string{}    // directory -> its staging directory
+	target := map[string]string{}   // staging directory -> its directory, with a slash
+	byDir := map[string][]string{}  // staging directory -> staged names
+	byMode := map[string][]string{} // mode -> staged names
 	var modes []string
-	byOwner := map[string][]string{} // "chown SPEC" or "chgrp SPEC" -> names
-	var owners []string
+	type owner struct {
+		chgrp bool   // chgrp, else chown
+		spec  string // its owner, owner:group or group
+	}
+	byOwner := map[owner][]string{} // ownership -> staged names
+	var owners []owner
 	var rewritten []string // paths of existing files, whose metadata is kept
 	staged := make([]string, len(idx))
 	for k, i := range idx {
@@ -282,33 +289,33 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 		d := path.Dir(p)
 		sd, ok := stage[d]
 		if !ok {
-			sd = shell.Quote(strings.TrimSuffix(d, "/") + "/.tend." + tag)
+			sd = strings.TrimSuffix(d, "/") + "/.tend." + tag
 			stage[d] = sd
-			target[sd] = shell.Quote(strings.TrimSuffix(d, "/") + "/")
+			target[sd] = strings.TrimSuffix(d, "/") + "/"
 			dirs = append(dirs, sd)
 		}
-		staged[k] = shell.Quote(strings.TrimSuffix(d, "/") + "/.tend." + tag + "/" + path.Base(p))
+		staged[k] = sd + "/" + path.Base(p)
 		byDir[sd] = append(byDir[sd], staged[k])
 		m := newMode(before, after)
 		if _, ok := byMode[m]; !ok {
 			modes = append(modes, m)
 		}
 		byMode[m] = append(byMode[m], staged[k])
-		own := func(cmd string) {
-			if _, ok := byOwner[cmd]; !ok {
-				owners = append(owners, cmd)
+		own := func(o owner) {
+			if _, ok := byOwner[o]; !ok {
+				owners = append(owners, o)
 			}
-			byOwner[cmd] = append(byOwner[cmd], staged[k])
+			byOwner[o] = append(byOwner[o], staged[k])
 		}
 		switch in := rewrite(before, after); {
 		case in.KeepUID != "":
 			// Kept ownership is given file by file, below.
 		case in.Owner != "" && in.Group != "":
-			own("chown -- " + shell.Quote(in.Owner+":"+in.Group))
+			own(owner{spec: in.Owner + ":" + in.Group})
 		case in.Owner != "":
-			own("chown -- " + shell.Quote(in.Owner))
+			own(owner{spec: in.Owner})
 		case in.Group != "":
-			own("chgrp -- " + shell.Quote(in.Group))
+			own(owner{chgrp: true, spec: in.Group})
 		}
 		if before.Present {
 			rewritten = append(rewritten, p)
@@ -316,8 +323,7 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 	}
 	// _tm is set once the staging directories exist and are ours: until
 	// then only empty ones (a partial mkdir) are removed.
-	sb.WriteString("_tm=\n_stage() {\n")
-	fmt.Fprintf(sb, "mkdir -- %s || return 1\n_tm=1\n", strings.Join(dirs, " "))
+	w(shell.NewScript().Line("_tm=\n_stage() {").Inline(shell.Cmd("mkdir").Operands(dirs...)).Line(" || return 1\n_tm=1"))
 	sb.WriteString(MetaCheck(rewritten...))
 	for k, i := range idx {
 		before, after := items[i].Before, items[i].After
@@ -328,13 +334,18 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 			sb.WriteString(BackupScript(p, undo["backup"], "return 1"))
 		}
 		res[i].Undo = undo
-		fmt.Fprintf(sb, "_tt=%s\n", staged[k])
+		w(shell.NewScript().Set("_tt", staged[k]))
 		writeContent(sb, stdin, after.Content.Data)
 		sb.WriteString("[ $_ts = 0 ] || return 1\n")
 	}
 	// Ownership before modes: chown and chgrp clear set-id bits.
+	s := shell.NewScript()
 	for _, o := range owners {
-		fmt.Fprintf(sb, "%s %s || return 1\n", o, strings.Join(byOwner[o], " "))
+		c := shell.Cmd("chown")
+		if o.chgrp {
+			c = shell.Cmd("chgrp")
+		}
+		s.Inline(c.Operands(o.spec).Arg(byOwner[o]...)).Line(" || return 1")
 	}
 	for k, i := range idx {
 		// A rewritten file without a declared owner keeps its ownership:
@@ -345,29 +356,34 @@ func (b *batchScript) stage(h *Host, items []BatchItem, idx []int, res []BatchRe
 		if !before.Present {
 			continue
 		}
-		qp := shell.Quote(changePath(before, after))
+		p := changePath(before, after)
 		if in := rewrite(before, after); in.KeepUID != "" && in.KeepGID != "" {
-			fmt.Fprintf(sb, "{ [ -O %s ] && [ -G %s ] && [ -G %s ]; } || chown -- %s %s || return 1\n", qp, qp, staged[k], shell.Quote(in.KeepUID+":"+in.KeepGID), staged[k])
+			s.Raw("{ ").Inline(shell.Test("-O", p).And(shell.Test("-G", p)).And(shell.Test("-G", staged[k]))).Raw("; } || ").
+				Inline(shell.Cmd("chown").Operands(in.KeepUID+":"+in.KeepGID, staged[k])).Line(" || return 1")
 		}
-		fmt.Fprintf(sb, "if [ -f %s ]; then _tmeta %s %s || return 1; fi\n", qp, qp, staged[k])
+		s.Raw("if ").Inline(shell.Test("-f", p)).Raw("; then ").Inline(shell.Cmd("_tmeta").Arg(p, staged[k])).Line(" || return 1; fi")
 	}
+	// The modes are octal digits (validated).
 	for _, m := range modes {
-		fmt.Fprintf(sb, "chmod %s -- %s || return 1\n", m, strings.Join(byMode[m], " "))
+		s.Inline(shell.Cmd("chmod").Arg(m).Operands(byMode[m]...)).Line(" || return 1")
 	}
 	// One syncfs per staging directory flushes all its files: an fsync
 	// each would cost every file a disk flush of its own.
-	fmt.Fprintf(sb, "sync -f -- %s 2>/dev/null || :\n", strings.Join(dirs, " "))
-	sb.WriteString(":\n}\nif _stage; then\n")
+	s.Inline(shell.Cmd("sync", "-f").Operands(dirs...).Redirect("2>/dev/null")).Line(" || :")
+	s.Line(":\n}\nif _stage; then")
 	for _, sd := range dirs {
 		// mv's last argument is the directory (a trailing slash): each
 		// staged file is renamed to its own name there.
-		fmt.Fprintf(sb, "mv -f -- %s %s\n", strings.Join(byDir[sd], " "), target[sd])
+		s.Run(shell.Cmd("mv", "-f").Operands(byDir[sd]...).Arg(target[sd]))
 	}
 	for k, i := range idx {
-		fmt.Fprintf(sb, "{ [ -e %s ] || [ -h %s ]; } || echo 'tend-ok-%s %d' >&2\n", staged[k], staged[k], tag, i)
+		s.Raw("{ ").Inline(shell.Test("-e", staged[k]).Or(shell.Test("-h", staged[k]))).Raw("; } || ").
+			Run(shell.Cmd("echo").Arg("tend-ok-" + tag + " " + strconv.Itoa(i)).Redirect(">&2"))
 	}
-	sb.WriteString("fi\n" + MetaDone)
-	fmt.Fprintf(sb, "if [ -n \"$_tm\" ]; then rm -rf -- %s; else rmdir -- %s 2>/dev/null; fi\nexit 0\n", strings.Join(dirs, " "), strings.Join(dirs, " "))
+	s.Line("fi").Raw(MetaDone)
+	s.Raw(`if [ -n "$_tm" ]; then `).Inline(shell.Cmd("rm", "-rf").Operands(dirs...)).
+		Raw("; else ").Inline(shell.Cmd("rmdir").Operands(dirs...).Redirect("2>/dev/null")).Line("; fi\nexit 0")
+	w(s)
 }
 
 // runItems runs the items idx as one script, filling their results; it
@@ -388,7 +404,7 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 		before, after := it.Before, it.After
 		p := changePath(before, after)
 		undo := Undo{}
-		fmt.Fprintf(sb, "_tb%d() {\n", k)
+		sb.WriteString(shell.NewScript().Raw("_tb").Int(uint(k)).Line("() {").String())
 		switch {
 		case !after.Present:
 			undo["backup"] = h.itemBackup(it, p)
@@ -400,8 +416,7 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 				sb.WriteString(BackupScript(p, undo["backup"], "return 1"))
 			}
 			sb.WriteString(PathCheck(p, "file", "return 1"))
-			tmp := shell.Quote(path.Dir(p) + "/.tend." + tag + "." + fmt.Sprint(k))
-			fmt.Fprintf(sb, "_tt=%s\n", tmp)
+			sb.WriteString(shell.NewScript().Set("_tt", path.Dir(p)+"/.tend."+tag+"."+strconv.Itoa(k)).String())
 			writeContent(sb, stdin, after.Content.Data)
 			sb.WriteString("[ $_ts = 0 ] || { rm -f -- \"$_tt\"; return 1; }\n")
 			in := rewrite(before, after)
@@ -411,7 +426,11 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 			if !before.Present {
 				// No content declared and no file: an empty one.
 				sb.WriteString(PathCheck(p, "file", "return 1"))
-				fmt.Fprintf(sb, "_tt=%s\nset -C; _tc=\n{ _tc=1; } 3>\"$_tt\"\nset +C\n[ -n \"$_tc\" ] || return 1\n", shell.Quote(path.Dir(p)+"/.tend."+tag+"."+fmt.Sprint(k)))
+				sb.WriteString(shell.NewScript().Set("_tt", path.Dir(p)+"/.tend."+tag+"."+strconv.Itoa(k)).
+					Line(`set -C; _tc=
+{ _tc=1; } 3>"$_tt"
+set +C
+[ -n "$_tc" ] || return 1`).String())
 				in := rewrite(before, after)
 				in.Temp, in.Path, in.Fail = "_tt", p, "return 1"
 				sb.WriteString(in.Script())
@@ -436,7 +455,8 @@ func (b *batchScript) items(h *Host, items []BatchItem, idx []int, res []BatchRe
 	}
 	sb.WriteString(MetaCheck(rewritten...))
 	for k, i := range idx {
-		fmt.Fprintf(sb, "_tb%d || exit 1\necho 'tend-ok-%s %d' >&2\n", k, tag, i)
+		sb.WriteString(shell.NewScript().Raw("_tb").Int(uint(k)).Line(" || exit 1").
+			Run(shell.Cmd("echo").Arg("tend-ok-" + tag + " " + strconv.Itoa(i)).Redirect(">&2")).String())
 	}
 	if len(rewritten) > 0 {
 		sb.WriteString(MetaDone)

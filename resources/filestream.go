@@ -197,27 +197,32 @@ func commitScript(h *Host, before, after *State, staged string) (Undo, string) {
 		undo["backup"] = h.NextBackup(p)
 		sb.WriteString(BackupScript(p, undo["backup"], "exit 1"))
 	}
-	fmt.Fprintf(&sb, "sp=\nw=$(mktemp -d %s)\n", shell.Quote(path.Dir(p)+"/"+h.TempPrefix()+"XXXXXX"))
+	// The values the checks compare with: the digest, and the size of a
+	// staged file.
+	s := shell.NewScript().Set("_tw", want).Line("sp=")
+	s.Capture("w", shell.Cmd("mktemp", "-d").Arg(path.Dir(p)+"/"+h.TempPrefix()+"XXXXXX"))
+	if staged != "" {
+		s.Set("_tq", staged).Set("_tz", strconv.FormatInt(after.Content.Size, 10))
+	}
+	sb.WriteString(s.String())
 	sb.WriteString("trap 'rm -rf \"$w\"; [ -z \"$sp\" ] || kill \"$sp\" 2>/dev/null' EXIT\nt=$w/file\nh=\n")
 	if staged != "" {
-		qs := shell.Quote(staged)
-		n := strconv.FormatInt(after.Content.Size, 10)
 		// Hash the staged file as it grows (sftp writes it in order), in
 		// the background, while the controller sends it. tail follows it
 		// until the sleep it watches (--pid) ends, then reads what is
 		// left and exits; the sleep is ended once all was sent.
 		sb.WriteString("sleep 2147483647 & sp=$!\n")
-		fmt.Fprintf(&sb, "tail -c +1 -s 0.1 -f --pid=\"$sp\" -- %s 2>/dev/null | %s > \"$w/h\" & hp=$!\n", qs, hashCmd)
+		sb.WriteString(`tail -c +1 -s 0.1 -f --pid="$sp" -- "$_tq" 2>/dev/null | ` + hashCmd + ` > "$w/h" & hp=$!` + "\n")
 		sb.WriteString("read -r _s || exit 1\n[ \"$_s\" = sent ] || exit 1\n")
-		fmt.Fprintf(&sb, "_n=$(stat -c %%s -- %s)\nif [ \"$_n\" != %s ]; then %s; exit 1; fi\n", qs, n,
-			CauseLine(shell.Quote("the content arrived with ")+"\"$_n\""+shell.Quote(" bytes, not "+n)))
+		sb.WriteString(`_n=$(stat -c %s -- "$_tq")` + "\n" +
+			`if [ "$_n" != "$_tz" ]; then ` + CauseLine(`"the content arrived with $_n bytes, not $_tz"`) + "; exit 1; fi\n")
 		sb.WriteString("kill \"$sp\"\nsp=\nwait \"$hp\" || :\n")
 		sb.WriteString("h=$(cat \"$w/h\")\nh=${h%% *}\n")
 		// A rename when the staging directory is next to p; a copy from
 		// the login user's home (become) on another file system, whose
 		// copy is hashed again.
-		fmt.Fprintf(&sb, "[ \"$(stat -c %%d -- %s)\" = \"$(stat -c %%d -- \"$w\")\" ] || h=\n", qs)
-		fmt.Fprintf(&sb, "mv -f -- %s \"$t\"\n", qs)
+		sb.WriteString(`[ "$(stat -c %d -- "$_tq")" = "$(stat -c %d -- "$w")" ] || h=` + "\n")
+		sb.WriteString(`mv -f -- "$_tq" "$t"` + "\n")
 	} else {
 		sb.WriteString("cat > \"$t\"\n")
 	}
@@ -225,10 +230,9 @@ func commitScript(h *Host, before, after *State, staged string) (Undo, string) {
 	// server that wrote out of order, a follower cut short) or there was
 	// none, the file itself is hashed: that answer is final. Anything but
 	// a digest from openssl, and sha256sum answers.
-	fmt.Fprintf(&sb, "if [ \"$h\" != %s ]; then\n  h=$(%s < \"$t\" 2>/dev/null) || h=; h=${h%%%% *}\n", shell.Quote(want), hashCmd)
+	sb.WriteString(`if [ "$h" != "$_tw" ]; then` + "\n" + `  h=$(` + hashCmd + ` < "$t" 2>/dev/null) || h=; h=${h%% *}` + "\n")
 	sb.WriteString("  [ ${#h} = 64 ] || { h=$(sha256sum < \"$t\"); h=${h%% *}; }\nfi\n")
-	fmt.Fprintf(&sb, "if [ \"$h\" != %s ]; then %s; exit 1; fi\n",
-		shell.Quote(want), CauseLine(shell.Quote("the content arrived damaged: its SHA-256 on the host is ")+"\"$h\""+shell.Quote(", not "+want)))
+	sb.WriteString(`if [ "$h" != "$_tw" ]; then ` + CauseLine(`"the content arrived damaged: its SHA-256 on the host is $h, not $_tw"`) + "; exit 1; fi\n")
 	// Then the shared end of an atomic write: ownership, the replaced
 	// file's ACL, extended attributes and SELinux context, mode, flush,
 	// rename.

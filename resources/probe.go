@@ -95,8 +95,7 @@ type InShellProber interface {
 // type, and $_th, the digest) holds, printing the same values as
 // pathProbe, then extra.
 func pathInline(path, ok, extra string) string {
-	return "_tok= _tp=" + shell.Quote(path) + `
-eval "_tn=\${_tn_${_ti:-x}-} _ts=\${_ts_${_ti:-x}-} _th=\${_th_${_ti:-x}-}"
+	return shell.NewScript().Raw("_tok= ").Set("_tp", path).String() + `eval "_tn=\${_tn_${_ti:-x}-} _ts=\${_ts_${_ti:-x}-} _th=\${_th_${_ti:-x}-}"
 if [ -L "$_tp" ]; then _t=link; elif [ -d "$_tp" ]; then _t=directory; elif [ -f "$_tp" ]; then _t=file; elif [ -e "$_tp" ]; then _t=other; else _t=absent; fi
 if [ $_t = absent ]; then out type absent; _tok=1
 elif [ "$_tn" = "$_tp" ] && [ -n "$_ts" ] && ` + ok + `; then

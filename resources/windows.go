@@ -38,6 +38,11 @@ type WindowsRefresher interface {
 	WindowsRefresh(ctx context.Context, h *Host, cfg cty.Value) error
 }
 
+// WindowsResolver is the Windows counterpart of Resolver.
+type WindowsResolver interface {
+	WindowsResolve(cfg cty.Value, current, desired *State) (*State, error)
+}
+
 // WindowsIrreversibler is the Windows counterpart of Irreversibler.
 type WindowsIrreversibler interface {
 	WindowsIrreversible(before, after *State) string
@@ -158,6 +163,16 @@ func (x windowsType) Irreversible(before, after *State) string {
 		return ir.WindowsIrreversible(before, after)
 	}
 	return ""
+}
+
+// Resolve implements Resolver when the Windows provider does; without
+// one the desired state is the configuration's, as for a type that is no
+// Resolver.
+func (x windowsType) Resolve(cfg cty.Value, current, desired *State) (*State, error) {
+	if r, ok := x.t.(WindowsResolver); ok {
+		return r.WindowsResolve(cfg, current, desired)
+	}
+	return desired, nil
 }
 
 type windowsRefresher struct {

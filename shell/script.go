@@ -63,6 +63,28 @@ func (s *Script) Run(c *Command) *Script {
 	return s
 }
 
+// Inline appends c's text with no newline, for a command inside
+// constant text: s.Raw("v=$(").Inline(c).Raw(") || v=\n").
+func (s *Script) Inline(c *Command) *Script {
+	s.b.WriteString(c.String())
+	return s
+}
+
+// Word appends, with no newline, one word made of constant text around
+// a quoted value: s.Raw("for f in ").Word(`"$d/"`, name, "-*").
+func (s *Script) Word(prefix constant, value string, suffix constant) *Script {
+	s.b.WriteString(string(prefix) + Quote(value) + string(suffix))
+	return s
+}
+
+// Int appends the decimal digits of n, with no newline: digits are
+// never shell syntax, so it may complete a variable name (_tn_3) or a
+// constant expression.
+func (s *Script) Int(n uint) *Script {
+	s.b.WriteString(strconv.FormatUint(uint64(n), 10))
+	return s
+}
+
 // Append appends another script built with this package.
 func (s *Script) Append(o *Script) *Script {
 	s.b.WriteString(o.b.String())
@@ -153,6 +175,29 @@ func (c *Command) Flag(flags ...constant) *Command {
 // after the option.
 func (c *Command) Opt(flag constant, value string) *Command {
 	c.words = append(c.words, string(flag), Quote(value))
+	return c
+}
+
+// OptJoined appends an option and its value as one word, the value
+// quoted ("--root="'/srv/x'), for a tool that wants them joined.
+func (c *Command) OptJoined(flag constant, value string) *Command {
+	c.words = append(c.words, string(flag)+Quote(value))
+	return c
+}
+
+// Word appends one word made of constant text around a quoted value, for
+// a pattern or an expansion next to a value: Word(`"${c%/}/"`, name,
+// "-*.pkg.tar*") is a glob whose name part matches only itself.
+func (c *Command) Word(prefix constant, value string, suffix constant) *Command {
+	c.words = append(c.words, string(prefix)+Quote(value)+string(suffix))
+	return c
+}
+
+// Wrap appends the words of o: c is a wrapper that runs its arguments
+// as a command (env, nice, a shell function of the script).
+func (c *Command) Wrap(o *Command) *Command {
+	c.words = append(c.words, o.words...)
+	c.dash = c.dash || o.dash
 	return c
 }
 

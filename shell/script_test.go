@@ -80,6 +80,20 @@ func TestScriptVariablesAndConditions(t *testing.T) {
 	}
 }
 
+func TestScriptJoinedWords(t *testing.T) {
+	for _, v := range hostile {
+		s := NewScript("set -e", `w() { printf '%s|' "$@"; }`)
+		s.Raw("x=$(").Inline(Cmd("w").Wrap(Cmd("printf").OptJoined("--r=", v))).Raw(") || exit 1\n")
+		s.Run(Cmd("args").Word(`"[$x]"`, v, "-*"))
+		s.Raw("args ").Word(`"<"`, v, `">"`).Line("")
+		s.Raw("v_").Int(3).Raw("=").Word("", v, "").Raw("; args \"$v_").Int(3).Line(`"`)
+		want := "[printf|--r=" + v + "|]" + v + "-*\x00<" + v + ">\x00" + v + "\x00"
+		if got := argvScript(t, s); got != want {
+			t.Errorf("value %.40q: argv %.80q, want %.80q", v, got, want)
+		}
+	}
+}
+
 func TestScriptHereDoc(t *testing.T) {
 	for _, v := range hostile {
 		s := NewScript()
@@ -162,6 +176,11 @@ func TestScriptTakesOnlyConstants(t *testing.T) {
 		`shell.NewScript(v)`,
 		`shell.Cmd("x").Redirect(v)`,
 		`shell.Test(v, "x")`,
+		`shell.Cmd("x").OptJoined(v, v)`,
+		`shell.Cmd("x").Word(v, v, "")`,
+		`shell.Cmd("x").Word("", v, v)`,
+		`shell.NewScript().Inline(shell.Cmd(v))`,
+		`shell.NewScript().Word(v, "", "")`,
 	} {
 		if err := check(bad); err == nil {
 			t.Errorf("%s compiles: a variable became shell syntax", bad)

@@ -155,3 +155,18 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("report lacks tend's no-op plan row:\n%s", r)
 	}
 }
+
+// TestWinRMCellSmoke runs the WinRM cell once: tend's plan and pywinrm's
+// run of the same probe script against the WS-Management test server,
+// both checked (plan finds the one change; pywinrm gets the answer), and
+// the table printed with a ratio.
+func TestWinRMCellSmoke(t *testing.T) {
+	lab.Required(t)
+	var out strings.Builder
+	if err := runWinRMCell(1, "", "/usr/bin/python3", &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "| pywinrm, same probe script |") || strings.Contains(out.String(), "NaN") {
+		t.Errorf("table:\n%s", out.String())
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 
 	"github.com/tendhq/tend/inventory"
@@ -37,7 +39,8 @@ func (r *recorder) Run(_ context.Context, cmd transport.Command) (*transport.Res
 
 func (r *recorder) Close() error { return nil }
 
-// probeScripts returns, by host address, the probe script (facts and
+// probeScripts returns, by host address (address:port for a host with a
+// port), the probe script (facts and
 // every resource's probe) tend's planner sends to each host for the
 // configuration in dir with the inventory at invPath: the floor runs the
 // very same bytes.
@@ -58,8 +61,12 @@ func probeScripts(dir, invPath string) (map[string]string, error) {
 	scripts := map[string]*string{}
 	p := &plan.Planner{Config: cfg, Vars: vars, Inventory: inv, Connect: func(_ context.Context, h *inventory.Host) (transport.Transport, error) {
 		s := new(string)
+		key := h.Address
+		if h.Port != 0 {
+			key = net.JoinHostPort(h.Address, strconv.Itoa(h.Port))
+		}
 		mu.Lock()
-		scripts[h.Address] = s
+		scripts[key] = s
 		mu.Unlock()
 		return &recorder{script: s}, nil
 	}}

@@ -33,10 +33,25 @@ func floorMain(args []string) int {
 	user := fs.String("user", "root", "login user")
 	scripts := fs.String("scripts", "", "directory of ADDRESS.sh probe scripts; empty runs `true`")
 	command := fs.String("command", "", "run this command instead of `true`, printing its output")
+	parallel := fs.Int("parallel", 0, "hosts handled at once (0: all)")
+	addrFile := fs.String("addresses", "", "read more addresses from this file, one a line (a host may repeat)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	// An address without a port is port 22's.
 	addrs := fs.Args()
+	if *addrFile != "" {
+		data, err := os.ReadFile(*addrFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "floor:", err)
+			return 1
+		}
+		addrs = append(addrs, strings.Fields(string(data))...)
+	}
+	if *parallel <= 0 {
+		*parallel = max(len(addrs), 1)
+	}
+	sem := make(chan struct{}, *parallel)
 	pem, err := os.ReadFile(*key)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
@@ -64,14 +79,18 @@ func floorMain(args []string) int {
 	var outMu sync.Mutex
 	for i, a := range addrs {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
+			defer func() { <-sem }()
 			var script []byte
 			if *scripts != "" {
-				if script, err = os.ReadFile(filepath.Join(*scripts, a+".sh")); err != nil {
+				s, err := os.ReadFile(filepath.Join(*scripts, a+".sh"))
+				if err != nil {
 					errs[i] = err
 					return
 				}
+				script = s
 			}
 			if *command != "" {
 				var out []byte
@@ -99,11 +118,11 @@ func floorHost(addr string, cfg *gossh.ClientConfig, script []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(addr, "22"))
+	conn, err := d.DialContext(ctx, "tcp", endpoint(addr))
 	if err != nil {
 		return err
 	}
-	sc, chans, reqs, err := gossh.NewClientConn(conn, net.JoinHostPort(addr, "22"), cfg)
+	sc, chans, reqs, err := gossh.NewClientConn(conn, endpoint(addr), cfg)
 	if err != nil {
 		conn.Close()
 		return fmt.Errorf("%s: %w", addr, err)
@@ -135,11 +154,11 @@ func floorCommand(addr string, cfg *gossh.ClientConfig, command string) ([]byte,
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(addr, "22"))
+	conn, err := d.DialContext(ctx, "tcp", endpoint(addr))
 	if err != nil {
 		return nil, err
 	}
-	sc, chans, reqs, err := gossh.NewClientConn(conn, net.JoinHostPort(addr, "22"), cfg)
+	sc, chans, reqs, err := gossh.NewClientConn(conn, endpoint(addr), cfg)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("%s: %w", addr, err)
@@ -157,4 +176,12 @@ func floorCommand(addr string, cfg *gossh.ClientConfig, command string) ([]byte,
 		return nil, fmt.Errorf("%s: %s: %w: %s", addr, command, err, stderr.String())
 	}
 	return []byte(stdout.String()), nil
+}
+
+// endpoint is addr with port 22 when it has no port.
+func endpoint(addr string) string {
+	if _, _, err := net.SplitHostPort(addr); err == nil {
+		return addr
+	}
+	return net.JoinHostPort(addr, "22")
 }

@@ -5,6 +5,7 @@
 //
 //	go run ./integration/bench                  # the whole matrix (hours)
 //	go run ./integration/bench -fleets 10 -workloads w2-100 -runs 5 -scenarios noop-plan
+//	go run ./integration/bench scale -hosts 1000,10000  # inventory aliases of a few lab hosts (scale.go)
 //
 // It installs ansible-core on the controller (integration/scripts/
 // bench-deps.sh), builds tend, boots the largest fleet asked for, puts
@@ -80,12 +81,20 @@ func main() {
 		switch os.Args[1] {
 		case "floor":
 			os.Exit(floorMain(os.Args[2:]))
+		case "scale":
+			os.Exit(scaleMain(os.Args[2:]))
 		case "profile":
 			os.Exit(profileMain(os.Args[2:]))
 		case "rtt":
 			os.Exit(rttMain(os.Args[2:]))
+		case "netem":
+			os.Exit(netemMain(os.Args[2:]))
+		case "html-report":
+			os.Exit(htmlReportMain(os.Args[2:]))
 		case "probe-script":
 			os.Exit(probeScriptMain(os.Args[2:]))
+		case "winrm":
+			os.Exit(winrmMain(os.Args[2:]))
 		}
 	}
 	log.SetFlags(log.Ltime)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,10 +91,10 @@ func TestCanaryLabDatabase(t *testing.T) {
 			sampler.finish()
 		}
 	})
-	// A positive control: a short process on the host with the mark on
-	// its command line is seen.
+	// A positive control: a process on the host with the mark on its
+	// command line is seen.
 	control := "ctl-" + mark
-	hostRun(t, tr, "sh -c 'sleep 0.3' "+control)
+	sampler.control(t, func(cmd string) (string, error) { return l.Exec(1, cmd) }, control)
 
 	// canLogin tries a password with the clients, given in their
 	// environment (not on their command lines).
@@ -157,8 +158,12 @@ func TestCanaryLabDatabase(t *testing.T) {
 	}
 	id := ""
 	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(line, `{"event":"run","run_id":"`) {
-			id = strings.SplitN(strings.TrimPrefix(line, `{"event":"run","run_id":"`), `"`, 2)[0]
+		var m struct {
+			Type  string `json:"type"`
+			RunID string `json:"run_id"`
+		}
+		if json.Unmarshal([]byte(line), &m) == nil && m.Type == "outcome" && m.RunID != "" {
+			id = m.RunID
 		}
 	}
 	if !canLogin("postgresql", "app", c.secret) || !canLogin("mariadb", "web", c.pw) {
@@ -183,7 +188,7 @@ func TestCanaryLabDatabase(t *testing.T) {
 		t.Errorf("rollback did not put the hand-set passwords back")
 	}
 	c.tend(nil, "facts", "-C", dir)
-	// The clients' last sessions end before the sampling does.
+	// The database clients' connections close before the sampling stops.
 	time.Sleep(time.Second)
 
 	samples, procHits := sampler.finish()

@@ -272,6 +272,38 @@ func startSampler(needles []string, allowed func(argv []string) bool) *cmdlineSa
 	return s
 }
 
+// control is the sampler's positive control: a process on a host (exec
+// runs a command there) with mark on its command line, kept until the
+// sampler has made two whole passes over /proc since it started, so that
+// however loaded the machine, a sampler that works sees it.
+func (s *cmdlineSampler) control(t *testing.T, exec func(string) (string, error), mark string) {
+	t.Helper()
+	// Its pid, to end it by: a pkill -f naming the mark would match the
+	// shell running it.
+	out, err := exec("setsid sh -c 'sleep 120; :' " + mark + " </dev/null >/dev/null 2>&1 & echo $!")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("the control's pid: %q", out)
+	}
+	s.mu.Lock()
+	start := s.samples
+	s.mu.Unlock()
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		s.mu.Lock()
+		n := s.samples
+		s.mu.Unlock()
+		if n >= start+2 {
+			break
+		}
+	}
+	if _, err := exec(fmt.Sprintf("kill %d || :", pid)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (s *cmdlineSampler) finish() (int, []string) {
 	close(s.stop)
 	<-s.done
@@ -373,12 +405,10 @@ func TestCanaryLab(t *testing.T) {
 		}
 	})
 
-	// A positive control: a short process on the host with the mark on
-	// its command line is seen.
+	// A positive control: a process on the host with the mark on its
+	// command line is seen.
 	control := "ctl-" + mark
-	if _, err := l.Exec(1, "sh -c 'sleep 0.3' "+control); err != nil {
-		t.Fatal(err)
-	}
+	sampler.control(t, func(cmd string) (string, error) { return l.Exec(1, cmd) }, control)
 
 	var diags []string
 	v := []string{"-var", "pw=" + c.pw}

@@ -415,3 +415,49 @@ host %q {
 		t.Errorf("apply with the decrypted key: exit %d", code)
 	}
 }
+
+// TestProxyJumpSharedBastion: many hosts behind one bastion reach it over
+// one SSH connection for the whole run (counted in the bastion's sshd
+// log), each host still logging in on its own.
+func TestProxyJumpSharedBastion(t *testing.T) {
+	lab.Required(t)
+	l := lab.StartT(t, lab.Options{Hosts: 2, Name: "jumpshare"})
+	dir := t.TempDir()
+	bastion, target := l.Host(1), l.Host(2)
+	labKnown := read(t, l.KnownHostsFile())
+	t.Setenv("HOME", dir) // the bastion's identity and key come from ~/.ssh
+	if err := os.MkdirAll(filepath.Join(dir, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, ".ssh/id_ed25519"), read(t, l.ClientKeyFile()))
+	if err := os.Chmod(filepath.Join(dir, ".ssh/id_ed25519"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, ".ssh/known_hosts"), labKnown)
+	const n = 24
+	var inv strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&inv, "host \"t%02d\" {\n  address       = %q\n  user          = \"root\"\n  identity_file = %q\n  ssh {\n    known_hosts_file = %q\n    proxy_jump       = \"root@%s\"\n  }\n}\n",
+			i, target.Address, l.ClientKeyFile(), l.KnownHostsFile(), bastion.Address)
+	}
+	write(t, filepath.Join(dir, "inventory.hcl"), inv.String())
+	write(t, filepath.Join(dir, "main.hcl"), "file \"f\" {\n  path    = \"/etc/jumpshare-test\"\n  content = \"x\"\n}\n")
+	logins := func(i int) int {
+		out, err := l.Exec(i, "journalctl -u ssh.service -o cat --no-pager")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(out, "Accepted publickey for root")
+	}
+	b0, t0 := logins(bastion.Index), logins(target.Index)
+	if out, errOut, code := tend(t, "plan", "-C", dir, "--parallel", fmt.Sprint(n), "--connect-rate", "200/s"); code != 0 {
+		t.Fatalf("plan through one bastion: exit %d\n%s%s", code, out, errOut)
+	}
+	time.Sleep(300 * time.Millisecond) // let journald take the last lines
+	if got := logins(bastion.Index) - b0; got != 1 {
+		t.Errorf("the bastion accepted %d logins for %d hosts behind it, want 1", got, n)
+	}
+	if got := logins(target.Index) - t0; got != n {
+		t.Errorf("the hosts behind the bastion accepted %d logins, want %d", got, n)
+	}
+}

@@ -37,6 +37,15 @@
 // resume scenario, `tend resume RUN -y` must bring every path to the new
 // state with every entry applied.
 //
+// # Networks
+//
+// TestNetwork runs the same workload and the same invariant on ten hosts
+// reached through proxies with real network conditions (integration/netem):
+// a 50 ms round trip with jitter on every link, one link carrying nothing
+// for 30 s while the others must finish (their host_outcome events are all
+// out before it is released), a connection reset in the middle of a batch,
+// and a large file over 1 Mbit/s links.
+//
 // The lab boots once per test function and the pre-run files are rewritten
 // before every subtest. The session stall lasts stallFor (a minute): longer
 // than any read deadline tend might have shorter than a keepalive round.

@@ -28,11 +28,11 @@ type suite struct {
 	fails *workload // fails after batch 3, so the run rolls back
 }
 
-func newSuite(t *testing.T, name string) *suite {
+func newSuite(t *testing.T, name string, hosts int) *suite {
 	lab.Required(t)
 	binary(t)
 	return &suite{
-		l:     lab.StartT(t, lab.Options{Hosts: 2, Name: name}),
+		l:     lab.StartT(t, lab.Options{Hosts: hosts, Name: name}),
 		plain: newWorkload("", false),
 		fails: newWorkload("", true),
 	}
@@ -138,7 +138,7 @@ func (s *suite) afterFault(t *testing.T, w *workload, dir, id string) {
 }
 
 func TestFaults(t *testing.T) {
-	s := newSuite(t, "fault")
+	s := newSuite(t, "fault", 2)
 
 	// Control: without a fault the run applies everything and rollback
 	// restores it; every other scenario's failures are the fault's.

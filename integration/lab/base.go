@@ -71,7 +71,10 @@ func bookworm() recipe {
 		Variant: "minbase",
 		// acl and attr: getfacl/setfacl and getfattr/setfattr, with which
 		// tend keeps a rewritten file's ACL and extended attributes.
-		Packages: []string{"openssh-server", "sudo", "cron", "systemd", "systemd-sysv", "dbus", "iproute2", "procps", "acl", "attr"},
+		// openssl, which a Debian server has (the standard task), hashes
+		// large files several times faster than sha256sum (the sysvinit
+		// and OpenRC images have none; tend falls back to sha256sum).
+		Packages: []string{"openssh-server", "sudo", "cron", "systemd", "systemd-sysv", "dbus", "iproute2", "procps", "acl", "attr", "openssl"},
 		Masked: []string{
 			// No consoles to log in on.
 			"console-getty.service", "getty@tty1.service", "getty-static.service",

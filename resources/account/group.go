@@ -78,7 +78,7 @@ func (Group) Desired(cfg cty.Value, env resources.Env) (*resources.State, error)
 // Probe implements resources.Type.
 func (Group) Probe(cfg cty.Value, want *resources.State) string {
 	name, _ := cfgStr(cfg, "name")
-	return "n=" + shell.Quote(name) + "\n" + idOwnerProbe(etc("group"), cfgID(cfg, "gid")) + findLine("g", etc("group")) + `if [ -z "$g" ]; then out exists 0; return 0; fi
+	return shell.NewScript().Set("n", name).String() + idOwnerProbe(etc("group"), cfgID(cfg, "gid")) + findLine("g", etc("group")) + `if [ -z "$g" ]; then out exists 0; return 0; fi
 out exists 1; out group "$g"
 if [ -r ` + etc("gshadow") + ` ]; then
   ` + findLine("s", etc("gshadow")) + `  if [ -n "$s" ]; then out gshadow "$s"; fi

@@ -24,11 +24,11 @@ const keysLimit = 64 << 10
 // groups), and acts as root only where the user could not: creating a
 // missing home, and chown -h, which never follows a link.
 
-// asUser is a command running an inline sh program (constant text; data
-// only through its arguments) as the user whose uid and gid are in $uid
-// and $ugid. It has no newline, so a caller may add a redirection.
-func asUser(program string, args ...string) string {
-	return `setpriv --reuid="$uid" --regid="$ugid" --clear-groups -- /bin/sh -c ` + shell.Quote(program) + " tend " + strings.Join(args, " ")
+// asUser is a command running an inline sh program (tend's own text;
+// data only through its arguments, which the caller appends) as the user
+// whose uid and gid are in $uid and $ugid; $0 is "tend".
+func asUser(program string) *shell.Command {
+	return shell.Cmd("setpriv", `--reuid="$uid"`, `--regid="$ugid"`, "--clear-groups", "--", "/bin/sh", "-c").Arg(program).Flag("tend")
 }
 
 // keysProbe reads ~/.ssh and authorized_keys without following links:
@@ -153,16 +153,16 @@ if [ -e "$d" ]; then
 else
   mkdir -m 0700 -- "$d"; chown -h "$uid:$ugid" "$d"; printf 'undo ssh_dir_created 1\n'
 fi
-if [ -L "$f" ] || [ -f "$f" ]; then
-  mkdir -p -m 0700 ` + shell.Quote(path.Dir(backup)) + `
-  cp -pP -- "$f" ` + shell.Quote(backup) + `
-  printf 'undo keys_backup %s\n' ` + shell.Quote(backup) + `
-elif [ -e "$f" ]; then
+`)
+	s.raw(shell.NewScript().Line(`if [ -L "$f" ] || [ -f "$f" ]; then`).
+		Run(shell.Cmd("mkdir", "-p", "-m", "0700").Operands(path.Dir(backup))).
+		Run(shell.Cmd("cp", "-pP").VarOperand("f").Arg(backup)).
+		Run(shell.Cmd("printf", `'undo keys_backup %s\n'`).Arg(backup)).
+		Line(`elif [ -e "$f" ]; then
   echo "$f is not a regular file; tend does not replace it" >&2; exit 1
 fi
-printf 'undo keys_home %s\n' "$home"
-`)
-	s.raw(asUser(keysWrite, `"$home"`) + "\n")
+printf 'undo keys_home %s\n' "$home"`).
+		Run(asUser(keysWrite).Var("home")).String())
 	s.stdin.WriteString(content)
 }
 
@@ -174,32 +174,29 @@ func restoreKeys(s *script, undo resources.Undo) {
 		return
 	}
 	s.raw(findLine("u", "/etc/passwd"))
-	s.raw(`if [ -n "$u" ]; then
-` + splitPasswd + `h=` + shell.Quote(home) + `; d=$h/.ssh; f=$d/authorized_keys
-`)
+	sh := shell.NewScript().Line(`if [ -n "$u" ]; then`).Raw(splitPasswd).Set("h", home).Line(`d=$h/.ssh; f=$d/authorized_keys`)
 	if b := undo["keys_backup"]; b != "" {
-		s.raw(`b=` + shell.Quote(b) + `
-if [ -L "$b" ]; then
-  ` + asUser(`ln -sfn -- "$1" "$2"`, `"$(readlink -- "$b")"`, `"$f"`) + `
-else
-  m=$(stat -c '%a' -- "$b"); o=$(stat -c '%u:%g' -- "$b")
-  ` + asUser(keysRestore, `"$f"`, `"$m"`) + ` < "$b"
-  [ "$o" = "$uid:$ugid" ] || chown -h "$o" "$f"
-fi
-`)
+		sh.Set("b", b).Line(`if [ -L "$b" ]; then`).
+			Run(asUser(`ln -sfn -- "$1" "$2"`).Flag(`"$(readlink -- "$b")"`).Var("f")).
+			Line(`else
+  m=$(stat -c '%a' -- "$b"); o=$(stat -c '%u:%g' -- "$b")`).
+			Run(asUser(keysRestore).Var("f").Var("m").Redirect(`< "$b"`)).
+			Line(`  [ "$o" = "$uid:$ugid" ] || chown -h "$o" "$f"
+fi`)
 	} else {
-		s.raw(asUser(`rm -f -- "$1"`, `"$f"`) + "\n")
+		sh.Run(asUser(`rm -f -- "$1"`).Var("f"))
 	}
 	if undo["ssh_dir_created"] == "1" {
-		s.raw(asUser(`rmdir -- "$1" 2>/dev/null || true`, `"$d"`) + "\n")
+		sh.Run(asUser(`rmdir -- "$1" 2>/dev/null || true`).Var("d"))
 	} else if m, o, ok := strings.Cut(undo["ssh_dir"], " "); ok {
-		s.raw(asUser(`chmod "$2" "$1"`, `"$d"`, shell.Quote(m)) + "\n")
-		s.raw(`[ ` + shell.Quote(o) + ` = "$uid:$ugid" ] || chown -h -- ` + shell.Quote(o) + ` "$d"` + "\n")
+		sh.Run(asUser(`chmod "$2" "$1"`).Var("d").Arg(m))
+		sh.Raw("[ ").Word("", o, "").Raw(` = "$uid:$ugid" ] || `).Run(shell.Cmd("chown", "-h").Operands(o).Var("d"))
 	}
-	s.raw("fi\n")
+	sh.Line("fi")
 	if h := undo["keys_home_created"]; isRemovableHome(h) {
-		s.raw("rm -rf -- " + shell.Quote(h) + "\n")
+		sh.Run(shell.Cmd("rm", "-rf").Operands(h))
 	}
+	s.raw(sh.String())
 }
 
 // isRemovableHome reports whether p may be removed as a home directory

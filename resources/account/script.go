@@ -51,12 +51,15 @@ type script struct {
 
 func newScript(name string) *script {
 	s := &script{}
-	s.sb.WriteString("set -e\nn=" + shell.Quote(name) + "\n")
+	s.sb.WriteString(shell.NewScript("set -e").Set("n", name).String())
 	return s
 }
 
 // cmd appends a command built with the shell builder.
 func (s *script) cmd(c *shell.Command) { s.sb.WriteString(c.String() + "\n") }
+
+// sh appends a script built with the shell builder.
+func (s *script) sh(b *shell.Script) { s.sb.WriteString(b.String()) }
 
 // raw appends shell text built from constants and quoted words.
 func (s *script) raw(text string) { s.sb.WriteString(text) }

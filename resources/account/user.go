@@ -185,7 +185,7 @@ func (User) Desired(cfg cty.Value, env resources.Env) (*resources.State, error) 
 func (User) Probe(cfg cty.Value, want *resources.State) string {
 	name, _ := cfgStr(cfg, "name")
 	var sb strings.Builder
-	sb.WriteString("n=" + shell.Quote(name) + "\n")
+	sb.WriteString(shell.NewScript().Set("n", name).String())
 	sb.WriteString(idOwnerProbe(etc("passwd"), cfgID(cfg, "uid")))
 	sb.WriteString(findLine("u", etc("passwd")))
 	sb.WriteString(`if [ -z "$u" ]; then out exists 0; return 0; fi
@@ -470,7 +470,7 @@ func textOpts(c *shell.Command, value func(attr string) (string, bool)) {
 func createScript(after *resources.State, keysBackup string) *script {
 	s := newScript(after.Str("name"))
 	if home, ok := strAttr(after, "home"); ok {
-		s.raw("h=" + shell.Quote(home) + "\n")
+		s.sh(shell.NewScript().Set("h", home))
 	} else {
 		s.raw("h=$(useradd -D | sed -n 's/^HOME=//p')/$n\n")
 	}
@@ -576,13 +576,16 @@ func deleteScript(before, after *resources.State, h *resources.Host) *script {
 	if removal == "move" {
 		home := before.Str("home")
 		bh, bm := h.NextBackup(home), h.NextBackup("/var/mail/"+name)
-		s.raw(`h=` + shell.Quote(home) + `; uid=` + shell.Quote(numStr(before, "uid")) + `
-if [ -d "$h" ] && [ ! -L "$h" ] && [ "$(stat -c %u -- "$h")" = "$uid" ]; then
-  mkdir -p -m 0700 ` + shell.Quote(path.Dir(bh)) + `; mv -- "$h" ` + shell.Quote(bh) + `; printf 'undo home_backup %s\n' ` + shell.Quote(bh) + `
-fi
-m=/var/mail/$n
-if [ -f "$m" ]; then mkdir -p -m 0700 ` + shell.Quote(path.Dir(bm)) + `; mv -- "$m" ` + shell.Quote(bm) + `; printf 'undo mail_backup %s\n' ` + shell.Quote(bm) + `; fi
-`)
+		s.sh(shell.NewScript().Set("h", home).Set("uid", numStr(before, "uid")).
+			Line(`if [ -d "$h" ] && [ ! -L "$h" ] && [ "$(stat -c %u -- "$h")" = "$uid" ]; then`).
+			Run(shell.Cmd("mkdir", "-p", "-m", "0700").Operands(path.Dir(bh))).
+			Run(shell.Cmd("mv").VarOperand("h").Arg(bh)).
+			Run(shell.Cmd("printf", `'undo home_backup %s\n'`).Arg(bh)).
+			Line("fi\nm=/var/mail/$n\nif [ -f \"$m\" ]; then").
+			Run(shell.Cmd("mkdir", "-p", "-m", "0700").Operands(path.Dir(bm))).
+			Run(shell.Cmd("mv").VarOperand("m").Arg(bm)).
+			Run(shell.Cmd("printf", `'undo mail_backup %s\n'`).Arg(bm)).
+			Line("fi"))
 	}
 	return s
 }
@@ -618,15 +621,16 @@ func revertCreateScript(after *resources.State, undo resources.Undo) *script {
 		s.raw(findLine("u", "/etc/passwd") + `if [ -n "$u" ]; then userdel -- "$n"; fi` + "\n")
 	}
 	if h := undo["home_created"]; isRemovableHome(h) {
-		s.raw("rm -rf -- " + shell.Quote(h) + "\n")
+		s.cmd(shell.Cmd("rm", "-rf").Operands(h))
 	}
 	if m := undo["mail_created"]; strings.HasPrefix(m, "/var/mail/") {
-		s.raw("rm -f -- " + shell.Quote(m) + "\n")
+		s.cmd(shell.Cmd("rm", "-f").Operands(m))
 	}
 	// userdel removes a group named like the user when it was the user's
 	// primary group; put back one that existed before the run.
 	if g, err := parseGroup(undo["group_existed"]); err == nil {
-		s.raw(findLine("g", "/etc/group") + `if [ -z "$g" ]; then groupadd -g ` + shell.Quote(g.GID) + ` -- "$n"; fi` + "\n")
+		s.raw(findLine("g", "/etc/group"))
+		s.sh(shell.NewScript().Line(`if [ -z "$g" ]; then`).Run(shell.Cmd("groupadd").Opt("-g", g.GID).VarOperand("n")).Line("fi"))
 	}
 	return s
 }
@@ -640,9 +644,9 @@ func revertDeleteScript(before *resources.State, undo resources.Undo) *script {
 	gid := before.Str("gid")
 	s.raw(findLine("u", "/etc/passwd") + "if [ -z \"$u\" ]; then\n")
 	if gn := before.Str("group_name"); gn != "" {
-		s.raw(`g=; while IFS= read -r l; do r=${l#*:}; r=${r#*:}; if [ "${r%%:*}" = ` + shell.Quote(gid) + ` ]; then g=$l; break; fi; done < /etc/group
-if [ -z "$g" ]; then groupadd -g ` + shell.Quote(gid) + ` -- ` + shell.Quote(gn) + `; fi
-`)
+		s.sh(shell.NewScript().Raw(`g=; while IFS= read -r l; do r=${l#*:}; r=${r#*:}; if [ "${r%%:*}" = `).Word("", gid, "").
+			Line(` ]; then g=$l; break; fi; done < /etc/group`).
+			Line(`if [ -z "$g" ]; then`).Run(shell.Cmd("groupadd").Opt("-g", gid).Operands(gn)).Line("fi"))
 	}
 	c := shell.Cmd("useradd", "-M").Opt("-u", numStr(before, "uid")).Opt("-g", gid).
 		Opt("-s", before.Str("shell")).Opt("-d", before.Str("home")).Opt("-c", before.Str("comment")).
@@ -671,10 +675,14 @@ if [ -z "$g" ]; then groupadd -g ` + shell.Quote(gid) + ` -- ` + shell.Quote(gn)
 	restoreAging(s, before)
 	s.raw("fi\n")
 	if b := undo["home_backup"]; b != "" {
-		s.raw(`if [ -e ` + shell.Quote(b) + ` ] && [ ! -e ` + shell.Quote(before.Str("home")) + ` ]; then mv -- ` + shell.Quote(b) + " " + shell.Quote(before.Str("home")) + "; fi\n")
+		s.sh(shell.NewScript().If(shell.Test("-e", b).And(shell.Not(shell.Test("-e", before.Str("home")))), func(sh *shell.Script) {
+			sh.Run(shell.Cmd("mv").Operands(b, before.Str("home")))
+		}))
 	}
 	if b := undo["mail_backup"]; b != "" {
-		s.raw(`if [ -e ` + shell.Quote(b) + ` ]; then mv -- ` + shell.Quote(b) + " " + shell.Quote("/var/mail/"+name) + "; fi\n")
+		s.sh(shell.NewScript().If(shell.Test("-e", b), func(sh *shell.Script) {
+			sh.Run(shell.Cmd("mv").Operands(b, "/var/mail/"+name))
+		}))
 	}
 	return s
 }

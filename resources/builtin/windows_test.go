@@ -114,6 +114,32 @@ var windowsCases = map[string]struct {
 		act:     plan.Update,
 		changed: []string{"version"},
 	},
+	// Chocolatey's answers are written from its documentation (choco
+	// search --exact --limit-output prints "id|version" per source that
+	// offers the package), not recorded from a real Chocolatey.
+	"package_choco_latest_upgrade_reboot": {
+		typ: pkg.Package{},
+		cfg: map[string]cty.Value{"name": cty.StringVal("git"), "state": cty.StringVal("latest")},
+		values: map[string]string{"choco": "true", "installed": "true", "version": "2.42.0", "pinned": "false",
+			"search.rc": "0", "search.1": "git|2.43.0", "search.2": "git|2.47.1"},
+		act:     plan.Update,
+		changed: []string{"version"},
+		reply:   "reboot_required",
+		undo:    resources.Undo{"reboot_required": "true"},
+	},
+	"package_choco_latest_install": {
+		typ:    pkg.Package{},
+		cfg:    map[string]cty.Value{"name": cty.StringVal("git"), "state": cty.StringVal("latest")},
+		values: map[string]string{"choco": "true", "installed": "false", "search.rc": "0", "search.1": "git|2.47.1"},
+		act:    plan.Create,
+	},
+	"package_choco_latest_current": {
+		typ: pkg.Package{},
+		cfg: map[string]cty.Value{"name": cty.StringVal("git"), "state": cty.StringVal("latest")},
+		values: map[string]string{"choco": "true", "installed": "true", "version": "2.47.1.0", "pinned": "true",
+			"search.rc": "0", "search.1": "git|2.47.1"},
+		act: plan.NoOp,
+	},
 	"service_mode_account": {
 		typ: service.Service{},
 		cfg: map[string]cty.Value{"name": cty.StringVal("W3SVC"), "running": cty.True, "start_mode": cty.StringVal("delayed"),
@@ -225,6 +251,11 @@ func TestWindowsProviders(t *testing.T) {
 			cur, err := typ.Read(cfg, resources.ProbeOutput{Values: c.values})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if rs, ok := typ.(resources.Resolver); ok {
+				if want, err = rs.Resolve(cfg, cur, want); err != nil {
+					t.Fatal(err)
+				}
 			}
 			act, changed := plan.Diff(cur, want)
 			if act != c.act || !cmp.Equal(changed, c.changed) {

@@ -150,17 +150,15 @@ func (Line) Probe(cfg cty.Value, want *resources.State) string {
 // MaxSize, its content: the edit is computed on the controller, so it
 // needs the bytes. Two forks (stat, base64), whatever the file.
 func probeScript(p string) string {
-	return "p=" + shell.Quote(p) + `
-if [ -L "$p" ]; then p=$(readlink -f -- "$p") || { echo "cannot resolve the symbolic link $p"; exit 1; }; out target "$(printf %s "$p" | b64)"; fi
+	return shell.NewScript().Set("p", p).Line(`if [ -L "$p" ]; then p=$(readlink -f -- "$p") || { echo "cannot resolve the symbolic link $p"; exit 1; }; out target "$(printf %s "$p" | b64)"; fi
 if [ ! -e "$p" ]; then out type absent; exit 0; fi
 if [ ! -f "$p" ]; then out type other; exit 0; fi
 s=$(stat -c '%a %u %g %s' -- "$p") || exit 1
 set -- $s
-out mode $1; out uid $2; out gid $3; out size $4
-if [ "$4" -gt ` + strconv.Itoa(MaxSize) + ` ]; then out type large; exit 0; fi
+out mode $1; out uid $2; out gid $3; out size $4`).
+		Raw(`if [ "$4" -gt `).Word("", strconv.Itoa(MaxSize), "").Line(` ]; then out type large; exit 0; fi
 out type file
-out content "$(b64 < "$p")"
-`
+out content "$(b64 < "$p")"`).String()
 }
 
 // fileState is a parsed probe.
@@ -305,7 +303,8 @@ func (Line) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 			return nil, fmt.Errorf("%s does not exist; set create = true to create it", target)
 		}
 		data, _ := e.Apply(nil)
-		fmt.Fprintf(&sb, "p=%s\n[ ! -e \"$p\" ] || { %s; exit 1; }\n", shell.Quote(target), resources.CauseLine(`"it appeared while tend was creating it; plan again"`))
+		sb.WriteString(shell.NewScript().Set("p", target).String())
+		sb.WriteString(`[ ! -e "$p" ] || { ` + resources.CauseLine(`"it appeared while tend was creating it; plan again"`) + "; exit 1; }\n")
 		sb.WriteString(resources.PathCheck(target, "file", "exit 1"))
 		sb.WriteString(resources.WriteStdin(target, h.TempPrefix(), resources.Install{Mode: "0644"}))
 		if err := resources.RunChange(ctx, h, "create", target, sb.String(), data); err != nil {
@@ -320,8 +319,8 @@ func (Line) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 	}
 	sum := sha256.Sum256(fs.Data)
 	b := h.NextBackup(target)
-	fmt.Fprintf(&sb, "p=%s\nh=$(sha256sum < \"$p\")\n[ \"${h%%%% *}\" = %s ] || { %s; exit 1; }\n",
-		shell.Quote(target), hex.EncodeToString(sum[:]), resources.CauseLine(`"it changed while tend was editing it; plan again"`))
+	sb.WriteString(shell.NewScript().Set("p", target).Set("w", hex.EncodeToString(sum[:])).Line(`h=$(sha256sum < "$p")`).String())
+	sb.WriteString(`[ "${h%% *}" = "$w" ] || { ` + resources.CauseLine(`"it changed while tend was editing it; plan again"`) + "; exit 1; }\n")
 	// The file keeps its mode, ownership, ACL and extended attributes;
 	// one look for the last two serves the backup and the write.
 	sb.WriteString(resources.MetaCheck(target))
@@ -343,9 +342,10 @@ func (Line) Revert(ctx context.Context, h *resources.Host, before, after *resour
 	case p == "":
 		return nil // Apply changed nothing
 	case undo["created"] == "1":
-		return resources.RunChange(ctx, h, "remove", p, "rm -f -- "+shell.Quote(p)+"\n", nil)
+		return resources.RunChange(ctx, h, "remove", p, shell.NewScript().Run(shell.Cmd("rm", "-f").Operands(p)).String(), nil)
 	case undo["backup"] != "":
-		script := "set -e\n" + resources.FileFuncs + "b=" + shell.Quote(undo["backup"]) + "\n[ -f \"$b\" ] || { " + resources.CauseLine(`"its backup $b is missing"`) + "; exit 1; }\n" +
+		script := "set -e\n" + resources.FileFuncs + shell.NewScript().Set("b", undo["backup"]).String() +
+			"[ -f \"$b\" ] || { " + resources.CauseLine(`"its backup $b is missing"`) + "; exit 1; }\n" +
 			resources.RestoreScript(p, undo["backup"], h.TempPrefix())
 		return resources.RunChange(ctx, h, "restore", p, script, nil)
 	}

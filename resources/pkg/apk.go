@@ -15,32 +15,34 @@ type apk struct{}
 func (apk) id() string      { return "apk" }
 func (apk) command() string { return "apk" }
 
-func (apk) cmd(root string) string {
-	if root == "" {
-		return "apk"
+func (apk) cmd(root string) *shell.Command {
+	c := shell.Cmd("apk")
+	if root != "" {
+		c.Opt("--root", root)
 	}
-	return "apk --root " + shell.Quote(root)
+	return c
 }
 
 // installedSh: `apk -v info -e NAME` prints "NAME-VERSION" when the
 // package is installed and fails otherwise; it reads only the installed
 // database.
 func (a apk) installedSh(root string) string {
-	return `v=$(` + a.cmd(root) + ` -v info -e -- "$n" 2>/dev/null) && v=${v%%"$nl"*} && v=${v#"$n"-} || v=
-`
+	return shell.NewScript().Raw("v=$(").Inline(a.cmd(root).Flag("-v", "info", "-e").VarOperand("n").Redirect("2>/dev/null")).
+		Raw(`) && v=${v%%"$nl"*} && v=${v#"$n"-} || v=` + "\n").String()
 }
 
 // namedSh reads the installed database for the packages named; it
 // prints nothing for one not installed.
 func (apk) namedSh(root string, names []string) string {
-	return `awk -v w=` + shell.Quote(" "+strings.Join(names, " ")+" ") +
-		` '/^P:/{n=substr($0,3)} /^V:/{if (index(w, " " n " ")) print "tend:" n " " substr($0,3)}' ` + shell.Quote(apkDB(root))
+	return shell.Cmd("awk").Opt("-v", "w="+" "+strings.Join(names, " ")+" ").
+		Flag(`'/^P:/{n=substr($0,3)} /^V:/{if (index(w, " " n " ")) print "tend:" n " " substr($0,3)}'`).
+		Arg(apkDB(root)).String()
 }
 
 func (apk) namedArms() string { return "tend:*) tend_pkg_l=${tend_pkg_l#tend:};;\n" }
 
 func (a apk) indexSh(root string) string {
-	return "q " + a.cmd(root) + ` policy -- "$n"` + "\n"
+	return shell.NewScript().Run(shell.Cmd("q").Wrap(a.cmd(root).Flag("policy").VarOperand("n"))).String()
 }
 
 // parseIndex reads apk policy (apk-tools 2.x and 3.x print the same):
@@ -105,7 +107,7 @@ func (apk) env() string                { return "" }
 // snapshotSh reads the installed database directly: `apk info -v` joins
 // name and version with a dash, which cannot be split reliably.
 func (apk) snapshotSh(root string) string {
-	return `awk '/^P:/{n=substr($0,3)} /^V:/{print n" "substr($0,3)}' ` + shell.Quote(apkDB(root))
+	return shell.Cmd("awk", `'/^P:/{n=substr($0,3)} /^V:/{print n" "substr($0,3)}'`).Arg(apkDB(root)).String()
 }
 
 // apkDB is the installed database under root.
@@ -117,7 +119,9 @@ func apkDB(root string) string {
 	return db
 }
 
-func (a apk) refreshSh(root string) string { return a.cmd(root) + " --wait 60 update\n" }
+func (a apk) refreshSh(root string) string {
+	return shell.NewScript().Run(a.cmd(root).Flag("--wait", "60", "update")).String()
+}
 
 // txnSh: `apk add` for installs (with -u when one asks for the latest
 // version; a pin NAME=VERSION also constrains the world file, as apk
@@ -135,18 +139,26 @@ func (a apk) txnSh(root string, ops []op) string {
 			add = append(add, o.Name)
 		}
 	}
-	var cmds []string
+	var cmd *shell.Command
 	if len(add) > 0 {
-		c := a.cmd(root) + " --wait 60 add"
+		cmd = a.cmd(root).Flag("--wait", "60", "add")
 		if anyKind(ops, opLatest) {
-			c += " -u"
+			cmd.Flag("-u")
 		}
-		cmds = append(cmds, c+" -- "+shell.Join(add...))
+		cmd.Operands(add...)
 	}
 	if len(del) > 0 {
-		cmds = append(cmds, a.cmd(root)+" --wait 60 del -- "+shell.Join(del...))
+		c := a.cmd(root).Flag("--wait", "60", "del").Operands(del...)
+		if cmd == nil {
+			cmd = c
+		} else {
+			cmd = cmd.And(c)
+		}
 	}
-	return strings.Join(cmds, " &&\n") + "\n"
+	if cmd == nil {
+		return "\n"
+	}
+	return shell.NewScript().Run(cmd).String()
 }
 
 func (apk) stale(log string, status int) bool {

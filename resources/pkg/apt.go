@@ -31,7 +31,7 @@ case $v in ?[iWt]?*) v=${v#???};; *) v=;; esac
 // architectures is listed twice); dpkg-query says on stderr which names
 // it does not know, and fails.
 func (apt) namedSh(root string, names []string) string {
-	return `dpkg-query -W -f='${db:Status-Abbrev}${Package} ${Version}\n' -- ` + shell.Join(names...)
+	return shell.Cmd("dpkg-query", "-W", `-f='${db:Status-Abbrev}${Package} ${Version}\n'`).Operands(names...).String()
 }
 
 // namedArms: installed or only awaiting triggers, as installedSh; any
@@ -118,7 +118,9 @@ func (apt) snapshotSh(root string) string {
 // files (the old one where the administrator changed it, the new one
 // otherwise) and waiting up to 60 s for dpkg's lock held by another run
 // (unattended-upgrades, a person).
-const aptGet = "apt-get -q -y -o DPkg::Lock::Timeout=60 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
+func aptGet() *shell.Command {
+	return shell.Cmd("apt-get", "-q", "-y", "-o", "DPkg::Lock::Timeout=60", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold")
+}
 
 func (apt) refreshSh(root string) string {
 	return "apt-get -q -o DPkg::Lock::Timeout=60 update\n"
@@ -143,17 +145,21 @@ func (apt) txnSh(root string, ops []op) string {
 			args = append(args, o.Name+"-")
 		}
 	}
-	cmd := aptGet
+	cmd := aptGet()
 	if anyKind(ops, opVersion) {
-		cmd += " --allow-downgrades"
+		cmd.Flag("--allow-downgrades")
 	}
 	if allRemove {
 		for i := range args {
 			args[i] = strings.TrimSuffix(args[i], "-")
 		}
-		return cmd + " remove " + shell.Join(args...) + "\n"
+		cmd.Flag("remove")
+	} else {
+		cmd.Flag("install")
 	}
-	return cmd + " install " + shell.Join(args...) + "\n"
+	// apt-get reads "--" as the end of options, but a name cannot start
+	// with "-" (Desired refuses it), so none is written.
+	return shell.NewScript().Run(cmd.Arg(args...)).String()
 }
 
 // stale: apt-get cannot find a package or version its sources should

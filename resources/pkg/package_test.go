@@ -253,9 +253,9 @@ func TestTxnCommands(t *testing.T) {
 esac
 `},
 		"dnf one verb":  {p: dnf{bin: "yum"}, ops: rm, want: "yum -y remove d e\n"},
-		"zypper":        {p: zypper{}, ops: ops, want: "zypper -n install --oldpackage -- 'a=1.0-1' b c -d\n"},
+		"zypper":        {p: zypper{}, ops: ops, want: "zypper -n install --oldpackage -- 'a=1.0-1' b c '-d'\n"},
 		"zypper remove": {p: zypper{}, ops: rm, want: "zypper -n remove -- d e\n"},
-		"apk":           {p: apk{}, ops: ops, want: "apk --wait 60 add -u -- 'a=1.0-1' b c &&\napk --wait 60 del -- d\n"},
+		"apk":           {p: apk{}, ops: ops, want: "apk --wait 60 add -u -- 'a=1.0-1' b c && apk --wait 60 del -- d\n"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -273,9 +273,8 @@ esac
 		{Kind: opRemove, Name: "d"},
 	})
 	for _, want := range []string{
-		"pacman --noconfirm -S --needed b c &&\n",
+		"pacman --noconfirm -S --needed b c && pacman --noconfirm -U \"$@\" && pacman --noconfirm -R d\n",
 		`for f in "${c%/}/"a-1.0-1-*.pkg.tar*; do`,
-		"pacman --noconfirm -U \"$@\" &&\npacman --noconfirm -R d\n",
 		"while [ -e /var/lib/pacman/db.lck ]",
 	} {
 		if !strings.Contains(got, want) {

@@ -18,30 +18,41 @@ type pacman struct{}
 func (pacman) id() string      { return "pacman" }
 func (pacman) command() string { return "pacman" }
 
-// paths returns pacman's options for root, its lock file and its cache
-// directory ("" when pacman-conf must be asked).
-func (pacman) paths(root string) (opts, lock, cache string) {
+// paths returns pacman with its options for root, its lock file and its
+// cache directory ("" when pacman-conf must be asked).
+func (pacman) paths(root string) (cmd *shell.Command, lock, cache string) {
+	cmd = shell.Cmd("pacman")
 	if root == "" {
-		return "", "/var/lib/pacman/db.lck", ""
+		return cmd, "/var/lib/pacman/db.lck", ""
 	}
 	r := strings.TrimSuffix(root, "/")
-	q := func(p string) string { return shell.Quote(r + p) }
-	opts = " --root " + q("/") + " --dbpath " + q("/var/lib/pacman/") + " --cachedir " + q("/var/cache/pacman/pkg/") +
-		" --config " + q("/etc/pacman.conf") + " --logfile " + q("/var/log/pacman.log") + " --gpgdir " + q("/etc/pacman.d/gnupg/")
-	return opts, r + "/var/lib/pacman/db.lck", r + "/var/cache/pacman/pkg/"
+	cmd.Opt("--root", r+"/").Opt("--dbpath", r+"/var/lib/pacman/").Opt("--cachedir", r+"/var/cache/pacman/pkg/").
+		Opt("--config", r+"/etc/pacman.conf").Opt("--logfile", r+"/var/log/pacman.log").Opt("--gpgdir", r+"/etc/pacman.d/gnupg/")
+	return cmd, r + "/var/lib/pacman/db.lck", r + "/var/cache/pacman/pkg/"
+}
+
+// cacheDirSh sets c to pacman's cache directory: cache, or what
+// pacman-conf says when cache is "".
+func cacheDirSh(s *shell.Script, cache string) {
+	if cache == "" {
+		s.Raw("c=$(pacman-conf CacheDir 2>/dev/null)")
+	} else {
+		s.Raw("c=").Word("", cache, "")
+	}
+	s.Raw(`; c=${c%%"$nl"*}; c=${c:-/var/cache/pacman/pkg/}` + "\n")
 }
 
 func (p pacman) installedSh(root string) string {
-	opts, _, _ := p.paths(root)
-	return `v=$(pacman` + opts + ` -Q -- "$n" 2>/dev/null) && v=${v#* } || v=; v=${v%%"$nl"*}
-`
+	cmd, _, _ := p.paths(root)
+	return shell.NewScript().Raw("v=$(").Inline(cmd.Flag("-Q").VarOperand("n").Redirect("2>/dev/null")).
+		Raw(`) && v=${v#* } || v=; v=${v%%"$nl"*}` + "\n").String()
 }
 
 // namedSh asks the local database for the packages named; pacman says
 // on stderr which it does not have, and fails.
 func (p pacman) namedSh(root string, names []string) string {
-	opts, _, _ := p.paths(root)
-	return "pacman" + opts + " -Q -- " + shell.Join(names...)
+	cmd, _, _ := p.paths(root)
+	return cmd.Flag("-Q").Operands(names...).String()
 }
 
 func (pacman) namedArms() string {
@@ -54,15 +65,11 @@ func (pacman) namedArms() string {
 // listing the package wins, as for pacman -S) and lists the package
 // cache's files of the package.
 func (p pacman) indexSh(root string) string {
-	opts, _, cache := p.paths(root)
-	c := shell.Quote(cache)
-	if cache == "" {
-		c = `$(pacman-conf CacheDir 2>/dev/null)`
-	}
-	return "q pacman" + opts + ` -Si -- "$n"
-c=` + c + `; c=${c%%"$nl"*}; c=${c:-/var/cache/pacman/pkg/}
-i=0; for f in "${c%/}/$n"-*.pkg.tar*; do case $f in *.sig) continue;; esac; [ -e "$f" ] || continue; i=$((i+1)); out "cache.$i" "${f##*/}"; done
-`
+	cmd, _, cache := p.paths(root)
+	s := shell.NewScript().Run(shell.Cmd("q").Wrap(cmd.Flag("-Si").VarOperand("n")))
+	cacheDirSh(s, cache)
+	s.Line(`i=0; for f in "${c%/}/$n"-*.pkg.tar*; do case $f in *.sig) continue;; esac; [ -e "$f" ] || continue; i=$((i+1)); out "cache.$i" "${f##*/}"; done`)
+	return s.String()
 }
 
 // parseIndex reads pacman -Si ("Version         : 2.0-1"); a package
@@ -109,20 +116,20 @@ func (pacman) env() string                { return "" }
 // no package, never when it does (an empty "before" list taken for a
 // real one would make every package look installed by the change).
 func (p pacman) snapshotSh(root string) string {
-	opts, _, _ := p.paths(root)
+	cmd, _, _ := p.paths(root)
 	db := "/var/lib/pacman"
 	if root != "" {
 		db = strings.TrimSuffix(root, "/") + db
 	}
-	return "{ pacman" + opts + " -Q || ! ls -d " + shell.Quote(db) + "/local/*/ >/dev/null 2>&1; }"
+	return shell.NewScript().Raw("{ ").Inline(cmd.Flag("-Q").Or(shell.Not(shell.Cmd("ls", "-d").Word("", db, "/local/*/").Redirect(">/dev/null 2>&1")))).Raw("; }").String()
 }
 
 // refreshSh synchronizes the package databases (-Sy). On Arch, installing
 // after -Sy without upgrading the system (-Su) is a partial upgrade; it
 // is done only when update_cache asks for it or a package is missing.
 func (p pacman) refreshSh(root string) string {
-	opts, lock, _ := p.paths(root)
-	return lockWait(lock) + "pacman" + opts + " --noconfirm -Sy\n"
+	cmd, lock, _ := p.paths(root)
+	return lockWait(shell.NewScript(), lock).Run(cmd.Flag("--noconfirm", "-Sy")).String()
 }
 
 // txnSh: pacman cannot install and remove in one transaction, nor install
@@ -131,14 +138,10 @@ func (p pacman) refreshSh(root string) string {
 // each run only when the previous succeeded. pacman fails at once when
 // another holds its lock, so it is waited for (60 s at most).
 func (p pacman) txnSh(root string, ops []op) string {
-	opts, lock, cache := p.paths(root)
+	_, lock, cache := p.paths(root)
+	pacmanCmd := func() *shell.Command { c, _, _ := p.paths(root); return c }
 	var sync, files, remove []string
-	var sb strings.Builder
-	sb.WriteString(lockWait(lock))
-	c := shell.Quote(cache)
-	if cache == "" {
-		c = `$(pacman-conf CacheDir 2>/dev/null)`
-	}
+	s := lockWait(shell.NewScript(), lock)
 	for _, o := range ops {
 		switch {
 		case o.Kind == opRemove:
@@ -149,24 +152,35 @@ func (p pacman) txnSh(root string, ops []op) string {
 			sync = append(sync, o.Name)
 		}
 	}
-	var cmds []string
+	// Names cannot start with "-" (Desired refuses them): no "--".
+	var cmd *shell.Command
+	then := func(c *shell.Command) {
+		if cmd == nil {
+			cmd = c
+		} else {
+			cmd = cmd.And(c)
+		}
+	}
 	if len(sync) > 0 {
-		cmds = append(cmds, "pacman"+opts+" --noconfirm -S --needed "+shell.Join(sync...))
+		then(pacmanCmd().Flag("--noconfirm", "-S", "--needed").Arg(sync...))
 	}
 	if len(files) > 0 {
-		fmt.Fprintf(&sb, "c=%s; c=${c%%%%\"$nl\"*}; c=${c:-/var/cache/pacman/pkg/}\nset --\n", c)
+		cacheDirSh(s, cache)
+		s.Line("set --")
 		for _, f := range files {
-			fmt.Fprintf(&sb, "x=; for f in \"${c%%/}/\"%s-*.pkg.tar*; do case $f in *.sig) continue;; esac; [ -e \"$f\" ] && x=$f; done\n"+
-				"[ -n \"$x\" ] || { echo \"error: no package file for \"%s\" in the cache $c\" >&2; exit 1; }\nset -- \"$@\" \"$x\"\n",
-				shell.Quote(f), shell.Quote(f))
+			s.Raw("x=; for f in ").Word(`"${c%/}/"`, f, "-*.pkg.tar*").Line(`; do case $f in *.sig) continue;; esac; [ -e "$f" ] && x=$f; done`)
+			s.Raw(`[ -n "$x" ] || { echo `).Word(`"error: no package file for "`, f, `" in the cache $c"`).Line(` >&2; exit 1; }`)
+			s.Line(`set -- "$@" "$x"`)
 		}
-		cmds = append(cmds, "pacman"+opts+" --noconfirm -U \"$@\"")
+		then(pacmanCmd().Flag("--noconfirm", "-U", `"$@"`))
 	}
 	if len(remove) > 0 {
-		cmds = append(cmds, "pacman"+opts+" --noconfirm -R "+shell.Join(remove...))
+		then(pacmanCmd().Flag("--noconfirm", "-R").Arg(remove...))
 	}
-	sb.WriteString(strings.Join(cmds, " &&\n") + "\n")
-	return sb.String()
+	if cmd == nil {
+		return s.Line("").String()
+	}
+	return s.Run(cmd).String()
 }
 
 func (pacman) stale(log string, status int) bool {

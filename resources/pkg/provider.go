@@ -1,7 +1,6 @@
 package pkg
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/tendhq/tend/shell"
@@ -189,6 +188,6 @@ func anyKind(ops []op, k opKind) bool {
 
 // lockWait is sh waiting up to 60 s for a lock file to disappear, for
 // package managers that fail at once when another holds the lock.
-func lockWait(lock string) string {
-	return fmt.Sprintf("i=0; while [ -e %s ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done\n", shell.Quote(lock))
+func lockWait(s *shell.Script, lock string) *shell.Script {
+	return s.Raw("i=0; while ").Inline(shell.Test("-e", lock)).Raw(" && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done\n")
 }

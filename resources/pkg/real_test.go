@@ -172,7 +172,9 @@ func TestPacmanRoot(t *testing.T) {
 		if err := testrepo.BuildPacman(repo, pkgs...); err != nil {
 			t.Fatal(err)
 		}
-		sh(t, "pacman --noconfirm --root "+root+" --dbpath "+root+"/var/lib/pacman --config "+root+"/etc/pacman.conf --cachedir "+root+"/var/cache/pacman/pkg --logfile "+root+"/var/log/pacman.log -Sy")
+		// -Syy: a database rebuilt within the second of the last
+		// refresh has the same mtime, which -Sy takes for up to date.
+		sh(t, "pacman --noconfirm --root "+root+" --dbpath "+root+"/var/lib/pacman --config "+root+"/etc/pacman.conf --cachedir "+root+"/var/cache/pacman/pkg --logfile "+root+"/var/log/pacman.log -Syy")
 	}
 	if err := testrepo.WritePacmanConf(root, repo); err != nil {
 		t.Fatal(err)

@@ -14,27 +14,29 @@ import (
 // ("1.0"): it then matches any release of that version, as dnf's
 // name-version and zypper's name=version do.
 
-// rpmRoot is rpm's option for an alternative root.
-func rpmRoot(root string) string {
-	if root == "" {
-		return ""
+// rpmCmd is rpm, with its option for an alternative root.
+func rpmCmd(root string) *shell.Command {
+	c := shell.Cmd("rpm")
+	if root != "" {
+		c.Opt("--root", root)
 	}
-	return " --root " + shell.Quote(root)
+	return c
 }
 
 // rpmInstalledSh reads the rpm database: the first installed version (an
 // install-only package such as a kernel may have several), epoch only
 // when there is one.
 func rpmInstalledSh(root string) string {
-	return `v=$(rpm` + rpmRoot(root) + ` -q --qf '%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n' -- "$n" 2>/dev/null) || v=; v=${v%%"$nl"*}
-`
+	return shell.NewScript().Raw("v=$(").
+		Inline(rpmCmd(root).Flag("-q", "--qf", `'%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n'`).VarOperand("n").Redirect("2>/dev/null")).
+		Raw(`) || v=; v=${v%%"$nl"*}` + "\n").String()
 }
 
 // rpmNamedSh asks the rpm database for the packages named, marking its
 // answers (rpm prints "package NAME is not installed" on stdout for the
 // others, and fails).
 func rpmNamedSh(root string, names []string) string {
-	return `rpm` + rpmRoot(root) + ` -q --qf 'tend:%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n' -- ` + shell.Join(names...)
+	return rpmCmd(root).Flag("-q", "--qf", `'tend:%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n'`).Operands(names...).String()
 }
 
 const rpmNamedArms = `"package "*" is not installed") tend_pkg_miss=1; continue;;
@@ -42,7 +44,7 @@ tend:*) tend_pkg_l=${tend_pkg_l#tend:};;
 `
 
 func rpmSnapshotSh(root string) string {
-	return `rpm` + rpmRoot(root) + ` -qa --qf '%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n'`
+	return rpmCmd(root).Flag("-qa", "--qf", `'%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n'`).String()
 }
 
 // rpmMatches: exact, or the pin has no release and equals the version
@@ -94,12 +96,20 @@ type dnf struct{ bin string }
 func (d dnf) id() string      { return d.bin }
 func (d dnf) command() string { return d.bin }
 
-func (d dnf) cmd(root string) string {
-	c := d.bin
+func (d dnf) cmd(root string) *shell.Command {
+	c := d.prog()
 	if root != "" {
-		c += " --installroot=" + shell.Quote(root)
+		c.OptJoined("--installroot=", root)
 	}
 	return c
+}
+
+// prog is the command dnf or yum, whichever the provider is.
+func (d dnf) prog() *shell.Command {
+	if d.bin == "yum" {
+		return shell.Cmd("yum")
+	}
+	return shell.Cmd("dnf")
 }
 
 func (dnf) installedSh(root string) string             { return rpmInstalledSh(root) }
@@ -112,7 +122,7 @@ func (dnf) partialPins() bool                          { return true }
 // longer ends --qf lines itself, hence the \n (dnf 4 then prints empty
 // lines, which are ignored).
 func (d dnf) indexSh(root string) string {
-	return "q " + d.cmd(root) + ` -C -q repoquery --qf '%{epoch}:%{version}-%{release}\n' -- "$n"` + "\n"
+	return shell.NewScript().Run(shell.Cmd("q").Wrap(d.cmd(root).Flag("-C", "-q", "repoquery", "--qf", `'%{epoch}:%{version}-%{release}\n'`).VarOperand("n"))).String()
 }
 
 var evrLine = regexp.MustCompile(`^[0-9]+:\S+-\S+$`)
@@ -142,7 +152,7 @@ func (dnf) env() string                   { return "" }
 func (dnf) snapshotSh(root string) string { return rpmSnapshotSh(root) }
 
 func (d dnf) refreshSh(root string) string {
-	return d.cmd(root) + " -y -q makecache --refresh\n"
+	return shell.NewScript().Run(d.cmd(root).Flag("-y", "-q", "makecache", "--refresh")).String()
 }
 
 // txnSh: installs, pinned versions (dnf's install of name-version
@@ -171,20 +181,40 @@ func (d dnf) txnSh(root string, ops []op) string {
 			used = append(used, v)
 		}
 	}
-	base := d.cmd(root) + " -y"
-	if len(used) == 1 {
-		return base + " " + used[0] + " " + shell.Join(args[used[0]]...) + "\n"
+	// verb runs one verb on its packages (names cannot start with "-":
+	// Desired refuses them, so no "--" is written).
+	verb := func(v string) *shell.Command {
+		c := d.cmd(root).Flag("-y")
+		switch v {
+		case "install":
+			c.Flag("install")
+		case "upgrade":
+			c.Flag("upgrade")
+		default:
+			c.Flag("remove")
+		}
+		return c.Arg(args[v]...)
 	}
-	var lines, seq []string
+	if len(used) == 1 {
+		return shell.NewScript().Run(verb(used[0])).String()
+	}
+	var lines []string
+	var seq *shell.Command
 	for _, v := range used {
 		// dnf shell splits its lines like a shell; names and versions
 		// hold no blanks or quotes (checked by Desired).
 		lines = append(lines, v+" "+strings.Join(args[v], " "))
-		seq = append(seq, base+" "+v+" "+shell.Join(args[v]...))
+		if seq == nil {
+			seq = verb(v)
+		} else {
+			seq = seq.And(verb(v))
+		}
 	}
 	lines = append(lines, "run")
-	return fmt.Sprintf("case $(readlink -f \"$(command -v %s)\" 2>/dev/null) in\n*dnf5*) %s;;\n*) printf '%%s\\n' %s | %s shell;;\nesac\n",
-		d.bin, strings.Join(seq, " && "), shell.Join(lines...), base)
+	s := shell.NewScript().Raw(`case $(readlink -f "$(`).Inline(shell.Cmd("command", "-v").Wrap(d.prog())).Raw(`)" 2>/dev/null) in` + "\n")
+	s.Raw("*dnf5*) ").Inline(seq).Raw(";;\n")
+	s.Raw("*) ").Inline(shell.Cmd("printf", `'%s\n'`).Arg(lines...).Pipe(d.cmd(root).Flag("-y", "shell"))).Raw(";;\nesac\n")
+	return s.String()
 }
 
 func (dnf) stale(log string, status int) bool {
@@ -199,10 +229,10 @@ type zypper struct{}
 func (zypper) id() string      { return "zypper" }
 func (zypper) command() string { return "zypper" }
 
-func (zypper) cmd(root string) string {
-	c := "zypper -n"
+func (zypper) cmd(root string) *shell.Command {
+	c := shell.Cmd("zypper", "-n")
 	if root != "" {
-		c += " --root " + shell.Quote(root)
+		c.Opt("--root", root)
 	}
 	return c
 }
@@ -215,7 +245,7 @@ func (zypper) partialPins() bool                          { return true }
 // indexSh searches without refreshing repositories (zypper refreshes
 // auto-refresh repositories on most commands otherwise).
 func (z zypper) indexSh(root string) string {
-	return "q " + z.cmd(root) + ` -x --no-refresh search -s --match-exact -t package -- "$n"` + "\n"
+	return shell.NewScript().Run(shell.Cmd("q").Wrap(z.cmd(root).Flag("-x", "--no-refresh", "search", "-s", "--match-exact", "-t", "package").VarOperand("n"))).String()
 }
 
 // zypperCapNotFound is zypper's exit status when nothing matches
@@ -283,7 +313,9 @@ func (zypper) matches(pin, v string) bool    { return rpmMatches(pin, v) }
 func (zypper) env() string                   { return "ZYPP_LOCK_TIMEOUT=60; export ZYPP_LOCK_TIMEOUT\n" }
 func (zypper) snapshotSh(root string) string { return rpmSnapshotSh(root) }
 
-func (z zypper) refreshSh(root string) string { return z.cmd(root) + " refresh\n" }
+func (z zypper) refreshSh(root string) string {
+	return shell.NewScript().Run(z.cmd(root).Flag("refresh")).String()
+}
 
 // txnSh is one zypper run: `install -- a=1.0 b -c` installs a at 1.0,
 // installs or upgrades b, and removes c, in one transaction;
@@ -307,13 +339,13 @@ func (z zypper) txnSh(root string, ops []op) string {
 		for i := range args {
 			args[i] = strings.TrimPrefix(args[i], "-")
 		}
-		return z.cmd(root) + " remove -- " + shell.Join(args...) + "\n"
+		return shell.NewScript().Run(z.cmd(root).Flag("remove").Operands(args...)).String()
 	}
-	cmd := z.cmd(root) + " install"
+	cmd := z.cmd(root).Flag("install")
 	if anyKind(ops, opVersion) {
-		cmd += " --oldpackage"
+		cmd.Flag("--oldpackage")
 	}
-	return cmd + " -- " + shell.Join(args...) + "\n"
+	return shell.NewScript().Run(cmd.Operands(args...)).String()
 }
 
 func (zypper) stale(log string, status int) bool {

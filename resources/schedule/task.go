@@ -370,19 +370,21 @@ const regularFile = `if [ -L "$p" ] || { [ -e "$p" ] && [ ! -f "$p" ]; }; then e
 func (Task) Probe(cfg cty.Value, want *resources.State) string {
 	name, kind, err := ident(cfg)
 	if err != nil {
-		return "echo " + shell.Quote(err.Error()) + "; exit 1\n"
+		return shell.NewScript().Run(shell.Cmd("echo").Arg(err.Error())).Line("exit 1").String()
 	}
 	if kind == Cron {
-		return "p=" + shell.Quote(CronPath(name)) + "\n" + regularFile + `if [ ! -f "$p" ]; then out absent 1; [ -d ` + CronDir + ` ] || out nocrond 1; exit 0; fi
-s=$(stat -c '%a %U %s' -- "$p") || exit 1
+		s := shell.NewScript().Set("p", CronPath(name)).Raw(regularFile)
+		s.Line(`if [ ! -f "$p" ]; then out absent 1; [ -d ` + CronDir + ` ] || out nocrond 1; exit 0; fi
+s=$(stat -c '%a %U %s %u' -- "$p") || exit 1
 set -- $s
-out mode $1; out owner $2
-if [ $3 -le ` + strconv.Itoa(readLimit) + ` ]; then out content "$(b64 < "$p")"; else h=$(sha256sum < "$p") || exit 1; out sha256 "${h%% *}"; out size $3; fi
-`
+out mode $1; out owner $2; out uid $4`)
+		s.Raw("if [ $3 -le ").Word("", strconv.Itoa(readLimit), "").
+			Line(` ]; then out content "$(b64 < "$p")"; else h=$(sha256sum < "$p") || exit 1; out sha256 "${h%% *}"; out size $3; fi`)
+		return s.String()
 	}
 	sp, tp := UnitPaths(name)
-	return "u=" + shell.Quote("tend-"+name+".timer") + "\n" +
-		"for x in service:" + shell.Quote(sp) + " timer:" + shell.Quote(tp) + `; do
+	s := shell.NewScript().Set("u", "tend-"+name+".timer")
+	s.Raw("for x in ").Word("service:", sp, "").Word(" timer:", tp, "").Raw(`; do
   p=${x#*:}
   ` + regularFile + `  if [ -f "$p" ]; then out "${x%%:*}" "$(b64 < "$p")"; fi
 done
@@ -391,7 +393,8 @@ s=$(systemctl show -p UnitFileState,ActiveState -- "$u") || exit 1
 while IFS= read -r l; do case $l in ?*=*) out "${l%%=*}" "${l#*=}";; esac; done <<EOF
 $s
 EOF
-`
+`)
+	return s.String()
 }
 
 // ProbePath implements resources.PathProber: a cron task's file is
@@ -416,14 +419,15 @@ func (Task) ProbeInline(cfg cty.Value, want *resources.State) string {
 	if want != nil && want.Content != nil && want.Content.Known {
 		wantSum = want.Content.SHA256
 	}
-	return "_tok= _tp=" + shell.Quote(CronPath(name)) + `
-eval "_tn=\${_tn_${_ti:-x}-} _ts=\${_ts_${_ti:-x}-} _th=\${_th_${_ti:-x}-}"
-if [ ! -e "$_tp" ] && [ ! -L "$_tp" ]; then out absent 1; [ -d ` + CronDir + ` ] || out nocrond 1; _tok=1
-elif [ -f "$_tp" ] && [ ! -L "$_tp" ] && [ "$_tn" = "$_tp" ] && [ -n "$_ts" ] && [ "$_th" = ` + wantSum + ` ]; then
+	s := shell.NewScript().Raw("_tok= ").Set("_tp", CronPath(name))
+	s.Line(`eval "_tn=\${_tn_${_ti:-x}-} _ts=\${_ts_${_ti:-x}-} _th=\${_th_${_ti:-x}-}"
+if [ ! -e "$_tp" ] && [ ! -L "$_tp" ]; then out absent 1; [ -d ` + CronDir + ` ] || out nocrond 1; _tok=1`)
+	s.Raw(`elif [ -f "$_tp" ] && [ ! -L "$_tp" ] && [ "$_tn" = "$_tp" ] && [ -n "$_ts" ] && [ "$_th" = `).Word("", wantSum, "").Raw(` ]; then
   set -f; set -- $_ts; set +f
-  out mode $1; out owner $4; out sha256 $_th; out size $6; _tok=1
+  out mode $1; out owner $4; out uid $2; out sha256 $_th; out size $6; _tok=1
 fi
-`
+`)
+	return s.String()
 }
 
 // Read implements resources.Type.
@@ -454,7 +458,13 @@ func (Task) Read(cfg cty.Value, out resources.ProbeOutput) (*resources.State, er
 		}
 		st.Present = true
 		st.Attrs["mode"] = cty.StringVal(mode)
-		st.Attrs["owner"] = cty.StringVal(out.Values["owner"])
+		owner := out.Values["owner"]
+		if owner == "UNKNOWN" && out.Values["uid"] != "" {
+			// stat names an id no account has "UNKNOWN": the id is what
+			// is known.
+			owner = out.Values["uid"]
+		}
+		st.Attrs["owner"] = cty.StringVal(owner)
 		if enc, ok := out.Get("content"); ok {
 			data, err := base64.StdEncoding.DecodeString(enc)
 			if err != nil {
@@ -529,7 +539,8 @@ func fileMode(sensitive bool) string {
 func writeFile(sb *strings.Builder, h *resources.Host, p string, data []byte, mode string) {
 	sb.WriteString(resources.PathCheck(p, "file", "exit 1"))
 	sb.WriteString(resources.TempFile("t", p, h.TempPrefix(), "exit 1"))
-	fmt.Fprintf(sb, "printf '%%s' %s | base64 -d > \"$t\" || { rm -f -- \"$t\"; exit 1; }\n", shell.Quote(base64.StdEncoding.EncodeToString(data)))
+	sb.WriteString(shell.NewScript().Inline(shell.Cmd("printf", "'%s'").Arg(base64.StdEncoding.EncodeToString(data)).Pipe(shell.Cmd("base64", "-d").Redirect(`> "$t"`))).
+		Line(` || { rm -f -- "$t"; exit 1; }`).String())
 	sb.WriteString(resources.Install{Temp: "t", Path: p, Owner: "0", Group: "0", Mode: mode, Meta: true, Fail: "exit 1"}.Script())
 	sb.WriteString("t=\n")
 }
@@ -557,7 +568,7 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 		return undo, resources.RunChange(ctx, h, resources.ChangeAction(before, after), p, sb.String(), nil)
 	}
 	timer := "tend-" + name + ".timer"
-	unit := shell.Quote(timer)
+	unit := func(c *shell.Command) string { return shell.NewScript().Run(c.Operands(timer)).String() }
 	sp, tp := UnitPaths(name)
 	have := map[string]bool{}
 	if before.Present {
@@ -573,9 +584,9 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 	}
 	if !after.Present {
 		if have["timer"] {
-			sb.WriteString("run systemctl disable --now --quiet -- " + unit + "\n")
+			sb.WriteString(unit(shell.Cmd("run", "systemctl", "disable", "--now", "--quiet")))
 		}
-		fmt.Fprintf(&sb, "rm -f -- %s %s\nrun systemctl daemon-reload\n", shell.Quote(sp), shell.Quote(tp))
+		sb.WriteString(shell.NewScript().Run(shell.Cmd("rm", "-f").Operands(sp, tp)).Line("run systemctl daemon-reload").String())
 		return undo, resources.RunChange(ctx, h, "remove", timer, sb.String(), nil)
 	}
 	if after.Content == nil || !after.Content.Known {
@@ -593,10 +604,10 @@ func (Task) Apply(ctx context.Context, h *resources.Host, before, after *resourc
 		sb.WriteString("run systemctl daemon-reload\n")
 	}
 	if en, _ := before.Bool("enabled"); !en {
-		sb.WriteString("run systemctl enable --quiet -- " + unit + "\n")
+		sb.WriteString(unit(shell.Cmd("run", "systemctl", "enable", "--quiet")))
 	}
 	if active, _ := before.Bool("active"); !active {
-		sb.WriteString("run systemctl start -- " + unit + "\n")
+		sb.WriteString(unit(shell.Cmd("run", "systemctl", "start")))
 	}
 	return undo, resources.RunChange(ctx, h, resources.ChangeAction(before, after), timer, sb.String(), nil)
 }
@@ -689,20 +700,22 @@ func (Task) Revert(ctx context.Context, h *resources.Host, before, after *resour
 		return resources.RunChange(ctx, h, resources.RevertAction(before), p, sb.String(), nil)
 	}
 	timer := "tend-" + name + ".timer"
-	unit := shell.Quote(timer)
+	unit := func(c *shell.Command) *shell.Command { return c.Operands(timer) }
 	sp, tp := UnitPaths(name)
 	hadTimer := undo["timer_backup"] != ""
 	if !hadTimer {
 		// Stop and disable the timer while its unit file still says how
 		// (disable reads its [Install] section).
-		sb.WriteString("if [ -f " + shell.Quote(tp) + " ]; then run systemctl disable --now --quiet -- " + unit + "; fi\n")
+		sb.WriteString(shell.NewScript().If(shell.Test("-f", tp), func(s *shell.Script) {
+			s.Run(unit(shell.Cmd("run", "systemctl", "disable", "--now", "--quiet")))
+		}).String())
 	}
 	if before.Present != after.Present || before.Content == nil || after.Content == nil || before.Content.SHA256 != after.Content.SHA256 {
 		for _, f := range []struct{ key, p string }{{"service", sp}, {"timer", tp}} {
 			if b := undo[f.key+"_backup"]; b != "" {
 				sb.WriteString(resources.RestoreScript(f.p, b, h.TempPrefix()))
 			} else {
-				fmt.Fprintf(&sb, "rm -f -- %s\n", shell.Quote(f.p))
+				sb.WriteString(shell.NewScript().Run(shell.Cmd("rm", "-f").Operands(f.p)).String())
 			}
 		}
 		// The reload also gives an active timer its old schedule back.
@@ -712,10 +725,18 @@ func (Task) Revert(ctx context.Context, h *resources.Host, before, after *resour
 		// Apply left the timer enabled and active (or, removing it,
 		// neither): put back the states it had.
 		if en, _ := before.Bool("enabled"); en != after.Present {
-			sb.WriteString(map[bool]string{true: "run systemctl enable --quiet -- ", false: "run systemctl disable --quiet -- "}[en] + unit + "\n")
+			c := shell.Cmd("run", "systemctl", "disable", "--quiet")
+			if en {
+				c = shell.Cmd("run", "systemctl", "enable", "--quiet")
+			}
+			sb.WriteString(shell.NewScript().Run(unit(c)).String())
 		}
 		if active, _ := before.Bool("active"); active != after.Present {
-			sb.WriteString(map[bool]string{true: "run systemctl start -- ", false: "run systemctl stop -- "}[active] + unit + "\n")
+			c := shell.Cmd("run", "systemctl", "stop")
+			if active {
+				c = shell.Cmd("run", "systemctl", "start")
+			}
+			sb.WriteString(shell.NewScript().Run(unit(c)).String())
 		}
 	}
 	return resources.RunChange(ctx, h, resources.RevertAction(before), timer, sb.String(), nil)

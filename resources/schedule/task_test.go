@@ -210,6 +210,7 @@ func TestRead(t *testing.T) {
 		"no cron.d, absent wanted": {cfg: cfg(map[string]cty.Value{"name": s("backup"), "state": s("absent")}), out: map[string]string{"absent": "1", "nocrond": "1"}},
 		"cron present":             {cfg: cron, out: map[string]string{"mode": "644", "owner": "root", "content": b64("x\n")}, present: true, attrs: map[string]string{"mode": "0644", "owner": "root"}, content: "x\n"},
 		"cron empty":               {cfg: cron, out: map[string]string{"mode": "600", "owner": "ops", "content": ""}, present: true, attrs: map[string]string{"mode": "0600", "owner": "ops"}, content: ""},
+		"cron owned by no account": {cfg: cron, out: map[string]string{"mode": "644", "owner": "UNKNOWN", "uid": "4242", "content": b64("x\n")}, present: true, attrs: map[string]string{"mode": "0644", "owner": "4242"}, content: "x\n"},
 		"timer absent":             {cfg: timer, out: map[string]string{"UnitFileState": "", "ActiveState": "inactive"}},
 		"timer no sd":              {cfg: timer, out: map[string]string{"nosystemd": "1"}, err: "needs systemd, which does not run on this host"},
 		"timer present":            {cfg: timer, out: map[string]string{"service": b64("S\n"), "timer": b64("T\n"), "UnitFileState": "enabled", "ActiveState": "active"}, present: true, attrs: map[string]string{"files": "service,timer"}, content: "### /etc/systemd/system/tend-backup.service\nS\n### /etc/systemd/system/tend-backup.timer\nT\n"},

@@ -239,19 +239,19 @@ func psTrigger(t string) string {
 	case t == "hourly":
 		return "New-ScheduledTaskTrigger -Once -At '00:00' -RepetitionInterval (New-TimeSpan -Hours 1)"
 	case len(f) == 2 && f[0] == "daily":
-		return "New-ScheduledTaskTrigger -Daily -At '" + f[1] + "'"
+		return "New-ScheduledTaskTrigger -Daily -At " + shell.PSQuote(f[1])
 	case len(f) == 3 && f[0] == "weekly":
 		mask, _ := strconv.Atoi(f[1])
 		names := []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
 		var days []string
 		for d := 0; d < 7; d++ {
 			if mask&(1<<d) != 0 {
-				days = append(days, "'"+names[d]+"'")
+				days = append(days, shell.PSQuote(names[d]))
 			}
 		}
 		// Quoted: a list of barewords is an argument PowerShell
 		// accepts and tree-sitter's grammar does not.
-		return "New-ScheduledTaskTrigger -Weekly -DaysOfWeek " + strings.Join(days, ",") + " -At '" + f[2] + "'"
+		return "New-ScheduledTaskTrigger -Weekly -DaysOfWeek " + strings.Join(days, ",") + " -At " + shell.PSQuote(f[2])
 	}
 	return "throw 'tend: unknown trigger'"
 }

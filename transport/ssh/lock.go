@@ -45,18 +45,15 @@ const lockPoll = 200 * time.Millisecond
 // directories (transport.LockDirs), polls how many more tries after the
 // first, record the holder record.
 func lockProgram(path string, polls int, record []byte) string {
-	dirs := shell.Quote(transport.LockDirs()[0])
-	for _, d := range transport.LockDirs()[1:] {
-		dirs += " " + shell.Quote(d)
+	s := shell.NewScript().Set("_l_f", path)
+	s.Raw("_l_n=").Int(uint(max(polls, 0))).Line("").Set("_l_i", string(record))
+	s.Line(`if [ -z "$_l_f" ]; then`).Raw("\tfor _l_d in")
+	for _, d := range transport.LockDirs() {
+		s.Word(" ", d, "")
 	}
-	return fmt.Sprintf(`_l_f=%s _l_n=%d _l_i=%s
-if [ -z "$_l_f" ]; then
-	for _l_d in %s; do
-		if [ -d "$_l_d" ]; then _l_f=$_l_d/%s; break; fi
-	done
-fi
-if [ -z "$_l_f" ]; then echo "tend-lock error no lock directory (%s)"; exit 0; fi
-_l_h=$_l_f%s
+	s.Line("; do\n\t\tif [ -d \"$_l_d\" ]; then _l_f=$_l_d/" + transport.LockFileName + "; break; fi\n\tdone\nfi")
+	s.Raw(`if [ -z "$_l_f" ]; then echo `).Word(`"tend-lock error no lock directory ("`, strings.Join(transport.LockDirs(), ", "), `")"`).Line("; exit 0; fi")
+	s.Line(`_l_h=$_l_f` + transport.HolderSuffix + `
 command -v flock >/dev/null 2>&1 || { echo "tend-lock error no flock command on the host (util-linux or busybox)"; exit 0; }
 if [ ! -e "$_l_f" ] && [ ! -L "$_l_f" ]; then (umask 022; : >> "$_l_f") 2>/dev/null; fi
 if [ -L "$_l_f" ] || [ ! -f "$_l_f" ]; then echo "tend-lock error $_l_f is not a regular file"; exit 0; fi
@@ -72,22 +69,20 @@ while ! _l_e=$(flock -n 9 2>&1); do
 		echo "tend-lock busy $_l_f"
 		if [ -n "$_l_p" ] && { [ ! -d /proc/self ] || [ -d "/proc/$_l_p" ]; }; then cat "$_l_h" 2>/dev/null; fi
 		exit 0
-	fi
-	sleep %s 2>/dev/null || sleep 1
+	fi`)
+	s.Raw("\tsleep ").Word("", strconv.FormatFloat(lockPoll.Seconds(), 'f', -1, 64), "").Line(` 2>/dev/null || sleep 1
 	_l_n=$((_l_n - 1))
 done
 if _l_t=$(mktemp "$_l_h.XXXXXXXXXX" 2>/dev/null); then
-	if ! { printf '%%shost_pid=%%s\n' "$_l_i" "$$" > "$_l_t" && chmod 644 "$_l_t" && mv -f "$_l_t" "$_l_h"; } 2>/dev/null; then
+	if ! { printf '%shost_pid=%s\n' "$_l_i" "$$" > "$_l_t" && chmod 644 "$_l_t" && mv -f "$_l_t" "$_l_h"; } 2>/dev/null; then
 		rm -f "$_l_t"
 	fi
 fi
 echo "tend-lock ok $_l_f"
 while IFS= read -r _l_x; do :; done
 rm -f "$_l_h" 2>/dev/null
-exit 0
-`, shell.Quote(path), polls, shell.Quote(string(record)), dirs, transport.LockFileName,
-		strings.Join(transport.LockDirs(), ", "), transport.HolderSuffix,
-		strconv.FormatFloat(lockPoll.Seconds(), 'f', -1, 64))
+exit 0`)
+	return s.String()
 }
 
 // Lock implements transport.Locker with a session of its own that holds

@@ -56,6 +56,10 @@ type Options struct {
 	// means tend.lock in the first of /run/lock, /var/lock and /tmp that
 	// the host has. Every run locking a host must use the same path.
 	LockPath string
+	// Jumps, when set, shares jump host connections with the other
+	// Transports dialled with the same JumpHosts (one connection per
+	// bastion instead of one per host). Nil gives each Transport its own.
+	Jumps *JumpHosts
 	// Stderr receives warnings and notices (host keys recorded). Nil
 	// discards them.
 	Stderr io.Writer

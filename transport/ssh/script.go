@@ -130,7 +130,8 @@ func newLaunch(script string, b *become) (*launch, error) {
 	}
 	nonce := transport.NewNonce()
 	boot := bootstrap(nonce)
-	cmd := "/bin/sh -c '" + boot + "'"
+	sh := shell.Cmd("/bin/sh", "-c").Arg(boot)
+	cmd := sh.String()
 
 	var prelude strings.Builder
 	if b != nil {
@@ -143,7 +144,7 @@ func newLaunch(script string, b *become) (*launch, error) {
 		}
 		switch b.method {
 		case "su":
-			cmd = "su " + shell.Quote(user) + " -c " + shell.Quote(cmd)
+			cmd = shell.Cmd("su").Arg(user).Flag("-c").Arg(cmd).String()
 			if b.password != "" {
 				prelude.WriteString(b.password)
 				prelude.WriteString("\n")
@@ -152,14 +153,14 @@ func newLaunch(script string, b *become) (*launch, error) {
 			if b.password != "" {
 				return nil, errors.New("doas reads a password only from a terminal; give this user a nopass rule in doas.conf, or become with sudo or su")
 			}
-			cmd = "doas -n -u " + shell.Quote(user) + " " + cmd
+			cmd = shell.Cmd("doas", "-n", "-u").Arg(user).Wrap(sh).String()
 		default:
 			if b.password != "" {
-				cmd = "sudo -S -p '' -u " + shell.Quote(user) + " -- " + cmd
+				cmd = shell.Cmd("sudo", "-S", "-p", "''", "-u").Arg(user).Flag("--").Wrap(sh).String()
 				prelude.WriteString(b.password)
 				prelude.WriteString("\n\n\n")
 			} else {
-				cmd = "sudo -n -u " + shell.Quote(user) + " -- " + cmd
+				cmd = shell.Cmd("sudo", "-n", "-u").Arg(user).Flag("--").Wrap(sh).String()
 			}
 		}
 	}
@@ -185,14 +186,14 @@ func newLaunch(script string, b *become) (*launch, error) {
 // leaves the script's children running, and because sshd keeps a session
 // open for as long as its process lives.
 func killScript(nonce string, pid, pgid int) string {
-	g := ""
+	s := shell.NewScript().Raw("p=").Int(uint(max(pid, 0))).Raw(" g=")
 	if pgid > 1 {
-		g = fmt.Sprint(pgid)
+		s.Int(uint(pgid))
 	}
-	return fmt.Sprintf(`p=%d g=%s
+	s.Line(`
 if [ -z "$g" ]; then
-	a=$(tr '\000' ' ' < /proc/$p/cmdline 2>/dev/null) || a=$(ps -o args= -p $p 2>/dev/null) || exit 0
-	case "$a" in *%s*) ;; *) exit 0 ;; esac
+	a=$(tr '\000' ' ' < /proc/$p/cmdline 2>/dev/null) || a=$(ps -o args= -p $p 2>/dev/null) || exit 0`)
+	s.Raw(`	case "$a" in `).Word("*", nonce, "*").Line(`) ;; *) exit 0 ;; esac
 	g=$(ps -o pgid= -p $p 2>/dev/null | tr -d ' ')
 	[ -n "$g" ] || g=$(sed 's/^.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f3)
 fi
@@ -203,6 +204,6 @@ kill -s TERM -- "$t" 2>/dev/null || exit 0
 i=0
 while [ $i -lt 20 ] && kill -s 0 -- "$t" 2>/dev/null; do sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done
 kill -s KILL -- "$t" 2>/dev/null
-exit 0
-`, pid, g, nonce)
+exit 0`)
+	return s.String()
 }

@@ -28,7 +28,7 @@ var _ transport.Transport = (*Transport)(nil)
 type Transport struct {
 	name   string
 	client *gossh.Client
-	hops   []*gossh.Client // jump host connections, nearest first
+	hops   []func() // close (or release, when shared) the jump host connections, nearest first
 	become *become
 	warn   io.Writer
 
@@ -61,7 +61,8 @@ type Transport struct {
 // Stats counts what a Transport has opened, for tests and benchmarks.
 type Stats struct {
 	// Connections is the number of SSH connections made: one for the
-	// target plus one per jump host.
+	// target plus one per jump host (a jump connection shared through
+	// Options.Jumps counts for the Transport that opened it).
 	Connections int64
 	// Sessions is the number of exec sessions opened: the workers, one
 	// per Run that could not use a worker or was a OneShot with no worker
@@ -150,26 +151,44 @@ func Dial(ctx context.Context, h *inventory.Host, opts Options) (*Transport, err
 
 	chain := append(append([]endpoint(nil), s.jumps...), s.target)
 	var clients []*gossh.Client
+	var closers []func() // one per client: Close, or a shared jump's release
 	for i := range chain {
 		var via *gossh.Client
 		if i > 0 {
 			via = clients[i-1]
 		}
-		c, err := connect(ctx, via, &chain[i], keys, creds, s)
-		if err != nil {
-			for j := len(clients) - 1; j >= 0; j-- {
-				clients[j].Close()
+		var c *gossh.Client
+		var closer func()
+		jump := i < len(chain)-1
+		if jump && opts.Jumps != nil {
+			var opened bool
+			c, closer, opened, err = opts.Jumps.acquire(ctx, jumpKey(chain[:i+1]), func() (*gossh.Client, error) {
+				return connect(ctx, via, &chain[i], keys, creds, s)
+			})
+			if opened {
+				t.connections.Add(1)
 			}
-			if i < len(chain)-1 {
+		} else {
+			c, err = connect(ctx, via, &chain[i], keys, creds, s)
+			if err == nil {
+				t.connections.Add(1)
+				closer = func() { c.Close() }
+			}
+		}
+		if err != nil {
+			for j := len(closers) - 1; j >= 0; j-- {
+				closers[j]()
+			}
+			if jump {
 				return nil, fmt.Errorf("ssh %s: %s: %w", name, chain[i].label, err)
 			}
 			return nil, fmt.Errorf("ssh %s: %w", name, err)
 		}
-		t.connections.Add(1)
 		clients = append(clients, c)
+		closers = append(closers, closer)
 	}
 	t.client = clients[len(clients)-1]
-	t.hops = clients[:len(clients)-1]
+	t.hops = closers[:len(closers)-1]
 
 	go t.watch()
 	if s.keepAlive > 0 {
@@ -339,7 +358,7 @@ func (t *Transport) Close() error {
 		t.sftpMu.Unlock()
 		err := t.client.Close()
 		for i := len(t.hops) - 1; i >= 0; i-- {
-			t.hops[i].Close()
+			t.hops[i]()
 		}
 		if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) && t.lostErr() == nil {
 			t.closeErr = fmt.Errorf("ssh %s: close: %w", t.name, err)

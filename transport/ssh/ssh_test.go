@@ -465,6 +465,78 @@ func TestProxyJump(t *testing.T) {
 	}
 }
 
+func TestProxyJumpShared(t *testing.T) {
+	t.Parallel()
+	c := newClient(t)
+	bastion := serverFor(t, c, sshdConfig{host: "127.0.0.1"})
+	target := serverFor(t, c, sshdConfig{host: "127.0.0.2"})
+	accepted := func() int { return strings.Count(bastion.log.String(), "Accepted publickey for ") }
+	jump := fmt.Sprintf("%s@%s:%d", c.user, bastion.host, bastion.port)
+
+	// 12 hosts (more than the bastion's MaxSessions) behind one bastion,
+	// dialled at once: one connection to the bastion carries them all.
+	const n = 12
+	jumps := NewJumpHosts()
+	opts := c.options()
+	opts.Jumps = jumps
+	trs := make([]*Transport, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range trs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := c.host(target)
+			h.Name = fmt.Sprintf("web%d", i)
+			h.SSH.ProxyJump = jump
+			trs[i], errs[i] = Dial(context.Background(), h, opts)
+		}()
+	}
+	wg.Wait()
+	var conns int64
+	for i, tr := range trs {
+		if errs[i] != nil {
+			t.Fatalf("host %d: %v", i, errs[i])
+		}
+		defer tr.Close()
+		if got := runOK(t, tr, "echo via-bastion"); got != "via-bastion\n" {
+			t.Errorf("host %d: got %q", i, got)
+		}
+		conns += tr.Stats().Connections
+	}
+	if got := accepted(); got != 1 {
+		t.Errorf("bastion accepted %d logins for %d hosts, want 1", got, n)
+	}
+	if jumps.Dials() != 1 || conns != n+1 {
+		t.Errorf("%d jump dials, %d connections in Stats; want 1 and %d", jumps.Dials(), conns, n+1)
+	}
+
+	// The bastion connection lives while one host uses it, and closes
+	// with the last: the next host dials it again.
+	for _, tr := range trs[:n-1] {
+		tr.Close()
+	}
+	runOK(t, trs[n-1], "true")
+	trs[n-1].Close()
+	h := c.host(target)
+	h.SSH.ProxyJump = jump
+	tr := c.dial(t, h, opts)
+	runOK(t, tr, "true")
+	if got := accepted(); got != 2 || jumps.Dials() != 2 {
+		t.Errorf("after every host closed: bastion accepted %d logins, %d jump dials; want 2 and 2", got, jumps.Dials())
+	}
+	tr.Close()
+
+	// Without a shared set, each host opens its own bastion connection.
+	before := accepted()
+	for i := 0; i < 3; i++ {
+		runOK(t, c.dial(t, h, c.options()), "true")
+	}
+	if got := accepted() - before; got != 3 {
+		t.Errorf("unshared: bastion accepted %d logins for 3 hosts, want 3", got)
+	}
+}
+
 func TestDialErrors(t *testing.T) {
 	t.Parallel()
 	c := newClient(t)

@@ -9,7 +9,9 @@ if (-not $ns -or -not (Test-Path -LiteralPath $ns)) { tendOut installed 'false';
 $x = New-Object Xml.XmlDocument
 $x.Load($ns)
 tendOut installed 'true'
-tendOut version $x.DocumentElement.metadata.version
+$v = $x.DocumentElement.metadata.version
+tendOut version $v
+tendOut pinned (Test-Path -LiteralPath (Join-Path $root ('.chocolatey\' + $d.Name + '.' + $v + '\.pin')))
 # apply (stdin: 0 bytes)
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
@@ -19,7 +21,8 @@ function tendCheck([string]$What, [int]$Code, [string]$Out) {
   throw ($What + ' failed with exit status ' + $Code + ': ' + $Out.Trim())
 }
 function tendExec([string]$What, [scriptblock]$Run) {
-  $o = & $Run 2>&1 | Out-String
+  $ErrorActionPreference = 'Continue'
+  $o = & $Run 2>&1 | ForEach-Object { [string]$_ } | Out-String
   tendCheck $What $LASTEXITCODE $o
 }
 function tendMsiexec([string]$Arguments) {
@@ -36,7 +39,8 @@ function tendCheck([string]$What, [int]$Code, [string]$Out) {
   throw ($What + ' failed with exit status ' + $Code + ': ' + $Out.Trim())
 }
 function tendExec([string]$What, [scriptblock]$Run) {
-  $o = & $Run 2>&1 | Out-String
+  $ErrorActionPreference = 'Continue'
+  $o = & $Run 2>&1 | ForEach-Object { [string]$_ } | Out-String
   tendCheck $What $LASTEXITCODE $o
 }
 function tendMsiexec([string]$Arguments) {

@@ -19,7 +19,8 @@ function tendCheck([string]$What, [int]$Code, [string]$Out) {
   throw ($What + ' failed with exit status ' + $Code + ': ' + $Out.Trim())
 }
 function tendExec([string]$What, [scriptblock]$Run) {
-  $o = & $Run 2>&1 | Out-String
+  $ErrorActionPreference = 'Continue'
+  $o = & $Run 2>&1 | ForEach-Object { [string]$_ } | Out-String
   tendCheck $What $LASTEXITCODE $o
 }
 function tendMsiexec([string]$Arguments) {
@@ -36,7 +37,8 @@ function tendCheck([string]$What, [int]$Code, [string]$Out) {
   throw ($What + ' failed with exit status ' + $Code + ': ' + $Out.Trim())
 }
 function tendExec([string]$What, [scriptblock]$Run) {
-  $o = & $Run 2>&1 | Out-String
+  $ErrorActionPreference = 'Continue'
+  $o = & $Run 2>&1 | ForEach-Object { [string]$_ } | Out-String
   tendCheck $What $LASTEXITCODE $o
 }
 function tendMsiexec([string]$Arguments) {
