@@ -47,8 +47,8 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 
-echo "== release builds (linux, darwin, windows x amd64, arm64)"
-bash scripts/release.sh "$work/dist" >/dev/null
+echo "== cross builds (release binaries for linux, darwin, windows x amd64, arm64; Windows test binaries)"
+bash scripts/cross-check.sh "$work/dist"
 
 echo "== staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
