@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -191,7 +190,7 @@ func (b *Postgres) alive(age *time.Duration, controller string, pid int) bool {
 		return false
 	}
 	if controller == b.controller && pid > 0 {
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		if processGone(pid) {
 			return false
 		}
 	}

@@ -51,9 +51,9 @@ rebooted when it asks for it (--reboot auto), waited for until it is back,
 and its health check is run. A batch with failures stops the rollout.
 
 Hosts with apt, dnf/yum, zypper and pacman are supported, and Windows hosts
-with Chocolatey (--security-only: apt's security archives, dnf's and
-zypper's security advisories; pacman and Chocolatey have none and refuse
-it). Upgrades are journaled with their versions (tend
+with Chocolatey or, without it, winget (--security-only: apt's security
+archives, dnf's and zypper's security advisories; pacman, Chocolatey and
+winget have none and refuse it). Upgrades are journaled with their versions (tend
 runs) but not rolled back automatically.
 
 With --check, nothing is changed: exit 0 when no host has upgrades, 2 when

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -184,15 +183,6 @@ func TestResourceTargeting(t *testing.T) {
 	if !strings.Contains(errOut, "--target selects hosts; to plan one resource use --resource file.conf") {
 		t.Errorf("--target with a resource address gives no hint:\n%s", errOut)
 	}
-}
-
-func inode(t *testing.T, p string) uint64 {
-	t.Helper()
-	fi, err := os.Stat(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fi.Sys().(*syscall.Stat_t).Ino
 }
 
 // TestReplace: --replace plans a resource that matches as replaced, and

@@ -14,15 +14,17 @@ import (
 // bootstrap played in Go): the facts choose the Chocolatey manager, choco
 // outdated's pending upgrades are shown and made, the upgrade's exit
 // status 3010 asks for a reboot, the host is restarted with shutdown.exe
-// and tend waits until its boot time has changed. Chocolatey's answers
-// are written from its documentation, not recorded: no Windows runs.
+// and tend waits until its boot time has changed; a host without
+// Chocolatey is patched through winget. Chocolatey's and winget's
+// answers are written from their documentation, not recorded: no
+// Windows runs.
 func TestWindowsPatch(t *testing.T) {
 	t.Setenv("TEND_TEST_WINRM_PASSWORD", winrmPassword)
 	fx := loadWindowsFixture(t)
 	fx.Facts["pkg"] = "chocolatey"
 	facts := fx.Responder()
 	var mu sync.Mutex
-	rebooted := false
+	rebooted, noWinget := false, false
 	respond := func(s winrmtest.Script) winrmtest.Answer {
 		mu.Lock()
 		defer mu.Unlock()
@@ -35,6 +37,11 @@ func TestWindowsPatch(t *testing.T) {
 			return winrmtest.Answer{Stdout: "git v2.47.1\r\n7zip v24.9.0\r\n", Status: 3010}
 		case strings.Contains(text, "metadata.version"):
 			return winrmtest.Answer{Stdout: "7zip|24.9.0\r\ngit|2.47.1\r\n"}
+		case strings.Contains(text, "& $wg upgrade --accept-source-agreements"):
+			if noWinget {
+				return winrmtest.Answer{Stdout: "tend-winget-missing\r\n"}
+			}
+			return winrmtest.Answer{Stdout: "Name Id      Version Available Source\r\n-------------------------------------\r\nGit  Git.Git 2.42.0  2.47.1    winget\r\n1 upgrades available.\r\ntend-winget-exit 0\r\n"}
 		case strings.Contains(text, "LastBootUpTime"):
 			if rebooted {
 				return winrmtest.Answer{Stdout: "2026-12-07T03:10:42.5000000Z"}
@@ -92,10 +99,19 @@ func TestWindowsPatch(t *testing.T) {
 		t.Errorf("%d requests decrypted, %d refused", st.Encrypted, st.Refused)
 	}
 
-	// A Windows host without Chocolatey is refused, saying why.
+	// A Windows host without Chocolatey is patched through winget (its
+	// manager is tested in package patch)...
 	fx.Facts["pkg"] = "msi"
 	out, errOut, code = tend(t, "patch", "-C", dir, "--check")
-	if code != 1 || !strings.Contains(out+errOut, "has none (no choco.exe); winget-managed packages are not supported yet") {
-		t.Errorf("no Chocolatey: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	if code != 2 || !strings.Contains(out, "~ Git.Git 2.42.0 → 2.47.1") {
+		t.Errorf("winget: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	// ...and one without winget either is refused, saying why.
+	mu.Lock()
+	noWinget = true
+	mu.Unlock()
+	out, errOut, code = tend(t, "patch", "-C", dir, "--check")
+	if code != 1 || !strings.Contains(out+errOut, "this host has neither choco.exe nor winget.exe") {
+		t.Errorf("no Chocolatey, no winget: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 }

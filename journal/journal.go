@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/tendhq/tend/plan"
@@ -321,7 +320,7 @@ func create(dir string, run *Run) (*Journal, error) {
 	}
 	defer os.Remove(tmp)
 	// The file is new: nobody else can hold its lock yet.
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := tryLock(f, true); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -369,7 +368,7 @@ func Open(configDir string, run *Run) (*Journal, error) {
 	}
 	if err := lockWriter(f); err != nil {
 		defer f.Close()
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+		if !isLocked(err) {
 			return nil, fmt.Errorf("journal: lock %s: %w", path, err)
 		}
 		re := &RunningError{ID: run.ID}
@@ -411,7 +410,7 @@ func (e *RunningError) Error() string {
 func lockWriter(f *os.File) error {
 	var err error
 	for range 20 {
-		if err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
+		if err = tryLock(f, true); !isLocked(err) {
 			return err
 		}
 		time.Sleep(10 * time.Millisecond)

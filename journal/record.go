@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 )
 
 // The records of a journal file (see the package documentation).
@@ -213,10 +212,10 @@ func readRun(path string) (*Run, error) {
 	defer f.Close()
 	// Holding the shared lock, the file read is the whole story: no
 	// writer can finish the run between the read and the lock.
-	free := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) == nil
+	free := tryLock(f, false) == nil
 	r, err := readFile(f)
 	if free {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		unlock(f)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // Remove deletes run id's journal (and a legacy RUN-ID.json beside it)
@@ -27,7 +26,7 @@ func Remove(configDir, id string) error {
 	}
 	defer f.Close()
 	if err := lockWriter(f); err != nil {
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if isLocked(err) {
 			return &RunningError{ID: id}
 		}
 		return err

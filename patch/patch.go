@@ -2,8 +2,8 @@
 // list what would be upgraded (all, or security updates only), upgrade,
 // report each package's version before and after, and tell whether the
 // host asks for a reboot. apt, dnf/yum, zypper and pacman are supported,
-// and Chocolatey on Windows hosts; others (apk, winget) are refused with
-// a clear error.
+// and on Windows hosts Chocolatey, or winget where Chocolatey is absent;
+// others (apk) are refused with a clear error.
 package patch
 
 import (
@@ -49,8 +49,9 @@ type Rebooter interface {
 }
 
 // For returns the manager for a package manager fact (apt, dnf, ...;
-// chocolatey or msi on Windows hosts). Each call returns a new manager:
-// use one per host.
+// chocolatey or msi on Windows hosts: msi, a host without Chocolatey, is
+// patched through winget). Each call returns a new manager: use one per
+// host.
 func For(pm string) (Manager, error) {
 	switch pm {
 	case "apt":
@@ -64,7 +65,8 @@ func For(pm string) (Manager, error) {
 	case "chocolatey":
 		return &Chocolatey{}, nil
 	case "msi":
-		return nil, fmt.Errorf("tend patch upgrades Windows hosts through Chocolatey, and this host has none (no choco.exe); winget-managed packages are not supported yet")
+		// A Windows host without Chocolatey: winget, if it has one.
+		return &Winget{}, nil
 	case "":
 		return nil, fmt.Errorf("no supported package manager found on the host")
 	default:

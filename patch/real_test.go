@@ -1,3 +1,5 @@
+//go:build linux
+
 package patch
 
 // The managers against the real dnf, zypper and pacman, pointed at

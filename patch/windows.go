@@ -26,9 +26,7 @@ import (
 // Written from Chocolatey's documentation and source (its --limit-output
 // formats and exit codes), not run against a real Chocolatey.
 type Chocolatey struct {
-	mu sync.Mutex
-	// rebootAsked: the upgrade's exit status asked for a reboot.
-	rebootAsked bool
+	winReboot
 }
 
 var _ Manager = (*Chocolatey)(nil)
@@ -116,9 +114,7 @@ func (c *Chocolatey) Upgrade(ctx context.Context, t transport.Transport, pending
 	case 3010, 1641, 1604:
 		// 3010 and 1641: an installer asked for a reboot; 1604: Chocolatey
 		// stopped for one (exitOnRebootDetected), packages after it wait.
-		c.mu.Lock()
-		c.rebootAsked = true
-		c.mu.Unlock()
+		c.ask()
 	case 350:
 		return nil, fmt.Errorf("upgrading: Windows has a reboot pending and Chocolatey (exitOnRebootDetected) refuses to work before it (exit status 350): reboot the host (tend patch --reboot always) and patch again")
 	default:
@@ -186,12 +182,28 @@ if ($active -and $next -and $active -ne $next) { $r = $true }
 [Console]::Out.Write($(if ($r) { 'true' } else { 'false' }))
 `
 
+// winReboot is the reboot half of a Windows manager: whether an
+// upgrade's exit status asked for a reboot, Windows' own pending-reboot
+// records, the boot time, and shutdown.exe. One value serves one host.
+type winReboot struct {
+	mu sync.Mutex
+	// asked: an upgrade's exit status asked for a reboot.
+	asked bool
+}
+
+// ask records that an upgrade asked for a reboot.
+func (w *winReboot) ask() {
+	w.mu.Lock()
+	w.asked = true
+	w.mu.Unlock()
+}
+
 // RebootRequired implements Manager: the upgrade's exit status asked
 // for a reboot, or Windows has one pending.
-func (c *Chocolatey) RebootRequired(ctx context.Context, t transport.Transport) (bool, error) {
-	c.mu.Lock()
-	asked := c.rebootAsked
-	c.mu.Unlock()
+func (w *winReboot) RebootRequired(ctx context.Context, t transport.Transport) (bool, error) {
+	w.mu.Lock()
+	asked := w.asked
+	w.mu.Unlock()
 	if asked {
 		return true, nil
 	}
@@ -209,7 +221,7 @@ func (c *Chocolatey) RebootRequired(ctx context.Context, t transport.Transport) 
 }
 
 // BootID implements Rebooter: the time Windows last booted, in UTC.
-func (c *Chocolatey) BootID(ctx context.Context, t transport.Transport) (string, error) {
+func (w *winReboot) BootID(ctx context.Context, t transport.Transport) (string, error) {
 	out, err := transport.Output(ctx, t, transport.Command{Script: "[Console]::Out.Write((Get-CimInstance -ClassName Win32_OperatingSystem).LastBootUpTime.ToUniversalTime().ToString('o'))\n"})
 	if err != nil {
 		return "", err
@@ -223,7 +235,7 @@ func (c *Chocolatey) BootID(ctx context.Context, t transport.Transport) (string,
 
 // RebootScript implements Rebooter: shutdown.exe restarts Windows five
 // seconds after the command returns, so its WinRM session ends cleanly.
-func (c *Chocolatey) RebootScript() string {
+func (w *winReboot) RebootScript() string {
 	return "$o = & shutdown.exe /r /t 5 /d p:0:0 /c 'tend patch' 2>&1 | Out-String\nif ($LASTEXITCODE -ne 0) { throw ('shutdown.exe failed (' + $LASTEXITCODE + '): ' + $o.Trim()) }\n"
 }
 

@@ -133,8 +133,10 @@ func TestChocolateyManager(t *testing.T) {
 	if _, err := (&Chocolatey{}).Pending(context.Background(), &fakeHost{}, true); err == nil || !strings.Contains(err.Error(), "no security advisories") {
 		t.Errorf("--security-only: %v", err)
 	}
-	if _, err := For("msi"); err == nil || !strings.Contains(err.Error(), "has none (no choco.exe)") {
+	if m, err := For("msi"); err != nil {
 		t.Errorf("a Windows host without Chocolatey: %v", err)
+	} else if _, ok := m.(*Winget); !ok {
+		t.Errorf("a Windows host without Chocolatey is patched by %T, want winget", m)
 	}
 }
 

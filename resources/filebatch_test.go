@@ -9,7 +9,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -210,8 +209,8 @@ func TestFileBatchStaged(t *testing.T) {
 			t.Errorf("%s: mode %v, want %s", names[i], fi.Mode().Perm(), modes[i%3])
 		}
 		if root0 && i >= 10 {
-			if u, _ := user.Lookup("nobody"); u != nil && fmt.Sprint(fi.Sys().(*syscall.Stat_t).Uid) != u.Uid {
-				t.Errorf("%s: uid %d, want nobody's %s", names[i], fi.Sys().(*syscall.Stat_t).Uid, u.Uid)
+			if u, _ := user.Lookup("nobody"); u != nil && fileUID(t, fi) != u.Uid {
+				t.Errorf("%s: uid %s, want nobody's %s", names[i], fileUID(t, fi), u.Uid)
 			}
 		}
 	}

@@ -41,11 +41,13 @@ func WindowsBackup(h *Host, p string) string {
 
 // psOwnerProbe reports a path's owner (owner, owner_sid) and, when want
 // names an owner, that account's SID (want_owner_sid, "" when the account
-// does not exist) so Read can compare identities, not spellings.
+// does not exist) so Read can compare identities, not spellings. A member
+// of a method's result passed as a command argument is parenthesised:
+// PowerShell reads it either way, tree-sitter's grammar only this way.
 func psOwnerProbe(want string) string {
-	s := "$acl = Get-Acl -LiteralPath $p\ntendOut owner $acl.Owner\ntendOut owner_sid $acl.GetOwner([Security.Principal.SecurityIdentifier]).Value\n"
+	s := "$acl = Get-Acl -LiteralPath $p\ntendOut owner $acl.Owner\ntendOut owner_sid ($acl.GetOwner([Security.Principal.SecurityIdentifier]).Value)\n"
 	if want != "" {
-		s += "try { tendOut want_owner_sid (New-Object Security.Principal.NTAccount " + shell.PSQuote(want) + ").Translate([Security.Principal.SecurityIdentifier]).Value } catch { tendOut want_owner_sid '' }\n"
+		s += "try { tendOut want_owner_sid ((New-Object Security.Principal.NTAccount " + shell.PSQuote(want) + ").Translate([Security.Principal.SecurityIdentifier]).Value) } catch { tendOut want_owner_sid '' }\n"
 	}
 	return s
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package pgtest starts a private PostgreSQL server for tests: initdb
 // and postgres from Debian's postgresql package, run as an unprivileged
 // user on a Unix socket in a temporary directory, torn down when the

@@ -18,6 +18,7 @@ bash integration/scripts/e2e-deps.sh
 bash integration/scripts/ansible-deps.sh
 bash integration/scripts/winrm-deps.sh
 bash integration/scripts/pkg-deps.sh
+bash integration/scripts/pwsh-parse-deps.sh
 
 # The lab's base images (systemd; with PostgreSQL and MariaDB; sysvinit;
 # OpenRC) are built in the background while vet and the unit tests run,
@@ -45,6 +46,9 @@ if [ -n "$unformatted" ]; then
   echo "$unformatted" >&2
   exit 1
 fi
+
+echo "== cross builds (release binaries for linux, darwin, windows x amd64, arm64; Windows test binaries)"
+bash scripts/cross-check.sh "$work/dist"
 
 echo "== staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...

@@ -246,9 +246,11 @@ func psTrigger(t string) string {
 		var days []string
 		for d := 0; d < 7; d++ {
 			if mask&(1<<d) != 0 {
-				days = append(days, names[d])
+				days = append(days, shell.PSQuote(names[d]))
 			}
 		}
+		// Quoted: a list of barewords is an argument PowerShell
+		// accepts and tree-sitter's grammar does not.
 		return "New-ScheduledTaskTrigger -Weekly -DaysOfWeek " + strings.Join(days, ",") + " -At " + shell.PSQuote(f[2])
 	}
 	return "throw 'tend: unknown trigger'"

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os/exec"
 	"sync"
-	"syscall"
 )
 
 // The guard is a small sh process, started once per tend process, that
@@ -44,7 +43,7 @@ var (
 func guard() (*scriptGuard, error) {
 	guardOnce.Do(func() {
 		cmd := exec.Command("/bin/sh", "-c", guardProgram)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		ownProcessGroup(cmd)
 		w, err := cmd.StdinPipe()
 		if err == nil {
 			err = cmd.Start()

@@ -26,7 +26,6 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/tendhq/tend/transport"
@@ -66,6 +65,9 @@ func (t *Transport) Run(ctx context.Context, c transport.Command) (*transport.Re
 	if t.closed.Load() {
 		return nil, errors.New("local: transport closed")
 	}
+	if err := unavailable(); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)
@@ -76,8 +78,8 @@ func (t *Transport) Run(ctx context.Context, c transport.Command) (*transport.Re
 	cmd.ExtraFiles = []*os.File{pr}
 	// The script's children share its process group, so cancelling ends
 	// all of them, not just the shell.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	ownProcessGroup(cmd)
+	killGroupOnCancel(cmd)
 	cmd.WaitDelay = 2 * time.Second
 	if c.Stdin != nil {
 		cmd.Stdin = c.Stdin

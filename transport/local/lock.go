@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/tendhq/tend/transport"
@@ -54,6 +53,9 @@ func (t *Transport) Lock(ctx context.Context, info transport.LockInfo, wait time
 	if t.closed.Load() {
 		return nil, fail(errors.New("transport closed"))
 	}
+	if err := unavailable(); err != nil {
+		return nil, fail(err)
+	}
 	path, err := t.lockPath()
 	if err != nil {
 		return nil, fail(err)
@@ -62,8 +64,7 @@ func (t *Transport) Lock(ctx context.Context, info transport.LockInfo, wait time
 		f.Chmod(0o644) // whatever the umask
 		f.Close()
 	}
-	// O_NONBLOCK: a FIFO planted in the lock's place must not hang us.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := openLockFile(path)
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -73,13 +74,13 @@ func (t *Transport) Lock(ctx context.Context, info transport.LockInfo, wait time
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
+		busy, err := tryLockFile(f)
+		if err != nil {
 			f.Close()
 			return nil, fail(fmt.Errorf("flock %s: %w", path, err))
+		}
+		if !busy {
+			break
 		}
 		left := time.Until(deadline)
 		if left <= 0 {

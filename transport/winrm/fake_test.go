@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -157,7 +156,7 @@ func shHandler(ctx context.Context, script string, stdin io.Reader, stdout, stde
 	}
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownProcessGroup(cmd)
 	cmd.WaitDelay = time.Second
 	// Not cmd.Stdin: Wait would wait for a stdin the script never reads.
 	// A process ends when it exits, whatever is left of its stdin.
@@ -174,7 +173,7 @@ func shHandler(ctx context.Context, script string, stdin io.Reader, stdout, stde
 		io.Copy(in, stdin)
 		in.Close()
 	}()
-	stop := context.AfterFunc(ctx, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	stop := context.AfterFunc(ctx, func() { killGroup(cmd) })
 	defer stop()
 	cmd.Wait()
 	if cmd.ProcessState == nil {

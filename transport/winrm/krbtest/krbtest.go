@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package krbtest runs a throwaway MIT Kerberos realm for tests: its own
 // krb5.conf and kdc.conf in a temporary directory (selected with
 // KRB5_CONFIG and KRB5_KDC_PROFILE, never the system's), a database made

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 	"unicode/utf16"
 )
@@ -38,13 +37,13 @@ func ProcessExecutor(rewrite func(argv []string) ([]string, error)) Executor {
 		cmd.Stdin = p.Stdin
 		cmd.Stdout = p.Stdout
 		cmd.Stderr = p.Stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		ownProcessGroup(cmd)
 		cmd.WaitDelay = 2 * time.Second
 		if err := cmd.Start(); err != nil {
 			fmt.Fprintf(p.Stderr, "%v\r\n", err)
 			return 9009
 		}
-		stop := context.AfterFunc(ctx, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+		stop := context.AfterFunc(ctx, func() { killGroup(cmd) })
 		defer stop()
 		err = cmd.Wait()
 		var exitErr *exec.ExitError

@@ -5,7 +5,7 @@ if ($null -eq $i) { tendOut type 'absent'; return }
 if ($i.Attributes -band [IO.FileAttributes]::ReparsePoint) { tendOut type 'link' } elseif ($i.PSIsContainer) { tendOut type 'directory' } else { tendOut type 'file'; tendOut size $i.Length }
 $acl = Get-Acl -LiteralPath $p
 tendOut owner $acl.Owner
-tendOut owner_sid $acl.GetOwner([Security.Principal.SecurityIdentifier]).Value
+tendOut owner_sid ($acl.GetOwner([Security.Principal.SecurityIdentifier]).Value)
 if (-not $i.PSIsContainer) {
   $h = (Get-FileHash -LiteralPath $p -Algorithm SHA256).Hash.ToLowerInvariant()
   tendOut sha256 $h

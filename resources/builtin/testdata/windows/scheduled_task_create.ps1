@@ -27,7 +27,7 @@ $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $n = 'backup'
 $a = New-ScheduledTaskAction -Execute 'C:\Tools\backup.exe' -Argument '--target "D:\Backups"'
-$tr = New-ScheduledTaskTrigger -Weekly -DaysOfWeek Monday,Tuesday,Wednesday,Thursday,Friday -At '02:30'
+$tr = New-ScheduledTaskTrigger -Weekly -DaysOfWeek 'Monday','Tuesday','Wednesday','Thursday','Friday' -At '02:30'
 $pr = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
 $null = Register-ScheduledTask -TaskPath '\tend\' -TaskName $n -Action $a -Trigger $tr -Principal $pr -Description 'Managed by tend' -Force
 # revert (stdin: 0 bytes)
