@@ -104,8 +104,8 @@ func (t *Transport) Run(ctx context.Context, c transport.Command) (*transport.Re
 	// A caller's writer that fails stops the script (its output would
 	// have nowhere to go) and is the run's error.
 	pgid := cmd.Process.Pid
-	outTo.onFail(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
-	errTo.onFail(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+	outTo.onFail(func() { killGroup(pgid) })
+	errTo.onFail(func() { killGroup(pgid) })
 	// Only the shell keeps the read end: when it exits without reading
 	// the whole script, the write fails instead of blocking.
 	pr.Close()

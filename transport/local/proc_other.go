@@ -21,6 +21,8 @@ func ownProcessGroup(*exec.Cmd) {}
 
 func killGroupOnCancel(*exec.Cmd) {}
 
+func killGroup(int) {}
+
 func openLockFile(string) (*os.File, error) { return nil, unavailable() }
 
 func tryLockFile(*os.File) (bool, error) { return false, unavailable() }

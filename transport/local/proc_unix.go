@@ -21,6 +21,9 @@ func killGroupOnCancel(cmd *exec.Cmd) {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 }
 
+// killGroup kills the process group led by pid.
+func killGroup(pid int) { _ = syscall.Kill(-pid, syscall.SIGKILL) }
+
 // openLockFile opens the lock file for flock(2): read-only, refusing a
 // symlink, and O_NONBLOCK so that a FIFO planted in its place does not
 // hang tend.
