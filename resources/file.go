@@ -172,15 +172,24 @@ func modeOwnerAttrs(st *State, cfg cty.Value) error {
 	return nil
 }
 
-// Probe implements Type.
+// Probe implements Type. Right after a change wrote the desired
+// content (Content.Installed), the file is not hashed again while its
+// identity is exactly the one the change saw once it had checked the
+// content's SHA-256: same device, inode, size, modification and change
+// times (the change time moves on any write, and on any metadata change).
+// Any difference, and the file is hashed.
 func (File) Probe(cfg cty.Value, want *State) string {
 	wantSum := "-"
 	if want != nil && want.Content != nil {
 		wantSum = want.Content.SHA256
 	}
+	hash := "  tsha \"$p\" || exit 1\n"
+	if id := installedID(want); id != "" {
+		hash = `  if [ "$(stat -c '` + idFormat + `' -- "$p" 2>/dev/null)" = ` + shell.Quote(id) + ` ]; then h=` + wantSum + `; else tsha "$p" || exit 1; fi
+`
+	}
 	return pathProbe(Str(cfg, "path", "")) + `if [ $t = file ]; then
-  tsha "$p" || exit 1
-  out sha256 $h
+` + hash + `  out sha256 $h
   if [ "$h" != ` + wantSum + ` ] && [ $6 -le ` + strconv.Itoa(contentLimit) + ` ]; then out content "$(b64 < "$p")"; fi
 fi
 `
@@ -188,8 +197,12 @@ fi
 
 // ProbeInline implements InlineProber: anything but a regular file whose
 // content differs from the desired one (whose probe sends the content)
-// is answered from the prefetched values.
+// is answered from the prefetched values. A file just written (see
+// Probe) is left to the fragment.
 func (File) ProbeInline(cfg cty.Value, want *State) string {
+	if installedID(want) != "" {
+		return ""
+	}
 	wantSum := "-"
 	if want != nil && want.Content != nil {
 		wantSum = want.Content.SHA256
@@ -198,8 +211,11 @@ func (File) ProbeInline(cfg cty.Value, want *State) string {
 		"  if [ $_t = file ]; then out sha256 $_th; fi\n")
 }
 
-// ProbePath implements PathProber.
-func (File) ProbePath(cfg cty.Value) (string, bool) { return Str(cfg, "path", ""), true }
+// ProbePath implements PathProber: the prefetch hashes the file, unless
+// it was just written (see Probe).
+func (File) ProbePath(cfg cty.Value, want *State) (string, bool) {
+	return Str(cfg, "path", ""), installedID(want) == ""
+}
 
 // Read implements Type.
 func (File) Read(cfg cty.Value, out ProbeOutput) (*State, error) {
