@@ -283,8 +283,10 @@ func TestLargeSourceVerifiedOnce(t *testing.T) {
 	host := &resources.Host{Name: "local", T: local.New(), RunID: "test", BackupDir: filepath.Join(t.TempDir(), "backup")}
 	cfg := resourcetest.Object(resources.File{}, map[string]cty.Value{"path": cty.StringVal(target), "source": cty.StringVal("big")})
 	file := resources.File{}
+	// apply writes the file anew.
 	apply := func() *resources.State {
 		t.Helper()
+		os.Remove(target)
 		want, err := file.Desired(cfg, env)
 		if err != nil {
 			t.Fatal(err)
