@@ -27,7 +27,7 @@ func (File) Schema() *Schema {
 		Attributes: []Attribute{
 			{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the file."},
 			{Name: "content", Type: cty.String, Doc: "The file's content. Exactly one of content, source and template may be set; with none, only mode and ownership are managed."},
-			{Name: "source", Type: cty.String, Doc: "A file on the controller, relative to the configuration directory, copied verbatim. One over 1 MiB is never read into memory: the plan compares its SHA-256, and apply streams it to the host (over sftp on the host's SSH connection), which checks the SHA-256 before the file replaces the old one."},
+			{Name: "source", Type: cty.String, Doc: "A file on the controller, relative to the configuration directory, copied verbatim. One over 1 MiB is never read into memory: the plan compares its SHA-256 (remembered in .tend/sources.json while the file's identity, change time included, is unchanged), and apply streams it to the host (over sftp on the host's SSH connection), which checks the SHA-256 before the file replaces the old one."},
 			{Name: "template", Type: cty.String, Doc: "A template file on the controller, relative to the configuration directory, rendered with `vars` (the syntax of templatefile)."},
 			{Name: "vars", Type: cty.DynamicPseudoType, Doc: "An object of variables for `template`."},
 			{Name: "mode", Type: cty.String, OS: OSPOSIX, Doc: "Octal permission bits, e.g. \"0644\". New files default to \"0644\"; existing files keep theirs when unset. Content from a secret (secret(...), a sensitive variable, a template var holding one) makes the default \"0600\", for existing files too; a declared mode that lets the group or others read it is kept, and the plan warns."},
