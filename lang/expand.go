@@ -582,7 +582,7 @@ func (e Env) StatSource(path string) (string, int64, error) {
 // SourceSHA256 implements resources.SourceFiles: a file is read once per
 // configuration, as a stream.
 func (e Env) SourceSHA256(full string) (string, int64, error) {
-	return e.files.sourceSHA256(full)
+	return e.files.sourceSHA256(e.dir, full)
 }
 
 // RenderTemplate implements resources.Env.

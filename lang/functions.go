@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -49,6 +48,8 @@ func Functions(dir string, secrets *Secrets) map[string]function.Function {
 type fileCache struct {
 	mu sync.Mutex
 	m  map[string]*cachedFile
+	// digests remembers large sources' digests across runs.
+	digests digestCache
 }
 
 type cachedFile struct {
@@ -90,19 +91,19 @@ func (fc *fileCache) readFile(full string) ([]byte, error) {
 }
 
 // sourceSHA256 returns the hex SHA-256 of the file at full and its size,
-// reading it as a stream: a large file is never held in memory.
-func (fc *fileCache) sourceSHA256(full string) (string, int64, error) {
+// reading it as a stream (a large file is never held in memory), at most
+// once per configuration, and not at all while the digest remembered in
+// the configuration directory dir holds (digestCache).
+func (fc *fileCache) sourceSHA256(dir, full string) (string, int64, error) {
 	f := fc.get(full)
 	f.hash.Do(func() {
-		file, err := os.Open(full)
-		if err != nil {
-			f.hashErr = err
-			return
+		var dc *digestCache
+		if fc != nil {
+			dc = &fc.digests
+		} else {
+			dc = &digestCache{}
 		}
-		defer file.Close()
-		h := sha256.New()
-		f.size, f.hashErr = io.Copy(h, file)
-		f.sum = hex.EncodeToString(h.Sum(nil))
+		f.sum, f.size, f.hashErr = dc.hashSource(dir, full)
 	})
 	return f.sum, f.size, f.hashErr
 }

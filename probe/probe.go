@@ -55,7 +55,7 @@ func For(id string, typ resources.Type, cfg cty.Value, want *resources.State) Fr
 		f.InShell = sp.ProbeInShell(cfg)
 	}
 	if pp, ok := typ.(resources.PathProber); ok {
-		f.Path, f.Hash = pp.ProbePath(cfg)
+		f.Path, f.Hash = pp.ProbePath(cfg, want)
 		if ip, ok := typ.(resources.InlineProber); ok {
 			f.Inline = ip.ProbeInline(cfg, want)
 		}

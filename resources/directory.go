@@ -57,7 +57,9 @@ func (Directory) ProbeInline(cfg cty.Value, want *State) string {
 }
 
 // ProbePath implements PathProber.
-func (Directory) ProbePath(cfg cty.Value) (string, bool) { return Str(cfg, "path", ""), false }
+func (Directory) ProbePath(cfg cty.Value, _ *State) (string, bool) {
+	return Str(cfg, "path", ""), false
+}
 
 // Read implements Type.
 func (Directory) Read(cfg cty.Value, out ProbeOutput) (*State, error) {

@@ -27,7 +27,7 @@ func (File) Schema() *Schema {
 		Attributes: []Attribute{
 			{Name: "path", Type: cty.String, Required: true, Doc: "Absolute path of the file."},
 			{Name: "content", Type: cty.String, Doc: "The file's content. Exactly one of content, source and template may be set; with none, only mode and ownership are managed."},
-			{Name: "source", Type: cty.String, Doc: "A file on the controller, relative to the configuration directory, copied verbatim. One over 1 MiB is never read into memory: the plan compares its SHA-256, and apply streams it to the host (over sftp on the host's SSH connection), which checks the SHA-256 before the file replaces the old one."},
+			{Name: "source", Type: cty.String, Doc: "A file on the controller, relative to the configuration directory, copied verbatim. One over 1 MiB is never read into memory: the plan compares its SHA-256 (remembered in .tend/sources.json while the file's identity, change time included, is unchanged), and apply streams it to the host (over sftp on the host's SSH connection), which checks the SHA-256 before the file replaces the old one."},
 			{Name: "template", Type: cty.String, Doc: "A template file on the controller, relative to the configuration directory, rendered with `vars` (the syntax of templatefile)."},
 			{Name: "vars", Type: cty.DynamicPseudoType, Doc: "An object of variables for `template`."},
 			{Name: "mode", Type: cty.String, OS: OSPOSIX, Doc: "Octal permission bits, e.g. \"0644\". New files default to \"0644\"; existing files keep theirs when unset. Content from a secret (secret(...), a sensitive variable, a template var holding one) makes the default \"0600\", for existing files too; a declared mode that lets the group or others read it is kept, and the plan warns."},
@@ -172,15 +172,24 @@ func modeOwnerAttrs(st *State, cfg cty.Value) error {
 	return nil
 }
 
-// Probe implements Type.
+// Probe implements Type. Right after a change wrote the desired
+// content (Content.Installed), the file is not hashed again while its
+// identity is exactly the one the change saw once it had checked the
+// content's SHA-256: same device, inode, size, modification and change
+// times (the change time moves on any write, and on any metadata change).
+// Any difference, and the file is hashed.
 func (File) Probe(cfg cty.Value, want *State) string {
 	wantSum := "-"
 	if want != nil && want.Content != nil {
 		wantSum = want.Content.SHA256
 	}
+	hash := "  tsha \"$p\" || exit 1\n"
+	if id := installedID(want); id != "" {
+		hash = `  if [ "$(stat -c '` + idFormat + `' -- "$p" 2>/dev/null)" = ` + shell.Quote(id) + ` ]; then h=` + wantSum + `; else tsha "$p" || exit 1; fi
+`
+	}
 	return pathProbe(Str(cfg, "path", "")) + `if [ $t = file ]; then
-  tsha "$p" || exit 1
-  out sha256 $h
+` + hash + `  out sha256 $h
   if [ "$h" != ` + wantSum + ` ] && [ $6 -le ` + strconv.Itoa(contentLimit) + ` ]; then out content "$(b64 < "$p")"; fi
 fi
 `
@@ -188,8 +197,12 @@ fi
 
 // ProbeInline implements InlineProber: anything but a regular file whose
 // content differs from the desired one (whose probe sends the content)
-// is answered from the prefetched values.
+// is answered from the prefetched values. A file just written (see
+// Probe) is left to the fragment.
 func (File) ProbeInline(cfg cty.Value, want *State) string {
+	if installedID(want) != "" {
+		return ""
+	}
 	wantSum := "-"
 	if want != nil && want.Content != nil {
 		wantSum = want.Content.SHA256
@@ -198,8 +211,11 @@ func (File) ProbeInline(cfg cty.Value, want *State) string {
 		"  if [ $_t = file ]; then out sha256 $_th; fi\n")
 }
 
-// ProbePath implements PathProber.
-func (File) ProbePath(cfg cty.Value) (string, bool) { return Str(cfg, "path", ""), true }
+// ProbePath implements PathProber: the prefetch hashes the file, unless
+// it was just written (see Probe).
+func (File) ProbePath(cfg cty.Value, want *State) (string, bool) {
+	return Str(cfg, "path", ""), installedID(want) == ""
+}
 
 // Read implements Type.
 func (File) Read(cfg cty.Value, out ProbeOutput) (*State, error) {

@@ -95,6 +95,7 @@ func openContent(c *Content) (io.ReadCloser, error) {
 func applyStream(ctx context.Context, h *Host, before, after *State) (Undo, error) {
 	p := changePath(before, after)
 	action := ChangeAction(before, after)
+	after.Content.Installed = ""
 	if err := RunChange(ctx, h, action, p, PathCheckFunc+PathCheck(p, "file", "exit 1"), nil); err != nil {
 		return nil, err
 	}
@@ -121,6 +122,7 @@ func applyStream(ctx context.Context, h *Host, before, after *State) (Undo, erro
 	if res.ExitStatus != 0 {
 		return undo, ScriptError(action, p, res)
 	}
+	after.Content.Installed = installedProof(res.Stdout)
 	return undo, nil
 }
 
@@ -174,6 +176,7 @@ func sendAndCommit(ctx context.Context, h *Host, fs transport.FileSender, staged
 	if sendErr != nil {
 		return undo, sendErr
 	}
+	after.Content.Installed = installedProof(o.res.Stdout)
 	return undo, nil
 }
 
@@ -251,8 +254,54 @@ func commitScript(h *Host, before, after *State, staged string) (Undo, string) {
 		// written by it would; the staged file is the login user's.
 		sb.WriteString("{ [ -O \"$t\" ] && [ -G \"$t\" ]; } || chown -- \"$(id -u):$(id -g)\" \"$t\"\n")
 	}
+	// The file's identity before and after the rename: the same inode,
+	// size and modification time, and the change reports its identity
+	// with the change time (installedProof).
+	sb.WriteString(`_tid=$(stat -c '` + idFormat[:len(idFormat)-3] + `' -- "$t" 2>/dev/null) || _tid=` + "\n")
 	sb.WriteString(in.Script())
+	sb.WriteString(shell.NewScript().Set("_tp", p).String())
+	sb.WriteString(`_tpi=$(stat -c '` + idFormat + `' -- "$_tp" 2>/dev/null) || _tpi=` + "\n" +
+		`case $_tpi in "$_tid "?*) [ -z "$_tid" ] || printf '\037installed=%s\n' "$_tpi" ;; esac` + "\n")
 	return undo, sb.String()
+}
+
+// idFormat is the stat format of a file's identity: device, inode, size,
+// modification and change times (to the nanosecond where the file system
+// keeps them). Its last field is the change time.
+const idFormat = "%d %i %s %y %z"
+
+// installedProof returns the identity a change script reported for the
+// file it wrote (the line "\037installed=..." of its output), or "" when
+// it reported none or one that cannot prove the file unchanged: a change
+// time without a fraction of a second comes from a file system that may
+// not see a write made within the same second.
+func installedProof(stdout []byte) string {
+	for _, line := range strings.Split(string(stdout), "\n") {
+		v, ok := strings.CutPrefix(line, "\037installed=")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		// device inode size, then date time zone twice.
+		if len(f) != 9 {
+			return ""
+		}
+		_, frac, ok := strings.Cut(f[7], ".")
+		if !ok || strings.Trim(frac, "0") == "" {
+			return ""
+		}
+		return v
+	}
+	return ""
+}
+
+// installedID is the identity of the file the change to want wrote
+// (Content.Installed), or "".
+func installedID(want *State) string {
+	if want == nil || want.Content == nil {
+		return ""
+	}
+	return want.Content.Installed
 }
 
 // powerShellStdin is RunPowerShell with the stdin a reader streams.

@@ -267,3 +267,88 @@ func TestLargeSourceWindows(t *testing.T) {
 		t.Errorf("the script does not check the SHA-256:\n%s", rec.scripts[0])
 	}
 }
+
+// TestLargeSourceVerifiedOnce: the read right after a large file's change
+// takes the digest the change checked on the host, without hashing the
+// file again, only while the file is exactly the one the change wrote
+// (device, inode, size, modification and change times); a byte changed
+// with the modification time put back, or another file with the same
+// size and times renamed over it, is hashed and seen. The next plan's
+// desired state carries no such proof and always hashes.
+func TestLargeSourceVerifiedOnce(t *testing.T) {
+	cfgDir, root := t.TempDir(), t.TempDir()
+	env := newStreamEnv(cfgDir)
+	writeRandom(t, filepath.Join(cfgDir, "big"), 2<<20+5)
+	target := filepath.Join(root, "f.bin")
+	host := &resources.Host{Name: "local", T: local.New(), RunID: "test", BackupDir: filepath.Join(t.TempDir(), "backup")}
+	cfg := resourcetest.Object(resources.File{}, map[string]cty.Value{"path": cty.StringVal(target), "source": cty.StringVal("big")})
+	file := resources.File{}
+	// apply writes the file anew.
+	apply := func() *resources.State {
+		t.Helper()
+		os.Remove(target)
+		want, err := file.Desired(cfg, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := resourcetest.Read(t, host.T, file, cfg, want)
+		if _, err := file.Apply(context.Background(), host, before, want); err != nil {
+			t.Fatal(err)
+		}
+		if want.Content.Installed == "" {
+			t.Fatal("the change reported no identity of the file it wrote")
+		}
+		return want
+	}
+	sh := func(script string) {
+		t.Helper()
+		if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+	}
+	// A desired state whose digest is not the file's, with the change's
+	// proof: the read reports the digest it was told exactly when it
+	// trusts the proof.
+	lie := func(want *resources.State) *resources.State {
+		c := *want.Content
+		c.SHA256 = strings.Repeat("0", 64)
+		return &resources.State{Present: true, Attrs: want.Attrs, Content: &c}
+	}
+	sum := func() string { return fileSHA256(t, target) }
+
+	want := apply()
+	if got := resourcetest.Read(t, host.T, file, cfg, lie(want)).Content.SHA256; got != strings.Repeat("0", 64) {
+		t.Errorf("the file just written was hashed again (%s): the change's proof was not used", got)
+	}
+	if got := resourcetest.Read(t, host.T, file, cfg, want).Content.SHA256; got != want.Content.SHA256 || got != sum() {
+		t.Errorf("read after the change: %s, want %s", got, want.Content.SHA256)
+	}
+
+	// A byte changed in the middle, its modification time put back.
+	want = apply()
+	sh("cp -p " + target + " " + target + ".ref && printf X | dd of=" + target + " bs=1 seek=1048576 conv=notrunc status=none && touch -m -r " + target + ".ref " + target + " && rm " + target + ".ref")
+	if got := resourcetest.Read(t, host.T, file, cfg, lie(want)).Content.SHA256; got != sum() {
+		t.Errorf("a byte changed after the change (mtime put back): read %s, the file's digest is %s", got, sum())
+	}
+
+	// Another file, same content but one byte, same size and times,
+	// renamed over it.
+	want = apply()
+	sh("cp -p " + target + " " + target + ".new && printf Y | dd of=" + target + ".new bs=1 seek=7 conv=notrunc status=none && touch -m -r " + target + " " + target + ".new && mv " + target + ".new " + target)
+	if got := resourcetest.Read(t, host.T, file, cfg, lie(want)).Content.SHA256; got != sum() {
+		t.Errorf("a file renamed over the one written: read %s, the file's digest is %s", got, sum())
+	}
+
+	// The next plan's desired state has no proof.
+	apply()
+	next, err := file.Desired(cfg, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Content.Installed != "" {
+		t.Fatalf("a new desired state carries a proof: %q", next.Content.Installed)
+	}
+	if got := resourcetest.Read(t, host.T, file, cfg, lie(next)).Content.SHA256; got != sum() {
+		t.Errorf("the next plan trusted something: read %s, the file's digest is %s", got, sum())
+	}
+}

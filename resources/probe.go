@@ -42,7 +42,8 @@ tsha() {
 // set). A host's probe script then runs stat, and sha256sum, once for all
 // such paths before the fragments instead of once per fragment.
 type PathProber interface {
-	ProbePath(cfg cty.Value) (path string, hash bool)
+	// want is the desired state the probe compares with, or nil.
+	ProbePath(cfg cty.Value, want *State) (path string, hash bool)
 }
 
 // contentLimit is the largest current file content a probe returns for

@@ -402,6 +402,12 @@ type Content struct {
 	Known bool `json:"-"`
 	// Sensitive content is never displayed.
 	Sensitive bool `json:"sensitive,omitempty"`
+	// Installed, set by the change that wrote this content, is the
+	// identity the written file had on the host once the change had
+	// checked its SHA-256 and renamed it into place (see
+	// installedProof); a read in the same run may take the digest from
+	// it while the file's identity is still exactly that. Never saved.
+	Installed string `json:"-"`
 }
 
 // MarshalJSON implements json.Marshaler. The digest of sensitive content

@@ -64,7 +64,7 @@ func (Symlink) Occupies(st *State) string { return st.Str("path") }
 func (Symlink) Identity() []string { return []string{"path"} }
 
 // ProbePath implements PathProber.
-func (Symlink) ProbePath(cfg cty.Value) (string, bool) { return Str(cfg, "path", ""), false }
+func (Symlink) ProbePath(cfg cty.Value, _ *State) (string, bool) { return Str(cfg, "path", ""), false }
 
 // Read implements Type.
 func (Symlink) Read(cfg cty.Value, out ProbeOutput) (*State, error) {

@@ -399,7 +399,7 @@ EOF
 
 // ProbePath implements resources.PathProber: a cron task's file is
 // stat'ed and hashed with every other path of the host at once.
-func (Task) ProbePath(cfg cty.Value) (string, bool) {
+func (Task) ProbePath(cfg cty.Value, _ *resources.State) (string, bool) {
 	if name, kind, err := ident(cfg); err == nil && kind == Cron {
 		return CronPath(name), true
 	}
