@@ -414,24 +414,36 @@ func (b *Postgres) AcquireHost(ctx context.Context, runID, user, host string) (*
 		return nil, nil, fmt.Errorf("%s: %w", b.where, err)
 	}
 	defer tx.Rollback(ctx2) //nolint:errcheck // after Commit it does nothing
-	if _, err := tx.Exec(ctx2, `SELECT pg_advisory_xact_lock(7462002)`); err != nil {
+	// Host acquisitions by workers lock only their host's row; they share
+	// the lock that a run's acquisition of many hosts at once
+	// (AcquireHosts) takes alone.
+	if _, err := tx.Exec(ctx2, `SELECT pg_advisory_xact_lock_shared(7462002)`); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", b.where, err)
 	}
-	held, err := b.leases(ctx2, tx, []string{host})
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, l := range held {
-		if l.RunID != runID || l.Controller != b.controller || l.PID != b.pid {
-			return nil, l, nil
-		}
-	}
 	var token int64
+	// A free host: the insert takes it (a concurrent insert of the same
+	// host waits for this transaction, then finds the row).
 	err = tx.QueryRow(ctx2, `INSERT INTO tend_leases (host, run_id, run_user, controller, pid, token, acquired, heartbeat)
 		VALUES ($1, $2, $3, $4, $5, nextval('tend_fencing'), now(), now())
-		ON CONFLICT (host) DO UPDATE SET run_id = excluded.run_id, run_user = excluded.run_user, controller = excluded.controller,
-			pid = excluded.pid, token = excluded.token, acquired = excluded.acquired, heartbeat = excluded.heartbeat
-		RETURNING token`, host, runID, user, b.controller, b.pid).Scan(&token)
+		ON CONFLICT (host) DO NOTHING RETURNING token`, host, runID, user, b.controller, b.pid).Scan(&token)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// A held host: its row, locked, is taken over when its holder
+		// is dead.
+		l := &Lease{}
+		var age time.Duration
+		err = tx.QueryRow(ctx2, `SELECT host, run_id, command, run_user, controller, pid, token, acquired, heartbeat, now() - heartbeat
+			FROM tend_leases WHERE host = $1 FOR UPDATE`, host).
+			Scan(&l.Host, &l.RunID, &l.Command, &l.User, &l.Controller, &l.PID, &l.Token, &l.Acquired, &l.Heartbeat, &age)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", b.where, err)
+		}
+		if b.alive(&age, l.Controller, l.PID) && (l.RunID != runID || l.Controller != b.controller || l.PID != b.pid) {
+			return nil, l, nil
+		}
+		err = tx.QueryRow(ctx2, `UPDATE tend_leases SET run_id = $2, command = '', run_user = $3, controller = $4, pid = $5,
+			token = nextval('tend_fencing'), acquired = now(), heartbeat = now() WHERE host = $1 RETURNING token`,
+			host, runID, user, b.controller, b.pid).Scan(&token)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", b.where, err)
 	}
