@@ -22,7 +22,7 @@ import (
 
 // QueueSchemaVersion is the version of the distributed runs' tables this
 // tend reads and writes.
-const QueueSchemaVersion = 1
+const QueueSchemaVersion = 2
 
 // queueMigrations[i] brings the distributed runs' tables from version i
 // to i+1.
@@ -45,7 +45,16 @@ var queueMigrations = []string{
 		PRIMARY KEY (run_id, host)
 	);
 	CREATE SEQUENCE tend_dist_journal_seq START WITH 1000000000;`,
+	// Version 2: a worker's journal appends name their host, so that
+	// the next worker of the host reads only its records.
+	`ALTER TABLE tend_journal ADD COLUMN host text;
+	CREATE INDEX tend_journal_run_host ON tend_journal (run_id, host, seq) WHERE host IS NOT NULL;`,
 }
+
+// distJournalSeq is where the sequence numbers of the appends of a
+// distributed run's workers start: the records below it are those the
+// run started with.
+const distJournalSeq = 1000000000
 
 // MigrateQueue brings River's tables and tend's tables of distributed
 // runs to the versions this tend uses, and returns the versions tend's
@@ -506,7 +515,13 @@ func (w *WorkerLease) Release() error {
 func (b *Postgres) JoinRun(ctx context.Context, runID string, w *WorkerLease) (*journal.Journal, *journal.Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	recs, _, err := records(ctx, b.pool, runID)
+	var recs []byte
+	var err error
+	if w != nil {
+		recs, err = hostRecords(ctx, b.pool, runID, w.host)
+	} else {
+		recs, _, err = records(ctx, b.pool, runID)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", b.where, err)
 	}
@@ -532,6 +547,29 @@ func (b *Postgres) JoinRun(ctx context.Context, runID string, w *WorkerLease) (*
 		return nil, nil, err
 	}
 	return j, run, nil
+}
+
+// hostRecords returns the records of run runID that a worker of host
+// replays: those the run started with and host's appends by workers
+// (other hosts' appends, which replay apart, are left out).
+func hostRecords(ctx context.Context, q querier, runID, host string) ([]byte, error) {
+	rows, err := q.Query(ctx, `SELECT seq, records FROM tend_journal WHERE run_id = $1 AND seq < $3
+		UNION ALL SELECT seq, records FROM tend_journal WHERE run_id = $1 AND host = $2
+		ORDER BY seq`, runID, host, distJournalSeq)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var b []byte
+	for rows.Next() {
+		var seq int64
+		var r string
+		if err := rows.Scan(&seq, &r); err != nil {
+			return nil, err
+		}
+		b = append(b, r...)
+	}
+	return b, rows.Err()
 }
 
 // sharedSink appends to the journal of a run several workers write,
@@ -568,7 +606,11 @@ func (s *sharedSink) Append(records []byte) error {
 			return fmt.Errorf("%s: run %s, host %s: %w", s.b.where, s.runID, s.host, ErrFenced)
 		}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO tend_journal (run_id, seq, records) VALUES ($1, nextval('tend_dist_journal_seq'), $2)`, s.runID, string(records)); err != nil {
+	host := &s.host
+	if s.host == "" {
+		host = nil
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO tend_journal (run_id, seq, records, host) VALUES ($1, nextval('tend_dist_journal_seq'), $2, $3)`, s.runID, string(records), host); err != nil {
 		return fmt.Errorf("%s: %w", s.b.where, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
