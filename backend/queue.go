@@ -315,6 +315,9 @@ func (b *Postgres) FinishHost(ctx context.Context, runID, host, outcome string, 
 	if _, err := tx.Exec(ctx, `UPDATE tend_dist_hosts SET outcome = $3 WHERE run_id = $1 AND host = $2`, runID, host, outcomeMark(outcome, ok)); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.where, err)
 	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, progressChannel, runID); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.where, err)
+	}
 	done := &HostDone{Outcomes: map[string]string{}}
 	var (
 		left, failed, total int
@@ -397,7 +400,75 @@ func (b *Postgres) EndQueued(ctx context.Context, runID string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", b.where, err)
 	}
+	// Only a follower waits for it: a lost notification costs it one
+	// poll.
+	_, _ = b.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, progressChannel, runID)
 	return nil
+}
+
+// progressChannel is the notification channel on which the workers of
+// a distributed run announce each host done and the run's end (the
+// payload is the run's ID).
+const progressChannel = "tend_dist_progress"
+
+// RunWatch is a connection of its own listening for the progress of
+// distributed runs.
+type RunWatch struct {
+	conn   *pgxpool.Conn
+	broken bool
+}
+
+// WatchRuns returns a RunWatch; Close it.
+func (b *Postgres) WatchRuns(ctx context.Context) (*RunWatch, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.where, err)
+	}
+	if _, err := conn.Exec(ctx, `LISTEN `+progressChannel); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("%s: %w", b.where, err)
+	}
+	return &RunWatch{conn: conn}, nil
+}
+
+// Wait returns once a worker has announced progress of run runID (a
+// host done, the run's end) since the last Wait, or after d, or when
+// ctx ends. Without notifications (a connection lost) it waits d.
+func (w *RunWatch) Wait(ctx context.Context, runID string, d time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for !w.broken {
+		n, err := w.conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			if ctx.Err() == nil || w.conn.Conn().IsClosed() {
+				w.broken = true
+				break
+			}
+			return
+		}
+		if n.Payload == runID {
+			return
+		}
+	}
+	<-ctx.Done()
+}
+
+// Close stops listening and gives the connection back (or drops it
+// when it may be unusable).
+func (w *RunWatch) Close() {
+	if w.broken {
+		_ = w.conn.Conn().Close(context.Background())
+		w.conn.Release()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	if _, err := w.conn.Exec(ctx, `UNLISTEN *`); err != nil {
+		_ = w.conn.Conn().Close(ctx)
+	}
+	w.conn.Release()
 }
 
 // WorkerLease is a worker's lease on one host of a distributed run,
