@@ -579,38 +579,58 @@ func (w *WorkerLease) Release() error {
 	return nil
 }
 
-// JoinRun opens run runID's journal for a worker writing host (whose
-// lease w holds: an append fails once another process took the lease
-// over), or, with w nil, for the worker ending the run. See
-// journal.Join.
-func (b *Postgres) JoinRun(ctx context.Context, runID string, w *WorkerLease) (*journal.Journal, *journal.Run, error) {
+// RunStart returns run runID as the records it started with (before
+// its workers' appends) replay: the base of JoinRun, the same for every
+// host of the run.
+func (b *Postgres) RunStart(ctx context.Context, runID string) (*journal.Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	var recs []byte
-	var err error
-	if w != nil {
-		recs, err = hostRecords(ctx, b.pool, runID, w.host)
-	} else {
-		recs, _, err = records(ctx, b.pool, runID)
-	}
+	recs, err := collectRecords(b.pool.Query(ctx, `SELECT records FROM tend_journal WHERE run_id = $1 AND seq < $2 ORDER BY seq`, runID, distJournalSeq))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", b.where, err)
+		return nil, fmt.Errorf("%s: %w", b.where, err)
 	}
 	run, err := journal.Replay(recs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", b.runWhere(runID), err)
+		return nil, fmt.Errorf("%s: %w", b.runWhere(runID), err)
 	}
+	return run, nil
+}
+
+// JoinRun opens run runID's journal for a worker writing host (whose
+// lease w holds: an append fails once another process took the lease
+// over), the run being base (RunStart) and the host's records appended
+// since, read alone; or, with w nil, for the worker ending the run, the
+// run being all its records. See journal.Join.
+func (b *Postgres) JoinRun(ctx context.Context, runID string, w *WorkerLease, base *journal.Run) (*journal.Journal, *journal.Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	var run *journal.Run
 	host := -1
 	s := &sharedSink{b: b, runID: runID}
 	if w != nil {
 		s.host, s.token = w.host, w.token
-		for i, h := range run.Hosts {
+		for i, h := range base.Hosts {
 			if h.Name == w.host {
 				host = i
 			}
 		}
 		if host < 0 {
 			return nil, nil, fmt.Errorf("%s: host %s is not in the run", b.runWhere(runID), w.host)
+		}
+		recs, err := collectRecords(b.pool.Query(ctx, `SELECT records FROM tend_journal WHERE run_id = $1 AND host = $2 ORDER BY seq`, runID, w.host))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", b.where, err)
+		}
+		if run, err = journal.ReplayHost(base, host, recs); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", b.runWhere(runID), err)
+		}
+	} else {
+		recs, _, err := records(ctx, b.pool, runID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", b.where, err)
+		}
+		if run, err = journal.Replay(recs); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", b.runWhere(runID), err)
 		}
 	}
 	j, err := journal.Join(b.runWhere(runID), run, host, s)
@@ -620,22 +640,16 @@ func (b *Postgres) JoinRun(ctx context.Context, runID string, w *WorkerLease) (*
 	return j, run, nil
 }
 
-// hostRecords returns the records of run runID that a worker of host
-// replays: those the run started with and host's appends by workers
-// (other hosts' appends, which replay apart, are left out).
-func hostRecords(ctx context.Context, q querier, runID, host string) ([]byte, error) {
-	rows, err := q.Query(ctx, `SELECT seq, records FROM tend_journal WHERE run_id = $1 AND seq < $3
-		UNION ALL SELECT seq, records FROM tend_journal WHERE run_id = $1 AND host = $2
-		ORDER BY seq`, runID, host, distJournalSeq)
+// collectRecords concatenates the records of rows.
+func collectRecords(rows pgx.Rows, err error) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var b []byte
 	for rows.Next() {
-		var seq int64
 		var r string
-		if err := rows.Scan(&seq, &r); err != nil {
+		if err := rows.Scan(&r); err != nil {
 			return nil, err
 		}
 		b = append(b, r...)

@@ -203,6 +203,10 @@ func workHost(ctx context.Context, cio IO, out io.Writer, pg *backend.Postgres, 
 		}
 		rc.saved, err = plan.Decode("the saved plan of run "+job.RunID, savedBytes)
 		rc.onFailure = onFailure
+		if err != nil {
+			return err
+		}
+		rc.base, err = pg.RunStart(ctx, job.RunID)
 		return err
 	})
 	if err != nil {
@@ -216,7 +220,7 @@ func workHost(ctx context.Context, cio IO, out io.Writer, pg *backend.Postgres, 
 		return fmt.Errorf("%w: %s", errHostHeld, holder)
 	}
 	defer lease.Release() //nolint:errcheck // an unreleased lease expires
-	j, run, err := pg.JoinRun(ctx, job.RunID, lease)
+	j, run, err := pg.JoinRun(ctx, job.RunID, lease, rc.base)
 	if err != nil {
 		return err
 	}
@@ -345,7 +349,7 @@ func finishHost(ctx context.Context, pg *backend.Postgres, job backend.HostJob, 
 	if err != nil || !done.Finished {
 		return err
 	}
-	j, run, err := pg.JoinRun(ctx, job.RunID, nil)
+	j, run, err := pg.JoinRun(ctx, job.RunID, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -394,7 +398,8 @@ func finishHost(ctx context.Context, pg *backend.Postgres, job backend.HostJob, 
 
 // runCache keeps, for the last few runs a worker had jobs of, what every
 // job of a run needs and is the same for all of them: the run's saved
-// plan and its configuration and inventory, loaded once (by the first
+// plan, its first journal records replayed, and its configuration and
+// inventory, loaded once (by the first
 // job that needs them) instead of once per host.
 type runCache struct {
 	mu   sync.Mutex
@@ -411,6 +416,9 @@ func newRunCache(max int) *runCache {
 type cachedRun struct {
 	saved     *plan.Saved
 	onFailure string
+	// base is the run as the records it started with replay, shared
+	// by its hosts' journals (see backend.Postgres.JoinRun).
+	base *journal.Run
 
 	ready chan struct{} // closed once saved is set (or err)
 	err   error
