@@ -47,8 +47,18 @@ var queueMigrations = []string{
 	CREATE SEQUENCE tend_dist_journal_seq START WITH 1000000000;`,
 	// Version 2: a worker's journal appends name their host, so that
 	// the next worker of the host reads only its records.
+	// The appends of runs queued before are given their host: each is
+	// one host's (its first record names the host's number in the run,
+	// whose name is in the run's first records).
 	`ALTER TABLE tend_journal ADD COLUMN host text;
-	CREATE INDEX tend_journal_run_host ON tend_journal (run_id, host, seq) WHERE host IS NOT NULL;`,
+	CREATE INDEX tend_journal_run_host ON tend_journal (run_id, host, seq) WHERE host IS NOT NULL;
+	UPDATE tend_journal j SET host = h.name
+	FROM (SELECT f.run_id, (l::jsonb->>'i')::int AS i, l::jsonb->'host'->>'name' AS name
+		FROM tend_journal f, unnest(string_to_array(f.records, E'\n')) AS l
+		WHERE f.seq < 1000000000 AND f.run_id IN (SELECT run_id FROM tend_dist_runs) AND l <> '' AND l::jsonb->>'rec' = 'host') h
+	WHERE j.seq >= 1000000000 AND j.run_id = h.run_id
+		AND split_part(j.records, E'\n', 1)::jsonb->>'rec' IN ('host', 'entry')
+		AND (split_part(j.records, E'\n', 1)::jsonb->>'i')::int = h.i;`,
 }
 
 // distJournalSeq is where the sequence numbers of the appends of a
@@ -60,6 +70,11 @@ const distJournalSeq = 1000000000
 // runs to the versions this tend uses, and returns the versions tend's
 // were and are at. Migrate must have run first.
 func (b *Postgres) MigrateQueue(ctx context.Context) (from, to int, err error) {
+	return b.migrateQueue(ctx, QueueSchemaVersion)
+}
+
+// migrateQueue migrates the queue's tables up to version upTo.
+func (b *Postgres) migrateQueue(ctx context.Context, upTo int) (from, to int, err error) {
 	m, err := rivermigrate.New(riverpgxv5.New(b.pool), nil)
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", b.where, err)
@@ -84,7 +99,7 @@ func (b *Postgres) MigrateQueue(ctx context.Context) (from, to int, err error) {
 	if from > QueueSchemaVersion {
 		return from, from, fmt.Errorf("%s: the queue's schema is at version %d, newer than this tend's %d", b.where, from, QueueSchemaVersion)
 	}
-	for v := from; v < QueueSchemaVersion; v++ {
+	for v := from; v < upTo; v++ {
 		if _, err := tx.Exec(ctx, queueMigrations[v]); err != nil {
 			return from, v, fmt.Errorf("%s: migrating the queue's schema to version %d: %w", b.where, v+1, err)
 		}
@@ -95,7 +110,7 @@ func (b *Postgres) MigrateQueue(ctx context.Context) (from, to int, err error) {
 	if err := tx.Commit(ctx); err != nil {
 		return from, from, fmt.Errorf("%s: %w", b.where, err)
 	}
-	return from, QueueSchemaVersion, nil
+	return from, max(from, upTo), nil
 }
 
 // checkQueue fails, naming tend backend migrate, when the queue's
