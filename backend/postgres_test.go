@@ -300,3 +300,78 @@ func TestFactsCache(t *testing.T) {
 		t.Errorf("facts of web2 alone: %v %v", got, err)
 	}
 }
+
+// TestWorkerLeases: a worker's lease of one host excludes another run's
+// (one host at a time, or many at once) and is excluded by theirs;
+// workers take different hosts at once; a dead holder's lease is taken
+// over with a greater fencing token, and the old token no longer holds.
+func TestWorkerLeases(t *testing.T) {
+	_, b := connect(t)
+	ctx := context.Background()
+	w1, held, err := b.AcquireHost(ctx, "run-w", "ops", "web1")
+	if err != nil || held != nil {
+		t.Fatalf("a free host: %v %v", held, err)
+	}
+	if _, held, err := b.AcquireHost(ctx, "run-x", "ops", "web1"); err != nil || held == nil || held.RunID != "run-w" {
+		t.Fatalf("a host another run's worker holds: holder %v, %v", held, err)
+	}
+	other := backend.Lease{RunID: "run-o", User: "bob", Controller: "c2", PID: 1}
+	if c, err := b.AcquireHosts(ctx, other, []string{"web1", "web2"}); err != nil || len(c) != 1 || c[0].Host != "web1" || c[0].RunID != "run-w" {
+		t.Fatalf("a run's acquisition of a host a worker holds: %v %v", c, err)
+	}
+	if c, err := b.AcquireHosts(ctx, other, []string{"web2"}); err != nil || c != nil {
+		t.Fatalf("a free host for a run: %v %v", c, err)
+	}
+	if _, held, err := b.AcquireHost(ctx, "run-w", "ops", "web2"); err != nil || held == nil || held.RunID != "run-o" {
+		t.Fatalf("a host another run holds: holder %v, %v", held, err)
+	}
+	// Many workers' hosts at once.
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			w, held, err := b.AcquireHost(ctx, "run-w", "ops", "db"+string(rune('a'+i)))
+			if err == nil && held != nil {
+				err = errors.New("held by " + held.String())
+			}
+			if err == nil {
+				err = w.Release()
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	// The holder of web2 dies (its heartbeat lapses).
+	ttl := backend.LeaseTTL
+	backend.LeaseTTL = 0
+	time.Sleep(10 * time.Millisecond)
+	w2, held, err := b.AcquireHost(ctx, "run-w", "ops", "web2")
+	backend.LeaseTTL = ttl
+	if err != nil || held != nil {
+		t.Fatalf("a dead holder's host: %v %v", held, err)
+	}
+	defer w2.Release() //nolint:errcheck
+	ls, err := b.Leases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range ls {
+		got = append(got, l.Host+"="+l.RunID)
+	}
+	if d := cmp.Diff([]string{"web1=run-w", "web2=run-w"}, got); d != "" {
+		t.Errorf("leases:\n%s", d)
+	}
+	if ok, err := w1.Held(ctx); err != nil || !ok {
+		t.Errorf("web1's lease no longer held: %v", err)
+	}
+	if err := w1.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, held, err := b.AcquireHost(ctx, "run-x", "ops", "web1"); err != nil || held != nil {
+		t.Fatalf("a released host: %v %v", held, err)
+	}
+}

@@ -22,7 +22,7 @@ import (
 
 // QueueSchemaVersion is the version of the distributed runs' tables this
 // tend reads and writes.
-const QueueSchemaVersion = 1
+const QueueSchemaVersion = 2
 
 // queueMigrations[i] brings the distributed runs' tables from version i
 // to i+1.
@@ -45,12 +45,36 @@ var queueMigrations = []string{
 		PRIMARY KEY (run_id, host)
 	);
 	CREATE SEQUENCE tend_dist_journal_seq START WITH 1000000000;`,
+	// Version 2: a worker's journal appends name their host, so that
+	// the next worker of the host reads only its records.
+	// The appends of runs queued before are given their host: each is
+	// one host's (its first record names the host's number in the run,
+	// whose name is in the run's first records).
+	`ALTER TABLE tend_journal ADD COLUMN host text;
+	CREATE INDEX tend_journal_run_host ON tend_journal (run_id, host, seq) WHERE host IS NOT NULL;
+	UPDATE tend_journal j SET host = h.name
+	FROM (SELECT f.run_id, (l::jsonb->>'i')::int AS i, l::jsonb->'host'->>'name' AS name
+		FROM tend_journal f, unnest(string_to_array(f.records, E'\n')) AS l
+		WHERE f.seq < 1000000000 AND f.run_id IN (SELECT run_id FROM tend_dist_runs) AND l <> '' AND l::jsonb->>'rec' = 'host') h
+	WHERE j.seq >= 1000000000 AND j.run_id = h.run_id
+		AND split_part(j.records, E'\n', 1)::jsonb->>'rec' IN ('host', 'entry')
+		AND (split_part(j.records, E'\n', 1)::jsonb->>'i')::int = h.i;`,
 }
+
+// distJournalSeq is where the sequence numbers of the appends of a
+// distributed run's workers start: the records below it are those the
+// run started with.
+const distJournalSeq = 1000000000
 
 // MigrateQueue brings River's tables and tend's tables of distributed
 // runs to the versions this tend uses, and returns the versions tend's
 // were and are at. Migrate must have run first.
 func (b *Postgres) MigrateQueue(ctx context.Context) (from, to int, err error) {
+	return b.migrateQueue(ctx, QueueSchemaVersion)
+}
+
+// migrateQueue migrates the queue's tables up to version upTo.
+func (b *Postgres) migrateQueue(ctx context.Context, upTo int) (from, to int, err error) {
 	m, err := rivermigrate.New(riverpgxv5.New(b.pool), nil)
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", b.where, err)
@@ -75,7 +99,7 @@ func (b *Postgres) MigrateQueue(ctx context.Context) (from, to int, err error) {
 	if from > QueueSchemaVersion {
 		return from, from, fmt.Errorf("%s: the queue's schema is at version %d, newer than this tend's %d", b.where, from, QueueSchemaVersion)
 	}
-	for v := from; v < QueueSchemaVersion; v++ {
+	for v := from; v < upTo; v++ {
 		if _, err := tx.Exec(ctx, queueMigrations[v]); err != nil {
 			return from, v, fmt.Errorf("%s: migrating the queue's schema to version %d: %w", b.where, v+1, err)
 		}
@@ -86,7 +110,7 @@ func (b *Postgres) MigrateQueue(ctx context.Context) (from, to int, err error) {
 	if err := tx.Commit(ctx); err != nil {
 		return from, from, fmt.Errorf("%s: %w", b.where, err)
 	}
-	return from, QueueSchemaVersion, nil
+	return from, max(from, upTo), nil
 }
 
 // checkQueue fails, naming tend backend migrate, when the queue's
@@ -306,6 +330,9 @@ func (b *Postgres) FinishHost(ctx context.Context, runID, host, outcome string, 
 	if _, err := tx.Exec(ctx, `UPDATE tend_dist_hosts SET outcome = $3 WHERE run_id = $1 AND host = $2`, runID, host, outcomeMark(outcome, ok)); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.where, err)
 	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, progressChannel, runID); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.where, err)
+	}
 	done := &HostDone{Outcomes: map[string]string{}}
 	var (
 		left, failed, total int
@@ -388,7 +415,75 @@ func (b *Postgres) EndQueued(ctx context.Context, runID string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", b.where, err)
 	}
+	// Only a follower waits for it: a lost notification costs it one
+	// poll.
+	_, _ = b.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, progressChannel, runID)
 	return nil
+}
+
+// progressChannel is the notification channel on which the workers of
+// a distributed run announce each host done and the run's end (the
+// payload is the run's ID).
+const progressChannel = "tend_dist_progress"
+
+// RunWatch is a connection of its own listening for the progress of
+// distributed runs.
+type RunWatch struct {
+	conn   *pgxpool.Conn
+	broken bool
+}
+
+// WatchRuns returns a RunWatch; Close it.
+func (b *Postgres) WatchRuns(ctx context.Context) (*RunWatch, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.where, err)
+	}
+	if _, err := conn.Exec(ctx, `LISTEN `+progressChannel); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("%s: %w", b.where, err)
+	}
+	return &RunWatch{conn: conn}, nil
+}
+
+// Wait returns once a worker has announced progress of run runID (a
+// host done, the run's end) since the last Wait, or after d, or when
+// ctx ends. Without notifications (a connection lost) it waits d.
+func (w *RunWatch) Wait(ctx context.Context, runID string, d time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for !w.broken {
+		n, err := w.conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			if ctx.Err() == nil || w.conn.Conn().IsClosed() {
+				w.broken = true
+				break
+			}
+			return
+		}
+		if n.Payload == runID {
+			return
+		}
+	}
+	<-ctx.Done()
+}
+
+// Close stops listening and gives the connection back (or drops it
+// when it may be unusable).
+func (w *RunWatch) Close() {
+	if w.broken {
+		_ = w.conn.Conn().Close(context.Background())
+		w.conn.Release()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	if _, err := w.conn.Exec(ctx, `UNLISTEN *`); err != nil {
+		_ = w.conn.Conn().Close(ctx)
+	}
+	w.conn.Release()
 }
 
 // WorkerLease is a worker's lease on one host of a distributed run,
@@ -414,24 +509,36 @@ func (b *Postgres) AcquireHost(ctx context.Context, runID, user, host string) (*
 		return nil, nil, fmt.Errorf("%s: %w", b.where, err)
 	}
 	defer tx.Rollback(ctx2) //nolint:errcheck // after Commit it does nothing
-	if _, err := tx.Exec(ctx2, `SELECT pg_advisory_xact_lock(7462002)`); err != nil {
+	// Host acquisitions by workers lock only their host's row; they share
+	// the lock that a run's acquisition of many hosts at once
+	// (AcquireHosts) takes alone.
+	if _, err := tx.Exec(ctx2, `SELECT pg_advisory_xact_lock_shared(7462002)`); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", b.where, err)
 	}
-	held, err := b.leases(ctx2, tx, []string{host})
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, l := range held {
-		if l.RunID != runID || l.Controller != b.controller || l.PID != b.pid {
-			return nil, l, nil
-		}
-	}
 	var token int64
+	// A free host: the insert takes it (a concurrent insert of the same
+	// host waits for this transaction, then finds the row).
 	err = tx.QueryRow(ctx2, `INSERT INTO tend_leases (host, run_id, run_user, controller, pid, token, acquired, heartbeat)
 		VALUES ($1, $2, $3, $4, $5, nextval('tend_fencing'), now(), now())
-		ON CONFLICT (host) DO UPDATE SET run_id = excluded.run_id, run_user = excluded.run_user, controller = excluded.controller,
-			pid = excluded.pid, token = excluded.token, acquired = excluded.acquired, heartbeat = excluded.heartbeat
-		RETURNING token`, host, runID, user, b.controller, b.pid).Scan(&token)
+		ON CONFLICT (host) DO NOTHING RETURNING token`, host, runID, user, b.controller, b.pid).Scan(&token)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// A held host: its row, locked, is taken over when its holder
+		// is dead.
+		l := &Lease{}
+		var age time.Duration
+		err = tx.QueryRow(ctx2, `SELECT host, run_id, command, run_user, controller, pid, token, acquired, heartbeat, now() - heartbeat
+			FROM tend_leases WHERE host = $1 FOR UPDATE`, host).
+			Scan(&l.Host, &l.RunID, &l.Command, &l.User, &l.Controller, &l.PID, &l.Token, &l.Acquired, &l.Heartbeat, &age)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", b.where, err)
+		}
+		if b.alive(&age, l.Controller, l.PID) && (l.RunID != runID || l.Controller != b.controller || l.PID != b.pid) {
+			return nil, l, nil
+		}
+		err = tx.QueryRow(ctx2, `UPDATE tend_leases SET run_id = $2, command = '', run_user = $3, controller = $4, pid = $5,
+			token = nextval('tend_fencing'), acquired = now(), heartbeat = now() WHERE host = $1 RETURNING token`,
+			host, runID, user, b.controller, b.pid).Scan(&token)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", b.where, err)
 	}
@@ -487,26 +594,37 @@ func (w *WorkerLease) Release() error {
 	return nil
 }
 
-// JoinRun opens run runID's journal for a worker writing host (whose
-// lease w holds: an append fails once another process took the lease
-// over), or, with w nil, for the worker ending the run. See
-// journal.Join.
-func (b *Postgres) JoinRun(ctx context.Context, runID string, w *WorkerLease) (*journal.Journal, *journal.Run, error) {
+// RunStart returns run runID as the records it started with (before
+// its workers' appends) replay: the base of JoinRun, the same for every
+// host of the run.
+func (b *Postgres) RunStart(ctx context.Context, runID string) (*journal.Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	recs, _, err := records(ctx, b.pool, runID)
+	recs, err := collectRecords(b.pool.Query(ctx, `SELECT records FROM tend_journal WHERE run_id = $1 AND seq < $2 ORDER BY seq`, runID, distJournalSeq))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", b.where, err)
+		return nil, fmt.Errorf("%s: %w", b.where, err)
 	}
 	run, err := journal.Replay(recs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", b.runWhere(runID), err)
+		return nil, fmt.Errorf("%s: %w", b.runWhere(runID), err)
 	}
+	return run, nil
+}
+
+// JoinRun opens run runID's journal for a worker writing host (whose
+// lease w holds: an append fails once another process took the lease
+// over), the run being base (RunStart) and the host's records appended
+// since, read alone; or, with w nil, for the worker ending the run, the
+// run being all its records. See journal.Join.
+func (b *Postgres) JoinRun(ctx context.Context, runID string, w *WorkerLease, base *journal.Run) (*journal.Journal, *journal.Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	var run *journal.Run
 	host := -1
 	s := &sharedSink{b: b, runID: runID}
 	if w != nil {
 		s.host, s.token = w.host, w.token
-		for i, h := range run.Hosts {
+		for i, h := range base.Hosts {
 			if h.Name == w.host {
 				host = i
 			}
@@ -514,12 +632,44 @@ func (b *Postgres) JoinRun(ctx context.Context, runID string, w *WorkerLease) (*
 		if host < 0 {
 			return nil, nil, fmt.Errorf("%s: host %s is not in the run", b.runWhere(runID), w.host)
 		}
+		recs, err := collectRecords(b.pool.Query(ctx, `SELECT records FROM tend_journal WHERE run_id = $1 AND host = $2 ORDER BY seq`, runID, w.host))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", b.where, err)
+		}
+		if run, err = journal.ReplayHost(base, host, recs); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", b.runWhere(runID), err)
+		}
+	} else {
+		recs, _, err := records(ctx, b.pool, runID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", b.where, err)
+		}
+		if run, err = journal.Replay(recs); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", b.runWhere(runID), err)
+		}
 	}
 	j, err := journal.Join(b.runWhere(runID), run, host, s)
 	if err != nil {
 		return nil, nil, err
 	}
 	return j, run, nil
+}
+
+// collectRecords concatenates the records of rows.
+func collectRecords(rows pgx.Rows, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var b []byte
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		b = append(b, r...)
+	}
+	return b, rows.Err()
 }
 
 // sharedSink appends to the journal of a run several workers write,
@@ -556,7 +706,11 @@ func (s *sharedSink) Append(records []byte) error {
 			return fmt.Errorf("%s: run %s, host %s: %w", s.b.where, s.runID, s.host, ErrFenced)
 		}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO tend_journal (run_id, seq, records) VALUES ($1, nextval('tend_dist_journal_seq'), $2)`, s.runID, string(records)); err != nil {
+	host := &s.host
+	if s.host == "" {
+		host = nil
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO tend_journal (run_id, seq, records, host) VALUES ($1, nextval('tend_dist_journal_seq'), $2, $3)`, s.runID, string(records), host); err != nil {
 		return fmt.Errorf("%s: %w", s.b.where, err)
 	}
 	if err := tx.Commit(ctx); err != nil {

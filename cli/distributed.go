@@ -150,6 +150,13 @@ func (c *common) follow(ctx context.Context, runID string, pl *plan.Plan, view e
 	// The run goes on on the workers whatever happens here: a backend
 	// that does not answer for a while is waited for.
 	var failingSince time.Time
+	// Workers announce each host done and the run's end: the loop reads
+	// the run again then, or every half second for the changes between.
+	var watch *backend.RunWatch
+	if w, err := c.pg.WatchRuns(ctx); err == nil {
+		watch = w
+		defer watch.Close()
+	}
 	for {
 		st, err := c.pg.DistState(ctx, runID)
 		var run *journal.Run
@@ -199,10 +206,16 @@ func (c *common) follow(ctx context.Context, runID string, pl *plan.Plan, view e
 		if st.Finished && !run.Running() {
 			return resultOf(run), st.Stopped, nil
 		}
-		select {
-		case <-ctx.Done():
+		if watch != nil {
+			watch.Wait(ctx, runID, 500*time.Millisecond)
+		} else {
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+		if ctx.Err() != nil {
 			return nil, "", fmt.Errorf("stopped following run %s, which goes on on the workers: tend show %s", runID, runID)
-		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }

@@ -72,12 +72,13 @@ could not work (no backend, a schema to migrate, a bad flag).`,
 			defer pg.Close()
 			out := &lockedWriter{w: cio.Stdout}
 			idle := &idleClock{last: time.Now()}
+			runs := newRunCache(4)
 			w, err := pg.NewWorker(cmd.Context(), backend.WorkerConfig{
 				Concurrency: concurrency, JobTimeout: jobTimeout, RescueAfter: rescueAfter, PollInterval: poll,
 				Work: func(ctx context.Context, job backend.HostJob, attempt int) error {
 					idle.begin()
 					defer idle.end()
-					err := workHost(ctx, cio, out, pg, job, lockTimeout)
+					err := workHost(ctx, cio, out, pg, runs, job, lockTimeout)
 					if err != nil {
 						fmt.Fprintf(out, "%s: run %s: %s (attempt %d; the queue tries it again)\n", job.Host, job.RunID, err, attempt)
 					}
@@ -194,12 +195,20 @@ func (v *workerLog) Event(e *engine.Event) error {
 var errHostHeld = errors.New("host held")
 
 // workHost applies one host of a distributed run: see workerCmd.
-func workHost(ctx context.Context, cio IO, out io.Writer, pg *backend.Postgres, job backend.HostJob, lockTimeout time.Duration) error {
-	savedBytes, onFailure, err := pg.DistPlan(ctx, job.RunID)
-	if err != nil {
+func workHost(ctx context.Context, cio IO, out io.Writer, pg *backend.Postgres, runs *runCache, job backend.HostJob, lockTimeout time.Duration) error {
+	rc, err := runs.get(job.RunID, func(rc *cachedRun) error {
+		savedBytes, onFailure, err := pg.DistPlan(ctx, job.RunID)
+		if err != nil {
+			return err
+		}
+		rc.saved, err = plan.Decode("the saved plan of run "+job.RunID, savedBytes)
+		rc.onFailure = onFailure
+		if err != nil {
+			return err
+		}
+		rc.base, err = pg.RunStart(ctx, job.RunID)
 		return err
-	}
-	saved, err := plan.Decode("the saved plan of run "+job.RunID, savedBytes)
+	})
 	if err != nil {
 		return err
 	}
@@ -211,11 +220,11 @@ func workHost(ctx context.Context, cio IO, out io.Writer, pg *backend.Postgres, 
 		return fmt.Errorf("%w: %s", errHostHeld, holder)
 	}
 	defer lease.Release() //nolint:errcheck // an unreleased lease expires
-	j, run, err := pg.JoinRun(ctx, job.RunID, lease)
+	j, run, err := pg.JoinRun(ctx, job.RunID, lease, rc.base)
 	if err != nil {
 		return err
 	}
-	outcome, ok, err := applyHost(ctx, cio, out, j, run, saved, job.Host, onFailure, lockTimeout)
+	outcome, ok, err := applyHost(ctx, cio, out, j, run, rc, job.Host, lockTimeout)
 	if cerr := j.Close(); err == nil {
 		err = cerr
 	}
@@ -239,7 +248,8 @@ func workHost(ctx context.Context, cio IO, out io.Writer, pg *backend.Postgres, 
 // applyHost re-plans and applies host of run, journaled in j, and
 // returns its outcome. A host its run already ended (a worker died
 // after applying it, before reporting it) keeps its outcome.
-func applyHost(ctx context.Context, cio IO, out io.Writer, j *journal.Journal, run *journal.Run, saved *plan.Saved, host, onFailure string, lockTimeout time.Duration) (string, bool, error) {
+func applyHost(ctx context.Context, cio IO, out io.Writer, j *journal.Journal, run *journal.Run, rc *cachedRun, host string, lockTimeout time.Duration) (string, bool, error) {
+	saved, onFailure := rc.saved, rc.onFailure
 	var jh *journal.Host
 	for _, h := range run.Hosts {
 		if h.Name == host {
@@ -271,12 +281,14 @@ func applyHost(ctx context.Context, cio IO, out io.Writer, j *journal.Journal, r
 		fmt.Fprintf(out, "%s: failed: %s (run %s)\n", host, why, run.ID)
 		return engine.Failed, false, err
 	}
-	l, err := c.load(true)
+	shared, err := rc.load(func() (*loaded, error) { return c.load(true) })
 	if err != nil {
 		return fail(fmt.Sprintf("the run's configuration cannot be loaded here: %s", err))
 	}
+	l := &loaded{}
+	*l = *shared
 	hosts := l.hosts[:0:0]
-	for _, h := range l.hosts {
+	for _, h := range shared.hosts {
 		if h.Name == host {
 			hosts = append(hosts, h)
 		}
@@ -337,7 +349,7 @@ func finishHost(ctx context.Context, pg *backend.Postgres, job backend.HostJob, 
 	if err != nil || !done.Finished {
 		return err
 	}
-	j, run, err := pg.JoinRun(ctx, job.RunID, nil)
+	j, run, err := pg.JoinRun(ctx, job.RunID, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -382,4 +394,104 @@ func finishHost(ctx context.Context, pg *backend.Postgres, job backend.HostJob, 
 		return err
 	}
 	return pg.EndQueued(ctx, job.RunID)
+}
+
+// runCache keeps, for the last few runs a worker had jobs of, what every
+// job of a run needs and is the same for all of them: the run's saved
+// plan, its first journal records replayed, and its configuration and
+// inventory, loaded once (by the first
+// job that needs them) instead of once per host.
+type runCache struct {
+	mu   sync.Mutex
+	max  int
+	runs map[string]*cachedRun
+	used []string // run IDs, least recently used first
+}
+
+func newRunCache(max int) *runCache {
+	return &runCache{max: max, runs: map[string]*cachedRun{}}
+}
+
+// cachedRun is a run's entry in a runCache.
+type cachedRun struct {
+	saved     *plan.Saved
+	onFailure string
+	// base is the run as the records it started with replay, shared
+	// by its hosts' journals (see backend.Postgres.JoinRun).
+	base *journal.Run
+
+	ready chan struct{} // closed once saved is set (or err)
+	err   error
+
+	loadMu sync.Mutex
+	l      *loaded
+}
+
+// get returns run id's entry, filled by fill when it is not cached: one
+// caller fills it while the others wait. An entry that could not be
+// filled is not kept.
+func (rc *runCache) get(id string, fill func(*cachedRun) error) (*cachedRun, error) {
+	rc.mu.Lock()
+	e, ok := rc.runs[id]
+	if !ok {
+		e = &cachedRun{ready: make(chan struct{})}
+		rc.runs[id] = e
+		if len(rc.used) >= rc.max {
+			delete(rc.runs, rc.used[0])
+			rc.used = rc.used[1:]
+		}
+	} else {
+		for i, u := range rc.used {
+			if u == id {
+				rc.used = append(rc.used[:i], rc.used[i+1:]...)
+				break
+			}
+		}
+	}
+	rc.used = append(rc.used, id)
+	rc.mu.Unlock()
+	if ok {
+		<-e.ready
+		if e.err != nil {
+			return rc.get(id, fill)
+		}
+		return e, nil
+	}
+	e.err = fill(e)
+	if e.err != nil {
+		rc.drop(id, e)
+	}
+	close(e.ready)
+	return e, e.err
+}
+
+func (rc *runCache) drop(id string, e *cachedRun) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.runs[id] != e {
+		return
+	}
+	delete(rc.runs, id)
+	for i, u := range rc.used {
+		if u == id {
+			rc.used = append(rc.used[:i], rc.used[i+1:]...)
+			break
+		}
+	}
+}
+
+// load returns the run's configuration and inventory, loaded by load
+// the first time (again after a failure). Its jobs share them read-only.
+func (e *cachedRun) load(load func() (*loaded, error)) (*loaded, error) {
+	e.loadMu.Lock()
+	defer e.loadMu.Unlock()
+	if e.l != nil {
+		return e.l, nil
+	}
+	l, err := load()
+	if err != nil {
+		return nil, err
+	}
+	e.l = l
+	return l, nil
 }

@@ -1,6 +1,8 @@
 package journal
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 
 	"github.com/tendhq/tend/plan"
@@ -66,4 +68,50 @@ func PlannedHost(runID string, hp *plan.HostPlan) *Host {
 		jh.Changes = append(jh.Changes, entryFor(ch, k))
 	}
 	return jh
+}
+
+// ReplayHost returns run base (as Replay rebuilt it from the records the
+// run started with) with records, appended later for its host number
+// host only, replayed onto that host. The returned run's host is its
+// own; its other hosts are base's, shared: they must not be changed
+// (a Join for host changes only host). Base is left as it was, so that
+// the workers of many hosts replay the run's first records once.
+func ReplayHost(base *Run, host int, records []byte) (*Run, error) {
+	if host < 0 || host >= len(base.Hosts) {
+		return nil, fmt.Errorf("run %s has no host %d", base.ID, host)
+	}
+	r := *base
+	r.Hosts = append([]*Host(nil), base.Hosts...)
+	own, err := json.Marshal(base.Hosts[host])
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{}
+	if err := json.Unmarshal(own, h); err != nil {
+		return nil, err
+	}
+	r.Hosts[host] = h
+	off, line := 0, 0
+	for off < len(records) {
+		nl := bytes.IndexByte(records[off:], '\n')
+		if nl < 0 {
+			break
+		}
+		var rec record
+		if json.Unmarshal(records[off:off+nl], &rec) != nil {
+			break
+		}
+		line++
+		if (rec.Rec == "host" || rec.Rec == "entry") && rec.I != host {
+			return nil, fmt.Errorf("line %d: a record of host %d among host %d's", line, rec.I, host)
+		}
+		if rec.Rec == "run" || rec.Rec == "header" {
+			return nil, fmt.Errorf("line %d: a %s record among host %d's", line, rec.Rec, host)
+		}
+		if err := r.apply(&rec); err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		off += nl + 1
+	}
+	return &r, nil
 }
