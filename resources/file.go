@@ -185,8 +185,8 @@ func (File) Probe(cfg cty.Value, want *State) string {
 	}
 	hash := "  tsha \"$p\" || exit 1\n"
 	if id := installedID(want); id != "" {
-		hash = `  if [ "$(stat -c '` + idFormat + `' -- "$p" 2>/dev/null)" = ` + shell.Quote(id) + ` ]; then h=` + wantSum + `; else tsha "$p" || exit 1; fi
-`
+		hash = shell.NewScript().Set("iid", id).Set("isum", wantSum).
+			Line(`  if [ "$(stat -c '` + idFormat + `' -- "$p" 2>/dev/null)" = "$iid" ]; then h=$isum; else tsha "$p" || exit 1; fi`).String()
 	}
 	return pathProbe(Str(cfg, "path", "")) + `if [ $t = file ]; then
 ` + hash + `  out sha256 $h
