@@ -85,10 +85,11 @@ func TestLargeSourceFile(t *testing.T) {
 		t.Fatalf("tend plan after the apply: exit %d, want 0\n%s", code, out)
 	}
 
-	// One byte in the middle of the host's file (a zero there: the
-	// source is sparse between its random blocks), its modification time
+	// One byte in the middle of the host's file, 32 MiB past the random
+	// block at 512 MiB (a zero there: the source is sparse between its
+	// random blocks, so the byte always differs), its modification time
 	// put back.
-	if _, err := l.Exec(h.Index, `m=$(stat -c %y /srv/big.bin) && printf X | dd of=/srv/big.bin bs=1 seek=536870913 conv=notrunc status=none && touch -m -d "$m" /srv/big.bin`); err != nil {
+	if _, err := l.Exec(h.Index, `m=$(stat -c %y /srv/big.bin) && printf X | dd of=/srv/big.bin bs=1 seek=570425345 conv=notrunc status=none && touch -m -d "$m" /srv/big.bin`); err != nil {
 		t.Fatal(err)
 	}
 	out, code, _ = runTend(t, bin, dir, "plan", "-C", dir, "--detailed-exitcode", "--no-color")
