@@ -280,14 +280,23 @@ func run(ctx context.Context, opts options) (*bench, error) {
 		}
 	}
 	report := b.report(machine())
-	fmt.Print(report)
+	if err := writeReport(report, opts.out); err != nil {
+		return nil, err
+	}
 	if opts.out != "-" {
-		if err := os.WriteFile(opts.out, []byte(report), 0o644); err != nil {
-			return nil, err
-		}
 		b.logf("results written to %s", opts.out)
 	}
 	return b, nil
+}
+
+// writeReport prints a benchmark's report and, unless out is "-", also
+// writes it to the file out.
+func writeReport(report, out string) error {
+	fmt.Print(report)
+	if out == "-" {
+		return nil
+	}
+	return os.WriteFile(out, []byte(report), 0o644)
 }
 
 // machine describes the controller, which also runs every lab host.

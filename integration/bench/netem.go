@@ -56,12 +56,9 @@ func netemMain(args []string) int {
 		log.Print(err)
 		return 1
 	}
-	fmt.Print(report)
-	if *out != "-" {
-		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
-			log.Print(err)
-			return 1
-		}
+	if err := writeReport(report, *out); err != nil {
+		log.Print(err)
+		return 1
 	}
 	return 0
 }

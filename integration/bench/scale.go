@@ -80,12 +80,9 @@ func scaleMain(args []string) int {
 		log.Print(err)
 		return 1
 	}
-	fmt.Print(report)
-	if o.out != "-" {
-		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
-			log.Print(err)
-			return 1
-		}
+	if err := writeReport(report, o.out); err != nil {
+		log.Print(err)
+		return 1
 	}
 	return 0
 }
